@@ -1,0 +1,64 @@
+"""`gcml`: one console command with a subcommand per stage.
+
+Each subcommand lives in `launch/<name>.py` with a `main(argv) -> int` and can
+also be run as `python -m launch.<name>`. User errors (bad paths, unreadable or
+malformed inputs, bad flag values) print one line and exit 2, no traceback.
+"""
+
+import importlib
+import sys
+
+import model  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+SUBCOMMANDS = {
+    "synth": "generate a synthetic co-watch world (edges, features, hierarchy)",
+    "validate": "check edges and features; counted rejections in rejected/",
+    "cluster": "affinity clustering of the edge graph into L0..L2 cluster tables",
+    "examples": "training examples: smart / random triplets, cluster labels",
+    "train": "train the embedding model (triplet, clc, contrastive)",
+    "export": "batch embedding export and related-items top-K",
+    "evaluate": "retrieval and annotation metrics with plots",
+    "demo": "run the whole flow on built-in defaults",
+    "bench": "benchmarks under tests/benchmarks (prints JSON)",
+}
+
+USAGE = "usage: gcml <subcommand> [flags]\n\nsubcommands:\n" + "\n".join(
+    f"  {name:<10} {text}" for name, text in SUBCOMMANDS.items())
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+  """Runs one subcommand and turns user errors into a one-line message."""
+  from model.errors import ConfigError
+  from pipelines.errors import InputError
+
+  try:
+    module = importlib.import_module(f"launch.{name}")
+  except ModuleNotFoundError as e:
+    if e.name == f"launch.{name}":
+      print(f"gcml {name}: not available in this version", file=sys.stderr)
+      return 2
+    raise
+  try:
+    return module.main(argv) or 0
+  except (InputError, ConfigError) as e:
+    print(f"gcml {name}: error: {e}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print(f"gcml {name}: interrupted", file=sys.stderr)
+    return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+  argv = list(sys.argv[1:] if argv is None else argv)
+  if not argv or argv[0] in ("-h", "--help", "help"):
+    print(USAGE)
+    return 0 if argv else 2
+  name, rest = argv[0], argv[1:]
+  if name not in SUBCOMMANDS:
+    print(f"gcml: unknown subcommand {name!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+  return run_subcommand(name, rest)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

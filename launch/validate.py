@@ -1,0 +1,17 @@
+"""`gcml validate --edges=GLOB --features=GLOB --output_dir=DIR [Beam options]`."""
+
+import sys
+
+from launch import logs
+from pipelines import validate
+
+
+def main(argv: list[str]) -> int:
+  logs.setup()
+  validate.run(argv)
+  return 0
+
+
+if __name__ == "__main__":
+  from launch.main import run_subcommand
+  sys.exit(run_subcommand("validate", sys.argv[1:]))

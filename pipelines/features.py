@@ -1,0 +1,168 @@
+"""Features (contract 2): YouTube-8M video-level TFRecords, validated.
+
+Each record is a `tf.train.Example` with an id (bytes), one float vector per
+modality (names and sizes are flags; default `mean_rgb` 1024 and
+`mean_audio` 128) and optional int64 `labels`. Refused records become
+`Rejection`s; of several records with the same id one is kept (the one whose
+serialized bytes sort first, so the choice does not depend on file order) and
+the others are rejected as `duplicate_id`.
+"""
+
+import dataclasses
+from typing import NamedTuple
+
+import apache_beam as beam
+import numpy as np
+
+from pipelines import tf_example
+from pipelines.errors import InputError
+from pipelines.rejected import Rejection, binary_record
+
+NOT_AN_EXAMPLE = "not_a_tf_example"
+MISSING_ID = "missing_id"
+EMPTY_ID = "empty_id"
+DUPLICATE_ID = "duplicate_id"
+BAD_LABELS = "labels_not_int64"
+
+
+class Modality(NamedTuple):
+  name: str
+  dim: int
+
+
+DEFAULT_MODALITIES = (Modality("mean_rgb", 1024), Modality("mean_audio", 128))
+
+
+def parse_modalities(spec: str) -> tuple[Modality, ...]:
+  """Parses `name:dim,name:dim` (the `--modalities` flag)."""
+  out = []
+  for part in spec.split(","):
+    name, _, dim = part.strip().partition(":")
+    if not name or not dim.isdigit() or int(dim) <= 0:
+      raise InputError(f"--modalities: expected name:dim[,name:dim...], got {spec!r}")
+    out.append(Modality(name, int(dim)))
+  if len({m.name for m in out}) != len(out):
+    raise InputError(f"--modalities: a name appears twice in {spec!r}")
+  return tuple(out)
+
+
+def modalities_flag(modalities) -> str:
+  return ",".join(f"{m.name}:{m.dim}" for m in modalities)
+
+
+class Item(NamedTuple):
+  """One item's validated features."""
+  id: str
+  features: dict  # modality name -> float32 array of the modality's size
+  labels: tuple  # int64 labels (may be empty)
+
+
+def parse_item(data: bytes, modalities, id_key: str = "id",
+               labels_key: str = "labels") -> Item | str:
+  """Validates one serialized record. Returns an Item or a rejection reason."""
+  try:
+    feats = tf_example.parse(data)
+  except ValueError:
+    return NOT_AN_EXAMPLE
+  ids = feats.get(id_key)
+  if not ids or not isinstance(ids[0], bytes) or len(ids) != 1:
+    return MISSING_ID
+  try:
+    item_id = ids[0].decode("utf-8").strip()
+  except UnicodeDecodeError:
+    return MISSING_ID
+  if not item_id:
+    return EMPTY_ID
+  vectors = {}
+  for m in modalities:
+    v = feats.get(m.name)
+    if v is None or len(v) == 0:
+      return f"{m.name}_missing"
+    if not isinstance(v, np.ndarray):
+      return f"{m.name}_not_float"
+    if v.shape[0] != m.dim:
+      return f"{m.name}_wrong_length"
+    if not np.isfinite(v).all():
+      return f"{m.name}_not_finite"
+    vectors[m.name] = v
+  labels = feats.get(labels_key, [])
+  if isinstance(labels, np.ndarray) or (labels and not isinstance(labels[0], int)):
+    return BAD_LABELS
+  return Item(item_id, vectors, tuple(labels))
+
+
+class _ParseItems(beam.DoFn):
+
+  def __init__(self, modalities, stage, id_key, labels_key):
+    self._modalities = tuple(modalities)
+    self._stage = stage
+    self._keys = (id_key, labels_key)
+    self._read = beam.metrics.Metrics.counter("gcml_features", "records_read")
+    self._rejected = beam.metrics.Metrics.counter("gcml_features", "records_rejected")
+
+  def process(self, data: bytes):
+    self._read.inc()
+    result = parse_item(data, self._modalities, *self._keys)
+    if isinstance(result, Item):
+      yield (result.id, (data, result))
+    else:
+      self._rejected.inc()
+      yield beam.pvalue.TaggedOutput("rejected",
+                                     Rejection(self._stage, result, binary_record(data)))
+
+
+class _KeepOnePerId(beam.DoFn):
+  """Keeps the record whose bytes sort first; rejects the other duplicates."""
+
+  def __init__(self, stage):
+    self._stage = stage
+
+  def process(self, kv):
+    item_id, records = kv
+    records = sorted(records, key=lambda r: r[0])
+    yield records[0][1]
+    for data, _ in records[1:]:
+      yield beam.pvalue.TaggedOutput("rejected",
+                                     Rejection(self._stage, DUPLICATE_ID, binary_record(data)))
+
+
+class ReadFeaturesResult(NamedTuple):
+  items: beam.PCollection  # Item, one per id
+  rejected: beam.PCollection  # Rejection
+  stats: beam.PCollection  # (name, count)
+
+
+@dataclasses.dataclass
+class ReadFeatures(beam.PTransform):
+  """Reads and validates feature records; one `Item` per id.
+
+  Attributes:
+    paths: TFRecord files (see `inputs.check_files`).
+    modalities: the float features every record must have, with their sizes.
+    stage: stage name written in rejection records.
+    id_key: name of the id feature.
+    labels_key: name of the optional int64 labels feature.
+  """
+  paths: list[str]
+  modalities: tuple = DEFAULT_MODALITIES
+  stage: str = "validate"
+  id_key: str = "id"
+  labels_key: str = "labels"
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, pbegin):
+    parsed = (pbegin
+              | "ListFiles" >> beam.Create(self.paths)
+              | "ReadRecords" >> beam.io.ReadAllFromTFRecord(coder=beam.coders.BytesCoder())
+              | "ParseItems" >> beam.ParDo(_ParseItems(self.modalities, self.stage, self.id_key,
+                                                       self.labels_key)).with_outputs(
+                                                           "rejected", main="items"))
+    unique = (parsed.items
+              | "GroupById" >> beam.GroupByKey()
+              | "KeepOnePerId" >> beam.ParDo(_KeepOnePerId(self.stage)).with_outputs(
+                  "rejected", main="items"))
+    rejected = (parsed.rejected, unique.rejected) | "FlattenRejected" >> beam.Flatten()
+    stats = unique.items | "CountItems" >> beam.Map(lambda _: ("features/valid_items", 1))
+    return ReadFeaturesResult(unique.items, rejected, stats)

@@ -1,0 +1,57 @@
+"""Pipeline options and running, shared by every pipeline's `run(argv)`.
+
+* The DirectRunner is the default; tests pin the FnApiRunner.
+* On Dataflow the workers install gcml from this checkout's `setup.py`
+  (`--setup_file` is filled in unless given), and `--dry_run=True` builds and
+  validates the job graph without submitting it.
+* Errors from the runner that come from the user's files become one-line
+  `InputError`s; programming errors keep their traceback.
+"""
+
+import logging
+import pathlib
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOptions,
+                                                  SetupOptions, StandardOptions)
+
+from pipelines.errors import InputError
+
+SETUP_PY = pathlib.Path(__file__).resolve().parents[1] / "setup.py"
+
+
+def pipeline_options(pipeline_args: list[str]) -> PipelineOptions:
+  """Builds PipelineOptions from the arguments the pipeline itself did not take."""
+  options = PipelineOptions(pipeline_args)
+  standard = options.view_as(StandardOptions)
+  if not standard.runner:
+    standard.runner = "DirectRunner"
+  if "Dataflow" in str(standard.runner):
+    setup = options.view_as(SetupOptions)
+    if not setup.setup_file and not options.view_as(
+        beam.options.pipeline_options.WorkerOptions).sdk_container_image and SETUP_PY.exists():
+      setup.setup_file = str(SETUP_PY)
+    gcp = options.view_as(GoogleCloudOptions)
+    if not gcp.job_name:
+      gcp.job_name = None  # Beam picks a unique name.
+  return options
+
+
+def is_dry_run(options: PipelineOptions) -> bool:
+  return bool(options.get_all_options().get("dry_run"))
+
+
+def run(pipeline: beam.Pipeline, what: str):
+  """Runs `pipeline` to completion; user-data failures become InputError."""
+  try:
+    result = pipeline.run()
+    result.wait_until_finish()
+  except (OSError, UnicodeDecodeError) as e:
+    raise InputError(f"{what}: {e.__class__.__name__}: {e}") from None
+  except Exception as e:  # pylint: disable=broad-except
+    text = str(e)
+    if "TFRecord" in text or "crc" in text.lower() or "checksum" in text.lower():
+      raise InputError(f"{what}: corrupt input: {text.splitlines()[-1]}") from None
+    raise
+  logging.info("%s: pipeline finished with state %s", what, getattr(result, "state", "?"))
+  return result

@@ -1,0 +1,108 @@
+"""`gcml validate`: check edges and features and say exactly what is wrong.
+
+Reads contract 1 (edges) and contract 2 (features), writes every refused
+record to `OUTPUT/rejected/validate-*.tsv` and the counts to
+`OUTPUT/summary.json` (section `validate`): records read, valid, rejected by
+reason, duplicate edges combined, and edge endpoints with no features (kept,
+counted).
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines import edges as edges_lib
+from pipelines import features as features_lib
+from pipelines import inputs, rejected, runner, summary
+
+STAGE = "validate"
+
+
+@dataclasses.dataclass
+class CountEndpointsWithoutFeatures(beam.PTransform):
+  """Counts edge endpoints that have no feature record (they are kept)."""
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, pcolls):
+    edges, items = pcolls
+    endpoints = (edges
+                 | "Endpoints" >> beam.FlatMap(lambda e: [(e.src, 1), (e.dst, 1)])
+                 | "DistinctEndpoints" >> beam.CombinePerKey(sum))
+    with_features = items | "ItemIds" >> beam.Map(lambda item: (item.id, 1))
+    return ({"edge": endpoints, "features": with_features}
+            | "JoinIdsToFeatures" >> beam.CoGroupByKey()
+            | "CountMissing" >> beam.FlatMapTuple(lambda _, g: (
+                [("edges/endpoints_without_features", 1)] if g["edge"] and not g["features"]
+                else [("features/items_without_edges", 1)] if not g["edge"] else [])))
+
+
+@dataclasses.dataclass
+class ValidateConfig:
+  edges: str
+  features: str
+  output_dir: str
+  edge_format: str = "auto"
+  edge_combine: str = "max"
+  modalities: tuple = features_lib.DEFAULT_MODALITIES
+
+
+def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths):
+  read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
+      edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
+      config.edge_combine, STAGE)
+  read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+      feature_paths, config.modalities, STAGE)
+  rejections = ((read_edges.rejected, read_features.rejected)
+                | "AllRejections" >> beam.Flatten())
+  rejection_counts = rejections | "WriteRejected" >> rejected.WriteRejected(
+      config.output_dir, STAGE)
+  missing = ((read_edges.edges, read_features.items)
+             | "EndpointsWithoutFeatures" >> CountEndpointsWithoutFeatures())
+  _ = ((read_edges.stats, read_features.stats, rejection_counts, missing)
+       | "AllStats" >> beam.Flatten()
+       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(prog="gcml validate", description=__doc__.splitlines()[0])
+  parser.add_argument("--edges", required=True, help="edge files: glob(s), comma-separated")
+  parser.add_argument("--features", required=True, help="feature TFRecord glob(s)")
+  parser.add_argument("--output_dir", required=True)
+  parser.add_argument("--edge_format", default="auto", help="csv|tsv|tfrecord|auto")
+  parser.add_argument("--edge_combine", default="max", choices=("max", "sum"))
+  parser.add_argument("--modalities", default=features_lib.modalities_flag(
+      features_lib.DEFAULT_MODALITIES), help="feature vectors as name:dim,name:dim")
+  known, pipeline_args = parser.parse_known_args(argv)
+  config = ValidateConfig(known.edges, known.features, known.output_dir, known.edge_format,
+                          known.edge_combine, features_lib.parse_modalities(known.modalities))
+  return config, pipeline_args
+
+
+def run(argv=None) -> dict:
+  """Runs validation; returns the `validate` section of summary.json."""
+  config, pipeline_args = parse_args(argv)
+  edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
+  edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
+  feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  options = runner.pipeline_options(pipeline_args)
+  FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
+  pipeline = beam.Pipeline(options=options)
+  build(pipeline, config, edge_paths, feature_paths)
+  runner.run(pipeline, "gcml validate")
+  if runner.is_dry_run(options):
+    return {}
+  section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
+      "edges_glob": config.edges, "features_glob": config.features,
+      "edge_files": len(edge_paths), "feature_files": len(feature_paths)})
+  rejected_total = sum(v for k, v in section.items() if k.startswith("rejected/"))
+  logging.info("validate: %s", json.dumps(section, sort_keys=True))
+  print(f"validate: {section.get('edges/unique_edges', 0)} unique edges, "
+        f"{section.get('features/valid_items', 0)} items with features, "
+        f"{rejected_total} records rejected; see {config.output_dir}/summary.json")
+  return section

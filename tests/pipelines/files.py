@@ -1,0 +1,47 @@
+"""Small input files for pipeline tests."""
+
+import os
+
+import numpy as np
+
+from pipelines import sharded_io, tf_example
+
+
+def write_text(path: str, lines: list[str]) -> str:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w", encoding="utf-8") as f:
+    f.write("".join(line + "\n" for line in lines))
+  return path
+
+
+def write_tfrecord(path: str, records: list[bytes]) -> str:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "wb") as f:
+    for r in records:
+      f.write(sharded_io.tfrecord_frame(r))
+  return path
+
+
+def item_record(item_id: str, rgb_dim: int = 4, audio_dim: int = 2, value: float = 0.5,
+                labels=(1, 2), **overrides) -> bytes:
+  record = {"id": item_id, "mean_rgb": np.full(rgb_dim, value, np.float32),
+            "mean_audio": np.full(audio_dim, value, np.float32), "labels": list(labels)}
+  record.update(overrides)
+  return tf_example.encode({k: v for k, v in record.items() if v is not None})
+
+
+def read_shards(pattern_prefix: str, suffix: str) -> list[str]:
+  """Lines of all shards of an output (without headers)."""
+  import glob
+  lines = []
+  for path in sorted(glob.glob(sharded_io.shard_glob(pattern_prefix, suffix))):
+    with open(path, encoding="utf-8") as f:
+      lines.extend(f.read().splitlines())
+  return lines
+
+
+def read_tfrecords(paths):
+  """Yields the records of TFRecord files (via TensorFlow, to check our framing)."""
+  import tensorflow as tf
+  for record in tf.data.TFRecordDataset(paths):
+    yield record.numpy()
