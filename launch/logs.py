@@ -10,3 +10,15 @@ def setup(level: int = logging.INFO) -> None:
   for noisy in ("apache_beam", "absl", "tensorflow", "h5py", "matplotlib"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  root = logging.getLogger()
+  if not any(isinstance(f, _DropKnownNoise) for f in root.filters):
+    root.addFilter(_DropKnownNoise())
+    for handler in root.handlers:
+      handler.addFilter(_DropKnownNoise())
+
+
+class _DropKnownNoise(logging.Filter):
+  """Drops Beam's warning that the optional GCP client libraries are absent."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return "apitools not found" not in record.getMessage()

@@ -1,0 +1,45 @@
+"""The `gcml` command: dispatch, usage, and the demo end to end."""
+
+import json
+import os
+
+from launch import bench, main as gcml
+
+
+def test_usage_lists_subcommands(capsys):
+  assert gcml.main([]) == 2
+  assert gcml.main(["--help"]) == 0
+  out = capsys.readouterr().out
+  for name in ("synth", "validate", "cluster", "examples", "train", "demo", "bench"):
+    assert f"  {name}" in out
+
+
+def test_unknown_subcommand(capsys):
+  assert gcml.main(["frobnicate"]) == 2
+  assert "unknown subcommand 'frobnicate'" in capsys.readouterr().err
+
+
+def test_bench_lists_and_rejects_unknown(capsys):
+  assert "synth" in bench.available()
+  assert gcml.main(["bench", "no_such_benchmark"]) == 2
+  assert "no benchmark 'no_such_benchmark'" in capsys.readouterr().err
+
+
+def test_synth_bad_flags_one_line(tmp_path, capsys):
+  assert gcml.main(["synth", f"--output_dir={tmp_path}", "--branching=3,1,4"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.startswith("gcml synth: error: --branching") and "\n" not in err
+
+
+def test_demo_runs_every_stage_and_reruns_cleanly(tmp_path, capsys):
+  out = str(tmp_path / "demo")
+  argv = ["demo", f"--output_dir={out}", "--num_items=1500", "--runner=FnApiRunner"]
+  assert gcml.main(argv) == 0
+  printed = capsys.readouterr().out
+  assert "[1/" in printed and "demo: done in" in printed
+  with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
+    first = json.load(f)
+  assert first["validate"]["features/valid_items"] == 1500
+  assert gcml.main(argv) == 0
+  with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
+    assert json.load(f) == first
