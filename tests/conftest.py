@@ -1,3 +1,14 @@
-"""Shared pytest setup: load gcml's TensorFlow settings before any test imports TF."""
+"""Shared pytest setup.
+
+* Loads gcml's TensorFlow settings (`model/__init__.py`) before any test
+  imports TensorFlow.
+* Marks absl flags as parsed, so `tf.test.TestCase` helpers such as
+  `create_tempdir` work under pytest (which does not run `absl.app`).
+"""
+
+from absl import flags
 
 import model  # noqa: F401
+
+if not flags.FLAGS.is_parsed():
+  flags.FLAGS.mark_as_parsed()
