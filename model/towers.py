@@ -1,0 +1,104 @@
+"""The embedding network: one tower per modality, fused, L2-normalised.
+
+Late fusion (GCML/CDML): each modality goes through its own tower of fully
+connected hidden layers and a projection to `embedding_dim`; the tower outputs
+are multiplied element-wise and the product is L2-normalised. Early fusion:
+the modalities are concatenated and go through one such tower.
+
+Only standard Keras layers are used, so the model can be exported as a
+SavedModel by the trainer (with a `tf.function` serving signature).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf  # model/__init__.py has set TF_USE_LEGACY_KERAS
+
+from model.config import EmbeddingModelConfig
+from model.errors import ConfigError
+
+
+def _tower(config: EmbeddingModelConfig, name: str) -> list[tf.keras.layers.Layer]:
+  layers: list[tf.keras.layers.Layer] = []
+  for i, units in enumerate(config.hidden_units):
+    layers.append(tf.keras.layers.Dense(
+        units, activation=config.activation, name=f"{name}_hidden_{i}"))
+    if config.dropout > 0:
+      layers.append(tf.keras.layers.Dropout(config.dropout, name=f"{name}_dropout_{i}"))
+  layers.append(tf.keras.layers.Dense(
+      config.embedding_dim, activation=config.projection_activation,
+      name=f"{name}_projection"))
+  return layers
+
+
+class EmbeddingModel(tf.keras.Model):
+  """Maps a dict of modality features to an L2-normalised embedding.
+
+  Example:
+    model = EmbeddingModel(EmbeddingModelConfig.demo())
+    emb = model({"mean_rgb": rgb, "mean_audio": audio})  # [B, 64], unit norm
+
+  Input keys not named in the config (ids, labels) are ignored.
+  """
+
+  def __init__(self, config: EmbeddingModelConfig, **kwargs):
+    """Builds the layers.
+
+    Args:
+      config: Architecture; validated here (`ConfigError` if bad).
+      **kwargs: Passed to `tf.keras.Model` (e.g. `name`).
+    """
+    kwargs.setdefault("name", "embedding_model")
+    super().__init__(**kwargs)
+    self.config = config.validate()
+    if config.fusion == "late":
+      # A list (tracked by Keras) in modality order; names are the modalities'.
+      self.towers = [_tower(config, f"{m.name}_tower") for m in config.modalities]
+    else:
+      self.towers = [_tower(config, "early_tower")]
+
+  def _check(self, inputs: dict[str, tf.Tensor]) -> list[tf.Tensor]:
+    if not isinstance(inputs, dict):
+      raise ConfigError("EmbeddingModel expects a dict {modality_name: [batch, dim] tensor}")
+    missing = [n for n in self.config.modality_names if n not in inputs]
+    if missing:
+      raise ConfigError(f"EmbeddingModel: missing input features {missing}; got {sorted(inputs)}")
+    features = []
+    for m in self.config.modalities:
+      x = tf.convert_to_tensor(inputs[m.name])
+      if not x.dtype.is_floating:
+        x = tf.cast(x, tf.float32)
+      if x.shape.rank is not None and x.shape.rank != 2:
+        raise ConfigError(f"EmbeddingModel: feature {m.name!r} must be [batch, {m.dim}], got {x.shape}")
+      if x.shape.rank == 2 and x.shape[-1] is not None and x.shape[-1] != m.dim:
+        raise ConfigError(f"EmbeddingModel: feature {m.name!r} has size {x.shape[-1]}, config says {m.dim}")
+      features.append(x)
+    return features
+
+  def call(self, inputs: dict[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
+    """Embeds a batch.
+
+    Args:
+      inputs: `{modality_name: [batch, dim] float tensor}` for every modality
+        of the config.
+      training: Keras training flag (only dropout depends on it).
+
+    Returns:
+      `[batch, embedding_dim]` embeddings, unit L2 norm when
+      `config.l2_normalize` (the default).
+    """
+    features = self._check(inputs)
+    if self.config.fusion == "early":
+      features = [tf.concat(features, axis=-1) if len(features) > 1 else features[0]]
+    fused = None
+    for x, tower in zip(features, self.towers):
+      for layer in tower:
+        x = layer(x, training=training)
+      fused = x if fused is None else fused * x
+    if self.config.l2_normalize:
+      fused = tf.math.l2_normalize(fused, axis=-1, epsilon=1e-12)
+    return fused
+
+  def input_signature(self, batch_size: int | None = None) -> dict[str, tf.TensorSpec]:
+    """`TensorSpec`s of the input dict, for `tf.function` serving signatures."""
+    return {m.name: tf.TensorSpec([batch_size, m.dim], tf.float32, name=m.name)
+            for m in self.config.modalities}

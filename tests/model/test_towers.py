@@ -1,0 +1,116 @@
+"""Model config and towers: validation, shapes, fusion maths, SavedModel export."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from model.config import EmbeddingModelConfig, ModalityConfig
+from model.errors import ConfigError
+from model.towers import EmbeddingModel
+
+SMALL = (ModalityConfig("rgb", 6), ModalityConfig("audio", 3))
+
+
+def inputs(rng, batch, modalities=SMALL):
+  return {m.name: tf.constant(rng.normal(size=(batch, m.dim)), tf.float32) for m in modalities}
+
+
+def dense(x, layer):
+  return x @ layer.kernel.numpy() + layer.bias.numpy()
+
+
+class ConfigTest(tf.test.TestCase):
+
+  def test_defaults_are_the_paper(self):
+    c = EmbeddingModelConfig.paper().validate()
+    self.assertEqual(c.modality_names, ("mean_rgb", "mean_audio"))
+    self.assertEqual([m.dim for m in c.modalities], [1024, 128])
+    self.assertEqual((c.hidden_units, c.embedding_dim, c.fusion), ((4000,), 256, "late"))
+    d = EmbeddingModelConfig.demo()
+    self.assertEqual((d.hidden_units, d.embedding_dim), ((256,), 64))
+    self.assertEqual(EmbeddingModelConfig.demo(fusion="early").fusion, "early")
+
+  def test_round_trip(self):
+    c = EmbeddingModelConfig.demo(modalities=SMALL, hidden_units=(8, 4))
+    self.assertEqual(EmbeddingModelConfig.from_dict(c.to_dict()), c)
+    with self.assertRaises(ConfigError):
+      EmbeddingModelConfig.from_dict({"hidden": [3]})
+
+  def test_validate_rejects(self):
+    bad = [dict(modalities=()), dict(modalities=(ModalityConfig("a", 0),)),
+           dict(modalities=(ModalityConfig("a", 2), ModalityConfig("a", 3))),
+           dict(hidden_units=(0,)), dict(hidden_units=(2.5,)), dict(embedding_dim=0),
+           dict(fusion="middle"), dict(activation="nope"), dict(projection_activation="nope"),
+           dict(dropout=1.0), dict(embedding_dim=True)]
+    for kw in bad:
+      with self.subTest(kw=kw), self.assertRaises(ConfigError):
+        dataclasses.replace(EmbeddingModelConfig(), **kw).validate()
+    with self.assertRaises(ConfigError):  # the model validates too
+      EmbeddingModel(EmbeddingModelConfig(fusion="middle"))
+
+
+class TowersTest(tf.test.TestCase):
+
+  def test_late_fusion_maths(self):
+    rng = np.random.default_rng(0)
+    cfg = EmbeddingModelConfig(modalities=SMALL, hidden_units=(16, 8), embedding_dim=3)
+    model = EmbeddingModel(cfg)
+    x = inputs(rng, 7)
+    out = model(x).numpy()
+    towers = []
+    for m, tower in zip(SMALL, model.towers):
+      h = x[m.name].numpy()
+      for layer in tower[:-1]:
+        h = np.maximum(dense(h, layer), 0.0)
+      towers.append(dense(h, tower[-1]))  # linear projection
+    fused = towers[0] * towers[1]
+    expected = fused / np.sqrt(np.maximum(np.sum(fused**2, 1, keepdims=True), 1e-12))
+    self.assertAllClose(out, expected, atol=1e-5)
+    self.assertAllClose(np.linalg.norm(out, axis=1), np.ones(7), atol=1e-5)
+    self.assertEqual(len(model.trainable_variables), 2 * 2 * 3)
+
+  def test_early_fusion_maths(self):
+    rng = np.random.default_rng(1)
+    cfg = EmbeddingModelConfig(modalities=SMALL, hidden_units=(5,), embedding_dim=4,
+                               fusion="early", activation="tanh")
+    model = EmbeddingModel(cfg)
+    x = inputs(rng, 3)
+    out = model(x).numpy()
+    hidden, proj = model.towers[0]
+    self.assertEqual(hidden.kernel.shape, (9, 5))
+    h = np.tanh(dense(np.concatenate([x["rgb"].numpy(), x["audio"].numpy()], 1), hidden))
+    e = dense(h, proj)
+    self.assertAllClose(out, e / np.linalg.norm(e, axis=1, keepdims=True), atol=1e-5)
+
+  def test_bad_inputs(self):
+    model = EmbeddingModel(EmbeddingModelConfig(modalities=SMALL, hidden_units=(4,),
+                                                embedding_dim=2))
+    with self.assertRaises(ConfigError):
+      model({"rgb": tf.zeros([2, 6])})
+    with self.assertRaises(ConfigError):
+      model({"rgb": tf.zeros([2, 5]), "audio": tf.zeros([2, 3])})
+
+  def test_demo_shapes_and_extra_keys(self):
+    model = EmbeddingModel(EmbeddingModelConfig.demo(dropout=0.1))
+    x = inputs(np.random.default_rng(2), 4, EmbeddingModelConfig.demo().modalities)
+    x["id"] = tf.constant(["a", "b", "c", "d"])
+    out = model(x, training=True)
+    self.assertEqual(out.shape, (4, 64))
+
+  def test_saved_model_round_trip(self):
+    cfg = EmbeddingModelConfig(modalities=SMALL, hidden_units=(4,), embedding_dim=3)
+    model = EmbeddingModel(cfg)
+    x = inputs(np.random.default_rng(3), 5)
+    expected = model(x)
+    serve = tf.function(lambda feats: {"embedding": model(feats, training=False)},
+                        input_signature=[model.input_signature()])
+    path = self.get_temp_dir() + "/saved"
+    tf.saved_model.save(model, path, signatures={"serving_default": serve})
+    loaded = tf.saved_model.load(path)
+    got = loaded.signatures["serving_default"](**x)["embedding"]
+    self.assertAllClose(got, expected, atol=1e-6)
+
+
+if __name__ == "__main__":
+  tf.test.main()
