@@ -4,7 +4,7 @@
 files, interleaves them, shuffles, repeats, batches with `drop_remainder`
 (static shapes for TPU), parses whole batches at once with
 `tf.io.parse_example` and prefetches. Item ids are hashed to int64 (TPUs have
-no strings) with `hash_ids`, so the losses can compare ids.
+no strings) with `model.losses.hash_ids`, so the losses can compare ids.
 """
 
 import dataclasses
@@ -12,6 +12,7 @@ import dataclasses
 import tensorflow as tf
 
 from model.errors import ConfigError
+from model.losses.triplet import hash_ids
 
 TRIPLET_ROLES = ("anchor", "positive", "negative")
 
@@ -42,12 +43,6 @@ class InputConfig:
       raise ConfigError(f"input kind must be triplet or labels, got {self.kind!r}")
     if self.batch_size <= 0:
       raise ConfigError(f"batch size must be positive, got {self.batch_size}")
-
-
-def hash_ids(ids: tf.Tensor) -> tf.Tensor:
-  """Maps string ids to int64 (FarmHash fingerprint); equal ids, equal hashes."""
-  return tf.bitcast(tf.strings.to_hash_bucket_fast(ids, 2**63 - 1), tf.int64) \
-      if ids.dtype == tf.string else ids
 
 
 def feature_spec(config: InputConfig) -> dict:
