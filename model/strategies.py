@@ -1,0 +1,44 @@
+"""`make_strategy(name)`: the tf.distribute strategy for `--strategy`.
+
+* `default`: the default (no-op) strategy, one device.
+* `mirrored`: all local GPUs (or CPUs / logical CPUs), synchronous all-reduce.
+* `multi_worker`: `MultiWorkerMirroredStrategy`, cluster from `TF_CONFIG`.
+* `parameter_server`: `ParameterServerStrategy` from `TF_CONFIG`
+  (`TFConfigClusterResolver`); the trainer drives it through a
+  `ClusterCoordinator`.
+* `tpu`: `TPUStrategy` over `TPUClusterResolver(tpu=NAME)`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from model.errors import ConfigError
+from model.trainer_config import STRATEGIES
+
+
+def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
+  """Builds the strategy; ConfigError for an unknown name or a bad cluster."""
+  if name not in STRATEGIES:
+    raise ConfigError(f"--strategy must be one of {STRATEGIES}, got {name!r}")
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == "parameter_server":
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    spec = resolver.cluster_spec().as_dict()
+    if not spec.get("ps") or not spec.get("worker"):
+      raise ConfigError("--strategy=parameter_server needs TF_CONFIG with 'ps' and 'worker' tasks")
+    return tf.distribute.experimental.ParameterServerStrategy(resolver)
+  if not tpu:
+    raise ConfigError("--strategy=tpu needs --tpu=NAME (or 'local')")
+  try:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+  except (ValueError, tf.errors.OpError) as e:
+    raise ConfigError(f"--tpu={tpu}: cannot reach the TPU: {e}") from e
+  return tf.distribute.TPUStrategy(resolver)

@@ -1,0 +1,211 @@
+"""Custom training loop shared by all strategies (`gcml train`).
+
+`train(config)` builds the strategy, the distributed `tf.data` input, the
+model (plus the CLC class table) and optimizer under the strategy's scope,
+restores the latest checkpoint of `model_dir` (same step counter,
+`optimizer.iterations`, and optimizer state), runs `tf.function` steps via
+`strategy.run` until `train_steps`, saving a checkpoint every
+`checkpoint_every` steps and on exit (end, Ctrl-C, SIGTERM), writes
+TensorBoard scalars to `model_dir/train`, and exports the SavedModel to
+`model_dir/export`. `export(config)` re-exports from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import threading
+import time
+
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+from model import input as input_lib
+from model.errors import ConfigError
+from model.export import export_saved_model
+from model.losses import ClassEmbeddingTable
+from model.steps import input_kind, make_optimizer, make_replica_step
+from model.strategies import make_strategy
+from model.towers import EmbeddingModel
+from model.trainer_config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class TrainResult:
+  start_step: int
+  final_step: int
+  losses: list            # (step, loss) at every step run
+  export_dir: str | None
+  last_metrics: dict
+
+
+class _Objects:
+  """Model, table, optimizer and checkpoint, created under the scope."""
+
+  def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy):
+    with strategy.scope():
+      self.model = EmbeddingModel(config.model)
+      self.model({n: tf.zeros([1, d]) for n, d in config.modalities})  # creates the variables
+      self.table = None
+      if config.mode == "clc":
+        self.table = ClassEmbeddingTable(config.resolved_num_classes(),
+                                         config.model.embedding_dim)
+      self.optimizer = make_optimizer(config)
+      variables = self.model.trainable_variables + (
+          self.table.trainable_variables if self.table else [])
+      self.optimizer.build(variables)
+      items = dict(model=self.model, optimizer=self.optimizer)
+      if self.table is not None:
+        items["class_table"] = self.table
+      self.checkpoint = tf.train.Checkpoint(**items)
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, os.path.join(config.model_dir, "checkpoints"),
+        max_to_keep=config.max_checkpoints)
+
+  def restore(self) -> int:
+    latest = self.manager.latest_checkpoint
+    if latest:
+      self.checkpoint.restore(latest).assert_existing_objects_matched()
+      log.info("restored %s", latest)
+    return int(self.optimizer.iterations.numpy())
+
+
+_SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+
+def _scalar(name: str, value) -> None:
+  """`tf.summary.scalar` without the tensorboard package (same event format)."""
+  tf.summary.write(name, tf.cast(value, tf.float32), metadata=_SCALAR_METADATA)
+
+
+def _is_chief(strategy) -> bool:
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.cluster_spec().as_dict():
+    return True
+  task_type, task_id = resolver.task_type, resolver.task_id
+  return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and
+                                          "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _dataset(config: TrainConfig, strategy):
+  def fn(ctx: tf.distribute.InputContext):
+    per_replica = ctx.get_per_replica_batch_size(config.batch_size)
+    ic = input_lib.InputConfig(config.train_data, input_kind(config.mode), config.modalities,
+                               batch_size=per_replica, shuffle_buffer=config.shuffle_buffer,
+                               repeat=True, seed=config.seed)
+    return input_lib.make_dataset(ic, ctx)
+  return strategy.distribute_datasets_from_function(fn)
+
+
+class _StopFlag:
+  """Set by SIGTERM so the loop checkpoints and returns."""
+
+  def __init__(self):
+    self.stop = False
+    self._old = None
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      self._old = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def _handle(self, *_):
+    self.stop = True
+
+  def __exit__(self, *_):
+    if self._old is not None:
+      signal.signal(signal.SIGTERM, self._old)
+
+
+def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> TrainResult:
+  """Trains (or resumes) up to `config.train_steps`, then exports.
+
+  Raises:
+    ConfigError: bad configuration, found before the first step.
+  """
+  config.validate()
+  if strategy is None:
+    strategy = make_strategy(config.strategy, config.tpu)
+  if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+    raise ConfigError("--strategy=parameter_server is not supported by this trainer yet")
+  replicas = strategy.num_replicas_in_sync
+  config.check_replicas(replicas)
+  objs = _Objects(config, strategy)
+  start = objs.restore()
+  chief = _is_chief(strategy)
+  tf.io.gfile.makedirs(config.model_dir)
+  if chief:
+    with tf.io.gfile.GFile(os.path.join(config.model_dir, "train_config.json"), "w") as f:
+      json.dump(config.to_dict(), f, indent=1, default=str)
+  summary_dir = os.path.join(config.model_dir, "train" if chief else f"train_tmp_{id(config)}")
+  writer = tf.summary.create_file_writer(summary_dir)
+  step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table)
+  schedule = objs.optimizer.learning_rate
+  it = iter(_dataset(config, strategy))
+
+  @tf.function
+  def train_step(iterator):
+    out = strategy.run(step_fn, args=(next(iterator),))
+    return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in out.items()}
+
+  losses, metrics = [], {}
+  step = start
+  last_save = start
+  t0, t0_step = time.time(), step
+  with _StopFlag() as flag:
+    try:
+      while step < config.train_steps and not flag.stop:
+        metrics = {k: float(v) for k, v in train_step(it).items()}
+        step = int(objs.optimizer.iterations.numpy())
+        losses.append((step, metrics["loss"]))
+        if step % config.summary_every == 0 or step == config.train_steps:
+          elapsed = max(time.time() - t0, 1e-9)
+          eps = (step - t0_step) * config.batch_size / elapsed
+          lr = schedule(step - 1) if callable(schedule) else schedule
+          with writer.as_default(step=step):
+            for k, v in metrics.items():
+              _scalar(k, v)
+            _scalar("learning_rate", lr)
+            _scalar("examples_per_second", eps)
+          writer.flush()
+          log.info("step %d loss %.4f %.0f ex/s", step, metrics["loss"], eps)
+          t0, t0_step = time.time(), step
+        if step % config.checkpoint_every == 0:
+          objs.manager.save(checkpoint_number=step)
+          last_save = step
+    finally:
+      step = int(objs.optimizer.iterations.numpy())
+      if step != last_save or objs.manager.latest_checkpoint is None:
+        objs.manager.save(checkpoint_number=step)
+      writer.close()
+  export_dir = None
+  if step >= config.train_steps:
+    export_dir = _export(config, objs, chief)
+  return TrainResult(start, step, losses, export_dir, metrics)
+
+
+def _export(config: TrainConfig, objs: _Objects, chief: bool) -> str:
+  path = os.path.join(config.model_dir, "export")
+  if not chief:  # every worker must save (collectives); only the chief's is kept
+    path = os.path.join(config.model_dir, f"export_tmp_{os.getpid()}")
+  export_saved_model(objs.model, path)
+  if not chief:
+    tf.io.gfile.rmtree(path)
+  return path
+
+
+def export(config: TrainConfig) -> str:
+  """Exports the SavedModel from the latest checkpoint (on demand)."""
+  config.validate()
+  strategy = tf.distribute.get_strategy()
+  objs = _Objects(config, strategy)
+  if objs.manager.latest_checkpoint is None:
+    raise ConfigError(f"no checkpoint in {config.model_dir}/checkpoints to export")
+  objs.restore()
+  return _export(config, objs, True)

@@ -1,0 +1,229 @@
+"""Typed configuration of `gcml train` (no TensorFlow import).
+
+`TrainConfig.from_flags(preset=..., **explicit)` starts from a preset (`paper`:
+the papers' values per mode; `demo`: small and fast), then applies the flags
+the user gave explicitly, so explicit flags always override the preset.
+`validate()` raises a one-line `ConfigError` before any TensorFlow work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from typing import Any
+
+from model.config import EmbeddingModelConfig, ModalityConfig
+from model.errors import ConfigError
+
+MODES = ("triplet", "clc", "contrastive")
+STRATEGIES = ("default", "mirrored", "multi_worker", "parameter_server", "tpu")
+OPTIMIZERS = ("rmsprop", "sgd", "adam")
+PRESETS = ("paper", "demo")
+
+# Papers' values (GCML/CDML triplet; CLC). Contrastive has no paper: Adam defaults.
+PAPER = {
+    "triplet": dict(optimizer="rmsprop", learning_rate=0.1, decay_rate=0.98,
+                    decay_steps=300_000, margin=0.5, batch_size=9600),
+    "clc": dict(optimizer="sgd", learning_rate=300.0, decay_rate=0.5, decay_steps=200_000,
+                batch_size=512, num_sampled=200_000),
+    "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
+                        decay_steps=100_000, batch_size=1024, temperature=0.1),
+}
+DEMO = {
+    "triplet": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
+                    margin=0.5, batch_size=64, train_steps=200),
+    "clc": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
+                batch_size=64, num_sampled=64, train_steps=200),
+    "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
+                        decay_steps=1000, batch_size=64, temperature=0.1, train_steps=200),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Attributes:
+    mode: `triplet` (contract 5), `clc` (contract 6), `contrastive` (contract 5,
+      anchor/positive pairs).
+    train_data / eval_data: comma-separated globs of TFRecord shards.
+    model_dir: checkpoints, summaries (`train/`), SavedModel (`export/`).
+    strategy: one of STRATEGIES; `tpu` names the TPU for `strategy=tpu`.
+    batch_size: GLOBAL batch size (divided over the replicas).
+    train_steps: total optimizer steps (a resumed job continues up to it).
+    optimizer, learning_rate, decay_rate, decay_steps: staircase exponential
+      decay `lr * decay_rate ** (step // decay_steps)`.
+    margin: triplet margin; mining: `semihard` or `none`.
+    num_sampled: CLC sampled classes per step (`None`/0: full softmax).
+    num_classes: CLC classes; read from `classes.tsv` next to the data when 0.
+    temperature: contrastive temperature.
+    checkpoint_every / summary_every: in steps.
+    model: the network.
+    seed: input shuffling and sampler seed.
+  """
+  mode: str = "triplet"
+  train_data: str = ""
+  eval_data: str = ""
+  model_dir: str = ""
+  strategy: str = "default"
+  tpu: str = ""
+  batch_size: int = 64
+  train_steps: int = 200
+  optimizer: str = "adam"
+  learning_rate: float = 1e-3
+  decay_rate: float = 1.0
+  decay_steps: int = 1000
+  margin: float = 0.5
+  mining: str = "semihard"
+  num_sampled: int | None = 64
+  num_classes: int = 0
+  temperature: float = 0.1
+  checkpoint_every: int = 1000
+  summary_every: int = 100
+  max_checkpoints: int = 3
+  shuffle_buffer: int = 10000
+  seed: int = 0
+  model: EmbeddingModelConfig = dataclasses.field(default_factory=EmbeddingModelConfig.demo)
+
+  @classmethod
+  def from_flags(cls, preset: str | None = None, **explicit: Any) -> TrainConfig:
+    """Preset values for the mode, then the explicit values on top.
+
+    Args:
+      preset: `paper`, `demo` or None (dataclass defaults).
+      **explicit: field values given by the user (None values are ignored).
+        `modalities` may be a "name:dim,name:dim" string or (name, dim) pairs.
+    """
+    explicit = {k: v for k, v in explicit.items() if v is not None}
+    mode = explicit.get("mode", cls.mode)
+    values: dict[str, Any] = {}
+    if preset is not None:
+      if preset not in PRESETS:
+        raise ConfigError(f"--preset must be one of {PRESETS}, got {preset!r}")
+      if mode not in MODES:
+        raise ConfigError(f"--mode must be one of {MODES}, got {mode!r}")
+      values.update((PAPER if preset == "paper" else DEMO)[mode])
+    model_cfg = EmbeddingModelConfig.paper() if preset == "paper" else EmbeddingModelConfig.demo()
+    model_over = {}
+    if "modalities" in explicit:
+      model_over["modalities"] = parse_modalities(explicit.pop("modalities"))
+    for key in ("hidden_units", "embedding_dim", "fusion"):
+      if key in explicit:
+        model_over[key] = explicit.pop(key)
+    if "hidden_units" in model_over and isinstance(model_over["hidden_units"], str):
+      model_over["hidden_units"] = tuple(int(h) for h in model_over["hidden_units"].split(",") if h)
+    if "model" in explicit:
+      model_cfg = explicit.pop("model")
+    model_cfg = dataclasses.replace(model_cfg, **model_over)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(explicit) - fields)
+    if unknown:
+      raise ConfigError(f"train config: unknown keys {unknown}")
+    values.update(explicit)
+    return cls(model=model_cfg, **values)
+
+  @property
+  def modalities(self) -> tuple[tuple[str, int], ...]:
+    return tuple((m.name, m.dim) for m in self.model.modalities)
+
+  def resolved_num_classes(self) -> int:
+    """`num_classes`, or the classes in `classes.tsv` next to the train data."""
+    if self.num_classes:
+      return self.num_classes
+    path = classes_file(self.train_data)
+    if path is None:
+      raise ConfigError("--mode=clc needs --num_classes or a classes.tsv next to the "
+                        f"train data ({self.train_data})")
+    return read_num_classes(path)
+
+  def validate(self) -> TrainConfig:
+    """Checks every field; returns self. Raises ConfigError naming the flag."""
+    if self.mode not in MODES:
+      raise ConfigError(f"--mode must be one of {MODES}, got {self.mode!r}")
+    if self.strategy not in STRATEGIES:
+      raise ConfigError(f"--strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+    if self.strategy == "tpu" and not self.tpu:
+      raise ConfigError("--strategy=tpu needs --tpu=NAME (or 'local')")
+    if self.optimizer not in OPTIMIZERS:
+      raise ConfigError(f"--optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+    if not self.train_data:
+      raise ConfigError("--train_data is required")
+    for flag, pattern in (("--train_data", self.train_data), ("--eval_data", self.eval_data)):
+      if not pattern:
+        continue
+      for p in pattern.split(","):
+        if "://" not in p and not glob.glob(p.strip()):
+          raise ConfigError(f"{flag}: no file matches {p.strip()}")
+    if not self.model_dir:
+      raise ConfigError("--model_dir is required")
+    for name in ("batch_size", "train_steps", "decay_steps", "checkpoint_every",
+                 "summary_every", "max_checkpoints"):
+      v = getattr(self, name)
+      if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        raise ConfigError(f"--{name} must be a positive int, got {v!r}")
+    if not self.learning_rate > 0:
+      raise ConfigError(f"--learning_rate must be positive, got {self.learning_rate}")
+    if not 0 < self.decay_rate <= 1:
+      raise ConfigError(f"--decay_rate must be in (0, 1], got {self.decay_rate}")
+    if self.mining not in ("semihard", "none"):
+      raise ConfigError(f"--mining must be semihard or none, got {self.mining!r}")
+    if self.margin < 0:
+      raise ConfigError(f"--margin must be >= 0, got {self.margin}")
+    if self.temperature <= 0:
+      raise ConfigError(f"--temperature must be positive, got {self.temperature}")
+    if self.num_sampled is not None and self.num_sampled < 0:
+      raise ConfigError(f"--num_sampled must be >= 0, got {self.num_sampled}")
+    if self.mode == "clc":
+      n = self.resolved_num_classes()
+      if n < 2:
+        raise ConfigError(f"--num_classes must be >= 2, got {n}")
+    self.model.validate()
+    return self
+
+  def check_replicas(self, num_replicas: int) -> int:
+    """Per-replica batch size; ConfigError if the global batch does not divide."""
+    if self.batch_size % num_replicas:
+      raise ConfigError(f"--batch_size={self.batch_size} is not divisible by the "
+                        f"{num_replicas} replicas")
+    return self.batch_size // num_replicas
+
+  def to_dict(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+
+def parse_modalities(value: Any) -> tuple[ModalityConfig, ...]:
+  """"mean_rgb:1024,mean_audio:128" or [(name, dim)] -> ModalityConfigs."""
+  if isinstance(value, str):
+    pairs = []
+    for item in value.split(","):
+      name, sep, dim = item.strip().partition(":")
+      if not sep or not dim.strip().isdigit():
+        raise ConfigError(f"--modalities: expected name:dim, got {item!r}")
+      pairs.append((name.strip(), int(dim)))
+    value = pairs
+  return tuple(m if isinstance(m, ModalityConfig) else ModalityConfig(*m) for m in value)
+
+
+def classes_file(train_data: str) -> str | None:
+  """`classes.tsv` in the directory of the first train-data glob, if any."""
+  first = train_data.split(",")[0].strip()
+  if not first or "://" in first:
+    return None
+  path = os.path.join(os.path.dirname(first), "classes.tsv")
+  return path if os.path.exists(path) else None
+
+
+def read_num_classes(path: str) -> int:
+  """max(label) + 1 over `classes.tsv` (header `label\\tcluster\\tsize`)."""
+  labels = []
+  with open(path) as f:
+    for i, line in enumerate(f):
+      line = line.strip()
+      if not line or (i == 0 and line.startswith("label")):
+        continue
+      try:
+        labels.append(int(line.split("\t")[0]))
+      except ValueError as e:
+        raise ConfigError(f"{path}: bad line {i + 1}: {line!r}") from e
+  if not labels:
+    raise ConfigError(f"{path}: no classes")
+  return max(labels) + 1
