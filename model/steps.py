@@ -41,7 +41,8 @@ def input_kind(mode: str) -> str:
 
 def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
                       table: ClassEmbeddingTable | None = None):
-  """Returns `step(batch) -> {name: per-replica scalar}` (loss + diagnostics)."""
+  """Returns `step(batch) -> {name: scalar}`: loss and diagnostics, already summed
+  over the replicas (every replica returns the global values)."""
   variables = None
 
   def compute_loss(batch):
@@ -81,7 +82,20 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
     if variables is None:
       variables = model.trainable_variables + (table.trainable_variables if table else [])
     grads = tape.gradient(loss, variables)
-    optimizer.apply_gradients(zip(grads, variables))
-    return {"loss": loss, **diag}
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+      # Aggregate here, in replica context, so every collective (the mining's
+      # all-gathers, then this) runs in the same order on every replica.
+      grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+      optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=True)
+    else:
+      optimizer.apply_gradients(zip(grads, variables))
+    out = {"loss": loss, **diag}
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+      # Summed here (replica context) rather than by `strategy.reduce` after
+      # `strategy.run`: collectives launched from both contexts in one graph can
+      # clash (seen on MirroredStrategy: "Collective instance ... expected type").
+      out = ctx.all_reduce(tf.distribute.ReduceOp.SUM, out)
+    return out
 
   return step

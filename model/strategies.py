@@ -1,7 +1,7 @@
 """`make_strategy(name)`: the tf.distribute strategy for `--strategy`.
 
 * `default`: the default (no-op) strategy, one device.
-* `mirrored`: all local GPUs (or CPUs / logical CPUs), synchronous all-reduce.
+* `mirrored`: all local GPUs, else all logical CPUs; synchronous all-reduce.
 * `multi_worker`: `MultiWorkerMirroredStrategy`, cluster from `TF_CONFIG`.
 * `parameter_server`: `ParameterServerStrategy` from `TF_CONFIG`
   (`TFConfigClusterResolver`); the trainer drives it through a
@@ -24,6 +24,11 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
+    if not tf.config.list_logical_devices("GPU"):
+      cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+      if len(cpus) > 1:  # logical CPUs (tests): one replica each
+        return tf.distribute.MirroredStrategy(
+            cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
     return tf.distribute.MirroredStrategy()
   if name == "multi_worker":
     return tf.distribute.MultiWorkerMirroredStrategy()

@@ -151,8 +151,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
 
   @tf.function
   def train_step(iterator):
-    out = strategy.run(step_fn, args=(next(iterator),))
-    return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in out.items()}
+    return strategy.run(step_fn, args=(next(iterator),))
 
   losses, metrics = [], {}
   step = start
@@ -161,7 +160,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   with _StopFlag() as flag:
     try:
       while step < config.train_steps and not flag.stop:
-        metrics = {k: float(v) for k, v in train_step(it).items()}
+        metrics = {k: float(strategy.experimental_local_results(v)[0])
+                   for k, v in train_step(it).items()}
         step = int(objs.optimizer.iterations.numpy())
         losses.append((step, metrics["loss"]))
         if step % config.summary_every == 0 or step == config.train_steps:

@@ -1,0 +1,70 @@
+"""`gcml train --mode=triplet|clc|contrastive --train_data=GLOB --model_dir=DIR [flags]`.
+
+`--preset=paper|demo` (default demo) sets the mode's values (paper: the GCML /
+CLC papers' optimizer, learning rate, decay, margin, batch, sampled classes
+and the 4000/256 network); any flag given explicitly overrides the preset.
+`--export_only` re-exports the SavedModel from the latest checkpoint.
+Bad configurations fail before training with one line (exit 2).
+"""
+
+import argparse
+import logging
+import sys
+
+from launch import logs
+
+# Flags whose value maps 1:1 to a TrainConfig field; None = not given.
+_FIELDS = {
+    "mode": str, "train_data": str, "eval_data": str, "model_dir": str, "strategy": str,
+    "tpu": str, "batch_size": int, "train_steps": int, "optimizer": str,
+    "learning_rate": float, "decay_rate": float, "decay_steps": int, "margin": float,
+    "mining": str, "num_sampled": int, "num_classes": int, "temperature": float,
+    "checkpoint_every": int, "summary_every": int, "max_checkpoints": int,
+    "shuffle_buffer": int, "seed": int,
+    # model
+    "modalities": str, "hidden_units": str, "embedding_dim": int, "fusion": str,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(prog="gcml train", description=__doc__.splitlines()[0])
+  for name, kind in _FIELDS.items():
+    p.add_argument(f"--{name}", type=kind, default=None)
+  p.add_argument("--preset", choices=("paper", "demo"), default="demo")
+  p.add_argument("--export_only", action="store_true",
+                 help="export model_dir/export from the latest checkpoint and exit")
+  return p
+
+
+def config_from_argv(argv: list[str]):
+  """Parses the flags into a validated TrainConfig (ConfigError if bad)."""
+  import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+  from model.trainer_config import TrainConfig
+
+  args = parser().parse_args(argv)
+  explicit = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
+  return TrainConfig.from_flags(preset=args.preset, **explicit).validate(), args
+
+
+def main(argv: list[str]) -> int:
+  logs.setup()
+  config, args = config_from_argv(argv)
+  from model import trainer
+
+  if args.export_only:
+    path = trainer.export(config)
+    print(f"exported {path}")
+    return 0
+  result = trainer.train(config)
+  logging.info("trained steps %d..%d, last loss %s", result.start_step, result.final_step,
+               result.last_metrics.get("loss"))
+  if result.export_dir:
+    print(f"exported {result.export_dir}")
+  else:
+    print(f"stopped at step {result.final_step}; checkpoint saved in {config.model_dir}")
+  return 0
+
+
+if __name__ == "__main__":
+  from launch.main import run_subcommand
+  sys.exit(run_subcommand("train", sys.argv[1:]))
