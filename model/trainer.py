@@ -42,6 +42,8 @@ class TrainResult:
   losses: list            # (step, loss) at every step run
   export_dir: str | None
   last_metrics: dict
+  model: tf.keras.Model | None = None       # the trained objects (tests, notebooks)
+  optimizer: tf.keras.optimizers.Optimizer | None = None
 
 
 class _Objects:
@@ -187,7 +189,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   export_dir = None
   if step >= config.train_steps:
     export_dir = _export(config, objs, chief)
-  return TrainResult(start, step, losses, export_dir, metrics)
+  return TrainResult(start, step, losses, export_dir, metrics, objs.model, objs.optimizer)
 
 
 def _export(config: TrainConfig, objs: _Objects, chief: bool) -> str:

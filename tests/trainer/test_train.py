@@ -87,7 +87,14 @@ class TrainTest(tf.test.TestCase):
     self._assert_falls(result)
     for k in ("usage_ratio", "chosen_margin_mean", "active_fraction"):
       self.assertIn(k, result.last_metrics)
-    self.assertNotEmpty(tf.io.gfile.glob(os.path.join(cfg.model_dir, "train", "events.*")))
+    tags = {}
+    for path in tf.io.gfile.glob(os.path.join(cfg.model_dir, "train", "events.*")):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        for v in event.summary.value:
+          tags.setdefault(v.tag, []).append(event.step)
+    for tag in ("loss", "learning_rate", "examples_per_second", "usage_ratio",
+                "chosen_margin_mean", "assigned_margin_mean"):
+      self.assertEqual(tags.get(tag), [10, 20, 30, 40], tag)
 
     ckpts = tf.train.get_checkpoint_state(os.path.join(cfg.model_dir, "checkpoints"))
     self.assertEqual([p.rsplit("-", 1)[1] for p in ckpts.all_model_checkpoint_paths],
@@ -98,16 +105,28 @@ class TrainTest(tf.test.TestCase):
     self.assertLen(more.losses, 5)
 
     # Export reload gives the model's embeddings.
-    objs = trainer._Objects(cfg, tf.distribute.get_strategy())
-    objs.restore()
     x = {n: rng.normal(size=(5, d)).astype(np.float32) for n, d in MODS}
-    expected = objs.model(x, training=False).numpy()
+    expected = more.model(x, training=False).numpy()
     got = load_embedder(more.export_dir)(x).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     sig = tf.saved_model.load(more.export_dir).signatures["serving_default"]
     self.assertCountEqual(sig.structured_input_signature[1].keys(), [n for n, _ in MODS])
     self.assertEqual(list(sig.structured_outputs), ["embedding"])
+
+    # On demand: re-export from the latest checkpoint, same embeddings.
+    tf.io.gfile.rmtree(more.export_dir)
+    self.assertEqual(trainer.export(cfg), more.export_dir)
+    np.testing.assert_allclose(load_embedder(more.export_dir)(x).numpy(), expected, atol=1e-5)
+
+    # Optimizer state restored too (RMSProp/Adam slots), not only the weights.
+    trained = {v.name: v.numpy() for v in more.optimizer.variables}
+    again = trainer._Objects(cfg, tf.distribute.get_strategy())
+    again.restore()
+    self.assertEqual(int(again.optimizer.iterations), 45)
+    for v in again.optimizer.variables:
+      np.testing.assert_array_equal(v.numpy(), trained[v.name], err_msg=v.name)
+    self.assertGreater(len(trained), 2)
 
   def test_clc_reads_classes_tsv_and_trains(self):
     rng = np.random.default_rng(2)
