@@ -134,8 +134,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   config.validate()
   if strategy is None:
     strategy = make_strategy(config.strategy, config.tpu)
-  if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
-    raise ConfigError("--strategy=parameter_server is not supported by this trainer yet")
+  is_ps = isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)
   replicas = strategy.num_replicas_in_sync
   config.check_replicas(replicas)
   objs = _Objects(config, strategy)
@@ -149,11 +148,31 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   writer = tf.summary.create_file_writer(summary_dir)
   step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table)
   schedule = objs.optimizer.learning_rate
-  it = iter(_dataset(config, strategy))
 
   @tf.function
   def train_step(iterator):
     return strategy.run(step_fn, args=(next(iterator),))
+
+  if is_ps:
+    # Parameter servers: the coordinator schedules the same step function on
+    # the workers (asynchronous); metrics are those of the last step of a chunk.
+    # UNTESTED: an in-process cluster run (2 workers, 1 ps) hung; see the report.
+    log.warning("--strategy=parameter_server is experimental (not yet tested)")
+    coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
+    per_worker = coordinator.create_per_worker_dataset(
+        tf.function(lambda: _dataset(config, strategy)))
+    it = iter(per_worker)
+
+    def run_steps(n):
+      remote = [coordinator.schedule(train_step, args=(it,)) for _ in range(n)]
+      coordinator.join()
+      return [{k: float(v) for k, v in remote[-1].fetch().items()}]
+  else:
+    it = iter(_dataset(config, strategy))
+
+    def run_steps(n):
+      return [{k: float(strategy.experimental_local_results(v)[0])
+               for k, v in train_step(it).items()} for _ in range(n)]
 
   losses, metrics = [], {}
   step = start
@@ -162,10 +181,14 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   with _StopFlag() as flag:
     try:
       while step < config.train_steps and not flag.stop:
-        metrics = {k: float(strategy.experimental_local_results(v)[0])
-                   for k, v in train_step(it).items()}
-        step = int(objs.optimizer.iterations.numpy())
-        losses.append((step, metrics["loss"]))
+        # Up to the next summary / checkpoint / end (one step at a time unless PS).
+        boundary = min(config.train_steps, _next_multiple(step, config.summary_every),
+                       _next_multiple(step, config.checkpoint_every))
+        all_metrics = run_steps(boundary - step if is_ps else 1)
+        new_step = int(objs.optimizer.iterations.numpy())
+        for i, m in enumerate(all_metrics):
+          losses.append((new_step - len(all_metrics) + 1 + i, m["loss"]))
+        step, metrics = new_step, all_metrics[-1]
         if step % config.summary_every == 0 or step == config.train_steps:
           elapsed = max(time.time() - t0, 1e-9)
           eps = (step - t0_step) * config.batch_size / elapsed
@@ -182,6 +205,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
           objs.manager.save(checkpoint_number=step)
           last_save = step
     finally:
+      if is_ps:
+        coordinator.join()
       step = int(objs.optimizer.iterations.numpy())
       if step != last_save or objs.manager.latest_checkpoint is None:
         objs.manager.save(checkpoint_number=step)
@@ -190,6 +215,10 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   if step >= config.train_steps:
     export_dir = _export(config, objs, chief)
   return TrainResult(start, step, losses, export_dir, metrics, objs.model, objs.optimizer)
+
+
+def _next_multiple(step: int, every: int) -> int:
+  return (step // every + 1) * every
 
 
 def _export(config: TrainConfig, objs: _Objects, chief: bool) -> str:
