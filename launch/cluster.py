@@ -1,0 +1,18 @@
+"""`gcml cluster --edges=GLOB --output_dir=DIR [--levels=3] [--linkage=max|average|sum]
+[--min_weight=0] [--max_cluster_size=0] [--seed=0] [--engine=beam|local] [Beam options]`."""
+
+import sys
+
+from launch import logs
+from pipelines import cluster
+
+
+def main(argv: list[str]) -> int:
+  logs.setup()
+  cluster.run(argv)
+  return 0
+
+
+if __name__ == "__main__":
+  from launch.main import run_subcommand
+  sys.exit(run_subcommand("cluster", sys.argv[1:]))

@@ -1,0 +1,90 @@
+"""Affinity clustering (DESIGN.md, "Affinity clustering"): the rules both engines share.
+
+One round per level over an undirected weighted graph:
+
+1. Best neighbour. Every node takes the incident edge of greatest linkage
+   weight. Ties go to the neighbour with the smaller `tie_hash` (an unsigned
+   64-bit BLAKE2b of `f"{seed}:{rep}"`, never Python's salted `hash()`), and a
+   hash collision goes to the smaller id (Python string order). Edges under
+   `--min_weight` are ignored: a node whose every edge is ignored has no best
+   neighbour and stays a singleton.
+2. Components. The best-neighbour links form a pseudo-forest whose every
+   component holds exactly one mutual pair (a longer cycle would need equal
+   weights and a strictly decreasing tie order around it). The pair's node
+   with the smaller id is the component's root; every node's label is its
+   root, found by pointer jumping.
+3. Contraction. Each component becomes a node. Between two clusters the edge
+   value is the linkage of the edges between them: `max`; `sum` (the correctly
+   rounded exact sum, i.e. `math.fsum`, of the values being merged); or
+   `average`, which carries the same exact sum and compares
+   `sum / (|A|*|B|)`, where |A| is the number of original items in A.
+4. Level l is round l+1 (`--levels`, default 3).
+
+Ids. Every cluster is named after a *representative* original item: at L0 the
+root item of its component, above that the representative of its root
+cluster. A cluster's id is `l{level}-{rep}` (`cluster_id`). Inside the engines
+a node of any round is known by its representative, so the tie hash of a
+cluster is the tie hash of its representative item.
+
+`--max_cluster_size=C` (0: no cap), with |.| in original items:
+  a. a link u-v can be a best-neighbour candidate only if |u| + |v| <= C
+     (other edges still count for contraction);
+  b. a component whose total size exceeds C is split: its mutual pair merges
+     (at most C by rule a) and each other member stays a cluster on its own.
+Both steps are local to an edge or to a component's total, so both engines
+apply them identically at any scale; every cluster is at most C when C >= 2,
+and C = 1 keeps every item a singleton.
+"""
+
+import hashlib
+
+LINKAGES = ("max", "average", "sum")
+STAGE = "cluster"
+
+
+def tie_hash(seed: int, rep: str) -> int:
+  """The seeded tie-break hash of a node (by its representative item id)."""
+  return int.from_bytes(
+      hashlib.blake2b(f"{seed}:{rep}".encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def cluster_id(level: int, rep: str) -> str:
+  return f"l{level}-{rep}"
+
+
+def linkage_weight(linkage: str, value: float, size_a: int, size_b: int) -> float:
+  """The weight a node compares when it picks its best neighbour."""
+  return value / (size_a * size_b) if linkage == "average" else value
+
+
+def within_cap(cap: int, size_a: int, size_b: int) -> bool:
+  return not cap or size_a + size_b <= cap
+
+
+def node_bound(file_sizes: list[int]) -> int:
+  """An upper bound on the number of distinct ids in edge files of these sizes.
+
+  A text edge line takes at least 4 bytes (`a,b` and a newline) and a
+  TFRecord edge more, and a line names at most 2 new ids.
+  """
+  return max(2, sum(size // 2 + 1 for size in file_sizes))
+
+
+def jump_passes(nodes: int) -> int:
+  """Pointer-jumping passes that resolve any pseudo-forest on `nodes` nodes.
+
+  A node at depth d (distance to its root) is resolved after
+  floor(log2(d)) + 1 passes, and d <= nodes - 1.
+  """
+  return max(1, (max(2, nodes) - 1).bit_length())
+
+
+def round_jump_passes(first_round_nodes: int, levels: int, cap: int = 0) -> list[int]:
+  """Passes per round.
+
+  Without a cap every node with an edge has a best neighbour, so it joins a
+  component of 2 or more and each round at least halves the nodes with edges.
+  With a cap a node can keep its edges unmerged, so the bound stays.
+  """
+  return [jump_passes(first_round_nodes if cap else max(2, first_round_nodes >> r))
+          for r in range(levels)]

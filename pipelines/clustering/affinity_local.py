@@ -1,0 +1,158 @@
+"""Affinity clustering in memory: vectorised numpy, the same answer as the Beam engine.
+
+For graphs that fit one machine. Items are numbered in string order of their
+ids, so comparing numbers compares ids as Python does, and a node of any round
+is known by the number of its representative item. Per round:
+
+* best neighbour: `np.maximum.at` of the linkage weight per node, then among
+  the edges that reach it, `np.minimum.at` of the neighbour's tie rank (the
+  item's position in (tie_hash, id) order): the same choice as the Beam
+  combiner's min over (-weight, hash, id);
+* components: roots at the mutual pairs (smaller id), then pointer jumping
+  `parent = parent[parent]` until nothing moves (O(log depth) vector passes);
+* contraction: edges grouped by (cluster, cluster) with one sort of packed
+  64-bit keys; `max` by `np.maximum.reduceat`, `sum`/`average` by exact
+  summation (`exact_group_sums`), so the floats equal Beam's `ExactSumFn`.
+"""
+
+import math
+
+import numpy as np
+
+from pipelines.clustering import tie_hash
+
+_NONE = np.iinfo(np.int64).max
+
+
+def item_ranks(ids: list[str], seed: int) -> np.ndarray:
+  """Tie rank of every item: its position in (tie_hash, id) order; ids are sorted."""
+  hashes = np.fromiter((tie_hash(seed, x) for x in ids), dtype=np.uint64, count=len(ids))
+  order = np.argsort(hashes, kind="stable")
+  ranks = np.empty(len(ids), np.int64)
+  ranks[order] = np.arange(len(ids))
+  return ranks
+
+
+def exact_group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+  """Correctly rounded sum of each group values[starts[i]:starts[i+1]] (math.fsum)."""
+  counts = np.diff(starts, append=len(values))
+  out = values[starts].copy()
+  two = counts == 2
+  out[two] += values[starts[two] + 1]  # one IEEE addition is correctly rounded
+  many = np.flatnonzero(counts > 2)
+  if len(many):
+    lengths = counts[many]
+    offsets = np.repeat(starts[many] - np.cumsum(lengths) + lengths, lengths)
+    flat = values[offsets + np.arange(lengths.sum())].tolist()
+    pos, sums = 0, []
+    for n in lengths.tolist():
+      sums.append(math.fsum(flat[pos:pos + n]))
+      pos += n
+    out[many] = sums
+  return out
+
+
+def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: int,
+                how: str):
+  """Combines values of equal (lo, hi) pairs by `max` or exact `sum`.
+
+  Returns (lo, hi, combined, occurrences), sorted by (lo, hi).
+  """
+  m = len(lo)
+  if m == 0:
+    return lo, hi, values, np.zeros(0, np.int64)
+  key = lo.astype(np.int64) * num_nodes + hi
+  index_bits = max(1, (m - 1).bit_length())
+  if (num_nodes * num_nodes).bit_length() + index_bits <= 64:
+    packed = (key.astype(np.uint64) << np.uint64(index_bits)) | np.arange(m, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
+    key = (packed >> np.uint64(index_bits)).astype(np.int64)
+    del packed
+  else:
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+  values = values[order]
+  starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+  if how == "max":
+    combined = np.maximum.reduceat(values, starts)
+  else:
+    combined = exact_group_sums(values, starts)
+  key = key[starts]
+  return key // num_nodes, key % num_nodes, combined, np.diff(starts, append=m)
+
+
+def best_neighbours(k, a, b, value, size, node_rank, linkage, cap):
+  """Best neighbour of each of k nodes (itself when it has none) and a has-one mask."""
+  weight = value / (size[a] * size[b]) if linkage == "average" else value
+  if cap:
+    ok = size[a] + size[b] <= cap
+    a, b, weight = a[ok], b[ok], weight[ok]
+  top = np.full(k, -np.inf)
+  np.maximum.at(top, a, weight)
+  np.maximum.at(top, b, weight)
+  rank = np.full(k, _NONE)
+  at_a, at_b = weight == top[a], weight == top[b]
+  np.minimum.at(rank, a[at_a], node_rank[b[at_a]])
+  np.minimum.at(rank, b[at_b], node_rank[a[at_b]])
+  has = rank != _NONE
+  node_of_rank = np.zeros(int(node_rank.max()) + 1 if k else 0, np.int64)
+  node_of_rank[node_rank] = np.arange(k)
+  best = np.arange(k)
+  best[has] = node_of_rank[rank[has]]
+  return best, has
+
+
+def components(best, has, rep, size, cap):
+  """Cluster root of every node (pointer jumping), with the size cap applied."""
+  idx = np.arange(len(best))
+  parent = best.copy()
+  mutual = has & (parent[parent] == idx)
+  roots = mutual & (rep < rep[parent])
+  parent[roots] = idx[roots]
+  while True:
+    jumped = parent[parent]
+    if np.array_equal(jumped, parent):
+      break
+    parent = jumped
+  if cap:
+    total = np.bincount(parent, weights=size, minlength=len(best))
+    split = has & ~mutual & (total[parent] > cap)
+    parent[split] = idx[split]
+  return parent
+
+
+def affinity_round(a, b, value, size, rep, ranks, linkage, cap):
+  """One round on nodes 0..k-1. Returns (cluster of each node, contracted graph)."""
+  best, has = best_neighbours(len(size), a, b, value, size, ranks[rep], linkage, cap)
+  root = components(best, has, rep, size, cap)
+  roots, cluster = np.unique(root, return_inverse=True)
+  new_size = np.bincount(cluster, weights=size, minlength=len(roots)).astype(np.int64)
+  ca, cb = cluster[a], cluster[b]
+  keep = ca != cb
+  ca, cb = ca[keep], cb[keep]
+  lo, hi, merged, _ = group_pairs(np.minimum(ca, cb), np.maximum(ca, cb), value[keep],
+                                  len(roots), "max" if linkage == "max" else "sum")
+  return cluster, (lo, hi, merged, new_size, rep[roots])
+
+
+def cluster(ids: list[str], src, dst, weight, levels: int, linkage: str = "max",
+            seed: int = 0, cap: int = 0):
+  """Clusters items `ids` (sorted) linked by edges src-dst (indices into ids).
+
+  Returns (reps, edges_left): reps[l][i] is the index of the representative
+  item of item i's cluster at level l; edges_left[l] the edges after round l.
+  """
+  n = len(ids)
+  ranks = item_ranks(ids, seed)
+  a, b, value = np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(weight)
+  size, rep = np.ones(n, np.int64), np.arange(n)
+  node_of_item = np.arange(n)
+  reps, edges_left = [], []
+  for _ in range(levels):
+    cluster_of_node, (a, b, value, size, rep) = affinity_round(
+        a, b, value, size, rep, ranks, linkage, cap)
+    node_of_item = cluster_of_node[node_of_item]
+    reps.append(rep[node_of_item])
+    edges_left.append(len(a))
+  return reps, edges_left
