@@ -79,14 +79,20 @@ def parse_args(argv):
   p.add_argument("--jump_passes", type=int, default=d.jump_passes,
                  help="pointer-jumping passes per round (0: from the input size)")
   p.add_argument("--partitions", type=int, default=d.partitions,
-                 help="hash partitions of the Beam exchanges (0: one per 2 MiB of input, >= 8)")
+                 help="hash partitions of the Beam exchanges (0: one per 32 MiB of input, "
+                 "8 to 4096)")
   known, pipeline_args = p.parse_known_args(argv)
   config = ClusterConfig(**{f.name: getattr(known, f.name) for f in dataclasses.fields(ClusterConfig)})
   config.check()
   return config, pipeline_args
 
 
-def _file_sizes(paths: list) -> list:
+def default_partitions(sizes: list) -> int:
+  """One exchange partition per 32 MiB of input: a partition's table stays small."""
+  return min(4096, max(8, math.ceil(sum(sizes) / (32 << 20))))
+
+
+def file_sizes(paths: list) -> list:
   return [result.metadata_list[0].size_in_bytes for result in FileSystems.match(paths)]
 
 
@@ -139,7 +145,7 @@ def run(argv=None) -> dict:
   config, pipeline_args = parse_args(argv)
   edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
   paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
-  sizes = _file_sizes(paths)
+  sizes = file_sizes(paths)
   num_shards = config.num_shards or max(1, min(1024, math.ceil(sum(sizes) / (64 << 20))))
   passes = ([config.jump_passes] * config.levels if config.jump_passes else
             round_jump_passes(node_bound(sizes), config.levels, config.max_cluster_size))
@@ -152,7 +158,7 @@ def run(argv=None) -> dict:
     if not dry_run:
       _prepare_output(config.output_dir)
     pipeline = beam.Pipeline(options=options)
-    partitions = config.partitions or max(8, math.ceil(sum(sizes) / (2 << 20)))
+    partitions = config.partitions or default_partitions(sizes)
     build(pipeline, config, paths, edge_format, passes, num_shards, partitions)
     logging.info("cluster (beam): %d rounds, pointer-jumping passes %s, %d partitions, "
                  "%d shards", config.levels, passes, partitions, num_shards)

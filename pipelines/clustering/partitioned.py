@@ -12,8 +12,8 @@ partition) into a dict, then streams the large side through it, so a hub with
 millions of edges or a root with a million members is streamed, never held,
 and a worker holds at most one partition of a table.
 
-`partitions` is chosen when the pipeline is built (default: one per 2 MiB of
-input, at least 8), so a partition's table stays small at any scale.
+`partitions` is chosen when the pipeline is built (default: one per 32 MiB of
+input, 8 to 4096), so a partition's table stays small at any scale.
 """
 
 import zlib
