@@ -16,6 +16,7 @@ import math
 import time
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import edges as edges_lib
@@ -24,6 +25,7 @@ from pipelines.clustering import LINKAGES, STAGE, node_bound, round_jump_passes
 from pipelines.clustering import affinity_beam, affinity_local, local_io, tables
 from pipelines.errors import InputError
 
+COMPRESSED_FACTOR = 64
 OUTPUTS = (("assignments", ".tsv"), ("clusters", ".tsv"), ("cluster_sizes", ".tsv"))
 
 
@@ -96,6 +98,13 @@ def file_sizes(paths: list) -> list:
   return [result.metadata_list[0].size_in_bytes for result in FileSystems.match(paths)]
 
 
+def content_bound_sizes(paths: list, sizes: list) -> list:
+  """File sizes for the node bound; compressed files count 64 times their size."""
+  return [size * (1 if CompressionTypes.detect_compression_type(path) ==
+                  CompressionTypes.UNCOMPRESSED else COMPRESSED_FACTOR)
+          for path, size in zip(paths, sizes)]
+
+
 def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_format: str,
           passes: list, num_shards: int, partitions: int) -> None:
   """The whole Beam job: read, all rounds, tables, rejected records, stats."""
@@ -148,7 +157,8 @@ def run(argv=None) -> dict:
   sizes = file_sizes(paths)
   num_shards = config.num_shards or max(1, min(1024, math.ceil(sum(sizes) / (64 << 20))))
   passes = ([config.jump_passes] * config.levels if config.jump_passes else
-            round_jump_passes(node_bound(sizes), config.levels, config.max_cluster_size))
+            round_jump_passes(node_bound(content_bound_sizes(paths, sizes)), config.levels,
+                              config.max_cluster_size))
   if config.engine == "local":
     _prepare_output(config.output_dir)
     counts = run_local(config, paths, edge_format, num_shards)

@@ -46,7 +46,7 @@ def _chain_best(n):
 
 
 def test_pointer_jumping_resolves_a_long_chain_with_the_bound_passes():
-  n = 3000
+  n = 5000
   best, labels = _chain_best(n)
   with TestPipeline(runner=RUNNER) as p:
     got = (_chunked(p, "Best", best)
@@ -56,9 +56,10 @@ def test_pointer_jumping_resolves_a_long_chain_with_the_bound_passes():
 
 def test_pointer_jumping_fails_loudly_with_too_few_passes():
   best, _ = _chain_best(300)
-  with pytest.raises(Exception, match="unresolved after 7 passes"):
+  passes = jump_passes(300) - 1
+  with pytest.raises(Exception, match=f"unresolved after {passes} passes"):
     with TestPipeline(runner=RUNNER) as p:
-      _ = _chunked(p, "Best", best) | PointerJumpComponents(passes=7, partitions=2)
+      _ = _chunked(p, "Best", best) | PointerJumpComponents(passes=passes, partitions=2)
 
 
 @pytest.mark.parametrize("linkage,a_c", [("max", 2.0), ("sum", 4.0), ("average", 4.0)])

@@ -11,7 +11,7 @@ import pytest
 from launch import main as gcml
 from pipelines import sharded_io, synth
 
-FLAGS = ["--min_weight=1.0", "--seed=3", "--num_shards=2"]
+FLAGS = ["--min_weight=1.0", "--seed=3", "--num_shards=2", "--edge_format=csv"]
 
 
 @pytest.fixture(name="world", scope="module")
@@ -31,7 +31,7 @@ def _rows(prefix):
 
 
 def _run(world, out, engine, *extra):
-  code = gcml.main(["cluster", f"--edges={world}/edges-*.csv", f"--output_dir={out}",
+  code = gcml.main(["cluster", f"--edges={world}/edges-*", f"--output_dir={out}",
                     f"--engine={engine}", *FLAGS, *extra])
   assert code == 0
   return {os.path.relpath(os.path.join(d, name), out): open(os.path.join(d, name), "rb").read()
@@ -115,3 +115,16 @@ def test_dataflow_job_graph_builds_offline(world, tmp_path):
                     "--region=us-central1", "--temp_location=gs://gcml-test/tmp",
                     "--sdk_location=container"])
   assert code == 0
+
+
+def test_gzip_input_gives_the_same_tables(world, local_out, tmp_path):
+  import gzip  # pylint: disable=import-outside-toplevel
+  from pipelines import cluster  # pylint: disable=import-outside-toplevel
+  src = world / "edges-00000-of-00001.csv"
+  packed = tmp_path / "in" / "edges-0.csv.gz"
+  packed.parent.mkdir()
+  packed.write_bytes(gzip.compress(src.read_bytes()))
+  assert cluster.content_bound_sizes([str(packed), str(src)], [10, 10]) == [640, 10]
+  outputs = _run(packed.parent, tmp_path / "out", "local")
+  assert ({k: v for k, v in outputs.items() if k != "summary.json"} ==
+          {k: v for k, v in local_out[1].items() if k != "summary.json"})
