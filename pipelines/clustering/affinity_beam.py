@@ -17,7 +17,8 @@ A round (`AffinityRound`):
                         pairs (roots); then a fixed number of passes, each an
                         exchange join of the unresolved nodes' pointers with
                         the table of all pointers; a pass after everything is
-                        resolved sends nothing (gated by a global count);
+                        resolved sends nothing (gated by a side input of
+                        the unresolved counts);
   ContractGraph         an exchange by root sums component sizes and labels
                         the members (size cap), two exchange joins relabel the
                         edge endpoints, and a lifted CombinePerKey applies the
@@ -43,7 +44,7 @@ __all__ = ["BestNeighbours", "PointerJumpComponents", "ContractGraph", "Affinity
            "AffinityClustering"]
 
 
-@functools.lru_cache(maxsize=1 << 20)
+@functools.lru_cache(maxsize=1 << 18)
 def _tie_key(seed: int, rep: str) -> tuple:
   return tie_hash(seed, rep), rep
 
