@@ -26,7 +26,9 @@ setuptools.setup(
         "matplotlib>=3.9",
     ],
     extras_require={
-        "dev": ["pytest>=8", "scikit-learn>=1.5"],
+        # dev includes the GCP extra so that CI builds every Dataflow job graph offline
+        # (--runner=DataflowRunner --dry_run=True).
+        "dev": ["pytest>=8", "scikit-learn>=1.5", "apache-beam[gcp]>=2.77,<3"],
         "gcp": ["apache-beam[gcp]>=2.77,<3"],
     },
     entry_points={"console_scripts": ["gcml=launch.main:main"]},

@@ -48,7 +48,17 @@ def _validate(c: DemoConfig) -> str:
   return f"{section.get('edges/unique_edges', 0)} unique edges, {rejected} rejected"
 
 
-STAGES = [Stage("synth", _synth), Stage("validate", _validate)]
+def _cluster(c: DemoConfig) -> str:
+  from pipelines import cluster
+  data = os.path.join(c.output_dir, "data")
+  section = cluster.run([f"--edges={data}/edges-*.csv",
+                         f"--output_dir={os.path.join(c.output_dir, 'cluster')}",
+                         f"--seed={c.seed}", f"--runner={c.runner}"])
+  per_level = [s["clusters"] for s in section["level_stats"]]
+  return f"{section['items']} items into clusters per level L0..L{len(per_level) - 1}: {per_level}"
+
+
+STAGES = [Stage("synth", _synth), Stage("validate", _validate), Stage("cluster", _cluster)]
 
 
 def parse_args(argv) -> DemoConfig:
@@ -75,7 +85,8 @@ def main(argv: list[str]) -> int:
     result = stage.run(config)
     print(f"[{i}/{len(STAGES)}] {stage.name}: {result} ({time.time() - t:.1f}s)", flush=True)
   print(f"demo: done in {time.time() - start:.1f}s; outputs under {os.path.abspath(config.output_dir)}"
-        f" (data/: generated inputs; validate/summary.json: what the checks found)")
+        f" (data/: generated inputs; validate/summary.json: what the checks found; "
+        f"cluster/: cluster tables, summary.json and cluster_sizes.png)")
   return 0
 
 

@@ -40,6 +40,10 @@ def test_demo_runs_every_stage_and_reruns_cleanly(tmp_path, capsys):
   with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
     first = json.load(f)
   assert first["validate"]["features/valid_items"] == 1500
+  assert os.path.exists(os.path.join(out, "cluster", "cluster_sizes.png"))
+  with open(os.path.join(out, "cluster", "summary.json"), encoding="utf-8") as f:
+    levels = json.load(f)["cluster"]["level_stats"]
+  assert len(levels) == 3 and levels[0]["clusters"] > levels[2]["clusters"]
   assert gcml.main(argv) == 0
   with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
     assert json.load(f) == first
