@@ -78,3 +78,13 @@ def test_validate_error_has_no_traceback_as_a_command(bad_world):
   assert proc.returncode == 2
   assert "Traceback" not in proc.stderr
   assert f"--edges: no such file: {bad_world}/x.csv" in proc.stderr
+
+
+def test_dataflow_job_graph_builds_offline(bad_world):
+  code = gcml.main(["validate", f"--edges={bad_world}/in/edges-*.csv",
+                    f"--features={bad_world}/in/features-*", f"--output_dir={bad_world}/out",
+                    "--runner=DataflowRunner", "--dry_run=True", "--project=gcml-test",
+                    "--region=us-central1", "--temp_location=gs://gcml-test/tmp",
+                    "--sdk_location=container"])
+  assert code == 0
+  assert not os.path.exists(os.path.join(bad_world, "out", "summary.json"))
