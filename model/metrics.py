@@ -1,0 +1,189 @@
+"""Retrieval and annotation metrics, exactly as in the GCML paper (pure numpy).
+
+Retrieval (paper section 4, "Evaluation Metrics"; DESIGN.md "Metrics"):
+
+* Ranking: candidates sorted by score, descending; equal scores keep the
+  candidates' given order (a stable sort), so results never depend on chance.
+* `rel_i` in {0, 1} is the relevance of the item at rank i (1-based).
+* DCG@k = sum_{i=1..k} (2^rel_i - 1) / log2(i + 1)   (paper eq. 2).
+* NDCG@k = DCG@k / IDCG@k, where IDCG@k is the DCG of the ideal list: the
+  min(k, R) relevant items first (R = number of relevant candidates). A
+  query with R = 0 has no defined NDCG; `ndcg_at_k` returns nan for it and
+  the evaluation only forms queries with R >= 1.
+* AP = sum_{i=1..n} P(i) * Δr(i), where P(i) = (relevant in top i) / i and
+  Δr(i) = rel_i / R is the change in recall at rank i (paper eq. 3, the area
+  under the precision-recall curve). The sum runs over the whole ranked list
+  (n candidates), or over the top k when `k` is given (the paper's
+  truncated form; the missing recall then counts as zero precision).
+* MAP = mean over queries of AP; NDCG@k likewise averaged over queries.
+
+Annotation (paper section 5.2; YouTube-8M and Sports-1M protocols):
+
+* GAP (global average precision, YouTube-8M): keep each item's top 20
+  predictions (class scores), pool all of them over all items, sort by score
+  (descending, stable), and compute sum_i P(i) Δr(i) over the pooled list
+  with Δr(i) = rel_i / N, N = the total number of true labels of all items
+  (labels that never reach a top 20 lower the score, as in the YouTube-8M
+  evaluation code).
+* Macro MAP: for every class, AP of that class's scores over all items
+  (relevance = the item has the label), averaged over the classes that have
+  at least one positive item (a class with no positive has no defined AP).
+* Hit@k (Sports-1M): share of items with at least one true label among
+  their k highest-scoring classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _ranked(relevance, scores=None):
+  rel = np.asarray(relevance, dtype=np.float64).ravel()
+  if scores is not None:
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if scores.shape != rel.shape:
+      raise ValueError(f"scores {scores.shape} and relevance {rel.shape} differ in shape")
+    rel = rel[np.argsort(-scores, kind="stable")]
+  if np.any((rel != 0) & (rel != 1)):
+    raise ValueError("relevance must be binary (0/1)")
+  return rel
+
+
+def dcg_at_k(relevance, k: int, scores=None) -> float:
+  """DCG@k = sum_{i<=k} (2^rel_i - 1) / log2(i + 1) over the ranked list.
+
+  Args:
+    relevance: 0/1 per candidate; in rank order unless `scores` is given.
+    k: cut-off (k >= 1).
+    scores: optional candidate scores; the list is ranked by them first.
+  """
+  rel = _ranked(relevance, scores)[:k]
+  return float(np.sum((2.0**rel - 1.0) / np.log2(np.arange(2, rel.size + 2))))
+
+
+def ndcg_at_k(relevance, k: int, scores=None) -> float:
+  """NDCG@k = DCG@k / IDCG@k (nan when no candidate is relevant)."""
+  rel = _ranked(relevance, scores)
+  num_relevant = int(rel.sum())
+  if num_relevant == 0:
+    return float("nan")
+  ideal = dcg_at_k(np.ones(min(k, num_relevant)), k)
+  return dcg_at_k(rel, k) / ideal
+
+
+def average_precision(relevance, scores=None, k: int | None = None) -> float:
+  """AP = sum_i P(i) Δr(i), Δr(i) = rel_i / R, over the ranked list (top k if given).
+
+  nan when no candidate is relevant (R = 0).
+  """
+  rel = _ranked(relevance, scores)
+  num_relevant = rel.sum()
+  if num_relevant == 0:
+    return float("nan")
+  top = rel if k is None else rel[:k]
+  precision = np.cumsum(top) / np.arange(1, top.size + 1)
+  return float(np.sum(precision * top) / num_relevant)
+
+
+def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
+                      relevance: np.ndarray, exclude: np.ndarray | None = None,
+                      ndcg_k: int = 60, map_k: int | None = None,
+                      block: int = 1024) -> dict:
+  """MAP and NDCG@k for cosine ranking of a database per query.
+
+  Args:
+    query_vectors: [Q, d]; rows are L2-normalised here (cosine).
+    database_vectors: [N, d]; likewise.
+    relevance: [Q, N] bool, True where database item j is related to query q.
+    exclude: optional [Q, N] bool, candidates removed from q's list (the query
+      itself when it is also in the database).
+    ndcg_k: the k of NDCG@k (60 in the paper).
+    map_k: optional cut-off of AP (None: the whole list).
+    block: queries scored per matrix product (bounds memory to block x N).
+
+  Returns:
+    {"map", "ndcg@k", "num_queries", "num_database", "mean_relevant"}; queries
+    with no relevant candidate left are skipped.
+  """
+  q = normalize_rows(query_vectors)
+  db = normalize_rows(database_vectors)
+  relevance = np.asarray(relevance, dtype=bool)
+  aps, ndcgs, counts = [], [], []
+  for start in range(0, q.shape[0], block):
+    sims = q[start:start + block] @ db.T
+    for r in range(sims.shape[0]):
+      keep = np.ones(db.shape[0], dtype=bool)
+      if exclude is not None:
+        keep &= ~np.asarray(exclude[start + r], dtype=bool)
+      rel = relevance[start + r][keep]
+      if not rel.any():
+        continue
+      s = sims[r][keep]
+      aps.append(average_precision(rel, s, map_k))
+      ndcgs.append(ndcg_at_k(rel, ndcg_k, s))
+      counts.append(int(rel.sum()))
+  nan = float("nan")
+  return {"map": float(np.mean(aps)) if aps else nan,
+          f"ndcg@{ndcg_k}": float(np.mean(ndcgs)) if ndcgs else nan,
+          "num_queries": len(aps), "num_database": int(db.shape[0]),
+          "mean_relevant": float(np.mean(counts)) if counts else nan}
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+  """Rows scaled to unit L2 norm (zero rows stay zero)."""
+  x = np.asarray(x, dtype=np.float64)
+  norms = np.linalg.norm(x, axis=1, keepdims=True)
+  return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def _check_multilabel(scores, labels):
+  scores = np.asarray(scores, dtype=np.float64)
+  labels = np.asarray(labels, dtype=bool)
+  if scores.ndim != 2 or scores.shape != labels.shape:
+    raise ValueError(f"scores {scores.shape} and labels {labels.shape} must be [items, classes]")
+  return scores, labels
+
+
+def global_average_precision(scores, labels, top_k: int = 20) -> float:
+  """GAP over the top `top_k` predictions of each item (YouTube-8M).
+
+  Args:
+    scores: [items, classes] predicted scores.
+    labels: [items, classes] 0/1 true labels.
+    top_k: predictions kept per item (20 in YouTube-8M).
+  """
+  scores, labels = _check_multilabel(scores, labels)
+  num_positives = labels.sum()
+  if num_positives == 0:
+    return float("nan")
+  k = min(top_k, scores.shape[1])
+  top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+  pooled_scores = np.take_along_axis(scores, top, axis=1).ravel()
+  pooled_rel = np.take_along_axis(labels, top, axis=1).ravel().astype(np.float64)
+  order = np.argsort(-pooled_scores, kind="stable")
+  rel = pooled_rel[order]
+  precision = np.cumsum(rel) / np.arange(1, rel.size + 1)
+  return float(np.sum(precision * rel) / num_positives)
+
+
+def macro_average_precision(scores, labels) -> float:
+  """Mean over classes (with >= 1 positive item) of the class's AP over items."""
+  scores, labels = _check_multilabel(scores, labels)
+  aps = [average_precision(labels[:, c], scores[:, c])
+         for c in range(labels.shape[1]) if labels[:, c].any()]
+  return float(np.mean(aps)) if aps else float("nan")
+
+
+def hit_at_k(scores, labels, k: int) -> float:
+  """Share of items with a true label among their k top-scoring classes."""
+  scores, labels = _check_multilabel(scores, labels)
+  top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+  return float(np.mean(np.take_along_axis(labels, top, axis=1).any(axis=1)))
+
+
+def annotation_metrics(scores, labels) -> dict:
+  """{"gap@20", "map", "hit@1", "hit@5"} for multi-label predictions."""
+  return {"gap@20": global_average_precision(scores, labels, 20),
+          "map": macro_average_precision(scores, labels),
+          "hit@1": hit_at_k(scores, labels, 1),
+          "hit@5": hit_at_k(scores, labels, 5)}
