@@ -1,0 +1,17 @@
+"""`gcml export --model_dir=DIR --features=GLOB --output_dir=DIR [--top_k=60] [Beam options]`."""
+
+import sys
+
+from launch import logs
+from pipelines import export
+
+
+def main(argv: list[str]) -> int:
+  logs.setup()
+  export.run(argv)
+  return 0
+
+
+if __name__ == "__main__":
+  from launch.main import run_subcommand
+  sys.exit(run_subcommand("export", sys.argv[1:]))

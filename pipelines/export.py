@@ -1,0 +1,190 @@
+"""`gcml export`: embed every item with the SavedModel, write contract 7.
+
+Reads features (contract 2), embeds them with Beam's RunInference over the
+model's `serving_default` signature (contract 8: one float tensor per
+modality in, `embedding` out), batched, and writes:
+
+* `OUTPUT/embeddings-*.tfrecord`: `tf.train.Example` with `id` (bytes) and
+  `embedding` (float list);
+* `OUTPUT/related-*.tsv`: header `id\\trank\\tneighbor\\tscore`, each item's
+  top-K most similar other items by cosine (`pipelines/related_items.py`);
+* refused feature records under `OUTPUT/rejected/`, counts in
+  `OUTPUT/summary.json` (section `export`).
+
+RunInference: Beam's `TFModelHandlerNumpy` loads models with
+`tf.keras.models.load_model` (through `tensorflow_hub`, not a gcml
+dependency) and feeds one stacked array; our model takes a dict of modality
+tensors through a signature, so `SignatureModelHandler` is a small
+`ModelHandler` that loads the SavedModel with `tf.saved_model.load` and
+calls `serving_default` on a per-modality stacked batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.ml.inference.base import (KeyedModelHandler, ModelHandler, PredictionResult,
+                                           RunInference)
+
+from pipelines import features as features_lib
+from pipelines import inputs, rejected, related_items, runner, sharded_io, summary, tf_example
+from pipelines.errors import InputError
+
+STAGE = "export"
+
+
+def saved_model_path(model_dir: str) -> str:
+  """The SavedModel under `model_dir`: itself, or `model_dir/export` (gcml train)."""
+  if FileSystems.exists(FileSystems.join(model_dir, "saved_model.pb")):
+    return model_dir
+  export = FileSystems.join(model_dir, "export")
+  if FileSystems.exists(FileSystems.join(export, "saved_model.pb")):
+    return export
+  raise InputError(f"--model_dir: no SavedModel (saved_model.pb) in {model_dir} "
+                   f"or {export}")
+
+
+def signature_modalities(path: str) -> tuple:
+  """The modalities (name, dim) of the SavedModel's serving signature."""
+  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  sig = tf.saved_model.load(path).signatures["serving_default"]
+  specs = sig.structured_input_signature[1]
+  return tuple(features_lib.Modality(name, int(spec.shape[-1]))
+               for name, spec in sorted(specs.items()))
+
+
+class SignatureModelHandler(ModelHandler):
+  """RunInference handler: dict of modality vectors -> embedding (np.float32)."""
+
+  def __init__(self, path: str, min_batch_size: int = 1, max_batch_size: int = 256):
+    super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size)
+    self._path = path
+
+  def load_model(self):
+    import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    return tf.saved_model.load(self._path)
+
+  def run_inference(self, batch: Sequence[dict], model, inference_args=None):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    fn = model.signatures["serving_default"]
+    inputs_ = {name: tf.constant(np.stack([x[name] for x in batch]).astype(np.float32))
+               for name in fn.structured_input_signature[1]}
+    out = fn(**inputs_)["embedding"].numpy()
+    return [PredictionResult(x, y, self._path) for x, y in zip(batch, out)]
+
+  def get_num_bytes(self, batch: Sequence[dict]) -> int:
+    return sum(v.nbytes for x in batch for v in x.values())
+
+  def get_metrics_namespace(self) -> str:
+    return "gcml_export"
+
+
+def embedding_record(item_id: str, vector) -> tuple[str, bytes]:
+  return item_id, tf_example.encode({"id": item_id,
+                                     "embedding": np.asarray(vector, np.float32)})
+
+
+@dataclasses.dataclass
+class ExportConfig:
+  model_dir: str
+  features: str
+  output_dir: str
+  top_k: int = 60
+  modalities: tuple | None = None  # None: read from the SavedModel's signature
+  num_shards: int = 0  # 0: one per feature file
+  batch_size: int = 256
+  query_batch: int = 256
+  index_chunk: int = 65536
+
+  def validate(self):
+    if self.top_k < 1:
+      raise InputError(f"--top_k must be >= 1, got {self.top_k}")
+    for name in ("batch_size", "query_batch", "index_chunk"):
+      if getattr(self, name) < 1:
+        raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
+
+
+def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, feature_paths,
+          num_shards: int):
+  read = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+      feature_paths, config.modalities, STAGE)
+  handler = KeyedModelHandler(SignatureModelHandler(model_path, 1, config.batch_size))
+  embeddings = (read.items
+                | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
+                | "Embed" >> RunInference(handler)
+                | "ToVectors" >> beam.MapTuple(
+                    lambda item_id, result: (item_id, np.asarray(result.inference, np.float32))))
+  _ = (embeddings
+       | "EncodeEmbeddings" >> beam.MapTuple(embedding_record)
+       | "WriteEmbeddings" >> sharded_io.WriteSortedShards(
+           FileSystems.join(config.output_dir, "embeddings"), ".tfrecord", num_shards,
+           sharded_io.TFRECORD))
+  _ = (embeddings
+       | "RelatedItems" >> related_items.RelatedItems(config.top_k, config.query_batch,
+                                                      config.index_chunk)
+       | "WriteRelated" >> sharded_io.WriteSortedShards(
+           FileSystems.join(config.output_dir, "related"), ".tsv", num_shards,
+           sharded_io.TEXT, related_items.HEADER))
+  rejection_counts = read.rejected | "WriteRejected" >> rejected.WriteRejected(
+      config.output_dir, STAGE)
+  embedded = embeddings | "CountEmbedded" >> beam.Map(lambda _: ("export/embedded_items", 1))
+  _ = ((read.stats, rejection_counts, embedded)
+       | "AllStats" >> beam.Flatten()
+       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(prog="gcml export", description=__doc__.splitlines()[0])
+  parser.add_argument("--model_dir", required=True,
+                      help="SavedModel directory, or a gcml train --model_dir (uses export/)")
+  parser.add_argument("--features", required=True, help="feature TFRecord glob(s)")
+  parser.add_argument("--output_dir", required=True)
+  parser.add_argument("--top_k", type=int, default=60)
+  parser.add_argument("--modalities", default=None,
+                      help="name:dim,...; default: the SavedModel signature's inputs")
+  parser.add_argument("--num_shards", type=int, default=0,
+                      help="output shards (0: one per feature file)")
+  parser.add_argument("--batch_size", type=int, default=256, help="RunInference max batch")
+  parser.add_argument("--query_batch", type=int, default=256)
+  parser.add_argument("--index_chunk", type=int, default=65536)
+  known, pipeline_args = parser.parse_known_args(argv)
+  mods = features_lib.parse_modalities(known.modalities) if known.modalities else None
+  config = ExportConfig(known.model_dir, known.features, known.output_dir, known.top_k, mods,
+                        known.num_shards, known.batch_size, known.query_batch,
+                        known.index_chunk)
+  return config, pipeline_args
+
+
+def run(argv=None) -> dict:
+  """Runs the export; returns the `export` section of summary.json."""
+  config, pipeline_args = parse_args(argv)
+  config.validate()
+  model_path = saved_model_path(config.model_dir)
+  if config.modalities is None:
+    config = dataclasses.replace(config, modalities=signature_modalities(model_path))
+  feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  num_shards = config.num_shards or max(1, len(feature_paths))
+  options = runner.pipeline_options(pipeline_args)
+  FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
+  pipeline = beam.Pipeline(options=options)
+  build(pipeline, config, model_path, feature_paths, num_shards)
+  runner.run(pipeline, "gcml export")
+  if runner.is_dry_run(options):
+    return {}
+  section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
+      "model": model_path, "features_glob": config.features, "top_k": config.top_k,
+      "num_shards": num_shards})
+  logging.info("export: %s", section)
+  print(f"export: {section.get('export/embedded_items', 0)} items embedded; "
+        f"{config.output_dir}/embeddings-*.tfrecord and related-*.tsv", file=sys.stdout)
+  return section
+

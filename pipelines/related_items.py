@@ -1,0 +1,146 @@
+"""Top-K related items by cosine similarity (contract 7, `related-*.tsv`).
+
+Design (see docs/export_and_evaluation.md):
+
+* Index side, broadcast: all (id, embedding) pairs are combined into one
+  `Index` (ids sorted, a float32 [N, d] matrix, rows unit-norm) and passed to
+  every worker as a singleton side input, built once per worker. It must fit
+  in one worker's memory: N * d * 4 bytes (a 2M x 256 index is 2 GiB).
+* Query side, sharded: queries are the same embeddings, batched in bundles
+  (`BatchElements`), so the queries scale with the number of workers and
+  never sit in one worker.
+* Per query batch the index is scanned in chunks of `index_chunk` rows:
+  scores = Q @ chunk^T (float32), a running top-K per query is kept, so the
+  memory is O(batch * index_chunk) whatever N. This exact search costs
+  O(N^2 d) in all; where that stops being affordable, use an approximate
+  nearest-neighbour library (ScaNN, faiss) in `_top_k_block` (not done yet).
+* The query itself is never its own neighbour. Ties in score are broken by
+  the neighbour's id (ascending), so the output does not depend on batching.
+  Scores are written with 6 decimals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import apache_beam as beam
+import numpy as np
+
+HEADER = "id\trank\tneighbor\tscore"
+
+
+class Index(NamedTuple):
+  ids: tuple  # sorted item ids
+  matrix: np.ndarray  # float32 [N, d], unit-norm rows in `ids` order
+  position: dict  # id -> row
+
+
+def build_index(pairs) -> Index:
+  """Index from (id, embedding) pairs; rows L2-normalised."""
+  pairs = sorted(pairs, key=lambda kv: kv[0])
+  ids = tuple(k for k, _ in pairs)
+  if not pairs:
+    return Index((), np.zeros((0, 0), np.float32), {})
+  matrix = np.stack([np.asarray(v, np.float32) for _, v in pairs])
+  norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+  matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+  return Index(ids, matrix, {k: i for i, k in enumerate(ids)})
+
+
+def top_k_block(query_ids, queries: np.ndarray, index: Index, k: int,
+                index_chunk: int = 65536):
+  """Exact top-k neighbours (by cosine, not self) for a block of queries.
+
+  Returns a list, per query, of (neighbor_id, score) best first.
+  """
+  queries = np.asarray(queries, np.float32)
+  norms = np.linalg.norm(queries, axis=1, keepdims=True)
+  queries = np.divide(queries, norms, out=np.zeros_like(queries), where=norms > 0)
+  n = len(index.ids)
+  self_rows = np.array([index.position.get(q, -1) for q in query_ids])
+  best_scores = np.full((len(query_ids), 0), -np.inf, np.float32)
+  best_rows = np.zeros((len(query_ids), 0), np.int64)
+  for start in range(0, n, index_chunk):
+    chunk = index.matrix[start:start + index_chunk]
+    scores = queries @ chunk.T
+    rows = np.arange(start, start + chunk.shape[0])
+    hit = (self_rows >= start) & (self_rows < start + chunk.shape[0])
+    scores[np.nonzero(hit)[0], self_rows[hit] - start] = -np.inf
+    # Keep k + ties: candidates with the k-th score or better, then sort exactly.
+    all_scores = np.concatenate([best_scores, scores], axis=1)
+    all_rows = np.concatenate([best_rows, np.broadcast_to(rows, scores.shape)], axis=1)
+    idx = _top_by_score_then_row(all_scores, all_rows, min(k, all_scores.shape[1]))
+    best_scores = np.take_along_axis(all_scores, idx, axis=1)
+    best_rows = np.take_along_axis(all_rows, idx, axis=1)
+  results = []
+  for r in range(len(query_ids)):
+    results.append([(index.ids[j], float(s)) for s, j in zip(best_scores[r], best_rows[r])
+                    if np.isfinite(s)])
+  return results
+
+
+def _top_by_score_then_row(scores, rows, keep):
+  """Column indices of the `keep` best per row: score desc, then row (id) asc.
+
+  An argpartition finds the keep-th best score; only the candidates at least
+  that good (ties included) are sorted exactly.
+  """
+  if keep == 0:
+    return np.zeros((scores.shape[0], 0), np.int64)
+  if keep < scores.shape[1]:
+    kth = -np.partition(-scores, keep - 1, axis=1)[:, keep - 1:keep]
+  else:
+    kth = np.full((scores.shape[0], 1), -np.inf, scores.dtype)
+  out = np.empty((scores.shape[0], keep), np.int64)
+  for r in range(scores.shape[0]):
+    cand = np.nonzero(scores[r] >= kth[r, 0])[0]
+    order = np.lexsort((rows[r, cand], -scores[r, cand]))[:keep]
+    out[r] = cand[order]
+  return out
+
+
+def format_rows(query_id: str, neighbours) -> list[tuple[str, str]]:
+  """(sort_key, tsv line) per neighbour; rank is 1-based."""
+  return [(f"{query_id}\t{rank:06d}", f"{query_id}\t{rank}\t{nid}\t{score:.6f}")
+          for rank, (nid, score) in enumerate(neighbours, start=1)]
+
+
+class _TopKDoFn(beam.DoFn):
+
+  def __init__(self, k: int, index_chunk: int):
+    self._k = k
+    self._chunk = index_chunk
+
+  def process(self, batch, index):
+    ids = [kv[0] for kv in batch]
+    queries = np.stack([np.asarray(kv[1], np.float32) for kv in batch])
+    for qid, neighbours in zip(ids, top_k_block(ids, queries, index, self._k, self._chunk)):
+      yield from format_rows(qid, neighbours)
+
+
+@dataclasses.dataclass
+class RelatedItems(beam.PTransform):
+  """(id, embedding) -> (sort_key, `id\\trank\\tneighbor\\tscore`) lines.
+
+  Attributes:
+    k: neighbours per item.
+    query_batch: queries scored per matrix product.
+    index_chunk: index rows scored per matrix product.
+  """
+  k: int = 60
+  query_batch: int = 256
+  index_chunk: int = 65536
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, embeddings):
+    index = (embeddings
+             | "CollectIndex" >> beam.combiners.ToList()
+             | "BuildIndex" >> beam.Map(build_index))
+    return (embeddings
+            | "BatchQueries" >> beam.BatchElements(min_batch_size=1,
+                                                   max_batch_size=self.query_batch)
+            | "TopK" >> beam.ParDo(_TopKDoFn(self.k, self.index_chunk),
+                                   index=beam.pvalue.AsSingleton(index)))
