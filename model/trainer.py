@@ -49,7 +49,8 @@ class TrainResult:
 class _Objects:
   """Model, table, optimizer and checkpoint, created under the scope."""
 
-  def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy):
+  def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy,
+               chief: bool = True):
     with strategy.scope():
       self.model = EmbeddingModel(config.model)
       self.model({n: tf.zeros([1, d]) for n, d in config.modalities})  # creates the variables
@@ -65,12 +66,22 @@ class _Objects:
       if self.table is not None:
         items["class_table"] = self.table
       self.checkpoint = tf.train.Checkpoint(**items)
+    # Every multi-worker worker must save (the save runs collectives); only the
+    # chief writes model_dir/checkpoints, the others a private temporary
+    # directory (deleted at the end) so no two processes write one checkpoint.
+    self.chief_dir = os.path.join(config.model_dir, "checkpoints")
+    self.tmp_dir = None if chief else os.path.join(
+        config.model_dir, f"checkpoints_tmp_{_task_id(strategy)}_{os.getpid()}")
     self.manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(config.model_dir, "checkpoints"),
-        max_to_keep=config.max_checkpoints)
+        self.checkpoint, self.tmp_dir or self.chief_dir, max_to_keep=config.max_checkpoints)
+
+  def cleanup(self) -> None:
+    if self.tmp_dir and tf.io.gfile.exists(self.tmp_dir):
+      tf.io.gfile.rmtree(self.tmp_dir)
 
   def restore(self) -> int:
-    latest = self.manager.latest_checkpoint
+    latest = tf.train.latest_checkpoint(self.chief_dir)
+    self.restored = bool(latest)
     if latest:
       self.checkpoint.restore(latest).assert_existing_objects_matched()
       log.info("restored %s", latest)
@@ -93,6 +104,11 @@ def _is_chief(strategy) -> bool:
   task_type, task_id = resolver.task_type, resolver.task_id
   return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and
                                           "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _task_id(strategy) -> str:
+  resolver = getattr(strategy, "cluster_resolver", None)
+  return f"{getattr(resolver, 'task_type', None)}{getattr(resolver, 'task_id', None)}"
 
 
 def _dataset(config: TrainConfig, strategy):
@@ -137,9 +153,9 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   is_ps = isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)
   replicas = strategy.num_replicas_in_sync
   config.check_replicas(replicas)
-  objs = _Objects(config, strategy)
-  start = objs.restore()
   chief = _is_chief(strategy)
+  objs = _Objects(config, strategy, chief)
+  start = objs.restore()
   tf.io.gfile.makedirs(config.model_dir)
   if chief:
     with tf.io.gfile.GFile(os.path.join(config.model_dir, "train_config.json"), "w") as f:
@@ -208,9 +224,14 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
       if is_ps:
         coordinator.join()
       step = int(objs.optimizer.iterations.numpy())
-      if step != last_save or objs.manager.latest_checkpoint is None:
+      # Decided from state every worker shares (not from its own directory).
+      if step != last_save or not (objs.restored or last_save > start):
         objs.manager.save(checkpoint_number=step)
       writer.close()
+      if not chief:
+        objs.cleanup()
+        if tf.io.gfile.exists(summary_dir):
+          tf.io.gfile.rmtree(summary_dir)
   export_dir = None
   if step >= config.train_steps:
     export_dir = _export(config, objs, chief)

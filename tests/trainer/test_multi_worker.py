@@ -1,0 +1,132 @@
+"""`gcml train --strategy=multi_worker`: two worker processes on 127.0.0.1 with
+TF_CONFIG (from `launch.tf_config`); both finish, the chief exports, the loss falls.
+Also the TF_CONFIG helper itself."""
+
+import glob
+import json
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from launch.tf_config import main as tf_config_main
+from launch.tf_config import tf_config
+from pipelines import sharded_io
+from tests.trainer.test_train import _labels, _triplets
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TIMEOUT = 240
+STEPS, EVERY = 60, 5
+
+
+def _free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  try:
+    for s in socks:
+      s.bind(("127.0.0.1", 0))
+    return [s.getsockname()[1] for s in socks]
+  finally:
+    for s in socks:
+      s.close()
+
+
+def _summary_losses(model_dir):
+  out = {}
+  for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for v in event.summary.value:
+        if v.tag == "loss":
+          out[event.step] = float(tf.make_ndarray(v.tensor))
+  return [out[k] for k in sorted(out)]
+
+
+def _logged_losses(stderr):
+  return [float(x) for x in re.findall(r"INFO step \d+ loss ([-\d.naif]+)", stderr)]
+
+
+class TfConfigTest(tf.test.TestCase):
+
+  def test_tf_config(self):
+    cfg = tf_config("a:1,b:2", 1)
+    self.assertEqual(cfg, {"cluster": {"worker": ["a:1", "b:2"]},
+                           "task": {"type": "worker", "index": 1}})
+    cfg = tf_config(["a:1", "b:2"], 0, ps="c:3", chief="d:4", task_type="ps")
+    self.assertEqual(cfg["cluster"], {"worker": ["a:1", "b:2"], "ps": ["c:3"], "chief": ["d:4"]})
+    self.assertEqual(cfg["task"], {"type": "ps", "index": 0})
+    for bad in (dict(hosts="a:1", index=1), dict(hosts="a", index=0), dict(hosts="", index=0),
+                dict(hosts="a:1", index=0, task_type="ps")):
+      with self.assertRaises(ValueError):
+        tf_config(**bad)
+    proc = subprocess.run([sys.executable, "-m", "launch.tf_config", "--hosts=h1:5,h2:6",
+                           "--index=0", "--ps=h3:7"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    self.assertEqual(proc.returncode, 0, proc.stderr)
+    self.assertEqual(json.loads(proc.stdout)["cluster"]["ps"], ["h3:7"])
+    self.assertEqual(tf_config_main(["--hosts=h1:5", "--index=3"]), 2)
+
+
+class MultiWorkerTest(tf.test.TestCase):
+
+  def _write(self, records, name):
+    d = self.create_tempdir().full_path
+    sharded_io.write_sorted_shards_local([(f"{i:05d}", r) for i, r in enumerate(records)],
+                                         os.path.join(d, name), ".tfrecord", 2,
+                                         record_format=sharded_io.TFRECORD)
+    return os.path.join(d, name + "-*.tfrecord")
+
+  def _train(self, mode, data, extra=()):
+    model_dir = self.create_tempdir().full_path
+    hosts = ",".join(f"127.0.0.1:{p}" for p in _free_ports(2))
+    procs = []
+    try:
+      for i in range(2):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
+                   TF_CONFIG=json.dumps(tf_config(hosts, i)))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "launch.train", "--strategy=multi_worker", f"--mode={mode}",
+             f"--train_data={data}", f"--model_dir={model_dir}",
+             "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=32", "--embedding_dim=16",
+             "--batch_size=32", f"--train_steps={STEPS}", f"--summary_every={EVERY}",
+             "--checkpoint_every=20", "--learning_rate=0.01", *extra],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+      outs = [p.communicate(timeout=TIMEOUT) for p in procs]
+    finally:
+      for p in procs:
+        if p.poll() is None:
+          p.kill()
+          p.communicate()
+    for i, (p, (_, err)) in enumerate(zip(procs, outs)):
+      self.assertEqual(p.returncode, 0, f"worker {i}: {err[-3000:]}")
+    return model_dir, outs
+
+  def _check(self, model_dir, outs):
+    self.assertIn(f"exported {model_dir}/export", outs[0][0])
+    self.assertTrue(os.path.isfile(os.path.join(model_dir, "export", "saved_model.pb")))
+    self.assertEqual(sorted(os.listdir(model_dir)),
+                     ["checkpoints", "export", "train", "train_config.json"])  # no worker temps
+    self.assertEqual(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")),
+                     os.path.join(model_dir, "checkpoints", f"ckpt-{STEPS}"))
+    chief, other = _logged_losses(outs[0][1]), _logged_losses(outs[1][1])
+    self.assertLen(chief, STEPS // EVERY)
+    self.assertAllClose(chief, other)  # synchronous: both workers see the global loss
+    summaries = _summary_losses(model_dir)
+    self.assertAllClose(summaries, chief, atol=1e-4)
+    self.assertTrue(np.all(np.isfinite(summaries)))
+    self.assertLess(np.mean(summaries[-4:]), np.mean(summaries[:4]))
+
+  def test_triplet_two_workers(self):
+    data = self._write(_triplets(400, np.random.default_rng(5)), "t")
+    self._check(*self._train("triplet", data))
+
+  def test_clc_two_workers(self):
+    data = self._write(_labels(400, np.random.default_rng(5)), "l")
+    self._check(*self._train("clc", data, ["--num_classes=6", "--num_sampled=4"]))
+
+
+if __name__ == "__main__":
+  tf.test.main()
