@@ -94,9 +94,10 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
   Args:
     query_vectors: [Q, d]; rows are L2-normalised here (cosine).
     database_vectors: [N, d]; likewise.
-    relevance: [Q, N] bool, True where database item j is related to query q.
-    exclude: optional [Q, N] bool, candidates removed from q's list (the query
-      itself when it is also in the database).
+    relevance: [Q, N] bool (numpy or scipy.sparse), True where database item j
+      is related to query q.
+    exclude: optional [Q, N] bool (numpy or scipy.sparse), candidates removed
+      from q's list (the query itself when it is also in the database).
     ndcg_k: the k of NDCG@k (60 in the paper).
     map_k: optional cut-off of AP (None: the whole list).
     block: queries scored per matrix product (bounds memory to block x N).
@@ -107,15 +108,16 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
   """
   q = normalize_rows(query_vectors)
   db = normalize_rows(database_vectors)
-  relevance = np.asarray(relevance, dtype=bool)
   aps, ndcgs, counts = [], [], []
   for start in range(0, q.shape[0], block):
     sims = q[start:start + block] @ db.T
+    rel_block = _dense_rows(relevance, start, start + block)
+    excl_block = None if exclude is None else _dense_rows(exclude, start, start + block)
     for r in range(sims.shape[0]):
       keep = np.ones(db.shape[0], dtype=bool)
-      if exclude is not None:
-        keep &= ~np.asarray(exclude[start + r], dtype=bool)
-      rel = relevance[start + r][keep]
+      if excl_block is not None:
+        keep &= ~excl_block[r]
+      rel = rel_block[r][keep]
       if not rel.any():
         continue
       s = sims[r][keep]
@@ -127,6 +129,13 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
           f"ndcg@{ndcg_k}": float(np.mean(ndcgs)) if ndcgs else nan,
           "num_queries": len(aps), "num_database": int(db.shape[0]),
           "mean_relevant": float(np.mean(counts)) if counts else nan}
+
+
+def _dense_rows(matrix, start: int, stop: int) -> np.ndarray:
+  rows = matrix[start:stop]
+  if hasattr(rows, "toarray"):
+    rows = rows.toarray()
+  return np.asarray(rows, dtype=bool)
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

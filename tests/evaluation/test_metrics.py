@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.metrics import average_precision_score, ndcg_score, top_k_accuracy_score
 
 from model import metrics
@@ -72,6 +73,8 @@ def test_retrieval_metrics_blocks_agree():
   a = metrics.retrieval_metrics(q, db, rel, block=1024)
   b = metrics.retrieval_metrics(q, db, rel, block=4)
   assert a == pytest.approx(b)
+  c = metrics.retrieval_metrics(q, db, scipy.sparse.csr_matrix(rel), block=5)
+  assert a == pytest.approx(c)
   sims = metrics.normalize_rows(q) @ metrics.normalize_rows(db).T
   expected = np.mean([average_precision_score(rel[i], sims[i]) for i in range(37)])
   assert a["map"] == pytest.approx(expected)

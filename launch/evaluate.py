@@ -1,0 +1,17 @@
+"""`gcml evaluate --embeddings=GLOB --edges=GLOB --features=GLOB --output_dir=DIR`."""
+
+import sys
+
+from launch import logs
+from pipelines import evaluate
+
+
+def main(argv: list[str]) -> int:
+  logs.setup()
+  evaluate.run(argv)
+  return 0
+
+
+if __name__ == "__main__":
+  from launch.main import run_subcommand
+  sys.exit(run_subcommand("evaluate", sys.argv[1:]))

@@ -1,0 +1,260 @@
+"""`gcml evaluate`: cold-start retrieval metrics of embeddings and raw features.
+
+Retrieval on the cold-start split (DESIGN.md "Metrics"; the GCML paper,
+section 4): only test items (`pipelines/split.is_test`, 30 % of the ids)
+take part. Queries are the test items with at least one related test item
+(an edge of the graph between two test items); the database is the union of
+the queries' related test items; candidates are ranked by cosine similarity
+(the query itself is never a candidate); relevance is an edge. MAP (over
+the whole ranked list) and NDCG@60 follow `model/metrics.py`.
+
+Two models are always scored on the same queries and database:
+
+* `embeddings`: the learned embeddings (contract 7, `--embeddings`);
+* `raw_features`: the content-feature baseline (`--features`): each
+  modality L2-normalised, then concatenated.
+
+Items must have both an embedding and valid features to take part (so both
+models see the same items); items missing either are counted.
+
+The evaluation runs in memory on one machine: it streams the edge and
+feature files and keeps only test items and test-test edges, so memory is
+O(test items x dim + test-test edges), and it scores queries in blocks of
+`--query_block` against the database (O(block x database) memory).
+
+Outputs in `--output_dir`: `metrics.json`, `metrics.md` (a markdown table)
+and one PNG bar chart per metric (`map.png`, `ndcg_at_60.png`).
+
+Annotation metrics (`--labels_from`, the 4096-unit + mixture-of-experts
+model) are not implemented yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import io
+import json
+import logging
+
+import numpy as np
+import scipy.sparse
+from apache_beam.io.filesystems import FileSystems
+
+from model import metrics
+from pipelines import edges as edges_lib
+from pipelines import features as features_lib
+from pipelines import inputs, sharded_io, split, tf_example
+from pipelines.errors import InputError
+
+MODELS = ("embeddings", "raw_features")
+
+
+@dataclasses.dataclass
+class EvaluateConfig:
+  embeddings: str
+  edges: str
+  features: str
+  output_dir: str
+  edge_format: str = "auto"
+  modalities: tuple = features_lib.DEFAULT_MODALITIES
+  test_fraction: float = split.TEST_FRACTION
+  ndcg_k: int = 60
+  query_block: int = 1024
+  labels_from: str | None = None
+
+
+def _tfrecords(paths):
+  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  for record in tf.data.TFRecordDataset(paths):
+    yield record.numpy()
+
+
+def read_embeddings(paths, keep) -> dict[str, np.ndarray]:
+  """id -> embedding for ids where `keep(id)`."""
+  out = {}
+  for data in _tfrecords(paths):
+    try:
+      rec = tf_example.parse(data)
+      item_id = rec["id"][0].decode("utf-8")
+      vec = np.asarray(rec["embedding"], np.float32)
+    except (ValueError, KeyError, IndexError, UnicodeDecodeError, TypeError) as e:
+      raise InputError(f"--embeddings: not an embedding record ({e})") from None
+    if keep(item_id):
+      out[item_id] = vec
+  return out
+
+
+def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
+  """id -> concatenation of the L2-normalised modalities (valid records only)."""
+  out = {}
+  for data in _tfrecords(paths):
+    item = features_lib.parse_item(data, modalities)
+    if isinstance(item, features_lib.Item) and keep(item.id) and item.id not in out:
+      out[item.id] = np.concatenate(
+          [metrics.normalize_rows(item.features[m.name][None, :])[0] for m in modalities]
+      ).astype(np.float32)
+  return out
+
+
+def read_test_edges(paths, edge_format, keep) -> set[tuple[str, str]]:
+  """Valid undirected edges (a < b) with both endpoints kept."""
+  found = set()
+  if edge_format == "tfrecord":
+    parsed = (edges_lib.parse_example_edge(d) for d in _tfrecords(paths))
+  else:
+    delimiter = "," if edge_format == "csv" else "\t"
+
+    def lines():
+      for path in paths:
+        with FileSystems.open(path) as f:
+          for raw in io.TextIOWrapper(f, encoding="utf-8"):
+            yield edges_lib.parse_text_edge(raw.rstrip("\r\n"), delimiter)
+    parsed = lines()
+  for edge in parsed:
+    if isinstance(edge, edges_lib.Edge) and keep(edge.src) and keep(edge.dst):
+      found.add((edge.src, edge.dst))
+  return found
+
+
+def retrieval_sets(test_edges, items):
+  """Queries, database and sparse relevance / self-exclusion matrices."""
+  related = collections.defaultdict(set)
+  for a, b in test_edges:
+    if a in items and b in items:
+      related[a].add(b)
+      related[b].add(a)
+  queries = sorted(related)
+  database = sorted(set().union(*related.values())) if related else []
+  position = {k: i for i, k in enumerate(database)}
+  rows, cols, self_cols = [], [], []
+  for r, q in enumerate(queries):
+    for n in related[q]:
+      rows.append(r)
+      cols.append(position[n])
+  relevance = scipy.sparse.csr_matrix(
+      (np.ones(len(rows), bool), (rows, cols)), shape=(len(queries), len(database)))
+  self_rows = [r for r, q in enumerate(queries) if q in position]
+  self_cols = [position[queries[r]] for r in self_rows]
+  exclude = scipy.sparse.csr_matrix(
+      (np.ones(len(self_rows), bool), (self_rows, self_cols)),
+      shape=(len(queries), len(database)))
+  return queries, database, relevance, exclude
+
+
+def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths) -> dict:
+  def keep(item_id):
+    return split.is_test(item_id, config.test_fraction)
+
+  emb = read_embeddings(embedding_paths, keep)
+  raw = read_baseline_features(feature_paths, config.modalities, keep)
+  items = set(emb) & set(raw)
+  test_edges = read_test_edges(
+      edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format), keep)
+  queries, database, relevance, exclude = retrieval_sets(test_edges, items)
+  if not queries:
+    raise InputError("no test item has a related test item with both an embedding and "
+                     "features: nothing to evaluate")
+  results = {}
+  for name, vectors in (("embeddings", emb), ("raw_features", raw)):
+    results[name] = metrics.retrieval_metrics(
+        np.stack([vectors[q] for q in queries]), np.stack([vectors[d] for d in database]),
+        relevance, exclude, ndcg_k=config.ndcg_k, block=config.query_block)
+  return {
+      "retrieval": results,
+      "split": {"test_fraction": config.test_fraction,
+                "test_items_with_embedding": len(emb),
+                "test_items_with_features": len(raw),
+                "test_items_with_both": len(items),
+                "test_test_edges": len(test_edges),
+                "queries": len(queries), "database": len(database)},
+      "inputs": {"embeddings": config.embeddings, "edges": config.edges,
+                 "features": config.features},
+  }
+
+
+def markdown_table(result: dict, ndcg_k: int = 60) -> str:
+  keys = ("map", f"ndcg@{ndcg_k}")
+  lines = ["| model | MAP | NDCG@%d | queries | database |" % ndcg_k,
+           "|---|---:|---:|---:|---:|"]
+  for name, row in result["retrieval"].items():
+    lines.append(f"| {name} | " + " | ".join(f"{row[k]:.4f}" for k in keys) +
+                 f" | {row['num_queries']} | {row['num_database']} |")
+  return "\n".join(lines) + "\n"
+
+
+def bar_chart_png(title: str, values: dict[str, float]) -> bytes:
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
+  fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+  names = list(values)
+  bars = ax.bar(names, [values[n] for n in names], color=["tab:blue", "tab:gray"][:len(names)])
+  ax.bar_label(bars, fmt="%.4f")
+  ax.set_title(title)
+  ax.set_ylim(0, max(1e-9, max(values.values())) * 1.2)
+  fig.tight_layout()
+  buf = io.BytesIO()
+  fig.savefig(buf, format="png", metadata={"Software": None})
+  plt.close(fig)
+  return buf.getvalue()
+
+
+def write_outputs(output_dir: str, result: dict, ndcg_k: int) -> list[str]:
+  paths = []
+
+  def put(name, data: bytes):
+    path = FileSystems.join(output_dir, name)
+    sharded_io.atomic_write(path, data)
+    paths.append(path)
+
+  put("metrics.json", (json.dumps(result, indent=2, sort_keys=True) + "\n").encode())
+  put("metrics.md", markdown_table(result, ndcg_k).encode())
+  for key, title in (("map", "MAP"), (f"ndcg@{ndcg_k}", f"NDCG@{ndcg_k}")):
+    values = {name: row[key] for name, row in result["retrieval"].items()}
+    put(key.replace("@", "_at_") + ".png", bar_chart_png(f"{title} (cold-start retrieval)",
+                                                         values))
+  return paths
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(prog="gcml evaluate", description=__doc__.splitlines()[0])
+  parser.add_argument("--embeddings", required=True, help="embedding TFRecord glob (contract 7)")
+  parser.add_argument("--edges", required=True, help="edge files: glob(s), comma-separated")
+  parser.add_argument("--features", required=True,
+                      help="feature TFRecord glob, for the raw-feature baseline")
+  parser.add_argument("--output_dir", required=True)
+  parser.add_argument("--edge_format", default="auto", help="csv|tsv|tfrecord|auto")
+  parser.add_argument("--modalities", default=features_lib.modalities_flag(
+      features_lib.DEFAULT_MODALITIES), help="feature vectors as name:dim,name:dim")
+  parser.add_argument("--test_fraction", type=float, default=split.TEST_FRACTION)
+  parser.add_argument("--ndcg_k", type=int, default=60)
+  parser.add_argument("--query_block", type=int, default=1024)
+  parser.add_argument("--labels_from", default=None,
+                      help="annotation metrics (not implemented yet)")
+  known = parser.parse_args(argv)
+  if known.labels_from:
+    raise InputError("--labels_from: annotation metrics are not implemented yet")
+  if known.ndcg_k < 1 or known.query_block < 1:
+    raise InputError("--ndcg_k and --query_block must be >= 1")
+  return EvaluateConfig(known.embeddings, known.edges, known.features, known.output_dir,
+                        known.edge_format, features_lib.parse_modalities(known.modalities),
+                        known.test_fraction, known.ndcg_k, known.query_block)
+
+
+def run(argv=None) -> dict:
+  """Evaluates and writes metrics.json, metrics.md and the charts; returns the result."""
+  config = parse_args(argv)
+  edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
+  edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
+  embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True)
+  feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  result = evaluate(config, embedding_paths, edge_paths, feature_paths)
+  FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
+  write_outputs(config.output_dir, result, config.ndcg_k)
+  logging.info("evaluate: %s", json.dumps(result["retrieval"], sort_keys=True))
+  print(markdown_table(result, config.ndcg_k), end="")
+  print(f"evaluate: wrote {config.output_dir}/metrics.json, metrics.md and charts")
+  return result
