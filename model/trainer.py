@@ -172,8 +172,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   if is_ps:
     # Parameter servers: the coordinator schedules the same step function on
     # the workers (asynchronous); metrics are those of the last step of a chunk.
-    # UNTESTED: an in-process cluster run (2 workers, 1 ps) hung; see the report.
-    log.warning("--strategy=parameter_server is experimental (not yet tested)")
+    # Tested on an in-process cluster (tests/trainer/test_parameter_server.py);
+    # worker servers need inter_op_parallelism_threads > number of workers there.
     coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
     per_worker = coordinator.create_per_worker_dataset(
         tf.function(lambda: _dataset(config, strategy)))
