@@ -25,8 +25,14 @@ O(test items x dim + test-test edges), and it scores queries in blocks of
 Outputs in `--output_dir`: `metrics.json`, `metrics.md` (a markdown table)
 and one PNG bar chart per metric (`map.png`, `ndcg_at_60.png`).
 
-Annotation metrics (`--labels_from`, the 4096-unit + mixture-of-experts
-model) are not implemented yet.
+Annotation (`--labels_from=FEATURES_GLOB`, records with `id` and `labels`):
+the papers' model (`model/annotation.py`: a 4096-unit layer, then a mixture
+of 5 experts) is trained on the train items and scored on the held-out
+cold-start test items, for three inputs: `embeddings`, `raw_features` and
+`embeddings+raw_features` (concatenated); metrics GAP@20, macro MAP, Hit@1
+and Hit@5 (`model/metrics.py`). The class vocabulary is every label seen.
+This part holds all items (not only test items) in memory. Each annotation
+metric also gets a chart (`annotation_gap_at_20.png`, ...).
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class EvaluateConfig:
   ndcg_k: int = 60
   query_block: int = 1024
   labels_from: str | None = None
+  annotation: "object" = None  # model.annotation.AnnotationConfig when labels_from is set
 
 
 def _tfrecords(paths):
@@ -97,6 +104,52 @@ def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
           [metrics.normalize_rows(item.features[m.name][None, :])[0] for m in modalities]
       ).astype(np.float32)
   return out
+
+
+def read_labels(paths) -> dict[str, tuple]:
+  """id -> labels (int64 list) of every record that has an id and labels."""
+  out = {}
+  for data in _tfrecords(paths):
+    try:
+      rec = tf_example.parse(data)
+    except ValueError:
+      continue
+    ids, labels = rec.get("id"), rec.get("labels")
+    if not ids or labels is None or isinstance(labels, np.ndarray) or not len(labels):
+      continue
+    try:
+      out.setdefault(ids[0].decode("utf-8").strip(), tuple(int(x) for x in labels))
+    except (UnicodeDecodeError, AttributeError):
+      continue
+  return out
+
+
+def annotation_results(config, emb, raw, labels) -> dict:
+  """Trains the annotation model per input on train items; metrics on test items."""
+  from model import annotation  # pylint: disable=import-outside-toplevel
+  usable = sorted(set(emb) & set(raw) & set(labels))
+  train = [i for i in usable if not split.is_test(i, config.test_fraction)]
+  test = [i for i in usable if split.is_test(i, config.test_fraction)]
+  if not train or not test:
+    raise InputError("--labels_from: annotation needs labelled train and test items with "
+                     f"embeddings and features (got {len(train)} train, {len(test)} test)")
+  vocab = sorted({c for i in usable for c in labels[i]})
+  dense = {c: j for j, c in enumerate(vocab)}
+
+  def y(ids):
+    return annotation.multi_hot([[dense[c] for c in labels[i]] for i in ids], len(vocab))
+
+  inputs_ = {
+      "embeddings": lambda i: emb[i],
+      "raw_features": lambda i: raw[i],
+      "embeddings+raw_features": lambda i: np.concatenate([emb[i], raw[i]]),
+  }
+  out = {}
+  for name, fn in inputs_.items():
+    probs = annotation.train_and_predict(np.stack([fn(i) for i in train]), y(train),
+                                         np.stack([fn(i) for i in test]), config.annotation)
+    out[name] = metrics.annotation_metrics(probs, y(test))
+  return out, {"train_items": len(train), "test_items": len(test), "classes": len(vocab)}
 
 
 def read_test_edges(paths, edge_format, keep) -> set[tuple[str, str]]:
@@ -148,8 +201,11 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
   def keep(item_id):
     return split.is_test(item_id, config.test_fraction)
 
-  emb = read_embeddings(embedding_paths, keep)
-  raw = read_baseline_features(feature_paths, config.modalities, keep)
+  read_keep = (lambda _: True) if config.labels_from else keep
+  emb_all = read_embeddings(embedding_paths, read_keep)
+  raw_all = read_baseline_features(feature_paths, config.modalities, read_keep)
+  emb = {k: v for k, v in emb_all.items() if keep(k)}
+  raw = {k: v for k, v in raw_all.items() if keep(k)}
   items = set(emb) & set(raw)
   test_edges = read_test_edges(
       edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format), keep)
@@ -162,7 +218,13 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
     results[name] = metrics.retrieval_metrics(
         np.stack([vectors[q] for q in queries]), np.stack([vectors[d] for d in database]),
         relevance, exclude, ndcg_k=config.ndcg_k, block=config.query_block)
+  extra = {}
+  if config.labels_from:
+    labels = read_labels(inputs.check_files(config.labels_from, "--labels_from", tfrecord=True))
+    extra["annotation"], extra["annotation_split"] = annotation_results(
+        config, emb_all, raw_all, labels)
   return {
+      **extra,
       "retrieval": results,
       "split": {"test_fraction": config.test_fraction,
                 "test_items_with_embedding": len(emb),
@@ -182,6 +244,11 @@ def markdown_table(result: dict, ndcg_k: int = 60) -> str:
   for name, row in result["retrieval"].items():
     lines.append(f"| {name} | " + " | ".join(f"{row[k]:.4f}" for k in keys) +
                  f" | {row['num_queries']} | {row['num_database']} |")
+  if "annotation" in result:
+    lines += ["", "| model | GAP@20 | MAP | Hit@1 | Hit@5 |", "|---|---:|---:|---:|---:|"]
+    for name, row in result["annotation"].items():
+      lines.append(f"| {name} | " + " | ".join(
+          f"{row[k]:.4f}" for k in ("gap@20", "map", "hit@1", "hit@5")) + " |")
   return "\n".join(lines) + "\n"
 
 
@@ -216,6 +283,12 @@ def write_outputs(output_dir: str, result: dict, ndcg_k: int) -> list[str]:
     values = {name: row[key] for name, row in result["retrieval"].items()}
     put(key.replace("@", "_at_") + ".png", bar_chart_png(f"{title} (cold-start retrieval)",
                                                          values))
+  for key, title in (("gap@20", "GAP@20"), ("map", "MAP"), ("hit@1", "Hit@1"),
+                     ("hit@5", "Hit@5")):
+    if "annotation" in result:
+      values = {name: row[key] for name, row in result["annotation"].items()}
+      put("annotation_" + key.replace("@", "_at_") + ".png",
+          bar_chart_png(f"{title} (annotation)", values))
   return paths
 
 
@@ -233,15 +306,28 @@ def parse_args(argv):
   parser.add_argument("--ndcg_k", type=int, default=60)
   parser.add_argument("--query_block", type=int, default=1024)
   parser.add_argument("--labels_from", default=None,
-                      help="annotation metrics (not implemented yet)")
+                      help="feature TFRecord glob with `labels`: run the annotation metrics")
+  parser.add_argument("--annotation_hidden", type=int, default=4096)
+  parser.add_argument("--annotation_experts", type=int, default=5)
+  parser.add_argument("--annotation_steps", type=int, default=100_000)
+  parser.add_argument("--annotation_batch", type=int, default=512)
+  parser.add_argument("--annotation_learning_rate", type=float, default=0.005)
   known = parser.parse_args(argv)
-  if known.labels_from:
-    raise InputError("--labels_from: annotation metrics are not implemented yet")
   if known.ndcg_k < 1 or known.query_block < 1:
     raise InputError("--ndcg_k and --query_block must be >= 1")
+  if min(known.annotation_hidden, known.annotation_experts, known.annotation_steps,
+         known.annotation_batch) < 1 or known.annotation_learning_rate <= 0:
+    raise InputError("--annotation_* values must be positive")
+  annotation_config = None
+  if known.labels_from:
+    from model.annotation import AnnotationConfig  # pylint: disable=import-outside-toplevel
+    annotation_config = AnnotationConfig(known.annotation_hidden, known.annotation_experts,
+                                         known.annotation_learning_rate,
+                                         known.annotation_batch, known.annotation_steps)
   return EvaluateConfig(known.embeddings, known.edges, known.features, known.output_dir,
                         known.edge_format, features_lib.parse_modalities(known.modalities),
-                        known.test_fraction, known.ndcg_k, known.query_block)
+                        known.test_fraction, known.ndcg_k, known.query_block,
+                        known.labels_from, annotation_config)
 
 
 def run(argv=None) -> dict:

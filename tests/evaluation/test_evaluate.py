@@ -117,3 +117,23 @@ def test_cli_errors_are_one_line(world, tmp_path):
   code = gcml.main(["evaluate"] + _args(root, f"{root}/same/embeddings-*.tfrecord",
                                         f"{tmp_path}/o") + ["--labels_from=x"])
   assert code == 2
+
+
+def test_annotation_on_embeddings_and_raw_features(world):
+  root, feats, _ = world
+  raw = {i: np.concatenate([r / np.linalg.norm(r), a / np.linalg.norm(a)])
+         for i, (r, a) in feats.items()}
+  out = os.path.join(root, "out3")
+  result = evaluate.run(_args(root, _write_embeddings(root, "all", raw), out) + [
+      f"--labels_from={root}/w/features-*.tfrecord", "--annotation_hidden=32",
+      "--annotation_steps=40", "--annotation_batch=64"])
+  assert set(result["annotation"]) == {"embeddings", "raw_features", "embeddings+raw_features"}
+  split_counts = result["annotation_split"]
+  assert split_counts["train_items"] + split_counts["test_items"] == 300
+  for row in result["annotation"].values():
+    assert set(row) == {"gap@20", "map", "hit@1", "hit@5"}
+    assert all(0 <= v <= 1 for v in row.values())
+    assert row["hit@5"] >= row["hit@1"]
+  with open(os.path.join(out, "metrics.md"), encoding="utf-8") as f:
+    assert "| embeddings+raw_features |" in f.read()
+  assert os.path.exists(os.path.join(out, "annotation_gap_at_20.png"))
