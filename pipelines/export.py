@@ -104,11 +104,12 @@ class ExportConfig:
   batch_size: int = 256
   query_batch: int = 256
   index_chunk: int = 65536
+  max_index_bytes: int = related_items.MAX_INDEX_BYTES
 
   def validate(self):
     if self.top_k < 1:
       raise InputError(f"--top_k must be >= 1, got {self.top_k}")
-    for name in ("batch_size", "query_batch", "index_chunk"):
+    for name in ("batch_size", "query_batch", "index_chunk", "max_index_bytes"):
       if getattr(self, name) < 1:
         raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
 
@@ -130,7 +131,8 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
            sharded_io.TFRECORD))
   _ = (embeddings
        | "RelatedItems" >> related_items.RelatedItems(config.top_k, config.query_batch,
-                                                      config.index_chunk)
+                                                      config.index_chunk,
+                                                      config.max_index_bytes)
        | "WriteRelated" >> sharded_io.WriteSortedShards(
            FileSystems.join(config.output_dir, "related"), ".tsv", num_shards,
            sharded_io.TEXT, related_items.HEADER))
@@ -156,11 +158,13 @@ def parse_args(argv):
   parser.add_argument("--batch_size", type=int, default=256, help="RunInference max batch")
   parser.add_argument("--query_batch", type=int, default=256)
   parser.add_argument("--index_chunk", type=int, default=65536)
+  parser.add_argument("--max_index_bytes", type=int, default=related_items.MAX_INDEX_BYTES,
+                      help="broadcast limit of the top-K index (N * dim * 4 bytes)")
   known, pipeline_args = parser.parse_known_args(argv)
   mods = features_lib.parse_modalities(known.modalities) if known.modalities else None
   config = ExportConfig(known.model_dir, known.features, known.output_dir, known.top_k, mods,
                         known.num_shards, known.batch_size, known.query_batch,
-                        known.index_chunk)
+                        known.index_chunk, known.max_index_bytes)
   return config, pipeline_args
 
 

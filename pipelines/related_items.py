@@ -4,8 +4,10 @@ Design (see docs/export_and_evaluation.md):
 
 * Index side, broadcast: all (id, embedding) pairs are combined into one
   `Index` (ids sorted, a float32 [N, d] matrix, rows unit-norm) and passed to
-  every worker as a singleton side input, built once per worker. It must fit
-  in one worker's memory: N * d * 4 bytes (a 2M x 256 index is 2 GiB).
+  every worker as a singleton side input. It must fit in one worker's memory
+  (once per SDK process): N * d * 4 bytes, capped by `max_index_bytes`
+  (default 1 GiB: 1M items at d = 256, 4M at d = 64); over the cap the
+  pipeline fails with `IndexTooLargeError` rather than swap or die.
 * Query side, sharded: queries are the same embeddings, batched in bundles
   (`BatchElements`), so the queries scale with the number of workers and
   never sit in one worker.
@@ -28,6 +30,11 @@ import apache_beam as beam
 import numpy as np
 
 HEADER = "id\trank\tneighbor\tscore"
+MAX_INDEX_BYTES = 1 << 30  # 1 GiB: e.g. 1M items x 256 floats; see the module docstring
+
+
+class IndexTooLargeError(ValueError):
+  """The broadcast index would not fit the documented per-worker budget."""
 
 
 class Index(NamedTuple):
@@ -36,9 +43,18 @@ class Index(NamedTuple):
   position: dict  # id -> row
 
 
-def build_index(pairs) -> Index:
-  """Index from (id, embedding) pairs; rows L2-normalised."""
+def build_index(pairs, max_bytes: int = MAX_INDEX_BYTES) -> Index:
+  """Index from (id, embedding) pairs; rows L2-normalised.
+
+  Raises IndexTooLargeError when N * d * 4 bytes exceeds `max_bytes`.
+  """
   pairs = sorted(pairs, key=lambda kv: kv[0])
+  size = sum(4 * np.asarray(v).size for _, v in pairs)
+  if size > max_bytes:
+    raise IndexTooLargeError(
+        f"the related-items index is {size} bytes ({len(pairs)} items), over the "
+        f"broadcast limit of {max_bytes} bytes (--max_index_bytes); shard the index or use "
+        "an approximate nearest-neighbour search (docs/export_and_evaluation.md)")
   ids = tuple(k for k, _ in pairs)
   if not pairs:
     return Index((), np.zeros((0, 0), np.float32), {})
@@ -131,6 +147,7 @@ class RelatedItems(beam.PTransform):
   k: int = 60
   query_batch: int = 256
   index_chunk: int = 65536
+  max_index_bytes: int = MAX_INDEX_BYTES
 
   def __post_init__(self):
     super().__init__()
@@ -138,7 +155,7 @@ class RelatedItems(beam.PTransform):
   def expand(self, embeddings):
     index = (embeddings
              | "CollectIndex" >> beam.combiners.ToList()
-             | "BuildIndex" >> beam.Map(build_index))
+             | "BuildIndex" >> beam.Map(build_index, self.max_index_bytes))
     return (embeddings
             | "BatchQueries" >> beam.BatchElements(min_batch_size=1,
                                                    max_batch_size=self.query_batch)

@@ -94,6 +94,8 @@ def test_top_k_block_ties_and_chunks():
     assert [n for n, _ in res[2]] == ["i3", "i0", "i1"]
   res = related_items.top_k_block(ids, vecs, index, 10, 2)
   assert all(len(r) == 4 for r in res)  # never the item itself
+  with pytest.raises(related_items.IndexTooLargeError):
+    related_items.build_index([(f"i{j}", v) for j, v in enumerate(vecs)], max_bytes=39)
 
 
 def test_dataflow_job_graph_builds_offline(world):
