@@ -256,9 +256,10 @@ def bar_chart_png(title: str, values: dict[str, float]) -> bytes:
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+  fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(values), 3), dpi=100)
   names = list(values)
-  bars = ax.bar(names, [values[n] for n in names], color=["tab:blue", "tab:gray"][:len(names)])
+  colors = ["tab:blue", "tab:gray", "tab:orange"]
+  bars = ax.bar(names, [values[n] for n in names], color=colors[:len(names)])
   ax.bar_label(bars, fmt="%.4f")
   ax.set_title(title)
   ax.set_ylim(0, max(1e-9, max(values.values())) * 1.2)
