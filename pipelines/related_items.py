@@ -15,7 +15,7 @@ Design (see docs/export_and_evaluation.md):
   scores = Q @ chunk^T (float32), a running top-K per query is kept, so the
   memory is O(batch * index_chunk) whatever N. This exact search costs
   O(N^2 d) in all; where that stops being affordable, use an approximate
-  nearest-neighbour library (ScaNN, faiss) in `_top_k_block` (not done yet).
+  nearest-neighbour library (ScaNN, faiss) behind `top_k_block` (not implemented yet).
 * The query itself is never its own neighbour. Ties in score are broken by
   the neighbour's id (ascending), so the output does not depend on batching.
   Scores are written with 6 decimals.
