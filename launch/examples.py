@@ -1,0 +1,20 @@
+"""`gcml examples --kind=smart|random|labels --edges=GLOB --features=GLOB --clusters=DIR
+--output_dir=DIR [--level=0] [--positives_per_anchor=5] [--num_triplets=N]
+[--positive_sampling=weighted|uniform] [--max_per_cluster=50] [--min_cluster_size=2]
+[--seed=0] [Beam options]`: training examples (see pipelines/make_examples.py)."""
+
+import sys
+
+from launch import logs
+from pipelines import make_examples
+
+
+def main(argv: list[str]) -> int:
+  logs.setup()
+  make_examples.run(argv)
+  return 0
+
+
+if __name__ == "__main__":
+  from launch.main import run_subcommand
+  sys.exit(run_subcommand("examples", sys.argv[1:]))

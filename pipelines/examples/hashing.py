@@ -1,0 +1,45 @@
+"""Seeded hashes: the only source of randomness in the example pipelines.
+
+Every random choice (which positives, which reservoir members, which
+negative, which triplets survive `--num_triplets`) is a function of the seed
+and of stable keys (ids, levels, roles), never of arrival order, bundle
+boundaries, worker count or Python's salted `hash()`. That is what makes the
+outputs byte-identical for the same inputs and seed on any runner.
+"""
+
+import hashlib
+import math
+
+_SEP = "\x1f"
+_SCALE = float(2**64)
+
+
+def hash64(seed: int, *parts) -> int:
+  """BLAKE2b-64 of the seed and the parts (converted with `str`)."""
+  data = _SEP.join([str(seed), *map(str, parts)]).encode("utf-8")
+  return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+def uniform(seed: int, *parts) -> float:
+  """A uniform number in the open interval (0, 1) from the seed and parts."""
+  return (hash64(seed, *parts) + 0.5) / _SCALE
+
+
+def pick(n: int, seed: int, *parts) -> int:
+  """A uniform index in [0, n)."""
+  return min(n - 1, int(uniform(seed, *parts) * n))
+
+
+def weighted_key(weight: float, seed: int, *parts) -> float:
+  """Efraimidis-Spirakis key: the k smallest keys are a weighted sample.
+
+  `-log(u) / w` is exponential with rate w; keeping the k smallest keys draws
+  k items without replacement with probabilities proportional to weight, and
+  it is mergeable (bottom-k of bottom-k's), so it works as a combiner.
+  """
+  return -math.log(uniform(seed, *parts)) / weight
+
+
+def order_key(seed: int, *parts) -> str:
+  """A sort key that shuffles records across and within output shards."""
+  return f"{hash64(seed, 'order', *parts):016x}"

@@ -1,0 +1,75 @@
+"""The triplet branch of `gcml examples`: smart (GCML) and random (CDML).
+
+Flow: edges -> anchors with positives (`positives.SampleAnchors`, hot items
+bounded by a combiner and `SkewJoin`) -> optional exact cap
+(`positives.CapTriplets`) -> smart negatives level by level with exact,
+counted fall-backs (`smart_negatives.SmartNegatives`) -> random negatives
+for CDML and for anchors whose pools are empty up to the top
+(`random_negatives.RandomNegatives`) -> features attached and encoded
+(`join_features.EncodeTriplets`).
+"""
+
+import apache_beam as beam
+
+from pipelines import edges as edges_lib
+from pipelines.examples import (items, join_features, positives, random_negatives, reservoirs,
+                                smart_negatives)
+
+
+def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int, stage: str):
+  """Adds the triplet branch (smart or random) to `pipeline`.
+
+  Args:
+    pipeline: the pipeline.
+    config: the `ExamplesConfig` of the run.
+    edge_paths: edge files (already checked).
+    infos: `items.ItemInfosResult` of the train items with features.
+    train_items: the train `Item`s (features to attach).
+    levels: number of levels of the cluster tables (0 for random).
+    stage: stage name for rejections.
+
+  Returns:
+    (records: (sort key, serialized Example), stats PCollections, rejection PCollections).
+  """
+  smart = config.kind == "smart"
+  read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
+      edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
+      config.edge_combine, stage)
+  stats, rejections = [read_edges.stats], [read_edges.rejected]
+  item_infos = infos.infos
+  samples = {}
+  if smart:
+    clustered = infos.infos | "WithCluster" >> beam.Filter(lambda i: i.path is not None)
+    if config.level == 0:
+      samples[0] = clustered | "L0Samples" >> reservoirs.L0Samples(config.seed,
+                                                                   config.reservoir_size)
+      item_infos = (infos.infos, samples[0]) | "FlagL0" >> items.FlagL0Reservoirs()
+    for level in range(max(1, config.level), levels):
+      samples[level] = clustered | f"L{level}Samples" >> reservoirs.ParentSamples(
+          level, config.seed, config.reservoir_size, config.max_children)
+  sampled = (item_infos, read_edges.edges) | "Anchors" >> positives.SampleAnchors(
+      config.positives_per_anchor, config.positive_sampling == "weighted", config.seed, smart,
+      config.test_fraction, config.hot_threshold)
+  anchors = sampled.anchors
+  stats.append(sampled.stats)
+  stats.append(anchors | "CountSlots" >> beam.FlatMapTuple(lambda _, a: [
+      ("anchors", 1), ("triplets/before_cap", len(a.positives))]))
+  if config.num_triplets:
+    anchors = anchors | "Cap" >> positives.CapTriplets(config.num_triplets, config.seed)
+  triplets = []
+  to_random = anchors
+  if smart:
+    drawn = (anchors, samples) | "SmartNegatives" >> smart_negatives.SmartNegatives(
+        config.level, levels, config.seed, config.hot_threshold)
+    triplets.append(drawn.triplets)
+    stats.append(drawn.stats)
+    to_random = drawn.pending
+  drawn = ((to_random, infos.ranked_ids, infos.count)
+           | "RandomNegatives" >> random_negatives.RandomNegatives(config.seed))
+  triplets.append(drawn.triplets)
+  stats.append(drawn.stats)
+  encoded = ((tuple(triplets) | "AllTriplets" >> beam.Flatten(), train_items)
+             | "EncodeTriplets" >> join_features.EncodeTriplets(
+                 config.modalities, config.seed, config.hot_threshold))
+  stats.append(encoded.stats)
+  return encoded.records, stats, rejections

@@ -1,0 +1,237 @@
+"""`gcml examples`: training examples for GCML, CDML and CLC.
+
+`--kind=smart` writes triplets whose negatives come from the anchor's sibling
+clusters (DESIGN.md "Smart negatives"), `--kind=random` triplets with uniform
+random negatives (CDML), both as `OUTPUT/triplets-*.tfrecord` (contract 5);
+`--kind=labels` writes cluster-labelled examples `OUTPUT/examples-*.tfrecord`
+and `OUTPUT/classes.tsv` (contract 6). Every run also writes
+`OUTPUT/summary.json` (section `examples`) and `OUTPUT/rejected/examples-*.tsv`.
+
+Examples use train items only (`pipelines/split.py`, shared with evaluation);
+edges touching a test item are not used. Outputs are byte-identical for the
+same inputs and seed, whatever the runner and the number of workers: every
+random choice is a seeded hash of stable keys and every output is sorted.
+See `pipelines/examples/` for the sampling schemes.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines import edges as edges_lib
+from pipelines import features as features_lib
+from pipelines import inputs, rejected, runner, sharded_io, split, summary
+from pipelines.errors import InputError
+from pipelines.examples import (cluster_labels, items, join_features, reservoirs, skew_join,
+                                tables, triplets)
+
+STAGE = "examples"
+KINDS = ("smart", "random", "labels")
+
+
+@dataclasses.dataclass
+class ExamplesConfig:
+  """What `gcml examples` builds (flags of the same names)."""
+  kind: str
+  features: str
+  output_dir: str
+  edges: str = ""
+  clusters: str = ""
+  level: int = 0
+  positives_per_anchor: int = 5
+  num_triplets: int = 0  # 0: no cap
+  positive_sampling: str = "weighted"
+  max_per_cluster: int = 50
+  min_cluster_size: int = 2
+  seed: int = 0
+  reservoir_size: int = reservoirs.DEFAULT_RESERVOIR_SIZE
+  max_children: int = reservoirs.DEFAULT_MAX_CHILDREN
+  num_shards: int = 8
+  test_fraction: float = split.TEST_FRACTION
+  hot_threshold: int = skew_join.DEFAULT_HOT_THRESHOLD
+  edge_format: str = "auto"
+  edge_combine: str = "max"
+  modalities: tuple = features_lib.DEFAULT_MODALITIES
+
+  def validate(self) -> None:
+    def need(ok, message):
+      if not ok:
+        raise InputError(message)
+    need(self.kind in KINDS, f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+    need(self.kind == "labels" or self.edges, f"--kind={self.kind} needs --edges")
+    need(self.kind == "random" or self.clusters, f"--kind={self.kind} needs --clusters")
+    need(self.level >= 0, f"--level must be 0, 1 or 2, got {self.level}")
+    need(self.positives_per_anchor >= 1, "--positives_per_anchor must be at least 1")
+    need(self.num_triplets >= 0, "--num_triplets must be >= 0 (0: no cap)")
+    need(self.positive_sampling in ("weighted", "uniform"),
+         "--positive_sampling must be weighted or uniform")
+    need(self.max_per_cluster >= 1, "--max_per_cluster must be at least 1")
+    need(self.min_cluster_size >= 1, "--min_cluster_size must be at least 1")
+    need(self.reservoir_size >= 1, "--reservoir_size must be at least 1")
+    need(self.max_children >= 2, "--max_children must be at least 2")
+    need(self.num_shards >= 1, "--num_shards must be at least 1")
+    need(0.0 <= self.test_fraction < 1.0, "--test_fraction must be in [0, 1)")
+    need(self.hot_threshold >= 1, "--hot_threshold must be at least 1")
+
+  @property
+  def output_prefix(self) -> str:
+    return FileSystems.join(self.output_dir, "examples" if self.kind == "labels" else "triplets")
+
+
+def _train_only(value, test_fraction, name):
+  item_id = value.id
+  if split.is_test(item_id, test_fraction):
+    return [beam.pvalue.TaggedOutput("stats", (name, 1))]
+  return [value]
+
+
+def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignment_paths,
+          levels: int):
+  """Adds the examples pipeline to `pipeline`."""
+  read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+      feature_paths, config.modalities, STAGE)
+  train = read_features.items | "TrainItems" >> beam.FlatMap(
+      _train_only, config.test_fraction, "items/test_with_features").with_outputs(
+          "stats", main="items")
+  stats = [read_features.stats, train.stats]
+  rejections = [read_features.rejected]
+  if config.kind == "random":
+    assignments = pipeline | "NoTables" >> beam.Create([])
+  else:
+    read = pipeline | "ReadAssignments" >> tables.ReadAssignments(assignment_paths, levels, STAGE)
+    rejections.append(read.rejected)
+    kept = read.assignments | "TrainRows" >> beam.FlatMap(
+        _train_only, config.test_fraction, "items/test_in_tables").with_outputs(
+            "stats", main="rows")
+    assignments = kept.rows
+    stats.append(kept.stats)
+  ids = train.items | "TrainIds" >> beam.Map(lambda item: item.id)
+  infos = (ids, assignments) | "ItemInfos" >> items.ItemInfos(
+      config.seed, config.kind != "random", STAGE)
+  stats += [infos.stats, infos.count | "CountTrain" >> beam.Map(
+      lambda n: ("items/train_with_features", n))]
+  rejections.append(infos.rejected)
+  if config.kind == "labels":
+    labels = infos.infos | "ClusterLabels" >> cluster_labels.ClusterLabels(
+        config.level, config.max_per_cluster, config.min_cluster_size, config.seed,
+        config.output_dir)
+    encoded = ((labels.labels, train.items)
+               | "EncodeLabelled" >> join_features.EncodeLabelled(config.modalities, config.seed))
+    records = encoded.records
+    stats += [labels.stats, encoded.stats]
+  else:
+    records, more_stats, more_rejections = triplets.build_triplets(
+        pipeline, config, edge_paths, infos, train.items, levels, STAGE)
+    stats += more_stats
+    rejections += more_rejections
+  _ = records | "WriteRecords" >> sharded_io.WriteSortedShards(
+      config.output_prefix, ".tfrecord", config.num_shards, sharded_io.TFRECORD)
+  rejection_counts = (tuple(rejections) | "AllRejections" >> beam.Flatten()
+                      | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
+  _ = ((*stats, rejection_counts) | "AllStats" >> beam.Flatten()
+       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+
+
+def parse_args(argv):
+  d = ExamplesConfig("smart", "", "")
+  p = argparse.ArgumentParser(prog="gcml examples", description=__doc__.splitlines()[0])
+  p.add_argument("--kind", required=True, choices=KINDS)
+  p.add_argument("--edges", default="", help="edge files: glob(s), comma-separated")
+  p.add_argument("--features", required=True, help="feature TFRecord glob(s)")
+  p.add_argument("--clusters", default="", help="directory with assignments-*.tsv")
+  p.add_argument("--output_dir", required=True)
+  p.add_argument("--level", type=int, default=d.level,
+                 help="smart: level of the negatives; labels: level of the classes")
+  p.add_argument("--positives_per_anchor", type=int, default=d.positives_per_anchor)
+  p.add_argument("--num_triplets", type=int, default=d.num_triplets,
+                 help="keep exactly this many triplets (0: all)")
+  p.add_argument("--positive_sampling", default=d.positive_sampling,
+                 choices=("weighted", "uniform"))
+  p.add_argument("--max_per_cluster", type=int, default=d.max_per_cluster)
+  p.add_argument("--min_cluster_size", type=int, default=d.min_cluster_size)
+  p.add_argument("--seed", type=int, default=d.seed)
+  p.add_argument("--reservoir_size", type=int, default=d.reservoir_size,
+                 help="members kept per cluster sample")
+  p.add_argument("--max_children", type=int, default=d.max_children,
+                 help="child clusters kept per parent sample (levels >= 1)")
+  p.add_argument("--num_shards", type=int, default=d.num_shards)
+  p.add_argument("--test_fraction", type=float, default=d.test_fraction,
+                 help="cold-start test share (must match evaluation)")
+  p.add_argument("--hot_threshold", type=int, default=d.hot_threshold,
+                 help="records per join key above which a key is split")
+  p.add_argument("--edge_format", default=d.edge_format, help="csv|tsv|tfrecord|auto")
+  p.add_argument("--edge_combine", default=d.edge_combine, choices=("max", "sum"))
+  p.add_argument("--modalities", default=features_lib.modalities_flag(d.modalities),
+                 help="feature vectors as name:dim,name:dim")
+  a, pipeline_args = p.parse_known_args(argv)
+  config = ExamplesConfig(
+      kind=a.kind, features=a.features, output_dir=a.output_dir, edges=a.edges,
+      clusters=a.clusters, level=a.level, positives_per_anchor=a.positives_per_anchor,
+      num_triplets=a.num_triplets, positive_sampling=a.positive_sampling,
+      max_per_cluster=a.max_per_cluster, min_cluster_size=a.min_cluster_size, seed=a.seed,
+      reservoir_size=a.reservoir_size, max_children=a.max_children, num_shards=a.num_shards,
+      test_fraction=a.test_fraction, hot_threshold=a.hot_threshold, edge_format=a.edge_format,
+      edge_combine=a.edge_combine, modalities=features_lib.parse_modalities(a.modalities))
+  config.validate()
+  return config, pipeline_args
+
+
+def _extra(config: ExamplesConfig, levels: int) -> dict:
+  extra = {"kind": config.kind, "seed": config.seed, "test_fraction": config.test_fraction,
+           "features_glob": config.features, "num_shards": config.num_shards,
+           "modalities": features_lib.modalities_flag(config.modalities)}
+  if config.kind != "random":
+    extra.update(clusters_dir=config.clusters, levels=levels, level=config.level)
+  if config.kind == "labels":
+    extra.update(max_per_cluster=config.max_per_cluster,
+                 min_cluster_size=config.min_cluster_size)
+  else:
+    extra.update(edges_glob=config.edges, positives_per_anchor=config.positives_per_anchor,
+                 positive_sampling=config.positive_sampling,
+                 num_triplets_cap=config.num_triplets)
+  if config.kind == "smart":
+    extra.update(reservoir_size=config.reservoir_size, max_children=config.max_children)
+  return extra
+
+
+def run(argv=None) -> dict:
+  """Runs `gcml examples`; returns the `examples` section of summary.json."""
+  config, pipeline_args = parse_args(argv)
+  feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  edge_paths, assignment_paths, levels = [], [], 0
+  if config.kind != "labels":
+    edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
+    edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
+  if config.kind != "random":
+    assignment_paths = tables.assignment_files(config.clusters)
+    levels = tables.num_levels(assignment_paths)
+    if config.level >= levels:
+      raise InputError(f"--level={config.level} but the cluster tables have {levels} "
+                       f"level(s) (l0..l{levels - 1})")
+  options = runner.pipeline_options(pipeline_args)
+  dry_run = runner.is_dry_run(options)
+  if not dry_run:
+    FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
+    for prefix in ("triplets", "examples"):  # a rerun replaces the outputs cleanly
+      sharded_io.remove_shards(FileSystems.join(config.output_dir, prefix), ".tfrecord")
+    stale_classes = cluster_labels.classes_path(config.output_dir)
+    if config.kind != "labels" and FileSystems.exists(stale_classes):
+      FileSystems.delete([stale_classes])
+  pipeline = beam.Pipeline(options=options)
+  build(pipeline, config, edge_paths, feature_paths, assignment_paths, levels)
+  runner.run(pipeline, "gcml examples")
+  if dry_run:
+    return {}
+  section = summary.merge_stats_into_summary(config.output_dir, STAGE, _extra(config, levels))
+  logging.info("examples: %s", json.dumps(section, sort_keys=True))
+  if config.kind == "labels":
+    print(f"examples: {section.get('examples/total', 0)} labelled examples in "
+          f"{section.get('classes/count', 0)} classes; see {config.output_dir}/summary.json")
+  else:
+    print(f"examples: {section.get('triplets/total', 0)} {config.kind} triplets from "
+          f"{section.get('anchors', 0)} anchors; see {config.output_dir}/summary.json")
+  return section
