@@ -6,14 +6,16 @@ the same directory replaces the results (every stage rewrites its outputs).
 """
 
 import argparse
+import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
 
-from launch import logs
+from launch import demo_report, logs
 
 
 @dataclasses.dataclass
@@ -22,6 +24,7 @@ class DemoConfig:
   num_items: int = 20000
   seed: int = 0
   runner: str = "DirectRunner"
+  train_steps: int = 400
 
 
 @dataclasses.dataclass
@@ -58,7 +61,84 @@ def _cluster(c: DemoConfig) -> str:
   return f"{section['items']} items into clusters per level L0..L{len(per_level) - 1}: {per_level}"
 
 
-STAGES = [Stage("synth", _synth), Stage("validate", _validate), Stage("cluster", _cluster)]
+# Methods compared by the demo: training-example kind and trainer mode.
+METHODS = {"gcml": ("smart", "triplet"), "cdml": ("random", "triplet"), "clc": ("labels", "clc")}
+
+
+def _examples(c: DemoConfig) -> str:
+  from pipelines import make_examples
+  data, out = os.path.join(c.output_dir, "data"), os.path.join(c.output_dir, "examples")
+  counts = []
+  for kind in ("smart", "random", "labels"):
+    section = make_examples.run([
+        f"--kind={kind}", f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
+        f"--clusters={os.path.join(c.output_dir, 'cluster')}", f"--output_dir={out}/{kind}",
+        "--level=0", f"--seed={c.seed}", "--num_shards=4", f"--runner={c.runner}"])
+    total = section.get("examples/total" if kind == "labels" else "triplets/total", 0)
+    counts.append(f"{kind} {total}")
+  return ", ".join(counts)
+
+
+def _train(c: DemoConfig) -> str:
+  from launch import train
+  from model import trainer
+  results = []
+  for method, (kind, mode) in METHODS.items():
+    prefix = "examples" if kind == "labels" else "triplets"
+    data = os.path.join(c.output_dir, "examples", kind, f"{prefix}-*.tfrecord")
+    config, _ = train.config_from_argv([
+        f"--mode={mode}", f"--train_data={data}", "--preset=demo",
+        f"--model_dir={os.path.join(c.output_dir, 'train', method)}",
+        f"--train_steps={c.train_steps}", "--batch_size=128", f"--seed={c.seed}"])
+    result = trainer.train(config)
+    first = sum(loss for _, loss in result.losses[:20]) / len(result.losses[:20])
+    last = sum(loss for _, loss in result.losses[-20:]) / len(result.losses[-20:])
+    results.append(f"{method} loss {first:.3f} -> {last:.3f}")
+  return f"{c.train_steps} steps each: " + ", ".join(results)
+
+
+def _export(c: DemoConfig) -> str:
+  from pipelines import export
+  data = os.path.join(c.output_dir, "data")
+  for method in METHODS:
+    export.run([f"--model_dir={os.path.join(c.output_dir, 'train', method)}",
+                f"--features={data}/features-*.tfrecord", "--top_k=60",
+                f"--output_dir={os.path.join(c.output_dir, 'export', method)}",
+                f"--runner={c.runner}"])
+  return f"embeddings and related-items top-60 for {', '.join(METHODS)}"
+
+
+def _evaluate(c: DemoConfig) -> str:
+  from pipelines import evaluate
+  data = os.path.join(c.output_dir, "data")
+  for method in METHODS:
+    evaluate.run([f"--embeddings={os.path.join(c.output_dir, 'export', method)}/embeddings-*",
+                  f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
+                  f"--output_dir={os.path.join(c.output_dir, 'evaluate', method)}"])
+  return "retrieval MAP and NDCG@60 on the cold-start split, learned vs raw features"
+
+
+STAGES = [Stage("synth", _synth), Stage("validate", _validate), Stage("cluster", _cluster),
+          Stage("examples", _examples), Stage("train", _train), Stage("export", _export),
+          Stage("evaluate", _evaluate)]
+
+
+def _run_quietly(stage: Stage, config: DemoConfig) -> str:
+  """Runs a stage with its own prints and logs in `OUTPUT/logs/<stage>.log`."""
+  log_dir = os.path.join(config.output_dir, "logs")
+  os.makedirs(log_dir, exist_ok=True)
+  with open(os.path.join(log_dir, f"{stage.name}.log"), "w", encoding="utf-8") as log:
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [handler]
+    try:
+      with contextlib.redirect_stdout(log):
+        return stage.run(config)
+    finally:
+      root.handlers = saved
+      logs.setup(level=logging.WARNING)
 
 
 def parse_args(argv) -> DemoConfig:
@@ -68,25 +148,28 @@ def parse_args(argv) -> DemoConfig:
   p.add_argument("--num_items", type=int, default=d.num_items)
   p.add_argument("--seed", type=int, default=d.seed)
   p.add_argument("--runner", default=d.runner, help="Beam runner for the pipeline stages")
+  p.add_argument("--train_steps", type=int, default=d.train_steps, help="steps per method")
   a = p.parse_args(argv)
-  return DemoConfig(a.output_dir, a.num_items, a.seed, a.runner)
+  return DemoConfig(a.output_dir, a.num_items, a.seed, a.runner, a.train_steps)
 
 
 def main(argv: list[str]) -> int:
-  logs.setup(level=30)  # warnings only: the demo prints its own lines
+  logs.setup(level=logging.WARNING)  # the demo prints its own lines; stages log to logs/
   config = parse_args(argv)
-  for stage in STAGES:  # a rerun replaces earlier results cleanly
-    shutil.rmtree(os.path.join(config.output_dir, stage.name), ignore_errors=True)
-  shutil.rmtree(os.path.join(config.output_dir, "data"), ignore_errors=True)
-  start = time.time()
+  for name in [s.name for s in STAGES] + ["data", "report"]:  # a rerun replaces results
+    shutil.rmtree(os.path.join(config.output_dir, name), ignore_errors=True)
+  start, times = time.time(), {}
   for i, stage in enumerate(STAGES, 1):
     t = time.time()
     print(f"[{i}/{len(STAGES)}] {stage.name} ...", flush=True)
-    result = stage.run(config)
-    print(f"[{i}/{len(STAGES)}] {stage.name}: {result} ({time.time() - t:.1f}s)", flush=True)
-  print(f"demo: done in {time.time() - start:.1f}s; outputs under {os.path.abspath(config.output_dir)}"
-        f" (data/: generated inputs; validate/summary.json: what the checks found; "
-        f"cluster/: cluster tables, summary.json and cluster_sizes.png)")
+    result = _run_quietly(stage, config)
+    times[stage.name] = time.time() - t
+    print(f"[{i}/{len(STAGES)}] {stage.name}: {result} ({times[stage.name]:.1f}s)", flush=True)
+  rows = demo_report.collect(os.path.join(config.output_dir, "evaluate"), list(METHODS))
+  paragraph = demo_report.reading(rows)
+  path = demo_report.write_report(os.path.join(config.output_dir, "report"), rows, times, paragraph)
+  print(f"demo: done in {time.time() - start:.1f}s; report: {os.path.abspath(path)}")
+  print(paragraph)
   return 0
 
 

@@ -18,7 +18,14 @@ def setup(level: int = logging.INFO) -> None:
 
 
 class _DropKnownNoise(logging.Filter):
-  """Drops Beam's warning that the optional GCP client libraries are absent."""
+  """Drops known harmless warnings that would bury the real ones."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return "apitools not found" not in record.getMessage()
+    message = record.getMessage()
+    return not any(noise in message for noise in _NOISE)
+
+
+_NOISE = (
+    "apitools not found",  # Beam without the optional GCP client libraries
+    "Resource module is not available",  # RunInference's memory probe
+)

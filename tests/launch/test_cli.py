@@ -33,7 +33,8 @@ def test_synth_bad_flags_one_line(tmp_path, capsys):
 
 def test_demo_runs_every_stage_and_reruns_cleanly(tmp_path, capsys):
   out = str(tmp_path / "demo")
-  argv = ["demo", f"--output_dir={out}", "--num_items=1500", "--runner=FnApiRunner"]
+  argv = ["demo", f"--output_dir={out}", "--num_items=1500", "--runner=FnApiRunner",
+          "--train_steps=30"]
   assert gcml.main(argv) == 0
   printed = capsys.readouterr().out
   assert "[1/" in printed and "demo: done in" in printed
@@ -44,6 +45,12 @@ def test_demo_runs_every_stage_and_reruns_cleanly(tmp_path, capsys):
   with open(os.path.join(out, "cluster", "summary.json"), encoding="utf-8") as f:
     levels = json.load(f)["cluster"]["level_stats"]
   assert len(levels) == 3 and levels[0]["clusters"] > levels[2]["clusters"]
+  with open(os.path.join(out, "report", "report.md"), encoding="utf-8") as f:
+    report = f.read()
+  for method in ("GCML", "CDML", "CLC", "raw content features"):
+    assert method in report
+  assert os.path.exists(os.path.join(out, "report", "retrieval.png"))
+  assert "report: " in printed and "Best retrieval MAP" in printed
   assert gcml.main(argv) == 0
   with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
     assert json.load(f) == first
