@@ -52,6 +52,7 @@ from model import metrics
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
 from pipelines import inputs, sharded_io, split, tf_example
+from pipelines.clustering import local_io
 from pipelines.errors import InputError
 
 MODELS = ("embeddings", "raw_features")
@@ -72,17 +73,10 @@ class EvaluateConfig:
   annotation: "object" = None  # model.annotation.AnnotationConfig when labels_from is set
 
 
-def _tfrecords(paths):
-  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  for record in tf.data.TFRecordDataset(paths):
-    yield record.numpy()
-
-
 def read_embeddings(paths, keep) -> dict[str, np.ndarray]:
   """id -> embedding for ids where `keep(id)`."""
   out = {}
-  for data in _tfrecords(paths):
+  for data in inputs.tfrecords(paths):
     try:
       rec = tf_example.parse(data)
       item_id = rec["id"][0].decode("utf-8")
@@ -97,7 +91,7 @@ def read_embeddings(paths, keep) -> dict[str, np.ndarray]:
 def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
   """id -> concatenation of the L2-normalised modalities (valid records only)."""
   out = {}
-  for data in _tfrecords(paths):
+  for data in inputs.tfrecords(paths):
     item = features_lib.parse_item(data, modalities)
     if isinstance(item, features_lib.Item) and keep(item.id) and item.id not in out:
       out[item.id] = np.concatenate(
@@ -109,7 +103,7 @@ def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
 def read_labels(paths) -> dict[str, tuple]:
   """id -> labels (int64 list) of every record that has an id and labels."""
   out = {}
-  for data in _tfrecords(paths):
+  for data in inputs.tfrecords(paths):
     try:
       rec = tf_example.parse(data)
     except ValueError:
@@ -153,23 +147,19 @@ def annotation_results(config, emb, raw, labels) -> dict:
 
 
 def read_test_edges(paths, edge_format, keep) -> set[tuple[str, str]]:
-  """Valid undirected edges (a < b) with both endpoints kept."""
-  found = set()
-  if edge_format == "tfrecord":
-    parsed = (edges_lib.parse_example_edge(d) for d in _tfrecords(paths))
-  else:
-    delimiter = "," if edge_format == "csv" else "\t"
+  """Valid undirected edges (a < b) with both endpoints kept.
 
-    def lines():
-      for path in paths:
-        with FileSystems.open(path) as f:
-          for raw in io.TextIOWrapper(f, encoding="utf-8"):
-            yield edges_lib.parse_text_edge(raw.rstrip("\r\n"), delimiter)
-    parsed = lines()
-  for edge in parsed:
-    if isinstance(edge, edges_lib.Edge) and keep(edge.src) and keep(edge.dst):
-      found.add((edge.src, edge.dst))
-  return found
+  Reads through the same validation as every other stage; refused records
+  are counted and logged (evaluation writes no rejected/ folder of its own).
+  """
+  graph = local_io.read_edges_local(paths, edge_format, "max", stage="evaluate")
+  if graph.rejections:
+    reasons = collections.Counter(r.reason for r in graph.rejections)
+    logging.warning("evaluate: %d edge records rejected: %s", len(graph.rejections),
+                    dict(sorted(reasons.items())))
+  kept = [keep(item_id) for item_id in graph.ids]
+  return {(graph.ids[a], graph.ids[b]) for a, b in zip(graph.src.tolist(), graph.dst.tolist())
+          if kept[a] and kept[b]}
 
 
 def retrieval_sets(test_edges, items):

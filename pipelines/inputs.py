@@ -5,7 +5,7 @@ TFRecord is reported as an `InputError` naming the path, before any work is
 scheduled, instead of as a traceback from deep inside a runner.
 """
 
-import struct
+from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -45,24 +45,21 @@ def check_tfrecord(path: str) -> None:
   """Verifies the framing (length, CRCs) of the first record of a TFRecord file."""
   try:
     with FileSystems.open(path, compression_type="uncompressed") as f:
-      head = f.read(12)
-      if not head:
-        return  # An empty file is a valid TFRecord file with no records.
-      if len(head) < 12:
-        raise InputError(f"{path} is not a TFRecord file (truncated header)")
-      length, length_crc = struct.unpack("<QI", head)
-      if sharded_io._masked_crc32c(head[:8]) != length_crc:  # pylint: disable=protected-access
-        raise InputError(f"{path} is not a TFRecord file (bad length checksum)")
-      data = f.read(length)
-      crc = f.read(4)
-      if len(data) < length or len(crc) < 4:
-        raise InputError(f"{path} is not a TFRecord file (truncated first record)")
-      if sharded_io._masked_crc32c(data) != struct.unpack("<I", crc)[0]:  # pylint: disable=protected-access
-        raise InputError(f"{path} is not a TFRecord file (bad data checksum)")
-  except InputError:
-    raise
+      next(sharded_io.read_tfrecords(f), None)  # an empty file holds no records: valid
+  except ValueError as e:
+    raise InputError(f"{path} is not a TFRecord file ({e})") from None
   except Exception as e:  # pylint: disable=broad-except
     raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
+
+
+def tfrecords(paths: list[str]) -> Iterator[bytes]:
+  """Yields every record of the files; a corrupt file is a one-line InputError."""
+  for path in paths:
+    with FileSystems.open(path) as f:
+      try:
+        yield from sharded_io.read_tfrecords(f)
+      except ValueError as e:
+        raise InputError(f"{path}: corrupt TFRecord ({e})") from None
 
 
 def check_files(pattern: str, what: str, tfrecord: bool) -> list[str]:

@@ -23,7 +23,7 @@ import os
 import struct
 import uuid
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import google_crc32c
@@ -66,7 +66,7 @@ def remove_shards(prefix: str, suffix: str) -> None:
 
 
 
-def _masked_crc32c(data: bytes) -> int:
+def masked_crc32c(data: bytes) -> int:
   """The masked CRC-32C of the TFRecord format."""
   crc = google_crc32c.value(data)
   return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
@@ -75,8 +75,37 @@ def _masked_crc32c(data: bytes) -> int:
 def tfrecord_frame(record: bytes) -> bytes:
   """Frames one record in the TFRecord layout (length, CRCs, data)."""
   length = struct.pack("<Q", len(record))
-  return (length + struct.pack("<I", _masked_crc32c(length)) + record +
-          struct.pack("<I", _masked_crc32c(record)))
+  return (length + struct.pack("<I", masked_crc32c(length)) + record +
+          struct.pack("<I", masked_crc32c(record)))
+
+
+def read_tfrecords(f) -> Iterator[bytes]:
+  """Yields the records of an open TFRecord file, checking both checksums.
+
+  Streams: holds one record at a time. The length checksum is checked before
+  the length is trusted, so a file that is not a TFRecord fails at once.
+
+  Raises:
+    ValueError: naming the byte offset of a truncated or corrupt record.
+  """
+  pos = 0
+  while True:
+    head = f.read(12)
+    if not head:
+      return
+    if len(head) < 12:
+      raise ValueError(f"truncated header at byte {pos}")
+    length, length_crc = struct.unpack("<QI", head)
+    if masked_crc32c(head[:8]) != length_crc:
+      raise ValueError(f"bad length checksum at byte {pos}")
+    body = f.read(length + 4)
+    if len(body) < length + 4:
+      raise ValueError(f"truncated record at byte {pos}")
+    record = body[:length]
+    if masked_crc32c(record) != struct.unpack("<I", body[length:])[0]:
+      raise ValueError(f"bad data checksum at byte {pos}")
+    yield record
+    pos += 16 + length
 
 
 def encode_shard(records: Iterable[tuple[str, bytes | str]], record_format: str,

@@ -20,13 +20,12 @@ with a one-line error: use the Beam engine for those).
 
 import collections
 import dataclasses
-import struct
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import edges as edges_lib
-from pipelines import sharded_io
+from pipelines import inputs, sharded_io
 from pipelines.clustering import affinity_local
 from pipelines.errors import InputError
 from pipelines.rejected import Rejection, binary_record, rejected_prefix
@@ -190,20 +189,8 @@ def _read_text(out: _Collector, path: str, delimiter: str) -> None:
 
 
 def _read_tfrecord(out: _Collector, path: str) -> None:
-  with FileSystems.open(path) as f:
-    data = f.read()
-  pos = 0
-  while pos < len(data):
-    head = data[pos:pos + 12]
-    length = struct.unpack("<Q", head[:8])[0] if len(head) == 12 else -1
-    record = data[pos + 12:pos + 12 + length] if length >= 0 else b""
-    crc = data[pos + 12 + length:pos + 16 + length] if length >= 0 else b""
-    if (length < 0 or len(crc) < 4 or
-        sharded_io._masked_crc32c(head[:8]) != struct.unpack("<I", head[8:])[0] or  # pylint: disable=protected-access
-        sharded_io._masked_crc32c(record) != struct.unpack("<I", crc)[0]):  # pylint: disable=protected-access
-      raise InputError(f"{path}: corrupt TFRecord at byte {pos} (bad length or checksum)")
+  for record in inputs.tfrecords([path]):
     out.add_parsed(edges_lib.parse_example_edge(record), binary_record(record))
-    pos += 16 + length
 
 
 def read_edges_local(paths: list, edge_format: str, combine: str = "max",
