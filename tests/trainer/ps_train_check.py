@@ -10,28 +10,19 @@ argv: LABELS_GLOB MODEL_DIR STEPS. Prints one JSON line.
 import json
 import multiprocessing
 import os
-import socket
 import sys
 
 import model  # noqa: F401
+from tests.trainer.shards import free_ports
 import tensorflow as tf
 
 
-def _free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  try:
-    for s in socks:
-      s.bind(("127.0.0.1", 0))
-    return [s.getsockname()[1] for s in socks]
-  finally:
-    for s in socks:
-      s.close()
 
 
 def create_in_process_cluster(num_workers: int, num_ps: int):
   """`multi_worker_test_base.create_in_process_cluster`: one grpc server per
   worker and ps in this process; returns the coordinator's cluster resolver."""
-  ports = _free_ports(num_workers + num_ps)
+  ports = free_ports(num_workers + num_ps)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports[:num_workers]],
              "ps": [f"127.0.0.1:{p}" for p in ports[num_workers:]]}
   spec = tf.train.ClusterSpec(cluster)

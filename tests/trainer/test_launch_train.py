@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from launch.train import config_from_argv
 from model.errors import ConfigError
-from pipelines import sharded_io
+from tests.trainer.shards import write_shards
 from tests.trainer.test_train import _labels, _triplets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -27,11 +27,7 @@ def _run(args, timeout=240):
 class LaunchTrainTest(tf.test.TestCase):
 
   def _write(self, records, name):
-    d = self.create_tempdir().full_path
-    sharded_io.write_sorted_shards_local([(f"{i:05d}", r) for i, r in enumerate(records)],
-                                         os.path.join(d, name), ".tfrecord", 2,
-                                         record_format=sharded_io.TFRECORD)
-    return os.path.join(d, name + "-*.tfrecord")
+    return write_shards(self.create_tempdir().full_path, name, records)
 
   def test_flags_override_preset(self):
     data = self._write(_triplets(8, np.random.default_rng(0)), "t")

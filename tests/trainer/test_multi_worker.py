@@ -7,7 +7,6 @@ import json
 import os
 import pathlib
 import re
-import socket
 import subprocess
 import sys
 
@@ -16,7 +15,7 @@ import tensorflow as tf
 
 from launch.tf_config import main as tf_config_main
 from launch.tf_config import tf_config
-from pipelines import sharded_io
+from tests.trainer.shards import free_ports, write_shards
 from tests.trainer.test_train import _labels, _triplets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -24,15 +23,6 @@ TIMEOUT = 240
 STEPS, EVERY = 60, 5
 
 
-def _free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  try:
-    for s in socks:
-      s.bind(("127.0.0.1", 0))
-    return [s.getsockname()[1] for s in socks]
-  finally:
-    for s in socks:
-      s.close()
 
 
 def _summary_losses(model_dir):
@@ -73,15 +63,11 @@ class TfConfigTest(tf.test.TestCase):
 class MultiWorkerTest(tf.test.TestCase):
 
   def _write(self, records, name):
-    d = self.create_tempdir().full_path
-    sharded_io.write_sorted_shards_local([(f"{i:05d}", r) for i, r in enumerate(records)],
-                                         os.path.join(d, name), ".tfrecord", 2,
-                                         record_format=sharded_io.TFRECORD)
-    return os.path.join(d, name + "-*.tfrecord")
+    return write_shards(self.create_tempdir().full_path, name, records)
 
   def _train(self, mode, data, extra=()):
     model_dir = self.create_tempdir().full_path
-    hosts = ",".join(f"127.0.0.1:{p}" for p in _free_ports(2))
+    hosts = ",".join(f"127.0.0.1:{p}" for p in free_ports(2))
     procs = []
     try:
       for i in range(2):

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from pipelines import sharded_io
+from tests.trainer.shards import write_shards
 from tests.trainer.test_train import _labels
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -24,9 +24,7 @@ class ParameterServerTest(tf.test.TestCase):
   def test_clc_partitioned_table(self):
     d = self.create_tempdir().full_path
     recs = _labels(400, np.random.default_rng(5))
-    sharded_io.write_sorted_shards_local([(f"{i:05d}", r) for i, r in enumerate(recs)],
-                                         os.path.join(d, "l"), ".tfrecord", 2,
-                                         record_format=sharded_io.TFRECORD)
+    write_shards(d, "l", recs)
     model_dir = self.create_tempdir().full_path
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.Popen([sys.executable, str(CHECK), os.path.join(d, "l-*.tfrecord"),

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from pipelines import sharded_io
+from tests.trainer.shards import write_shards
 from tests.trainer.test_train import _triplets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -23,9 +23,7 @@ class RestartTest(tf.test.TestCase):
   def setUp(self):
     super().setUp()
     d = self.create_tempdir().full_path
-    sharded_io.write_sorted_shards_local(
-        [(f"{i:05d}", r) for i, r in enumerate(_triplets(200, np.random.default_rng(7)))],
-        os.path.join(d, "t"), ".tfrecord", 2, record_format=sharded_io.TFRECORD)
+    write_shards(d, "t", _triplets(200, np.random.default_rng(7)))
     self.model_dir = self.create_tempdir().full_path
     self.flags = ["--mode=triplet", f"--train_data={d}/t-*.tfrecord",
                   f"--model_dir={self.model_dir}", "--modalities=mean_rgb:8,mean_audio:4",

@@ -12,7 +12,8 @@ from model.errors import ConfigError
 from model.export import load_embedder
 from model.strategies import make_strategy
 from model.trainer_config import TrainConfig
-from pipelines import sharded_io, tf_example
+from pipelines import tf_example
+from tests.trainer.shards import write_shards
 
 MODS = (("mean_rgb", 8), ("mean_audio", 4))
 K = 6  # CLC classes
@@ -61,11 +62,7 @@ class TrainTest(tf.test.TestCase):
 
   def _write(self, records, name):
     d = self.create_tempdir().full_path
-    prefix = os.path.join(d, name)
-    sharded_io.write_sorted_shards_local([(f"{i:05d}", r) for i, r in enumerate(records)],
-                                         prefix, ".tfrecord", 2,
-                                         record_format=sharded_io.TFRECORD)
-    return d, prefix + "-*.tfrecord"
+    return d, write_shards(d, name, records)
 
   def _config(self, mode, data, **kw):
     kw = {"model_dir": self.create_tempdir().full_path, "learning_rate": 0.01, **kw}
