@@ -12,8 +12,7 @@ import logging
 import pathlib
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOptions,
-                                                  SetupOptions, StandardOptions)
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
 from pipelines.errors import InputError
 
@@ -31,9 +30,6 @@ def pipeline_options(pipeline_args: list[str]) -> PipelineOptions:
     if not setup.setup_file and not options.view_as(
         beam.options.pipeline_options.WorkerOptions).sdk_container_image and SETUP_PY.exists():
       setup.setup_file = str(SETUP_PY)
-    gcp = options.view_as(GoogleCloudOptions)
-    if not gcp.job_name:
-      gcp.job_name = None  # Beam picks a unique name.
   return options
 
 
