@@ -19,7 +19,8 @@ _FIELDS = {
     "tpu": str, "batch_size": int, "train_steps": int, "optimizer": str,
     "learning_rate": float, "decay_rate": float, "decay_steps": int, "margin": float,
     "mining": str, "num_sampled": int, "num_classes": int, "temperature": float,
-    "checkpoint_every": int, "summary_every": int, "max_checkpoints": int,
+    "checkpoint_every": int, "summary_every": int, "eval_every": int, "eval_steps": int,
+    "max_checkpoints": int,
     "shuffle_buffer": int, "seed": int,
     # model
     "modalities": str, "hidden_units": str, "embedding_dim": int, "fusion": str,

@@ -45,32 +45,7 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
   over the replicas (every replica returns the global values)."""
   variables = None
 
-  def compute_loss(batch):
-    ctx = tf.distribute.get_replica_context()
-    replicas = float(ctx.num_replicas_in_sync) if ctx is not None else 1.0
-    if config.mode == "triplet":
-      a, p, n = (model(batch[r], training=True) for r in ("anchor", "positive", "negative"))
-      loss, diag = triplet_loss(a, p, n, anchor_ids=batch["anchor_id"],
-                                positive_ids=batch["positive_id"],
-                                negative_ids=batch["negative_id"], margin=config.margin,
-                                mining=config.mining)
-      return loss, {k: v / replicas for k, v in diag.items()}
-    if config.mode == "contrastive":
-      a = model(batch["anchor"], training=True)
-      p = model(batch["positive"], training=True)
-      loss = contrastive_loss(a, p, temperature=config.temperature,
-                              anchor_ids=batch["anchor_id"], positive_ids=batch["positive_id"])
-      return loss / replicas, {}
-    emb = model(batch["features"], training=True)
-    n_classes = table.num_classes
-    sampled = config.num_sampled
-    sampler = "all" if not sampled or sampled >= n_classes else "log_uniform"
-    seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(optimizer.iterations, tf.int64)])
-    loss = sampled_softmax_loss(emb, batch["label"], table,
-                                num_sampled=None if sampler == "all" else sampled,
-                                sampler=sampler, seed=seed,
-                                global_batch_size=config.batch_size)
-    return loss, {}
+  compute_loss = _loss_function(config, model, optimizer, table, training=True)
 
   def step(batch):
     nonlocal variables
@@ -99,3 +74,62 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
     return out
 
   return step
+
+
+def make_replica_eval_step(config: TrainConfig, model: tf.keras.Model, optimizer,
+                           table: ClassEmbeddingTable | None = None):
+  """Returns `eval_step(batch) -> {name: scalar}`: the training objective on a
+  held-out batch (no gradients; dropout off), summed over the replicas like
+  `make_replica_step`. Triplet and contrastive modes add `triplet_accuracy`,
+  the fraction of (anchor, positive, assigned negative) triplets with
+  d(a, p) < d(a, n)."""
+  compute_loss = _loss_function(config, model, optimizer, table, training=False)
+
+  def step(batch):
+    loss, diag = compute_loss(batch)
+    out = {"loss": loss, **diag}
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+      out = ctx.all_reduce(tf.distribute.ReduceOp.SUM, out)
+    return out
+
+  return step
+
+
+def _loss_function(config: TrainConfig, model: tf.keras.Model, optimizer,
+                   table: ClassEmbeddingTable | None, training: bool):
+  """`loss(batch) -> (loss, diagnostics)` of the mode, scaled per replica so
+  that summing over the replicas gives the global value."""
+
+  def compute_loss(batch):
+    ctx = tf.distribute.get_replica_context()
+    replicas = float(ctx.num_replicas_in_sync) if ctx is not None else 1.0
+    if config.mode in ("triplet", "contrastive"):
+      a, p = model(batch["anchor"], training=training), model(batch["positive"], training=training)
+      diag = {}
+      if not training:
+        n = model(batch["negative"], training=False)
+        closer = (tf.reduce_sum(tf.math.squared_difference(a, p), -1) <
+                  tf.reduce_sum(tf.math.squared_difference(a, n), -1))
+        diag["triplet_accuracy"] = tf.reduce_sum(tf.cast(closer, tf.float32)) / config.batch_size
+      if config.mode == "contrastive":
+        loss = contrastive_loss(a, p, temperature=config.temperature,
+                                anchor_ids=batch["anchor_id"], positive_ids=batch["positive_id"])
+        return loss / replicas, diag
+      n = model(batch["negative"], training=training)
+      loss, mined = triplet_loss(a, p, n, anchor_ids=batch["anchor_id"],
+                                 positive_ids=batch["positive_id"],
+                                 negative_ids=batch["negative_id"], margin=config.margin,
+                                 mining=config.mining)
+      return loss, {**diag, **{k: v / replicas for k, v in mined.items()}}
+    emb = model(batch["features"], training=training)
+    sampled = config.num_sampled
+    sampler = "all" if not sampled or sampled >= table.num_classes else "log_uniform"
+    seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(optimizer.iterations, tf.int64)])
+    loss = sampled_softmax_loss(emb, batch["label"], table,
+                                num_sampled=None if sampler == "all" else sampled,
+                                sampler=sampler, seed=seed,
+                                global_batch_size=config.batch_size)
+    return loss, {}
+
+  return compute_loss

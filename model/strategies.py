@@ -27,6 +27,11 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
     if not tf.config.list_logical_devices("GPU"):
       cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
       if len(cpus) > 1:  # logical CPUs (tests): one replica each
+        # Not the default collective all-reduce: over logical CPUs its
+        # collective instances clash between replicas when a step both
+        # all-gathers (semi-hard mining) and all-reduces (metrics): "Shape
+        # mismatch in the collective instance ... expected shape [9] but another
+        # member expected shape [1536]" (reproduced in the eval step, TF 2.21).
         return tf.distribute.MirroredStrategy(
             cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
     return tf.distribute.MirroredStrategy()

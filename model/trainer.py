@@ -6,7 +6,8 @@ restores the latest checkpoint of `model_dir` (same step counter,
 `optimizer.iterations`, and optimizer state), runs `tf.function` steps via
 `strategy.run` until `train_steps`, saving a checkpoint every
 `checkpoint_every` steps and on exit (end, Ctrl-C, SIGTERM), writes
-TensorBoard scalars to `model_dir/train`, and exports the SavedModel to
+TensorBoard scalars to `model_dir/train`, evaluates on `eval_data` every
+`eval_interval()` steps and at the end (scalars in `model_dir/eval`), and exports the SavedModel to
 `model_dir/export`. `export(config)` re-exports from the latest checkpoint.
 """
 
@@ -27,7 +28,7 @@ from model import input as input_lib
 from model.errors import ConfigError
 from model.export import export_saved_model
 from model.losses import ClassEmbeddingTable
-from model.steps import input_kind, make_optimizer, make_replica_step
+from model.steps import input_kind, make_optimizer, make_replica_eval_step, make_replica_step
 from model.strategies import make_strategy
 from model.towers import EmbeddingModel
 from model.trainer_config import TrainConfig
@@ -42,6 +43,7 @@ class TrainResult:
   losses: list            # (step, loss) at every step run
   export_dir: str | None
   last_metrics: dict
+  eval_metrics: dict = dataclasses.field(default_factory=dict)  # the last evaluation
   model: tf.keras.Model | None = None       # the trained objects (tests, notebooks)
   optimizer: tf.keras.optimizers.Optimizer | None = None
 
@@ -111,14 +113,49 @@ def _task_id(strategy) -> str:
   return f"{getattr(resolver, 'task_type', None)}{getattr(resolver, 'task_id', None)}"
 
 
-def _dataset(config: TrainConfig, strategy):
+def _input_config(config: TrainConfig, batch_size: int, for_eval: bool) -> input_lib.InputConfig:
+  # Evaluation reads its files in order, unshuffled, from the start each time,
+  # so every evaluation scores the same batches. Both repeat: under
+  # multi-worker every worker must run the same number of steps.
+  return input_lib.InputConfig(config.eval_data if for_eval else config.train_data,
+                               input_kind(config.mode), config.modalities, batch_size=batch_size,
+                               shuffle_buffer=0 if for_eval else config.shuffle_buffer,
+                               repeat=True, seed=config.seed)
+
+
+def _dataset(config: TrainConfig, strategy, for_eval: bool = False):
   def fn(ctx: tf.distribute.InputContext):
     per_replica = ctx.get_per_replica_batch_size(config.batch_size)
-    ic = input_lib.InputConfig(config.train_data, input_kind(config.mode), config.modalities,
-                               batch_size=per_replica, shuffle_buffer=config.shuffle_buffer,
-                               repeat=True, seed=config.seed)
-    return input_lib.make_dataset(ic, ctx)
+    return input_lib.make_dataset(_input_config(config, per_replica, for_eval), ctx)
   return strategy.distribute_datasets_from_function(fn)
+
+
+class _Evaluator:
+  """Runs `eval_steps` batches of `eval_data` through the eval step and
+  averages the scalars. Under parameter servers the evaluation runs inline on
+  the coordinator (its variables live on the ps), as TF's PS guide does."""
+
+  def __init__(self, config: TrainConfig, strategy, objs: _Objects, is_ps: bool):
+    self.config = config
+    step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table)
+    if is_ps:
+      self.dataset = input_lib.make_dataset(_input_config(config, config.batch_size, True))
+      self.step = tf.function(step_fn)
+    else:
+      self.dataset = _dataset(config, strategy, for_eval=True)
+      self.step = tf.function(lambda batch: strategy.run(step_fn, args=(batch,)))
+    self.strategy = None if is_ps else strategy
+
+  def __call__(self) -> dict:
+    it = iter(self.dataset)  # from the start: the same batches every time
+    totals: dict[str, float] = {}
+    for _ in range(self.config.eval_steps):
+      out = self.step(next(it))
+      for k, v in out.items():
+        if self.strategy is not None:
+          v = self.strategy.experimental_local_results(v)[0]
+        totals[k] = totals.get(k, 0.0) + float(v)
+    return {k: v / self.config.eval_steps for k, v in totals.items()}
 
 
 class _StopFlag:
@@ -190,6 +227,22 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
       return [{k: float(strategy.experimental_local_results(v)[0])
                for k, v in train_step(it).items()} for _ in range(n)]
 
+  evaluator = _Evaluator(config, strategy, objs, is_ps) if config.eval_data else None
+  eval_writer = tf.summary.create_file_writer(
+      os.path.join(config.model_dir, "eval")) if evaluator and chief else None
+  eval_metrics: dict = {}
+
+  def evaluate(at_step: int) -> dict:
+    result = evaluator()
+    if eval_writer is not None:
+      with eval_writer.as_default(step=at_step):
+        for k, v in result.items():
+          _scalar(k, v)
+      eval_writer.flush()
+    log.info("eval step %d loss %.4f %s", at_step, result["loss"],
+             " ".join(f"{k} {v:.4f}" for k, v in sorted(result.items()) if k != "loss"))
+    return result
+
   losses, metrics = [], {}
   step = start
   last_save = start
@@ -199,7 +252,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
       while step < config.train_steps and not flag.stop:
         # Up to the next summary / checkpoint / end (one step at a time unless PS).
         boundary = min(config.train_steps, _next_multiple(step, config.summary_every),
-                       _next_multiple(step, config.checkpoint_every))
+                       _next_multiple(step, config.checkpoint_every),
+                       _next_multiple(step, config.eval_interval()))
         all_metrics = run_steps(boundary - step if is_ps else 1)
         new_step = int(objs.optimizer.iterations.numpy())
         for i, m in enumerate(all_metrics):
@@ -220,6 +274,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         if step % config.checkpoint_every == 0:
           objs.manager.save(checkpoint_number=step)
           last_save = step
+        if evaluator and (step % config.eval_interval() == 0 or step == config.train_steps):
+          eval_metrics = evaluate(step)
     finally:
       if is_ps:
         coordinator.join()
@@ -228,6 +284,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
       if step != last_save or not (objs.restored or last_save > start):
         objs.manager.save(checkpoint_number=step)
       writer.close()
+      if eval_writer is not None:
+        eval_writer.close()
       if not chief:
         objs.cleanup()
         if tf.io.gfile.exists(summary_dir):
@@ -235,7 +293,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   export_dir = None
   if step >= config.train_steps:
     export_dir = _export(config, objs, chief)
-  return TrainResult(start, step, losses, export_dir, metrics, objs.model, objs.optimizer)
+  return TrainResult(start, step, losses, export_dir, metrics, eval_metrics, objs.model,
+                     objs.optimizer)
 
 
 def _next_multiple(step: int, every: int) -> int:

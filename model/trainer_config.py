@@ -57,6 +57,9 @@ class TrainConfig:
     num_classes: CLC classes; read from `classes.tsv` next to the data when 0.
     temperature: contrastive temperature.
     checkpoint_every / summary_every: in steps.
+    eval_every: evaluate on `eval_data` every this many steps (0: at every
+      checkpoint) and at the end; eval_steps: batches per evaluation (the same
+      batches each time: the eval input is read in order, not shuffled).
     model: the network.
     seed: input shuffling and sampler seed.
   """
@@ -79,6 +82,8 @@ class TrainConfig:
   temperature: float = 0.1
   checkpoint_every: int = 1000
   summary_every: int = 100
+  eval_every: int = 0
+  eval_steps: int = 20
   max_checkpoints: int = 3
   shuffle_buffer: int = 10000
   seed: int = 0
@@ -156,10 +161,12 @@ class TrainConfig:
     if not self.model_dir:
       raise ConfigError("--model_dir is required")
     for name in ("batch_size", "train_steps", "decay_steps", "checkpoint_every",
-                 "summary_every", "max_checkpoints"):
+                 "summary_every", "max_checkpoints", "eval_steps"):
       v = getattr(self, name)
       if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
         raise ConfigError(f"--{name} must be a positive int, got {v!r}")
+    if not isinstance(self.eval_every, int) or self.eval_every < 0:
+      raise ConfigError(f"--eval_every must be an int >= 0, got {self.eval_every!r}")
     if not self.learning_rate > 0:
       raise ConfigError(f"--learning_rate must be positive, got {self.learning_rate}")
     if not 0 < self.decay_rate <= 1:
@@ -185,6 +192,10 @@ class TrainConfig:
       raise ConfigError(f"--batch_size={self.batch_size} is not divisible by the "
                         f"{num_replicas} replicas")
     return self.batch_size // num_replicas
+
+  def eval_interval(self) -> int:
+    """Steps between evaluations (`eval_every`, else `checkpoint_every`)."""
+    return self.eval_every or self.checkpoint_every
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)

@@ -25,10 +25,12 @@ def main(data, labels, model_dir) -> dict:
             "--embedding_dim=16", "--batch_size=32", "--checkpoint_every=5"]
   out = {"replicas": make_strategy("mirrored").num_replicas_in_sync}
   cfg, _ = config_from_argv(common + ["--mode=triplet", f"--train_data={data}",
+                                      f"--eval_data={data}", "--eval_steps=2",
                                       f"--model_dir={model_dir}/t", "--train_steps=8"])
   r = trainer.train(cfg)
   out["triplet"] = {"start": r.start_step, "final": r.final_step,
                     "losses": [l for _, l in r.losses], "metrics": r.last_metrics,
+                    "eval": r.eval_metrics,
                     "exported": bool(r.export_dir and os.path.isdir(r.export_dir))}
   r = trainer.train(cfg.__class__(**{**cfg.__dict__, "train_steps": 10}))
   out["resume"] = {"start": r.start_step, "final": r.final_step}

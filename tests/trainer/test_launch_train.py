@@ -61,6 +61,8 @@ class LaunchTrainTest(tf.test.TestCase):
     self.assertTrue(all(np.isfinite(t["losses"])))
     self.assertTrue(t["exported"])
     self.assertBetween(t["metrics"]["usage_ratio"], 0.0, 1.0)
+    self.assertBetween(t["eval"]["triplet_accuracy"], 0.0, 1.0)  # summed over the 2 replicas
+    self.assertTrue(np.isfinite(t["eval"]["loss"]))
     self.assertEqual(out["resume"], {"start": 8, "final": 10})
     self.assertEqual(out["clc"]["final"], 4)
     self.assertTrue(all(np.isfinite(out["clc"]["losses"])))
