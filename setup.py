@@ -24,6 +24,8 @@ setuptools.setup(
         "google-crc32c>=1.5",
         # Plots next to the numbers (cluster sizes, training curves, reports).
         "matplotlib>=3.9",
+        # Approximate top-K related items (gcml export --search=ivfpq).
+        "faiss-cpu>=1.9,<1.16",
     ],
     extras_require={
         # dev includes the GCP extra so that CI builds every Dataflow job graph offline

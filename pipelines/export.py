@@ -7,7 +7,9 @@ modality in, `embedding` out), batched, and writes:
 * `OUTPUT/embeddings-*.tfrecord`: `tf.train.Example` with `id` (bytes) and
   `embedding` (float list);
 * `OUTPUT/related-*.tsv`: header `id\\trank\\tneighbor\\tscore`, each item's
-  top-K most similar other items by cosine (`pipelines/related_items.py`);
+  top-K most similar other items by cosine (`pipelines/related_items.py`;
+  `--search=ivfpq`: approximate, through a faiss IVF-PQ index,
+  `pipelines/related_ann.py`);
 * refused feature records under `OUTPUT/rejected/`, counts in
   `OUTPUT/summary.json` (section `export`).
 
@@ -105,13 +107,32 @@ class ExportConfig:
   query_batch: int = 256
   index_chunk: int = 65536
   max_index_bytes: int = related_items.MAX_INDEX_BYTES
+  search: str = "exact"
+  ann_nprobe: int = 32
+  ann_code_bytes: int = 0  # 0: dim / 2
+  ann_nlist: int = 0  # 0: min(4 sqrt(N), train items / 39)
+  ann_train_size: int = 65536
 
   def validate(self):
     if self.top_k < 1:
       raise InputError(f"--top_k must be >= 1, got {self.top_k}")
-    for name in ("batch_size", "query_batch", "index_chunk", "max_index_bytes"):
+    for name in ("batch_size", "query_batch", "index_chunk", "max_index_bytes", "ann_nprobe",
+                 "ann_train_size"):
       if getattr(self, name) < 1:
         raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
+    for name in ("ann_code_bytes", "ann_nlist"):
+      if getattr(self, name) < 0:
+        raise InputError(f"--{name} must be >= 0, got {getattr(self, name)}")
+    if self.search not in related_items.SEARCHES:
+      raise InputError(f"--search must be one of {', '.join(related_items.SEARCHES)}, "
+                       f"got {self.search!r}")
+
+  def related_transform(self) -> related_items.RelatedItems:
+    from pipelines import related_ann  # pylint: disable=import-outside-toplevel
+    return related_items.RelatedItems(
+        self.top_k, self.query_batch, self.index_chunk, self.max_index_bytes, self.search,
+        related_ann.AnnParams(self.ann_nprobe, self.ann_code_bytes, self.ann_nlist,
+                              self.ann_train_size))
 
 
 def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, feature_paths,
@@ -130,9 +151,7 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
            FileSystems.join(config.output_dir, "embeddings"), ".tfrecord", num_shards,
            sharded_io.TFRECORD))
   _ = (embeddings
-       | "RelatedItems" >> related_items.RelatedItems(config.top_k, config.query_batch,
-                                                      config.index_chunk,
-                                                      config.max_index_bytes)
+       | "RelatedItems" >> config.related_transform()
        | "WriteRelated" >> sharded_io.WriteSortedShards(
            FileSystems.join(config.output_dir, "related"), ".tsv", num_shards,
            sharded_io.TEXT, related_items.HEADER))
@@ -159,12 +178,25 @@ def parse_args(argv):
   parser.add_argument("--query_batch", type=int, default=256)
   parser.add_argument("--index_chunk", type=int, default=65536)
   parser.add_argument("--max_index_bytes", type=int, default=related_items.MAX_INDEX_BYTES,
-                      help="broadcast limit of the top-K index (N * dim * 4 bytes)")
+                      help="cap on the bytes of the top-K index broadcast to every worker "
+                      "(exact: N * dim * 4 + ids; ivfpq: the serialised index + ids)")
+  parser.add_argument("--search", default="exact", choices=related_items.SEARCHES,
+                      help="top-K search: exact cosine, or ivfpq (faiss IVF-PQ, approximate; "
+                      "for indexes over the exact limit)")
+  parser.add_argument("--ann_nprobe", type=int, default=32, help="ivfpq: lists per query")
+  parser.add_argument("--ann_code_bytes", type=int, default=0,
+                      help="ivfpq: PQ bytes per item (0: dim / 2)")
+  parser.add_argument("--ann_nlist", type=int, default=0,
+                      help="ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39))")
+  parser.add_argument("--ann_train_size", type=int, default=65536,
+                      help="ivfpq: items (chosen by id hash) the quantizers are trained on")
   known, pipeline_args = parser.parse_known_args(argv)
   mods = features_lib.parse_modalities(known.modalities) if known.modalities else None
   config = ExportConfig(known.model_dir, known.features, known.output_dir, known.top_k, mods,
                         known.num_shards, known.batch_size, known.query_batch,
-                        known.index_chunk, known.max_index_bytes)
+                        known.index_chunk, known.max_index_bytes, known.search,
+                        known.ann_nprobe, known.ann_code_bytes, known.ann_nlist,
+                        known.ann_train_size)
   return config, pipeline_args
 
 
@@ -186,7 +218,7 @@ def run(argv=None) -> dict:
     return {}
   section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
       "model": model_path, "features_glob": config.features, "top_k": config.top_k,
-      "num_shards": num_shards})
+      "search": config.search, "num_shards": num_shards})
   logging.info("export: %s", section)
   print(f"export: {section.get('export/embedded_items', 0)} items embedded; "
         f"{config.output_dir}/embeddings-*.tfrecord and related-*.tsv", file=sys.stdout)

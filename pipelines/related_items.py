@@ -14,8 +14,11 @@ Design (see docs/export_and_evaluation.md):
 * Per query batch the index is scanned in chunks of `index_chunk` rows:
   scores = Q @ chunk^T (float32), a running top-K per query is kept, so the
   memory is O(batch * index_chunk) whatever N. This exact search costs
-  O(N^2 d) in all; where that stops being affordable, use an approximate
-  nearest-neighbour library (ScaNN, faiss) behind `top_k_block` (not implemented yet).
+  O(N^2 d) in all.
+* `search="ivfpq"` (`pipelines/related_ann.py`) broadcasts a faiss IVF-PQ
+  index instead (about N * (code bytes + 8) bytes): approximate neighbours
+  and scores, for indexes over the exact broadcast limit. The cap applies to
+  the bytes actually broadcast (matrix or serialised index, plus the ids).
 * The query itself is never its own neighbour. Ties in score are broken by
   the neighbour's id (ascending), so the output does not depend on batching.
   Scores are written with 6 decimals.
@@ -30,6 +33,7 @@ import apache_beam as beam
 import numpy as np
 
 HEADER = "id\trank\tneighbor\tscore"
+SEARCHES = ("exact", "ivfpq")
 MAX_INDEX_BYTES = 1 << 30  # 1 GiB: e.g. 1M items x 256 floats; see the module docstring
 
 
@@ -46,15 +50,16 @@ class Index(NamedTuple):
 def build_index(pairs, max_bytes: int = MAX_INDEX_BYTES) -> Index:
   """Index from (id, embedding) pairs; rows L2-normalised.
 
-  Raises IndexTooLargeError when N * d * 4 bytes exceeds `max_bytes`.
+  Raises IndexTooLargeError when the broadcast bytes (N * d * 4 for the
+  matrix, plus the ids) exceed `max_bytes`.
   """
   pairs = sorted(pairs, key=lambda kv: kv[0])
-  size = sum(4 * np.asarray(v).size for _, v in pairs)
+  size = sum(4 * np.asarray(v).size + len(k.encode("utf-8")) for k, v in pairs)
   if size > max_bytes:
     raise IndexTooLargeError(
-        f"the related-items index is {size} bytes ({len(pairs)} items), over the "
-        f"broadcast limit of {max_bytes} bytes (--max_index_bytes); shard the index or use "
-        "an approximate nearest-neighbour search (docs/export_and_evaluation.md)")
+        f"the exact related-items index is {size} bytes ({len(pairs)} items), over the "
+        f"broadcast limit of {max_bytes} bytes (--max_index_bytes); use the approximate "
+        "search (--search=ivfpq) or raise the limit (docs/export_and_evaluation.md)")
   ids = tuple(k for k, _ in pairs)
   if not pairs:
     return Index((), np.zeros((0, 0), np.float32), {})
@@ -142,17 +147,28 @@ class RelatedItems(beam.PTransform):
   Attributes:
     k: neighbours per item.
     query_batch: queries scored per matrix product.
-    index_chunk: index rows scored per matrix product.
+    index_chunk: index rows scored per matrix product (exact search).
+    max_index_bytes: cap on the bytes broadcast to every worker.
+    search: "exact" or "ivfpq" (approximate, `pipelines/related_ann.py`).
+    ann: `related_ann.AnnParams` for "ivfpq" (None: defaults).
   """
   k: int = 60
   query_batch: int = 256
   index_chunk: int = 65536
   max_index_bytes: int = MAX_INDEX_BYTES
+  search: str = "exact"
+  ann: object = None
 
   def __post_init__(self):
     super().__init__()
 
   def expand(self, embeddings):
+    if self.search not in SEARCHES:
+      raise ValueError(f"search must be one of {SEARCHES}, got {self.search!r}")
+    if self.search == "ivfpq":
+      from pipelines import related_ann  # pylint: disable=import-outside-toplevel
+      return embeddings | "Approximate" >> related_ann.AnnRelatedItems(
+          self.k, self.query_batch, self.max_index_bytes, self.ann or related_ann.AnnParams())
     index = (embeddings
              | "CollectIndex" >> beam.combiners.ToList()
              | "BuildIndex" >> beam.Map(build_index, self.max_index_bytes))
