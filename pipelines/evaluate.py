@@ -33,6 +33,12 @@ cold-start test items, for three inputs: `embeddings`, `raw_features` and
 and Hit@5 (`model/metrics.py`). The class vocabulary is every label seen.
 This part holds all items (not only test items) in memory. Each annotation
 metric also gets a chart (`annotation_gap_at_20.png`, ...).
+
+Training summaries (`--model_dir=[NAME=]DIR`, repeated or comma-separated):
+the trainer's TensorBoard scalars (`pipelines/training_summaries.py`) give
+`usage_ratio.png` (the GCML paper's Figure 5), `training_curves.png` (loss
+and learning rate) and the margin table (the paper's Table 3) in
+`metrics.md` and `metrics.json` (section `training`).
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from apache_beam.io.filesystems import FileSystems
 from model import metrics
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, sharded_io, split, tf_example
+from pipelines import inputs, sharded_io, split, tf_example, training_summaries
 from pipelines.clustering import local_io
 from pipelines.errors import InputError
 
@@ -71,6 +77,7 @@ class EvaluateConfig:
   query_block: int = 1024
   labels_from: str | None = None
   annotation: "object" = None  # model.annotation.AnnotationConfig when labels_from is set
+  model_dirs: dict = dataclasses.field(default_factory=dict)  # run name -> gcml train dir
 
 
 def read_embeddings(paths, keep) -> dict[str, np.ndarray]:
@@ -239,6 +246,9 @@ def markdown_table(result: dict, ndcg_k: int = 60) -> str:
     for name, row in result["annotation"].items():
       lines.append(f"| {name} | " + " | ".join(
           f"{row[k]:.4f}" for k in ("gap@20", "map", "hit@1", "hit@5")) + " |")
+  margins = training_summaries.margin_markdown(result.get("training", {}))
+  if margins:
+    lines += ["", margins.rstrip("\n")]
   return "\n".join(lines) + "\n"
 
 
@@ -260,7 +270,8 @@ def bar_chart_png(title: str, values: dict[str, float]) -> bytes:
   return buf.getvalue()
 
 
-def write_outputs(output_dir: str, result: dict, ndcg_k: int) -> list[str]:
+def write_outputs(output_dir: str, result: dict, ndcg_k: int,
+                  training_charts: dict | None = None) -> list[str]:
   paths = []
 
   def put(name, data: bytes):
@@ -280,6 +291,8 @@ def write_outputs(output_dir: str, result: dict, ndcg_k: int) -> list[str]:
       values = {name: row[key] for name, row in result["annotation"].items()}
       put("annotation_" + key.replace("@", "_at_") + ".png",
           bar_chart_png(f"{title} (annotation)", values))
+  for name, png in (training_charts or {}).items():
+    put(name, png)
   return paths
 
 
@@ -298,6 +311,10 @@ def parse_args(argv):
   parser.add_argument("--query_block", type=int, default=1024)
   parser.add_argument("--labels_from", default=None,
                       help="feature TFRecord glob with `labels`: run the annotation metrics")
+  parser.add_argument("--model_dir", action="append", default=[],
+                      help="gcml train --model_dir whose summaries to plot (usage ratio, "
+                      "loss, learning rate) and tabulate (margins): [NAME=]DIR, repeated "
+                      "or comma-separated")
   parser.add_argument("--annotation_hidden", type=int, default=4096)
   parser.add_argument("--annotation_experts", type=int, default=5)
   parser.add_argument("--annotation_steps", type=int, default=100_000)
@@ -318,7 +335,8 @@ def parse_args(argv):
   return EvaluateConfig(known.embeddings, known.edges, known.features, known.output_dir,
                         known.edge_format, features_lib.parse_modalities(known.modalities),
                         known.test_fraction, known.ndcg_k, known.query_block,
-                        known.labels_from, annotation_config)
+                        known.labels_from, annotation_config,
+                        training_summaries.parse_model_dirs(known.model_dir))
 
 
 def run(argv=None) -> dict:
@@ -328,9 +346,14 @@ def run(argv=None) -> dict:
   edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
   embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  scalars = training_summaries.read_runs(config.model_dirs)  # fails early on a bad dir
   result = evaluate(config, embedding_paths, edge_paths, feature_paths)
+  training_charts = {}
+  if config.model_dirs:
+    result["training"] = training_summaries.training_section(config.model_dirs, scalars)
+    training_charts = training_summaries.charts(scalars)
   FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
-  write_outputs(config.output_dir, result, config.ndcg_k)
+  write_outputs(config.output_dir, result, config.ndcg_k, training_charts)
   logging.info("evaluate: %s", json.dumps(result["retrieval"], sort_keys=True))
   print(markdown_table(result, config.ndcg_k), end="")
   print(f"evaluate: wrote {config.output_dir}/metrics.json, metrics.md and charts")

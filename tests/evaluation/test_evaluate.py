@@ -137,3 +137,27 @@ def test_annotation_on_embeddings_and_raw_features(world):
   with open(os.path.join(out, "metrics.md"), encoding="utf-8") as f:
     assert "| embeddings+raw_features |" in f.read()
   assert os.path.exists(os.path.join(out, "annotation_gap_at_20.png"))
+
+
+def test_training_summaries_from_model_dirs(world, tmp_path):
+  from tests.evaluation.test_training_summaries import write_run  # pylint: disable=import-outside-toplevel
+  root, feats, _ = world
+  raw = {i: np.concatenate([r, a]) for i, (r, a) in feats.items()}
+  gcml_dir = write_run(str(tmp_path / "gcml_run"))
+  cdml_dir = write_run(str(tmp_path / "cdml_run"), gcml=False)
+  out = str(tmp_path / "out")
+  result = evaluate.run(_args(root, _write_embeddings(root, "summaries", raw), out) + [
+      f"--model_dir=GCML={gcml_dir}", f"--model_dir=CDML={cdml_dir}"])
+  assert sorted(result["training"]) == ["CDML", "GCML"]
+  with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+    saved = json.load(f)
+  assert saved["training"]["GCML"]["margins"]["steps"] == [10, 200]
+  with open(os.path.join(out, "metrics.md"), encoding="utf-8") as f:
+    md = f.read()
+  assert "| GCML | early | 10 |" in md and "| GCML | late | 200 |" in md
+  for png in ("usage_ratio.png", "training_curves.png"):
+    with open(os.path.join(out, png), "rb") as f:
+      assert f.read(4) == b"\x89PNG"
+  code = gcml.main(["evaluate", *_args(root, _write_embeddings(root, "summaries", raw), out),
+                    f"--model_dir={tmp_path}/none"])
+  assert code == 2
