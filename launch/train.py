@@ -50,8 +50,10 @@ def config_from_argv(argv: list[str]):
 def main(argv: list[str]) -> int:
   logs.setup()
   config, args = config_from_argv(argv)
-  from model import trainer
+  from model import strategies, trainer
 
+  if not args.export_only and strategies.serve_cluster_task(config.strategy):
+    return 0  # a worker or ps task of a parameter-server cluster: served until stopped
   if args.export_only:
     path = trainer.export(config)
     print(f"exported {path}")

@@ -4,12 +4,16 @@
 * `mirrored`: all local GPUs, else all logical CPUs; synchronous all-reduce.
 * `multi_worker`: `MultiWorkerMirroredStrategy`, cluster from `TF_CONFIG`.
 * `parameter_server`: `ParameterServerStrategy` from `TF_CONFIG`
-  (`TFConfigClusterResolver`); the trainer drives it through a
-  `ClusterCoordinator`.
+  (`TFConfigClusterResolver`), variables over 256 KiB sharded over the ps
+  tasks; the chief (coordinator) drives it through a `ClusterCoordinator`,
+  and the `worker` and `ps` tasks only serve (`serve_cluster_task`).
 * `tpu`: `TPUStrategy` over `TPUClusterResolver(tpu=NAME)`.
 """
 
 from __future__ import annotations
+
+import logging
+import os
 
 import tensorflow as tf
 
@@ -42,7 +46,11 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
     spec = resolver.cluster_spec().as_dict()
     if not spec.get("ps") or not spec.get("worker"):
       raise ConfigError("--strategy=parameter_server needs TF_CONFIG with 'ps' and 'worker' tasks")
-    return tf.distribute.experimental.ParameterServerStrategy(resolver)
+    # Big variables (the CLC class table) are sharded over the ps tasks.
+    partitioner = tf.distribute.experimental.partitioners.MinSizePartitioner(
+        min_shard_bytes=256 << 10, max_shards=len(spec["ps"]))
+    return tf.distribute.experimental.ParameterServerStrategy(
+        resolver, variable_partitioner=partitioner)
   if not tpu:
     raise ConfigError("--strategy=tpu needs --tpu=NAME (or 'local')")
   try:
@@ -52,3 +60,30 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
   except (ValueError, tf.errors.OpError) as e:
     raise ConfigError(f"--tpu={tpu}: cannot reach the TPU: {e}") from e
   return tf.distribute.TPUStrategy(resolver)
+
+
+def serve_cluster_task(name: str) -> bool:
+  """For `--strategy=parameter_server` on a `worker` or `ps` task of
+  TF_CONFIG: starts this task's gRPC server and blocks serving it (the chief
+  runs the training; the cluster manager stops the servers at the end).
+
+  Returns:
+    False when this process is not such a task (it should train).
+  """
+  if name != "parameter_server":
+    return False
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  if resolver.task_type not in ("worker", "ps"):
+    return False
+  config = tf.compat.v1.ConfigProto()
+  if resolver.task_type == "worker":
+    # Scheduled steps run on the worker's inter-op pool; fewer threads than the
+    # coordinator's in-flight closures can deadlock on a small machine.
+    config.inter_op_parallelism_threads = max(4, os.cpu_count() or 1)
+  server = tf.distribute.Server(resolver.cluster_spec(), job_name=resolver.task_type,
+                                task_index=resolver.task_id, config=config,
+                                protocol=resolver.rpc_layer or "grpc", start=True)
+  logging.info("serving %s:%d of the parameter-server cluster", resolver.task_type,
+               resolver.task_id)
+  server.join()
+  return True
