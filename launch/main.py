@@ -6,6 +6,7 @@ malformed inputs, bad flag values) print one line and exit 2, no traceback.
 """
 
 import importlib
+import os
 import sys
 
 import model  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
@@ -46,12 +47,23 @@ def run_subcommand(name: str, argv: list[str]) -> int:
   except KeyboardInterrupt:
     print(f"gcml {name}: interrupted", file=sys.stderr)
     return 130
+  except BrokenPipeError:  # e.g. `gcml ... | head`: the reader left; stop quietly
+    return _closed_stdout()
+
+
+def _closed_stdout() -> int:
+  # Python would report the pipe again when flushing stdout at exit.
+  os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+  return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 def main(argv: list[str] | None = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
   if not argv or argv[0] in ("-h", "--help", "help"):
-    print(USAGE)
+    try:
+      print(USAGE, flush=True)
+    except BrokenPipeError:
+      return _closed_stdout()
     return 0 if argv else 2
   name, rest = argv[0], argv[1:]
   if name not in SUBCOMMANDS:

@@ -14,6 +14,21 @@ def test_usage_lists_subcommands(capsys):
     assert f"  {name}" in out
 
 
+def test_closed_pipe_is_not_a_traceback():
+  """`gcml --help | head -1`: the reader leaves early; no BrokenPipeError."""
+  import subprocess
+  import sys
+  read, write = os.pipe()
+  os.close(read)  # nobody reads: the first write fails with EPIPE
+  proc = subprocess.run([sys.executable, "-c", "import sys; from launch.main import main; "
+                         "sys.exit(main(['--help']))"], stdout=write,
+                        stderr=subprocess.PIPE, text=True, timeout=120,
+                        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+  os.close(write)
+  assert "Traceback" not in proc.stderr, proc.stderr
+  assert proc.returncode == 141
+
+
 def test_unknown_subcommand(capsys):
   assert gcml.main(["frobnicate"]) == 2
   assert "unknown subcommand 'frobnicate'" in capsys.readouterr().err
