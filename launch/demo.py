@@ -111,11 +111,16 @@ def _export(c: DemoConfig) -> str:
 def _evaluate(c: DemoConfig) -> str:
   from pipelines import evaluate
   data = os.path.join(c.output_dir, "data")
-  for method in METHODS:
+  # The first evaluation also reads every run's training summaries (usage-ratio
+  # curves, margin table), so they are plotted side by side.
+  runs = ",".join(f"{m.upper()}={os.path.join(c.output_dir, 'train', m)}" for m in METHODS)
+  for i, method in enumerate(METHODS):
     evaluate.run([f"--embeddings={os.path.join(c.output_dir, 'export', method)}/embeddings-*",
                   f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
-                  f"--output_dir={os.path.join(c.output_dir, 'evaluate', method)}"])
-  return "retrieval MAP and NDCG@60 on the cold-start split, learned vs raw features"
+                  f"--output_dir={os.path.join(c.output_dir, 'evaluate', method)}",
+                  *([f"--model_dir={runs}"] if i == 0 else [])])
+  return ("retrieval MAP and NDCG@60 on the cold-start split, learned vs raw features; "
+          "training curves")
 
 
 STAGES = [Stage("synth", _synth), Stage("validate", _validate), Stage("cluster", _cluster),
@@ -167,7 +172,9 @@ def main(argv: list[str]) -> int:
     print(f"[{i}/{len(STAGES)}] {stage.name}: {result} ({times[stage.name]:.1f}s)", flush=True)
   rows = demo_report.collect(os.path.join(config.output_dir, "evaluate"), list(METHODS))
   paragraph = demo_report.reading(rows)
-  path = demo_report.write_report(os.path.join(config.output_dir, "report"), rows, times, paragraph)
+  path = demo_report.write_report(
+      os.path.join(config.output_dir, "report"), rows, times, paragraph,
+      training_dir=os.path.join(config.output_dir, "evaluate", next(iter(METHODS))))
   print(f"demo: done in {time.time() - start:.1f}s; report: {os.path.abspath(path)}")
   print(paragraph)
   return 0

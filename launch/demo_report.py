@@ -8,7 +8,7 @@ cold-start split, the papers' protocol), writes `report/report.md` and
 import json
 import os
 
-from pipelines import sharded_io
+from pipelines import sharded_io, training_summaries
 
 NAMES = {"gcml": "GCML (smart negatives, L0)", "cdml": "CDML (random negatives)",
          "clc": "CLC (cluster labels)", "raw_features": "raw content features"}
@@ -43,7 +43,30 @@ def reading(rows: dict) -> str:
           "so they show the pipeline working end to end, not the papers' effect sizes.")
 
 
-def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str) -> str:
+def _training(output_dir: str, training_dir: str | None) -> list[str]:
+  """The training curves and margin table written by `gcml evaluate --model_dir`."""
+  if not training_dir:
+    return []
+  lines = []
+  for png, title in (("usage_ratio.png", "usage ratio of the negatives (GCML paper, Figure 5)"),
+                     ("training_curves.png", "loss and learning rate")):
+    src = os.path.join(training_dir, png)
+    if os.path.exists(src):
+      with open(src, "rb") as f:
+        sharded_io.atomic_write(os.path.join(output_dir, png), f.read())
+      lines += [f"### {title}", "", f"![{png}]({png})", ""]
+  with open(os.path.join(training_dir, "metrics.json"), encoding="utf-8") as f:
+    section = json.load(f).get("training", {})
+  table = training_summaries.margin_markdown(section)
+  if table:
+    lines += ["### margins of assigned and chosen negatives (GCML paper, Table 3)", "", table, ""]
+  return lines
+
+
+def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str,
+                 training_dir: str | None = None) -> str:
+  """Writes report.md and retrieval.png; `training_dir`: an evaluation directory
+  whose metrics carry the training summaries (`gcml evaluate --model_dir`)."""
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
@@ -65,7 +88,9 @@ def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str)
     r = rows[n]
     lines.append(f"| {NAMES.get(n, n)} | {r['map']:.4f} | {r['ndcg@60']:.4f} | "
                  f"{r['num_queries']} | {r['num_database']} |")
-  lines += ["", "![retrieval](retrieval.png)", "", "| stage | seconds |", "|---|---:|"]
+  lines += ["", "![retrieval](retrieval.png)", ""]
+  lines += _training(output_dir, training_dir)
+  lines += ["| stage | seconds |", "|---|---:|"]
   lines += [f"| {k} | {v:.1f} |" for k, v in stage_times.items()]
   path = os.path.join(output_dir, "report.md")
   sharded_io.atomic_write(path, ("\n".join(lines) + "\n").encode())
