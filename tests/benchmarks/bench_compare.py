@@ -22,7 +22,6 @@ Prints and returns a JSON dict.
 """
 
 import argparse
-import csv
 import glob
 import json
 import os
@@ -55,23 +54,12 @@ def _gcml(module, args, log):
   return time.time() - start
 
 
-def _hierarchy(world):
-  truth = {}
-  for path in glob.glob(f"{world}/hierarchy-*.tsv"):
-    with open(path, encoding="utf-8") as f:
-      for row in csv.DictReader(f, delimiter="\t"):
-        truth[row["id"]] = (row["topic"], row["subtopic"], row["micro"])
-  return truth
-
-
 def _edges(world):
-  pairs = set()
-  for path in glob.glob(f"{world}/edges-*.csv"):
-    with open(path, encoding="utf-8") as f:
-      for line in f:
-        src, dst, *_ = line.rstrip("\n").split(",")
-        pairs.add((src, dst) if src < dst else (dst, src))
-  return pairs
+  """The world's unique edges as (smaller id, larger id) pairs (the validated reader)."""
+  from pipelines.clustering import local_io  # pylint: disable=import-outside-toplevel
+  edges = local_io.read_edges_local(sorted(glob.glob(f"{world}/edges-*.csv")), "csv")
+  ids = edges.ids
+  return {(ids[a], ids[b]) for a, b in zip(edges.src.tolist(), edges.dst.tolist())}
 
 
 def negative_truth(examples_dir, truth, edges) -> dict:
@@ -85,8 +73,8 @@ def negative_truth(examples_dir, truth, edges) -> dict:
     parsed = tf.io.parse_example(batch, spec)
     for a, b in zip(parsed["anchor/id"].numpy(), parsed["negative/id"].numpy()):
       a, b = a.decode(), b.decode()
-      ta, tb = truth[a], truth[b]
-      same += [ta[0] == tb[0], ta[1] == tb[1], ta[2] == tb[2]]
+      ta, tb = truth[a], truth[b]  # (micro, subtopic, topic)
+      same += [ta[2] == tb[2], ta[1] == tb[1], ta[0] == tb[0]]
       linked += ((a, b) if a < b else (b, a)) in edges
       n += 1
   return {"triplets": n, "same_topic": round(same[0] / n, 4),
@@ -159,7 +147,8 @@ def main(argv: list[str]) -> dict:
     with open(os.path.join(clusters, "summary.json"), encoding="utf-8") as f:
       cluster_stats = [s["clusters"] for s in json.load(f)["cluster"]["level_stats"]]
   data = [f"--edges={world}/edges-*.csv", f"--features={world}/features-*.tfrecord"]
-  truth, edges = _hierarchy(world), _edges(world)
+  from tests.examples import worlds  # pylint: disable=import-outside-toplevel
+  truth, edges = worlds.synth_hierarchy(world), _edges(world)
   rows, negatives, raw = {}, {}, None
   methods = a.methods.split(",")
   for name in methods:

@@ -2,7 +2,6 @@
 TF_CONFIG (from `launch.tf_config`); both finish, the chief exports, the loss falls.
 Also the TF_CONFIG helper itself."""
 
-import glob
 import json
 import os
 import pathlib
@@ -17,6 +16,7 @@ import tensorflow as tf
 
 from launch.tf_config import main as tf_config_main
 from launch.tf_config import tf_config
+from pipelines import training_summaries
 from tests.trainer.shards import free_ports, write_shards
 from tests.trainer.test_train import _labels, _triplets
 
@@ -28,13 +28,8 @@ STEPS, EVERY = 60, 5
 
 
 def _summary_losses(model_dir):
-  out = {}
-  for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for v in event.summary.value:
-        if v.tag == "loss":
-          out[event.step] = float(tf.make_ndarray(v.tensor))
-  return [out[k] for k in sorted(out)]
+  scalars = training_summaries.read_scalars(training_summaries.event_files(model_dir))
+  return [value for _, value in scalars["loss"]]
 
 
 def _logged_eval(stderr):
@@ -88,11 +83,12 @@ class MultiWorkerTest(tf.test.TestCase):
           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return procs
 
-  def _train(self, mode, data, extra=()):
-    model_dir = self.create_tempdir().full_path
+  def _train(self, mode, data, extra=(), model_dir=None, steps=STEPS):
+    """Runs both workers to the end; asserts they succeed."""
+    model_dir = model_dir or self.create_tempdir().full_path
     procs = []
     try:
-      procs = self._start(mode, data, model_dir, extra)
+      procs = self._start(mode, data, model_dir, extra, steps)
       outs = [p.communicate(timeout=TIMEOUT) for p in procs]
     finally:
       for p in procs:
@@ -159,17 +155,8 @@ class MultiWorkerTest(tf.test.TestCase):
     lost_at = int(tf.train.latest_checkpoint(ckpt).rsplit("-", 1)[1])
     self.assertBetween(lost_at, 20, steps - 20)
 
-    procs = []
-    try:
-      procs = self._start("triplet", data, model_dir, steps=steps)
-      outs = [p.communicate(timeout=TIMEOUT) for p in procs]
-    finally:
-      for p in procs:
-        if p.poll() is None:
-          p.kill()
-          p.communicate()
-    for i, (p, (_, err)) in enumerate(zip(procs, outs)):
-      self.assertEqual(p.returncode, 0, f"worker {i}: {err[-3000:]}")
+    _, outs = self._train("triplet", data, model_dir=model_dir, steps=steps)
+    for i, (_, err) in enumerate(outs):
       restored = re.findall(r"restored \S+ckpt-(\d+)", err)
       self.assertTrue(restored and int(restored[0]) >= lost_at, f"worker {i}: {err[-2000:]}")
       first_step = int(re.findall(r"INFO step (\d+) loss", err)[0])

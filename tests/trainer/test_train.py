@@ -12,7 +12,7 @@ from model.errors import ConfigError
 from model.export import load_embedder
 from model.strategies import make_strategy
 from model.trainer_config import TrainConfig
-from pipelines import tf_example
+from pipelines import tf_example, training_summaries
 from tests.trainer.shards import write_shards
 
 MODS = (("mean_rgb", 8), ("mean_audio", 4))
@@ -150,11 +150,8 @@ class TrainTest(tf.test.TestCase):
                        summary_every=10, eval_every=15, eval_steps=5)
     self.assertEqual(cfg.eval_interval(), 15)
     result = trainer.train(cfg)
-    evals = {}
-    for path in tf.io.gfile.glob(os.path.join(cfg.model_dir, "eval", "events.*")):
-      for event in tf.compat.v1.train.summary_iterator(path):
-        for v in event.summary.value:
-          evals.setdefault(v.tag, {})[event.step] = float(tf.make_ndarray(v.tensor))
+    evals = {tag: dict(values) for tag, values in training_summaries.read_scalars(
+        training_summaries.event_files(cfg.model_dir, "eval")).items()}
     self.assertEqual(sorted(evals["loss"]), [15, 30])
     self.assertEqual(sorted(evals["triplet_accuracy"]), [15, 30])
     self.assertIn("usage_ratio", evals)
