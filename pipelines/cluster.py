@@ -186,7 +186,6 @@ def run(argv=None) -> dict:
 
 def _prepare_output(output_dir: str) -> None:
   """Creates the output folder and removes earlier tables (any shard count)."""
-  if not FileSystems.exists(output_dir):
-    FileSystems.mkdirs(output_dir)
+  sharded_io.ensure_dir(output_dir)
   for name, suffix in OUTPUTS:
     sharded_io.remove_shards(FileSystems.join(output_dir, name), suffix)

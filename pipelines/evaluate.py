@@ -352,7 +352,7 @@ def run(argv=None) -> dict:
   if config.model_dirs:
     result["training"] = training_summaries.training_section(config.model_dirs, scalars)
     training_charts = training_summaries.charts(scalars)
-  FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
+  sharded_io.ensure_dir(config.output_dir)
   write_outputs(config.output_dir, result, config.ndcg_k, training_charts)
   logging.info("evaluate: %s", json.dumps(result["retrieval"], sort_keys=True))
   print(markdown_table(result, config.ndcg_k), end="")

@@ -210,7 +210,7 @@ def run(argv=None) -> dict:
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   num_shards = config.num_shards or max(1, len(feature_paths))
   options = runner.pipeline_options(pipeline_args)
-  FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
+  sharded_io.ensure_dir(config.output_dir)
   pipeline = beam.Pipeline(options=options)
   build(pipeline, config, model_path, feature_paths, num_shards)
   runner.run(pipeline, "gcml export")

@@ -215,7 +215,7 @@ def run(argv=None) -> dict:
   options = runner.pipeline_options(pipeline_args)
   dry_run = runner.is_dry_run(options)
   if not dry_run:
-    FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
+    sharded_io.ensure_dir(config.output_dir)
     for prefix in ("triplets", "examples"):  # a rerun replaces the outputs cleanly
       sharded_io.remove_shards(FileSystems.join(config.output_dir, prefix), ".tfrecord")
     stale_classes = cluster_labels.classes_path(config.output_dir)

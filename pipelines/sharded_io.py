@@ -46,10 +46,25 @@ def shard_glob(prefix: str, suffix: str) -> str:
   return f"{prefix}-?????-of-?????{suffix}"
 
 
+def ensure_dir(directory: str) -> None:
+  """Creates `directory` and its parents unless it exists.
+
+  Workers writing shards of one output race to create its folder: a worker that
+  loses the race (the folder appeared between its check and its `mkdirs`) goes on.
+  """
+  if FileSystems.exists(directory):
+    return
+  try:
+    FileSystems.mkdirs(directory)
+  except IOError:
+    if not FileSystems.exists(directory):
+      raise
+
+
 def atomic_write(path: str, data: bytes) -> None:
   """Writes `data` to `path` through a temporary file and a rename."""
   directory, name = os.path.split(path)
-  FileSystems.mkdirs(directory) if not FileSystems.exists(directory) else None
+  ensure_dir(directory)
   tmp = FileSystems.join(directory, f".tmp-{uuid.uuid4().hex}-{name}")
   with FileSystems.create(tmp) as f:
     f.write(data)

@@ -13,11 +13,10 @@ import json
 import logging
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, rejected, runner, summary
+from pipelines import inputs, rejected, runner, sharded_io, summary
 
 STAGE = "validate"
 
@@ -91,7 +90,7 @@ def run(argv=None) -> dict:
   edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   options = runner.pipeline_options(pipeline_args)
-  FileSystems.mkdirs(config.output_dir) if not FileSystems.exists(config.output_dir) else None
+  sharded_io.ensure_dir(config.output_dir)
   pipeline = beam.Pipeline(options=options)
   build(pipeline, config, edge_paths, feature_paths)
   runner.run(pipeline, "gcml validate")

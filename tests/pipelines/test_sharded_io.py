@@ -4,6 +4,7 @@ import filecmp
 import os
 
 import apache_beam as beam
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
@@ -55,3 +56,28 @@ def test_rewrite_with_fewer_shards_removes_old_ones(tmp_path):
   sharded_io.write_sorted_shards_local(RECORDS, prefix, ".tsv", 4)
   sharded_io.write_sorted_shards_local(RECORDS, prefix, ".tsv", 2)
   assert sorted(os.listdir(tmp_path)) == ["o-00000-of-00002.tsv", "o-00001-of-00002.tsv"]
+
+
+def test_shard_writers_racing_to_create_the_folder(tmp_path, monkeypatch):
+  # Another worker creates the folder after this one checked for it: the shard
+  # is still written (the multi-process DirectRunner hit this race in CI).
+  target = tmp_path / "new" / "out-00000-of-00001.tsv"
+  real_exists = sharded_io.FileSystems.exists
+
+  def exists_then_raced(path):
+    if path == str(target.parent) and not target.parent.exists():
+      os.makedirs(path)  # the other worker wins
+      return False
+    return real_exists(path)
+
+  monkeypatch.setattr(sharded_io.FileSystems, "exists", staticmethod(exists_then_raced))
+  sharded_io.atomic_write(str(target), b"row\n")
+  assert target.read_bytes() == b"row\n"
+  assert os.listdir(target.parent) == [target.name]
+
+
+def test_folder_that_cannot_be_created_is_an_error(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("not a folder")
+  with pytest.raises(IOError, match="sub"):
+    sharded_io.ensure_dir(str(blocker / "sub"))
