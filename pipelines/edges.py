@@ -15,7 +15,7 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from pipelines import combiners
-from pipelines import inputs
+from pipelines import inputs, item_ids
 from pipelines.errors import InputError
 from pipelines.rejected import Rejection, binary_record
 
@@ -80,6 +80,8 @@ def make_edge(a: str, b: str, weight: float) -> Edge | str:
   """Validates the endpoints and weight; returns an Edge or a reason."""
   if not a or not b:
     return EMPTY_ID
+  if item_ids.has_control_character(a) or item_ids.has_control_character(b):
+    return item_ids.ID_CONTROL_CHARACTER
   if a == b:
     return SELF_LOOP
   reason = check_weight(weight)

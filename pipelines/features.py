@@ -14,7 +14,7 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import tf_example
+from pipelines import item_ids, tf_example
 from pipelines.errors import InputError
 from pipelines.rejected import Rejection, binary_record
 
@@ -73,6 +73,8 @@ def parse_item(data: bytes, modalities, id_key: str = "id",
     return MISSING_ID
   if not item_id:
     return EMPTY_ID
+  if item_ids.has_control_character(item_id):
+    return item_ids.ID_CONTROL_CHARACTER
   vectors = {}
   for m in modalities:
     v = feats.get(m.name)

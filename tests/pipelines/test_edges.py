@@ -7,7 +7,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import edges, tf_example
+from pipelines import edges, item_ids, tf_example
 from pipelines.edges import Edge
 from pipelines.errors import InputError
 from tests.pipelines import files
@@ -32,6 +32,11 @@ RUNNER = "FnApiRunner"
     ("a,a,1", edges.SELF_LOOP),
     (",b,1", edges.EMPTY_ID),
     ("a, ,1", edges.EMPTY_ID),
+    ("a\tb,c,1", item_ids.ID_CONTROL_CHARACTER),
+    ("a,b\x00c,1", item_ids.ID_CONTROL_CHARACTER),
+    ("a,b\x85c,1", item_ids.ID_CONTROL_CHARACTER),
+    ("a,b\r\n", Edge("a", "b", 1.0)),  # a CRLF line end is not part of the id
+    ("é,ü,1", Edge("é", "ü", 1.0)),
     ("src,dst,weight", edges.HEADER),
     ("SRC,DST", edges.HEADER),
     ("   ", edges.BLANK),
@@ -49,6 +54,8 @@ def test_parse_example_edge():
       {"src": "y", "dst": "x", "weight": [2.0]})) == Edge("x", "y", 2.0)
   assert edges.parse_example_edge(tf_example.encode({"src": "x", "dst": "y"})) == Edge("x", "y", 1.0)
   assert edges.parse_example_edge(tf_example.encode({"src": "x"})) == edges.MISSING_FIELD
+  assert edges.parse_example_edge(tf_example.encode(
+      {"src": "x\ny", "dst": "z"})) == item_ids.ID_CONTROL_CHARACTER
   assert edges.parse_example_edge(tf_example.encode(
       {"src": "x", "dst": "y", "weight": [math.nan]})) == edges.WEIGHT_NAN
   assert edges.parse_example_edge(b"\xff\xff garbage") == edges.NOT_AN_EXAMPLE

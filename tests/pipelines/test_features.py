@@ -7,7 +7,7 @@ import tensorflow as tf
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import features, tf_example
+from pipelines import features, item_ids, tf_example
 from pipelines.errors import InputError
 from tests.pipelines import files
 
@@ -22,6 +22,8 @@ MODS = (features.Modality("mean_rgb", 4), features.Modality("mean_audio", 2))
     (files.item_record("v", mean_audio=None), "mean_audio_missing"),
     (files.item_record("v", mean_rgb=[1, 2, 3, 4]), "mean_rgb_not_float"),
     (files.item_record(""), features.EMPTY_ID),
+    (files.item_record("v\t1"), item_ids.ID_CONTROL_CHARACTER),
+    (files.item_record("v\n1"), item_ids.ID_CONTROL_CHARACTER),
     (files.item_record("v", id=None), features.MISSING_ID),
     (files.item_record("v", labels=[0.5]), features.BAD_LABELS),
     (b"\x0a\xff not a proto", features.NOT_AN_EXAMPLE),
