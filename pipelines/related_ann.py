@@ -30,14 +30,13 @@ last bits of a score).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from typing import NamedTuple
 
 import apache_beam as beam
 import numpy as np
 
-from pipelines import related_items
+from pipelines import hashing, related_items
 
 SEED = 1234
 NO_BLAS = 2**31 - 1  # faiss: queries per call above which it uses BLAS (batch-dependent sums)
@@ -78,8 +77,7 @@ def configure_faiss():
 
 def sample_key(item_id: str) -> tuple:
   """Training-sample order: the smallest keys are the sample."""
-  digest = hashlib.blake2b(b"gcml-ann-train:" + item_id.encode("utf-8"), digest_size=8)
-  return int.from_bytes(digest.digest(), "big"), item_id
+  return hashing.blake2b64(b"gcml-ann-train:" + item_id.encode("utf-8")), item_id
 
 
 def unit_rows(vectors) -> np.ndarray:

@@ -18,7 +18,7 @@ Rules used by the example pipelines:
   reservoirs only contain train items.
 """
 
-import hashlib
+from pipelines import hashing
 
 TEST_FRACTION = 0.3
 _SCALE = float(2**64)
@@ -26,7 +26,7 @@ _SCALE = float(2**64)
 
 def split_hash(item_id: str) -> int:
   """The 64-bit split hash of an id (BLAKE2b-64 of its UTF-8 bytes)."""
-  return int.from_bytes(hashlib.blake2b(item_id.encode("utf-8"), digest_size=8).digest(), "big")
+  return hashing.blake2b64(item_id.encode("utf-8"))
 
 
 def is_test(item_id: str, test_fraction: float = TEST_FRACTION) -> bool:

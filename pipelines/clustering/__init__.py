@@ -36,7 +36,7 @@ apply them identically at any scale; every cluster is at most C when C >= 2,
 and C = 1 keeps every item a singleton.
 """
 
-import hashlib
+from pipelines import hashing
 
 LINKAGES = ("max", "average", "sum")
 STAGE = "cluster"
@@ -44,8 +44,7 @@ STAGE = "cluster"
 
 def tie_hash(seed: int, rep: str) -> int:
   """The seeded tie-break hash of a node (by its representative item id)."""
-  return int.from_bytes(
-      hashlib.blake2b(f"{seed}:{rep}".encode("utf-8"), digest_size=8).digest(), "big")
+  return hashing.blake2b64(f"{seed}:{rep}".encode("utf-8"))
 
 
 def cluster_id(level: int, rep: str) -> str:

@@ -26,7 +26,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import sharded_io
-from pipelines.examples import hashing
+from pipelines import hashing
 from pipelines.examples.items import DenseRanks
 from pipelines.examples.reservoirs import BottomKFn
 

@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from pipelines.examples import hashing, tables
+from pipelines import hashing
+from pipelines.examples import tables
 from pipelines.rejected import Rejection
 
 BUCKET_BITS = 16

@@ -20,7 +20,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipelines import tf_example
-from pipelines.examples import hashing
+from pipelines import hashing
 from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
 
 ROLES = ("anchor", "positive", "negative")

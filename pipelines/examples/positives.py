@@ -27,7 +27,7 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from pipelines import split
-from pipelines.examples import hashing
+from pipelines import hashing
 from pipelines.examples.items import ItemInfo
 from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
 

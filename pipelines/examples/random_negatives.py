@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from pipelines.examples import hashing
+from pipelines import hashing
 from pipelines.examples.smart_negatives import RANDOM_LEVEL, Triplet
 
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from pipelines.examples import hashing
+from pipelines import hashing
 
 DEFAULT_RESERVOIR_SIZE = 256
 DEFAULT_MAX_CHILDREN = 16

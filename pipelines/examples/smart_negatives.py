@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from pipelines.examples import hashing
+from pipelines import hashing
 from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
 
 RANDOM_LEVEL = -1

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipelines import make_examples
-from pipelines.examples import hashing
+from pipelines import hashing
 from tests.examples import worlds
 
 RUNNER = ["--runner=FnApiRunner"]

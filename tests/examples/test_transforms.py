@@ -11,7 +11,8 @@ from scipy import stats
 
 from pipelines import split
 from pipelines.edges import Edge
-from pipelines.examples import hashing, items, positives, random_negatives, reservoirs, tables
+from pipelines import hashing
+from pipelines.examples import items, positives, random_negatives, reservoirs, tables
 from pipelines.examples.cluster_labels import quantiles
 from pipelines.examples.skew_join import SkewJoin
 from pipelines.errors import InputError

@@ -1,4 +1,8 @@
-"""Seeded hashes: the only source of randomness in the example pipelines.
+"""BLAKE2b-64: every hash in gcml, and the seeded randomness of the pipelines.
+
+`blake2b64` is the one 64-bit hash. The contracts that name it (the test split,
+the clustering tie-break, the IVF-PQ training sample) feed it their own keys;
+the seeded helpers below draw every random choice of the example pipelines.
 
 Every random choice (which positives, which reservoir members, which
 negative, which triplets survive `--num_triplets`) is a function of the seed
@@ -14,10 +18,14 @@ _SEP = "\x1f"
 _SCALE = float(2**64)
 
 
+def blake2b64(data: bytes) -> int:
+  """The 64-bit BLAKE2b digest of `data` as a big-endian unsigned integer."""
+  return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
 def hash64(seed: int, *parts) -> int:
   """BLAKE2b-64 of the seed and the parts (converted with `str`)."""
-  data = _SEP.join([str(seed), *map(str, parts)]).encode("utf-8")
-  return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+  return blake2b64(_SEP.join([str(seed), *map(str, parts)]).encode("utf-8"))
 
 
 def uniform(seed: int, *parts) -> float:
