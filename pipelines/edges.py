@@ -15,7 +15,7 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from pipelines import combiners
-from pipelines import inputs, item_ids
+from pipelines import inputs, item_ids, tfrecord_files
 from pipelines.errors import InputError
 from pipelines.rejected import Rejection, binary_record
 
@@ -197,9 +197,11 @@ class ReadEdges(beam.PTransform):
   def expand(self, pbegin):
     files = pbegin | "ListFiles" >> beam.Create(self.paths)
     if self.edge_format == "tfrecord":
-      raw = files | "ReadRecords" >> beam.io.ReadAllFromTFRecord(coder=beam.coders.BytesCoder())
+      read = files | "ReadRecords" >> tfrecord_files.ReadTFRecordFiles(self.stage)
+      raw, unreadable = read.records, [read.rejected]
     else:
       raw = files | "ReadLines" >> beam.io.ReadAllFromText(coder=beam.coders.BytesCoder())
+      unreadable = []
     parsed = raw | "ParseEdges" >> beam.ParDo(
         _ParseEdges(self.edge_format, self.stage)).with_outputs("rejected", "stats", main="edges")
     combined = (parsed.edges
@@ -217,4 +219,5 @@ class ReadEdges(beam.PTransform):
                   ("edges/under_min_weight", int(wn[0] < min_weight)),
               ]))
     stats = (parsed.stats, counts) | "FlattenEdgeStats" >> beam.Flatten()
-    return ReadEdgesResult(edges, parsed.rejected, stats)
+    rejected = (parsed.rejected, *unreadable) | "FlattenRejected" >> beam.Flatten()
+    return ReadEdgesResult(edges, rejected, stats)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import item_ids, tf_example
+from pipelines import item_ids, tf_example, tfrecord_files
 from pipelines.errors import InputError
 from pipelines.rejected import Rejection, binary_record
 
@@ -155,9 +155,10 @@ class ReadFeatures(beam.PTransform):
     super().__init__()
 
   def expand(self, pbegin):
-    parsed = (pbegin
-              | "ListFiles" >> beam.Create(self.paths)
-              | "ReadRecords" >> beam.io.ReadAllFromTFRecord(coder=beam.coders.BytesCoder())
+    read = (pbegin
+            | "ListFiles" >> beam.Create(self.paths)
+            | "ReadRecords" >> tfrecord_files.ReadTFRecordFiles(self.stage))
+    parsed = (read.records
               | "ParseItems" >> beam.ParDo(_ParseItems(self.modalities, self.stage, self.id_key,
                                                        self.labels_key)).with_outputs(
                                                            "rejected", main="items"))
@@ -165,6 +166,7 @@ class ReadFeatures(beam.PTransform):
               | "GroupById" >> beam.GroupByKey()
               | "KeepOnePerId" >> beam.ParDo(_KeepOnePerId(self.stage)).with_outputs(
                   "rejected", main="items"))
-    rejected = (parsed.rejected, unique.rejected) | "FlattenRejected" >> beam.Flatten()
+    rejected = ((read.rejected, parsed.rejected, unique.rejected)
+                | "FlattenRejected" >> beam.Flatten())
     stats = unique.items | "CountItems" >> beam.Map(lambda _: ("features/valid_items", 1))
     return ReadFeaturesResult(unique.items, rejected, stats)

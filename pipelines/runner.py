@@ -4,8 +4,9 @@
 * On Dataflow the workers install gcml from this checkout's `setup.py`
   (`--setup_file` is filled in unless given), and `--dry_run=True` builds and
   validates the job graph without submitting it.
-* Errors from the runner that come from the user's files become one-line
-  `InputError`s; programming errors keep their traceback.
+* A file that cannot be read when the runner opens it is a one-line
+  `InputError`. Bad records never fail a run: readers reject them
+  (`rejected.py`, `tfrecord_files.py`); other errors keep their traceback.
 """
 
 import logging
@@ -44,10 +45,5 @@ def run(pipeline: beam.Pipeline, what: str):
     result.wait_until_finish()
   except (OSError, UnicodeDecodeError) as e:
     raise InputError(f"{what}: {e.__class__.__name__}: {e}") from None
-  except Exception as e:  # pylint: disable=broad-except
-    text = str(e)
-    if "TFRecord" in text or "crc" in text.lower() or "checksum" in text.lower():
-      raise InputError(f"{what}: corrupt input: {text.splitlines()[-1]}") from None
-    raise
   logging.info("%s: pipeline finished with state %s", what, getattr(result, "state", "?"))
   return result

@@ -24,6 +24,7 @@ import struct
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import apache_beam as beam
 import google_crc32c
@@ -94,14 +95,36 @@ def tfrecord_frame(record: bytes) -> bytes:
           struct.pack("<I", masked_crc32c(record)))
 
 
-def read_tfrecords(f) -> Iterator[bytes]:
-  """Yields the records of an open TFRecord file, checking both checksums.
+TFRECORD_BAD_DATA_CHECKSUM = "tfrecord_bad_data_checksum"
+TFRECORD_BAD_LENGTH_CHECKSUM = "tfrecord_bad_length_checksum"
+TFRECORD_TRUNCATED = "tfrecord_truncated"
+
+
+class CorruptFrame(NamedTuple):
+  """A TFRecord frame that failed its checks, `offset` bytes into the file.
+
+  `data` holds the record when only its data checksum failed (the length was
+  verified, so reading goes on after it); otherwise it is empty and nothing
+  after `offset` can be read, since the next frame cannot be found.
+  """
+  reason: str
+  offset: int
+  data: bytes = b""
+
+  def describe(self) -> str:
+    what = {TFRECORD_BAD_DATA_CHECKSUM: "bad data checksum",
+            TFRECORD_BAD_LENGTH_CHECKSUM: "bad length checksum",
+            TFRECORD_TRUNCATED: "truncated record"}[self.reason]
+    return f"{what} at byte {self.offset}"
+
+
+def scan_tfrecords(f) -> Iterator[bytes | CorruptFrame]:
+  """Yields the records of an open TFRecord file and its corrupt frames.
 
   Streams: holds one record at a time. The length checksum is checked before
-  the length is trusted, so a file that is not a TFRecord fails at once.
-
-  Raises:
-    ValueError: naming the byte offset of a truncated or corrupt record.
+  the length is trusted. A record whose data checksum fails is yielded as a
+  `CorruptFrame` and reading goes on; a bad length checksum or a file that
+  ends inside a frame yields a `CorruptFrame` and ends the scan.
   """
   pos = 0
   while True:
@@ -109,18 +132,34 @@ def read_tfrecords(f) -> Iterator[bytes]:
     if not head:
       return
     if len(head) < 12:
-      raise ValueError(f"truncated header at byte {pos}")
+      yield CorruptFrame(TFRECORD_TRUNCATED, pos)
+      return
     length, length_crc = struct.unpack("<QI", head)
     if masked_crc32c(head[:8]) != length_crc:
-      raise ValueError(f"bad length checksum at byte {pos}")
+      yield CorruptFrame(TFRECORD_BAD_LENGTH_CHECKSUM, pos)
+      return
     body = f.read(length + 4)
     if len(body) < length + 4:
-      raise ValueError(f"truncated record at byte {pos}")
+      yield CorruptFrame(TFRECORD_TRUNCATED, pos)
+      return
     record = body[:length]
     if masked_crc32c(record) != struct.unpack("<I", body[length:])[0]:
-      raise ValueError(f"bad data checksum at byte {pos}")
-    yield record
+      yield CorruptFrame(TFRECORD_BAD_DATA_CHECKSUM, pos, record)
+    else:
+      yield record
     pos += 16 + length
+
+
+def read_tfrecords(f) -> Iterator[bytes]:
+  """Yields the records of an open TFRecord file, checking both checksums.
+
+  Raises:
+    ValueError: naming the byte offset of the first truncated or corrupt record.
+  """
+  for record in scan_tfrecords(f):
+    if isinstance(record, CorruptFrame):
+      raise ValueError(record.describe())
+    yield record
 
 
 def encode_shard(records: Iterable[tuple[str, bytes | str]], record_format: str,

@@ -14,8 +14,8 @@ line of a block, which may be a header; an empty id; a weight that does not
 parse or is not finite and positive; a self loop) goes through the per-line
 parser, as does every line of a block that fails the block checks. TFRecord
 files always take the per-record parser. Ids are numbered without a dict:
-`number_ids` sorts packed or hashed ids (ids with a NUL character are refused
-with a one-line error: use the Beam engine for those).
+`number_ids` sorts packed or hashed ids; an id never holds a NUL, since ids
+with control characters are rejected as `id_control_character`.
 """
 
 import collections
@@ -25,15 +25,19 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import edges as edges_lib
-from pipelines import inputs, sharded_io
+from pipelines import sharded_io, tfrecord_files
 from pipelines.clustering import affinity_local
 from pipelines.errors import InputError
 from pipelines.rejected import Rejection, binary_record, rejected_prefix
 
 BLOCK_BYTES = 8 << 20
+# Bytes that send a block to the line-by-line parser: control characters
+# (`id_control_character`, and str.strip() whitespace), space, DEL and
+# everything non-ASCII. The newline ends lines; the delimiter is cleared per file.
 _NOT_PLAIN = np.zeros(256, bool)
-_NOT_PLAIN[[0, 9, 11, 12, 13, 28, 29, 30, 31, 32]] = True  # NUL and str.strip() whitespace
-_NOT_PLAIN[128:] = True
+_NOT_PLAIN[:33] = True
+_NOT_PLAIN[10] = False
+_NOT_PLAIN[127:] = True
 
 
 @dataclasses.dataclass
@@ -72,10 +76,7 @@ class _Collector:
 
   def flush(self) -> None:
     if self.pending:
-      src, dst, weight = zip(*self.pending)
-      if any("\0" in x for x in src + dst):
-        raise InputError("an edge id contains a NUL character, which the in-memory "
-                         "engine cannot hold; use --engine=beam")
+      src, dst, weight = zip(*self.pending)  # ids hold no NUL (id_control_character)
       self.add_bulk([x.encode("utf-8") for x in src], [x.encode("utf-8") for x in dst],
                     np.array(weight, np.float64))
       self.pending = []
@@ -189,8 +190,11 @@ def _read_text(out: _Collector, path: str, delimiter: str) -> None:
 
 
 def _read_tfrecord(out: _Collector, path: str) -> None:
-  for record in inputs.tfrecords([path]):
-    out.add_parsed(edges_lib.parse_example_edge(record), binary_record(record))
+  for record in tfrecord_files.records_or_rejections(path, out.stage):
+    if isinstance(record, Rejection):
+      out.rejections.append(record)
+    else:
+      out.add_parsed(edges_lib.parse_example_edge(record), binary_record(record))
 
 
 def read_edges_local(paths: list, edge_format: str, combine: str = "max",

@@ -12,7 +12,6 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipelines import edges as edges_lib
 from pipelines import tf_example
 from pipelines.clustering import local_io
-from pipelines.errors import InputError
 from tests.clustering import graphs
 from tests.pipelines import files
 
@@ -28,6 +27,8 @@ def _clean_lines(n, seed):
   lines = [f"n{x},n{y},{z}" for x, y, z in zip(a, b, w)]  # includes self loops
   lines[100] = "n1,n2,nan"
   lines[200] = "n1,n2,1e999"
+  lines[300] = "n1\x01x,n2,1"  # control characters: id_control_character
+  lines[400] = "n1,n2\x7f,1"
   return ["src,dst,weight"] + lines
 
 
@@ -47,6 +48,10 @@ def _inputs(tmp_path):
       tf_example.encode({"src": "a", "dst": "a", "weight": [1.0]}),
       tf_example.encode({"dst": "a"}),
       b"not a proto"])
+  files.write_damaged_tfrecord(str(d / "r-1.tfrecord"), [
+      tf_example.encode({"src": "c", "dst": "d"}),
+      tf_example.encode({"src": "c", "dst": "e"}),
+      tf_example.encode({"src": "c\td", "dst": "f"})], bad_checksum=1)
   return d
 
 
@@ -72,7 +77,7 @@ def _local_read(paths, edge_format, combine):
 
 @pytest.mark.parametrize("pattern,edge_format,combine", [
     ("e-*.csv", "csv", "max"), ("e-*.csv", "csv", "sum"), ("t-0.tsv", "tsv", "max"),
-    ("r-0.tfrecord", "tfrecord", "sum")])
+    ("r-*.tfrecord", "tfrecord", "sum")])
 def test_local_reader_equals_read_edges(inputs, monkeypatch, pattern, edge_format, combine):
   monkeypatch.setattr(local_io, "BLOCK_BYTES", 4096)  # many blocks, lines across boundaries
   paths = sorted(str(p) for p in inputs.glob(pattern))
@@ -92,13 +97,14 @@ def test_rejected_file_and_counts(inputs, tmp_path):
   assert os.path.exists(tmp_path / "out" / "rejected" / "cluster-00000-of-00001.tsv")
 
 
-def test_corrupt_tfrecord_is_one_line_error(tmp_path):
-  path = tmp_path / "bad.tfrecord"
-  files.write_tfrecord(str(path), [tf_example.encode({"src": "a", "dst": "b"})])
-  data = path.read_bytes()
-  path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-  with pytest.raises(InputError, match="corrupt TFRecord"):
-    local_io.read_edges_local([str(path)], "tfrecord")
+def test_corrupt_tfrecord_frames_are_rejected(inputs):
+  path = str(inputs / "r-1.tfrecord")
+  got = local_io.read_edges_local([path], "tfrecord")
+  assert collections.Counter(r.reason for r in got.rejections) == {
+      "tfrecord_bad_data_checksum": 1, "tfrecord_truncated": 1, "id_control_character": 1}
+  assert [(got.ids[a], got.ids[b]) for a, b in zip(got.src, got.dst)] == [("c", "d")]
+  assert all(r.record.startswith(path + " ") for r in got.rejections
+             if r.reason.startswith("tfrecord_"))
 
 
 def test_number_ids_long_and_short_ids_sort_like_python():

@@ -22,6 +22,20 @@ def write_tfrecord(path: str, records: list[bytes]) -> str:
   return path
 
 
+def write_damaged_tfrecord(path: str, records: list[bytes], bad_checksum: int) -> int:
+  """Writes `records` with record `bad_checksum`'s data damaged, then half a frame.
+
+  Returns the byte offset of the damaged record.
+  """
+  frames = [bytearray(sharded_io.tfrecord_frame(r)) for r in records]
+  frames[bad_checksum][14] ^= 0xFF  # a data byte: the length stays valid
+  offset = sum(len(f) for f in frames[:bad_checksum])
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "wb") as f:
+    f.write(b"".join(frames) + sharded_io.tfrecord_frame(b"cut short")[:20])
+  return offset
+
+
 def item_record(item_id: str, rgb_dim: int = 4, audio_dim: int = 2, value: float = 0.5,
                 labels=(1, 2), **overrides) -> bytes:
   record = {"id": item_id, "mean_rgb": np.full(rgb_dim, value, np.float32),

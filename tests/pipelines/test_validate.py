@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from launch import main as gcml
+from pipelines import sharded_io
 from tests.pipelines import files
 
 RUNNER = ["--runner=FnApiRunner"]
@@ -26,6 +27,9 @@ def _bad_world(tmp_path):
       files.item_record("c", rgb_dim=1000, audio_dim=128),
       files.item_record("d", rgb_dim=1024, audio_dim=128, value=float("nan")),
   ])
+  files.write_damaged_tfrecord(str(tmp_path / "in" / "features-1.tfrecord"), [
+      files.item_record(i, rgb_dim=1024, audio_dim=128) for i in ("e", "f", "g")],
+                               bad_checksum=1)
   return tmp_path
 
 
@@ -38,18 +42,25 @@ def test_validate_counts_every_problem(bad_world):
     section = json.load(f)["validate"]
   expected = {
       "edges/header_lines": 1, "edges/valid_records": 4, "edges/duplicates_combined": 1,
-      "edges/unique_edges": 3, "features/valid_items": 2,
+      "edges/unique_edges": 3, "features/valid_items": 4,
       "edges/endpoints_without_features": 2,  # c (bad features) and z (none)
       "rejected/self_loop": 1, "rejected/weight_not_a_number": 1, "rejected/weight_nan": 1,
       "rejected/weight_infinite": 1, "rejected/weight_zero": 1, "rejected/weight_negative": 1,
       "rejected/empty_id": 1, "rejected/wrong_column_count": 1, "rejected/duplicate_id": 1,
       "rejected/mean_rgb_wrong_length": 1, "rejected/mean_rgb_not_finite": 1,
+      "rejected/tfrecord_bad_data_checksum": 1, "rejected/tfrecord_truncated": 1,
   }
   for key, value in expected.items():
     assert section.get(key) == value, key
   lines = files.read_shards(os.path.join(out, "rejected", "validate"), ".tsv")
-  assert len(lines) == 11
+  assert len(lines) == 13
   assert "validate\tself_loop\ta,a,1" in lines
+  damaged = f"{bad_world}/in/features-1.tfrecord"
+  frame = len(sharded_io.tfrecord_frame(files.item_record("e", rgb_dim=1024, audio_dim=128)))
+  assert any(line.startswith(f"validate\ttfrecord_bad_data_checksum\t{damaged} bad data "
+                             f"checksum at byte {frame}: b64:") for line in lines)
+  assert (f"validate\ttfrecord_truncated\t{damaged} truncated record at byte {3 * frame}: "
+          "the rest of the file is not read") in lines
   assert all(line.split("\t")[0] == "validate" for line in lines)
   assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temp or stats files left
 
