@@ -31,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="gcml train", description=__doc__.splitlines()[0])
   for name, kind in _FIELDS.items():
     p.add_argument(f"--{name}", type=kind, default=None)
+  p.add_argument("--deterministic", action="store_true", default=None,
+                 help="bit-identical weights for the same data, seed and strategy (slower input)")
   p.add_argument("--preset", choices=("paper", "demo"), default="demo")
   p.add_argument("--export_only", action="store_true",
                  help="export model_dir/export from the latest checkpoint and exit")
@@ -43,7 +45,8 @@ def config_from_argv(argv: list[str]):
   from model.trainer_config import TrainConfig
 
   args = parser().parse_args(argv)
-  explicit = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
+  explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic")
+              if getattr(args, k) is not None}
   return TrainConfig.from_flags(preset=args.preset, **explicit).validate(), args
 
 

@@ -28,6 +28,8 @@ class InputConfig:
     cycle_length: files read in parallel.
     repeat: repeat forever (training) or read once (evaluation).
     seed: shuffling seed.
+    deterministic: interleave the files in a fixed order even when shuffling
+      (shuffled input is otherwise read in whatever order files deliver).
   """
   file_pattern: str
   kind: str = "triplet"
@@ -37,6 +39,7 @@ class InputConfig:
   cycle_length: int = 8
   repeat: bool = True
   seed: int = 0
+  deterministic: bool = False
 
   def validate(self):
     if self.kind not in ("triplet", "labels"):
@@ -110,7 +113,8 @@ def make_dataset(config: InputConfig,
   if config.shuffle_buffer:
     ds = ds.shuffle(len(files), seed=config.seed)
   ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(config.cycle_length, len(files)),
-                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.shuffle_buffer == 0)
+                     num_parallel_calls=tf.data.AUTOTUNE,
+                     deterministic=config.deterministic or config.shuffle_buffer == 0)
   if config.shuffle_buffer:
     ds = ds.shuffle(config.shuffle_buffer, seed=config.seed)
   if config.repeat:

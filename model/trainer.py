@@ -120,7 +120,8 @@ def _input_config(config: TrainConfig, batch_size: int, for_eval: bool) -> input
   return input_lib.InputConfig(config.eval_data if for_eval else config.train_data,
                                input_kind(config.mode), config.modalities, batch_size=batch_size,
                                shuffle_buffer=0 if for_eval else config.shuffle_buffer,
-                               repeat=True, seed=config.seed)
+                               repeat=True, seed=config.seed,
+                               deterministic=config.deterministic)
 
 
 def _dataset(config: TrainConfig, strategy, for_eval: bool = False):
@@ -185,6 +186,11 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     ConfigError: bad configuration, found before the first step.
   """
   config.validate()
+  if config.deterministic:
+    # Process-wide and irreversible: seeds Python, NumPy and TensorFlow (so the
+    # weight initialisers), and makes every op pick a deterministic kernel.
+    tf.keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
   if strategy is None:
     strategy = make_strategy(config.strategy, config.tpu)
   is_ps = isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)

@@ -61,7 +61,12 @@ class TrainConfig:
       checkpoint) and at the end; eval_steps: batches per evaluation (the same
       batches each time: the eval input is read in order, not shuffled).
     model: the network.
-    seed: input shuffling and sampler seed.
+    seed: input shuffling and sampler seed (and, when deterministic, the
+      weight initialisation).
+    deterministic: the same data, seed and strategy give bit-identical weights
+      and exports: every random seed is set from `seed`, the input interleaves
+      its files in a fixed order and TensorFlow's op determinism is on. Costs
+      input throughput. Not with `parameter_server` (asynchronous updates).
   """
   mode: str = "triplet"
   train_data: str = ""
@@ -87,6 +92,7 @@ class TrainConfig:
   max_checkpoints: int = 3
   shuffle_buffer: int = 10000
   seed: int = 0
+  deterministic: bool = False
   model: EmbeddingModelConfig = dataclasses.field(default_factory=EmbeddingModelConfig.demo)
 
   @classmethod
@@ -152,6 +158,9 @@ class TrainConfig:
       raise ConfigError(f"--optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
     if not self.train_data:
       raise ConfigError("--train_data is required")
+    if self.deterministic and self.strategy == "parameter_server":
+      raise ConfigError("--deterministic is not possible with --strategy=parameter_server: "
+                        "its workers update the variables asynchronously")
     for flag, pattern in (("--train_data", self.train_data), ("--eval_data", self.eval_data)):
       if not pattern:
         continue

@@ -48,6 +48,28 @@ class LaunchTrainTest(tf.test.TestCase):
     self.assertEqual(proc.stderr.strip().splitlines(),
                      ["gcml train: error: --train_data: no file matches /nonexistent/*.tfrecord"])
 
+  def test_deterministic_runs_give_identical_weights(self):
+    data = write_shards(self.create_tempdir().full_path, "t",
+                        _triplets(400, np.random.default_rng(7)), num_shards=4)
+    flags = ["-m", "launch.train", "--deterministic", "--mode=triplet", f"--train_data={data}",
+             "--train_steps=30", "--batch_size=32", "--shuffle_buffer=64", "--seed=3",
+             "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=32", "--embedding_dim=16"]
+    weights = []
+    for _ in range(2):
+      model_dir = self.create_tempdir().full_path
+      proc = _run([*flags, f"--model_dir={model_dir}"])
+      self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+      reader = tf.train.load_checkpoint(os.path.join(model_dir, "checkpoints"))
+      names = sorted(n for n in reader.get_variable_to_shape_map() if "/.ATTRIBUTES/" in n)
+      weights.append({n: reader.get_tensor(n) for n in names})
+    self.assertEqual(sorted(weights[0]), sorted(weights[1]))
+    self.assertGreater(len(weights[0]), 4)
+    for name, value in weights[0].items():
+      np.testing.assert_array_equal(value, weights[1][name], err_msg=name)
+    with self.assertRaisesRegex(ConfigError, "--deterministic is not possible"):
+      config_from_argv([f"--train_data={data}", "--model_dir=/tmp/x", "--deterministic",
+                        "--strategy=parameter_server"])
+
   def test_mirrored_two_logical_cpus(self):
     rng = np.random.default_rng(5)
     data = self._write(_triplets(200, rng), "t")
