@@ -119,7 +119,7 @@ def _evaluate(c: DemoConfig) -> str:
                   f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
                   f"--output_dir={os.path.join(c.output_dir, 'evaluate', method)}",
                   *([f"--model_dir={runs}"] if i == 0 else [])])
-  return ("retrieval MAP and NDCG@60 on the cold-start split, learned vs raw features; "
+  return ("retrieval MAP@60 and NDCG@60 on the cold-start split, learned vs raw features; "
           "training curves")
 
 

@@ -15,7 +15,7 @@ NAMES = {"gcml": "GCML (smart negatives, L0)", "cdml": "CDML (random negatives)"
 
 
 def collect(evaluate_dir: str, methods: list[str]) -> dict:
-  """method -> {'map': .., 'ndcg@60': ..}, plus raw features from the first method's run."""
+  """method -> {'map@60': .., 'ndcg@60': ..}, plus raw features from the first method's run."""
   rows, raw = {}, None
   for method in methods:
     with open(os.path.join(evaluate_dir, method, "metrics.json"), encoding="utf-8") as f:
@@ -28,17 +28,17 @@ def collect(evaluate_dir: str, methods: list[str]) -> dict:
 
 def reading(rows: dict) -> str:
   """A plain-language paragraph: which orderings of the papers hold here."""
-  m = {k: v["map"] for k, v in rows.items()}
+  m = {k: v["map@60"] for k, v in rows.items()}
   best = max(m, key=m.get)
   checks = []
   if "gcml" in m and "cdml" in m:
     checks.append(f"GCML {'beats' if m['gcml'] > m['cdml'] else 'does not beat'} CDML "
-                  f"(MAP {m['gcml']:.4f} vs {m['cdml']:.4f})")
+                  f"(MAP@60 {m['gcml']:.4f} vs {m['cdml']:.4f})")
   learned = [k for k in m if k != "raw_features"]
   above = [k for k in learned if m[k] > m["raw_features"]]
   checks.append(f"{len(above)} of {len(learned)} learned models beat raw features "
-                f"(MAP {m['raw_features']:.4f})")
-  return (f"Best retrieval MAP: {NAMES.get(best, best)} ({m[best]:.4f}). "
+                f"(MAP@60 {m['raw_features']:.4f})")
+  return (f"Best retrieval MAP@60: {NAMES.get(best, best)} ({m[best]:.4f}). "
           + "; ".join(checks) + ". These are short demo-size runs on a synthetic world, "
           "so they show the pipeline working end to end, not the papers' effect sizes.")
 
@@ -73,7 +73,7 @@ def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str,
   os.makedirs(output_dir, exist_ok=True)
   names = list(rows)
   fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), dpi=100)
-  for ax, key in zip(axes, ("map", "ndcg@60")):
+  for ax, key in zip(axes, ("map@60", "ndcg@60")):
     bars = ax.bar([NAMES.get(n, n).split(" (")[0] for n in names], [rows[n][key] for n in names],
                   color=["tab:blue", "tab:orange", "tab:green", "tab:gray"][:len(names)])
     ax.bar_label(bars, fmt="%.3f")
@@ -83,10 +83,10 @@ def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str,
   fig.savefig(os.path.join(output_dir, "retrieval.png"))
   plt.close(fig)
   lines = ["# gcml demo report", "", paragraph, "",
-           "| method | MAP | NDCG@60 | queries | database |", "|---|---:|---:|---:|---:|"]
+           "| method | MAP@60 | NDCG@60 | queries | database |", "|---|---:|---:|---:|---:|"]
   for n in names:
     r = rows[n]
-    lines.append(f"| {NAMES.get(n, n)} | {r['map']:.4f} | {r['ndcg@60']:.4f} | "
+    lines.append(f"| {NAMES.get(n, n)} | {r['map@60']:.4f} | {r['ndcg@60']:.4f} | "
                  f"{r['num_queries']} | {r['num_database']} |")
   lines += ["", "![retrieval](retrieval.png)", ""]
   lines += _training(output_dir, training_dir)

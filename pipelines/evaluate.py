@@ -5,8 +5,9 @@ section 4): only test items (`pipelines/split.is_test`, 30 % of the ids)
 take part. Queries are the test items with at least one related test item
 (an edge of the graph between two test items); the database is the union of
 the queries' related test items; candidates are ranked by cosine similarity
-(the query itself is never a candidate); relevance is an edge. MAP (over
-the whole ranked list) and NDCG@60 follow `model/metrics.py`.
+(the query itself is never a candidate); relevance is an edge. MAP@60 (the
+paper's AP summed over the top 60, the headline), NDCG@60 and the whole-list
+MAP (`map_full_list`, for reference only) follow `model/metrics.py`.
 
 Two models are always scored on the same queries and database:
 
@@ -23,7 +24,7 @@ O(test items x dim + test-test edges), and it scores queries in blocks of
 `--query_block` against the database (O(block x database) memory).
 
 Outputs in `--output_dir`: `metrics.json`, `metrics.md` (a markdown table)
-and one PNG bar chart per metric (`map.png`, `ndcg_at_60.png`).
+and one PNG bar chart per metric (`map_at_60.png`, `ndcg_at_60.png`).
 
 Annotation (`--labels_from=FEATURES_GLOB`, records with `id` and `labels`):
 the papers' model (`model/annotation.py`: a 4096-unit layer, then a mixture
@@ -74,6 +75,7 @@ class EvaluateConfig:
   modalities: tuple = features_lib.DEFAULT_MODALITIES
   test_fraction: float = split.TEST_FRACTION
   ndcg_k: int = 60
+  map_k: int = 60
   query_block: int = 1024
   labels_from: str | None = None
   annotation: "object" = None  # model.annotation.AnnotationConfig when labels_from is set
@@ -214,7 +216,8 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
   for name, vectors in (("embeddings", emb), ("raw_features", raw)):
     results[name] = metrics.retrieval_metrics(
         np.stack([vectors[q] for q in queries]), np.stack([vectors[d] for d in database]),
-        relevance, exclude, ndcg_k=config.ndcg_k, block=config.query_block)
+        relevance, exclude, ndcg_k=config.ndcg_k, map_k=config.map_k,
+        block=config.query_block)
   extra = {}
   if config.labels_from:
     labels = read_labels(inputs.check_files(config.labels_from, "--labels_from", tfrecord=True))
@@ -234,9 +237,14 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
   }
 
 
-def markdown_table(result: dict, ndcg_k: int = 60) -> str:
-  keys = ("map", f"ndcg@{ndcg_k}")
-  lines = ["| model | MAP | NDCG@%d | queries | database |" % ndcg_k,
+def retrieval_keys(ndcg_k: int = 60, map_k: int = 60) -> tuple:
+  """The headline retrieval metrics, in table order: MAP@k, then NDCG@k."""
+  return (f"map@{map_k}", f"ndcg@{ndcg_k}")
+
+
+def markdown_table(result: dict, ndcg_k: int = 60, map_k: int = 60) -> str:
+  keys = retrieval_keys(ndcg_k, map_k)
+  lines = [f"| model | MAP@{map_k} | NDCG@{ndcg_k} | queries | database |",
            "|---|---:|---:|---:|---:|"]
   for name, row in result["retrieval"].items():
     lines.append(f"| {name} | " + " | ".join(f"{row[k]:.4f}" for k in keys) +
@@ -271,7 +279,7 @@ def bar_chart_png(title: str, values: dict[str, float]) -> bytes:
 
 
 def write_outputs(output_dir: str, result: dict, ndcg_k: int,
-                  training_charts: dict | None = None) -> list[str]:
+                  training_charts: dict | None = None, map_k: int = 60) -> list[str]:
   paths = []
 
   def put(name, data: bytes):
@@ -280,8 +288,9 @@ def write_outputs(output_dir: str, result: dict, ndcg_k: int,
     paths.append(path)
 
   put("metrics.json", (json.dumps(result, indent=2, sort_keys=True) + "\n").encode())
-  put("metrics.md", markdown_table(result, ndcg_k).encode())
-  for key, title in (("map", "MAP"), (f"ndcg@{ndcg_k}", f"NDCG@{ndcg_k}")):
+  put("metrics.md", markdown_table(result, ndcg_k, map_k).encode())
+  for key in retrieval_keys(ndcg_k, map_k):
+    title = key.upper()
     values = {name: row[key] for name, row in result["retrieval"].items()}
     put(key.replace("@", "_at_") + ".png", bar_chart_png(f"{title} (cold-start retrieval)",
                                                          values))
@@ -307,7 +316,9 @@ def parse_args(argv):
   parser.add_argument("--modalities", default=features_lib.modalities_flag(
       features_lib.DEFAULT_MODALITIES), help="feature vectors as name:dim,name:dim")
   parser.add_argument("--test_fraction", type=float, default=split.TEST_FRACTION)
-  parser.add_argument("--ndcg_k", type=int, default=60)
+  parser.add_argument("--ndcg_k", type=int, default=60, help="k of NDCG@k (60 in the paper)")
+  parser.add_argument("--map_k", type=int, default=60,
+                      help="k of MAP@k, the paper's AP summed over the top k (60)")
   parser.add_argument("--query_block", type=int, default=1024)
   parser.add_argument("--labels_from", default=None,
                       help="feature TFRecord glob with `labels`: run the annotation metrics")
@@ -321,8 +332,8 @@ def parse_args(argv):
   parser.add_argument("--annotation_batch", type=int, default=512)
   parser.add_argument("--annotation_learning_rate", type=float, default=0.005)
   known = parser.parse_args(argv)
-  if known.ndcg_k < 1 or known.query_block < 1:
-    raise InputError("--ndcg_k and --query_block must be >= 1")
+  if min(known.ndcg_k, known.map_k, known.query_block) < 1:
+    raise InputError("--ndcg_k, --map_k and --query_block must be >= 1")
   if min(known.annotation_hidden, known.annotation_experts, known.annotation_steps,
          known.annotation_batch) < 1 or known.annotation_learning_rate <= 0:
     raise InputError("--annotation_* values must be positive")
@@ -334,7 +345,7 @@ def parse_args(argv):
                                          known.annotation_batch, known.annotation_steps)
   return EvaluateConfig(known.embeddings, known.edges, known.features, known.output_dir,
                         known.edge_format, features_lib.parse_modalities(known.modalities),
-                        known.test_fraction, known.ndcg_k, known.query_block,
+                        known.test_fraction, known.ndcg_k, known.map_k, known.query_block,
                         known.labels_from, annotation_config,
                         training_summaries.parse_model_dirs(known.model_dir))
 
@@ -353,8 +364,8 @@ def run(argv=None) -> dict:
     result["training"] = training_summaries.training_section(config.model_dirs, scalars)
     training_charts = training_summaries.charts(scalars)
   sharded_io.ensure_dir(config.output_dir)
-  write_outputs(config.output_dir, result, config.ndcg_k, training_charts)
+  write_outputs(config.output_dir, result, config.ndcg_k, training_charts, config.map_k)
   logging.info("evaluate: %s", json.dumps(result["retrieval"], sort_keys=True))
-  print(markdown_table(result, config.ndcg_k), end="")
+  print(markdown_table(result, config.ndcg_k, config.map_k), end="")
   print(f"evaluate: wrote {config.output_dir}/metrics.json, metrics.md and charts")
   return result

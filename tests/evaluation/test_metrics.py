@@ -54,15 +54,15 @@ def test_retrieval_metrics_excludes_the_query_and_ranks_by_cosine():
   relevance = np.array([[True, True, False]])
   out = metrics.retrieval_metrics(q, db, relevance, ndcg_k=60)
   # ranked relevance 1, 0, 1
-  assert out["map"] == pytest.approx((1 + 2 / 3) / 2)
+  assert out["map@60"] == pytest.approx((1 + 2 / 3) / 2)
   assert out["ndcg@60"] == pytest.approx((1 + 0.5) / (1 + 1 / math.log2(3)))
   excl = np.array([[True, False, False]])  # query is database item 0
   out = metrics.retrieval_metrics(q, db, relevance, exclude=excl)
-  assert out["map"] == pytest.approx(0.5)  # ranked 2 (irrelevant), 1 (relevant)
+  assert out["map@60"] == pytest.approx(0.5)  # ranked 2 (irrelevant), 1 (relevant)
   assert out["num_queries"] == 1 and out["num_database"] == 3
   # A query with nothing relevant left is skipped.
   out = metrics.retrieval_metrics(q, db, np.array([[True, False, False]]), exclude=excl)
-  assert out["num_queries"] == 0 and math.isnan(out["map"])
+  assert out["num_queries"] == 0 and math.isnan(out["map@60"])
 
 
 def test_retrieval_metrics_blocks_agree():
@@ -77,7 +77,26 @@ def test_retrieval_metrics_blocks_agree():
   assert a == pytest.approx(c)
   sims = metrics.normalize_rows(q) @ metrics.normalize_rows(db).T
   expected = np.mean([average_precision_score(rel[i], sims[i]) for i in range(37)])
-  assert a["map"] == pytest.approx(expected)
+  assert a["map_full_list"] == pytest.approx(expected)  # 50 candidates: 60 covers them all
+  assert a["map@60"] == pytest.approx(expected)
+
+
+def test_map_at_60_sums_the_top_60_only():
+  """The paper's AP@60: sum over ranks 1..60 of P(i) rel_i / R, R = all relevant.
+
+  One query, 100 candidates ranked by score; relevant at ranks 1, 3 and 80.
+  AP@60 = (1/1 + 2/3) / 3; the whole-list AP adds P(80) = 3/80.
+  """
+  n = 100
+  q = np.array([[1.0, 0.0]])
+  angles = np.linspace(0.0, 1.5, n)  # cosine decreases with the rank
+  db = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+  relevance = np.zeros((1, n), bool)
+  relevance[0, [0, 2, 79]] = True
+  out = metrics.retrieval_metrics(q, db, relevance)
+  assert out["map@60"] == pytest.approx((1 + 2 / 3) / 3)
+  assert out["map_full_list"] == pytest.approx((1 + 2 / 3 + 3 / 80) / 3)
+  assert metrics.retrieval_metrics(q, db, relevance, map_k=2)["map@2"] == pytest.approx(1 / 3)
 
 
 SCORES = np.array([[0.9, 0.5, 0.1], [0.2, 0.8, 0.7]])

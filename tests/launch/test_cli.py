@@ -68,7 +68,7 @@ def test_demo_runs_every_stage_and_reruns_cleanly(tmp_path, capsys):
   for png in ("usage_ratio.png", "training_curves.png"):  # from the trainers' summaries
     assert f"]({png})" in report and os.path.exists(os.path.join(out, "report", png))
   assert "| GCML | early |" in report and "| CDML | late |" in report  # margin table
-  assert "report: " in printed and "Best retrieval MAP" in printed
+  assert "report: " in printed and "Best retrieval MAP@60" in printed
   assert gcml.main(argv) == 0
   with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
     assert json.load(f) == first
