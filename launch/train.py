@@ -57,6 +57,9 @@ def main(argv: list[str]) -> int:
 
   if not args.export_only and strategies.serve_cluster_task(config.strategy):
     return 0  # a worker or ps task of a parameter-server cluster: served until stopped
+  if not args.export_only:
+    from model import data_split  # pylint: disable=import-outside-toplevel
+    data_split.record_split(config.model_dir, [config.train_data, config.eval_data])
   if args.export_only:
     path = trainer.export(config)
     print(f"exported {path}")

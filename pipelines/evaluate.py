@@ -350,9 +350,25 @@ def parse_args(argv):
                         training_summaries.parse_model_dirs(known.model_dir))
 
 
+def check_embeddings_split(config: EvaluateConfig) -> None:
+  """Refuses embeddings of a model trained under another cold-start split.
+
+  The split comes from the `export` section of the `summary.json` beside each
+  embeddings glob (`gcml export` copies it from the model's `split.json`).
+  """
+  for glob in filter(None, (g.strip() for g in config.embeddings.split(","))):
+    path = FileSystems.join(glob.rsplit("/", 1)[0] if "/" in glob else ".",
+                            "summary.json")
+    if FileSystems.exists(path):
+      with FileSystems.open(path) as f:
+        recorded = json.loads(f.read().decode("utf-8")).get("export", {}).get("split")
+      split.check_same(recorded, config.test_fraction, f"--embeddings={glob}")
+
+
 def run(argv=None) -> dict:
   """Evaluates and writes metrics.json, metrics.md and the charts; returns the result."""
   config = parse_args(argv)
+  check_embeddings_split(config)
   edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
   edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
   embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True)

@@ -216,9 +216,13 @@ def run(argv=None) -> dict:
   runner.run(pipeline, "gcml export")
   if runner.is_dry_run(options):
     return {}
-  section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
-      "model": model_path, "features_glob": config.features, "top_k": config.top_k,
-      "search": config.search, "num_shards": num_shards})
+  from model import data_split  # pylint: disable=import-outside-toplevel
+  extra = {"model": model_path, "features_glob": config.features, "top_k": config.top_k,
+           "search": config.search, "num_shards": num_shards}
+  trained_under = data_split.model_split(model_path)
+  if trained_under is not None:
+    extra["split"] = trained_under
+  section = summary.merge_stats_into_summary(config.output_dir, STAGE, extra)
   logging.info("export: %s", section)
   print(f"export: {section.get('export/embedded_items', 0)} items embedded; "
         f"{config.output_dir}/embeddings-*.tfrecord and related-*.tsv", file=sys.stdout)

@@ -181,7 +181,7 @@ def parse_args(argv):
 
 
 def _extra(config: ExamplesConfig, levels: int) -> dict:
-  extra = {"kind": config.kind, "seed": config.seed, "test_fraction": config.test_fraction,
+  extra = {"kind": config.kind, "seed": config.seed, "split": split.describe(config.test_fraction),
            "features_glob": config.features, "num_shards": config.num_shards,
            "modalities": features_lib.modalities_flag(config.modalities)}
   if config.kind != "random":
@@ -198,6 +198,17 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
   return extra
 
 
+def _check_cluster_split(config: ExamplesConfig) -> None:
+  """Refuses cluster tables made under another split; warns when they saw test edges."""
+  tables_split = summary.read_json(
+      FileSystems.join(config.clusters, summary.SUMMARY_NAME)).get("cluster", {}).get("split")
+  split.check_same(tables_split, config.test_fraction, f"--clusters={config.clusters}")
+  if tables_split and tables_split.get("clustered_edges") == "all":
+    logging.warning("--clusters=%s was clustered over every edge (--cluster_all_edges): test "
+                    "items shaped these clusters, so the cold start is not strict",
+                    config.clusters)
+
+
 def run(argv=None) -> dict:
   """Runs `gcml examples`; returns the `examples` section of summary.json."""
   config, pipeline_args = parse_args(argv)
@@ -209,6 +220,7 @@ def run(argv=None) -> dict:
   if config.kind != "random":
     assignment_paths = tables.assignment_files(config.clusters)
     levels = tables.num_levels(assignment_paths)
+    _check_cluster_split(config)
     if config.level >= levels:
       raise InputError(f"--level={config.level} but the cluster tables have {levels} "
                        f"level(s) (l0..l{levels - 1})")

@@ -1,0 +1,75 @@
+"""The cold-start split: one definition, recorded by every stage, checked by its readers."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from launch import main as gcml
+from model import data_split
+from model.errors import ConfigError
+from pipelines import split
+from pipelines.errors import InputError
+from tests.examples import worlds
+
+
+def test_split_is_a_stable_hash_of_the_id():
+  ids = [f"v{i}" for i in range(4000)]
+  share = sum(split.is_test(i) for i in ids) / len(ids)
+  assert 0.27 < share < 0.33
+  # A larger fraction only adds test items.
+  assert all(split.is_test(i, 0.5) for i in ids if split.is_test(i, 0.3))
+
+
+def test_check_same_refuses_another_fraction_in_one_line():
+  split.check_same(split.describe(0.3), 0.3, "x")
+  split.check_same(None, 0.3, "x")  # hand-made inputs carry no record
+  with pytest.raises(InputError, match=r"x was made with split test_fraction=0.2") as e:
+    split.check_same(split.describe(0.2), 0.3, "x")
+  assert "\n" not in str(e.value)
+
+
+def _summary(folder, stage, record):
+  os.makedirs(folder, exist_ok=True)
+  with open(os.path.join(folder, "summary.json"), "w", encoding="utf-8") as f:
+    json.dump({stage: {"split": record}}, f)
+  return os.path.join(folder, "triplets-*.tfrecord")
+
+
+def test_trainer_refuses_inputs_of_different_splits(tmp_path):
+  train = _summary(tmp_path / "train", "examples", split.describe(0.3))
+  held_out = _summary(tmp_path / "eval", "examples", split.describe(0.2))
+  with pytest.raises(ConfigError, match="different cold-start splits"):
+    data_split.record_split(str(tmp_path / "model"), [train, held_out])
+  assert data_split.record_split(str(tmp_path / "model"), [train]) == split.describe(0.3)
+  assert data_split.model_split(str(tmp_path / "model" / "export")) == split.describe(0.3)
+  # Resuming the model_dir on data of another split is refused.
+  with pytest.raises(ConfigError, match="was trained under test_fraction=0.3"):
+    data_split.record_split(str(tmp_path / "model"), [held_out])
+
+
+def test_examples_refuse_cluster_tables_of_another_split(tmp_path, capsys):
+  world = worlds.hand_world(str(tmp_path / "w"))
+  clusters = str(tmp_path / "clusters")
+  shutil.copytree(world.clusters_dir, clusters)
+  _summary(clusters, "cluster", split.describe(0.2, clustered="train_train"))
+  code = gcml.main(["examples", "--kind=smart", f"--edges={world.edges_glob}",
+                    f"--features={world.features_glob}", f"--clusters={clusters}",
+                    f"--output_dir={tmp_path / 'out'}", f"--modalities={worlds.MODALITIES}",
+                    "--runner=FnApiRunner"])
+  err = capsys.readouterr().err.strip()
+  assert code == 2 and "\n" not in err
+  assert f"--clusters={clusters} was made with split test_fraction=0.2" in err
+
+
+def test_evaluate_refuses_embeddings_of_a_model_trained_under_another_split(tmp_path, capsys):
+  embeddings = _summary(tmp_path / "export", "export", split.describe(0.2))
+  with open(os.path.join(tmp_path / "export", "embeddings-00000-of-00001.tfrecord"), "wb"):
+    pass
+  code = gcml.main(["evaluate", f"--embeddings={tmp_path}/export/embeddings-*",
+                    f"--edges={tmp_path}/export/summary.json",
+                    f"--features={embeddings}", f"--output_dir={tmp_path / 'out'}"])
+  err = capsys.readouterr().err.strip()
+  assert code == 2 and "\n" not in err
+  assert "was made with split test_fraction=0.2" in err
