@@ -27,7 +27,7 @@ from pipelines import features as features_lib
 from pipelines import inputs, rejected, runner, sharded_io, split, summary
 from pipelines.errors import InputError
 from pipelines.examples import (cluster_labels, items, join_features, reservoirs, skew_join,
-                                tables, triplets)
+                                smart_negatives, tables, triplets)
 
 STAGE = "examples"
 KINDS = ("smart", "random", "labels")
@@ -50,6 +50,7 @@ class ExamplesConfig:
   seed: int = 0
   reservoir_size: int = reservoirs.DEFAULT_RESERVOIR_SIZE
   max_children: int = reservoirs.DEFAULT_MAX_CHILDREN
+  negative_draws: int = smart_negatives.DEFAULT_NEGATIVE_DRAWS
   num_shards: int = 8
   test_fraction: float = split.TEST_FRACTION
   hot_threshold: int = skew_join.DEFAULT_HOT_THRESHOLD
@@ -73,6 +74,7 @@ class ExamplesConfig:
     need(self.min_cluster_size >= 1, "--min_cluster_size must be at least 1")
     need(self.reservoir_size >= 1, "--reservoir_size must be at least 1")
     need(self.max_children >= 2, "--max_children must be at least 2")
+    need(self.negative_draws >= 1, "--negative_draws must be at least 1")
     need(self.num_shards >= 1, "--num_shards must be at least 1")
     need(0.0 <= self.test_fraction < 1.0, "--test_fraction must be in [0, 1)")
     need(self.hot_threshold >= 1, "--hot_threshold must be at least 1")
@@ -158,6 +160,9 @@ def parse_args(argv):
                  help="members kept per cluster sample")
   p.add_argument("--max_children", type=int, default=d.max_children,
                  help="child clusters kept per parent sample (levels >= 1)")
+  p.add_argument("--negative_draws", type=int, default=d.negative_draws,
+                 help="smart, levels >= 1: seeded draws per slot; the first that is not a "
+                 "graph neighbour of the anchor is kept (all neighbours: random negative)")
   p.add_argument("--num_shards", type=int, default=d.num_shards)
   p.add_argument("--test_fraction", type=float, default=d.test_fraction,
                  help="cold-start test share (must match evaluation)")
@@ -173,7 +178,8 @@ def parse_args(argv):
       clusters=a.clusters, level=a.level, positives_per_anchor=a.positives_per_anchor,
       num_triplets=a.num_triplets, positive_sampling=a.positive_sampling,
       max_per_cluster=a.max_per_cluster, min_cluster_size=a.min_cluster_size, seed=a.seed,
-      reservoir_size=a.reservoir_size, max_children=a.max_children, num_shards=a.num_shards,
+      reservoir_size=a.reservoir_size, max_children=a.max_children,
+      negative_draws=a.negative_draws, num_shards=a.num_shards,
       test_fraction=a.test_fraction, hot_threshold=a.hot_threshold, edge_format=a.edge_format,
       edge_combine=a.edge_combine, modalities=features_lib.parse_modalities(a.modalities))
   config.validate()
@@ -194,7 +200,8 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
                  positive_sampling=config.positive_sampling,
                  num_triplets_cap=config.num_triplets)
   if config.kind == "smart":
-    extra.update(reservoir_size=config.reservoir_size, max_children=config.max_children)
+    extra.update(reservoir_size=config.reservoir_size, max_children=config.max_children,
+                 negative_draws=config.negative_draws)
   return extra
 
 

@@ -27,9 +27,16 @@ Distribution. Level 0: uniform over the reservoir's pool members (a uniform
 subset of the pool). Level l >= 1: a sibling child with probability
 proportional to its size, then a uniform member of its reservoir: uniform
 over the pool whenever the parent has at most max_children children.
-Graph neighbours are excluded at level 0 only, as the design states; at
-l >= 1 a neighbour (even the positive itself, counted as
-`negatives/equal_positive`) can be drawn.
+
+Never a neighbour. At every level the negative is neither the positive nor a
+graph neighbour of the anchor. Level 0 excludes them exactly while drawing
+(`res_nbrs`: the anchor's neighbours inside its L0 reservoir). At l >= 1 each
+slot makes `negative_draws` seeded draws (draw 0 is the draw described
+above, draw t > 0 the same with t in the hash), and
+`neighbour_filter.ExcludeNeighbours` keeps the first draw that is not a
+neighbour, by a join with the edges; a slot whose every draw is a neighbour
+falls back to a random negative, counted as
+`fallback/level_<l>_draws_all_neighbours`.
 """
 
 import dataclasses
@@ -38,9 +45,13 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from pipelines import hashing
+from pipelines.examples.items import ItemInfo
+from pipelines.examples.neighbour_filter import Candidates, ExcludeNeighbours
+from pipelines.examples.positives import Anchor
 from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
 
 RANDOM_LEVEL = -1
+DEFAULT_NEGATIVE_DRAWS = 8
 
 
 class Triplet(NamedTuple):
@@ -61,9 +72,10 @@ def _up(kv):
 class ResolveLevel(beam.DoFn):
   """((anchor id, Anchor), sample) -> Triplets at this level, or the anchor goes up."""
 
-  def __init__(self, level: int, seed: int):
+  def __init__(self, level: int, seed: int, draws: int = DEFAULT_NEGATIVE_DRAWS):
     self._level = level
     self._seed = seed
+    self._draws = draws
 
   def process(self, pair):
     kv, sample = pair
@@ -100,19 +112,26 @@ class ResolveLevel(beam.DoFn):
     own = anchor.info.path[level - 1]
     siblings = [c for c in sample.children if c.id != own]
     total = sum(c.size for c in siblings)
-    for positive, _ in anchor.positives:
-      target = hashing.uniform(self._seed, "negative", level, anchor_id, positive, "child") * total
-      child = siblings[-1]
-      for c in siblings:
-        target -= c.size
-        if target < 0:
-          child = c
-          break
-      i = hashing.pick(len(child.members), self._seed, "negative", level, anchor_id, positive)
-      negative = child.members[i]
-      if negative == positive:
-        yield _stat("negatives/equal_positive", 1)
-      yield Triplet(anchor_id, positive, negative, level)
+    for positive, positive_rank in anchor.positives:
+      draws = tuple(self._draw(siblings, total, anchor_id, positive, t)
+                    for t in range(self._draws))
+      yield beam.pvalue.TaggedOutput("candidates", tuple(Candidates(
+          anchor_id, positive, level, draws, tuple(anchor.info), positive_rank)))
+
+  def _draw(self, siblings, total, anchor_id, positive, t):
+    """Draw t: a sibling child by size, then a uniform member of its sample."""
+    level, again = self._level, (t,) if t else ()
+    target = hashing.uniform(self._seed, "negative", level, anchor_id, positive, "child",
+                             *again) * total
+    child = siblings[-1]
+    for c in siblings:
+      target -= c.size
+      if target < 0:
+        child = c
+        break
+    i = hashing.pick(len(child.members), self._seed, "negative", level, anchor_id, positive,
+                     *again)
+    return child.members[i]
 
 
 class SmartNegativesResult(NamedTuple):
@@ -125,32 +144,52 @@ class SmartNegativesResult(NamedTuple):
 class SmartNegatives(beam.PTransform):
   """Resolves anchors level by level, from `start_level` to the top.
 
-  Input: (anchors, samples) where anchors are (id, Anchor) and samples maps
-  each level >= start_level to ((level, cluster), MemberSample or
-  ParentSample). Each level joins the still-unresolved anchors to their
-  cluster's sample with a `SkewJoin` (a big cluster has many anchors).
+  Input: (anchors, samples, edges) where anchors are (id, Anchor), samples
+  maps each level >= start_level to ((level, cluster), MemberSample or
+  ParentSample), and edges are the graph's edges. Each level joins the
+  still-unresolved anchors to their cluster's sample with a `SkewJoin` (a
+  big cluster has many anchors); the draws of levels >= 1 then pass
+  `ExcludeNeighbours`.
   """
   start_level: int
   levels: int
   seed: int
   hot_threshold: int = DEFAULT_HOT_THRESHOLD
+  negative_draws: int = DEFAULT_NEGATIVE_DRAWS
 
   def __post_init__(self):
     super().__init__()
 
   def expand(self, pcolls):
-    anchors, samples = pcolls
-    pending, triplets, stats = anchors, [], []
+    anchors, samples, edges = pcolls
+    pending, triplets, stats, candidates, ups = anchors, [], [], [], []
     for level in range(self.start_level, self.levels):
       keyed = pending | f"KeyByL{level}" >> beam.Map(
           lambda kv, lv: ((lv, kv[1].info.path[lv]), kv), level)
       resolved = ((samples[level], keyed)
                   | f"JoinL{level}" >> SkewJoin(self.hot_threshold)
-                  | f"ResolveL{level}" >> beam.ParDo(ResolveLevel(level, self.seed))
-                  .with_outputs("up", "stats", main="triplets"))
+                  | f"ResolveL{level}" >> beam.ParDo(ResolveLevel(
+                      level, self.seed, self.negative_draws))
+                  .with_outputs("up", "stats", "candidates", main="triplets"))
       triplets.append(resolved.triplets)
       stats.append(resolved.stats)
+      candidates.append(resolved.candidates)
       pending = resolved.up
+    ups.append(pending)
+    if self.levels > max(1, self.start_level):
+      filtered = ((tuple(candidates) | "FlattenDraws" >> beam.Flatten(), edges)
+                  | "ExcludeNeighbours" >> ExcludeNeighbours())
+      triplets.append(filtered.chosen | "AsTriplets" >> beam.Map(lambda t: Triplet(*t)))
+      stats.append(filtered.stats)
+      ups.append(filtered.exhausted | "ExhaustedSlots" >> beam.Map(_as_pending))
     flat_triplets = tuple(triplets) | "FlattenTriplets" >> beam.Flatten()
     flat_stats = tuple(stats) | "FlattenStats" >> beam.Flatten()
-    return SmartNegativesResult(flat_triplets, pending, flat_stats)
+    flat_pending = tuple(ups) | "FlattenPending" >> beam.Flatten()
+    return SmartNegativesResult(flat_triplets, flat_pending, flat_stats)
+
+
+def _as_pending(slot):
+  """A slot whose every draw was a neighbour, as an anchor with that one positive."""
+  slot = Candidates(*slot)
+  return slot.anchor, Anchor(ItemInfo(*slot.anchor_info), ((slot.positive, slot.positive_rank),),
+                             0, 0, ())

@@ -59,8 +59,10 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
   triplets = []
   to_random = anchors
   if smart:
-    drawn = (anchors, samples) | "SmartNegatives" >> smart_negatives.SmartNegatives(
-        config.level, levels, config.seed, config.hot_threshold)
+    drawn = ((anchors, samples, read_edges.edges)
+             | "SmartNegatives" >> smart_negatives.SmartNegatives(
+                 config.level, levels, config.seed, config.hot_threshold,
+                 config.negative_draws))
     triplets.append(drawn.triplets)
     stats.append(drawn.stats)
     to_random = drawn.pending

@@ -76,9 +76,8 @@ def test_negatives_follow_the_hierarchy(world, runs, level):
     if got >= 0:
       pa, pn = world.paths[a], world.paths[n]
       assert pn[got] == pa[got], "negative inside the anchor's level-l cluster"
-      if got == 0:
-        assert n != a and n not in world.neighbours(a), "level 0: never the anchor or a neighbour"
-      else:
+      assert n != a and n not in world.neighbours(a), "never the anchor or a graph neighbour"
+      if got > 0:
         assert pn[got - 1] != pa[got - 1], "negative outside the anchor's level-(l-1) cluster"
       assert world.eligible(n)
     else:
@@ -203,3 +202,29 @@ def test_seed_changes_the_sample(world, runs, tmp_path):
   run_smart(world, out, "--level=0", "--seed=7")
   assert (worlds.triplet_tuples(worlds.read_triplets(out))
           != worlds.triplet_tuples(worlds.read_triplets(runs[0][0])))
+
+
+def test_a_pool_of_neighbours_only_falls_back_to_random_and_is_counted(tmp_path):
+  """x0's level-1 pool is {y0}, its neighbour: every draw is refused, x0 goes random.
+
+  M0 = {x0, x1}, M1 = {y0} under S0; M2 = {z0, z1, z2} under S1 (a second top
+  cluster keeps the level-2 pools of x0 empty). Edges x0-x1, x0-y0, z0-z1.
+  """
+  n = {name: worlds.named(name) for name in "x0 x1 y0 z0 z1 z2".split()}
+  paths = {n["x0"]: ("M0", "S0"), n["x1"]: ("M0", "S0"), n["y0"]: ("M1", "S0"),
+           n["z0"]: ("M2", "S1"), n["z1"]: ("M2", "S1"), n["z2"]: ("M2", "S1")}
+  edges = {tuple(sorted((n[a], n[b]))): 1.0 for a, b in (("x0", "x1"), ("x0", "y0"),
+                                                         ("z0", "z1"))}
+  world = worlds.write_world(str(tmp_path), paths, edges, list(n.values()))
+  out = str(tmp_path / "out")
+  section = run_smart(world, out, "--level=1", "--negative_draws=3")
+  triplets = worlds.triplet_tuples(worlds.read_triplets(out))
+  from_x0 = [t for t in triplets if t[0] == n["x0"]]
+  assert len(from_x0) == 2 and all(t[3] == -1 for t in from_x0)
+  # y0's pool {x0, x1} holds its neighbour x0: y0 always gets x1.
+  assert [(t[2], t[3]) for t in triplets if t[0] == n["y0"]] == [(n["x1"], 1)]
+  assert section["fallback/level_1_draws_all_neighbours"] == 2
+  assert section["negatives/neighbour_draws_skipped"] >= 2 * 3
+  for a, _, neg, level in triplets:
+    if level >= 0:
+      assert neg not in world.neighbours(a)
