@@ -51,6 +51,7 @@ class ExamplesConfig:
   reservoir_size: int = reservoirs.DEFAULT_RESERVOIR_SIZE
   max_children: int = reservoirs.DEFAULT_MAX_CHILDREN
   negative_draws: int = smart_negatives.DEFAULT_NEGATIVE_DRAWS
+  random_fraction: float = 0.0
   num_shards: int = 8
   test_fraction: float = split.TEST_FRACTION
   hot_threshold: int = skew_join.DEFAULT_HOT_THRESHOLD
@@ -75,6 +76,9 @@ class ExamplesConfig:
     need(self.reservoir_size >= 1, "--reservoir_size must be at least 1")
     need(self.max_children >= 2, "--max_children must be at least 2")
     need(self.negative_draws >= 1, "--negative_draws must be at least 1")
+    need(0.0 <= self.random_fraction <= 1.0, "--random_fraction must be in [0, 1]")
+    need(self.kind == "smart" or self.random_fraction == 0.0,
+         "--random_fraction mixes random negatives into --kind=smart only")
     need(self.num_shards >= 1, "--num_shards must be at least 1")
     need(0.0 <= self.test_fraction < 1.0, "--test_fraction must be in [0, 1)")
     need(self.hot_threshold >= 1, "--hot_threshold must be at least 1")
@@ -163,6 +167,9 @@ def parse_args(argv):
   p.add_argument("--negative_draws", type=int, default=d.negative_draws,
                  help="smart, levels >= 1: seeded draws per slot; the first that is not a "
                  "graph neighbour of the anchor is kept (all neighbours: random negative)")
+  p.add_argument("--random_fraction", type=float, default=d.random_fraction,
+                 help="smart: share of (anchor, positive) slots that get a random negative "
+                 "instead (seeded per slot; level -1, counted as triplets/mixed_random)")
   p.add_argument("--num_shards", type=int, default=d.num_shards)
   p.add_argument("--test_fraction", type=float, default=d.test_fraction,
                  help="cold-start test share (must match evaluation)")
@@ -179,7 +186,8 @@ def parse_args(argv):
       num_triplets=a.num_triplets, positive_sampling=a.positive_sampling,
       max_per_cluster=a.max_per_cluster, min_cluster_size=a.min_cluster_size, seed=a.seed,
       reservoir_size=a.reservoir_size, max_children=a.max_children,
-      negative_draws=a.negative_draws, num_shards=a.num_shards,
+      negative_draws=a.negative_draws, random_fraction=a.random_fraction,
+      num_shards=a.num_shards,
       test_fraction=a.test_fraction, hot_threshold=a.hot_threshold, edge_format=a.edge_format,
       edge_combine=a.edge_combine, modalities=features_lib.parse_modalities(a.modalities))
   config.validate()
@@ -201,7 +209,7 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
                  num_triplets_cap=config.num_triplets)
   if config.kind == "smart":
     extra.update(reservoir_size=config.reservoir_size, max_children=config.max_children,
-                 negative_draws=config.negative_draws)
+                 negative_draws=config.negative_draws, random_fraction=config.random_fraction)
   return extra
 
 

@@ -12,6 +12,7 @@ for CDML and for anchors whose pools are empty up to the top
 import apache_beam as beam
 
 from pipelines import edges as edges_lib
+from pipelines import hashing
 from pipelines.examples import (items, join_features, positives, random_negatives, reservoirs,
                                 smart_negatives)
 
@@ -58,6 +59,11 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
     anchors = anchors | "Cap" >> positives.CapTriplets(config.num_triplets, config.seed)
   triplets = []
   to_random = anchors
+  if smart and config.random_fraction > 0:
+    mixed = anchors | "MixRandom" >> beam.FlatMap(
+        _mix_random, config.random_fraction, config.seed).with_outputs(
+            "random", "stats", main="smart")
+    anchors, stats = mixed.smart, stats + [mixed.stats]
   if smart:
     drawn = ((anchors, samples, read_edges.edges)
              | "SmartNegatives" >> smart_negatives.SmartNegatives(
@@ -66,6 +72,8 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
     triplets.append(drawn.triplets)
     stats.append(drawn.stats)
     to_random = drawn.pending
+    if config.random_fraction > 0:
+      to_random = (to_random, mixed.random) | "WithMixedRandom" >> beam.Flatten()
   drawn = ((to_random, infos.ranked_ids, infos.count)
            | "RandomNegatives" >> random_negatives.RandomNegatives(config.seed))
   triplets.append(drawn.triplets)
@@ -75,3 +83,19 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
                  config.modalities, config.seed, config.hot_threshold))
   stats.append(encoded.stats)
   return encoded.records, stats, rejections
+
+
+def _mix_random(kv, fraction: float, seed: int):
+  """Sends each (anchor, positive) slot to a random negative with probability `fraction`.
+
+  The choice is a seeded hash of the slot, so it is the same on every runner.
+  """
+  anchor_id, anchor = kv
+  chosen = [p for p in anchor.positives
+            if hashing.uniform(seed, "mix_random", anchor_id, p[0]) < fraction]
+  if chosen:
+    yield beam.pvalue.TaggedOutput("stats", ("triplets/mixed_random", len(chosen)))
+    yield beam.pvalue.TaggedOutput("random", (anchor_id, anchor._replace(positives=tuple(chosen))))
+  if len(chosen) < len(anchor.positives):
+    yield (anchor_id, anchor._replace(
+        positives=tuple(p for p in anchor.positives if p not in chosen)))

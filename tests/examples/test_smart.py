@@ -228,3 +228,22 @@ def test_a_pool_of_neighbours_only_falls_back_to_random_and_is_counted(tmp_path)
   for a, _, neg, level in triplets:
     if level >= 0:
       assert neg not in world.neighbours(a)
+
+
+def test_random_fraction_mixes_seeded_random_negatives_into_smart_triplets(world, runs, tmp_path):
+  from pipelines import hashing  # pylint: disable=import-outside-toplevel
+  _, plain_section, plain = runs[0]
+  out = str(tmp_path / "mixed")
+  section = run_smart(world, out, "--level=0", "--random_fraction=0.5")
+  mixed = worlds.triplet_tuples(worlds.read_triplets(out))
+  chosen = {(a, p) for a, p, _, _ in plain if hashing.uniform(0, "mix_random", a, p) < 0.5}
+  assert 0 < len(chosen) < len(plain)
+  assert section["triplets/mixed_random"] == len(chosen)
+  assert sorted((a, p) for a, p, _, _ in mixed) == sorted((a, p) for a, p, _, _ in plain)
+  for a, p, n, level in mixed:
+    if (a, p) in chosen:
+      assert level == -1 and n not in (a, p)
+  # Slots not chosen keep exactly the negatives they get without mixing.
+  assert ({t for t in mixed if (t[0], t[1]) not in chosen} ==
+          {t for t in plain if (t[0], t[1]) not in chosen})
+  assert section["triplets/total"] == plain_section["triplets/total"]
