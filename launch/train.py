@@ -24,6 +24,7 @@ _FIELDS = {
     "shuffle_buffer": int, "seed": int,
     # model
     "modalities": str, "hidden_units": str, "embedding_dim": int, "fusion": str,
+    "tower": str, "input_norm": str, "dropout": float,
 }
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from model.errors import ConfigError
 
 FUSIONS = ("late", "early")
+TOWERS = ("mlp", "residual")
+INPUT_NORMS = ("none", "l2")
 # Names accepted by `tf.keras.activations.get` that make sense between layers.
 ACTIVATIONS = ("relu", "relu6", "elu", "selu", "gelu", "swish", "silu", "tanh",
                "sigmoid", "softplus", "leaky_relu", "linear")
@@ -50,6 +52,19 @@ class EmbeddingModelConfig:
     dropout: Dropout rate after each hidden layer (training only); 0 disables.
     l2_normalize: Normalise the output to unit L2 norm (the contract of the
       SavedModel's `embedding` output; only disable for experiments).
+    tower: `mlp`: the papers' towers (above). `residual`: a network that
+      starts from the input's geometry: the per-modality L2-normalised inputs
+      are concatenated (x, the raw-feature baseline's vector) and the
+      embedding is normalize(x P + MLP(x)); P is a linear map that the
+      trainer initialises from the training features (the top principal
+      directions of x, so that at step 0 cosine in the embedding space is the
+      raw features' cosine, compressed only as far as `embedding_dim`
+      forces), and the MLP's last layer starts at zero, so training can only
+      move away from the raw geometry as far as the loss asks. `fusion` does
+      not apply to it.
+    input_norm: `l2` scales each modality's input to unit L2 norm before the
+      network (the raw-feature baseline does the same); `none` feeds the
+      values as they are. `residual` always normalises.
   """
   modalities: tuple[ModalityConfig, ...] = (
       ModalityConfig("mean_rgb", 1024), ModalityConfig("mean_audio", 128))
@@ -60,6 +75,8 @@ class EmbeddingModelConfig:
   projection_activation: str | None = None
   dropout: float = 0.0
   l2_normalize: bool = True
+  tower: str = "mlp"
+  input_norm: str = "none"
 
   @classmethod
   def paper(cls, **overrides: Any) -> EmbeddingModelConfig:
@@ -108,6 +125,11 @@ class EmbeddingModelConfig:
     if self.projection_activation is not None and self.projection_activation not in ACTIVATIONS:
       raise ConfigError("model config: projection_activation must be None or one of "
                         f"{ACTIVATIONS}, got {self.projection_activation!r}")
+    if self.tower not in TOWERS:
+      raise ConfigError(f"model config: tower must be one of {TOWERS}, got {self.tower!r}")
+    if self.input_norm not in INPUT_NORMS:
+      raise ConfigError(f"model config: input_norm must be one of {INPUT_NORMS}, "
+                        f"got {self.input_norm!r}")
     if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
       raise ConfigError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
     return self

@@ -5,19 +5,52 @@ connected hidden layers and a projection to `embedding_dim`; the tower outputs
 are multiplied element-wise and the product is L2-normalised. Early fusion:
 the modalities are concatenated and go through one such tower.
 
+The `residual` tower (`EmbeddingModelConfig.tower`) starts from the input's
+geometry instead: normalize(x P + MLP(x)) over the concatenated, per-modality
+normalised inputs x, with P set from the training features by
+`set_input_geometry` (`principal_directions`) and the MLP's last layer at
+zero, so the untrained model ranks items as the raw features do (exactly,
+when `embedding_dim` is at least the input size).
+
 Only standard Keras layers are used, so the model can be exported as a
 SavedModel by the trainer (with a `tf.function` serving signature).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf  # model/__init__.py has set TF_USE_LEGACY_KERAS
 
 from model.config import EmbeddingModelConfig
 from model.errors import ConfigError
 
 
-def _tower(config: EmbeddingModelConfig, name: str) -> list[tf.keras.layers.Layer]:
+def principal_directions(x: np.ndarray, k: int) -> np.ndarray:
+  """The projection [D, k] that keeps as much of x's inner products as k dimensions can.
+
+  The top k right singular vectors of the sample x (uncentred: cosine
+  geometry is about directions from the origin). When k >= D the identity
+  (padded with zero columns) keeps every inner product exactly.
+
+  Args:
+    x: [n, D] sample of model inputs (the concatenated normalised features).
+    k: output size.
+
+  Returns:
+    [D, k] float32 with orthonormal non-zero columns.
+  """
+  x = np.asarray(x, np.float64)
+  dim = x.shape[1]
+  if k >= dim:
+    return np.eye(dim, k, dtype=np.float32)
+  _, _, vt = np.linalg.svd(x, full_matrices=False)
+  basis = np.zeros((dim, k))
+  basis[:, :min(k, vt.shape[0])] = vt[:k].T
+  return basis.astype(np.float32)
+
+
+def _tower(config: EmbeddingModelConfig, name: str,
+           last_initializer: str = "glorot_uniform") -> list[tf.keras.layers.Layer]:
   layers: list[tf.keras.layers.Layer] = []
   for i, units in enumerate(config.hidden_units):
     layers.append(tf.keras.layers.Dense(
@@ -26,7 +59,7 @@ def _tower(config: EmbeddingModelConfig, name: str) -> list[tf.keras.layers.Laye
       layers.append(tf.keras.layers.Dropout(config.dropout, name=f"{name}_dropout_{i}"))
   layers.append(tf.keras.layers.Dense(
       config.embedding_dim, activation=config.projection_activation,
-      name=f"{name}_projection"))
+      kernel_initializer=last_initializer, name=f"{name}_projection"))
   return layers
 
 
@@ -50,7 +83,13 @@ class EmbeddingModel(tf.keras.Model):
     kwargs.setdefault("name", "embedding_model")
     super().__init__(**kwargs)
     self.config = config.validate()
-    if config.fusion == "late":
+    if config.tower == "residual":
+      input_dim = sum(m.dim for m in config.modalities)
+      self.input_projection = tf.keras.layers.Dense(
+          config.embedding_dim, use_bias=False, kernel_initializer=tf.keras.initializers.Identity()
+          if config.embedding_dim >= input_dim else "orthogonal", name="input_projection")
+      self.towers = [_tower(config, "residual_tower", last_initializer="zeros")]
+    elif config.fusion == "late":
       # A list (tracked by Keras) in modality order; names are the modalities'.
       self.towers = [_tower(config, f"{m.name}_tower") for m in config.modalities]
     else:
@@ -87,6 +126,15 @@ class EmbeddingModel(tf.keras.Model):
       `config.l2_normalize` (the default).
     """
     features = self._check(inputs)
+    if self.config.tower == "residual" or self.config.input_norm == "l2":
+      features = [tf.math.l2_normalize(x, axis=-1, epsilon=1e-12) for x in features]
+    if self.config.tower == "residual":
+      x = self.model_input(features)
+      residual = x
+      for layer in self.towers[0]:
+        residual = layer(residual, training=training)
+      out = self.input_projection(x) + residual
+      return tf.math.l2_normalize(out, axis=-1, epsilon=1e-12) if self.config.l2_normalize else out
     if self.config.fusion == "early":
       features = [tf.concat(features, axis=-1) if len(features) > 1 else features[0]]
     fused = None
@@ -97,6 +145,31 @@ class EmbeddingModel(tf.keras.Model):
     if self.config.l2_normalize:
       fused = tf.math.l2_normalize(fused, axis=-1, epsilon=1e-12)
     return fused
+
+  def model_input(self, features: list[tf.Tensor]) -> tf.Tensor:
+    """The residual tower's input: the normalised modalities, concatenated, unit norm."""
+    x = tf.concat(features, axis=-1) if len(features) > 1 else features[0]
+    return x / tf.sqrt(float(len(features)))
+
+  def set_input_geometry(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Sets the residual tower's projection from a sample of training inputs.
+
+    Args:
+      inputs: `{modality_name: [n, dim]}` features of n training items.
+
+    Returns:
+      The [D, embedding_dim] projection now in the model.
+    """
+    if self.config.tower != "residual":
+      raise ConfigError("set_input_geometry: only the residual tower has an input projection")
+    features = [tf.math.l2_normalize(tf.cast(f, tf.float32), axis=-1, epsilon=1e-12)
+                for f in self._check(inputs)]
+    x = self.model_input(features).numpy()
+    basis = principal_directions(x, self.config.embedding_dim)
+    if not self.input_projection.built:
+      self.input_projection.build((None, basis.shape[0]))
+    self.input_projection.kernel.assign(basis)
+    return basis
 
   def input_signature(self, batch_size: int | None = None) -> dict[str, tf.TensorSpec]:
     """`TensorSpec`s of the input dict, for `tf.function` serving signatures."""

@@ -25,6 +25,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from model import input as input_lib
+from model import input_geometry
 from model.errors import ConfigError
 from model.export import export_saved_model
 from model.losses import ClassEmbeddingTable
@@ -199,6 +200,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   chief = _is_chief(strategy)
   objs = _Objects(config, strategy, chief)
   start = objs.restore()
+  if not objs.restored:
+    input_geometry.initialize(config, objs.model, strategy)
   tf.io.gfile.makedirs(config.model_dir)
   if chief:
     with tf.io.gfile.GFile(os.path.join(config.model_dir, "train_config.json"), "w") as f:

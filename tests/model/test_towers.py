@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
-from model.towers import EmbeddingModel
+from model.towers import EmbeddingModel, principal_directions
 
 SMALL = (ModalityConfig("rgb", 6), ModalityConfig("audio", 3))
 
@@ -42,7 +42,8 @@ class ConfigTest(tf.test.TestCase):
            dict(modalities=(ModalityConfig("a", 2), ModalityConfig("a", 3))),
            dict(hidden_units=(0,)), dict(hidden_units=(2.5,)), dict(embedding_dim=0),
            dict(fusion="middle"), dict(activation="nope"), dict(projection_activation="nope"),
-           dict(dropout=1.0), dict(embedding_dim=True)]
+           dict(dropout=1.0), dict(embedding_dim=True), dict(tower="deep"),
+           dict(input_norm="max")]
     for kw in bad:
       with self.subTest(kw=kw), self.assertRaises(ConfigError):
         dataclasses.replace(EmbeddingModelConfig(), **kw).validate()
@@ -110,6 +111,55 @@ class TowersTest(tf.test.TestCase):
     loaded = tf.saved_model.load(path)
     got = loaded.signatures["serving_default"](**x)["embedding"]
     self.assertAllClose(got, expected, atol=1e-6)
+
+
+def raw_cosine_inputs(x):
+  """The raw-feature baseline's vector: each modality normalised, concatenated."""
+  parts = [v.numpy() / np.linalg.norm(v.numpy(), axis=1, keepdims=True) for v in x.values()]
+  joined = np.concatenate(parts, axis=1)
+  return joined / np.linalg.norm(joined, axis=1, keepdims=True)
+
+
+class ResidualTowerTest(tf.test.TestCase):
+
+  def test_untrained_with_room_for_the_input_is_the_raw_geometry(self):
+    cfg = EmbeddingModelConfig(modalities=SMALL, hidden_units=(8,), embedding_dim=12,
+                               tower="residual")
+    x = inputs(np.random.default_rng(4), 6)
+    out = EmbeddingModel(cfg)(x).numpy()
+    want = np.zeros((6, 12))
+    want[:, :9] = raw_cosine_inputs(x)  # identity into the first 9 of 12 dimensions
+    self.assertAllClose(out, want, atol=1e-6)
+
+  def test_input_geometry_keeps_inner_products_of_a_low_rank_sample(self):
+    # Inputs that span 3 of 9 dimensions: a 3-d projection onto the principal
+    # directions keeps every cosine exactly.
+    rng = np.random.default_rng(5)
+    basis = np.linalg.qr(rng.normal(size=(9, 3)))[0].T  # [3, 9], orthonormal rows
+    x = {"rgb": tf.constant(rng.normal(size=(40, 3)) @ basis, tf.float32)}
+    cfg = EmbeddingModelConfig(modalities=(ModalityConfig("rgb", 9),), hidden_units=(8,),
+                               embedding_dim=3, tower="residual")
+    model = EmbeddingModel(cfg)
+    projection = model.set_input_geometry({k: v.numpy() for k, v in x.items()})
+    self.assertAllClose(projection.T @ projection, np.eye(3), atol=1e-5)
+    out = model(x).numpy()
+    raw = raw_cosine_inputs(x)
+    self.assertAllClose(out @ out.T, raw @ raw.T, atol=1e-4)
+
+  def test_principal_directions_pick_the_dominant_axes(self):
+    x = np.array([[3.0, 0.0, 0.1], [-3.0, 0.0, 0.2], [0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
+    p = principal_directions(x, 2)
+    self.assertAllClose(np.abs(p[:, 0]), [1.0, 0.0, 0.0], atol=0.03)
+    self.assertAllClose(np.abs(p[:, 1]), [0.0, 1.0, 0.0], atol=0.03)
+    self.assertAllClose(principal_directions(x, 4), np.eye(3, 4))
+
+  def test_input_norm_l2_ignores_the_scale_of_each_modality(self):
+    cfg = EmbeddingModelConfig(modalities=SMALL, hidden_units=(8,), embedding_dim=3,
+                               input_norm="l2")
+    model = EmbeddingModel(cfg)
+    x = inputs(np.random.default_rng(6), 5)
+    scaled = {"rgb": x["rgb"] * 7.0, "audio": x["audio"] * 0.01}
+    self.assertAllClose(model(x), model(scaled), atol=1e-5)
 
 
 if __name__ == "__main__":
