@@ -24,7 +24,7 @@ import tensorflow as tf
 from model.errors import ConfigError
 
 SPLIT_FILE = "split.json"
-_KEYS = ("scheme", "test_fraction")
+_KEYS = ("scheme", "test_fraction", "validation_fraction")
 
 
 def recorded_split(glob: str) -> dict | None:

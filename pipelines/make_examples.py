@@ -8,7 +8,9 @@ and `OUTPUT/classes.tsv` (contract 6). Every run also writes
 `OUTPUT/summary.json` (section `examples`) and `OUTPUT/rejected/examples-*.tsv`.
 
 Examples use train items only (`pipelines/split.py`, shared with evaluation);
-edges touching a test item are not used. Outputs are byte-identical for the
+edges touching a test or validation item are not used. `--kind=validation`
+writes the held-out validation items and their edges instead
+(`pipelines/examples/validation_set.py`), for the trainer's model selection. Outputs are byte-identical for the
 same inputs and seed, whatever the runner and the number of workers: every
 random choice is a seeded hash of stable keys and every output is sorted.
 See `pipelines/examples/` for the sampling schemes.
@@ -27,10 +29,10 @@ from pipelines import features as features_lib
 from pipelines import inputs, rejected, runner, sharded_io, split, summary
 from pipelines.errors import InputError
 from pipelines.examples import (cluster_labels, items, join_features, reservoirs, skew_join,
-                                smart_negatives, tables, triplets)
+                                smart_negatives, tables, triplets, validation_set)
 
 STAGE = "examples"
-KINDS = ("smart", "random", "labels")
+KINDS = ("smart", "random", "labels", "validation")
 
 
 @dataclasses.dataclass
@@ -54,6 +56,7 @@ class ExamplesConfig:
   random_fraction: float = 0.0
   num_shards: int = 8
   test_fraction: float = split.TEST_FRACTION
+  validation_fraction: float = split.VALIDATION_FRACTION
   hot_threshold: int = skew_join.DEFAULT_HOT_THRESHOLD
   edge_format: str = "auto"
   edge_combine: str = "max"
@@ -65,7 +68,8 @@ class ExamplesConfig:
         raise InputError(message)
     need(self.kind in KINDS, f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
     need(self.kind == "labels" or self.edges, f"--kind={self.kind} needs --edges")
-    need(self.kind == "random" or self.clusters, f"--kind={self.kind} needs --clusters")
+    need(self.kind in ("random", "validation") or self.clusters,
+         f"--kind={self.kind} needs --clusters")
     need(self.level >= 0, f"--level must be 0, 1 or 2, got {self.level}")
     need(self.positives_per_anchor >= 1, "--positives_per_anchor must be at least 1")
     need(self.num_triplets >= 0, "--num_triplets must be >= 0 (0: no cap)")
@@ -80,7 +84,7 @@ class ExamplesConfig:
     need(self.kind == "smart" or self.random_fraction == 0.0,
          "--random_fraction mixes random negatives into --kind=smart only")
     need(self.num_shards >= 1, "--num_shards must be at least 1")
-    need(0.0 <= self.test_fraction < 1.0, "--test_fraction must be in [0, 1)")
+    split.check_fractions(self.test_fraction, self.validation_fraction)
     need(self.hot_threshold >= 1, "--hot_threshold must be at least 1")
 
   @property
@@ -88,10 +92,10 @@ class ExamplesConfig:
     return FileSystems.join(self.output_dir, "examples" if self.kind == "labels" else "triplets")
 
 
-def _train_only(value, test_fraction, name):
-  item_id = value.id
-  if split.is_test(item_id, test_fraction):
-    return [beam.pvalue.TaggedOutput("stats", (name, 1))]
+def _train_only(value, test_fraction, validation_fraction, name):
+  part = split.split_of(value.id, test_fraction, validation_fraction)
+  if part != "train":
+    return [beam.pvalue.TaggedOutput("stats", (name.format(part=part), 1))]
   return [value]
 
 
@@ -101,17 +105,30 @@ def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignmen
   read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
       feature_paths, config.modalities, STAGE)
   train = read_features.items | "TrainItems" >> beam.FlatMap(
-      _train_only, config.test_fraction, "items/test_with_features").with_outputs(
+      _train_only, config.test_fraction, config.validation_fraction,
+      "items/{part}_with_features").with_outputs(
           "stats", main="items")
   stats = [read_features.stats, train.stats]
   rejections = [read_features.rejected]
+  if config.kind == "validation":
+    read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
+        edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
+        config.edge_combine, STAGE)
+    written = ((read_features.items, read_edges.edges)
+               | "WriteValidationSet" >> validation_set.WriteValidationSet(
+                   config.output_dir, config.test_fraction, config.validation_fraction,
+                   config.num_shards))
+    _write_rejections_and_stats(config, [read_features.rejected, read_edges.rejected],
+                                [read_features.stats, read_edges.stats, written.stats])
+    return
   if config.kind == "random":
     assignments = pipeline | "NoTables" >> beam.Create([])
   else:
     read = pipeline | "ReadAssignments" >> tables.ReadAssignments(assignment_paths, levels, STAGE)
     rejections.append(read.rejected)
     kept = read.assignments | "TrainRows" >> beam.FlatMap(
-        _train_only, config.test_fraction, "items/test_in_tables").with_outputs(
+        _train_only, config.test_fraction, config.validation_fraction,
+        "items/{part}_in_tables").with_outputs(
             "stats", main="rows")
     assignments = kept.rows
     stats.append(kept.stats)
@@ -136,6 +153,10 @@ def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignmen
     rejections += more_rejections
   _ = records | "WriteRecords" >> sharded_io.WriteSortedShards(
       config.output_prefix, ".tfrecord", config.num_shards, sharded_io.TFRECORD)
+  _write_rejections_and_stats(config, rejections, stats)
+
+
+def _write_rejections_and_stats(config, rejections, stats):
   rejection_counts = (tuple(rejections) | "AllRejections" >> beam.Flatten()
                       | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
   _ = ((*stats, rejection_counts) | "AllStats" >> beam.Flatten()
@@ -172,7 +193,9 @@ def parse_args(argv):
                  "instead (seeded per slot; level -1, counted as triplets/mixed_random)")
   p.add_argument("--num_shards", type=int, default=d.num_shards)
   p.add_argument("--test_fraction", type=float, default=d.test_fraction,
-                 help="cold-start test share (must match evaluation)")
+                 help="cold-start test share (must match clustering and evaluation)")
+  p.add_argument("--validation_fraction", type=float, default=d.validation_fraction,
+                 help="share of items held out of training for model selection")
   p.add_argument("--hot_threshold", type=int, default=d.hot_threshold,
                  help="records per join key above which a key is split")
   p.add_argument("--edge_format", default=d.edge_format, help="csv|tsv|tfrecord|auto")
@@ -188,19 +211,23 @@ def parse_args(argv):
       reservoir_size=a.reservoir_size, max_children=a.max_children,
       negative_draws=a.negative_draws, random_fraction=a.random_fraction,
       num_shards=a.num_shards,
-      test_fraction=a.test_fraction, hot_threshold=a.hot_threshold, edge_format=a.edge_format,
+      test_fraction=a.test_fraction, validation_fraction=a.validation_fraction,
+      hot_threshold=a.hot_threshold, edge_format=a.edge_format,
       edge_combine=a.edge_combine, modalities=features_lib.parse_modalities(a.modalities))
   config.validate()
   return config, pipeline_args
 
 
 def _extra(config: ExamplesConfig, levels: int) -> dict:
-  extra = {"kind": config.kind, "seed": config.seed, "split": split.describe(config.test_fraction),
+  extra = {"kind": config.kind, "seed": config.seed,
+           "split": split.describe(config.test_fraction, config.validation_fraction),
            "features_glob": config.features, "num_shards": config.num_shards,
            "modalities": features_lib.modalities_flag(config.modalities)}
-  if config.kind != "random":
+  if config.kind in ("smart", "labels"):
     extra.update(clusters_dir=config.clusters, levels=levels, level=config.level)
-  if config.kind == "labels":
+  if config.kind == "validation":
+    extra.update(edges_glob=config.edges)
+  elif config.kind == "labels":
     extra.update(max_per_cluster=config.max_per_cluster,
                  min_cluster_size=config.min_cluster_size)
   else:
@@ -217,7 +244,8 @@ def _check_cluster_split(config: ExamplesConfig) -> None:
   """Refuses cluster tables made under another split; warns when they saw test edges."""
   tables_split = summary.read_json(
       FileSystems.join(config.clusters, summary.SUMMARY_NAME)).get("cluster", {}).get("split")
-  split.check_same(tables_split, config.test_fraction, f"--clusters={config.clusters}")
+  split.check_same(tables_split, config.test_fraction, f"--clusters={config.clusters}",
+                   config.validation_fraction)
   if tables_split and tables_split.get("clustered_edges") == "all":
     logging.warning("--clusters=%s was clustered over every edge (--cluster_all_edges): test "
                     "items shaped these clusters, so the cold start is not strict",
@@ -232,7 +260,7 @@ def run(argv=None) -> dict:
   if config.kind != "labels":
     edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
     edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
-  if config.kind != "random":
+  if config.kind not in ("random", "validation"):
     assignment_paths = tables.assignment_files(config.clusters)
     levels = tables.num_levels(assignment_paths)
     _check_cluster_split(config)
@@ -243,8 +271,9 @@ def run(argv=None) -> dict:
   dry_run = runner.is_dry_run(options)
   if not dry_run:
     sharded_io.ensure_dir(config.output_dir)
-    for prefix in ("triplets", "examples"):  # a rerun replaces the outputs cleanly
-      sharded_io.remove_shards(FileSystems.join(config.output_dir, prefix), ".tfrecord")
+    for prefix, suffix in (("triplets", ".tfrecord"), ("examples", ".tfrecord"),
+                           (validation_set.ITEMS, ".tfrecord"), (validation_set.EDGES, ".tsv")):
+      sharded_io.remove_shards(FileSystems.join(config.output_dir, prefix), suffix)
     stale_classes = cluster_labels.classes_path(config.output_dir)
     if config.kind != "labels" and FileSystems.exists(stale_classes):
       FileSystems.delete([stale_classes])
@@ -255,7 +284,11 @@ def run(argv=None) -> dict:
     return {}
   section = summary.merge_stats_into_summary(config.output_dir, STAGE, _extra(config, levels))
   logging.info("examples: %s", json.dumps(section, sort_keys=True))
-  if config.kind == "labels":
+  if config.kind == "validation":
+    print(f"examples: {section.get('validation/items', 0)} validation items with "
+          f"{section.get('validation/edges', 0)} edges between them; see "
+          f"{config.output_dir}/summary.json")
+  elif config.kind == "labels":
     print(f"examples: {section.get('examples/total', 0)} labelled examples in "
           f"{section.get('classes/count', 0)} classes; see {config.output_dir}/summary.json")
   else:

@@ -30,6 +30,7 @@ from pipelines.errors import InputError
 SCHEME = "blake2b64-utf8"
 
 TEST_FRACTION = 0.3
+VALIDATION_FRACTION = 0.1
 _SCALE = float(2**64)
 
 
@@ -54,34 +55,65 @@ def is_test(item_id: str, test_fraction: float = TEST_FRACTION) -> bool:
   return split_hash(item_id) < test_fraction * _SCALE
 
 
-def is_train(item_id: str, test_fraction: float = TEST_FRACTION) -> bool:
-  """True when the item may be used for training examples."""
-  return not is_test(item_id, test_fraction)
+def is_validation(item_id: str, validation_fraction: float = VALIDATION_FRACTION) -> bool:
+  """True when the item is held out of training for model selection.
+
+  Validation items are the top `validation_fraction` of the hash range, test
+  items the bottom `test_fraction`: the two never overlap (while the
+  fractions sum to at most 1), and changing one fraction never moves an item
+  of the other part.
+  """
+  if not 0.0 <= validation_fraction <= 1.0:
+    raise ValueError(f"validation_fraction must be in [0, 1], got {validation_fraction}")
+  return split_hash(item_id) >= (1.0 - validation_fraction) * _SCALE
 
 
-def split_of(item_id: str, test_fraction: float = TEST_FRACTION) -> str:
-  """`"test"` or `"train"`."""
-  return "test" if is_test(item_id, test_fraction) else "train"
+def is_train(item_id: str, test_fraction: float = TEST_FRACTION,
+             validation_fraction: float = VALIDATION_FRACTION) -> bool:
+  """True when the item may be used for clustering and training examples."""
+  return not is_test(item_id, test_fraction) and not is_validation(item_id, validation_fraction)
 
 
-def describe(test_fraction: float, clustered: str | None = None) -> dict:
+def split_of(item_id: str, test_fraction: float = TEST_FRACTION,
+             validation_fraction: float = VALIDATION_FRACTION) -> str:
+  """`"test"`, `"validation"` or `"train"`."""
+  if is_test(item_id, test_fraction):
+    return "test"
+  return "validation" if is_validation(item_id, validation_fraction) else "train"
+
+
+def check_fractions(test_fraction: float, validation_fraction: float) -> None:
+  """One-line InputError unless both fractions are in [0, 1) and leave train items."""
+  if not 0.0 <= test_fraction < 1.0:
+    raise InputError(f"--test_fraction must be in [0, 1), got {test_fraction}")
+  if not 0.0 <= validation_fraction < 1.0 or test_fraction + validation_fraction >= 1.0:
+    raise InputError(f"--validation_fraction must be in [0, 1) and leave train items next to "
+                     f"--test_fraction={test_fraction}, got {validation_fraction}")
+
+
+def describe(test_fraction: float, validation_fraction: float = VALIDATION_FRACTION,
+             clustered: str | None = None) -> dict:
   """The `split` record every stage writes into its `summary.json`.
 
   Args:
     test_fraction: the share of test items.
+    validation_fraction: the share of validation items (held out of training
+      for model selection).
     clustered: for cluster tables, which edges were clustered: "train_train"
       (the strict cold start) or "all" (`--cluster_all_edges`).
 
   Returns:
     A JSON-ready dict; `check_same` compares two of them.
   """
-  record = {"scheme": SCHEME, "test_fraction": float(test_fraction)}
+  record = {"scheme": SCHEME, "test_fraction": float(test_fraction),
+            "validation_fraction": float(validation_fraction)}
   if clustered is not None:
     record["clustered_edges"] = clustered
   return record
 
 
-def check_same(recorded: dict | None, test_fraction: float, what: str) -> None:
+def check_same(recorded: dict | None, test_fraction: float, what: str,
+               validation_fraction: float | None = None) -> None:
   """Refuses, in one line, an input made under another split.
 
   Args:
@@ -90,16 +122,22 @@ def check_same(recorded: dict | None, test_fraction: float, what: str) -> None:
       checked).
     test_fraction: the split of the stage that reads the input.
     what: names the input in the message (a path or a stage).
+    validation_fraction: also compared when given (stages that hold out
+      validation items; evaluation needs only the test part to agree).
 
   Raises:
-    InputError: the input was made with another scheme or test fraction.
+    InputError: the input was made with another scheme or other fractions.
   """
   if not recorded:
     return
-  if recorded.get("scheme", SCHEME) != SCHEME or float(
-      recorded.get("test_fraction", test_fraction)) != float(test_fraction):
+  mine = {"test_fraction": float(test_fraction)}
+  if validation_fraction is not None:
+    mine["validation_fraction"] = float(validation_fraction)
+  theirs = {k: float(recorded.get(k, v)) for k, v in mine.items()}
+  if recorded.get("scheme", SCHEME) != SCHEME or theirs != mine:
+    def show(d):
+      return " ".join(f"{k}={v}" for k, v in d.items())
     raise InputError(
-        f"{what} was made with split test_fraction={recorded.get('test_fraction')} "
-        f"({recorded.get('scheme', SCHEME)}), this run uses test_fraction={test_fraction} "
-        f"({SCHEME}): rerun it with --test_fraction={test_fraction} or pass "
-        f"--test_fraction={recorded.get('test_fraction')} here")
+        f"{what} was made with split {show(theirs)} ({recorded.get('scheme', SCHEME)}), this "
+        f"run uses {show(mine)} ({SCHEME}): rerun it with the same fractions, or pass "
+        f"{' '.join(f'--{k}={v}' for k, v in theirs.items())} here")

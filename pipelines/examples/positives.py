@@ -114,9 +114,12 @@ def _directions(pair, smart: bool):
     yield x.id, (tuple(x), y.id, y.rank, edge[2], same, same and y.in_res0)
 
 
-def _train_edge(edge, test_fraction):
+def _train_edge(edge, test_fraction, validation_fraction):
   if split.is_test(edge.src, test_fraction) or split.is_test(edge.dst, test_fraction):
     return [beam.pvalue.TaggedOutput("stats", ("edges/touching_test", 1))]
+  if (split.is_validation(edge.src, validation_fraction) or
+      split.is_validation(edge.dst, validation_fraction)):
+    return [beam.pvalue.TaggedOutput("stats", ("edges/touching_validation", 1))]
   return [(edge.src, (edge.src, edge.dst, edge.weight))]
 
 
@@ -142,6 +145,7 @@ class SampleAnchors(beam.PTransform):
     seed: the run's seed.
     smart: anchors need a cluster path (smart triplets).
     test_fraction: the cold-start split.
+    validation_fraction: the items held out for model selection.
     hot_threshold: see `SkewJoin`.
   """
   positives_per_anchor: int
@@ -150,6 +154,7 @@ class SampleAnchors(beam.PTransform):
   smart: bool
   test_fraction: float = split.TEST_FRACTION
   hot_threshold: int = DEFAULT_HOT_THRESHOLD
+  validation_fraction: float = split.VALIDATION_FRACTION
 
   def __post_init__(self):
     super().__init__()
@@ -158,7 +163,8 @@ class SampleAnchors(beam.PTransform):
     infos, edges = pcolls
     by_id = infos | "KeyInfo" >> beam.Map(lambda i: (i.id, tuple(i)))
     train = edges | "TrainEdges" >> beam.FlatMap(
-        _train_edge, self.test_fraction).with_outputs("stats", main="edges")
+        _train_edge, self.test_fraction, self.validation_fraction).with_outputs(
+            "stats", main="edges")
     src = ((by_id, train.edges) | "JoinSrc" >> SkewJoin(self.hot_threshold)
            | "KeyDst" >> beam.FlatMap(_with_src).with_outputs("stats", main="edges"))
     both = ((by_id, src.edges) | "JoinDst" >> SkewJoin(self.hot_threshold)

@@ -50,7 +50,7 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
           level, config.seed, config.reservoir_size, config.max_children)
   sampled = (item_infos, read_edges.edges) | "Anchors" >> positives.SampleAnchors(
       config.positives_per_anchor, config.positive_sampling == "weighted", config.seed, smart,
-      config.test_fraction, config.hot_threshold)
+      config.test_fraction, config.hot_threshold, config.validation_fraction)
   anchors = sampled.anchors
   stats.append(sampled.stats)
   stats.append(anchors | "CountSlots" >> beam.FlatMapTuple(lambda _, a: [

@@ -60,7 +60,7 @@ def named(name: str, test: bool = False) -> str:
   """An id that starts with `name` and falls in the train (or test) split."""
   for k in range(1000):
     candidate = name if k == 0 else f"{name}_{k}"
-    if split.is_test(candidate) == test:
+    if (split.is_test(candidate) if test else split.is_train(candidate)):
       return candidate
   raise AssertionError(name)
 
