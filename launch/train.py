@@ -20,7 +20,8 @@ _FIELDS = {
     "learning_rate": float, "decay_rate": float, "decay_steps": int, "margin": float,
     "mining": str, "num_sampled": int, "num_classes": int, "temperature": float,
     "checkpoint_every": int, "summary_every": int, "eval_every": int, "eval_steps": int,
-    "max_checkpoints": int,
+    "max_checkpoints": int, "validation_data": str, "validate_every": int, "patience": int,
+    "selection_metric": str,
     "shuffle_buffer": int, "seed": int,
     # model
     "modalities": str, "hidden_units": str, "embedding_dim": int, "fusion": str,
@@ -60,7 +61,8 @@ def main(argv: list[str]) -> int:
     return 0  # a worker or ps task of a parameter-server cluster: served until stopped
   if not args.export_only:
     from model import data_split  # pylint: disable=import-outside-toplevel
-    data_split.record_split(config.model_dir, [config.train_data, config.eval_data])
+    data_split.record_split(config.model_dir, [config.train_data, config.eval_data,
+                                               config.validation_data])
   if args.export_only:
     path = trainer.export(config)
     print(f"exported {path}")

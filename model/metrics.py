@@ -39,7 +39,10 @@ Annotation (paper section 5.2; YouTube-8M and Sports-1M protocols):
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
+import scipy.sparse
 
 
 def _ranked(relevance, scores=None):
@@ -136,6 +139,42 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
           "map_full_list": float(np.mean(full_aps)) if full_aps else nan,
           "num_queries": len(aps), "num_database": int(db.shape[0]),
           "mean_relevant": float(np.mean(counts)) if counts else nan}
+
+
+def retrieval_sets(edges, items):
+  """Queries, database and sparse relevance / self-exclusion matrices of a held-out part.
+
+  Args:
+    edges: (a, b) pairs between held-out items (either order).
+    items: the held-out items that can take part (those with vectors).
+
+  Returns:
+    (queries, database, relevance, exclude): queries are the items with at
+    least one related item, the database the union of their related items
+    (both sorted), relevance [Q, N] and exclude [Q, N] (the query itself)
+    sparse bool matrices.
+  """
+  related = collections.defaultdict(set)
+  for a, b in edges:
+    if a in items and b in items and a != b:
+      related[a].add(b)
+      related[b].add(a)
+  queries = sorted(related)
+  database = sorted(set().union(*related.values())) if related else []
+  position = {k: i for i, k in enumerate(database)}
+  rows, cols = [], []
+  for r, q in enumerate(queries):
+    for n in related[q]:
+      rows.append(r)
+      cols.append(position[n])
+  relevance = scipy.sparse.csr_matrix(
+      (np.ones(len(rows), bool), (rows, cols)), shape=(len(queries), len(database)))
+  self_rows = [r for r, q in enumerate(queries) if q in position]
+  self_cols = [position[queries[r]] for r in self_rows]
+  exclude = scipy.sparse.csr_matrix(
+      (np.ones(len(self_rows), bool), (self_rows, self_cols)),
+      shape=(len(queries), len(database)))
+  return queries, database, relevance, exclude
 
 
 def _dense_rows(matrix, start: int, stop: int) -> np.ndarray:

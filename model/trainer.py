@@ -25,7 +25,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from model import input as input_lib
-from model import input_geometry
+from model import input_geometry, model_selection
 from model.errors import ConfigError
 from model.export import export_saved_model
 from model.losses import ClassEmbeddingTable
@@ -47,6 +47,7 @@ class TrainResult:
   eval_metrics: dict = dataclasses.field(default_factory=dict)  # the last evaluation
   model: tf.keras.Model | None = None       # the trained objects (tests, notebooks)
   optimizer: tf.keras.optimizers.Optimizer | None = None
+  validation: dict = dataclasses.field(default_factory=dict)  # best step, scores, raw
 
 
 class _Objects:
@@ -208,6 +209,11 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
       json.dump(config.to_dict(), f, indent=1, default=str)
   summary_dir = os.path.join(config.model_dir, "train" if chief else f"train_tmp_{id(config)}")
   writer = tf.summary.create_file_writer(summary_dir)
+  selection = (model_selection.ModelSelection(config, objs.model, chief, _scalar)
+               if config.validation_data else None)
+  stopped_early = False
+  if selection is not None and start == 0 and not selection.state["history"]:
+    stopped_early = selection.validate(0)
   step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table)
   schedule = objs.optimizer.learning_rate
 
@@ -258,11 +264,13 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   t0, t0_step = time.time(), step
   with _StopFlag() as flag:
     try:
-      while step < config.train_steps and not flag.stop:
+      while step < config.train_steps and not flag.stop and not stopped_early:
         # Up to the next summary / checkpoint / end (one step at a time unless PS).
         boundary = min(config.train_steps, _next_multiple(step, config.summary_every),
                        _next_multiple(step, config.checkpoint_every),
-                       _next_multiple(step, config.eval_interval()))
+                       _next_multiple(step, config.eval_interval()),
+                       _next_multiple(step, config.validation_interval()) if selection
+                       else config.train_steps)
         all_metrics = run_steps(boundary - step if is_ps else 1)
         new_step = int(objs.optimizer.iterations.numpy())
         for i, m in enumerate(all_metrics):
@@ -285,6 +293,9 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
           last_save = step
         if evaluator and (step % config.eval_interval() == 0 or step == config.train_steps):
           eval_metrics = evaluate(step)
+        if selection is not None and (step % config.validation_interval() == 0 or
+                                      step == config.train_steps):
+          stopped_early = selection.validate(step)
     finally:
       if is_ps:
         coordinator.join()
@@ -300,10 +311,18 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         if tf.io.gfile.exists(summary_dir):
           tf.io.gfile.rmtree(summary_dir)
   export_dir = None
-  if step >= config.train_steps:
+  validation = {}
+  if selection is not None:
+    if step >= config.train_steps or stopped_early:
+      selection.restore_best()
+    validation = {"best_step": selection.state["best_step"], "best": selection.state["best"],
+                  "raw": selection.raw[selection.metric], "stopped_early": stopped_early,
+                  "history": selection.state["history"]}
+    selection.close()
+  if step >= config.train_steps or stopped_early:
     export_dir = _export(config, objs, chief)
   return TrainResult(start, step, losses, export_dir, metrics, eval_metrics, objs.model,
-                     objs.optimizer)
+                     objs.optimizer, validation)
 
 
 def _next_multiple(step: int, every: int) -> int:

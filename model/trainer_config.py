@@ -60,6 +60,12 @@ class TrainConfig:
     eval_every: evaluate on `eval_data` every this many steps (0: at every
       checkpoint) and at the end; eval_steps: batches per evaluation (the same
       batches each time: the eval input is read in order, not shuffled).
+    validation_data: a `gcml examples --kind=validation` folder: retrieval
+      on the validation items selects the exported step (`model_selection`).
+    validate_every: steps between validations (0: at every checkpoint); a
+      fresh run also scores its untrained model.
+    patience: stop after this many validations without improvement (0: never).
+    selection_metric: `map@60` or `ndcg@60`.
     model: the network.
     seed: input shuffling and sampler seed (and, when deterministic, the
       weight initialisation).
@@ -89,6 +95,10 @@ class TrainConfig:
   summary_every: int = 100
   eval_every: int = 0
   eval_steps: int = 20
+  validation_data: str = ""
+  validate_every: int = 0
+  patience: int = 0
+  selection_metric: str = "map@60"
   max_checkpoints: int = 3
   shuffle_buffer: int = 10000
   seed: int = 0
@@ -176,6 +186,12 @@ class TrainConfig:
         raise ConfigError(f"--{name} must be a positive int, got {v!r}")
     if not isinstance(self.eval_every, int) or self.eval_every < 0:
       raise ConfigError(f"--eval_every must be an int >= 0, got {self.eval_every!r}")
+    for name in ("validate_every", "patience"):
+      if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+        raise ConfigError(f"--{name} must be an int >= 0, got {getattr(self, name)!r}")
+    if self.selection_metric not in ("map@60", "ndcg@60"):
+      raise ConfigError(f"--selection_metric must be map@60 or ndcg@60, got "
+                        f"{self.selection_metric!r}")
     if not self.learning_rate > 0:
       raise ConfigError(f"--learning_rate must be positive, got {self.learning_rate}")
     if not 0 < self.decay_rate <= 1:
@@ -201,6 +217,10 @@ class TrainConfig:
       raise ConfigError(f"--batch_size={self.batch_size} is not divisible by the "
                         f"{num_replicas} replicas")
     return self.batch_size // num_replicas
+
+  def validation_interval(self) -> int:
+    """Steps between validations (`validate_every`, else `checkpoint_every`)."""
+    return self.validate_every or self.checkpoint_every
 
   def eval_interval(self) -> int:
     """Steps between evaluations (`eval_every`, else `checkpoint_every`)."""

@@ -52,7 +52,6 @@ import json
 import logging
 
 import numpy as np
-import scipy.sparse
 from apache_beam.io.filesystems import FileSystems
 
 from model import metrics
@@ -171,31 +170,6 @@ def read_test_edges(paths, edge_format, keep) -> set[tuple[str, str]]:
           if kept[a] and kept[b]}
 
 
-def retrieval_sets(test_edges, items):
-  """Queries, database and sparse relevance / self-exclusion matrices."""
-  related = collections.defaultdict(set)
-  for a, b in test_edges:
-    if a in items and b in items:
-      related[a].add(b)
-      related[b].add(a)
-  queries = sorted(related)
-  database = sorted(set().union(*related.values())) if related else []
-  position = {k: i for i, k in enumerate(database)}
-  rows, cols, self_cols = [], [], []
-  for r, q in enumerate(queries):
-    for n in related[q]:
-      rows.append(r)
-      cols.append(position[n])
-  relevance = scipy.sparse.csr_matrix(
-      (np.ones(len(rows), bool), (rows, cols)), shape=(len(queries), len(database)))
-  self_rows = [r for r, q in enumerate(queries) if q in position]
-  self_cols = [position[queries[r]] for r in self_rows]
-  exclude = scipy.sparse.csr_matrix(
-      (np.ones(len(self_rows), bool), (self_rows, self_cols)),
-      shape=(len(queries), len(database)))
-  return queries, database, relevance, exclude
-
-
 def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths) -> dict:
   def keep(item_id):
     return split.is_test(item_id, config.test_fraction)
@@ -208,7 +182,7 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
   items = set(emb) & set(raw)
   test_edges = read_test_edges(
       edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format), keep)
-  queries, database, relevance, exclude = retrieval_sets(test_edges, items)
+  queries, database, relevance, exclude = metrics.retrieval_sets(test_edges, items)
   if not queries:
     raise InputError("no test item has a related test item with both an embedding and "
                      "features: nothing to evaluate")

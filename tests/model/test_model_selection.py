@@ -1,0 +1,101 @@
+"""Model selection on validation items: scores, the best step, early stopping, export."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from model import trainer
+from model.config import EmbeddingModelConfig, ModalityConfig
+from model.errors import ConfigError
+from model.export import load_embedder
+from model.trainer_config import TrainConfig
+from model.validation import ValidationSet
+from pipelines import sharded_io, tf_example
+from tests.trainer.shards import write_shards
+
+MODS = (("mean_rgb", 6), ("mean_audio", 3))
+GROUPS = 12
+RNG = np.random.default_rng(0)
+CENTERS = {n: RNG.normal(size=(GROUPS, d)).astype(np.float32) for n, d in MODS}
+
+
+def _features(group, rng):
+  return {n: CENTERS[n][group] + 0.4 * rng.normal(size=d).astype(np.float32) for n, d in MODS}
+
+
+def _validation_set(directory, rng, per_group=6):
+  """Items in groups with edges inside each group: raw features retrieve them well."""
+  records, edges = [], []
+  for g in range(GROUPS):
+    ids = [f"val{g}_{i}" for i in range(per_group)]
+    for item_id in ids:
+      records.append((item_id, tf_example.encode({"id": item_id, **_features(g, rng)})))
+    edges += [f"{a}\t{b}" for a, b in zip(ids, ids[1:])]
+  sharded_io.write_sorted_shards_local(records, os.path.join(directory, "items"), ".tfrecord",
+                                       2, record_format=sharded_io.TFRECORD)
+  sharded_io.write_sorted_shards_local([(e, e) for e in edges], os.path.join(directory, "edges"),
+                                       ".tsv", 1, header="src\tdst")
+  return directory
+
+
+def _misleading_triplets(n, rng):
+  """Positives from another group, negatives from the anchor's: training hurts retrieval."""
+  records = []
+  for i in range(n):
+    ga = int(rng.integers(GROUPS))
+    gp = (ga + 1 + int(rng.integers(GROUPS - 1))) % GROUPS
+    rec = {"level": [0]}
+    for role, g in (("anchor", ga), ("positive", gp), ("negative", ga)):
+      rec[f"{role}/id"] = f"t{i}-{role}"
+      rec.update({f"{role}/{k}": v for k, v in _features(g, rng).items()})
+    records.append(tf_example.encode(rec))
+  return records
+
+
+class ModelSelectionTest(tf.test.TestCase):
+
+  def test_validation_set_scores_raw_features_like_evaluate(self):
+    d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
+    vs = ValidationSet(d, MODS)
+    raw = vs.raw_scores()
+    self.assertEqual(raw["num_queries"], GROUPS * 6)
+    self.assertGreater(raw["map@60"], 0.5)  # groups are well separated
+    with self.assertRaisesRegex(ConfigError, "no items-"):
+      ValidationSet(self.create_tempdir().full_path, MODS)
+
+  def test_misleading_training_stops_early_and_exports_the_best_step(self):
+    rng = np.random.default_rng(2)
+    root = self.create_tempdir().full_path
+    validation = _validation_set(os.path.join(root, "validation"), rng)
+    data = write_shards(root, "triplets", _misleading_triplets(600, rng))
+    model = EmbeddingModelConfig.demo(modalities=tuple(ModalityConfig(n, d) for n, d in MODS),
+                                      hidden_units=(16,), embedding_dim=9, tower="residual")
+    cfg = TrainConfig.from_flags(
+        preset="demo", mode="triplet", train_data=data, model=model, batch_size=32,
+        train_steps=200, learning_rate=0.01, mining="none", checkpoint_every=10,
+        validation_data=validation, validate_every=10, patience=2,
+        model_dir=os.path.join(root, "model"))
+    result = trainer.train(cfg)
+    v = result.validation
+    # The untrained residual model (embedding_dim = input size) is the raw geometry.
+    self.assertAllClose(v["history"][0], [0, v["raw"]], atol=1e-6)
+    self.assertEqual(v["best_step"], 0)
+    self.assertTrue(v["stopped_early"])
+    self.assertEqual(result.final_step, 20)  # validations at 10 and 20 did not improve
+    self.assertLess(max(s for _, s in v["history"][1:]), v["raw"])
+    exported = load_embedder(result.export_dir)
+    vs = ValidationSet(validation, MODS)
+    self.assertAllClose(vs.score(exported)["map@60"], v["raw"], atol=1e-6)
+    with open(os.path.join(cfg.model_dir, "validation.json"), encoding="utf-8") as f:
+      self.assertEqual(json.load(f)["best_step"], 0)
+    events = tf.io.gfile.glob(os.path.join(cfg.model_dir, "validation", "events.*"))
+    tags = {v.tag for path in events for e in tf.compat.v1.train.summary_iterator(path)
+            for v in e.summary.value}
+    self.assertIn("map@60", tags)
+    self.assertIn("raw_features_map@60", tags)
+
+
+if __name__ == "__main__":
+  tf.test.main()
