@@ -1,0 +1,5 @@
+"""Placeholder."""
+
+
+def similarity_weights(n, src, dst, similarity):
+  raise NotImplementedError
