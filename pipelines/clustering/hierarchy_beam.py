@@ -98,8 +98,9 @@ class AffinityClustering(beam.PTransform):
                | "AllRoundStats" >> beam.combiners.ToList()
                | "FirstRound" >> beam.Map(_first_round, self.first_round, self.target_l0_size,
                                           searched))
-      items = items | "KeepLevels" >> beam.MapTuple(
-          lambda x, reps, k: (x, reps[k - 1:k - 1 + levels]), beam.pvalue.AsSingleton(first))
+      items = items | "KeepLevels" >> beam.Map(
+          lambda item, k: (item[0], item[1][k - 1:k - 1 + levels]),
+          beam.pvalue.AsSingleton(first))
     elif self.first_round > 1 or len(self.passes) > levels:
       k = self.first_round
       items = items | "KeepLevels" >> beam.MapTuple(
