@@ -3,6 +3,8 @@
 Reads contract 1 (edges), writes contract 4 (`assignments-*.tsv`,
 `clusters-*.tsv`), `cluster_sizes-*.tsv`, `cluster_sizes.png`, refused records
 under `rejected/cluster-*.tsv` and the `cluster` section of `summary.json`.
+By default only the train-train subgraph of the cold-start split is
+clustered (`pipelines/split.py`); `--cluster_all_edges` clusters every edge.
 The algorithm is in `pipelines/clustering/__init__.py`. Two engines give the
 same bytes: `--engine=beam` (default; one pipeline, all rounds, no
 intermediate files; any Beam runner options pass through) and

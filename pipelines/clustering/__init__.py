@@ -18,7 +18,12 @@ One round per level over an undirected weighted graph:
    rounded exact sum, i.e. `math.fsum`, of the values being merged); or
    `average`, which carries the same exact sum and compares
    `sum / (|A|*|B|)`, where |A| is the number of original items in A.
-4. Level l is round l+1 (`--levels`, default 3).
+4. Level l is round K+l (`--levels`, default 3), K = `--first_round` (default 1)
+   or, with `--target_l0_size`, the round `choose_first_round` picks.
+
+Before the rounds (pipelines/cluster.py): edges touching a test item of the
+cold-start split are dropped unless `--cluster_all_edges`, and `--similarity`
+may replace the weights by ones derived from the graph (similarity_local.py).
 
 Ids. Every cluster is named after a *representative* original item: at L0 the
 root item of its component, above that the representative of its root
