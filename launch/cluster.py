@@ -1,5 +1,7 @@
 """`gcml cluster --edges=GLOB --output_dir=DIR [--levels=3] [--linkage=max|average|sum]
-[--min_weight=0] [--max_cluster_size=0] [--seed=0] [--engine=beam|local] [Beam options]`."""
+[--min_weight=0] [--max_cluster_size=0] [--seed=0] [--engine=beam|local] [--test_fraction=0.3]
+[--cluster_all_edges] [--similarity=weight|jaccard|adamic_adar] [--first_round=1]
+[--target_l0_size=0] [--max_first_round=8] [Beam options]`."""
 
 import sys
 

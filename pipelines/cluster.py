@@ -3,6 +3,8 @@
 Reads contract 1 (edges), writes contract 4 (`assignments-*.tsv`,
 `clusters-*.tsv`), `cluster_sizes-*.tsv`, `cluster_sizes.png`, refused records
 under `rejected/cluster-*.tsv` and the `cluster` section of `summary.json`.
+By default only the train-train subgraph of the cold-start split is
+clustered (`pipelines/split.py`); `--cluster_all_edges` clusters every edge.
 The algorithm is in `pipelines/clustering/__init__.py`. Two engines give the
 same bytes: `--engine=beam` (default; one pipeline, all rounds, no
 intermediate files; any Beam runner options pass through) and
@@ -20,9 +22,13 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import edges as edges_lib
-from pipelines import inputs, rejected, runner, sharded_io, summary
-from pipelines.clustering import LINKAGES, STAGE, node_bound, round_jump_passes
-from pipelines.clustering import affinity_beam, affinity_local, local_io, tables
+import numpy as np
+
+from pipelines import inputs, rejected, runner, sharded_io, split, summary
+from pipelines.clustering import (LINKAGES, SIMILARITIES, STAGE, choose_first_round,
+                                  node_bound, round_jump_passes)
+from pipelines.clustering import affinity_local, hierarchy_beam, local_io, tables
+from pipelines.clustering import similarity_beam, similarity_local
 from pipelines.errors import InputError
 
 COMPRESSED_FACTOR = 64
@@ -44,21 +50,50 @@ class ClusterConfig:
   num_shards: int = 0
   jump_passes: int = 0
   partitions: int = 0
+  test_fraction: float = split.TEST_FRACTION
+  cluster_all_edges: bool = False
+  similarity: str = "weight"
+  first_round: int = 1
+  target_l0_size: int = 0
+  max_first_round: int = 8
 
   def check(self) -> None:
     if not 1 <= self.levels <= 16:
       raise InputError(f"--levels must be between 1 and 16, got {self.levels}")
+    if not 0.0 <= self.test_fraction <= 1.0:
+      raise InputError(f"--test_fraction must be in [0, 1], got {self.test_fraction}")
+    if self.similarity not in SIMILARITIES:
+      raise InputError(f"--similarity must be one of {'|'.join(SIMILARITIES)}, "
+                       f"got {self.similarity!r}")
+    if self.first_round < 1 or self.target_l0_size < 0:
+      raise InputError("--first_round must be >= 1 and --target_l0_size >= 0, got "
+                       f"{self.first_round} and {self.target_l0_size}")
+    if self.target_l0_size and self.max_first_round < self.first_round:
+      raise InputError(f"--max_first_round ({self.max_first_round}) must be >= --first_round "
+                       f"({self.first_round})")
+    if self.rounds() > 32:
+      raise InputError(f"{self.rounds()} rounds asked (--first_round/--max_first_round plus "
+                       "--levels - 1); at most 32")
     if not math.isfinite(self.min_weight) or self.min_weight < 0:
       raise InputError(f"--min_weight must be a finite number >= 0, got {self.min_weight}")
     for name in ("max_cluster_size", "num_shards", "jump_passes", "partitions"):
       if getattr(self, name) < 0:
         raise InputError(f"--{name} must be >= 0, got {getattr(self, name)}")
 
+  def rounds(self) -> int:
+    """Rounds to run: up to the last level's round (the latest L0 a target may pick)."""
+    last_l0 = self.max_first_round if self.target_l0_size else self.first_round
+    return last_l0 + self.levels - 1
+
   def settings(self, edge_files: int) -> dict:
     """What the summary records (the same for both engines)."""
     return {"edges_glob": self.edges, "edge_files": edge_files, "levels": self.levels,
             "linkage": self.linkage, "min_weight": self.min_weight, "seed": self.seed,
-            "max_cluster_size": self.max_cluster_size, "edge_combine": self.edge_combine}
+            "max_cluster_size": self.max_cluster_size, "edge_combine": self.edge_combine,
+            "similarity": self.similarity, "first_round": self.first_round,
+            "target_l0_size": self.target_l0_size, "rounds": self.rounds(),
+            "split": split.describe(self.test_fraction,
+                                    "all" if self.cluster_all_edges else "train_train")}
 
 
 def parse_args(argv):
@@ -75,6 +110,21 @@ def parse_args(argv):
   p.add_argument("--max_cluster_size", type=int, default=d.max_cluster_size,
                  help="cap on items per cluster (0: none); see docs/clustering.md")
   p.add_argument("--seed", type=int, default=d.seed, help="seed of the tie-break hash")
+  p.add_argument("--test_fraction", type=float, default=d.test_fraction,
+                 help="share of test items of the cold-start split (pipelines/split.py)")
+  p.add_argument("--cluster_all_edges", action="store_true",
+                 help="cluster every edge, test items included (production runs with no "
+                 "evaluation); default: the train-train subgraph only")
+  p.add_argument("--similarity", default=d.similarity, choices=SIMILARITIES,
+                 help="edge weights: the input's, or derived from the graph (closed-"
+                 "neighbourhood Jaccard, Adamic-Adar); --min_weight applies to them")
+  p.add_argument("--first_round", type=int, default=d.first_round,
+                 help="the round that becomes L0 (levels are rounds K..K+levels-1)")
+  p.add_argument("--target_l0_size", type=int, default=d.target_l0_size,
+                 help="L0 is the first round from --first_round whose mean cluster size "
+                 "reaches this (0: off)")
+  p.add_argument("--max_first_round", type=int, default=d.max_first_round,
+                 help="with --target_l0_size: the last round searched for L0")
   p.add_argument("--engine", default=d.engine, choices=("beam", "local"))
   p.add_argument("--num_shards", type=int, default=d.num_shards,
                  help="shards per table (0: one per 64 MiB of input)")
@@ -105,27 +155,70 @@ def content_bound_sizes(paths: list, sizes: list) -> list:
           for path, size in zip(paths, sizes)]
 
 
+def _train_train(test_fraction: float):
+  def side(edge):
+    if split.is_test(edge.src, test_fraction) or split.is_test(edge.dst, test_fraction):
+      return [beam.pvalue.TaggedOutput("touching_test", ("edges/touching_test", 1))]
+    return [edge]
+  return side
+
+
+def _by_min_weight(min_weight: float):
+  def side(e):
+    if e.weight >= min_weight:
+      return [(e.src, e.dst, e.weight, 1, 1)]
+    return [beam.pvalue.TaggedOutput("ignored", (e.src, e.dst))]
+  return side
+
+
 def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_format: str,
           passes: list, num_shards: int, partitions: int) -> None:
-  """The whole Beam job: read, all rounds, tables, rejected records, stats."""
+  """The whole Beam job: read, split, weights, all rounds, tables, rejected records, stats."""
   read = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
       paths, edge_format, config.edge_combine, STAGE, min_weight=0.0)
-  min_weight = config.min_weight
-  split = read.edges | "SplitByMinWeight" >> beam.FlatMap(
-      lambda e: [(e.src, e.dst, e.weight, 1, 1)] if e.weight >= min_weight else
-      [beam.pvalue.TaggedOutput("ignored", (e.src, e.dst))]).with_outputs("ignored", main="kept")
-  under = split.ignored | "UnderMinWeight" >> beam.Map(lambda _: ("edges/under_min_weight", 1))
-  assignments, level_stats = ((split.kept, split.ignored)
-                              | "AffinityClustering" >> affinity_beam.AffinityClustering(
+  graph, counted = read.edges, [read.stats]
+  if not config.cluster_all_edges:
+    sides = graph | "SplitTrainTest" >> beam.FlatMap(
+        _train_train(config.test_fraction)).with_outputs("touching_test", main="train")
+    graph = sides.train
+    counted.append(sides.touching_test)
+  if config.similarity != "weight":
+    graph = graph | "Similarity" >> similarity_beam.SimilarityWeights(
+        config.similarity, partitions)
+  sides = graph | "SplitByMinWeight" >> beam.FlatMap(
+      _by_min_weight(config.min_weight)).with_outputs("ignored", main="kept")
+  counted.append(sides.ignored | "UnderMinWeight" >> beam.Map(
+      lambda _: ("edges/under_min_weight", 1)))
+  assignments, round_stats = ((sides.kept, sides.ignored)
+                              | "AffinityClustering" >> hierarchy_beam.AffinityClustering(
                                   config.levels, passes, partitions, config.seed,
-                                  config.linkage, config.max_cluster_size))
+                                  config.linkage, config.max_cluster_size, config.first_round,
+                                  config.target_l0_size))
   _ = assignments | "WriteTables" >> tables.WriteClusterTables(
       config.output_dir, config.levels, num_shards)
-  rejection_counts = read.rejected | "WriteRejected" >> rejected.WriteRejected(
-      config.output_dir, STAGE)
-  _ = ((read.stats, under, rejection_counts, level_stats)
+  counted.append(read.rejected | "WriteRejected" >> rejected.WriteRejected(
+      config.output_dir, STAGE))
+  _ = ((*counted, round_stats)
        | "AllStats" >> beam.Flatten()
        | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+
+
+def train_train_local(ids: list, src, dst, weight, test_fraction: float):
+  """Drops the edges touching a test item, then the items left without an edge.
+
+  Returns:
+    (ids, src, dst, weight, edges dropped), renumbered: ids stay sorted, edges
+    stay in (src, dst) order.
+  """
+  test = np.fromiter((split.is_test(x, test_fraction) for x in ids), bool, len(ids))
+  touching = test[src] | test[dst] if len(src) else np.zeros(0, bool)
+  src, dst, weight = src[~touching], dst[~touching], weight[~touching]
+  used = np.zeros(len(ids), bool)
+  used[src] = True
+  used[dst] = True
+  number = np.cumsum(used) - 1
+  return ([ids[i] for i in np.flatnonzero(used).tolist()], number[src], number[dst], weight,
+          int(touching.sum()))
 
 
 def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: int) -> dict:
@@ -134,18 +227,27 @@ def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: 
   graph = local_io.read_edges_local(paths, edge_format, config.edge_combine, STAGE)
   counts = dict(graph.stats)
   counts.update(local_io.write_rejected_local(config.output_dir, STAGE, graph.rejections))
-  kept = graph.weight >= config.min_weight
-  if len(graph.src):
-    counts["edges/under_min_weight"] = int((~kept).sum())
+  ids, src, dst, weight = graph.ids, graph.src, graph.dst, graph.weight
+  if not config.cluster_all_edges:
+    ids, src, dst, weight, counts["edges/touching_test"] = train_train_local(
+        ids, src, dst, weight, config.test_fraction)
+  if config.similarity != "weight":
+    weight = similarity_local.similarity_weights(len(ids), src, dst, config.similarity)
+  kept = weight >= config.min_weight
+  counts["edges/under_min_weight"] = int((~kept).sum())
   read_s = time.time() - started
-  reps, edges_left = affinity_local.cluster(
-      graph.ids, graph.src[kept], graph.dst[kept], graph.weight[kept], config.levels,
-      config.linkage, config.seed, config.max_cluster_size)
+  reps, edges_left, merged = affinity_local.cluster_rounds(
+      ids, src[kept], dst[kept], weight[kept], config.rounds(), config.linkage, config.seed,
+      config.max_cluster_size)
   cluster_s = time.time() - started - read_s
-  counts.update({f"levels/{level}/edges_left": n for level, n in enumerate(edges_left)})
-  tables.write_tables_local(config.output_dir, graph.ids, reps, num_shards)
+  for r, (left, m) in enumerate(zip(edges_left, merged), 1):
+    counts[f"rounds/{r}/edges_left"], counts[f"rounds/{r}/merged"] = left, m
+  first = choose_first_round(len(ids), merged[:config.rounds() - config.levels + 1],
+                             config.first_round, config.target_l0_size)
+  tables.write_tables_local(config.output_dir, ids, reps[first - 1:first - 1 + config.levels],
+                            num_shards)
   logging.info("cluster (local): read %.1fs, %d rounds %.1fs, tables %.1fs", read_s,
-               config.levels, cluster_s, time.time() - started - read_s - cluster_s)
+               config.rounds(), cluster_s, time.time() - started - read_s - cluster_s)
   return counts
 
 
@@ -156,8 +258,8 @@ def run(argv=None) -> dict:
   paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
   sizes = file_sizes(paths)
   num_shards = config.num_shards or max(1, min(1024, math.ceil(sum(sizes) / (64 << 20))))
-  passes = ([config.jump_passes] * config.levels if config.jump_passes else
-            round_jump_passes(node_bound(content_bound_sizes(paths, sizes)), config.levels,
+  passes = ([config.jump_passes] * config.rounds() if config.jump_passes else
+            round_jump_passes(node_bound(content_bound_sizes(paths, sizes)), config.rounds(),
                               config.max_cluster_size))
   if config.engine == "local":
     _prepare_output(config.output_dir)
@@ -171,7 +273,7 @@ def run(argv=None) -> dict:
     partitions = config.partitions or default_partitions(sizes)
     build(pipeline, config, paths, edge_format, passes, num_shards, partitions)
     logging.info("cluster (beam): %d rounds, pointer-jumping passes %s, %d partitions, "
-                 "%d shards", config.levels, passes, partitions, num_shards)
+                 "%d shards", config.rounds(), passes, partitions, num_shards)
     runner.run(pipeline, "gcml cluster")
     if dry_run:
       return {}

@@ -18,7 +18,12 @@ One round per level over an undirected weighted graph:
    rounded exact sum, i.e. `math.fsum`, of the values being merged); or
    `average`, which carries the same exact sum and compares
    `sum / (|A|*|B|)`, where |A| is the number of original items in A.
-4. Level l is round l+1 (`--levels`, default 3).
+4. Level l is round K+l (`--levels`, default 3), K = `--first_round` (default 1)
+   or, with `--target_l0_size`, the round `choose_first_round` picks.
+
+Before the rounds (pipelines/cluster.py): edges touching a test item of the
+cold-start split are dropped unless `--cluster_all_edges`, and `--similarity`
+may replace the weights by ones derived from the graph (similarity_local.py).
 
 Ids. Every cluster is named after a *representative* original item: at L0 the
 root item of its component, above that the representative of its root
@@ -39,6 +44,7 @@ and C = 1 keeps every item a singleton.
 from pipelines import hashing
 
 LINKAGES = ("max", "average", "sum")
+SIMILARITIES = ("weight", "jaccard", "adamic_adar")
 STAGE = "cluster"
 
 
@@ -87,3 +93,35 @@ def round_jump_passes(first_round_nodes: int, levels: int, cap: int = 0) -> list
   """
   return [jump_passes(first_round_nodes if cap else max(2, first_round_nodes >> r))
           for r in range(levels)]
+
+
+COLLAPSE_SHARE = 0.5
+
+
+def choose_first_round(items: int, merged: list, first_round: int = 1,
+                       target_l0_size: int = 0) -> int:
+  """The round that becomes L0 (1-based).
+
+  Args:
+    items: items in the tables (every item of a clustered edge).
+    merged: per round built, the nodes that joined another node's cluster
+      (so the round's clusters are `items - sum(merged[:round])`).
+    first_round: `--first_round`; with a target, the first round considered.
+    target_l0_size: `--target_l0_size` (0: none).
+
+  Returns:
+    `first_round` without a target. With one: the first round r >= first_round
+    whose mean cluster size items / clusters reaches the target; if none does
+    among the rounds searched (all of `merged`), the round after which the
+    clusters stop changing (at least `first_round`).
+  """
+  if not target_l0_size or not items:
+    return first_round
+  clusters, last_change = items, first_round
+  for r, m in enumerate(merged, 1):
+    clusters -= m
+    if r >= first_round and items >= target_l0_size * clusters:
+      return r
+    if m:
+      last_change = max(last_change, r)
+  return last_change

@@ -9,7 +9,7 @@ partitioned exchanges (`partitioned.py`). Records:
               the two nodes of the mutual pair;  (v, pointer, size_v): not yet;
   member      (v, cluster, cluster_size) after the size cap.
 
-A round (`AffinityRound`):
+A round (`AffinityRound`; all rounds: `hierarchy_beam.AffinityClustering`):
   BestNeighbours        per chunk, the best candidate per endpoint, then a lifted
                         CombinePerKey keyed by partition that merges those
                         per-node tables (no adjacency list is ever grouped);
@@ -37,11 +37,10 @@ from apache_beam.transforms.window import GlobalWindows
 
 from pipelines.clustering import linkage_weight, tie_hash, within_cap
 from pipelines.clustering.contract_beam import ContractGraph
-from pipelines.clustering.partitioned import (FLUSH_RECORDS, QUERY, TABLE, Chunk, chunks,
+from pipelines.clustering.partitioned import (FLUSH_RECORDS, QUERY, TABLE, chunks,
                                               exchange, group, table_and_queries)
 
-__all__ = ["BestNeighbours", "PointerJumpComponents", "ContractGraph", "AffinityRound",
-           "AffinityClustering"]
+__all__ = ["BestNeighbours", "PointerJumpComponents", "ContractGraph", "AffinityRound"]
 
 
 @functools.lru_cache(maxsize=1 << 18)
@@ -240,53 +239,3 @@ class AffinityRound(beam.PTransform):
     contracted, members = (edges, labels) | "Contract" >> ContractGraph(
         self.partitions, self.linkage, self.max_cluster_size)
     return best, members, contracted
-
-
-def _compose(_, tagged):
-  table = {}
-  build = lambda records: table.update((m[0], m[1]) for m in records)  # noqa: E731
-  return chunks((x, reps + (table.get(reps[-1], reps[-1]),))
-                for x, reps in table_and_queries(tagged, build))
-
-
-@dataclasses.dataclass
-class AffinityClustering(beam.PTransform):
-  """(edges (a, b, w, 1, 1), ignored (a, b)), single records -> (assignments, stats).
-
-  assignments: (item, (rep at L0, rep at L1, ...)) for every item of any edge;
-  stats: (f"levels/{l}/edges_left", count) for each level.
-  """
-  levels: int
-  passes: list
-  partitions: int = 8
-  seed: int = 0
-  linkage: str = "max"
-  max_cluster_size: int = 0
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, pcolls):
-    edges, ignored = (pc | f"Chunk{i}" >> beam.ParDo(Chunk()) for i, pc in enumerate(pcolls))
-    round_input, stats, assignments, n = (edges, ignored), [], None, self.partitions
-    for level in range(self.levels):
-      best, members, contracted = round_input | f"Round{level}" >> AffinityRound(
-          self.passes[level], n, self.seed, self.linkage, self.max_cluster_size)
-      stats.append(contracted
-                   | f"EdgesLeft{level}" >> beam.Map(len)
-                   | f"SumEdgesLeft{level}" >> beam.CombineGlobally(sum)
-                   | f"EdgesLeftStat{level}" >> beam.Map(
-                       lambda count, name=f"levels/{level}/edges_left": (name, count)))
-      if assignments is None:
-        assignments = (
-            (members | "Labelled" >> beam.Map(lambda c: [(m[0], (m[1],)) for m in c]),
-             best | "Unlinked" >> beam.Map(lambda c: [(b[0], (b[0],)) for b in c if b[1] is None]))
-            | "ItemsL0" >> beam.Flatten())
-      else:
-        assignments = (group(f"ComposeL{level}",
-                             exchange(members, f"LabelsL{level}", lambda m: m[0], n, TABLE),
-                             exchange(assignments, f"ItemsByRepL{level}", lambda a: a[1][-1], n))
-                       | f"AppendL{level}" >> beam.FlatMapTuple(_compose))
-      round_input = contracted
-    items = assignments | "Assignments" >> beam.FlatMap(lambda c: c)
-    return items, tuple(stats) | "LevelStats" >> beam.Flatten()

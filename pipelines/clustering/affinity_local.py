@@ -136,23 +136,35 @@ def affinity_round(a, b, value, size, rep, ranks, linkage, cap):
   return cluster, (lo, hi, merged, new_size, rep[roots])
 
 
-def cluster(ids: list[str], src, dst, weight, levels: int, linkage: str = "max",
-            seed: int = 0, cap: int = 0):
+def cluster_rounds(ids: list[str], src, dst, weight, rounds: int, linkage: str = "max",
+                   seed: int = 0, cap: int = 0):
   """Clusters items `ids` (sorted) linked by edges src-dst (indices into ids).
 
-  Returns (reps, edges_left): reps[l][i] is the index of the representative
-  item of item i's cluster at level l; edges_left[l] the edges after round l.
+  Returns:
+    (reps, edges_left, merged): reps[r][i] is the index of the representative
+    item of item i's cluster after round r+1; edges_left[r] the edges after
+    that round; merged[r] the nodes that joined another node's cluster in it
+    (0: the round changed nothing).
   """
   n = len(ids)
   ranks = item_ranks(ids, seed)
   a, b, value = np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(weight)
   size, rep = np.ones(n, np.int64), np.arange(n)
   node_of_item = np.arange(n)
-  reps, edges_left = [], []
-  for _ in range(levels):
+  reps, edges_left, merged = [], [], []
+  for _ in range(rounds):
+    nodes = len(size)
     cluster_of_node, (a, b, value, size, rep) = affinity_round(
         a, b, value, size, rep, ranks, linkage, cap)
     node_of_item = cluster_of_node[node_of_item]
     reps.append(rep[node_of_item])
     edges_left.append(len(a))
+    merged.append(nodes - len(size))
+  return reps, edges_left, merged
+
+
+def cluster(ids: list[str], src, dst, weight, levels: int, linkage: str = "max",
+            seed: int = 0, cap: int = 0):
+  """`cluster_rounds` with one level per round from round 1: (reps, edges_left)."""
+  reps, edges_left, _ = cluster_rounds(ids, src, dst, weight, levels, linkage, seed, cap)
   return reps, edges_left

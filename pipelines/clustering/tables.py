@@ -11,6 +11,7 @@ the in-memory engine write the same bytes):
 
 import dataclasses
 import io
+import logging
 import math
 
 import apache_beam as beam
@@ -18,7 +19,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import sharded_io, summary
-from pipelines.clustering import STAGE, cluster_id
+from pipelines.clustering import COLLAPSE_SHARE, STAGE, choose_first_round, cluster_id
 
 CLUSTERS_HEADER = "level\tcluster\tparent\tsize"
 SIZES_HEADER = "level\tsize\tclusters"
@@ -164,7 +165,8 @@ def plot_sizes(output_dir: str, hist: dict) -> str:
   ax.set_ylabel("clusters of that size")
   ax.set_title("Affinity clustering: cluster sizes per level")
   ax.grid(True, which="both", alpha=0.3)
-  ax.legend()
+  if hist:
+    ax.legend()
   data = io.BytesIO()
   fig.savefig(data, format="png", metadata={"Software": None})
   plt.close(fig)
@@ -173,17 +175,63 @@ def plot_sizes(output_dir: str, hist: dict) -> str:
   return path
 
 
+def round_summaries(counts: dict, items: int, rounds: int) -> list:
+  """Per round built: clusters, mean size, nodes merged and edges left (pops `rounds/*`)."""
+  stats = {}
+  for key in [k for k in counts if k.startswith("rounds/")]:
+    _, r, name = key.split("/")
+    stats.setdefault(int(r), {})[name] = counts.pop(key)
+  out, clusters = [], items
+  for r in range(1, rounds + 1):
+    merged = stats.get(r, {}).get("merged", 0)
+    clusters -= merged
+    out.append({"round": r, "clusters": clusters, "merged": merged,
+                "mean_size": round(items / clusters, 3) if clusters else 0.0,
+                "edges_left": stats.get(r, {}).get("edges_left", 0)})
+  return out
+
+
+def level_health(level: int, stats: dict, round_stats: dict, items: int) -> dict:
+  """Collapse (one cluster over COLLAPSE_SHARE of the items) and no-change flags, logged."""
+  share = stats["size"]["max"] / items if items else 0.0
+  health = {"round": round_stats["round"], "largest_share": round(share, 4),
+            "collapsed": share > COLLAPSE_SHARE, "unchanged": round_stats["merged"] == 0}
+  if health["collapsed"]:
+    logging.warning("cluster: level L%d collapsed: its largest cluster holds %d of %d items "
+                    "(%.1f%%); try --similarity=jaccard|adamic_adar, --linkage=average or "
+                    "--max_cluster_size", level, stats["size"]["max"], items, 100 * share)
+  if health["unchanged"]:
+    logging.warning("cluster: level L%d (round %d) changed nothing: it equals the round "
+                    "before (%d edges left)", level, round_stats["round"],
+                    round_stats["edges_left"])
+  return health
+
+
 def finish_summary(output_dir: str, counts: dict, settings: dict) -> dict:
   """Writes the `cluster` section of summary.json and the plot; returns the section."""
   counts = dict(counts)
-  edges_left = {int(k.split("/")[1]): counts.pop(k) for k in list(counts)
-                if k.startswith("levels/")}
+  counts.pop("items", None)
+  for name in ("edges/under_min_weight",) + (
+      ("edges/touching_test",) if settings["split"].get("clustered_edges") == "train_train"
+      else ()):
+    counts.setdefault(name, 0)
   hist = read_histogram(output_dir)
-  levels = [dict(level=level, **level_summary(hist.get(level, []), edges_left.get(level, 0)))
-            for level in range(settings["levels"])]
+  items = sum(s * n for s, n in hist.get(0, []))
+  rounds = round_summaries(counts, items, settings["rounds"])
+  searched = settings["rounds"] - settings["levels"] + 1
+  first = choose_first_round(items, [r["merged"] for r in rounds[:searched]],
+                             settings["first_round"], settings["target_l0_size"])
+  levels = []
+  for level in range(settings["levels"]):
+    round_stats = rounds[first - 1 + level]
+    stats = dict(level=level, **level_summary(hist.get(level, []), round_stats["edges_left"]))
+    stats.update(level_health(level, stats, round_stats, items))
+    levels.append(stats)
   section = dict(sorted(counts.items()))
   section.update(settings)
-  section["items"] = sum(s * n for s, n in hist.get(0, []))
+  section["items"] = items
+  section["l0_round"] = first
+  section["rounds_stats"] = rounds
   section["level_stats"] = levels
   summary.update_summary(output_dir, STAGE, section)
   plot_sizes(output_dir, hist)

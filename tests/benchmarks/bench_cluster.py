@@ -28,7 +28,7 @@ from pipelines import edges as edges_lib
 from pipelines import synth
 from pipelines.cluster import default_partitions, file_sizes
 from pipelines.clustering import node_bound, round_jump_passes
-from pipelines.clustering import affinity_beam, affinity_local, local_io
+from pipelines.clustering import affinity_local, hierarchy_beam, local_io
 from pipelines.clustering.partitioned import Chunk
 from pipelines.features import Modality
 
@@ -85,7 +85,7 @@ def _beam_pipeline_seconds(paths, levels, runner_args) -> float:
     kept = read.edges | beam.Map(lambda e: (e.src, e.dst, e.weight, 1, 1))
     ignored = p | "NoIgnored" >> beam.Create([])
     if levels:
-      out, _ = (kept, ignored) | affinity_beam.AffinityClustering(levels, passes, partitions)
+      out, _ = (kept, ignored) | hierarchy_beam.AffinityClustering(levels, passes, partitions)
     else:
       out = kept | beam.ParDo(Chunk())
     _ = out | beam.combiners.Count.Globally()

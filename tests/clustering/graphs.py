@@ -6,7 +6,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.clustering import affinity_local, tie_hash
-from pipelines.clustering.affinity_beam import AffinityClustering
+from pipelines.clustering.hierarchy_beam import AffinityClustering
 
 RUNNER = "FnApiRunner"
 

@@ -80,6 +80,25 @@ def test_beam_output_equals_local_output(world, local_out, tmp_path, workers):
   assert outputs == local_out[1]
 
 
+def test_beam_equals_local_with_the_new_flags(world, tmp_path):
+  """Every edge, derived weights and a searched L0 round: still the same bytes."""
+  flags = ["--cluster_all_edges", "--similarity=adamic_adar", "--target_l0_size=6",
+           "--max_first_round=3"]
+  local = _run(world, tmp_path / "local", "local", *flags)
+  section = json.loads(local["summary.json"])["cluster"]
+  assert section["split"]["clustered_edges"] == "all" and section["l0_round"] in (2, 3)
+  assert _run(world, tmp_path / "beam", "beam", "--partitions=3", "--runner=FnApiRunner",
+              *flags) == local
+
+
+def test_train_train_tables_hold_no_test_item(local_out):
+  from pipelines import split  # pylint: disable=import-outside-toplevel
+  out, outputs = local_out
+  section = json.loads(outputs["summary.json"])["cluster"]
+  assert section["edges/touching_test"] > 0
+  assert not any(split.is_test(r[0]) for r in _rows(out / "assignments"))
+
+
 def test_rerun_with_fewer_shards_replaces_tables(world, tmp_path):
   _run(world, tmp_path, "local")
   outputs = _run(world, tmp_path, "local", "--num_shards=1")
