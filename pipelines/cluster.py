@@ -51,6 +51,7 @@ class ClusterConfig:
   jump_passes: int = 0
   partitions: int = 0
   test_fraction: float = split.TEST_FRACTION
+  validation_fraction: float = split.VALIDATION_FRACTION
   cluster_all_edges: bool = False
   similarity: str = "weight"
   first_round: int = 1
@@ -60,8 +61,7 @@ class ClusterConfig:
   def check(self) -> None:
     if not 1 <= self.levels <= 16:
       raise InputError(f"--levels must be between 1 and 16, got {self.levels}")
-    if not 0.0 <= self.test_fraction <= 1.0:
-      raise InputError(f"--test_fraction must be in [0, 1], got {self.test_fraction}")
+    split.check_fractions(self.test_fraction, self.validation_fraction)
     if self.similarity not in SIMILARITIES:
       raise InputError(f"--similarity must be one of {'|'.join(SIMILARITIES)}, "
                        f"got {self.similarity!r}")
@@ -92,7 +92,7 @@ class ClusterConfig:
             "max_cluster_size": self.max_cluster_size, "edge_combine": self.edge_combine,
             "similarity": self.similarity, "first_round": self.first_round,
             "target_l0_size": self.target_l0_size, "rounds": self.rounds(),
-            "split": split.describe(self.test_fraction,
+            "split": split.describe(self.test_fraction, self.validation_fraction,
                                     "all" if self.cluster_all_edges else "train_train")}
 
 
@@ -112,6 +112,8 @@ def parse_args(argv):
   p.add_argument("--seed", type=int, default=d.seed, help="seed of the tie-break hash")
   p.add_argument("--test_fraction", type=float, default=d.test_fraction,
                  help="share of test items of the cold-start split (pipelines/split.py)")
+  p.add_argument("--validation_fraction", type=float, default=d.validation_fraction,
+                 help="share of items held out for model selection (not clustered either)")
   p.add_argument("--cluster_all_edges", action="store_true",
                  help="cluster every edge, test items included (production runs with no "
                  "evaluation); default: the train-train subgraph only")
@@ -155,11 +157,13 @@ def content_bound_sizes(paths: list, sizes: list) -> list:
           for path, size in zip(paths, sizes)]
 
 
-def _train_train(test_fraction: float):
+def _train_train(test_fraction: float, validation_fraction: float):
   def side(edge):
-    if split.is_test(edge.src, test_fraction) or split.is_test(edge.dst, test_fraction):
-      return [beam.pvalue.TaggedOutput("touching_test", ("edges/touching_test", 1))]
-    return [edge]
+    parts = {split.split_of(i, test_fraction, validation_fraction) for i in (edge.src, edge.dst)}
+    if parts == {"train"}:
+      return [edge]
+    held_out = "test" if "test" in parts else "validation"
+    return [beam.pvalue.TaggedOutput("touching_test", (f"edges/touching_{held_out}", 1))]
   return side
 
 
@@ -179,7 +183,8 @@ def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_form
   graph, counted = read.edges, [read.stats]
   if not config.cluster_all_edges:
     sides = graph | "SplitTrainTest" >> beam.FlatMap(
-        _train_train(config.test_fraction)).with_outputs("touching_test", main="train")
+        _train_train(config.test_fraction, config.validation_fraction)).with_outputs(
+            "touching_test", main="train")
     graph = sides.train
     counted.append(sides.touching_test)
   if config.similarity != "weight":
@@ -203,22 +208,29 @@ def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_form
        | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
 
 
-def train_train_local(ids: list, src, dst, weight, test_fraction: float):
-  """Drops the edges touching a test item, then the items left without an edge.
+def train_train_local(ids: list, src, dst, weight, test_fraction: float,
+                      validation_fraction: float = split.VALIDATION_FRACTION):
+  """Drops the edges touching a test or validation item, then the items left without an edge.
 
   Returns:
-    (ids, src, dst, weight, edges dropped), renumbered: ids stay sorted, edges
-    stay in (src, dst) order.
+    (ids, src, dst, weight, {count name: edges dropped}), renumbered: ids stay
+    sorted, edges stay in (src, dst) order.
   """
   test = np.fromiter((split.is_test(x, test_fraction) for x in ids), bool, len(ids))
-  touching = test[src] | test[dst] if len(src) else np.zeros(0, bool)
+  held = np.fromiter((not split.is_train(x, test_fraction, validation_fraction) for x in ids),
+                     bool, len(ids))
+  touching_test = test[src] | test[dst] if len(src) else np.zeros(0, bool)
+  touching = held[src] | held[dst] if len(src) else np.zeros(0, bool)
+  dropped = {"edges/touching_test": int(touching_test.sum())}
+  if (touching & ~touching_test).any():
+    dropped["edges/touching_validation"] = int((touching & ~touching_test).sum())
   src, dst, weight = src[~touching], dst[~touching], weight[~touching]
   used = np.zeros(len(ids), bool)
   used[src] = True
   used[dst] = True
   number = np.cumsum(used) - 1
   return ([ids[i] for i in np.flatnonzero(used).tolist()], number[src], number[dst], weight,
-          int(touching.sum()))
+          dropped)
 
 
 def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: int) -> dict:
@@ -229,8 +241,9 @@ def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: 
   counts.update(local_io.write_rejected_local(config.output_dir, STAGE, graph.rejections))
   ids, src, dst, weight = graph.ids, graph.src, graph.dst, graph.weight
   if not config.cluster_all_edges:
-    ids, src, dst, weight, counts["edges/touching_test"] = train_train_local(
-        ids, src, dst, weight, config.test_fraction)
+    ids, src, dst, weight, dropped = train_train_local(
+        ids, src, dst, weight, config.test_fraction, config.validation_fraction)
+    counts.update(dropped)
   if config.similarity != "weight":
     weight = similarity_local.similarity_weights(len(ids), src, dst, config.similarity)
   kept = weight >= config.min_weight

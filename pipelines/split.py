@@ -83,12 +83,12 @@ def split_of(item_id: str, test_fraction: float = TEST_FRACTION,
 
 
 def check_fractions(test_fraction: float, validation_fraction: float) -> None:
-  """One-line InputError unless both fractions are in [0, 1) and leave train items."""
-  if not 0.0 <= test_fraction < 1.0:
-    raise InputError(f"--test_fraction must be in [0, 1), got {test_fraction}")
-  if not 0.0 <= validation_fraction < 1.0 or test_fraction + validation_fraction >= 1.0:
-    raise InputError(f"--validation_fraction must be in [0, 1) and leave train items next to "
-                     f"--test_fraction={test_fraction}, got {validation_fraction}")
+  """One-line InputError unless both fractions are in [0, 1] and sum to at most 1."""
+  if not 0.0 <= test_fraction <= 1.0:
+    raise InputError(f"--test_fraction must be in [0, 1], got {test_fraction}")
+  if not 0.0 <= validation_fraction <= 1.0 or test_fraction + validation_fraction > 1.0:
+    raise InputError(f"--validation_fraction must be in [0, 1] and at most "
+                     f"1 - --test_fraction={test_fraction}, got {validation_fraction}")
 
 
 def describe(test_fraction: float, validation_fraction: float = VALIDATION_FRACTION,

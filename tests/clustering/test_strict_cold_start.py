@@ -19,7 +19,7 @@ EDGES = "a0,t2,3\nt2,u3,5\nu3,b0,3\na0,a1,1\nb0,b1,1\n"
 
 
 def test_the_ids_lie_on_the_intended_sides():
-  assert [split.is_test(x) for x in ("a0", "a1", "b0", "b1")] == [False] * 4
+  assert [split.is_train(x) for x in ("a0", "a1", "b0", "b1")] == [True] * 4
   assert split.is_test("t2") and split.is_test("u3")
 
 
@@ -44,7 +44,7 @@ def test_default_clusters_train_train_only(tmp_path, engine):
   assert got["a0"][2] != got["b0"][2]
   assert section["edges/touching_test"] == 3
   assert section["split"] == {"scheme": "blake2b64-utf8", "test_fraction": 0.3,
-                              "clustered_edges": "train_train"}
+                              "validation_fraction": 0.1, "clustered_edges": "train_train"}
 
 
 def test_cluster_all_edges_keeps_the_test_edges(tmp_path):
@@ -58,7 +58,8 @@ def test_test_fraction_moves_the_split(tmp_path):
   _, section, _ = _cluster(tmp_path, "out", "--engine=local", "--test_fraction=0")
   assert section["edges/touching_test"] == 0 and section["items"] == 6
   assert section["split"]["test_fraction"] == 0.0
-  _, section, _ = _cluster(tmp_path, "all", "--engine=local", "--test_fraction=1")
+  _, section, _ = _cluster(tmp_path, "all", "--engine=local", "--test_fraction=1",
+                           "--validation_fraction=0")
   assert section["edges/touching_test"] == 5 and section["items"] == 0
 
 

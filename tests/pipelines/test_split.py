@@ -85,7 +85,7 @@ def test_validation_items_sit_apart_from_test_and_train():
     # The test part does not depend on the validation fraction.
     assert split.is_test(i) == (split.split_of(i, 0.3, 0.0) == "test")
   with pytest.raises(InputError, match="--validation_fraction"):
-    split.check_fractions(0.3, 0.7)
+    split.check_fractions(0.3, 0.8)
 
 
 def test_examples_validation_kind_writes_validation_items_and_edges(tmp_path):
