@@ -1,0 +1,132 @@
+"""The world model: planted hierarchy, item popularity and the edges between items.
+
+Everything here is derived from the seed alone; `edge_chunk` draws one shard's
+edges from its own seeded generator, so shards can be drawn in any order and
+any process.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from pipelines.errors import InputError
+from pipelines.synth.config import SynthConfig
+
+LEVELS = ("micro", "subtopic", "topic", "noise")
+
+
+@dataclasses.dataclass
+class World:
+  """The planted structure, derived from the seed alone (small: O(items))."""
+  config: SynthConfig
+  micro_bounds: np.ndarray  # [num_micro + 1] start index of each micro-cluster
+  popularity_cum: np.ndarray  # [num_items + 1] cumulative popularity (float64)
+  public_ids: np.ndarray  # [num_items] item index -> public integer id
+  latent_groups: tuple  # (topic [T,L], subtopic [T*S,L], micro [T*S*M,L])
+  projections: dict  # modality -> [L, dim] (float32)
+  visibility: dict  # modality -> (topic, subtopic, micro, item) weights
+
+  @property
+  def branching(self):
+    _, s, m = self.config.branching
+    return self.config.topics(), s, m
+
+  def group_bounds(self, level: int) -> np.ndarray:
+    """Start indices of the groups at a level: 0 micro, 1 subtopic, 2 topic."""
+    _, s, m = self.branching
+    step = (1, m, s * m)[level]
+    return self.micro_bounds[::step]
+
+  def group_of(self, index: np.ndarray, level: int) -> np.ndarray:
+    return np.searchsorted(self.group_bounds(level), index, side="right") - 1
+
+
+def make_world(config: SynthConfig) -> World:
+  config.validate()
+  rng = np.random.default_rng([config.seed, 0])
+  t, s, m = config.topics(), config.branching[1], config.branching[2]
+  num_micro = t * s * m
+  if config.num_items < 2 * num_micro:
+    raise InputError(f"{config.num_items} items are too few for {num_micro} micro-clusters "
+                     f"(branching {t},{s},{m}); lower --branching or raise --num_items")
+  sizes = rng.lognormal(0.0, 0.5, num_micro)
+  sizes = 2 + np.floor(sizes / sizes.sum() * (config.num_items - 2 * num_micro)).astype(np.int64)
+  sizes[: config.num_items - sizes.sum()] += 1
+  bounds = np.concatenate([[0], np.cumsum(sizes)])
+  popularity = (rng.pareto(config.popularity_alpha, config.num_items) + 1.0)
+  cum = np.concatenate([[0.0], np.cumsum(popularity)])
+  ids = rng.permutation(config.num_items)
+  dim = config.latent_dim
+  groups = (rng.normal(0, 1.0, (t, dim)), rng.normal(0, 0.8, (t * s, dim)),
+            rng.normal(0, 0.6, (num_micro, dim)))
+  projections, visibility = {}, {}
+  for k, mod in enumerate(config.modalities):
+    projections[mod.name] = (rng.normal(0, 1.0 / math.sqrt(dim), (dim, mod.dim))
+                             .astype(np.float32))
+    # The first modality sees every part of the latent; the others see mostly
+    # topic and subtopic, as audio does for video.
+    visibility[mod.name] = (1.0, 1.0, 0.8, 0.5) if k == 0 else (1.0, 0.7, 0.2, 0.3)
+  return World(config, bounds, cum, ids, groups, projections, visibility)
+
+
+def _sample_in_ranges(rng, cum, lo, hi, skip_lo=None, skip_hi=None):
+  """Samples one index per row in [lo, hi) minus [skip_lo, skip_hi), by popularity."""
+  total = cum[hi] - cum[lo]
+  if skip_lo is not None:
+    hole = cum[skip_hi] - cum[skip_lo]
+    u = rng.random(len(lo)) * (total - hole)
+    u = np.where(u >= cum[skip_lo] - cum[lo], u + hole, u)
+  else:
+    u = rng.random(len(lo)) * total
+  idx = np.searchsorted(cum, cum[lo] + u, side="right") - 1
+  return np.clip(idx, lo, hi - 1)
+
+
+def edge_chunk(world: World, shard: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+  """Draws the edges of one shard: (src index, dst index, weight, level)."""
+  config = world.config
+  per = config.num_edges // config.num_shards
+  count = per + (config.num_edges % config.num_shards if shard == config.num_shards - 1 else 0)
+  rng = np.random.default_rng([config.seed, 1, shard])
+  cum = world.popularity_cum
+  n = config.num_items
+  src = np.searchsorted(cum, rng.random(count) * cum[-1], side="right") - 1
+  src = np.clip(src, 0, n - 1)
+  level = rng.choice(4, size=count, p=np.asarray(config.level_mix))
+  dst = np.empty(count, np.int64)
+  for lv in range(4):
+    rows = np.nonzero(level == lv)[0]
+    if not len(rows):
+      continue
+    s = src[rows]
+    if lv == 3:  # anywhere outside the source's topic
+      b = world.group_bounds(2)
+      g = world.group_of(s, 2)
+      lo, hi = np.zeros_like(s), np.full_like(s, n)
+      dst[rows] = _sample_in_ranges(rng, cum, lo, hi, b[g], b[g + 1])
+      continue
+    b = world.group_bounds(lv)
+    g = world.group_of(s, lv)
+    if lv == 0:
+      dst[rows] = _sample_in_ranges(rng, cum, b[g], b[g + 1])
+    else:
+      inner = world.group_bounds(lv - 1)
+      gi = world.group_of(s, lv - 1)
+      dst[rows] = _sample_in_ranges(rng, cum, b[g], b[g + 1], inner[gi], inner[gi + 1])
+  # A self-loop becomes an edge to the next item of the same micro-cluster.
+  loops = dst == src
+  if loops.any():
+    b = world.group_bounds(0)
+    g = world.group_of(src[loops], 0)
+    nxt = src[loops] + 1
+    dst[loops] = np.where(nxt < b[g + 1], nxt, b[g])
+  base = np.asarray(config.level_weight)[level]
+  weight = np.round(base * rng.lognormal(0.0, config.weight_noise, count), 3)
+  weight = np.maximum(weight, 0.001)
+  return src, dst, weight, level
+
+
+def id_strings(world: World, index: np.ndarray) -> list[str]:
+  width = len(str(world.config.num_items - 1))
+  return [f"v{k:0{width}d}" for k in world.public_ids[index].tolist()]
