@@ -2,7 +2,9 @@
 
 Everything here is derived from the seed alone; `edge_chunk` draws one shard's
 edges from its own seeded generator, so shards can be drawn in any order and
-any process.
+any process. The parts that only some worlds have (positions inside the
+micro-clusters, word lists) come from generators of their own, so a world
+without them draws exactly what it always drew.
 """
 
 import dataclasses
@@ -11,9 +13,11 @@ import math
 import numpy as np
 
 from pipelines.errors import InputError
-from pipelines.synth.config import SynthConfig
+from pipelines.synth import content
+from pipelines.synth.config import POSITION_DIM, SynthConfig
 
 LEVELS = ("micro", "subtopic", "topic", "noise")
+MAX_GRADED_ROUNDS = 1000  # rejection rounds before a graded edge keeps its last proposal
 
 
 @dataclasses.dataclass
@@ -26,6 +30,9 @@ class World:
   latent_groups: tuple  # (topic [T,L], subtopic [T*S,L], micro [T*S*M,L])
   projections: dict  # modality -> [L, dim] (float32)
   visibility: dict  # modality -> (topic, subtopic, micro, item) weights
+  positions: np.ndarray | None = None  # graded: [num_items, POSITION_DIM] float32
+  position_basis: np.ndarray | None = None  # graded: [num_micro, POSITION_DIM, L] float32
+  word_lists: dict | None = None  # words: modality -> (topic, subtopic, micro) word ids
 
   @property
   def branching(self):
@@ -43,6 +50,15 @@ class World:
 
 
 def make_world(config: SynthConfig) -> World:
+  """Draws the planted structure of a world from its config and seed.
+
+  Args:
+    config: what to generate.
+
+  Returns:
+    The world: hierarchy bounds, popularity, public ids, latent vectors and,
+    where the config asks for them, positions and word lists.
+  """
   config.validate()
   rng = np.random.default_rng([config.seed, 0])
   t, s, m = config.topics(), config.branching[1], config.branching[2]
@@ -67,7 +83,15 @@ def make_world(config: SynthConfig) -> World:
     # The first modality sees every part of the latent; the others see mostly
     # topic and subtopic, as audio does for video.
     visibility[mod.name] = (1.0, 1.0, 0.8, 0.5) if k == 0 else (1.0, 0.7, 0.2, 0.3)
-  return World(config, bounds, cum, ids, groups, projections, visibility)
+  world = World(config, bounds, cum, ids, groups, projections, visibility)
+  if config.relatedness == "graded":
+    extra = np.random.default_rng([config.seed, 3])
+    world.positions = extra.normal(0, 1.0, (config.num_items, POSITION_DIM)).astype(np.float32)
+    world.position_basis = extra.normal(0, 1.0 / math.sqrt(POSITION_DIM),
+                                        (num_micro, POSITION_DIM, dim)).astype(np.float32)
+  if config.content == "words":
+    world.word_lists = content.make_word_lists(config, (t, t * s, num_micro))
+  return world
 
 
 def _sample_in_ranges(rng, cum, lo, hi, skip_lo=None, skip_hi=None):
@@ -83,6 +107,36 @@ def _sample_in_ranges(rng, cum, lo, hi, skip_lo=None, skip_hi=None):
   return np.clip(idx, lo, hi - 1)
 
 
+def _graded_partners(world: World, rng, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Partners inside each source's micro-cluster, by popularity x distance kernel.
+
+  A proposal drawn by popularity is kept with probability exp(-d^2 / 2w^2),
+  d the distance of the two positions and w `graded_width`; a proposal of
+  the source itself is never kept. Rows still open after MAX_GRADED_ROUNDS
+  keep their last proposal.
+
+  Returns:
+    (partner index, squared position distance) per source.
+  """
+  b = world.group_bounds(0)
+  g = world.group_of(src, 0)
+  lo, hi = b[g], b[g + 1]
+  dst = np.empty_like(src)
+  open_rows = np.arange(len(src))
+  two_w2 = 2.0 * world.config.graded_width ** 2
+  for _ in range(MAX_GRADED_ROUNDS):
+    s = src[open_rows]
+    proposal = _sample_in_ranges(rng, world.popularity_cum, lo[open_rows], hi[open_rows])
+    d2 = np.sum((world.positions[s] - world.positions[proposal]) ** 2, axis=1)
+    keep = (rng.random(len(open_rows)) < np.exp(-d2 / two_w2)) & (proposal != s)
+    dst[open_rows] = proposal
+    open_rows = open_rows[~keep]
+    if not len(open_rows):
+      break
+  d2 = np.sum((world.positions[src] - world.positions[dst]) ** 2, axis=1)
+  return dst, d2
+
+
 def edge_chunk(world: World, shard: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
   """Draws the edges of one shard: (src index, dst index, weight, level)."""
   config = world.config
@@ -95,6 +149,7 @@ def edge_chunk(world: World, shard: int) -> tuple[np.ndarray, np.ndarray, np.nda
   src = np.clip(src, 0, n - 1)
   level = rng.choice(4, size=count, p=np.asarray(config.level_mix))
   dst = np.empty(count, np.int64)
+  graded_d2 = None
   for lv in range(4):
     rows = np.nonzero(level == lv)[0]
     if not len(rows):
@@ -108,7 +163,10 @@ def edge_chunk(world: World, shard: int) -> tuple[np.ndarray, np.ndarray, np.nda
       continue
     b = world.group_bounds(lv)
     g = world.group_of(s, lv)
-    if lv == 0:
+    if lv == 0 and world.positions is not None:
+      dst[rows], d2 = _graded_partners(world, rng, s)
+      graded_d2 = (rows, d2)
+    elif lv == 0:
       dst[rows] = _sample_in_ranges(rng, cum, b[g], b[g + 1])
     else:
       inner = world.group_bounds(lv - 1)
@@ -121,7 +179,14 @@ def edge_chunk(world: World, shard: int) -> tuple[np.ndarray, np.ndarray, np.nda
     g = world.group_of(src[loops], 0)
     nxt = src[loops] + 1
     dst[loops] = np.where(nxt < b[g + 1], nxt, b[g])
+  if config.unit_weights:
+    return src, dst, np.ones(count), level
   base = np.asarray(config.level_weight)[level]
+  if graded_d2 is not None:
+    # The weight falls with distance too, on a kernel twice as wide.
+    rows, d2 = graded_d2
+    base = base.copy()
+    base[rows] *= np.exp(-d2 / (8.0 * config.graded_width ** 2))
   weight = np.round(base * rng.lognormal(0.0, config.weight_noise, count), 3)
   weight = np.maximum(weight, 0.001)
   return src, dst, weight, level

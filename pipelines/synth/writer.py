@@ -93,6 +93,7 @@ def generate(config: SynthConfig, output_dir: str, progress=print) -> dict:
   stats = {
       "config": {k: (list(v) if isinstance(v, tuple) else v)
                  for k, v in dataclasses.asdict(config).items() if k != "processes"},
+      "preset": config.preset,
       "topics": t, "subtopics": t * s, "micro_clusters": t * s * m,
       "items": config.num_items, "edge_lines": int(edges),
       "edges_by_level": dict(zip(LEVELS, by_level.tolist())),
