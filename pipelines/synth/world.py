@@ -17,7 +17,7 @@ from pipelines.synth import content
 from pipelines.synth.config import POSITION_DIM, SynthConfig
 
 LEVELS = ("micro", "subtopic", "topic", "noise")
-MAX_GRADED_ROUNDS = 1000  # rejection rounds before a graded edge keeps its last proposal
+GRADED_BLOCK_CELLS = 1 << 20  # graded partners: about (rows x cluster size) per block
 
 
 @dataclasses.dataclass
@@ -110,29 +110,38 @@ def _sample_in_ranges(rng, cum, lo, hi, skip_lo=None, skip_hi=None):
 def _graded_partners(world: World, rng, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Partners inside each source's micro-cluster, by popularity x distance kernel.
 
-  A proposal drawn by popularity is kept with probability exp(-d^2 / 2w^2),
-  d the distance of the two positions and w `graded_width`; a proposal of
-  the source itself is never kept. Rows still open after MAX_GRADED_ROUNDS
-  keep their last proposal.
+  The partner j of source i is drawn exactly with probability proportional
+  to popularity(j) * exp(-d^2 / 2w^2), d the distance of the two positions
+  and w `graded_width`, over the other members of i's micro-cluster. Rows
+  are done in blocks of similar cluster size, each padded to its largest.
 
   Returns:
     (partner index, squared position distance) per source.
   """
   b = world.group_bounds(0)
   g = world.group_of(src, 0)
-  lo, hi = b[g], b[g + 1]
-  dst = np.empty_like(src)
-  open_rows = np.arange(len(src))
+  lo, size = b[g], b[g + 1] - b[g]
+  popularity = np.diff(world.popularity_cum)
+  u = rng.random(len(src))
   two_w2 = 2.0 * world.config.graded_width ** 2
-  for _ in range(MAX_GRADED_ROUNDS):
-    s = src[open_rows]
-    proposal = _sample_in_ranges(rng, world.popularity_cum, lo[open_rows], hi[open_rows])
-    d2 = np.sum((world.positions[s] - world.positions[proposal]) ** 2, axis=1)
-    keep = (rng.random(len(open_rows)) < np.exp(-d2 / two_w2)) & (proposal != s)
-    dst[open_rows] = proposal
-    open_rows = open_rows[~keep]
-    if not len(open_rows):
-      break
+  dst = np.empty_like(src)
+  # Rows in order of cluster size, so that a block pads to little more than its own sizes.
+  order = np.argsort(size, kind="stable")
+  sorted_size = size[order]
+  start = 0
+  while start < len(order):
+    # The longest run of rows whose (row count x largest size) fits the budget.
+    cells = np.arange(1, len(order) - start + 1) * sorted_size[start:]
+    rows = order[start:start + max(1, int(np.searchsorted(cells, GRADED_BLOCK_CELLS, "right")))]
+    width = int(size[rows[-1]])
+    valid = np.arange(width) < size[rows, None]
+    members = np.where(valid, lo[rows, None] + np.arange(width), lo[rows, None])
+    d2 = np.sum((world.positions[members] - world.positions[src[rows], None, :]) ** 2, axis=2)
+    weight = popularity[members] * np.exp(-d2 / two_w2) * (valid & (members != src[rows, None]))
+    cum = np.cumsum(weight, axis=1)
+    pick = np.sum(cum < (u[rows] * cum[:, -1])[:, None], axis=1)
+    dst[rows] = members[np.arange(len(rows)), np.minimum(pick, width - 1)]
+    start += len(rows)
   d2 = np.sum((world.positions[src] - world.positions[dst]) ** 2, axis=1)
   return dst, d2
 
