@@ -146,6 +146,8 @@ def features_chunk(world: "World", shard: int) -> tuple[np.ndarray, dict, list]:
   zt, zs, zm = world.latent_groups
   own = rng.normal(0, config.item_spread, (len(index), config.latent_dim))
   if world.positions is not None:
+    # Graded: the own part is the position (drawn above anyway, so the draws
+    # that follow stay where they were).
     own = config.item_spread * np.einsum(
         "kp,kpl->kl", world.positions[index], world.position_basis[micro]).astype(np.float64)
   vectors = {}

@@ -32,7 +32,7 @@ class World:
   visibility: dict  # modality -> (topic, subtopic, micro, item) weights
   positions: np.ndarray | None = None  # graded: [num_items, POSITION_DIM] float32
   position_basis: np.ndarray | None = None  # graded: [num_micro, POSITION_DIM, L] float32
-  word_lists: dict | None = None  # words: modality -> (topic, subtopic, micro) word ids
+  word_lists: dict | None = None  # words: modality -> content.make_word_lists()'s entry
 
   @property
   def branching(self):
