@@ -1,50 +1,84 @@
-"""`gcml synth --output_dir=DIR [--num_items=20000] [--seed=0] ...`: a synthetic world."""
+"""`gcml synth --output_dir=DIR [--preset=planted] [--num_items=N] [--seed=0] ...`: a synthetic world.
+
+One flag per SynthConfig field. A preset sets some fields; a flag given on the
+command line wins over the preset's value, and a field neither sets keeps its
+default.
+"""
 
 import argparse
+import dataclasses
 import json
 import sys
 
 from launch import logs
 from pipelines import features, synth
+from pipelines.errors import InputError
+
+
+def _shown(name: str, value) -> str:
+  """A field's value as its flag takes it."""
+  if name == "modalities":
+    return features.modalities_flag(value)
+  return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _preset_note(name: str) -> str:
+  """Which presets set a field, for the flag's help."""
+  values = [f"{p}={_shown(name, preset.fields[name])}" for p, preset in synth.PRESETS.items()
+            if name in preset.fields]
+  return f"; presets: {', '.join(values)}" if values else ""
+
+
+def _parse_tuple(name: str, text: str, default: tuple) -> tuple:
+  kind = type(default[0])
+  try:
+    return tuple(kind(x) for x in text.split(","))
+  except ValueError:
+    raise InputError(f"--{name} takes comma-separated {'integers' if kind is int else 'numbers'}"
+                     f", got {text!r}") from None
 
 
 def parse_args(argv) -> tuple[synth.SynthConfig, str]:
-  d = synth.SynthConfig()
+  """Parses the flags into the preset's config with the given flags on top.
+
+  Args:
+    argv: the command line after `gcml synth`.
+
+  Returns:
+    (config, output directory).
+  """
+  default = synth.SynthConfig()
   p = argparse.ArgumentParser(prog="gcml synth", description=synth.__doc__.splitlines()[0])
   p.add_argument("--output_dir", required=True)
-  p.add_argument("--num_items", type=int, default=d.num_items)
-  p.add_argument("--seed", type=int, default=d.seed)
-  p.add_argument("--branching", default=",".join(map(str, d.branching)),
-                 help="topics,subtopics,micro (topics 0: from num_items)")
-  p.add_argument("--mean_micro_size", type=int, default=d.mean_micro_size)
-  p.add_argument("--mean_degree", type=float, default=d.mean_degree)
-  p.add_argument("--level_mix", default=",".join(map(str, d.level_mix)),
-                 help="edge shares: micro,subtopic,topic,noise")
-  p.add_argument("--modalities", default=features.modalities_flag(d.modalities))
-  p.add_argument("--feature_noise", type=float, default=d.feature_noise)
-  p.add_argument("--items_per_shard", type=int, default=d.items_per_shard)
-  p.add_argument("--processes", type=int, default=d.processes)
+  p.add_argument("--preset", default=synth.DEFAULT_PRESET,
+                 help="; ".join(f"{name}: {preset.summary}" for name, preset in synth.PRESETS.items()))
+  fields = [f for f in dataclasses.fields(synth.SynthConfig) if f.name != "preset"]
+  for f in fields:
+    value = getattr(default, f.name)
+    kwargs = {"action": argparse.BooleanOptionalAction} if isinstance(value, bool) else {
+        "type": type(value) if isinstance(value, (int, float)) else str}
+    p.add_argument(f"--{f.name}", default=None, help=f"default {_shown(f.name, value)}{_preset_note(f.name)}",
+                   **kwargs)
   a = p.parse_args(argv)
-  try:
-    branching = tuple(int(x) for x in a.branching.split(","))
-    level_mix = tuple(float(x) for x in a.level_mix.split(","))
-  except ValueError:
-    from pipelines.errors import InputError
-    raise InputError("--branching takes 3 integers, --level_mix 4 numbers") from None
-  config = synth.SynthConfig(
-      num_items=a.num_items, seed=a.seed, branching=branching,
-      mean_micro_size=a.mean_micro_size, mean_degree=a.mean_degree, level_mix=level_mix,
-      modalities=features.parse_modalities(a.modalities), feature_noise=a.feature_noise,
-      items_per_shard=a.items_per_shard, processes=a.processes)
-  return config, a.output_dir
+  overrides = {}
+  for f in fields:
+    given = getattr(a, f.name)
+    if given is None:
+      continue
+    if f.name == "modalities":
+      given = features.parse_modalities(given)
+    elif isinstance(getattr(default, f.name), tuple):
+      given = _parse_tuple(f.name, given, getattr(default, f.name))
+    overrides[f.name] = given
+  return synth.config_for(a.preset, **overrides), a.output_dir
 
 
 def main(argv: list[str]) -> int:
   logs.setup()
   config, output_dir = parse_args(argv)
   stats = synth.generate(config, output_dir)
-  print(json.dumps({k: stats[k] for k in ("items", "edge_lines", "micro_clusters", "degree",
-                                          "seconds")}))
+  print(json.dumps({k: stats[k] for k in ("preset", "items", "edge_lines", "micro_clusters",
+                                          "degree", "seconds")}))
   print(f"synth: wrote {output_dir}/edges-*.csv, features-*.tfrecord, hierarchy-*.tsv, synth.json")
   return 0
 
