@@ -65,10 +65,12 @@ def parse_item(data: bytes, modalities, id_key: str = "id",
   except ValueError:
     return NOT_AN_EXAMPLE
   ids = feats.get(id_key)
-  if not ids or not isinstance(ids[0], bytes) or len(ids) != 1:
+  if ids is None or len(ids) != 1:
     return MISSING_ID
+  if not isinstance(ids[0], bytes):
+    return item_ids.ID_NOT_BYTES
   try:
-    item_id = ids[0].decode("utf-8").strip()
+    item_id = item_ids.normalise(ids[0].decode("utf-8"))
   except UnicodeDecodeError:
     return MISSING_ID
   if not item_id:
@@ -93,6 +95,18 @@ def parse_item(data: bytes, modalities, id_key: str = "id",
   return Item(item_id, vectors, tuple(labels))
 
 
+def shown_record(data: bytes, id_key: str = "id") -> str:
+  """A refused record as text: `id=<id> b64:...` (the id readable, to grep), or `b64:...`."""
+  try:
+    ids = tf_example.parse(data).get(id_key)
+  except ValueError:
+    ids = None
+  if ids is not None and len(ids) == 1 and isinstance(ids[0], bytes):
+    item_id = item_ids.normalise(ids[0].decode("utf-8", errors="backslashreplace"))
+    return f"id={item_id} {binary_record(data)}"
+  return binary_record(data)
+
+
 class _ParseItems(beam.DoFn):
 
   def __init__(self, modalities, stage, id_key, labels_key):
@@ -109,8 +123,8 @@ class _ParseItems(beam.DoFn):
       yield (result.id, (data, result))
     else:
       self._rejected.inc()
-      yield beam.pvalue.TaggedOutput("rejected",
-                                     Rejection(self._stage, result, binary_record(data)))
+      yield beam.pvalue.TaggedOutput(
+          "rejected", Rejection(self._stage, result, shown_record(data, self._keys[0])))
 
 
 class _KeepOnePerId(beam.DoFn):
@@ -124,8 +138,8 @@ class _KeepOnePerId(beam.DoFn):
     records = sorted(records, key=lambda r: r[0])
     yield records[0][1]
     for data, _ in records[1:]:
-      yield beam.pvalue.TaggedOutput("rejected",
-                                     Rejection(self._stage, DUPLICATE_ID, binary_record(data)))
+      yield beam.pvalue.TaggedOutput("rejected", Rejection(
+          self._stage, DUPLICATE_ID, f"id={item_id} {binary_record(data)}"))
 
 
 class ReadFeaturesResult(NamedTuple):
