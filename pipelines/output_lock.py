@@ -6,7 +6,7 @@ line naming the holder, instead of both writing and leaving a mix. A lock left
 by a process that died (same host, pid gone) is taken over with a warning; one
 from another host cannot be checked from here, so it is refused and the message
 says how to clear it. On taking the lock, temporaries of killed runs
-(`.tmp-*`, anywhere under the directory) are deleted: no live writer owns them.
+(`.tmp-<uuid>-*`, up to two folders down) are deleted: no live writer owns them.
 
 The lock is re-entrant within one process (a stage that calls another stage).
 """
@@ -16,6 +16,7 @@ import errno
 import json
 import logging
 import os
+import re
 import socket
 
 from apache_beam.io.filesystems import FileSystems
@@ -69,15 +70,24 @@ def _create(path: str, body: bytes) -> bool:
   return True
 
 
+# `sharded_io.atomic_write` names its temporaries `.tmp-<uuid4 hex>-<name>`.
+_TEMPORARY = re.compile(r"^\.tmp-[0-9a-f]{32}-")
+_DEPTH = 2  # DIR, DIR/x (rejected/, or a stage's folder under a demo run), DIR/x/y
+
+
 def remove_temporaries(output_dir: str) -> int:
-  """Deletes `.tmp-*` files under `output_dir`; returns how many."""
+  """Deletes gcml's `.tmp-*` files under `output_dir` (two levels down); returns how many."""
   if not _is_local(output_dir):  # object stores: the folder and rejected/
     found = FileSystems.match([FileSystems.join(output_dir, ".tmp-*"),
                                FileSystems.join(output_dir, "rejected", ".tmp-*")])
     paths = [m.path for result in found for m in result.metadata_list]
   else:
-    paths = [os.path.join(d, n) for d, _, names in os.walk(output_dir) for n in names
-             if n.startswith(".tmp-")]
+    paths, top = [], output_dir.rstrip(os.sep).count(os.sep)
+    for d, dirs, names in os.walk(output_dir):
+      if d.rstrip(os.sep).count(os.sep) - top >= _DEPTH:
+        dirs[:] = []
+      paths.extend(os.path.join(d, n) for n in names)
+  paths = [p for p in paths if _TEMPORARY.match(os.path.basename(p))]
   if paths:
     FileSystems.delete(paths)
   return len(paths)

@@ -53,7 +53,7 @@ def test_beam_rerun_with_fewer_shards_replaces_the_set(tmp_path):
 
 
 def test_writers_remove_stale_temporaries(tmp_path):
-  stale = tmp_path / ".tmp-0123abcd-out-00001-of-00004.tsv"
+  stale = tmp_path / f".tmp-{'c' * 32}-out-00001-of-00004.tsv"
   stale.write_bytes(b"half a shard")
   sharded_io.write_sorted_shards_local(RECORDS, str(tmp_path / "out"), ".tsv", 2)
   assert not stale.exists()
@@ -132,10 +132,11 @@ def test_dead_writers_lock_and_temporaries_are_cleared(tmp_path):
   dead.wait()
   (out / "_LOCK").write_text(json.dumps({"host": output_lock.socket.gethostname(),
                                          "pid": dead.pid, "command": "gcml examples"}))
-  (out / ".tmp-1-triplets-00000-of-00008.tfrecord").write_bytes(b"x" * 100)
-  (out / "rejected" / ".tmp-2-examples-00000-of-00001.tsv").write_bytes(b"x")
+  (out / f".tmp-{'a' * 32}-triplets-00000-of-00008.tfrecord").write_bytes(b"x" * 100)
+  (out / "rejected" / f".tmp-{'b' * 32}-examples-00000-of-00001.tsv").write_bytes(b"x")
+  (out / ".tmp-not-ours").write_bytes(b"a user's file")
   with output_lock.held(str(out), "test"):
-    assert sorted(os.listdir(out)) == ["_LOCK", "rejected"]
+    assert sorted(os.listdir(out)) == [".tmp-not-ours", "_LOCK", "rejected"]
     assert not os.listdir(out / "rejected")
     with output_lock.held(str(out), "nested"):  # re-entrant in one process
       pass
@@ -182,5 +183,32 @@ def test_cluster_rerun_into_one_directory_leaves_one_set(clustered, capsys):
                       "--engine=local", f"--num_shards={shards}"]) == 0
   names = sorted(n for n in os.listdir(out) if n.startswith("assignments"))
   assert names == ["assignments-00000-of-00002.tsv", "assignments-00001-of-00002.tsv"]
+  listed = json.loads((out / "_MANIFEST-assignments.json").read_text())["files"]
+  assert [f["name"] for f in listed] == names
   code, err = _examples(clustered, out, capsys)
   assert code == 0, err
+
+
+def test_evaluate_refuses_mixed_or_unfinished_embeddings(clustered, tmp_path, capsys):
+  # Reproducer: export --num_shards=4 then --num_shards=2 into one directory left both
+  # sets (the Beam writer did not clear), and evaluate scored the mix.
+  emb = tmp_path / "emb"
+  records = [(f"v{i}", b"x") for i in range(50)]
+  sharded_io.write_sorted_shards_local(records, str(emb / "embeddings"), ".tfrecord", 4,
+                                       sharded_io.TFRECORD)
+  stale = {n: (emb / n).read_bytes() for n in os.listdir(emb) if "-of-00004" in n}
+  sharded_io.write_sorted_shards_local(records, str(emb / "embeddings"), ".tfrecord", 2,
+                                       sharded_io.TFRECORD)
+  for name, data in stale.items():
+    (emb / name).write_bytes(data)
+  args = ["evaluate", f"--embeddings={emb}/embeddings-*.tfrecord",
+          f"--edges={clustered}/data/edges-*.csv",
+          f"--features={clustered}/data/features-*.tfrecord", f"--output_dir={tmp_path}/ev"]
+  assert gcml.main(args) == 2
+  err = capsys.readouterr().err.strip()
+  assert "\n" not in err and "embeddings-00000-of-00004.tfrecord is not part of the set" in err
+  for name in stale:
+    os.remove(emb / name)
+  os.remove(emb / "_MANIFEST-embeddings.json")  # an export killed before its manifest
+  assert gcml.main(args) == 2
+  assert "no manifest" in capsys.readouterr().err
