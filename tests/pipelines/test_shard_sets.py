@@ -212,3 +212,21 @@ def test_evaluate_refuses_mixed_or_unfinished_embeddings(clustered, tmp_path, ca
   os.remove(emb / "_MANIFEST-embeddings.json")  # an export killed before its manifest
   assert gcml.main(args) == 2
   assert "no manifest" in capsys.readouterr().err
+
+
+def test_a_rerun_that_fails_half_way_leaves_no_manifest(tmp_path, monkeypatch):
+  prefix = str(tmp_path / "out")
+  _beam_write(prefix, 4)
+  real = sharded_io.atomic_write
+
+  def fail_on_third_shard(path, data):
+    if path.endswith("out-00002-of-00004.tsv"):
+      raise OSError("disk gone")
+    real(path, data)
+
+  monkeypatch.setattr(sharded_io, "atomic_write", fail_on_third_shard)
+  with pytest.raises(Exception, match="disk gone"):
+    _beam_write(prefix, 4)
+  assert not (tmp_path / "_MANIFEST-out.json").exists()  # the old one no longer vouches
+  with pytest.raises(InputError, match="no manifest"):
+    _check(tmp_path, require=True)
