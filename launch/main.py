@@ -30,6 +30,7 @@ USAGE = "usage: gcml <subcommand> [flags]\n\nsubcommands:\n" + "\n".join(
 def run_subcommand(name: str, argv: list[str]) -> int:
   """Runs one subcommand and turns user errors into a one-line message."""
   from model.errors import ConfigError
+  from pipelines import output_lock
   from pipelines.errors import InputError
 
   try:
@@ -39,8 +40,11 @@ def run_subcommand(name: str, argv: list[str]) -> int:
       print(f"gcml {name}: not available in this version", file=sys.stderr)
       return 2
     raise
+  locked = None if name == "bench" or {"-h", "--help"} & set(argv) else \
+      output_lock.output_dir_of(argv)
   try:
-    return module.main(argv) or 0
+    with output_lock.held(locked, f"gcml {name}"):  # one writer per output directory
+      return module.main(argv) or 0
   except (InputError, ConfigError) as e:
     print(f"gcml {name}: error: {e}", file=sys.stderr)
     return 2

@@ -73,4 +73,9 @@ class EdgeWeightFn(beam.CombineFn):
 
   def extract_output(self, acc):
     partials, n = acc
-    return (math.fsum(partials) if self._combine == "sum" else partials[0], n)
+    if self._combine == "max":
+      return (partials[0], n)
+    try:
+      return (math.fsum(partials), n)
+    except (OverflowError, ValueError):  # the exact sum of positive weights overflows
+      return (math.inf, n)

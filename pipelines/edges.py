@@ -8,8 +8,10 @@ header line, or TFRecord of `tf.train.Example` with `src`, `dst` (bytes) and
 Every refused record becomes a `Rejection` with one of the reasons below.
 """
 
+import csv
 import dataclasses
 import math
+import re
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -29,7 +31,10 @@ WEIGHT_NAN = "weight_nan"
 WEIGHT_INFINITE = "weight_infinite"
 WEIGHT_ZERO = "weight_zero"
 WEIGHT_NEGATIVE = "weight_negative"
+WEIGHT_NOT_A_FLOAT = "weight_not_a_float"
 NOT_UTF8 = "not_utf8"
+CSV_BAD_QUOTING = "csv_bad_quoting"
+WEIGHT_SUM_OVERFLOW = "weight_sum_overflow"
 NOT_AN_EXAMPLE = "not_a_tf_example"
 MISSING_FIELD = "missing_field"
 
@@ -90,11 +95,50 @@ def make_edge(a: str, b: str, weight: float) -> Edge | str:
   return Edge(a, b, weight) if a < b else Edge(b, a, weight)
 
 
+# ASCII decimal float syntax only: no `1_000`, no non-ASCII digits, no hex.
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_NAMED = frozenset(sign + name for sign in ("", "+", "-") for name in ("nan", "inf", "infinity"))
+
+
+def parse_weight(text: str) -> float | None:
+  """A text weight as a float, or None unless it is an ASCII decimal (or nan/inf).
+
+  `float()` alone also takes `1_000`, Arabic-Indic and full-width digits and
+  surrounding Unicode spaces; those are `weight_not_a_number`. nan and inf
+  parse so that they are rejected under their own reasons.
+  """
+  if _FLOAT.match(text) or text.lower() in _NAMED:
+    return float(text)
+  return None
+
+
+def split_fields(line: str, delimiter: str) -> list[str] | None:
+  """The fields of a line: RFC 4180 for csv (quotes removed), plain split for tsv.
+
+  Returns None for a csv line whose quoting is broken. A line without a quote
+  is split directly (the same fields as the csv module, faster).
+  """
+  if delimiter != "," or '"' not in line:
+    return line.split(delimiter)
+  try:
+    return next(csv.reader([line], strict=True))
+  except csv.Error:
+    return None
+
+
 def parse_text_edge(line: str, delimiter: str) -> Edge | str:
-  """Parses one text line. Returns an Edge, a rejection reason, HEADER or BLANK."""
+  """Parses one text line. Returns an Edge, a rejection reason, HEADER or BLANK.
+
+  A UTF-8 byte order mark starting the line is dropped; ids are normalised by
+  `item_ids.normalise`.
+  """
+  line = line.removeprefix("\ufeff")
   if not line.strip():
     return BLANK
-  fields = [f.strip() for f in line.split(delimiter)]
+  fields = split_fields(line, delimiter)
+  if fields is None:
+    return CSV_BAD_QUOTING
+  fields = [item_ids.normalise(f) for f in fields]
   if len(fields) not in (2, 3):
     return WRONG_COLUMN_COUNT
   if [f.lower() for f in fields[:2]] == ["src", "dst"] and (
@@ -103,15 +147,19 @@ def parse_text_edge(line: str, delimiter: str) -> Edge | str:
   if len(fields) == 2 or fields[2] == "":
     weight = 1.0
   else:
-    try:
-      weight = float(fields[2])
-    except ValueError:
+    weight = parse_weight(fields[2])
+    if weight is None:
       return WEIGHT_NOT_A_NUMBER
   return make_edge(fields[0], fields[1], weight)
 
 
 def parse_example_edge(data: bytes) -> Edge | str:
-  """Parses one serialized tf.train.Example edge record."""
+  """Parses one serialized tf.train.Example edge record.
+
+  `src` and `dst` must be one UTF-8 bytes value each (normalised like every
+  other id, `item_ids.normalise`); `weight` one float (an int64 is taken as
+  its value); bytes are never parsed as a number (`weight_not_a_float`).
+  """
   from pipelines import tf_example  # pylint: disable=import-outside-toplevel
   try:
     feats = tf_example.parse(data)
@@ -120,18 +168,30 @@ def parse_example_edge(data: bytes) -> Edge | str:
   src, dst = feats.get("src"), feats.get("dst")
   if src is None or dst is None or len(src) != 1 or len(dst) != 1:
     return MISSING_FIELD
+  ids = []
+  for value in (src[0], dst[0]):
+    if not isinstance(value, bytes):
+      return item_ids.ID_NOT_BYTES
+    try:
+      ids.append(item_ids.normalise(value.decode("utf-8")))
+    except UnicodeDecodeError:
+      return NOT_UTF8
   weight = feats.get("weight")
   if weight is None or len(weight) == 0:
     w = 1.0
   elif len(weight) != 1:
     return WEIGHT_NOT_A_NUMBER
+  elif isinstance(weight[0], bytes):
+    return WEIGHT_NOT_A_FLOAT
   else:
     w = float(weight[0])
-  try:
-    a, b = src[0].decode("utf-8"), dst[0].decode("utf-8")
-  except (UnicodeDecodeError, AttributeError):
-    return NOT_UTF8
-  return make_edge(a, b, w)
+  return make_edge(ids[0], ids[1], w)
+
+
+def overflow_rejection(stage: str, src: str, dst: str, records: int) -> Rejection:
+  """The rejection of an edge whose combined (`sum`) weight is not a finite float."""
+  return Rejection(stage, WEIGHT_SUM_OVERFLOW,
+                   f"{src},{dst}: the sum of its {records} weights overflows a float")
 
 
 class _ParseEdges(beam.DoFn):
@@ -178,7 +238,8 @@ class ReadEdges(beam.PTransform):
   Attributes:
     paths: files to read (see `inputs.check_files`).
     edge_format: csv, tsv or tfrecord.
-    combine: how duplicate edges combine: max or sum.
+    combine: how duplicate edges combine: max or sum (a sum that overflows a
+      float is rejected as `weight_sum_overflow`, one per edge).
     stage: stage name written in rejection records.
     min_weight: edges with weight < min_weight are dropped after combining
       and counted as `edges/under_min_weight` (0 keeps all).
@@ -204,9 +265,15 @@ class ReadEdges(beam.PTransform):
       unreadable = []
     parsed = raw | "ParseEdges" >> beam.ParDo(
         _ParseEdges(self.edge_format, self.stage)).with_outputs("rejected", "stats", main="edges")
-    combined = (parsed.edges
-                | "KeyByPair" >> beam.Map(lambda e: ((e.src, e.dst), e.weight))
-                | "CombineDuplicates" >> beam.CombinePerKey(combiners.EdgeWeightFn(self.combine)))
+    stage = self.stage
+    checked = (parsed.edges
+               | "KeyByPair" >> beam.Map(lambda e: ((e.src, e.dst), e.weight))
+               | "CombineDuplicates" >> beam.CombinePerKey(combiners.EdgeWeightFn(self.combine))
+               | "FiniteSums" >> beam.FlatMapTuple(lambda pair, wn: [
+                   (pair, wn) if math.isfinite(wn[0]) else beam.pvalue.TaggedOutput(
+                       "rejected", overflow_rejection(stage, pair[0], pair[1], wn[1]))
+               ]).with_outputs("rejected", main="edges"))
+    combined = checked.edges
     min_weight = self.min_weight
     edges = (combined
              | "ToEdges" >> beam.MapTuple(lambda pair, wn: Edge(pair[0], pair[1], wn[0]))
@@ -219,5 +286,6 @@ class ReadEdges(beam.PTransform):
                   ("edges/under_min_weight", int(wn[0] < min_weight)),
               ]))
     stats = (parsed.stats, counts) | "FlattenEdgeStats" >> beam.Flatten()
-    rejected = (parsed.rejected, *unreadable) | "FlattenRejected" >> beam.Flatten()
+    rejected = ((parsed.rejected, checked.rejected, *unreadable)
+                | "FlattenRejected" >> beam.Flatten())
     return ReadEdgesResult(edges, rejected, stats)

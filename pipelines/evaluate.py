@@ -345,7 +345,8 @@ def run(argv=None) -> dict:
   check_embeddings_split(config)
   edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
   edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
-  embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True)
+  embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True,
+                                        require_manifest=True)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   scalars = training_summaries.read_runs(config.model_dirs)  # fails early on a bad dir
   result = evaluate(config, embedding_paths, edge_paths, feature_paths)

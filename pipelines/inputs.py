@@ -2,21 +2,39 @@
 
 A missing path, an empty glob, an unreadable file or a file that is not a
 TFRecord is reported as an `InputError` naming the path, before any work is
-scheduled, instead of as a traceback from deep inside a runner.
+scheduled, instead of as a traceback from deep inside a runner. So is a
+partial or mixed shard set (`shard_sets.check_paths`); gcml's own bookkeeping
+files (`_MANIFEST-*.json`, `_LOCK`) are left out of what a wildcard matches.
 """
 
+import os
 from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import sharded_io
+from pipelines import shard_sets, sharded_io
 from pipelines.errors import InputError
 
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfr")
 
 
-def expand(pattern: str, what: str) -> list[str]:
-  """Returns the files matching `pattern` (comma-separated globs allowed)."""
+def _bookkeeping(path: str) -> bool:
+  name = os.path.basename(path)
+  return name == "_LOCK" or (name.startswith("_MANIFEST-") and name.endswith(".json"))
+
+
+def expand(pattern: str, what: str, require_manifest: bool = False) -> list[str]:
+  """Returns the files matching `pattern` (comma-separated globs allowed).
+
+  Args:
+    pattern: one or more globs, comma-separated.
+    what: the flag named in errors.
+    require_manifest: the files are a gcml output whose shard sets must have
+      a manifest (see `shard_sets.check_paths`).
+
+  Raises:
+    InputError: a missing path, an empty glob, or a partial or mixed shard set.
+  """
   if not pattern:
     raise InputError(f"no {what} given")
   paths = []
@@ -29,7 +47,13 @@ def expand(pattern: str, what: str) -> list[str]:
     if not found:
       kind = "no file matches" if any(c in part for c in "*?[") else "no such file"
       raise InputError(f"{what}: {kind}: {part}")
-    paths.extend(sorted(m.path for m in found if not m.path.endswith("/")))
+    wildcard = any(c in part for c in "*?[")
+    matched = sorted(m.path for m in found if not m.path.endswith("/")
+                     and not (wildcard and _bookkeeping(m.path)))
+    if not matched:
+      raise InputError(f"{what}: no file matches: {part}")
+    shard_sets.check_paths(matched, what, require_manifest, wildcard)
+    paths.extend(matched)
   return paths
 
 
@@ -62,9 +86,10 @@ def tfrecords(paths: list[str]) -> Iterator[bytes]:
         raise InputError(f"{path}: corrupt TFRecord ({e})") from None
 
 
-def check_files(pattern: str, what: str, tfrecord: bool) -> list[str]:
-  """Expands `pattern` and checks every file; returns the paths."""
-  paths = expand(pattern, what)
+def check_files(pattern: str, what: str, tfrecord: bool,
+                require_manifest: bool = False) -> list[str]:
+  """Expands `pattern` and checks every file (see `expand`); returns the paths."""
+  paths = expand(pattern, what, require_manifest)
   for path in paths:
     check_tfrecord(path) if tfrecord else check_readable(path)
   return paths

@@ -10,10 +10,16 @@ writing tables that the next stage misreads.
 import re
 
 ID_CONTROL_CHARACTER = "id_control_character"
+ID_NOT_BYTES = "id_not_bytes"  # a TFRecord id stored as int64 or float, not bytes
 
 # Unicode category Cc: C0 controls (tab, newline, carriage return, NUL, ...),
 # DEL and the C1 controls.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def normalise(item_id: str) -> str:
+  """The one id normalisation of every reader: surrounding whitespace removed."""
+  return item_id.strip()
 
 
 def has_control_character(item_id: str) -> bool:

@@ -21,7 +21,9 @@ class Rejection(NamedTuple):
   record: str
 
   def line(self) -> str:
-    record = self.record.replace("\n", "\\n").replace("\r", "\\r")
+    """The record's line; backslash, tab, newline and CR in the record are escaped."""
+    record = (self.record.replace("\\", "\\\\").replace("\t", "\\t")
+              .replace("\n", "\\n").replace("\r", "\\r"))
     return f"{self.stage}\t{self.reason}\t{record}"
 
 

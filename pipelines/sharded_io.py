@@ -9,7 +9,11 @@ or the number of workers, so every output goes through `WriteSortedShards`:
   salted `hash()`;
 * records in a shard are sorted by (sort key, payload);
 * a shard is written to a temporary name and renamed into place, so a failed
-  run never leaves a half file that looks whole.
+  run never leaves a half file that looks whole;
+* the set is a unit: before any shard is written the earlier set of the same
+  name (any shard count), its manifest and stale `.tmp-*` files are removed,
+  and after the last shard `_MANIFEST-<name>.json` is written (`shard_sets`),
+  which readers check.
 
 A shard is sorted in one worker's memory: choose `num_shards` so that one shard
 (total size / num_shards) fits comfortably; the pipelines scale it with input.
@@ -29,6 +33,8 @@ from typing import NamedTuple
 import apache_beam as beam
 import google_crc32c
 from apache_beam.io.filesystems import FileSystems
+
+from pipelines import shard_sets
 
 TEXT = "text"
 TFRECORD = "tfrecord"
@@ -75,11 +81,31 @@ def atomic_write(path: str, data: bytes) -> None:
 
 
 def remove_shards(prefix: str, suffix: str) -> None:
-  """Deletes earlier shards of an output, so a rerun replaces it cleanly."""
-  found = FileSystems.match([shard_glob(prefix, suffix)])[0].metadata_list
-  if found:
-    FileSystems.delete([m.path for m in found])
+  """Deletes an output's manifest, earlier shards and stale temporaries.
 
+  The manifest goes first, so a run stopped half way never leaves a manifest
+  beside shards it does not describe.
+  """
+  manifest = shard_sets.manifest_path(prefix)
+  if FileSystems.exists(manifest):
+    FileSystems.delete([manifest])
+  directory, name = os.path.split(prefix)
+  stale_tmp = FileSystems.join(directory, f".tmp-*-{name}-?????-of-?????{suffix}")
+  found = FileSystems.match([shard_glob(prefix, suffix), stale_tmp])
+  paths = [m.path for result in found for m in result.metadata_list]
+  if paths:
+    FileSystems.delete(paths)
+
+
+def write_manifest(prefix: str, suffix: str, num_shards: int, entries) -> str:
+  """Writes the set's manifest (last); entries are (file name, bytes, crc32c hex)."""
+  path = shard_sets.manifest_path(prefix)
+  atomic_write(path, shard_sets.manifest_bytes(prefix, suffix, num_shards, entries))
+  return path
+
+
+def _entry(path: str, data: bytes) -> tuple[str, int, str]:
+  return os.path.basename(path), len(data), shard_sets.crc32c_hex(data)
 
 
 def masked_crc32c(data: bytes) -> int:
@@ -189,17 +215,23 @@ def write_sorted_shards_local(records: Iterable[tuple[str, bytes | str]], prefix
   for key, payload in records:
     shards[shard_index(key, num_shards)].append((key, payload))
   remove_shards(prefix, suffix)
-  paths = []
+  paths, entries = [], []
   for i, shard in enumerate(shards):
     path = shard_path(prefix, i, num_shards, suffix)
-    atomic_write(path, encode_shard(_sorted(shard), record_format, header))
+    data = encode_shard(_sorted(shard), record_format, header)
+    atomic_write(path, data)
     paths.append(path)
+    entries.append(_entry(path, data))
+  write_manifest(prefix, suffix, num_shards, entries)
   return paths
 
 
 @dataclasses.dataclass
 class WriteSortedShards(beam.PTransform):
   """Writes a PCollection of (sort_key, payload) as deterministic sorted shards.
+
+  Returns a PCollection of one element, the manifest's path, produced once
+  every shard is in place.
 
   Attributes:
     prefix: output path prefix, e.g. `OUT/assignments`.
@@ -218,18 +250,25 @@ class WriteSortedShards(beam.PTransform):
     super().__init__()
 
   def expand(self, records):
-    num_shards = self.num_shards
+    num_shards, prefix, suffix = self.num_shards, self.prefix, self.suffix
+    cleared = (records.pipeline
+               | "Start" >> beam.Create([None])
+               | "RemoveEarlierSet" >> beam.Map(lambda _: remove_shards(prefix, suffix) or prefix))
     by_shard = records | "KeyByShard" >> beam.Map(
         lambda kv: (shard_index(kv[0], num_shards), kv))
     every_shard = (records.pipeline
                    | "EveryShard" >> beam.Create([(i, None) for i in range(num_shards)]))
     return ({"records": by_shard, "shard": every_shard}
             | "GroupByShard" >> beam.CoGroupByKey()
-            | "WriteShard" >> beam.MapTuple(self._write_shard))
+            | "WriteShard" >> beam.MapTuple(self._write_shard,
+                                            beam.pvalue.AsSingleton(cleared))
+            | "ListShards" >> beam.combiners.ToList()
+            | "WriteManifest" >> beam.Map(
+                lambda entries: write_manifest(prefix, suffix, num_shards, entries)))
 
-  def _write_shard(self, index, grouped):
+  def _write_shard(self, index, grouped, _cleared=None):
     path = shard_path(self.prefix, index, self.num_shards, self.suffix)
     data = encode_shard(_sorted(grouped["records"]), self.record_format, self.header)
     atomic_write(path, data)
     beam.metrics.Metrics.counter("gcml", "shards_written").inc()
-    return path
+    return _entry(path, data)

@@ -49,6 +49,7 @@ class ValidateConfig:
   edge_format: str = "auto"
   edge_combine: str = "max"
   modalities: tuple = features_lib.DEFAULT_MODALITIES
+  max_abs_feature: float = features_lib.DEFAULT_MAX_ABS_FEATURE
 
 
 def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths):
@@ -56,7 +57,7 @@ def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_p
       edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
       config.edge_combine, STAGE)
   read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
-      feature_paths, config.modalities, STAGE)
+      feature_paths, config.modalities, STAGE, max_abs_feature=config.max_abs_feature)
   rejections = ((read_edges.rejected, read_features.rejected)
                 | "AllRejections" >> beam.Flatten())
   rejection_counts = rejections | "WriteRejected" >> rejected.WriteRejected(
@@ -77,9 +78,14 @@ def parse_args(argv):
   parser.add_argument("--edge_combine", default="max", choices=("max", "sum"))
   parser.add_argument("--modalities", default=features_lib.modalities_flag(
       features_lib.DEFAULT_MODALITIES), help="feature vectors as name:dim,name:dim")
+  parser.add_argument("--max_abs_feature", type=float,
+                      default=features_lib.DEFAULT_MAX_ABS_FEATURE,
+                      help="largest magnitude of a feature value; larger ones are rejected "
+                      "as <modality>_out_of_range")
   known, pipeline_args = parser.parse_known_args(argv)
   config = ValidateConfig(known.edges, known.features, known.output_dir, known.edge_format,
-                          known.edge_combine, features_lib.parse_modalities(known.modalities))
+                          known.edge_combine, features_lib.parse_modalities(known.modalities),
+                          features_lib.check_max_abs(known.max_abs_feature))
   return config, pipeline_args
 
 

@@ -10,9 +10,11 @@ Speed: a block of text (8 MiB) whose bytes are plain ASCII with no whitespace
 other than the line breaks (and tabs for tsv), and whose lines all have three
 fields, is parsed in bulk: one split, `float` mapped over the weights, ids
 numbered through one dict. Any line the bulk path cannot vouch for (the first
-line of a block, which may be a header; an empty id; a weight that does not
-parse or is not finite and positive; a self loop) goes through the per-line
-parser, as does every line of a block that fails the block checks. TFRecord
+line of a block, which may be a header; an empty id; a weight with a byte
+other than `0-9 . e E + -`, or that does not parse or is not finite and
+positive; a self loop) goes through the per-line parser, as does every line of
+a block that fails the block checks (for csv, a block holding a quote `"` or
+a byte order mark: RFC 4180 quoting and the BOM are the per-line parser's). TFRecord
 files always take the per-record parser. Ids are numbered without a dict:
 `number_ids` sorts packed or hashed ids; an id never holds a NUL, since ids
 with control characters are rejected as `id_control_character`.
@@ -38,6 +40,9 @@ _NOT_PLAIN = np.zeros(256, bool)
 _NOT_PLAIN[:33] = True
 _NOT_PLAIN[10] = False
 _NOT_PLAIN[127:] = True
+_WEIGHT_BYTES = b"0123456789.eE+-"  # ASCII decimal float syntax (edges.parse_weight)
+_NOT_WEIGHT = np.ones(256, bool)
+_NOT_WEIGHT[np.frombuffer(_WEIGHT_BYTES, np.uint8)] = False
 
 
 @dataclasses.dataclass
@@ -144,6 +149,7 @@ def _bulk_block(out: _Collector, block: bytes, delimiter: str) -> None:
   sep = delimiter.encode()
   not_plain = _NOT_PLAIN.copy()
   not_plain[ord(sep)] = False
+  not_plain[ord('"')] = delimiter == ","  # csv quoting
   lines = block.split(b"\n")[:-1]
   seps_before = np.searchsorted(np.flatnonzero(arr == ord(sep)), np.flatnonzero(arr == 10))
   if len(lines) < 2 or (np.diff(seps_before) != 2).any() or not_plain[arr].any():
@@ -156,6 +162,8 @@ def _bulk_block(out: _Collector, block: bytes, delimiter: str) -> None:
   if b"" in src or b"" in dst:
     _slow_lines(out, lines[1:], delimiter)
     return
+  if _NOT_WEIGHT[np.frombuffer(b"".join(weights), np.uint8)].any():  # e.g. 1_000, inf
+    weights = [w if not w.translate(None, _WEIGHT_BYTES) else b"x" for w in weights]
   try:
     weight = np.array(list(map(float, weights)), np.float64)
   except ValueError:
@@ -218,11 +226,20 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
   ids = [x.decode("utf-8") for x in unique.tolist()]
   a, b = index[:m], index[m:]
   weight = np.concatenate(out.weight) if out.weight else np.zeros(0)
-  src, dst, weight, _ = affinity_local.group_pairs(
-      np.minimum(a, b), np.maximum(a, b), weight, max(1, len(ids)), combine)
+  with np.errstate(over="ignore"):
+    src, dst, weight, occurrences = affinity_local.group_pairs(
+        np.minimum(a, b), np.maximum(a, b), weight, max(1, len(ids)), combine)
+  valid = len(a)
+  overflow = ~np.isfinite(weight)
+  if overflow.any():  # as ReadEdges: one weight_sum_overflow per edge, its records not valid
+    for i in np.flatnonzero(overflow).tolist():
+      out.rejections.append(edges_lib.overflow_rejection(
+          stage, ids[src[i]], ids[dst[i]], int(occurrences[i])))
+    valid -= int(occurrences[overflow].sum())
+    src, dst, weight = src[~overflow], dst[~overflow], weight[~overflow]
   stats = dict(out.counts)
   if len(src):
-    stats.update({"edges/valid_records": len(a), "edges/duplicates_combined": len(a) - len(src),
+    stats.update({"edges/valid_records": valid, "edges/duplicates_combined": valid - len(src),
                   "edges/unique_edges": len(src)})
   return LocalEdges(ids, src, dst, weight, out.rejections, stats)
 

@@ -18,7 +18,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import sharded_io, summary
+from pipelines import inputs, sharded_io, summary
 from pipelines.clustering import COLLAPSE_SHARE, STAGE, choose_first_round, cluster_id
 
 CLUSTERS_HEADER = "level\tcluster\tparent\tsize"
@@ -128,9 +128,10 @@ def write_tables_local(output_dir: str, ids: list, reps: list, num_shards: int) 
 def read_histogram(output_dir: str) -> dict:
   """{level: [(size, clusters), ...]} from cluster_sizes-*.tsv."""
   hist = {}
-  for m in FileSystems.match([sharded_io.shard_glob(prefix(output_dir, "cluster_sizes"),
-                                                    ".tsv")])[0].metadata_list:
-    with FileSystems.open(m.path) as f:
+  paths = inputs.check_files(sharded_io.shard_glob(prefix(output_dir, "cluster_sizes"), ".tsv"),
+                             "cluster sizes", tfrecord=False, require_manifest=True)
+  for path in paths:
+    with FileSystems.open(path) as f:
       for line in f.read().decode("utf-8").splitlines()[1:]:
         level, size, count = map(int, line.split("\t"))
         hist.setdefault(level, []).append((size, count))

@@ -37,9 +37,14 @@ class Assignment(NamedTuple):
 
 
 def assignment_files(clusters_dir: str) -> list[str]:
-  """The assignment shards of a cluster directory (InputError if none)."""
+  """The assignment shards of a cluster directory.
+
+  Raises:
+    InputError: none, or not the whole set its manifest lists (a killed or
+      mixed `gcml cluster` run).
+  """
   pattern = FileSystems.join(clusters_dir, f"{ASSIGNMENTS}-*.tsv")
-  return inputs.check_files(pattern, "--clusters", tfrecord=False)
+  return inputs.check_files(pattern, "--clusters", tfrecord=False, require_manifest=True)
 
 
 def read_header(path: str) -> tuple[str, ...]:

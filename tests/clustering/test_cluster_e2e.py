@@ -47,9 +47,11 @@ def _local_out(world, tmp_path_factory):
 def test_local_outputs_and_summary(local_out):
   out, outputs = local_out
   assert sorted(outputs) == [
+      "_MANIFEST-assignments.json", "_MANIFEST-cluster_sizes.json", "_MANIFEST-clusters.json",
       "assignments-00000-of-00002.tsv", "assignments-00001-of-00002.tsv",
       "cluster_sizes-00000-of-00001.tsv", "cluster_sizes.png", "clusters-00000-of-00002.tsv",
-      "clusters-00001-of-00002.tsv", "rejected/cluster-00000-of-00001.tsv", "summary.json"]
+      "clusters-00001-of-00002.tsv", "rejected/_MANIFEST-cluster.json",
+      "rejected/cluster-00000-of-00001.tsv", "summary.json"]
   section = json.loads(outputs["summary.json"])["cluster"]
   assert section["rejected/weight_not_a_number"] == 1 and section["rejected/self_loop"] == 1
   assert section["edges/under_min_weight"] > 0 and section["edges/duplicates_combined"] > 0

@@ -27,9 +27,25 @@ MODS = (features.Modality("mean_rgb", 4), features.Modality("mean_audio", 2))
     (files.item_record("v", id=None), features.MISSING_ID),
     (files.item_record("v", labels=[0.5]), features.BAD_LABELS),
     (b"\x0a\xff not a proto", features.NOT_AN_EXAMPLE),
+    (files.item_record("v", value=3e38), "mean_rgb_out_of_range"),  # finite, still poison
+    (files.item_record("v", mean_audio=np.array([1, -2e6], np.float32)),
+     "mean_audio_out_of_range"),
+    (files.item_record("v", id=[12]), item_ids.ID_NOT_BYTES),  # int64 id, not not_utf8
 ])
 def test_parse_item_rejects(record, reason):
   assert features.parse_item(record, MODS) == reason
+
+
+def test_max_abs_feature_bound_and_rejected_record_shows_the_id():
+  assert features.parse_item(files.item_record("v", value=3e38), MODS, max_abs=1e39).id == "v"
+  assert features.parse_item(files.item_record("v", value=1e6), MODS).id == "v"
+  with pytest.raises(InputError, match="--max_abs_feature must be a finite number > 0"):
+    features.check_max_abs(0.0)
+  record = files.item_record(" nan_item", value=np.nan)
+  shown = features.shown_record(record)
+  assert shown.startswith("id=nan_item b64:") and shown.endswith(
+      features.binary_record(record)[4:])
+  assert features.shown_record(b"\x0a\xff junk").startswith("b64:")
 
 
 def test_parse_item_accepts():

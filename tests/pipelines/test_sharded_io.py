@@ -26,7 +26,7 @@ def test_beam_and_local_writers_agree(tmp_path):
   sharded_io.write_sorted_shards_local(RECORDS, str(tmp_path / "local" / "out"), ".tsv", 4,
                                        header="k\tv")
   names = sorted(os.listdir(tmp_path / "beam"))
-  assert names == [f"out-0000{i}-of-00004.tsv" for i in range(4)]
+  assert names == ["_MANIFEST-out.json"] + [f"out-0000{i}-of-00004.tsv" for i in range(4)]
   assert names == sorted(os.listdir(tmp_path / "local"))
   _, mismatch, errors = filecmp.cmpfiles(tmp_path / "beam", tmp_path / "local", names, shallow=False)
   assert not mismatch and not errors
@@ -55,7 +55,8 @@ def test_rewrite_with_fewer_shards_removes_old_ones(tmp_path):
   prefix = str(tmp_path / "o")
   sharded_io.write_sorted_shards_local(RECORDS, prefix, ".tsv", 4)
   sharded_io.write_sorted_shards_local(RECORDS, prefix, ".tsv", 2)
-  assert sorted(os.listdir(tmp_path)) == ["o-00000-of-00002.tsv", "o-00001-of-00002.tsv"]
+  assert sorted(os.listdir(tmp_path)) == ["_MANIFEST-o.json", "o-00000-of-00002.tsv",
+                                          "o-00001-of-00002.tsv"]
 
 
 def test_shard_writers_racing_to_create_the_folder(tmp_path, monkeypatch):

@@ -99,3 +99,25 @@ def test_dataflow_job_graph_builds_offline(bad_world):
                     "--sdk_location=container"])
   assert code == 0
   assert not os.path.exists(os.path.join(bad_world, "out", "summary.json"))
+
+
+def test_feature_magnitude_bound(tmp_path, capsys):
+  files.write_text(str(tmp_path / "in" / "e.csv"), ["a,b,1"])
+  files.write_tfrecord(str(tmp_path / "in" / "f.tfrecord"), [
+      files.item_record("a"), files.item_record("huge", value=3e38)])
+  args = ["validate", f"--edges={tmp_path}/in/e.csv", f"--features={tmp_path}/in/f.tfrecord",
+          "--modalities=mean_rgb:4,mean_audio:2"] + RUNNER
+  assert gcml.main(args + [f"--output_dir={tmp_path}/out"]) == 0
+  with open(tmp_path / "out" / "summary.json", encoding="utf-8") as f:
+    section = json.load(f)["validate"]
+  assert section["rejected/mean_rgb_out_of_range"] == 1 and section["features/valid_items"] == 1
+  lines = files.read_shards(str(tmp_path / "out" / "rejected" / "validate"), ".tsv")
+  assert [line[:len("validate\tmean_rgb_out_of_range\tid=huge b64:")] for line in lines] == [
+      "validate\tmean_rgb_out_of_range\tid=huge b64:"]
+  assert gcml.main(args + [f"--output_dir={tmp_path}/wide", "--max_abs_feature=1e39"]) == 0
+  with open(tmp_path / "wide" / "summary.json", encoding="utf-8") as f:
+    assert json.load(f)["validate"]["features/valid_items"] == 2
+  capsys.readouterr()
+  assert gcml.main(args + [f"--output_dir={tmp_path}/bad", "--max_abs_feature=-1"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert "--max_abs_feature must be a finite number > 0, got -1.0" in err and "\n" not in err
