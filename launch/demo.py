@@ -69,12 +69,13 @@ def _examples(c: DemoConfig) -> str:
   from pipelines import make_examples
   data, out = os.path.join(c.output_dir, "data"), os.path.join(c.output_dir, "examples")
   counts = []
-  for kind in ("smart", "random", "labels"):
+  for kind in ("smart", "random", "labels", "validation"):
     section = make_examples.run([
         f"--kind={kind}", f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
         f"--clusters={os.path.join(c.output_dir, 'cluster')}", f"--output_dir={out}/{kind}",
         "--level=0", f"--seed={c.seed}", "--num_shards=4", f"--runner={c.runner}"])
-    total = section.get("examples/total" if kind == "labels" else "triplets/total", 0)
+    total = section.get({"labels": "examples/total", "validation": "validation/items"}.get(
+        kind, "triplets/total"), 0)
     counts.append(f"{kind} {total}")
   return ", ".join(counts)
 
@@ -83,17 +84,19 @@ def _train(c: DemoConfig) -> str:
   from launch import train
   from model import trainer
   results = []
+  validation = os.path.join(c.output_dir, "examples", "validation")
   for method, (kind, mode) in METHODS.items():
     prefix = "examples" if kind == "labels" else "triplets"
     data = os.path.join(c.output_dir, "examples", kind, f"{prefix}-*.tfrecord")
     config, _ = train.config_from_argv([
         f"--mode={mode}", f"--train_data={data}", "--preset=demo",
         f"--model_dir={os.path.join(c.output_dir, 'train', method)}",
-        f"--train_steps={c.train_steps}", "--batch_size=128", f"--seed={c.seed}"])
+        f"--train_steps={c.train_steps}", "--batch_size=128", f"--seed={c.seed}",
+        f"--validation_data={validation}", f"--validate_every={max(1, c.train_steps // 8)}"])
     result = trainer.train(config)
-    first = sum(loss for _, loss in result.losses[:20]) / len(result.losses[:20])
-    last = sum(loss for _, loss in result.losses[-20:]) / len(result.losses[-20:])
-    results.append(f"{method} loss {first:.3f} -> {last:.3f}")
+    v = result.validation
+    results.append(f"{method} best validation MAP@60 {v['best']:.4f} at step {v['best_step']} "
+                   f"(raw {v['raw']:.4f})")
   return f"{c.train_steps} steps each: " + ", ".join(results)
 
 
@@ -174,7 +177,8 @@ def main(argv: list[str]) -> int:
   paragraph = demo_report.reading(rows)
   path = demo_report.write_report(
       os.path.join(config.output_dir, "report"), rows, times, paragraph,
-      training_dir=os.path.join(config.output_dir, "evaluate", next(iter(METHODS))))
+      training_dir=os.path.join(config.output_dir, "evaluate", next(iter(METHODS))),
+      train_dir=os.path.join(config.output_dir, "train"))
   print(f"demo: done in {time.time() - start:.1f}s; report: {os.path.abspath(path)}")
   print(paragraph)
   return 0

@@ -63,8 +63,45 @@ def _training(output_dir: str, training_dir: str | None) -> list[str]:
   return lines
 
 
+def _validation(output_dir: str, train_dir: str | None) -> list[str]:
+  """The validation curves (MAP@60 per validated step, raw features dashed) and the
+  step each method exported (`model_dir/validation.json` of every run)."""
+  if not train_dir or not os.path.isdir(train_dir):
+    return []
+  runs = {}
+  for method in sorted(os.listdir(train_dir)):
+    path = os.path.join(train_dir, method, "validation.json")
+    if os.path.exists(path):
+      with open(path, encoding="utf-8") as f:
+        runs[method] = json.load(f)
+  if not runs:
+    return []
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
+  fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+  for i, (method, state) in enumerate(runs.items()):
+    steps, values = zip(*state["history"])
+    color = f"C{i}"
+    ax.plot(steps, values, marker="o", color=color, label=NAMES.get(method, method))
+    ax.axvline(state["best_step"], color=color, linestyle=":", linewidth=1)
+  raw = next(iter(runs.values()))["raw"]
+  ax.axhline(raw, color="gray", linestyle="--", label="raw content features")
+  ax.set_xlabel("training step")
+  ax.set_ylabel("validation MAP@60")
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(os.path.join(output_dir, "validation.png"))
+  plt.close(fig)
+  lines = ["### model selection on the validation items", "",
+           "| method | exported step | validation MAP@60 | raw features |", "|---|---:|---:|---:|"]
+  lines += [f"| {NAMES.get(m, m)} | {s['best_step']} | {s['best']:.4f} | {s['raw']:.4f} |"
+            for m, s in runs.items()]
+  return lines + ["", "![validation](validation.png)", ""]
+
+
 def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str,
-                 training_dir: str | None = None) -> str:
+                 training_dir: str | None = None, train_dir: str | None = None) -> str:
   """Writes report.md and retrieval.png; `training_dir`: an evaluation directory
   whose metrics carry the training summaries (`gcml evaluate --model_dir`)."""
   import matplotlib  # pylint: disable=import-outside-toplevel
@@ -89,6 +126,7 @@ def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str,
     lines.append(f"| {NAMES.get(n, n)} | {r['map@60']:.4f} | {r['ndcg@60']:.4f} | "
                  f"{r['num_queries']} | {r['num_database']} |")
   lines += ["", "![retrieval](retrieval.png)", ""]
+  lines += _validation(output_dir, train_dir)
   lines += _training(output_dir, training_dir)
   lines += ["| stage | seconds |", "|---|---:|"]
   lines += [f"| {k} | {v:.1f} |" for k, v in stage_times.items()]

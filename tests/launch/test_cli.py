@@ -69,6 +69,15 @@ def test_demo_runs_every_stage_and_reruns_cleanly(tmp_path, capsys):
     assert f"]({png})" in report and os.path.exists(os.path.join(out, "report", png))
   assert "| GCML | early |" in report and "| CDML | late |" in report  # margin table
   assert "report: " in printed and "Best retrieval MAP@60" in printed
+  # Model selection: every method validated and exported its best step.
+  assert "best validation MAP@60" in printed
+  assert "| exported step | validation MAP@60 |" in report
+  assert "](validation.png)" in report and os.path.exists(os.path.join(out, "report",
+                                                                         "validation.png"))
+  for method in ("gcml", "cdml", "clc"):
+    with open(os.path.join(out, "train", method, "validation.json"), encoding="utf-8") as f:
+      state = json.load(f)
+    assert state["history"][0][0] == 0 and state["best_step"] in [s for s, _ in state["history"]]
   assert gcml.main(argv) == 0
   with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
     assert json.load(f) == first
