@@ -44,6 +44,7 @@ class ExamplesConfig:
   edges: str = ""
   clusters: str = ""
   level: int = 0
+  all_levels: bool = False
   positives_per_anchor: int = 5
   num_triplets: int = 0  # 0: no cap
   positive_sampling: str = "weighted"
@@ -81,6 +82,7 @@ class ExamplesConfig:
     need(self.max_children >= 2, "--max_children must be at least 2")
     need(self.negative_draws >= 1, "--negative_draws must be at least 1")
     need(0.0 <= self.random_fraction <= 1.0, "--random_fraction must be in [0, 1]")
+    need(self.kind == "smart" or not self.all_levels, "--all_levels is for --kind=smart")
     need(self.kind == "smart" or self.random_fraction == 0.0,
          "--random_fraction mixes random negatives into --kind=smart only")
     need(self.num_shards >= 1, "--num_shards must be at least 1")
@@ -173,6 +175,9 @@ def parse_args(argv):
   p.add_argument("--output_dir", required=True)
   p.add_argument("--level", type=int, default=d.level,
                  help="smart: level of the negatives; labels: level of the classes")
+  p.add_argument("--all_levels", action="store_true",
+                 help="smart: a negative from every level for each (anchor, positive), each "
+                 "with its level, for gcml train --level_schedule (curriculum)")
   p.add_argument("--positives_per_anchor", type=int, default=d.positives_per_anchor)
   p.add_argument("--num_triplets", type=int, default=d.num_triplets,
                  help="keep exactly this many triplets (0: all)")
@@ -205,7 +210,8 @@ def parse_args(argv):
   a, pipeline_args = p.parse_known_args(argv)
   config = ExamplesConfig(
       kind=a.kind, features=a.features, output_dir=a.output_dir, edges=a.edges,
-      clusters=a.clusters, level=a.level, positives_per_anchor=a.positives_per_anchor,
+      clusters=a.clusters, level=a.level, all_levels=a.all_levels,
+      positives_per_anchor=a.positives_per_anchor,
       num_triplets=a.num_triplets, positive_sampling=a.positive_sampling,
       max_per_cluster=a.max_per_cluster, min_cluster_size=a.min_cluster_size, seed=a.seed,
       reservoir_size=a.reservoir_size, max_children=a.max_children,
@@ -236,7 +242,8 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
                  num_triplets_cap=config.num_triplets)
   if config.kind == "smart":
     extra.update(reservoir_size=config.reservoir_size, max_children=config.max_children,
-                 negative_draws=config.negative_draws, random_fraction=config.random_fraction)
+                 negative_draws=config.negative_draws, random_fraction=config.random_fraction,
+                 all_levels=config.all_levels)
   return extra
 
 

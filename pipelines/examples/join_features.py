@@ -66,6 +66,7 @@ class _Encode(beam.DoFn):
 
   def process(self, kv):
     key, parts = kv
+    parts = list(parts)
     order, anchor, positive, negative, level = key
     features = [None, None, None]
     for role, feats in parts:
@@ -74,6 +75,10 @@ class _Encode(beam.DoFn):
     if any(f is None for f in features):
       yield beam.pvalue.TaggedOutput("stats", ("skipped/missing_features", 1))
       return
+    if len(parts) > 3:
+      # The same triplet drawn twice (--all_levels): written once, counted.
+      yield beam.pvalue.TaggedOutput("stats",
+                                     ("triplets/duplicates_merged", len(parts) // 3 - 1))
     yield beam.pvalue.TaggedOutput("stats", (f"triplets/{level_name(level)}", 1))
     yield beam.pvalue.TaggedOutput("stats", ("triplets/total", 1))
     yield (f"{order}|{anchor}|{positive}",

@@ -41,11 +41,11 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
   samples = {}
   if smart:
     clustered = infos.infos | "WithCluster" >> beam.Filter(lambda i: i.path is not None)
-    if config.level == 0:
+    if config.level == 0 or config.all_levels:
       samples[0] = clustered | "L0Samples" >> reservoirs.L0Samples(config.seed,
                                                                    config.reservoir_size)
       item_infos = (infos.infos, samples[0]) | "FlagL0" >> items.FlagL0Reservoirs()
-    for level in range(max(1, config.level), levels):
+    for level in range(1 if config.all_levels else max(1, config.level), levels):
       samples[level] = clustered | f"L{level}Samples" >> reservoirs.ParentSamples(
           level, config.seed, config.reservoir_size, config.max_children)
   sampled = (item_infos, read_edges.edges) | "Anchors" >> positives.SampleAnchors(
@@ -65,13 +65,20 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
             "random", "stats", main="smart")
     anchors, stats = mixed.smart, stats + [mixed.stats]
   if smart:
-    drawn = ((anchors, samples, read_edges.edges)
-             | "SmartNegatives" >> smart_negatives.SmartNegatives(
-                 config.level, levels, config.seed, config.hot_threshold,
-                 config.negative_draws))
-    triplets.append(drawn.triplets)
-    stats.append(drawn.stats)
-    to_random = drawn.pending
+    # --all_levels: every slot gets a negative from each start level (for the
+    # trainer's level curriculum); identical triplets (a fall-back that lands
+    # on the next start level's draw) are written once.
+    pending = []
+    for start in (range(levels) if config.all_levels else [config.level]):
+      label = "SmartNegatives" + (f"FromL{start}" if config.all_levels else "")
+      drawn = ((anchors, samples, read_edges.edges)
+               | label >> smart_negatives.SmartNegatives(
+                   start, levels, config.seed, config.hot_threshold, config.negative_draws))
+      triplets.append(drawn.triplets)
+      stats.append(drawn.stats)
+      pending.append(drawn.pending)
+    to_random = (pending[0] if len(pending) == 1 else
+                 tuple(pending) | "AllPending" >> beam.Flatten())
     if config.random_fraction > 0:
       to_random = (to_random, mixed.random) | "WithMixedRandom" >> beam.Flatten()
   drawn = ((to_random, infos.ranked_ids, infos.count)

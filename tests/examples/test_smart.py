@@ -247,3 +247,14 @@ def test_random_fraction_mixes_seeded_random_negatives_into_smart_triplets(world
   assert ({t for t in mixed if (t[0], t[1]) not in chosen} ==
           {t for t in plain if (t[0], t[1]) not in chosen})
   assert section["triplets/total"] == plain_section["triplets/total"]
+
+
+def test_all_levels_is_the_union_of_the_per_level_runs(world, runs, tmp_path):
+  out = str(tmp_path / "all")
+  section = run_smart(world, out, "--all_levels")
+  got = worlds.triplet_tuples(worlds.read_triplets(out))
+  union = set().union(*(set(runs[level][2]) for level in range(LEVELS)))
+  assert len(got) == len(set(got)) == len(union)
+  assert set(got) == union
+  assert section["triplets/total"] == len(union)
+  assert section["triplets/duplicates_merged"] == sum(len(runs[lv][2]) for lv in range(LEVELS)) - len(union)
