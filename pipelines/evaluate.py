@@ -312,7 +312,10 @@ def write_outputs(output_dir: str, result: dict, ndcg_k: int,
 
   def put(name, data: bytes):
     path = FileSystems.join(output_dir, name)
-    sharded_io.atomic_write(path, data)
+    try:
+      sharded_io.atomic_write(path, data)
+    except OSError as e:
+      raise InputError(f"--output_dir: cannot write {path}: {e.strerror or e}") from None
     paths.append(path)
 
   put("metrics.json", (json.dumps(result, indent=2, sort_keys=True) + "\n").encode())
