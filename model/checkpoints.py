@@ -93,7 +93,8 @@ def restore_newest_valid(checkpoint: tf.train.Checkpoint, directory: str) -> str
     failures.append(prefix)
     log.warning("checkpoint %s cannot be restored (%s); trying the previous one", prefix, reason)
   if failures:
-    raise ConfigError(f"{directory}: none of the checkpoints {', '.join(map(os.path.basename, failures))} "
+    names = ", ".join(os.path.basename(p) for p in failures)
+    raise ConfigError(f"{directory}: none of the checkpoints {names} "
                       "can be restored (see the warnings above); move them away to train "
                       "from step 0")
   return None
