@@ -3,6 +3,8 @@
 import logging
 import os
 
+from launch.faults import file_fault
+
 
 def setup(level: int = logging.INFO) -> None:
   logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s",
@@ -18,9 +20,13 @@ def setup(level: int = logging.INFO) -> None:
 
 
 class _DropKnownNoise(logging.Filter):
-  """Drops known harmless warnings that would bury the real ones."""
+  """Drops known harmless warnings that would bury the real ones, and Beam's
+  traceback of a file-system fault that `gcml` reports in one line."""
 
   def filter(self, record: logging.LogRecord) -> bool:
+    if record.name.startswith("apache_beam") and record.exc_info and \
+        file_fault(record.exc_info[1]) is not None:
+      return False  # a worker's file-system fault: gcml reports it in one line
     message = record.getMessage()
     return not any(noise in message for noise in _NOISE)
 

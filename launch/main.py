@@ -3,6 +3,10 @@
 Each subcommand lives in `launch/<name>.py` with a `main(argv) -> int` and can
 also be run as `python -m launch.<name>`. User errors (bad paths, unreadable or
 malformed inputs, bad flag values) print one line and exit 2, no traceback.
+So do file-system faults (`launch/faults.py`): an output path under a file, a
+read-only or full file system, a file size or quota limit, no permission,
+whether raised directly, inside a Beam stage or by a TensorFlow file op.
+`GCML_TRACEBACK=1` re-raises them with the whole traceback.
 """
 
 import importlib
@@ -10,6 +14,7 @@ import os
 import sys
 
 import model  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+from launch.faults import file_fault
 
 SUBCOMMANDS = {
     "synth": "generate a synthetic co-watch world (edges, features, hierarchy)",
@@ -53,6 +58,12 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     return 130
   except BrokenPipeError:  # e.g. `gcml ... | head`: the reader left; stop quietly
     return _closed_stdout()
+  except Exception as e:  # pylint: disable=broad-except
+    fault = file_fault(e)
+    if fault is None or os.environ.get("GCML_TRACEBACK"):
+      raise
+    print(f"gcml {name}: error: {fault}", file=sys.stderr)
+    return 2
 
 
 def _closed_stdout() -> int:

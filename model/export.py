@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from model.checkpoints import atomic_export
+
 
 def export_saved_model(model: tf.keras.Model, path: str) -> str:
-  """Writes the SavedModel to `path` (overwritten) and returns `path`."""
+  """Writes the SavedModel to `path` and returns `path`.
+
+  The model is saved to a temporary sibling directory and swapped in
+  (`model/checkpoints.atomic_export`), so an interrupted export leaves any
+  previous SavedModel at `path` intact.
+  """
   signature = model.input_signature()
 
   @tf.function(input_signature=[signature])
@@ -21,10 +28,8 @@ def export_saved_model(model: tf.keras.Model, path: str) -> str:
   module = tf.Module()
   module.model = model
   module.serve = serve
-  if tf.io.gfile.exists(path):
-    tf.io.gfile.rmtree(path)
-  tf.saved_model.save(module, path, signatures={"serving_default": serve})
-  return path
+  return atomic_export(
+      lambda tmp: tf.saved_model.save(module, tmp, signatures={"serving_default": serve}), path)
 
 
 def load_embedder(path: str):

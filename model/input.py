@@ -8,6 +8,8 @@ no strings) with `model.losses.hash_ids`, so the losses can compare ids.
 """
 
 import dataclasses
+import logging
+import os
 
 import tensorflow as tf
 
@@ -15,6 +17,11 @@ from model.errors import ConfigError
 from model.losses.triplet import hash_ids
 
 TRIPLET_ROLES = ("anchor", "positive", "negative")
+# Names a glob over a stage's output also matches that are not example shards:
+# summary.json, classes.tsv, rejected/, manifests, temporaries of killed runs.
+SIDE_FILE_SUFFIXES = (".json", ".tsv", ".csv", ".txt", ".md")
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,14 +82,108 @@ def _structure(parsed: dict, config: InputConfig) -> dict:
   return out
 
 
-def list_files(file_pattern: str) -> list[str]:
-  files = []
+def _is_side_file(path: str) -> bool:
+  name = os.path.basename(path.rstrip("/"))
+  return (name.startswith((".", "_")) or name.endswith(SIDE_FILE_SUFFIXES) or
+          tf.io.gfile.isdir(path))
+
+
+def list_files(file_pattern: str, flag: str = "--train_data", note: bool = False) -> list[str]:
+  """The example shards matching `file_pattern` (comma-separated globs).
+
+  Directories, hidden or `_`-prefixed names and side files (`.json`, `.tsv`,
+  ...) that a glob such as `DIR/*` also matches are skipped (logged with `note`).
+
+  Raises:
+    ConfigError: a glob matches nothing, or nothing but skipped names.
+  """
+  files, skipped = [], []
   for pattern in file_pattern.split(","):
     found = sorted(tf.io.gfile.glob(pattern.strip()))
     if not found:
-      raise ConfigError(f"no file matches {pattern.strip()}")
-    files.extend(found)
+      raise ConfigError(f"{flag}: no file matches {pattern.strip()}")
+    for path in found:
+      (skipped if _is_side_file(path) else files).append(path)
+  if skipped and note:
+    log.info("%s: skipping %d names that are not example shards: %s", flag, len(skipped),
+             ", ".join(os.path.basename(p.rstrip("/")) for p in skipped))
+  if not files:
+    raise ConfigError(f"{flag}: {file_pattern} matches no example shard, only "
+                      f"{', '.join(os.path.basename(p.rstrip('/')) for p in skipped)}")
   return files
+
+
+def _first_record(path: str, flag: str) -> bytes | None:
+  try:
+    for record in tf.data.TFRecordDataset(path).take(1):
+      return record.numpy()
+  except tf.errors.OpError as e:
+    raise ConfigError(f"{flag}: {path} is not a TFRecord file "
+                      f"({e.__class__.__name__})") from None
+  return None
+
+
+def _describe_floats(features, prefix: str) -> str:
+  found = [f"{k[len(prefix):]}:{len(v.float_list.value)}" for k, v in sorted(features.items())
+           if k.startswith(prefix) and v.WhichOneof("kind") == "float_list"
+           and "/" not in k[len(prefix):]]
+  return ", ".join(found) or "none"
+
+
+def check_records(config: InputConfig, flag: str = "--train_data",
+                  num_classes: int = 0) -> None:
+  """Checks, before training, that the shards hold examples the model can read.
+
+  Reads the first record of every shard: each shard must be a TFRecord file,
+  at least one must hold a record, and the first record must carry the
+  contract's keys with the model's modalities and sizes (and, with
+  `num_classes`, a label below it). Reads a few bytes per shard, not the data.
+
+  Args:
+    config: what the trainer will read.
+    flag: the flag named in the errors.
+    num_classes: the CLC class count (0: not checked).
+
+  Raises:
+    ConfigError: one line naming the file and what is wrong.
+  """
+  first, first_path = None, None
+  files = list_files(config.file_pattern, flag, note=True)
+  for path in files:
+    record = _first_record(path, flag)
+    if record is not None and first is None:
+      first, first_path = record, path
+  if first is None:
+    raise ConfigError(f"{flag}: the {len(files)} shards matching {config.file_pattern} hold "
+                      "no examples (an empty example set)")
+  try:
+    features = tf.train.Example.FromString(first).features.feature
+  except Exception:  # pylint: disable=broad-except  (protobuf's DecodeError)
+    raise ConfigError(f"{flag}: {first_path}: the first record is not a "
+                      "tf.train.Example") from None
+  contract = "triplets (contract 5)" if config.kind == "triplet" else \
+      "cluster-labelled examples (contract 6)"
+  extra = "level" if config.kind == "triplet" else "label"
+  if extra not in features:
+    raise ConfigError(f"{flag}: {first_path}: records have no `{extra}`: not {contract}; "
+                      "check --mode")
+  prefixes = [f"{role}/" for role in TRIPLET_ROLES] if config.kind == "triplet" else [""]
+  want = ", ".join(f"{n}:{d}" for n, d in config.modalities)
+  for prefix in prefixes:
+    for name, dim in config.modalities:
+      value = features.get(f"{prefix}{name}")
+      size = len(value.float_list.value) if value is not None else -1
+      if size != dim:
+        what = "is missing" if size < 0 else f"has {size} values"
+        raise ConfigError(
+            f"{flag}: {first_path}: feature {prefix}{name} {what}; the model's modalities are "
+            f"{want}, the records carry {_describe_floats(features, prefix)} "
+            "(set --modalities)")
+  if config.kind == "labels" and num_classes:
+    labels = list(features["label"].int64_list.value)
+    if not labels or not 0 <= labels[0] < num_classes:
+      raise ConfigError(f"{flag}: {first_path}: label {labels[:1]} is outside "
+                        f"[0, {num_classes}) (--num_classes={num_classes})")
 
 
 def make_dataset(config: InputConfig,

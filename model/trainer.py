@@ -24,6 +24,7 @@ import time
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from model import checkpoints, preflight
 from model import input as input_lib
 from model import input_geometry, model_selection
 from model.errors import ConfigError
@@ -84,10 +85,9 @@ class _Objects:
       tf.io.gfile.rmtree(self.tmp_dir)
 
   def restore(self) -> int:
-    latest = tf.train.latest_checkpoint(self.chief_dir)
+    latest = checkpoints.restore_newest_valid(self.checkpoint, self.chief_dir)
     self.restored = bool(latest)
     if latest:
-      self.checkpoint.restore(latest).assert_existing_objects_matched()
       log.info("restored %s", latest)
     return int(self.optimizer.iterations.numpy())
 
@@ -188,6 +188,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     ConfigError: bad configuration, found before the first step.
   """
   config.validate()
+  preflight.check(config, input_kind(config.mode))
   if config.deterministic:
     # Process-wide and irreversible: seeds Python, NumPy and TensorFlow (so the
     # weight initialisers), and makes every op pick a deterministic kernel.
@@ -342,9 +343,10 @@ def _export(config: TrainConfig, objs: _Objects, chief: bool) -> str:
 def export(config: TrainConfig) -> str:
   """Exports the SavedModel from the latest checkpoint (on demand)."""
   config.validate()
+  preflight.check_model_dir(config)
   strategy = tf.distribute.get_strategy()
   objs = _Objects(config, strategy)
-  if objs.manager.latest_checkpoint is None:
+  if not checkpoints.candidates(objs.chief_dir):
     raise ConfigError(f"no checkpoint in {config.model_dir}/checkpoints to export")
   objs.restore()
   return _export(config, objs, True)

@@ -81,17 +81,49 @@ class EvaluateConfig:
   model_dirs: dict = dataclasses.field(default_factory=dict)  # run name -> gcml train dir
 
 
-def read_embeddings(paths, keep) -> dict[str, np.ndarray]:
-  """id -> embedding for ids where `keep(id)`."""
-  out = {}
-  for data in inputs.tfrecords(paths):
-    try:
-      rec = tf_example.parse(data)
-      item_id = rec["id"][0].decode("utf-8")
-      vec = np.asarray(rec["embedding"], np.float32)
-    except (ValueError, KeyError, IndexError, UnicodeDecodeError, TypeError) as e:
-      raise InputError(f"--embeddings: not an embedding record ({e})") from None
-    if keep(item_id):
+def read_embeddings(paths, keep, rejected: collections.Counter | None = None
+                    ) -> dict[str, np.ndarray]:
+  """id -> embedding for ids where `keep(id)`.
+
+  Args:
+    paths: embedding TFRecord files (contract 7).
+    keep: which ids to return.
+    rejected: counts refused vectors by reason: a kept embedding with a NaN or
+      infinite value is left out and counted as `embedding_not_finite`.
+
+  Raises:
+    InputError: a record that is not an embedding, embeddings of different
+      sizes (naming both sizes and files), or a kept id found twice (naming
+      both files: each id must appear once, e.g. not two shard sets mixed).
+  """
+  out, seen = {}, {}
+  first = None  # (dim, path) of the first embedding
+  for path in paths:
+    for data in inputs.tfrecords([path]):
+      try:
+        rec = tf_example.parse(data)
+        item_id = rec["id"][0].decode("utf-8")
+        vec = np.asarray(rec["embedding"], np.float32)
+      except (ValueError, KeyError, IndexError, UnicodeDecodeError, TypeError) as e:
+        raise InputError(f"--embeddings: {path}: not an embedding record ({e})") from None
+      if first is None:
+        first = (vec.size, path)
+      if vec.size != first[0] or not vec.size:
+        raise InputError(f"--embeddings: embeddings of {first[0]} values in {first[1]} and of "
+                         f"{vec.size} values in {path} (id {item_id!r}); one model's "
+                         "embeddings have one size")
+      if not keep(item_id):
+        continue
+      if item_id in seen:
+        where = f"twice in {path}" if seen[item_id] == path else \
+            f"in {seen[item_id]} and in {path}"
+        raise InputError(f"--embeddings: id {item_id!r} appears {where}; each id must appear "
+                         "once (two exports mixed in one glob?)")
+      seen[item_id] = path
+      if not np.all(np.isfinite(vec)):
+        if rejected is not None:
+          rejected["embedding_not_finite"] += 1
+        continue
       out[item_id] = vec
   return out
 
@@ -175,7 +207,10 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
     return split.is_test(item_id, config.test_fraction)
 
   read_keep = (lambda _: True) if config.labels_from else keep
-  emb_all = read_embeddings(embedding_paths, read_keep)
+  rejected = collections.Counter()
+  emb_all = read_embeddings(embedding_paths, read_keep, rejected)
+  if rejected:
+    logging.warning("evaluate: embeddings left out: %s", dict(sorted(rejected.items())))
   raw_all = read_baseline_features(feature_paths, config.modalities, read_keep)
   emb = {k: v for k, v in emb_all.items() if keep(k)}
   raw = {k: v for k, v in raw_all.items() if keep(k)}
@@ -199,6 +234,7 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
         config, emb_all, raw_all, labels)
   return {
       **extra,
+      "rejected": {f"embeddings/{k}": v for k, v in sorted(rejected.items())},
       "retrieval": results,
       "split": {"test_fraction": config.test_fraction,
                 "test_items_with_embedding": len(emb),
@@ -258,7 +294,10 @@ def write_outputs(output_dir: str, result: dict, ndcg_k: int,
 
   def put(name, data: bytes):
     path = FileSystems.join(output_dir, name)
-    sharded_io.atomic_write(path, data)
+    try:
+      sharded_io.atomic_write(path, data)
+    except OSError as e:
+      raise InputError(f"--output_dir: cannot write {path}: {e.strerror or e}") from None
     paths.append(path)
 
   put("metrics.json", (json.dumps(result, indent=2, sort_keys=True) + "\n").encode())

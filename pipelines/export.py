@@ -11,14 +11,24 @@ modality in, `embedding` out), batched, and writes:
   `--search=ivfpq`: approximate, through a faiss IVF-PQ index,
   `pipelines/related_ann.py`);
 * refused feature records under `OUTPUT/rejected/`, counts in
-  `OUTPUT/summary.json` (section `export`).
+  `OUTPUT/summary.json` (section `export`); an item whose embedding comes
+  out with a NaN or inf is refused there too (`embedding_not_finite`), never
+  written to the embeddings or the related items.
+
+Fixed batches (byte-reproducible output): a matrix product's last bits
+depend on the batch it runs in (its size and the row's place), and Beam's
+batching depends on bundling and timing. So the model calls (and the
+related-items query batches) run on `related_items.FixedBatches`: the ids
+are hashed into ceil(N / batch_size) buckets, each bucket is sorted by id
+and cut into batches of at most `--batch_size`, so an item's batch depends
+only on the ids. This costs one shuffle of the features (GroupByKey).
 
 RunInference: Beam's `TFModelHandlerNumpy` loads models with
 `tf.keras.models.load_model` (through `tensorflow_hub`, not a gcml
 dependency) and feeds one stacked array; our model takes a dict of modality
 tensors through a signature, so `SignatureModelHandler` is a small
 `ModelHandler` that loads the SavedModel with `tf.saved_model.load` and
-calls `serving_default` on a per-modality stacked batch.
+calls `serving_default` on each fixed batch.
 """
 
 from __future__ import annotations
@@ -32,8 +42,7 @@ from collections.abc import Sequence
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.ml.inference.base import (KeyedModelHandler, ModelHandler, PredictionResult,
-                                           RunInference)
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from pipelines import features as features_lib
 from pipelines import inputs, rejected, related_items, runner, sharded_io, summary, tf_example
@@ -63,11 +72,22 @@ def signature_modalities(path: str) -> tuple:
                for name, spec in sorted(specs.items()))
 
 
-class SignatureModelHandler(ModelHandler):
-  """RunInference handler: dict of modality vectors -> embedding (np.float32)."""
+def stack_batch(pairs):
+  """[(id, {modality: vector})] -> (ids, {modality: [n, dim] float32})."""
+  ids = tuple(item_id for item_id, _ in pairs)
+  return ids, {name: np.stack([features[name] for _, features in pairs]).astype(np.float32)
+               for name in pairs[0][1]}
 
-  def __init__(self, path: str, min_batch_size: int = 1, max_batch_size: int = 256):
-    super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size)
+
+class SignatureModelHandler(ModelHandler):
+  """RunInference handler: one fixed batch -> its embeddings (np.float32 [n, d]).
+
+  Every element is a whole batch (`stack_batch`) and RunInference passes
+  one element per call, so the model sees exactly the batches formed there.
+  """
+
+  def __init__(self, path: str):
+    super().__init__(min_batch_size=1, max_batch_size=1)
     self._path = path
 
   def load_model(self):
@@ -75,19 +95,31 @@ class SignatureModelHandler(ModelHandler):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     return tf.saved_model.load(self._path)
 
-  def run_inference(self, batch: Sequence[dict], model, inference_args=None):
+  def run_inference(self, batch: Sequence[tuple], model, inference_args=None):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     fn = model.signatures["serving_default"]
-    inputs_ = {name: tf.constant(np.stack([x[name] for x in batch]).astype(np.float32))
-               for name in fn.structured_input_signature[1]}
-    out = fn(**inputs_)["embedding"].numpy()
-    return [PredictionResult(x, y, self._path) for x, y in zip(batch, out)]
+    results = []
+    for ids, features in batch:
+      out = fn(**{name: tf.constant(features[name])
+                  for name in fn.structured_input_signature[1]})["embedding"].numpy()
+      results.append(PredictionResult(ids, out, self._path))
+    return results
 
-  def get_num_bytes(self, batch: Sequence[dict]) -> int:
-    return sum(v.nbytes for x in batch for v in x.values())
+  def get_num_bytes(self, batch: Sequence[tuple]) -> int:
+    return sum(v.nbytes for _, features in batch for v in features.values())
 
   def get_metrics_namespace(self) -> str:
     return "gcml_export"
+
+
+def split_finite(result: PredictionResult):
+  """Embedded batch -> (id, vector) pairs; a non-finite vector goes to `rejected`."""
+  for item_id, vector in zip(result.example, np.asarray(result.inference, np.float32)):
+    if np.all(np.isfinite(vector)):
+      yield item_id, vector
+    else:
+      yield beam.pvalue.TaggedOutput("rejected", rejected.Rejection(
+          STAGE, "embedding_not_finite", f"{item_id}: the model's embedding has NaN or inf"))
 
 
 def embedding_record(item_id: str, vector) -> tuple[str, bytes]:
@@ -139,12 +171,14 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
           num_shards: int):
   read = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
       feature_paths, config.modalities, STAGE)
-  handler = KeyedModelHandler(SignatureModelHandler(model_path, 1, config.batch_size))
-  embeddings = (read.items
-                | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
-                | "Embed" >> RunInference(handler)
-                | "ToVectors" >> beam.MapTuple(
-                    lambda item_id, result: (item_id, np.asarray(result.inference, np.float32))))
+  embedded = (read.items
+              | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
+              | "FixedBatches" >> related_items.FixedBatches(config.batch_size)
+              | "StackBatches" >> beam.Map(stack_batch)
+              | "Embed" >> RunInference(SignatureModelHandler(model_path))
+              | "SplitFinite" >> beam.FlatMap(split_finite).with_outputs("rejected",
+                                                                         main="embeddings"))
+  embeddings = embedded.embeddings
   _ = (embeddings
        | "EncodeEmbeddings" >> beam.MapTuple(embedding_record)
        | "WriteEmbeddings" >> sharded_io.WriteSortedShards(
@@ -155,10 +189,11 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
        | "WriteRelated" >> sharded_io.WriteSortedShards(
            FileSystems.join(config.output_dir, "related"), ".tsv", num_shards,
            sharded_io.TEXT, related_items.HEADER))
-  rejection_counts = read.rejected | "WriteRejected" >> rejected.WriteRejected(
-      config.output_dir, STAGE)
-  embedded = embeddings | "CountEmbedded" >> beam.Map(lambda _: ("export/embedded_items", 1))
-  _ = ((read.stats, rejection_counts, embedded)
+  rejection_counts = ((read.rejected, embedded.rejected)
+                      | "AllRejected" >> beam.Flatten()
+                      | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
+  counted = embeddings | "CountEmbedded" >> beam.Map(lambda _: ("export/embedded_items", 1))
+  _ = ((read.stats, rejection_counts, counted)
        | "AllStats" >> beam.Flatten()
        | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
 
@@ -174,7 +209,8 @@ def parse_args(argv):
                       help="name:dim,...; default: the SavedModel signature's inputs")
   parser.add_argument("--num_shards", type=int, default=0,
                       help="output shards (0: one per feature file)")
-  parser.add_argument("--batch_size", type=int, default=256, help="RunInference max batch")
+  parser.add_argument("--batch_size", type=int, default=256,
+                      help="items per model call (fixed batches: see the module docstring)")
   parser.add_argument("--query_batch", type=int, default=256)
   parser.add_argument("--index_chunk", type=int, default=65536)
   parser.add_argument("--max_index_bytes", type=int, default=related_items.MAX_INDEX_BYTES,

@@ -20,8 +20,11 @@ Design (see docs/export_and_evaluation.md):
   and scores, for indexes over the exact broadcast limit. The cap applies to
   the bytes actually broadcast (matrix or serialised index, plus the ids).
 * The query itself is never its own neighbour. Ties in score are broken by
-  the neighbour's id (ascending), so the output does not depend on batching.
-  Scores are written with 6 decimals.
+  the neighbour's id (ascending). Scores are written with 6 decimals.
+* Query batches are fixed (`FixedBatches`): a matrix product's last bits
+  depend on the batch a row sits in, so the batches are formed from the ids
+  alone (hash buckets, sorted by id, cut at `query_batch`), never from the
+  runner's bundling, and the output is byte-identical run to run.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from typing import NamedTuple
 
 import apache_beam as beam
 import numpy as np
+
+from pipelines import hashing
 
 HEADER = "id\trank\tneighbor\tscore"
 SEARCHES = ("exact", "ivfpq")
@@ -127,6 +132,42 @@ def format_rows(query_id: str, neighbours) -> list[tuple[str, str]]:
           for rank, (nid, score) in enumerate(neighbours, start=1)]
 
 
+def batch_of(item_id: str, num_batches: int) -> int:
+  """The batch bucket of an item: BLAKE2b-64 of its id modulo the bucket count."""
+  return hashing.blake2b64(b"gcml-batch:" + item_id.encode("utf-8")) % num_batches
+
+
+def split_bucket(bucket, batch_size: int):
+  """(bucket, [(id, value)]) -> lists of at most `batch_size` pairs, ids ascending."""
+  pairs = sorted(bucket[1], key=lambda kv: kv[0])
+  for start in range(0, len(pairs), batch_size):
+    yield pairs[start:start + batch_size]
+
+
+@dataclasses.dataclass
+class FixedBatches(beam.PTransform):
+  """(id, value) -> lists of (id, value): batches that depend only on the ids.
+
+  The N ids are hashed into ceil(N / batch_size) buckets; each bucket, sorted
+  by id, is cut into batches of at most `batch_size`. So an item always sits
+  in the same batch at the same place whatever the runner, the bundling or
+  the input layout. Costs a count and one GroupByKey of the values.
+  """
+  batch_size: int
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, pairs):
+    size = self.batch_size
+    count = pairs | "CountIds" >> beam.combiners.Count.Globally()
+    return (pairs
+            | "BucketById" >> beam.Map(lambda kv, n: (batch_of(kv[0], max(1, -(-n // size))), kv),
+                                       beam.pvalue.AsSingleton(count))
+            | "GroupBuckets" >> beam.GroupByKey()
+            | "SplitBuckets" >> beam.FlatMap(split_bucket, size))
+
+
 class _TopKDoFn(beam.DoFn):
 
   def __init__(self, k: int, index_chunk: int):
@@ -173,7 +214,6 @@ class RelatedItems(beam.PTransform):
              | "CollectIndex" >> beam.combiners.ToList()
              | "BuildIndex" >> beam.Map(build_index, self.max_index_bytes))
     return (embeddings
-            | "BatchQueries" >> beam.BatchElements(min_batch_size=1,
-                                                   max_batch_size=self.query_batch)
+            | "BatchQueries" >> FixedBatches(self.query_batch)
             | "TopK" >> beam.ParDo(_TopKDoFn(self.k, self.index_chunk),
                                    index=beam.pvalue.AsSingleton(index)))

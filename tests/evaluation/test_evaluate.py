@@ -175,3 +175,64 @@ def test_training_summaries_from_model_dirs(world, tmp_path):
   code = gcml.main(["evaluate", *_args(root, _write_embeddings(root, "summaries", raw), out),
                     f"--model_dir={tmp_path}/none"])
   assert code == 2
+
+
+def _test_vectors(feats, dim=6):
+  rng = np.random.default_rng(3)
+  return {i: rng.normal(size=dim) for i in sorted(feats) if split.is_test(i)}
+
+
+def _one_line_error(capsys, argv):
+  code = gcml.main(["evaluate"] + argv)
+  lines = capsys.readouterr().err.strip().splitlines()
+  assert code == 2
+  assert lines[-1].startswith("gcml evaluate: error: "), lines[-3:]
+  return lines[-1]
+
+
+def test_mixed_dimensions_are_one_line_naming_both(world, tmp_path, capsys):
+  root, feats, _ = world
+  vectors = _test_vectors(feats)
+  ids = sorted(vectors)
+  a = _write_embeddings(str(tmp_path), "a", {i: vectors[i] for i in ids[:20]})
+  b = _write_embeddings(str(tmp_path), "b", {i: vectors[i][:4] for i in ids[20:]})
+  line = _one_line_error(capsys, _args(root, f"{a},{b}", f"{tmp_path}/o"))
+  assert "embeddings of 6 values in" in line and "of 4 values in" in line
+  assert f"{tmp_path}/a/embeddings-" in line and f"{tmp_path}/b/embeddings-" in line
+
+
+def test_duplicate_ids_are_one_line_not_last_wins(world, tmp_path, capsys):
+  root, feats, _ = world
+  vectors = _test_vectors(feats)
+  a = _write_embeddings(str(tmp_path), "a", vectors)
+  b = _write_embeddings(str(tmp_path), "b", {k: -v for k, v in vectors.items()})
+  line = _one_line_error(capsys, _args(root, f"{a},{b}", f"{tmp_path}/o"))
+  assert "appears in" in line and "each id must appear once" in line
+  one = os.path.join(str(tmp_path), "one.tfrecord")
+  item = sorted(vectors)[0]
+  files.write_tfrecord(one, [tf_example.encode({"id": item, "embedding": v.astype(np.float32)})
+                             for v in (vectors[item], -vectors[item])])
+  line = _one_line_error(capsys, _args(root, one, f"{tmp_path}/o"))
+  assert f"id {item!r} appears twice in {one}" in line
+
+
+def test_non_finite_embeddings_are_counted_and_left_out(world, tmp_path):
+  root, feats, _ = world
+  vectors = _test_vectors(feats)
+  bad = sorted(vectors)[:5]
+  broken = {k: (np.full(6, np.nan) if k in bad[:3] else
+                np.array([np.inf, 0, 0, 0, 0, 0.0]) if k in bad else v)
+            for k, v in vectors.items()}
+  out = os.path.join(str(tmp_path), "o")
+  result = evaluate.run(_args(root, _write_embeddings(str(tmp_path), "nan", broken), out))
+  clean = evaluate.run(_args(root, _write_embeddings(
+      str(tmp_path), "clean", {k: v for k, v in vectors.items() if k not in bad}),
+      os.path.join(str(tmp_path), "o2")))
+  assert result["rejected"] == {"embeddings/embedding_not_finite": 5}
+  assert clean["rejected"] == {}
+  assert result["split"]["test_items_with_embedding"] == len(vectors) - 5
+  assert result["retrieval"] == clean["retrieval"]
+  for row in result["retrieval"].values():
+    assert np.isfinite(row["map"]) and np.isfinite(row["ndcg@60"])
+  with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+    assert json.load(f)["rejected"] == {"embeddings/embedding_not_finite": 5}

@@ -112,3 +112,77 @@ def test_missing_model_is_a_one_line_error(tmp_path):
   code = gcml.main(["export", f"--model_dir={tmp_path}/none", f"--features={tmp_path}/x",
                     f"--output_dir={tmp_path}/o"])
   assert code == 2
+
+
+def _embedding_bytes(out):
+  paths = sorted(glob.glob(sharded_io.shard_glob(os.path.join(out, "embeddings"), ".tfrecord")))
+  paths += sorted(glob.glob(sharded_io.shard_glob(os.path.join(out, "related"), ".tsv")))
+  return {os.path.basename(p): open(p, "rb").read() for p in paths}
+
+
+def test_export_bytes_do_not_depend_on_file_layout_or_workers(tmp_path):
+  """Same items in 1 file or 5, 1 or 2 workers: identical bytes (fixed batch composition)."""
+  mods = (("mean_rgb", 64), ("mean_audio", 16))
+  tf.keras.utils.set_random_seed(1)
+  model = EmbeddingModel(EmbeddingModelConfig.demo(
+      modalities=tuple(ModalityConfig(n, d) for n, d in mods), hidden_units=(96,),
+      embedding_dim=24))
+  export_saved_model(model, str(tmp_path / "model"))
+  rng = np.random.default_rng(5)
+  records = [tf_example.encode({"id": f"i{j:04d}", **{n: rng.normal(size=d).astype(np.float32)
+                                                      for n, d in mods}}) for j in range(300)]
+  files.write_tfrecord(str(tmp_path / "one" / "f-0.tfrecord"), records)
+  for part in range(5):
+    files.write_tfrecord(str(tmp_path / "five" / f"f-{part}.tfrecord"), records[part::5])
+  outputs = []
+  for layout, workers in (("one", 1), ("five", 1), ("five", 2)):
+    out = str(tmp_path / f"out-{layout}-{workers}")
+    export.run([f"--model_dir={tmp_path}/model", f"--features={tmp_path}/{layout}/f-*",
+                f"--output_dir={out}", "--top_k=5", "--batch_size=7", "--num_shards=2",
+                "--runner=FnApiRunner", f"--direct_num_workers={workers}"])
+    outputs.append(_embedding_bytes(out))
+  assert len(outputs[0]) == 4
+  assert outputs[1] == outputs[0]
+  assert outputs[2] == outputs[0]
+
+
+class _DividesByFirst(tf.Module):
+  """A model whose embedding is NaN/inf for an item whose mean_rgb[0] is 0."""
+
+  @tf.function(input_signature=[{"mean_rgb": tf.TensorSpec([None, 8], tf.float32, "mean_rgb"),
+                                 "mean_audio": tf.TensorSpec([None, 4], tf.float32, "mean_audio")}])
+  def serve(self, features):
+    x = tf.concat([features["mean_rgb"], features["mean_audio"]], axis=1)
+    return {"embedding": x / x[:, :1]}
+
+
+def test_non_finite_embeddings_are_counted_rejections(tmp_path):
+  module = _DividesByFirst()
+  tf.saved_model.save(module, str(tmp_path / "model"),
+                      signatures={"serving_default": module.serve})
+  rng = np.random.default_rng(2)
+  records = []
+  for j in range(12):
+    rgb = rng.normal(size=8).astype(np.float32)
+    if j in (3, 7):
+      rgb[0] = 0.0  # finite features, non-finite embedding
+    records.append(tf_example.encode({"id": f"v{j:02d}", "mean_rgb": rgb,
+                                      "mean_audio": rng.normal(size=4).astype(np.float32)}))
+  files.write_tfrecord(str(tmp_path / "in" / "f-0.tfrecord"), records)
+  out = str(tmp_path / "out")
+  section = export.run([f"--model_dir={tmp_path}/model", f"--features={tmp_path}/in/f-*",
+                        f"--output_dir={out}", "--top_k=3", "--runner=FnApiRunner"])
+  assert section["export/embedded_items"] == 10
+  assert section["rejected/embedding_not_finite"] == 2
+  got = {}
+  for rec in files.read_tfrecords(glob.glob(f"{out}/embeddings-*.tfrecord")):
+    parsed = tf_example.parse(rec)
+    got[parsed["id"][0].decode()] = parsed["embedding"]
+  assert sorted(got) == [f"v{j:02d}" for j in range(12) if j not in (3, 7)]
+  assert all(np.all(np.isfinite(v)) for v in got.values())
+  related = [l.split("\t") for l in files.read_shards(os.path.join(out, "related"), ".tsv")
+             if l != related_items.HEADER]
+  assert not {"v03", "v07"} & ({r[0] for r in related} | {r[2] for r in related})
+  lines = "".join(open(p, encoding="utf-8").read()
+                  for p in glob.glob(f"{out}/rejected/export-*.tsv"))
+  assert "export\tembedding_not_finite\tv03: " in lines and "\tv07: " in lines
