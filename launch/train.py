@@ -21,7 +21,7 @@ _FIELDS = {
     "mining": str, "num_sampled": int, "num_classes": int, "temperature": float,
     "checkpoint_every": int, "summary_every": int, "eval_every": int, "eval_steps": int,
     "max_checkpoints": int, "validation_data": str, "validate_every": int, "patience": int,
-    "selection_metric": str,
+    "selection_metric": str, "level_schedule": str,
     "shuffle_buffer": int, "seed": int,
     # model
     "modalities": str, "hidden_units": str, "embedding_dim": int, "fusion": str,

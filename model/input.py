@@ -37,6 +37,13 @@ class InputConfig:
     seed: shuffling seed.
     deterministic: interleave the files in a fixed order even when shuffling
       (shuffled input is otherwise read in whatever order files deliver).
+    level_schedule: triplets only: a level curriculum, e.g. (2, 1, 0): the
+      training steps are cut into len(level_schedule) equal phases, and phase
+      p reads only triplets whose `level` is level_schedule[p] (easy to hard:
+      the GCML paper's suggestion). Empty: every triplet, in file order.
+    schedule_steps: the steps the phases divide (the run's train_steps).
+    start_step: the step the input starts at (a resumed run continues in its
+      phase).
   """
   file_pattern: str
   kind: str = "triplet"
@@ -47,12 +54,17 @@ class InputConfig:
   repeat: bool = True
   seed: int = 0
   deterministic: bool = False
+  level_schedule: tuple = ()
+  schedule_steps: int = 0
+  start_step: int = 0
 
   def validate(self):
     if self.kind not in ("triplet", "labels"):
       raise ConfigError(f"input kind must be triplet or labels, got {self.kind!r}")
     if self.batch_size <= 0:
       raise ConfigError(f"batch size must be positive, got {self.batch_size}")
+    if self.level_schedule and (self.kind != "triplet" or self.schedule_steps <= 0):
+      raise ConfigError("--level_schedule needs triplets and a positive --train_steps")
 
 
 def feature_spec(config: InputConfig) -> dict:
@@ -186,6 +198,44 @@ def check_records(config: InputConfig, flag: str = "--train_data",
                         f"[0, {num_classes}) (--num_classes={num_classes})")
 
 
+_LEVEL_SPEC = {"level": tf.io.FixedLenFeature([], tf.int64)}
+SCHEDULE_PROBE_RECORDS = 20000
+
+
+def phase_of(step, schedule_steps: int, phases: int):
+  """The curriculum phase of a step: equal shares of the run, the last one open-ended."""
+  return tf.minimum(tf.cast(phases - 1, tf.int64),
+                    step * phases // max(1, schedule_steps))
+
+
+def _level_of(record):
+  return tf.io.parse_single_example(record, _LEVEL_SPEC)["level"]
+
+
+def _level_curriculum(records: tf.data.Dataset, config: InputConfig, files) -> tf.data.Dataset:
+  """Records of the scheduled level of each step's phase, step by step.
+
+  One filtered stream per phase; a counter of examples (from `start_step`)
+  picks the stream, so every batch lies inside one phase. A scheduled level
+  that no triplet carries would starve its stream: the first
+  `SCHEDULE_PROBE_RECORDS` records of the files are checked first.
+  """
+  seen = set()
+  for record in tf.data.TFRecordDataset(files).take(SCHEDULE_PROBE_RECORDS):
+    seen.add(int(_level_of(record)))
+  missing = [lv for lv in config.level_schedule if lv not in seen]
+  if missing:
+    raise ConfigError(f"--level_schedule: no triplet of level {missing} in the first "
+                      f"{SCHEDULE_PROBE_RECORDS} records (levels seen: {sorted(seen)}); write "
+                      "the triplets with gcml examples --kind=smart --all_levels")
+  streams = [records.filter(lambda r, lv=lv: tf.equal(_level_of(r), lv))
+             for lv in config.level_schedule]
+  batch, phases = config.batch_size, len(config.level_schedule)
+  choice = tf.data.Dataset.counter(start=config.start_step * batch).map(
+      lambda i: phase_of(i // batch, config.schedule_steps, phases))
+  return tf.data.Dataset.choose_from_datasets(streams, choice)
+
+
 def make_dataset(config: InputConfig,
                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
   """Builds the batched, parsed dataset.
@@ -220,6 +270,8 @@ def make_dataset(config: InputConfig,
     ds = ds.shuffle(config.shuffle_buffer, seed=config.seed)
   if config.repeat:
     ds = ds.repeat()
+  if config.level_schedule:
+    ds = _level_curriculum(ds, config, files)
   spec = feature_spec(config)
   ds = ds.batch(config.batch_size, drop_remainder=True)
   ds = ds.map(lambda records: _structure(tf.io.parse_example(records, spec), config),

@@ -115,7 +115,8 @@ def _task_id(strategy) -> str:
   return f"{getattr(resolver, 'task_type', None)}{getattr(resolver, 'task_id', None)}"
 
 
-def _input_config(config: TrainConfig, batch_size: int, for_eval: bool) -> input_lib.InputConfig:
+def _input_config(config: TrainConfig, batch_size: int, for_eval: bool,
+                  start_step: int = 0) -> input_lib.InputConfig:
   # Evaluation reads its files in order, unshuffled, from the start each time,
   # so every evaluation scores the same batches. Both repeat: under
   # multi-worker every worker must run the same number of steps.
@@ -123,13 +124,15 @@ def _input_config(config: TrainConfig, batch_size: int, for_eval: bool) -> input
                                input_kind(config.mode), config.modalities, batch_size=batch_size,
                                shuffle_buffer=0 if for_eval else config.shuffle_buffer,
                                repeat=True, seed=config.seed,
-                               deterministic=config.deterministic)
+                               deterministic=config.deterministic,
+                               level_schedule=() if for_eval else config.level_schedule,
+                               schedule_steps=config.train_steps, start_step=start_step)
 
 
-def _dataset(config: TrainConfig, strategy, for_eval: bool = False):
+def _dataset(config: TrainConfig, strategy, for_eval: bool = False, start_step: int = 0):
   def fn(ctx: tf.distribute.InputContext):
     per_replica = ctx.get_per_replica_batch_size(config.batch_size)
-    return input_lib.make_dataset(_input_config(config, per_replica, for_eval), ctx)
+    return input_lib.make_dataset(_input_config(config, per_replica, for_eval, start_step), ctx)
   return strategy.distribute_datasets_from_function(fn)
 
 
@@ -229,7 +232,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     # worker servers need inter_op_parallelism_threads > number of workers there.
     coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
     per_worker = coordinator.create_per_worker_dataset(
-        tf.function(lambda: _dataset(config, strategy)))
+        tf.function(lambda: _dataset(config, strategy, start_step=start)))
     it = iter(per_worker)
 
     def run_steps(n):
@@ -237,7 +240,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
       coordinator.join()
       return [{k: float(v) for k, v in remote[-1].fetch().items()}]
   else:
-    it = iter(_dataset(config, strategy))
+    it = iter(_dataset(config, strategy, start_step=start))
 
     def run_steps(n):
       return [{k: float(strategy.experimental_local_results(v)[0])

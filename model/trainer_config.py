@@ -66,6 +66,9 @@ class TrainConfig:
       fresh run also scores its untrained model.
     patience: stop after this many validations without improvement (0: never).
     selection_metric: `map@60` or `ndcg@60`.
+    level_schedule: triplets: a level curriculum, levels in phase order (e.g.
+      (2, 1, 0): easy to hard); the run is cut into equal phases, each reading
+      only triplets of its level (`gcml examples --all_levels` writes them).
     model: the network.
     seed: input shuffling and sampler seed (and, when deterministic, the
       weight initialisation).
@@ -99,6 +102,7 @@ class TrainConfig:
   validate_every: int = 0
   patience: int = 0
   selection_metric: str = "map@60"
+  level_schedule: tuple = ()
   max_checkpoints: int = 3
   shuffle_buffer: int = 10000
   seed: int = 0
@@ -139,6 +143,13 @@ class TrainConfig:
     unknown = sorted(set(explicit) - fields)
     if unknown:
       raise ConfigError(f"train config: unknown keys {unknown}")
+    if isinstance(explicit.get("level_schedule"), str):
+      try:
+        explicit["level_schedule"] = tuple(
+            int(lv) for lv in explicit["level_schedule"].split(",") if lv.strip())
+      except ValueError:
+        raise ConfigError("--level_schedule takes comma-separated levels, e.g. 2,1,0; got "
+                          f"{explicit['level_schedule']!r}") from None
     values.update(explicit)
     return cls(model=model_cfg, **values)
 
@@ -189,6 +200,10 @@ class TrainConfig:
     for name in ("validate_every", "patience"):
       if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
         raise ConfigError(f"--{name} must be an int >= 0, got {getattr(self, name)!r}")
+    if self.level_schedule and (self.mode != "triplet" or not all(
+        isinstance(lv, int) and -1 <= lv <= 15 for lv in self.level_schedule)):
+      raise ConfigError("--level_schedule takes levels (-1 for random) for --mode=triplet, "
+                        f"got {self.level_schedule!r}")
     if self.selection_metric not in ("map@60", "ndcg@60"):
       raise ConfigError(f"--selection_metric must be map@60 or ndcg@60, got "
                         f"{self.selection_metric!r}")
