@@ -26,9 +26,14 @@ Ids are int64 per item, e.g. hashed string ids:
 only, so the search also compiles for TPU. String ids passed here are hashed
 on the fly (CPU/GPU only). Without ids, items are told apart by position only.
 
-Memory: the search runs over blocks of `block_size` candidates, holding
-`[B, block_size]` distances at a time (O(B*C) time, O(B*block) memory, never a
-B x B x B tensor) and keeps no activations for the backward pass.
+Exact ties: the threshold `d(a, p)` and the candidate distances are the same
+expression, `sum((a - c)^2)` (`_sq_dist`), so a candidate exactly as far as the
+positive qualifies, as the ">=" rule says.
+
+Memory: the search runs over blocks of candidates, holding a `[B, block, D]`
+difference tensor of at most `max_block_elements` elements and `[B, block]`
+distances at a time (O(B*C*D) time, O(B*C) over the blocks, never a B x B x B
+tensor) and keeps no activations for the backward pass.
 
 Under `tf.distribute` (inside `strategy.run`, `num_replicas_in_sync > 1`) the
 candidate pool is the global batch, gathered with `ReplicaContext.all_gather`
@@ -70,14 +75,35 @@ def hash_ids(ids: tf.Tensor) -> tf.Tensor:
 
 
 def _sq_dist(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+  """`sum((x - y)^2)` over the last axis: THE distance expression of this module.
+
+  The semi-hard threshold `d(a, p)` and every candidate distance `d(a, c)` are
+  this same elementwise expression, reduced over the last axis of tensors of
+  the same rank, so a candidate exactly as far as the positive (e.g. a copy
+  of the positive under another id) compares equal and is kept by ">=".
+  (The expanded form `|c|^2 - 2 a.c` rounds differently from the threshold and
+  loses such ties.)
+  """
   return tf.reduce_sum(tf.math.squared_difference(x, y), axis=-1)
 
 
+def _block_width(block_size: int, batch, dim, max_block_elements: int):
+  """Candidates per block so that a `[B, block, D]` difference tensor holds at
+  most `max_block_elements` elements (at least 1, at most `block_size`)."""
+  if isinstance(batch, int) and isinstance(dim, int):
+    return max(1, min(block_size, max_block_elements // max(1, batch * dim)))
+  per_row = tf.maximum(1, tf.cast(batch, tf.int32) * tf.cast(dim, tf.int32))
+  return tf.clip_by_value(max_block_elements // per_row, 1, block_size)
+
+
 def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
-                       candidate_ids, block_size: int = 1024) -> SemihardChoice:
+                       candidate_ids, block_size: int = 1024,
+                       max_block_elements: int = 2**24) -> SemihardChoice:
   """Finds each triplet's semi-hard negative among the candidates, in blocks.
 
-  No gradient: the inputs are read under `stop_gradient`.
+  No gradient: the inputs are read under `stop_gradient`. Distances are the
+  direct form `sum((a - c)^2)` for the threshold and the candidates alike (see
+  `_sq_dist`), so exact ties with the positive qualify.
 
   Args:
     anchors: `[B, D]` float embeddings.
@@ -86,8 +112,10 @@ def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
     anchor_ids: `[B]` int64 ids of the anchors.
     positive_ids: `[B]` int64 ids of the positives.
     candidate_ids: `[C]` int64 ids of the candidates.
-    block_size: Candidates per block; the search holds about 16 bytes per
-      element of a `[B, block_size]` block (float32).
+    block_size: At most this many candidates per block.
+    max_block_elements: At most this many elements in a block's `[B, block, D]`
+      difference tensor (default 2**24: 64 MiB in float32); the block narrows
+      to fit it. Time is O(B * C * D), memory O(max_block_elements + B * block).
 
   Returns:
     A `SemihardChoice` (index into candidates, found).
@@ -98,29 +126,26 @@ def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
   num_c = tf.shape(c)[0]
   if c.shape[0] is not None:  # no padding beyond a small pool
     block_size = max(1, min(block_size, c.shape[0]))
-  block = tf.constant(block_size, tf.int32)
+  batch_dim = a.shape[0] if a.shape[0] is not None else tf.shape(a)[0]
+  feature_dim = a.shape[1] if a.shape[1] is not None else tf.shape(a)[1]
+  width = _block_width(block_size, batch_dim, feature_dim, max_block_elements)
+  block = tf.constant(width, tf.int32) if isinstance(width, int) else width
   num_blocks = (num_c + block - 1) // block
   pad = num_blocks * block - num_c
   c = tf.pad(c, [[0, pad], [0, 0]])
-  c_sq = tf.reduce_sum(c * c, axis=1)
   c_ids = tf.pad(candidate_ids, [[0, pad]])
   c_real = tf.range(num_blocks * block) < num_c  # padding rows never qualify
-  a_sq = tf.reduce_sum(a * a, axis=1)
-  # Threshold in the same expanded form as the block distances below:
-  # d(a, c) - ||a||^2 = ||c||^2 - 2 a.c  >=  d(a, p) - ||a||^2.
-  threshold = _sq_dist(a, p)[:, None] - a_sq[:, None]
+  threshold = _sq_dist(a[:, None, :], p[:, None, :])  # [B, 1], the same form as below
   a_ids, p_ids = anchor_ids[:, None], positive_ids[:, None]
   inf = tf.constant(float("inf"), a.dtype)
 
   def body(i, best_d, best_i):
     start = i * block
-    cb = tf.slice(c, [start, 0], [block_size, -1])
-    # ||a - c||^2 - ||a||^2, per row the same shift, so the argmin is unchanged.
-    d = (tf.slice(c_sq, [start], [block_size])[None, :]
-         - 2.0 * tf.matmul(a, cb, transpose_b=True))
-    ids_b = tf.slice(c_ids, [start], [block_size])[None, :]
+    cb = tf.slice(c, [start, 0], [width, -1])
+    d = _sq_dist(a[:, None, :], cb[None, :, :])  # [B, block]
+    ids_b = tf.slice(c_ids, [start], [width])[None, :]
     ok = ((d >= threshold) & (ids_b != a_ids) & (ids_b != p_ids)
-          & tf.slice(c_real, [start], [block_size])[None, :])
+          & tf.slice(c_real, [start], [width])[None, :])
     d = tf.where(ok, d, inf)
     block_best = tf.reduce_min(d, axis=1)
     block_arg = tf.argmin(d, axis=1, output_type=tf.int32) + start
