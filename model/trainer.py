@@ -3,12 +3,17 @@
 `train(config)` builds the strategy, the distributed `tf.data` input, the
 model (plus the CLC class table) and optimizer under the strategy's scope,
 restores the latest checkpoint of `model_dir` (same step counter,
-`optimizer.iterations`, and optimizer state), runs `tf.function` steps via
-`strategy.run` until `train_steps`, saving a checkpoint every
+`optimizer.iterations`, and optimizer state), runs loops of up to
+`steps_per_loop` steps per host call (`model/train_loop.py`: a loop inside one
+`tf.function` over `strategy.run`) until `train_steps`, saving a checkpoint every
 `checkpoint_every` steps and on exit (end, Ctrl-C, SIGTERM), writes
 TensorBoard scalars to `model_dir/train`, evaluates on `eval_data` every
 `eval_interval()` steps and at the end (scalars in `model_dir/eval`), and exports the SavedModel to
-`model_dir/export`. `export(config)` re-exports from the latest checkpoint.
+`model_dir/export`. Checkpoints, summaries and evaluations fall on loop
+boundaries (a loop ends at each of them). A non-finite loss, gradient or
+variable ends training with `NonFiniteError` (`--on_nonfinite=stop`) or drops
+that batch's update (`skip`), see `model/nonfinite.py`. `export(config)`
+re-exports from the latest checkpoint.
 """
 
 from __future__ import annotations
@@ -21,16 +26,20 @@ import signal
 import threading
 import time
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from model import input as input_lib
+from model import nonfinite
 from model.errors import ConfigError
 from model.export import export_saved_model
-from model.losses import ClassEmbeddingTable
-from model.steps import input_kind, make_optimizer, make_replica_eval_step, make_replica_step
+from model.losses import ClassEmbeddingTable, unigram_cumulative
+from model.steps import (GUARD_KEYS, input_kind, make_optimizer, make_replica_eval_step,
+                         make_replica_step)
 from model.strategies import make_strategy
 from model.towers import EmbeddingModel
+from model.train_loop import make_train_loop
 from model.trainer_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,12 @@ class _Objects:
       if config.mode == "clc":
         self.table = ClassEmbeddingTable(config.resolved_num_classes(),
                                          config.model.embedding_dim)
+      # The unigram sampler's cumulative class sizes: a variable, so each
+      # device holds one copy; derived from classes.tsv, not checkpointed.
+      self.cumulative_counts = None
+      if self.table is not None and config.sampler == "unigram":
+        self.cumulative_counts = tf.Variable(unigram_cumulative(config.class_sizes()),
+                                             trainable=False, name="unigram_cumulative")
       self.optimizer = make_optimizer(config)
       variables = self.model.trainable_variables + (
           self.table.trainable_variables if self.table else [])
@@ -138,7 +153,8 @@ class _Evaluator:
 
   def __init__(self, config: TrainConfig, strategy, objs: _Objects, is_ps: bool):
     self.config = config
-    step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table)
+    step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table,
+                                     objs.cumulative_counts)
     if is_ps:
       self.dataset = input_lib.make_dataset(_input_config(config, config.batch_size, True))
       self.step = tf.function(step_fn)
@@ -205,16 +221,17 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
       json.dump(config.to_dict(), f, indent=1, default=str)
   summary_dir = os.path.join(config.model_dir, "train" if chief else f"train_tmp_{id(config)}")
   writer = tf.summary.create_file_writer(summary_dir)
-  step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table)
+  step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table,
+                              objs.cumulative_counts)
   schedule = objs.optimizer.learning_rate
-
-  @tf.function
-  def train_step(iterator):
-    return strategy.run(step_fn, args=(next(iterator),))
+  train_loop = make_train_loop(strategy, step_fn)
+  per_loop = config.steps_per_loop
 
   if is_ps:
-    # Parameter servers: the coordinator schedules the same step function on
-    # the workers (asynchronous); metrics are those of the last step of a chunk.
+    # Parameter servers: the coordinator schedules loops of up to
+    # steps_per_loop steps on the workers (asynchronous; the loop runs on the
+    # worker, its per-worker iterator included, as Keras schedules
+    # steps_per_execution); metrics are those of the last loop of a chunk.
     # Tested on an in-process cluster (tests/trainer/test_parameter_server.py);
     # worker servers need inter_op_parallelism_threads > number of workers there.
     coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
@@ -223,15 +240,25 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     it = iter(per_worker)
 
     def run_steps(n):
-      remote = [coordinator.schedule(train_step, args=(it,)) for _ in range(n)]
+      sizes = [per_loop] * (n // per_loop) + ([n % per_loop] if n % per_loop else [])
+      remote = [coordinator.schedule(train_loop, args=(it, tf.constant(k))) for k in sizes]
       coordinator.join()
-      return [{k: float(v) for k, v in remote[-1].fetch().items()}]
+      fetched = [r.fetch() for r in remote]
+      metrics = {k: float(v) for k, v in fetched[-1][0].items()}
+      metrics["skipped"] = sum(float(m["skipped"]) for m, _ in fetched)
+      stops = [m for m, _ in fetched if float(m["stop"])]
+      if stops:
+        metrics.update(stop=1.0, nonfinite=float(stops[0]["nonfinite"]))
+      return metrics, [float(x) for _, l in fetched for x in np.ravel(l)]
   else:
     it = iter(_dataset(config, strategy))
 
     def run_steps(n):
-      return [{k: float(strategy.experimental_local_results(v)[0])
-               for k, v in train_step(it).items()} for _ in range(n)]
+      metrics, losses = train_loop(it, tf.constant(n))
+      return {k: float(v) for k, v in metrics.items()}, [float(x) for x in losses.numpy()]
+
+  variables_finite = tf.function(lambda: nonfinite.variable_code(
+      objs.model.trainable_variables + (objs.table.trainable_variables if objs.table else [])))
 
   evaluator = _Evaluator(config, strategy, objs, is_ps) if config.eval_data else None
   eval_writer = tf.summary.create_file_writer(
@@ -252,19 +279,33 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   losses, metrics = [], {}
   step = start
   last_save = start
+  skipped_total = 0
+  poisoned = False  # a non-finite value met with --on_nonfinite=stop: keep nothing
   t0, t0_step = time.time(), step
   with _StopFlag() as flag:
     try:
       while step < config.train_steps and not flag.stop:
-        # Up to the next summary / checkpoint / end (one step at a time unless PS).
+        # Up to the next summary / checkpoint / evaluation / end, at most
+        # steps_per_loop steps per host call (PS: per scheduled loop).
         boundary = min(config.train_steps, _next_multiple(step, config.summary_every),
                        _next_multiple(step, config.checkpoint_every),
                        _next_multiple(step, config.eval_interval()))
-        all_metrics = run_steps(boundary - step if is_ps else 1)
+        if not is_ps:
+          boundary = min(boundary, step + per_loop)
+        loop_metrics, loop_losses = run_steps(boundary - step)
         new_step = int(objs.optimizer.iterations.numpy())
-        for i, m in enumerate(all_metrics):
-          losses.append((new_step - len(all_metrics) + 1 + i, m["loss"]))
-        step, metrics = new_step, all_metrics[-1]
+        first = new_step - len(loop_losses) + 1
+        losses.extend((first + i, l) for i, l in enumerate(loop_losses))
+        step = new_step
+        if loop_metrics["stop"]:
+          poisoned = True
+          raise nonfinite.error(step, int(loop_metrics["nonfinite"]), config.model_dir)
+        if loop_metrics["skipped"]:
+          skipped_total += int(loop_metrics["skipped"])
+          log.warning("steps %d..%d: skipped %d batch(es) with a non-finite %s (%d so far)",
+                      first, step, int(loop_metrics["skipped"]),
+                      nonfinite.describe(int(loop_metrics["nonfinite"]) or 1), skipped_total)
+        metrics = {k: v for k, v in loop_metrics.items() if k not in (*GUARD_KEYS, "steps")}
         if step % config.summary_every == 0 or step == config.train_steps:
           elapsed = max(time.time() - t0, 1e-9)
           eps = (step - t0_step) * config.batch_size / elapsed
@@ -274,10 +315,13 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
               _scalar(k, v)
             _scalar("learning_rate", lr)
             _scalar("examples_per_second", eps)
+            if config.on_nonfinite == "skip":
+              _scalar("nonfinite_skipped", skipped_total)
           writer.flush()
           log.info("step %d loss %.4f %.0f ex/s", step, metrics["loss"], eps)
           t0, t0_step = time.time(), step
         if step % config.checkpoint_every == 0:
+          _check_variables(variables_finite, step, config)
           objs.manager.save(checkpoint_number=step)
           last_save = step
         if evaluator and (step % config.eval_interval() == 0 or step == config.train_steps):
@@ -287,8 +331,12 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         coordinator.join()
       step = int(objs.optimizer.iterations.numpy())
       # Decided from state every worker shares (not from its own directory).
-      if step != last_save or not (objs.restored or last_save > start):
-        objs.manager.save(checkpoint_number=step)
+      if not poisoned and (step != last_save or not (objs.restored or last_save > start)):
+        if int(variables_finite()):
+          poisoned = True
+          log.error("step %d: a variable is non-finite; no checkpoint saved", step)
+        else:
+          objs.manager.save(checkpoint_number=step)
       writer.close()
       if eval_writer is not None:
         eval_writer.close()
@@ -298,9 +346,17 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
           tf.io.gfile.rmtree(summary_dir)
   export_dir = None
   if step >= config.train_steps:
+    _check_variables(variables_finite, step, config)
     export_dir = _export(config, objs, chief)
   return TrainResult(start, step, losses, export_dir, metrics, eval_metrics, objs.model,
                      objs.optimizer)
+
+
+def _check_variables(variables_finite, step: int, config: TrainConfig) -> None:
+  """NonFiniteError if a trainable variable (the class table included) is non-finite."""
+  code = int(variables_finite())
+  if code:
+    raise nonfinite.error(step, code, config.model_dir)
 
 
 def _next_multiple(step: int, every: int) -> int:
