@@ -2,6 +2,8 @@
 
 import dataclasses
 import os
+import subprocess
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -11,6 +13,7 @@ from model.nonfinite import NonFiniteError
 from model.trainer_config import TrainConfig
 from pipelines import tf_example, training_summaries
 from tests.trainer.shards import write_shards
+from tests.trainer.test_launch_train import ROOT
 from tests.trainer.test_train import _model, _triplets
 
 
@@ -102,6 +105,24 @@ class TrainLoopTest(tf.test.TestCase):
     # updates equals... the Adam state advanced 3 times only.
     slots = [v for v in result.optimizer.variables if "iteration" not in v.name]
     self.assertTrue(all(np.all(np.isfinite(v.numpy())) for v in slots))
+
+  def test_cli_nan_triplet_is_a_one_line_error_exit_2(self):
+    records = _poison(_triplets(64, np.random.default_rng(16)), 3)
+    data = self._data(records)
+    model_dir = self.create_tempdir().full_path
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        [sys.executable, "-m", "launch.train", "--mode=triplet", f"--train_data={data}",
+         f"--model_dir={model_dir}", "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=32",
+         "--embedding_dim=16", "--batch_size=32", "--train_steps=10", "--steps_per_loop=5",
+         "--shuffle_buffer=0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    self.assertEqual(proc.returncode, 2, proc.stderr[-3000:])
+    self.assertNotIn("Traceback", proc.stderr)
+    self.assertRegex(proc.stderr.strip().splitlines()[-1],
+                     r"^gcml train: error: non-finite loss, gradient and variable at step 1; ")
+    self.assertNotIn("exported", proc.stdout)
+    self.assertFalse(os.path.exists(os.path.join(model_dir, "export")))
+    self.assertIsNone(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")))
 
   def test_flags(self):
     data = self._data(_triplets(8, np.random.default_rng(15)))
