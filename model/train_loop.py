@@ -15,10 +15,16 @@ leaves the device between steps; the host reads the results once per loop:
 The loop ends early after a step whose `stop` is set (the finite-value
 guard, `model/nonfinite.py`), so that step is the last one to touch the
 variables. `num_steps` is a tensor: loops of any length share one trace.
+
+`make_loop_runner` drives the loop from the host: one call per loop, or under
+`ParameterServerStrategy` loops scheduled on the workers by a
+`ClusterCoordinator` (the loop, its per-worker iterator included, runs on the
+worker, as Keras schedules `steps_per_execution`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from model.steps import GUARD_KEYS
@@ -69,3 +75,48 @@ def make_train_loop(strategy: tf.distribute.Strategy, replica_step):
     return metrics, losses.stack()[:steps]
 
   return loop
+
+
+def make_loop_runner(strategy: tf.distribute.Strategy, loop, make_dataset, steps_per_loop: int):
+  """Host side of the loop.
+
+  Args:
+    strategy: The training strategy.
+    loop: From `make_train_loop`.
+    make_dataset: `() -> distributed dataset` of the training input.
+    steps_per_loop: Steps per loop (per scheduled function under PS).
+
+  Returns:
+    `(run_steps, join)`: `run_steps(n) -> (metrics, losses)` runs n steps (one
+    loop unless PS: loops of up to `steps_per_loop` there, asynchronous, waited
+    for; metrics of the last loop, `skipped` summed, `stop` if any stopped) as
+    Python floats; `join()` waits for scheduled work (a no-op unless PS).
+  """
+  if not isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+    iterator = iter(make_dataset())
+
+    def run_steps(n):
+      metrics, losses = loop(iterator, tf.constant(n))
+      return {k: float(v) for k, v in metrics.items()}, [float(x) for x in losses.numpy()]
+
+    return run_steps, lambda: None
+
+  # Tested on an in-process cluster (tests/trainer/test_parameter_server.py);
+  # worker servers need inter_op_parallelism_threads > number of workers there.
+  coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
+  iterator = iter(coordinator.create_per_worker_dataset(tf.function(make_dataset)))
+
+  def run_steps(n):
+    sizes = [steps_per_loop] * (n // steps_per_loop) + ([n % steps_per_loop] if n % steps_per_loop
+                                                        else [])
+    remote = [coordinator.schedule(loop, args=(iterator, tf.constant(k))) for k in sizes]
+    coordinator.join()
+    fetched = [r.fetch() for r in remote]
+    metrics = {k: float(v) for k, v in fetched[-1][0].items()}
+    metrics["skipped"] = sum(float(m["skipped"]) for m, _ in fetched)
+    stopped = [m for m, _ in fetched if float(m["stop"])]
+    if stopped:
+      metrics.update(stop=1.0, nonfinite=float(stopped[0]["nonfinite"]))
+    return metrics, [float(x) for _, losses in fetched for x in np.ravel(losses)]
+
+  return run_steps, coordinator.join

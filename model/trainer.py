@@ -26,7 +26,6 @@ import signal
 import threading
 import time
 
-import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
@@ -39,7 +38,7 @@ from model.steps import (GUARD_KEYS, input_kind, make_optimizer, make_replica_ev
                          make_replica_step)
 from model.strategies import make_strategy
 from model.towers import EmbeddingModel
-from model.train_loop import make_train_loop
+from model.train_loop import make_loop_runner, make_train_loop
 from model.trainer_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -224,38 +223,9 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table,
                               objs.cumulative_counts)
   schedule = objs.optimizer.learning_rate
-  train_loop = make_train_loop(strategy, step_fn)
+  run_steps, join = make_loop_runner(strategy, make_train_loop(strategy, step_fn),
+                                     lambda: _dataset(config, strategy), config.steps_per_loop)
   per_loop = config.steps_per_loop
-
-  if is_ps:
-    # Parameter servers: the coordinator schedules loops of up to
-    # steps_per_loop steps on the workers (asynchronous; the loop runs on the
-    # worker, its per-worker iterator included, as Keras schedules
-    # steps_per_execution); metrics are those of the last loop of a chunk.
-    # Tested on an in-process cluster (tests/trainer/test_parameter_server.py);
-    # worker servers need inter_op_parallelism_threads > number of workers there.
-    coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
-    per_worker = coordinator.create_per_worker_dataset(
-        tf.function(lambda: _dataset(config, strategy)))
-    it = iter(per_worker)
-
-    def run_steps(n):
-      sizes = [per_loop] * (n // per_loop) + ([n % per_loop] if n % per_loop else [])
-      remote = [coordinator.schedule(train_loop, args=(it, tf.constant(k))) for k in sizes]
-      coordinator.join()
-      fetched = [r.fetch() for r in remote]
-      metrics = {k: float(v) for k, v in fetched[-1][0].items()}
-      metrics["skipped"] = sum(float(m["skipped"]) for m, _ in fetched)
-      stops = [m for m, _ in fetched if float(m["stop"])]
-      if stops:
-        metrics.update(stop=1.0, nonfinite=float(stops[0]["nonfinite"]))
-      return metrics, [float(x) for _, l in fetched for x in np.ravel(l)]
-  else:
-    it = iter(_dataset(config, strategy))
-
-    def run_steps(n):
-      metrics, losses = train_loop(it, tf.constant(n))
-      return {k: float(v) for k, v in metrics.items()}, [float(x) for x in losses.numpy()]
 
   variables_finite = tf.function(lambda: nonfinite.variable_code(
       objs.model.trainable_variables + (objs.table.trainable_variables if objs.table else [])))
@@ -327,8 +297,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         if evaluator and (step % config.eval_interval() == 0 or step == config.train_steps):
           eval_metrics = evaluate(step)
     finally:
-      if is_ps:
-        coordinator.join()
+      join()
       step = int(objs.optimizer.iterations.numpy())
       # Decided from state every worker shares (not from its own directory).
       if not poisoned and (step != last_save or not (objs.restored or last_save > start)):
