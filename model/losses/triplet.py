@@ -26,14 +26,16 @@ Ids are int64 per item, e.g. hashed string ids:
 only, so the search also compiles for TPU. String ids passed here are hashed
 on the fly (CPU/GPU only). Without ids, items are told apart by position only.
 
-Exact ties: the threshold `d(a, p)` and the candidate distances are the same
-expression, `sum((a - c)^2)` (`_sq_dist`), so a candidate exactly as far as the
-positive qualifies, as the ">=" rule says.
+Exact ties: the threshold `d(a, p)` and the distances that decide a
+candidate are the same expression, `sum((a - c)^2)` (`_sq_dist`), so a
+candidate exactly as far as the positive qualifies, as the ">=" rule says;
+the blocked search ranks candidates by the faster expanded form and leaves
+every decision within its rounding bound to that exact expression (see
+`semihard_negatives`).
 
-Memory: the search runs over blocks of candidates, holding a `[B, block, D]`
-difference tensor of at most `max_block_elements` elements and `[B, block]`
-distances at a time (O(B*C*D) time, O(B*C) over the blocks, never a B x B x B
-tensor) and keeps no activations for the backward pass.
+Memory: the search runs over blocks of `block_size` candidates, holding
+`[B, block_size]` distances at a time (O(B*C) time, O(B*block) memory, never a
+B x B x B tensor) and keeps no activations for the backward pass.
 
 Under `tf.distribute` (inside `strategy.run`, `num_replicas_in_sync > 1`) the
 candidate pool is the global batch, gathered with `ReplicaContext.all_gather`
@@ -75,35 +77,40 @@ def hash_ids(ids: tf.Tensor) -> tf.Tensor:
 
 
 def _sq_dist(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-  """`sum((x - y)^2)` over the last axis: THE distance expression of this module.
+  """`sum((x - y)^2)` over the last axis: THE distance of this module.
 
-  The semi-hard threshold `d(a, p)` and every candidate distance `d(a, c)` are
-  this same elementwise expression, reduced over the last axis of tensors of
-  the same rank, so a candidate exactly as far as the positive (e.g. a copy
+  The semi-hard threshold `d(a, p)` and the distances that decide a candidate
+  are this same elementwise expression, reduced over the last axis of tensors
+  of the same rank, so a candidate exactly as far as the positive (e.g. a copy
   of the positive under another id) compares equal and is kept by ">=".
-  (The expanded form `|c|^2 - 2 a.c` rounds differently from the threshold and
-  loses such ties.)
   """
   return tf.reduce_sum(tf.math.squared_difference(x, y), axis=-1)
 
 
-def _block_width(block_size: int, batch, dim, max_block_elements: int):
-  """Candidates per block so that a `[B, block, D]` difference tensor holds at
-  most `max_block_elements` elements (at least 1, at most `block_size`)."""
-  if isinstance(batch, int) and isinstance(dim, int):
-    return max(1, min(block_size, max_block_elements // max(1, batch * dim)))
-  per_row = tf.maximum(1, tf.cast(batch, tf.int32) * tf.cast(dim, tf.int32))
-  return tf.clip_by_value(max_block_elements // per_row, 1, block_size)
-
-
 def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
                        candidate_ids, block_size: int = 1024,
-                       max_block_elements: int = 2**24) -> SemihardChoice:
+                       num_exact: int = 8) -> SemihardChoice:
   """Finds each triplet's semi-hard negative among the candidates, in blocks.
 
-  No gradient: the inputs are read under `stop_gradient`. Distances are the
-  direct form `sum((a - c)^2)` for the threshold and the candidates alike (see
-  `_sq_dist`), so exact ties with the positive qualify.
+  No gradient: the inputs are read under `stop_gradient`.
+
+  Two passes keep both the speed of a matrix product and the exact ">=":
+  1. Over blocks of candidates, the expanded form
+     `e = |c|^2 - 2 a.c + |a|^2` (one matmul per block) with a bound `tol` on
+     its rounding error, `tol = 4 D eps (|a| + |c|)^2` (eps of the dtype), keeps
+     per triplet the `num_exact` candidates of smallest `e` among those with
+     `e + tol >= d(a, p)` (every candidate that may qualify), and the one of
+     smallest `e` among those with `e - tol >= d(a, p)` (surely qualifying).
+  2. For those `num_exact` candidates, the distances in the same form as the
+     threshold (`_sq_dist`) decide exactly: the chosen negative is the
+     qualifying one of smallest distance; if none qualifies, the surely
+     qualifying one of pass 1; else none.
+  The result is the exact rule's choice unless `num_exact` or more candidates
+  crowd within `2 tol` of it (rounding-level near-ties); then it is one of
+  them, or the surely qualifying one. The bound assumes float32 (or float64)
+  matmuls: with TensorFloat-32 (GPU) or bfloat16 passes (TPU) for float32
+  matmuls, turn those off (`tf.config.experimental.enable_tensor_float_32_execution(False)`)
+  for the guarantee.
 
   Args:
     anchors: `[B, D]` float embeddings.
@@ -112,10 +119,9 @@ def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
     anchor_ids: `[B]` int64 ids of the anchors.
     positive_ids: `[B]` int64 ids of the positives.
     candidate_ids: `[C]` int64 ids of the candidates.
-    block_size: At most this many candidates per block.
-    max_block_elements: At most this many elements in a block's `[B, block, D]`
-      difference tensor (default 2**24: 64 MiB in float32); the block narrows
-      to fit it. Time is O(B * C * D), memory O(max_block_elements + B * block).
+    block_size: Candidates per block; pass 1 holds a few `[B, block_size]`
+      tensors at a time.
+    num_exact: Candidates per triplet decided exactly in pass 2.
 
   Returns:
     A `SemihardChoice` (index into candidates, found).
@@ -126,37 +132,55 @@ def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
   num_c = tf.shape(c)[0]
   if c.shape[0] is not None:  # no padding beyond a small pool
     block_size = max(1, min(block_size, c.shape[0]))
-  batch_dim = a.shape[0] if a.shape[0] is not None else tf.shape(a)[0]
-  feature_dim = a.shape[1] if a.shape[1] is not None else tf.shape(a)[1]
-  width = _block_width(block_size, batch_dim, feature_dim, max_block_elements)
-  block = tf.constant(width, tf.int32) if isinstance(width, int) else width
+  block = tf.constant(block_size, tf.int32)
   num_blocks = (num_c + block - 1) // block
   pad = num_blocks * block - num_c
   c = tf.pad(c, [[0, pad], [0, 0]])
+  c_sq = tf.reduce_sum(c * c, axis=1)
   c_ids = tf.pad(candidate_ids, [[0, pad]])
   c_real = tf.range(num_blocks * block) < num_c  # padding rows never qualify
-  threshold = _sq_dist(a[:, None, :], p[:, None, :])  # [B, 1], the same form as below
+  a_sq = tf.reduce_sum(a * a, axis=1)
+  threshold = _sq_dist(a[:, None, :], p[:, None, :])  # [B, 1], the form of pass 2
+  # Rounding bound of e against the direct form (both computed in a.dtype).
+  eps = 4.0 * tf.cast(tf.shape(a)[1], a.dtype) * (2.0**-52 if a.dtype == tf.float64 else 2.0**-23)
+  a_norm, c_norm = tf.sqrt(a_sq)[:, None], tf.sqrt(c_sq)
   a_ids, p_ids = anchor_ids[:, None], positive_ids[:, None]
   inf = tf.constant(float("inf"), a.dtype)
-
-  def body(i, best_d, best_i):
-    start = i * block
-    cb = tf.slice(c, [start, 0], [width, -1])
-    d = _sq_dist(a[:, None, :], cb[None, :, :])  # [B, block]
-    ids_b = tf.slice(c_ids, [start], [width])[None, :]
-    ok = ((d >= threshold) & (ids_b != a_ids) & (ids_b != p_ids)
-          & tf.slice(c_real, [start], [width])[None, :])
-    d = tf.where(ok, d, inf)
-    block_best = tf.reduce_min(d, axis=1)
-    block_arg = tf.argmin(d, axis=1, output_type=tf.int32) + start
-    better = block_best < best_d  # strict: the earliest block wins ties
-    return i + 1, tf.where(better, block_best, best_d), tf.where(better, block_arg, best_i)
-
   batch = tf.shape(a)[0]
-  _, best_d, best_i = tf.while_loop(
+
+  def body(i, sure_e, sure_i, near_score, near_i):
+    start = i * block
+    cb = tf.slice(c, [start, 0], [block_size, -1])
+    e = (tf.slice(c_sq, [start], [block_size])[None, :] - 2.0 * tf.matmul(a, cb, transpose_b=True)
+         + a_sq[:, None])
+    tol = eps * tf.square(a_norm + tf.slice(c_norm, [start], [block_size])[None, :])
+    ids_b = tf.slice(c_ids, [start], [block_size])[None, :]
+    valid = (ids_b != a_ids) & (ids_b != p_ids) & tf.slice(c_real, [start], [block_size])[None, :]
+    index = start + tf.range(block_size)
+    # Surely qualifying: the smallest e (earliest block wins ties).
+    e_sure = tf.where(valid & (e - tol >= threshold), e, inf)
+    block_best = tf.reduce_min(e_sure, axis=1)
+    better = block_best < sure_e
+    sure_i = tf.where(better, tf.argmin(e_sure, axis=1, output_type=tf.int32) + start, sure_i)
+    sure_e = tf.where(better, block_best, sure_e)
+    # Maybe qualifying: keep the num_exact of smallest e.
+    score = tf.concat([near_score, tf.where(valid & (e + tol >= threshold), -e, -inf)], axis=1)
+    ids = tf.concat([near_i, tf.broadcast_to(index[None, :], tf.shape(e))], axis=1)
+    near_score, pos = tf.math.top_k(score, k=num_exact, sorted=False)
+    return i + 1, sure_e, sure_i, near_score, tf.gather(ids, pos, batch_dims=1)
+
+  minus_one = tf.constant(-1, tf.int32)
+  _, _, sure_i, near_score, near_i = tf.while_loop(
       lambda i, *_: i < num_blocks, body,
-      (tf.constant(0), tf.fill([batch], inf), tf.fill([batch], tf.constant(-1, tf.int32))),
+      (tf.constant(0), tf.fill([batch], inf), tf.fill([batch], minus_one),
+       tf.fill([batch, num_exact], -inf), tf.fill([batch, num_exact], minus_one)),
       parallel_iterations=1)
+  # Pass 2: exact decision among the kept candidates.
+  d = _sq_dist(a[:, None, :], tf.gather(c, tf.maximum(near_i, 0)))  # [B, num_exact]
+  ok = (near_score > -inf) & (d >= threshold)
+  exact = tf.gather(near_i, tf.argmin(tf.where(ok, d, inf), axis=1, output_type=tf.int32),
+                    batch_dims=1)
+  best_i = tf.where(tf.reduce_any(ok, axis=1), exact, sure_i)
   found = best_i >= 0
   return SemihardChoice(tf.stop_gradient(best_i), tf.stop_gradient(found))
 

@@ -100,10 +100,14 @@ class TripletHandTest(tf.test.TestCase):
     got = semihard_negatives(a, p, tf.concat([a, p, n], 0), ids[0], ids[1],
                              tf.concat(ids, 0), block_size=1)
     self.assertAllEqual(got.index, [3, 2])  # pool rows: p1 for triplet 0, p0 for triplet 1
-    for width in (1, 2, 6):  # the tie survives any blocking
+    for width in (2, 4, 6):  # the tie survives any blocking
       got = semihard_negatives(a, p, tf.concat([a, p, n], 0), ids[0], ids[1],
-                               tf.concat(ids, 0), max_block_elements=2 * 2 * width)
+                               tf.concat(ids, 0), block_size=width)
       self.assertAllEqual(got.index, [3, 2])
+    # Pass 2 keeps one candidate per triplet: the tie is still decided exactly.
+    got = semihard_negatives(a, p, tf.concat([a, p, n], 0), ids[0], ids[1],
+                             tf.concat(ids, 0), num_exact=1)
+    self.assertAllEqual(got.index, [3, 2])
 
   def test_fallback_and_duplicates(self):
     # Pool: a0=0 (id 10), a1=5 (11), p0=10 (12), p1=6 (13), n0=6.2 (13, a
