@@ -54,7 +54,8 @@ def main(labels, model_dir, steps, steps_per_loop) -> dict:
       f"--model_dir={model_dir}", "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=32",
       "--embedding_dim=16", "--batch_size=32", "--num_classes=6", "--num_sampled=4",
       f"--train_steps={steps}", "--summary_every=10", "--checkpoint_every=20",
-      "--learning_rate=0.01", f"--steps_per_loop={steps_per_loop}"])
+      "--learning_rate=0.01", f"--steps_per_loop={steps_per_loop}",
+      "--on_nonfinite=skip"])  # its update goes through a cond on the workers
   tables = []
 
   class Table(trainer.ClassEmbeddingTable):  # records the table the trainer builds
