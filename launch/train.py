@@ -4,7 +4,8 @@
 CLC papers' optimizer, learning rate, decay, margin, batch, sampled classes
 and the 4000/256 network); any flag given explicitly overrides the preset.
 `--export_only` re-exports the SavedModel from the latest checkpoint.
-Bad configurations fail before training with one line (exit 2).
+Bad configurations fail before training with one line (exit 2), and so does a
+non-finite loss, gradient or variable during training (`--on_nonfinite=stop`).
 """
 
 import argparse
@@ -18,8 +19,9 @@ _FIELDS = {
     "mode": str, "train_data": str, "eval_data": str, "model_dir": str, "strategy": str,
     "tpu": str, "batch_size": int, "train_steps": int, "optimizer": str,
     "learning_rate": float, "decay_rate": float, "decay_steps": int, "margin": float,
-    "mining": str, "num_sampled": int, "num_classes": int, "temperature": float,
+    "mining": str, "num_sampled": int, "num_classes": int, "sampler": str, "temperature": float,
     "checkpoint_every": int, "summary_every": int, "eval_every": int, "eval_steps": int,
+    "steps_per_loop": int, "on_nonfinite": str,
     "max_checkpoints": int, "validation_data": str, "validate_every": int, "patience": int,
     "selection_metric": str, "level_schedule": str,
     "shuffle_buffer": int, "seed": int,

@@ -10,14 +10,23 @@ summing them over the replicas (`ReduceOp.SUM`) gives the global value:
   are divided by the number of replicas here (summed back to the global value).
 * clc: `sampled_softmax_loss(global_batch_size=...)`.
 * contrastive: in-batch (per replica) negatives; local mean / num_replicas.
+
+Every training step also returns the finite-value guard's outputs (see
+`model/nonfinite.py`): `nonfinite` (bit code of what was non-finite, 0 if
+nothing), `skipped` (1 when `--on_nonfinite=skip` dropped the update) and
+`stop` (1 when training must end at this step). These are the same on every
+replica and are not summed.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from model import nonfinite
 from model.losses import ClassEmbeddingTable, contrastive_loss, sampled_softmax_loss, triplet_loss
 from model.trainer_config import TrainConfig
+
+GUARD_KEYS = ("nonfinite", "skipped", "stop")
 
 
 def learning_rate_schedule(config: TrainConfig) -> tf.keras.optimizers.schedules.LearningRateSchedule:
@@ -40,12 +49,14 @@ def input_kind(mode: str) -> str:
 
 
 def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
-                      table: ClassEmbeddingTable | None = None):
+                      table: ClassEmbeddingTable | None = None, cumulative_counts=None):
   """Returns `step(batch) -> {name: scalar}`: loss and diagnostics, already summed
-  over the replicas (every replica returns the global values)."""
+  over the replicas (every replica returns the global values), plus the guard's
+  `GUARD_KEYS` (float32 scalars). `cumulative_counts`: the unigram sampler's
+  table (`--sampler=unigram`)."""
   variables = None
-
-  compute_loss = _loss_function(config, model, optimizer, table, training=True)
+  compute_loss = _loss_function(config, model, optimizer, table, training=True,
+                                cumulative_counts=cumulative_counts)
 
   def step(batch):
     nonlocal variables
@@ -58,32 +69,43 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
       variables = model.trainable_variables + (table.trainable_variables if table else [])
     grads = tape.gradient(loss, variables)
     ctx = tf.distribute.get_replica_context()
-    if ctx is not None and ctx.num_replicas_in_sync > 1:
+    many = ctx is not None and ctx.num_replicas_in_sync > 1
+    if many:
       # Aggregate here, in replica context, so every collective (the mining's
       # all-gathers, then this) runs in the same order on every replica.
       grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-      optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=True)
-    else:
-      optimizer.apply_gradients(zip(grads, variables))
+    code = nonfinite.update_code(loss, grads)
+    if config.on_nonfinite == "skip":
+      skipped = code > 0
+      nonfinite.apply_unless(skipped, optimizer, grads, variables, aggregated=many)
+    else:  # stop: the update is applied; the trainer keeps nothing after this step
+      skipped = tf.constant(False)
+      optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=many)
+    code = code + nonfinite.variable_code(model.trainable_variables)
+    stop = (code & nonfinite.VARIABLE) > 0
+    if config.on_nonfinite == "stop":
+      stop = code > 0
     out = {"loss": loss, **diag}
-    if ctx is not None and ctx.num_replicas_in_sync > 1:
+    if many:
       # Summed here (replica context) rather than by `strategy.reduce` after
       # `strategy.run`: collectives launched from both contexts in one graph can
       # clash (seen on MirroredStrategy: "Collective instance ... expected type").
       out = ctx.all_reduce(tf.distribute.ReduceOp.SUM, out)
-    return out
+    guard = {"nonfinite": code, "skipped": skipped, "stop": stop}
+    return {**out, **{k: tf.cast(v, tf.float32) for k, v in guard.items()}}
 
   return step
 
 
 def make_replica_eval_step(config: TrainConfig, model: tf.keras.Model, optimizer,
-                           table: ClassEmbeddingTable | None = None):
+                           table: ClassEmbeddingTable | None = None, cumulative_counts=None):
   """Returns `eval_step(batch) -> {name: scalar}`: the training objective on a
   held-out batch (no gradients; dropout off), summed over the replicas like
   `make_replica_step`. Triplet and contrastive modes add `triplet_accuracy`,
   the fraction of (anchor, positive, assigned negative) triplets with
   d(a, p) < d(a, n)."""
-  compute_loss = _loss_function(config, model, optimizer, table, training=False)
+  compute_loss = _loss_function(config, model, optimizer, table, training=False,
+                                cumulative_counts=cumulative_counts)
 
   def step(batch):
     loss, diag = compute_loss(batch)
@@ -97,7 +119,7 @@ def make_replica_eval_step(config: TrainConfig, model: tf.keras.Model, optimizer
 
 
 def _loss_function(config: TrainConfig, model: tf.keras.Model, optimizer,
-                   table: ClassEmbeddingTable | None, training: bool):
+                   table: ClassEmbeddingTable | None, training: bool, cumulative_counts=None):
   """`loss(batch) -> (loss, diagnostics)` of the mode, scaled per replica so
   that summing over the replicas gives the global value."""
 
@@ -124,11 +146,11 @@ def _loss_function(config: TrainConfig, model: tf.keras.Model, optimizer,
       return loss, {**diag, **{k: v / replicas for k, v in mined.items()}}
     emb = model(batch["features"], training=training)
     sampled = config.num_sampled
-    sampler = "all" if not sampled or sampled >= table.num_classes else "log_uniform"
+    sampler = "all" if not sampled or sampled >= table.num_classes else config.sampler
     seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(optimizer.iterations, tf.int64)])
     loss = sampled_softmax_loss(emb, batch["label"], table,
                                 num_sampled=None if sampler == "all" else sampled,
-                                sampler=sampler, seed=seed,
+                                sampler=sampler, seed=seed, cumulative_counts=cumulative_counts,
                                 global_batch_size=config.batch_size)
     return loss, {}
 

@@ -3,12 +3,17 @@
 `train(config)` builds the strategy, the distributed `tf.data` input, the
 model (plus the CLC class table) and optimizer under the strategy's scope,
 restores the latest checkpoint of `model_dir` (same step counter,
-`optimizer.iterations`, and optimizer state), runs `tf.function` steps via
-`strategy.run` until `train_steps`, saving a checkpoint every
+`optimizer.iterations`, and optimizer state), runs loops of up to
+`steps_per_loop` steps per host call (`model/train_loop.py`: a loop inside one
+`tf.function` over `strategy.run`) until `train_steps`, saving a checkpoint every
 `checkpoint_every` steps and on exit (end, Ctrl-C, SIGTERM), writes
 TensorBoard scalars to `model_dir/train`, evaluates on `eval_data` every
 `eval_interval()` steps and at the end (scalars in `model_dir/eval`), and exports the SavedModel to
-`model_dir/export`. `export(config)` re-exports from the latest checkpoint.
+`model_dir/export`. Checkpoints, summaries and evaluations fall on loop
+boundaries (a loop ends at each of them). A non-finite loss, gradient or
+variable ends training with `NonFiniteError` (`--on_nonfinite=stop`) or drops
+that batch's update (`skip`), see `model/nonfinite.py`. `export(config)`
+re-exports from the latest checkpoint.
 """
 
 from __future__ import annotations
@@ -26,13 +31,15 @@ from tensorflow.core.framework import summary_pb2
 
 from model import checkpoints, preflight
 from model import input as input_lib
-from model import input_geometry, model_selection
+from model import input_geometry, model_selection, nonfinite
 from model.errors import ConfigError
 from model.export import export_saved_model
-from model.losses import ClassEmbeddingTable
-from model.steps import input_kind, make_optimizer, make_replica_eval_step, make_replica_step
+from model.losses import ClassEmbeddingTable, unigram_cumulative
+from model.steps import (GUARD_KEYS, input_kind, make_optimizer, make_replica_eval_step,
+                         make_replica_step)
 from model.strategies import make_strategy
 from model.towers import EmbeddingModel
+from model.train_loop import make_loop_runner, make_train_loop
 from model.trainer_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,12 @@ class _Objects:
       if config.mode == "clc":
         self.table = ClassEmbeddingTable(config.resolved_num_classes(),
                                          config.model.embedding_dim)
+      # The unigram sampler's cumulative class sizes: a variable, so each
+      # device holds one copy; derived from classes.tsv, not checkpointed.
+      self.cumulative_counts = None
+      if self.table is not None and config.sampler == "unigram":
+        self.cumulative_counts = tf.Variable(unigram_cumulative(config.class_sizes()),
+                                             trainable=False, name="unigram_cumulative")
       self.optimizer = make_optimizer(config)
       variables = self.model.trainable_variables + (
           self.table.trainable_variables if self.table else [])
@@ -143,7 +156,8 @@ class _Evaluator:
 
   def __init__(self, config: TrainConfig, strategy, objs: _Objects, is_ps: bool):
     self.config = config
-    step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table)
+    step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table,
+                                     objs.cumulative_counts)
     if is_ps:
       self.dataset = input_lib.make_dataset(_input_config(config, config.batch_size, True))
       self.step = tf.function(step_fn)
@@ -218,33 +232,16 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   stopped_early = False
   if selection is not None and start == 0 and not selection.state["history"]:
     stopped_early = selection.validate(0)
-  step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table)
+  step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table,
+                              objs.cumulative_counts)
   schedule = objs.optimizer.learning_rate
+  run_steps, join = make_loop_runner(strategy, make_train_loop(strategy, step_fn),
+                                     lambda: _dataset(config, strategy, start_step=start),
+                                     config.steps_per_loop)
+  per_loop = config.steps_per_loop
 
-  @tf.function
-  def train_step(iterator):
-    return strategy.run(step_fn, args=(next(iterator),))
-
-  if is_ps:
-    # Parameter servers: the coordinator schedules the same step function on
-    # the workers (asynchronous); metrics are those of the last step of a chunk.
-    # Tested on an in-process cluster (tests/trainer/test_parameter_server.py);
-    # worker servers need inter_op_parallelism_threads > number of workers there.
-    coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
-    per_worker = coordinator.create_per_worker_dataset(
-        tf.function(lambda: _dataset(config, strategy, start_step=start)))
-    it = iter(per_worker)
-
-    def run_steps(n):
-      remote = [coordinator.schedule(train_step, args=(it,)) for _ in range(n)]
-      coordinator.join()
-      return [{k: float(v) for k, v in remote[-1].fetch().items()}]
-  else:
-    it = iter(_dataset(config, strategy, start_step=start))
-
-    def run_steps(n):
-      return [{k: float(strategy.experimental_local_results(v)[0])
-               for k, v in train_step(it).items()} for _ in range(n)]
+  variables_finite = tf.function(lambda: nonfinite.variable_code(
+      objs.model.trainable_variables + (objs.table.trainable_variables if objs.table else [])))
 
   evaluator = _Evaluator(config, strategy, objs, is_ps) if config.eval_data else None
   eval_writer = tf.summary.create_file_writer(
@@ -265,21 +262,35 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   losses, metrics = [], {}
   step = start
   last_save = start
+  skipped_total = 0
+  poisoned = False  # a non-finite value met with --on_nonfinite=stop: keep nothing
   t0, t0_step = time.time(), step
   with _StopFlag() as flag:
     try:
       while step < config.train_steps and not flag.stop and not stopped_early:
-        # Up to the next summary / checkpoint / end (one step at a time unless PS).
+        # Up to the next summary / checkpoint / evaluation / end, at most
+        # steps_per_loop steps per host call (PS: per scheduled loop).
         boundary = min(config.train_steps, _next_multiple(step, config.summary_every),
                        _next_multiple(step, config.checkpoint_every),
                        _next_multiple(step, config.eval_interval()),
                        _next_multiple(step, config.validation_interval()) if selection
                        else config.train_steps)
-        all_metrics = run_steps(boundary - step if is_ps else 1)
+        if not is_ps:
+          boundary = min(boundary, step + per_loop)
+        loop_metrics, loop_losses = run_steps(boundary - step)
         new_step = int(objs.optimizer.iterations.numpy())
-        for i, m in enumerate(all_metrics):
-          losses.append((new_step - len(all_metrics) + 1 + i, m["loss"]))
-        step, metrics = new_step, all_metrics[-1]
+        first = new_step - len(loop_losses) + 1
+        losses.extend((first + i, l) for i, l in enumerate(loop_losses))
+        step = new_step
+        if loop_metrics["stop"]:
+          poisoned = True
+          raise nonfinite.error(step, int(loop_metrics["nonfinite"]), config.model_dir)
+        if loop_metrics["skipped"]:
+          skipped_total += int(loop_metrics["skipped"])
+          log.warning("steps %d..%d: skipped %d batch(es) with a non-finite %s (%d so far)",
+                      first, step, int(loop_metrics["skipped"]),
+                      nonfinite.describe(int(loop_metrics["nonfinite"]) or 1), skipped_total)
+        metrics = {k: v for k, v in loop_metrics.items() if k not in (*GUARD_KEYS, "steps")}
         if step % config.summary_every == 0 or step == config.train_steps:
           elapsed = max(time.time() - t0, 1e-9)
           eps = (step - t0_step) * config.batch_size / elapsed
@@ -289,10 +300,13 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
               _scalar(k, v)
             _scalar("learning_rate", lr)
             _scalar("examples_per_second", eps)
+            if config.on_nonfinite == "skip":
+              _scalar("nonfinite_skipped", skipped_total)
           writer.flush()
           log.info("step %d loss %.4f %.0f ex/s", step, metrics["loss"], eps)
           t0, t0_step = time.time(), step
         if step % config.checkpoint_every == 0:
+          _check_variables(variables_finite, step, config)
           objs.manager.save(checkpoint_number=step)
           last_save = step
         if evaluator and (step % config.eval_interval() == 0 or step == config.train_steps):
@@ -301,12 +315,15 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
                                       step == config.train_steps):
           stopped_early = selection.validate(step)
     finally:
-      if is_ps:
-        coordinator.join()
+      join()
       step = int(objs.optimizer.iterations.numpy())
       # Decided from state every worker shares (not from its own directory).
-      if step != last_save or not (objs.restored or last_save > start):
-        objs.manager.save(checkpoint_number=step)
+      if not poisoned and (step != last_save or not (objs.restored or last_save > start)):
+        if int(variables_finite()):
+          poisoned = True
+          log.error("step %d: a variable is non-finite; no checkpoint saved", step)
+        else:
+          objs.manager.save(checkpoint_number=step)
       writer.close()
       if eval_writer is not None:
         eval_writer.close()
@@ -318,15 +335,24 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   validation = {}
   if selection is not None:
     if step >= config.train_steps or stopped_early:
+    _check_variables(variables_finite, step, config)
       selection.restore_best()
     validation = {"best_step": selection.state["best_step"], "best": selection.state["best"],
                   "raw": selection.raw[selection.metric], "stopped_early": stopped_early,
                   "history": selection.state["history"]}
     selection.close()
   if step >= config.train_steps or stopped_early:
+    _check_variables(variables_finite, step, config)
     export_dir = _export(config, objs, chief)
   return TrainResult(start, step, losses, export_dir, metrics, eval_metrics, objs.model,
                      objs.optimizer, validation)
+
+
+def _check_variables(variables_finite, step: int, config: TrainConfig) -> None:
+  """NonFiniteError if a trainable variable (the class table included) is non-finite."""
+  code = int(variables_finite())
+  if code:
+    raise nonfinite.error(step, code, config.model_dir)
 
 
 def _next_multiple(step: int, every: int) -> int:

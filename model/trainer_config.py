@@ -19,14 +19,21 @@ from model.errors import ConfigError
 MODES = ("triplet", "clc", "contrastive")
 STRATEGIES = ("default", "mirrored", "multi_worker", "parameter_server", "tpu")
 OPTIMIZERS = ("rmsprop", "sgd", "adam")
+CLC_SAMPLERS = ("uniform", "log_uniform", "unigram")
+ON_NONFINITE = ("stop", "skip")
 PRESETS = ("paper", "demo")
 
 # Papers' values (GCML/CDML triplet; CLC). Contrastive has no paper: Adam defaults.
+# CLC's sampler is `uniform`: the paper does not name one, and our labels are
+# dense ranks in seeded-hash order with at most --max_per_cluster (50) examples
+# each, so the class prior is nearly flat and unrelated to the label value;
+# log-uniform (TF's default, for frequency-sorted vocabularies) would draw
+# class 0 in almost every step and the last classes almost never.
 PAPER = {
     "triplet": dict(optimizer="rmsprop", learning_rate=0.1, decay_rate=0.98,
                     decay_steps=300_000, margin=0.5, batch_size=9600),
     "clc": dict(optimizer="sgd", learning_rate=300.0, decay_rate=0.5, decay_steps=200_000,
-                batch_size=512, num_sampled=200_000),
+                batch_size=512, num_sampled=200_000, sampler="uniform"),
     "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
                         decay_steps=100_000, batch_size=1024, temperature=0.1),
 }
@@ -55,8 +62,21 @@ class TrainConfig:
     margin: triplet margin; mining: `semihard` or `none`.
     num_sampled: CLC sampled classes per step (`None`/0: full softmax).
     num_classes: CLC classes; read from `classes.tsv` next to the data when 0.
+    sampler: CLC candidate sampler (`model/losses/samplers.py`): `uniform`
+      (default: fits labels in hash order, as `gcml examples` writes them),
+      `log_uniform` (for labels sorted by decreasing frequency) or `unigram`
+      (Q proportional to the `size` column of `classes.tsv` next to the data).
     temperature: contrastive temperature.
     checkpoint_every / summary_every: in steps.
+    steps_per_loop: training steps per host call: a loop inside one
+      `tf.function` (metrics reduced on the device, read once per loop), as
+      Keras' `steps_per_execution`. Checkpoints, summaries and evaluations
+      happen at loop boundaries (a loop ends early at each of them).
+    on_nonfinite: `stop` (default): a non-finite loss, gradient or variable
+      ends training with a one-line error naming the step, and nothing after
+      it is checkpointed or exported; `skip`: a step with a non-finite loss or
+      gradient applies no update (the step is counted, `nonfinite_skipped`),
+      a non-finite variable still stops.
     eval_every: evaluate on `eval_data` every this many steps (0: at every
       checkpoint) and at the end; eval_steps: batches per evaluation (the same
       batches each time: the eval input is read in order, not shuffled).
@@ -93,9 +113,12 @@ class TrainConfig:
   mining: str = "semihard"
   num_sampled: int | None = 64
   num_classes: int = 0
+  sampler: str = "uniform"
   temperature: float = 0.1
   checkpoint_every: int = 1000
   summary_every: int = 100
+  steps_per_loop: int = 1
+  on_nonfinite: str = "stop"
   eval_every: int = 0
   eval_steps: int = 20
   validation_data: str = ""
@@ -167,6 +190,14 @@ class TrainConfig:
                         f"train data ({self.train_data})")
     return read_num_classes(path)
 
+  def class_sizes(self) -> list[int]:
+    """Per-label `size` from `classes.tsv` next to the train data (`--sampler=unigram`)."""
+    path = classes_file(self.train_data)
+    if path is None:
+      raise ConfigError("--sampler=unigram needs a classes.tsv next to the train data "
+                        f"({self.train_data})")
+    return read_class_sizes(path, self.resolved_num_classes())
+
   def validate(self) -> TrainConfig:
     """Checks every field; returns self. Raises ConfigError naming the flag."""
     if self.mode not in MODES:
@@ -191,7 +222,7 @@ class TrainConfig:
     if not self.model_dir:
       raise ConfigError("--model_dir is required")
     for name in ("batch_size", "train_steps", "decay_steps", "checkpoint_every",
-                 "summary_every", "max_checkpoints", "eval_steps"):
+                 "summary_every", "max_checkpoints", "eval_steps", "steps_per_loop"):
       v = getattr(self, name)
       if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
         raise ConfigError(f"--{name} must be a positive int, got {v!r}")
@@ -219,10 +250,18 @@ class TrainConfig:
       raise ConfigError(f"--temperature must be positive, got {self.temperature}")
     if self.num_sampled is not None and self.num_sampled < 0:
       raise ConfigError(f"--num_sampled must be >= 0, got {self.num_sampled}")
+    if self.sampler not in CLC_SAMPLERS:
+      raise ConfigError(f"--sampler must be one of {CLC_SAMPLERS}, got {self.sampler!r}")
+    if self.on_nonfinite not in ON_NONFINITE:
+      raise ConfigError(f"--on_nonfinite must be one of {ON_NONFINITE}, got {self.on_nonfinite!r}")
     if self.mode == "clc":
       n = self.resolved_num_classes()
       if n < 2:
         raise ConfigError(f"--num_classes must be >= 2, got {n}")
+      if n > 2**31:
+        raise ConfigError(f"--num_classes must be at most 2**31, got {n}")
+      if self.sampler == "unigram":
+        self.class_sizes()
     self.model.validate()
     return self
 
@@ -282,3 +321,26 @@ def read_num_classes(path: str) -> int:
   if not labels:
     raise ConfigError(f"{path}: no classes")
   return max(labels) + 1
+
+
+def read_class_sizes(path: str, num_classes: int) -> list[int]:
+  """The `size` column of `classes.tsv` by label; ConfigError unless every label in
+  `[0, num_classes)` has one row with a size >= 1."""
+  sizes = [0] * num_classes
+  with open(path) as f:
+    for i, line in enumerate(f):
+      line = line.strip()
+      if not line or (i == 0 and line.startswith("label")):
+        continue
+      fields = line.split("\t")
+      try:
+        label, size = int(fields[0]), int(fields[2])
+      except (ValueError, IndexError) as e:
+        raise ConfigError(f"{path}: bad line {i + 1}: {line!r}") from e
+      if 0 <= label < num_classes:
+        sizes[label] = size
+  bad = [label for label, size in enumerate(sizes) if size < 1]
+  if bad:
+    raise ConfigError(f"{path}: --sampler=unigram needs a size >= 1 for every label; "
+                      f"label {bad[0]} has none ({len(bad)} such labels)")
+  return sizes

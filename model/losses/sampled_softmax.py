@@ -2,15 +2,10 @@
 
 Definitions (shared with tests/model/test_sampled_softmax.py):
 
-* Samplers draw `num_sampled` classes WITH replacement from `Q`, using only
-  `tf.random.(stateless_)uniform`, `exp`, `floor` and casts, which all run on
-  TPU (no `tf.random.log_uniform_candidate_sampler`):
-  - `log_uniform` (Zipfian, for class ids sorted by decreasing frequency):
-    `k = floor(exp(u * log(N + 1))) - 1`, `Q(k) = log((k + 2) / (k + 1)) / log(N + 1)`.
-    Computed in float32: exact for `N <= 2**24` classes.
-  - `uniform`: `k = floor(u * N)`, `Q(k) = 1 / N`.
-  - `all`: no sampling; the candidates are all N classes once each
-    (`num_sampled` must be N or None). This is exactly the full softmax.
+* Samplers (`model/losses/samplers.py`): `uniform` (default), `log_uniform`,
+  `unigram` and `all`, each drawing `num_sampled` classes WITH replacement
+  from integer uniform draws, with `Q(k)` exactly the probability of what is
+  drawn, every class reachable, for up to 2**31 classes, XLA-compilable.
 * log-Q correction: every logit (the true class's and the sampled ones) has
   `log(expected count)` subtracted, where expected count = `num_sampled * Q(k)`,
   the exact expected number of times class k is drawn in `num_sampled` draws
@@ -31,11 +26,13 @@ millions of classes over parameter servers.
 from __future__ import annotations
 
 import math
-import typing
 
 import tensorflow as tf
 
-SAMPLERS = ("log_uniform", "uniform", "all")
+from model.losses.samplers import SAMPLERS, CandidateSample, sample_candidates
+
+__all__ = ["SAMPLERS", "CandidateSample", "ClassEmbeddingTable", "sample_candidates",
+           "sampled_softmax_logits", "sampled_softmax_loss"]
 
 
 class ClassEmbeddingTable(tf.keras.layers.Layer):
@@ -85,69 +82,6 @@ class ClassEmbeddingTable(tf.keras.layers.Layer):
     return tf.matmul(inputs, w, transpose_b=True) + b[None, :]
 
 
-class CandidateSample(typing.NamedTuple):
-  """Sampled classes and expected counts, the layout of TF's `sampled_values`.
-
-  Attributes:
-    sampled: int64 `[S]` sampled class ids.
-    true_expected_count: float `[B]` expected count of each row's true class.
-    sampled_expected_count: float `[S]` expected count of each sampled class.
-  """
-  sampled: tf.Tensor
-  true_expected_count: tf.Tensor
-  sampled_expected_count: tf.Tensor
-
-
-def _uniform(shape, seed, dtype=tf.float32):
-  if seed is None:
-    return tf.random.uniform(shape, dtype=dtype)
-  return tf.random.stateless_uniform(shape, seed=tf.cast(seed, tf.int64), dtype=dtype)
-
-
-def log_uniform_probability(classes: tf.Tensor, num_classes: int) -> tf.Tensor:
-  """Q(k) = log((k + 2) / (k + 1)) / log(N + 1), float32."""
-  k = tf.cast(classes, tf.float32)
-  return tf.math.log1p(1.0 / (k + 1.0)) / math.log(num_classes + 1.0)
-
-
-def sample_candidates(labels: tf.Tensor, num_classes: int, num_sampled: int | None,
-                      sampler: str = "log_uniform", seed=None) -> CandidateSample:
-  """Draws the candidate classes of one step.
-
-  Args:
-    labels: int `[B]` true class ids.
-    num_classes: N.
-    num_sampled: S, draws with replacement (for `all`: N or None).
-    sampler: `log_uniform`, `uniform` or `all` (see the module docstring).
-    seed: Optional shape-[2] int seed for `tf.random.stateless_uniform`
-      (e.g. derived from the step); None uses the stateful `tf.random.uniform`.
-
-  Returns:
-    A `CandidateSample`.
-  """
-  labels = tf.reshape(tf.cast(labels, tf.int64), [-1])
-  if sampler not in SAMPLERS:
-    raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-  if sampler == "all":
-    if num_sampled not in (None, num_classes):
-      raise ValueError(f"sampler 'all' takes num_sampled = num_classes ({num_classes})")
-    sampled = tf.range(num_classes, dtype=tf.int64)
-    return CandidateSample(sampled, tf.ones(tf.shape(labels), tf.float32),
-                           tf.ones([num_classes], tf.float32))
-  if not num_sampled or num_sampled < 1:
-    raise ValueError(f"num_sampled must be positive, got {num_sampled}")
-  u = _uniform([num_sampled], seed)
-  if sampler == "uniform":
-    k = tf.cast(tf.floor(u * num_classes), tf.int64)
-    sampled = tf.clip_by_value(k, 0, num_classes - 1)
-    count = lambda c: tf.fill(tf.shape(c), float(num_sampled) / num_classes)  # noqa: E731
-  else:
-    k = tf.cast(tf.floor(tf.exp(u * math.log(num_classes + 1.0))), tf.int64) - 1
-    sampled = tf.clip_by_value(k, 0, num_classes - 1)  # float32 rounding at the ends
-    count = lambda c: num_sampled * log_uniform_probability(c, num_classes)  # noqa: E731
-  return CandidateSample(sampled, count(labels), count(sampled))
-
-
 def sampled_softmax_logits(inputs, labels, table: ClassEmbeddingTable,
                            candidates: CandidateSample, remove_accidental_hits: bool = True,
                            subtract_log_q: bool = True) -> tf.Tensor:
@@ -181,8 +115,8 @@ def sampled_softmax_logits(inputs, labels, table: ClassEmbeddingTable,
 
 
 def sampled_softmax_loss(inputs, labels, table: ClassEmbeddingTable, num_sampled: int | None,
-                         sampler: str = "log_uniform", seed=None,
-                         candidates: CandidateSample | None = None,
+                         sampler: str = "uniform", seed=None,
+                         candidates: CandidateSample | None = None, cumulative_counts=None,
                          remove_accidental_hits: bool = True, subtract_log_q: bool = True,
                          global_batch_size: int | None = None) -> tf.Tensor:
   """Sampled softmax cross-entropy of the true cluster ids (CLC).
@@ -193,8 +127,9 @@ def sampled_softmax_loss(inputs, labels, table: ClassEmbeddingTable, num_sampled
     table: The `ClassEmbeddingTable`.
     num_sampled: Classes drawn per step (shared by the batch); ignored if
       `candidates` is given.
-    sampler: `log_uniform` (default), `uniform` or `all`.
+    sampler: One of `SAMPLERS`: `uniform` (default), `log_uniform`, `unigram`, `all`.
     seed: Optional stateless seed, see `sample_candidates`.
+    cumulative_counts: For `unigram`, see `sample_candidates`.
     candidates: A precomputed `CandidateSample` (overrides the sampler).
     remove_accidental_hits: See the module docstring.
     subtract_log_q: See the module docstring.
@@ -205,7 +140,8 @@ def sampled_softmax_loss(inputs, labels, table: ClassEmbeddingTable, num_sampled
     Scalar float32 loss.
   """
   if candidates is None:
-    candidates = sample_candidates(labels, table.num_classes, num_sampled, sampler, seed)
+    candidates = sample_candidates(labels, table.num_classes, num_sampled, sampler, seed,
+                                   cumulative_counts)
   logits = sampled_softmax_logits(inputs, labels, table, candidates,
                                   remove_accidental_hits, subtract_log_q)
   per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(

@@ -26,6 +26,13 @@ Ids are int64 per item, e.g. hashed string ids:
 only, so the search also compiles for TPU. String ids passed here are hashed
 on the fly (CPU/GPU only). Without ids, items are told apart by position only.
 
+Exact ties: the threshold `d(a, p)` and the distances that decide a
+candidate are the same expression, `sum((a - c)^2)` (`_sq_dist`), so a
+candidate exactly as far as the positive qualifies, as the ">=" rule says;
+the blocked search ranks candidates by the faster expanded form and leaves
+every decision within its rounding bound to that exact expression (see
+`semihard_negatives`).
+
 Memory: the search runs over blocks of `block_size` candidates, holding
 `[B, block_size]` distances at a time (O(B*C) time, O(B*block) memory, never a
 B x B x B tensor) and keeps no activations for the backward pass.
@@ -70,14 +77,40 @@ def hash_ids(ids: tf.Tensor) -> tf.Tensor:
 
 
 def _sq_dist(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+  """`sum((x - y)^2)` over the last axis: THE distance of this module.
+
+  The semi-hard threshold `d(a, p)` and the distances that decide a candidate
+  are this same elementwise expression, reduced over the last axis of tensors
+  of the same rank, so a candidate exactly as far as the positive (e.g. a copy
+  of the positive under another id) compares equal and is kept by ">=".
+  """
   return tf.reduce_sum(tf.math.squared_difference(x, y), axis=-1)
 
 
 def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
-                       candidate_ids, block_size: int = 1024) -> SemihardChoice:
+                       candidate_ids, block_size: int = 1024,
+                       num_exact: int = 8) -> SemihardChoice:
   """Finds each triplet's semi-hard negative among the candidates, in blocks.
 
   No gradient: the inputs are read under `stop_gradient`.
+
+  Two passes keep both the speed of a matrix product and the exact ">=":
+  1. Over blocks of candidates, the expanded form
+     `e = |c|^2 - 2 a.c + |a|^2` (one matmul per block) with a bound `tol` on
+     its rounding error, `tol = 4 D eps (|a| + |c|)^2` (eps of the dtype), keeps
+     per triplet the `num_exact` candidates of smallest `e` among those with
+     `e + tol >= d(a, p)` (every candidate that may qualify), and the one of
+     smallest `e` among those with `e - tol >= d(a, p)` (surely qualifying).
+  2. For those `num_exact` candidates, the distances in the same form as the
+     threshold (`_sq_dist`) decide exactly: the chosen negative is the
+     qualifying one of smallest distance; if none qualifies, the surely
+     qualifying one of pass 1; else none.
+  The result is the exact rule's choice unless `num_exact` or more candidates
+  crowd within `2 tol` of it (rounding-level near-ties); then it is one of
+  them, or the surely qualifying one. The bound assumes float32 (or float64)
+  matmuls: with TensorFloat-32 (GPU) or bfloat16 passes (TPU) for float32
+  matmuls, turn those off (`tf.config.experimental.enable_tensor_float_32_execution(False)`)
+  for the guarantee.
 
   Args:
     anchors: `[B, D]` float embeddings.
@@ -86,8 +119,9 @@ def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
     anchor_ids: `[B]` int64 ids of the anchors.
     positive_ids: `[B]` int64 ids of the positives.
     candidate_ids: `[C]` int64 ids of the candidates.
-    block_size: Candidates per block; the search holds about 16 bytes per
-      element of a `[B, block_size]` block (float32).
+    block_size: Candidates per block; pass 1 holds a few `[B, block_size]`
+      tensors at a time.
+    num_exact: Candidates per triplet decided exactly in pass 2.
 
   Returns:
     A `SemihardChoice` (index into candidates, found).
@@ -106,32 +140,47 @@ def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
   c_ids = tf.pad(candidate_ids, [[0, pad]])
   c_real = tf.range(num_blocks * block) < num_c  # padding rows never qualify
   a_sq = tf.reduce_sum(a * a, axis=1)
-  # Threshold in the same expanded form as the block distances below:
-  # d(a, c) - ||a||^2 = ||c||^2 - 2 a.c  >=  d(a, p) - ||a||^2.
-  threshold = _sq_dist(a, p)[:, None] - a_sq[:, None]
+  threshold = _sq_dist(a[:, None, :], p[:, None, :])  # [B, 1], the form of pass 2
+  # Rounding bound of e against the direct form (both computed in a.dtype).
+  eps = 4.0 * tf.cast(tf.shape(a)[1], a.dtype) * (2.0**-52 if a.dtype == tf.float64 else 2.0**-23)
+  a_norm, c_norm = tf.sqrt(a_sq)[:, None], tf.sqrt(c_sq)
   a_ids, p_ids = anchor_ids[:, None], positive_ids[:, None]
   inf = tf.constant(float("inf"), a.dtype)
+  batch = tf.shape(a)[0]
 
-  def body(i, best_d, best_i):
+  def body(i, sure_e, sure_i, near_score, near_i):
     start = i * block
     cb = tf.slice(c, [start, 0], [block_size, -1])
-    # ||a - c||^2 - ||a||^2, per row the same shift, so the argmin is unchanged.
-    d = (tf.slice(c_sq, [start], [block_size])[None, :]
-         - 2.0 * tf.matmul(a, cb, transpose_b=True))
+    e = (tf.slice(c_sq, [start], [block_size])[None, :] - 2.0 * tf.matmul(a, cb, transpose_b=True)
+         + a_sq[:, None])
+    tol = eps * tf.square(a_norm + tf.slice(c_norm, [start], [block_size])[None, :])
     ids_b = tf.slice(c_ids, [start], [block_size])[None, :]
-    ok = ((d >= threshold) & (ids_b != a_ids) & (ids_b != p_ids)
-          & tf.slice(c_real, [start], [block_size])[None, :])
-    d = tf.where(ok, d, inf)
-    block_best = tf.reduce_min(d, axis=1)
-    block_arg = tf.argmin(d, axis=1, output_type=tf.int32) + start
-    better = block_best < best_d  # strict: the earliest block wins ties
-    return i + 1, tf.where(better, block_best, best_d), tf.where(better, block_arg, best_i)
+    valid = (ids_b != a_ids) & (ids_b != p_ids) & tf.slice(c_real, [start], [block_size])[None, :]
+    index = start + tf.range(block_size)
+    # Surely qualifying: the smallest e (earliest block wins ties).
+    e_sure = tf.where(valid & (e - tol >= threshold), e, inf)
+    block_best = tf.reduce_min(e_sure, axis=1)
+    better = block_best < sure_e
+    sure_i = tf.where(better, tf.argmin(e_sure, axis=1, output_type=tf.int32) + start, sure_i)
+    sure_e = tf.where(better, block_best, sure_e)
+    # Maybe qualifying: keep the num_exact of smallest e.
+    score = tf.concat([near_score, tf.where(valid & (e + tol >= threshold), -e, -inf)], axis=1)
+    ids = tf.concat([near_i, tf.broadcast_to(index[None, :], tf.shape(e))], axis=1)
+    near_score, pos = tf.math.top_k(score, k=num_exact, sorted=False)
+    return i + 1, sure_e, sure_i, near_score, tf.gather(ids, pos, batch_dims=1)
 
-  batch = tf.shape(a)[0]
-  _, best_d, best_i = tf.while_loop(
+  minus_one = tf.constant(-1, tf.int32)
+  _, _, sure_i, near_score, near_i = tf.while_loop(
       lambda i, *_: i < num_blocks, body,
-      (tf.constant(0), tf.fill([batch], inf), tf.fill([batch], tf.constant(-1, tf.int32))),
+      (tf.constant(0), tf.fill([batch], inf), tf.fill([batch], minus_one),
+       tf.fill([batch, num_exact], -inf), tf.fill([batch, num_exact], minus_one)),
       parallel_iterations=1)
+  # Pass 2: exact decision among the kept candidates.
+  d = _sq_dist(a[:, None, :], tf.gather(c, tf.maximum(near_i, 0)))  # [B, num_exact]
+  ok = (near_score > -inf) & (d >= threshold)
+  exact = tf.gather(near_i, tf.argmin(tf.where(ok, d, inf), axis=1, output_type=tf.int32),
+                    batch_dims=1)
+  best_i = tf.where(tf.reduce_any(ok, axis=1), exact, sure_i)
   found = best_i >= 0
   return SemihardChoice(tf.stop_gradient(best_i), tf.stop_gradient(found))
 

@@ -1,14 +1,18 @@
-"""`gcml bench train`: training examples/second on this machine.
+"""`gcml bench train`: training steps/second, one step vs N steps per host call.
 
-Triplet and CLC steps (the trainer's own `make_replica_step` and input
-pipeline, default strategy) at the demo (256 hidden / 64 emb) and paper
-(4000 hidden / 256 emb) network sizes on synthetic YouTube-8M-shaped data
-(mean_rgb:1024, mean_audio:128), plus the input pipeline alone
-(`model.input.make_dataset` iterated without training).
+Triplet and CLC training (the trainer's own `make_replica_step`, in-function
+loop `model.train_loop.make_train_loop` and input pipeline, default strategy)
+at the demo (256 hidden / 64 emb) and paper (4000 hidden / 256 emb) network
+sizes on synthetic YouTube-8M-shaped data (mean_rgb:1024, mean_audio:128),
+each timed twice in one run: before (`steps_per_loop=1`: a host call and a
+metrics read per step) and after (`--steps_per_loop`, default 20: one call and
+one read per 20 steps); `ratio` is after / before in steps/s. Plus the input
+pipeline alone (`model.input.make_dataset` iterated without training).
 
 `main(argv) -> dict`; prints the dict as JSON. Flags: --batch_size (64),
---steps (timed steps, 20), --warmup (3), --records (512), --num_classes (1000),
---num_sampled (100), --sizes (demo,paper), --modes (triplet,clc).
+--steps (timed steps per variant, 40; a multiple of --steps_per_loop),
+--steps_per_loop (20), --records (512), --num_classes (1000), --num_sampled
+(100), --sizes (demo,paper), --modes (triplet,clc).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ def _bench_train(mode, size, data, model_dir, args) -> dict:
 
   from model import trainer
   from model.steps import make_replica_step
+  from model.train_loop import make_train_loop
   from model.trainer_config import TrainConfig
 
   cfg = TrainConfig.from_flags(
@@ -63,27 +68,30 @@ def _bench_train(mode, size, data, model_dir, args) -> dict:
       learning_rate=1e-3 if size == "demo" else None).validate()
   strategy = tf.distribute.get_strategy()
   objs = trainer._Objects(cfg, strategy)  # noqa: SLF001  (the trainer's own objects)
-  step_fn = make_replica_step(cfg, objs.model, objs.optimizer, objs.table)
+  loop = make_train_loop(strategy, make_replica_step(cfg, objs.model, objs.optimizer,
+                                                     objs.table))
   it = iter(trainer._dataset(cfg, strategy))  # noqa: SLF001
-
-  @tf.function
-  def step(iterator):
-    return strategy.run(step_fn, args=(next(iterator),))
-
+  out = {"hidden_units": list(cfg.model.hidden_units), "embedding_dim": cfg.model.embedding_dim,
+         "optimizer": cfg.optimizer,
+         "params": sum(int(np.prod(v.shape)) for v in objs.model.trainable_variables)}
   t = time.perf_counter()
-  for _ in range(args.warmup):
-    loss = float(step(it)["loss"])
-  compile_s = time.perf_counter() - t
-  t = time.perf_counter()
-  for _ in range(args.steps):
-    out = step(it)
-  loss = float(out["loss"])
-  dt = time.perf_counter() - t
-  params = sum(int(np.prod(v.shape)) for v in objs.model.trainable_variables)
-  return {"examples_per_second": round(args.steps * args.batch_size / dt, 1),
-          "steps_per_second": round(args.steps / dt, 2), "warmup_s": round(compile_s, 2),
-          "hidden_units": list(cfg.model.hidden_units), "embedding_dim": cfg.model.embedding_dim,
-          "optimizer": cfg.optimizer, "params": params, "last_loss": loss}
+  for n in (1, args.steps_per_loop):  # one trace serves every loop length
+    float(loop(it, tf.constant(n))[0]["loss"])
+  out["warmup_s"] = round(time.perf_counter() - t, 2)
+  for per_loop in (1, args.steps_per_loop):
+    t = time.perf_counter()
+    for _ in range(args.steps // per_loop):
+      metrics, losses = loop(it, tf.constant(per_loop))
+      loss = float(metrics["loss"])  # the host read, once per call
+    dt = time.perf_counter() - t
+    steps = args.steps // per_loop * per_loop
+    out[f"steps_per_loop_{per_loop}"] = {
+        "steps_per_second": round(steps / dt, 2),
+        "examples_per_second": round(steps * args.batch_size / dt, 1), "last_loss": loss}
+  before = out["steps_per_loop_1"]["steps_per_second"]
+  after = out[f"steps_per_loop_{args.steps_per_loop}"]["steps_per_second"]
+  out["ratio"] = round(after / before, 3)
+  return out
 
 
 def _bench_input(kind, data, args) -> dict:
@@ -104,8 +112,8 @@ def _bench_input(kind, data, args) -> dict:
 def main(argv: list[str]) -> dict:
   p = argparse.ArgumentParser(prog="gcml bench train", description=__doc__.splitlines()[0])
   p.add_argument("--batch_size", type=int, default=64)
-  p.add_argument("--steps", type=int, default=20)
-  p.add_argument("--warmup", type=int, default=3)
+  p.add_argument("--steps", type=int, default=40)
+  p.add_argument("--steps_per_loop", type=int, default=20)
   p.add_argument("--records", type=int, default=512)
   p.add_argument("--num_classes", type=int, default=1000)
   p.add_argument("--num_sampled", type=int, default=100)
@@ -116,7 +124,10 @@ def main(argv: list[str]) -> dict:
   import tensorflow as tf
 
   tf.keras.utils.set_random_seed(0)
-  result = {"batch_size": args.batch_size, "steps": args.steps, "cpus": os.cpu_count(),
+  result = {"batch_size": args.batch_size, "steps": args.steps,
+            "steps_per_loop": args.steps_per_loop, "cpus": os.cpu_count(),
+            "devices": [d.name for d in tf.config.list_logical_devices()
+                        if d.device_type != "CPU"] or ["CPU"],
             "modalities": dict(MODS), "num_classes": args.num_classes,
             "num_sampled": args.num_sampled, "train": {}, "input": {}}
   with tempfile.TemporaryDirectory() as d:
@@ -130,8 +141,14 @@ def main(argv: list[str]) -> dict:
         result["train"][f"{mode}_{size}"] = _bench_train(
             mode, size, data["t" if mode == "triplet" else "l"],
             os.path.join(d, f"m_{mode}_{size}"), args)
+  result["ratios"] = {k: v["ratio"] for k, v in result["train"].items()}
+  print(json.dumps(result, indent=1))
+  for name, r in result["train"].items():
+    before, after = r["steps_per_loop_1"], r[f"steps_per_loop_{args.steps_per_loop}"]
+    print(f"{name}: {before['steps_per_second']} steps/s at steps_per_loop=1, "
+          f"{after['steps_per_second']} at {args.steps_per_loop}: ratio {r['ratio']}")
   return result
 
 
 if __name__ == "__main__":
-  print(json.dumps(main(sys.argv[1:]), indent=1))
+  main(sys.argv[1:])

@@ -81,6 +81,34 @@ class TripletHandTest(tf.test.TestCase):
     self.assertAllClose(loss, 0.5 / 2)
     self.assertAllClose(diag["chosen_margin_mean"], (0.0 + 2208.0) / 2)
 
+  def test_exact_tie_with_the_positive_is_kept_float32(self):
+    # The reproducer. p1 is a copy of p0 (another id), so for triplet 0
+    # d(a0, p1) = d(a0, p0) = .16 exactly: ">=" chooses p1, hinge = margin.
+    # (With the threshold in one form and the candidates in another, p1 rounded
+    # below the threshold and the next candidate, a1 at d = .82, was chosen:
+    # hinge max(0, .16 - .82 + .5) = 0, loss .25.)
+    # Triplet 1: a1=(0,1), d(a1,p1)=1.7; candidates a0 (.82), p0 (1.7, a copy
+    # of its positive under id 3: a tie, kept), n0 (1.22), n1 (4): p0 chosen,
+    # hinge .5. Loss (.5 + .5) / 2 = .5.
+    a = tf.constant([[.1, .1], [0., 1.]], tf.float32)
+    p = tf.constant([[.1, -.3], [.1, -.3]], tf.float32)
+    n = tf.constant([[-.1, -.1], [0., -1.]], tf.float32)
+    ids = [tf.constant(i, tf.int64) for i in ([1, 2], [3, 4], [5, 6])]
+    loss, diag = triplet_loss(a, p, n, *ids, margin=0.5)
+    self.assertAllClose(loss, 0.5)
+    self.assertAllClose(diag["chosen_margin_mean"], 0.0)
+    got = semihard_negatives(a, p, tf.concat([a, p, n], 0), ids[0], ids[1],
+                             tf.concat(ids, 0), block_size=1)
+    self.assertAllEqual(got.index, [3, 2])  # pool rows: p1 for triplet 0, p0 for triplet 1
+    for width in (2, 4, 6):  # the tie survives any blocking
+      got = semihard_negatives(a, p, tf.concat([a, p, n], 0), ids[0], ids[1],
+                               tf.concat(ids, 0), block_size=width)
+      self.assertAllEqual(got.index, [3, 2])
+    # Pass 2 keeps one candidate per triplet: the tie is still decided exactly.
+    got = semihard_negatives(a, p, tf.concat([a, p, n], 0), ids[0], ids[1],
+                             tf.concat(ids, 0), num_exact=1)
+    self.assertAllEqual(got.index, [3, 2])
+
   def test_fallback_and_duplicates(self):
     # Pool: a0=0 (id 10), a1=5 (11), p0=10 (12), p1=6 (13), n0=6.2 (13, a
     # duplicate of p1), n1=3 (14).

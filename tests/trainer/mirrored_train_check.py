@@ -22,7 +22,7 @@ def main(data, labels, model_dir) -> dict:
   from model.strategies import make_strategy
 
   common = ["--strategy=mirrored", "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=32",
-            "--embedding_dim=16", "--batch_size=32", "--checkpoint_every=5"]
+            "--embedding_dim=16", "--batch_size=32", "--checkpoint_every=5", "--steps_per_loop=3"]
   out = {"replicas": make_strategy("mirrored").num_replicas_in_sync}
   cfg, _ = config_from_argv(common + ["--mode=triplet", f"--train_data={data}",
                                       f"--eval_data={data}", "--eval_steps=2",
@@ -39,6 +39,10 @@ def main(data, labels, model_dir) -> dict:
                                       "--train_steps=4"])
   r = trainer.train(cfg)
   out["clc"] = {"final": r.final_step, "losses": [l for _, l in r.losses]}
+  # --on_nonfinite=skip applies its update through a cross-replica cond (merge_call).
+  r = trainer.train(cfg.__class__(**{**cfg.__dict__, "train_steps": 8, "on_nonfinite": "skip"}))
+  out["clc_skip"] = {"start": r.start_step, "final": r.final_step,
+                     "losses": [l for _, l in r.losses]}
   cfg, _ = config_from_argv(common + ["--mode=triplet", f"--train_data={data}",
                                       f"--model_dir={model_dir}/bad", "--batch_size=33"])
   try:

@@ -4,7 +4,7 @@ coordinator in this process, 2 workers, 2 parameter servers, grpc on 127.0.0.1)
 with the class table (and the network) sharded over the 2 ps by
 `FixedShardsPartitioner(2)`.
 
-argv: LABELS_GLOB MODEL_DIR STEPS. Prints one JSON line.
+argv: LABELS_GLOB MODEL_DIR STEPS STEPS_PER_LOOP. Prints one JSON line.
 """
 
 import json
@@ -40,7 +40,7 @@ def create_in_process_cluster(num_workers: int, num_ps: int):
   return resolver, servers
 
 
-def main(labels, model_dir, steps) -> dict:
+def main(labels, model_dir, steps, steps_per_loop) -> dict:
   os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
   tf.keras.utils.set_random_seed(0)
   from launch.train import config_from_argv
@@ -54,7 +54,8 @@ def main(labels, model_dir, steps) -> dict:
       f"--model_dir={model_dir}", "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=32",
       "--embedding_dim=16", "--batch_size=32", "--num_classes=6", "--num_sampled=4",
       f"--train_steps={steps}", "--summary_every=10", "--checkpoint_every=20",
-      "--learning_rate=0.01"])
+      "--learning_rate=0.01", f"--steps_per_loop={steps_per_loop}",
+      "--on_nonfinite=skip"])  # its update goes through a cond on the workers
   tables = []
 
   class Table(trainer.ClassEmbeddingTable):  # records the table the trainer builds
@@ -75,6 +76,7 @@ def main(labels, model_dir, steps) -> dict:
 
 
 if __name__ == "__main__":
-  print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]))), flush=True)
+  print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))),
+        flush=True)
   sys.stdout.flush()
   os._exit(0)  # the in-process grpc servers never shut down cleanly

@@ -88,6 +88,9 @@ class LaunchTrainTest(tf.test.TestCase):
     self.assertEqual(out["resume"], {"start": 8, "final": 10})
     self.assertEqual(out["clc"]["final"], 4)
     self.assertTrue(all(np.isfinite(out["clc"]["losses"])))
+    self.assertEqual((out["clc_skip"]["start"], out["clc_skip"]["final"]), (4, 8))
+    self.assertLen(out["clc_skip"]["losses"], 4)
+    self.assertTrue(all(np.isfinite(out["clc_skip"]["losses"])))
     self.assertIn("not divisible by the 2 replicas", out["odd_batch_error"])
 
 

@@ -166,7 +166,9 @@ class MultiWorkerTest(tf.test.TestCase):
 
   def test_clc_two_workers(self):
     data = self._write(_labels(400, np.random.default_rng(5)), "l")
-    self._check(*self._train("clc", data, ["--num_classes=6", "--num_sampled=4"]))
+    # 4 steps per host call: the collectives run inside the in-function loop.
+    self._check(*self._train("clc", data, ["--num_classes=6", "--num_sampled=4",
+                                           "--steps_per_loop=4"]))
 
 
 if __name__ == "__main__":
