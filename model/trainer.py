@@ -335,7 +335,6 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   validation = {}
   if selection is not None:
     if step >= config.train_steps or stopped_early:
-    _check_variables(variables_finite, step, config)
       selection.restore_best()
     validation = {"best_step": selection.state["best_step"], "best": selection.state["best"],
                   "raw": selection.raw[selection.metric], "stopped_early": stopped_early,
