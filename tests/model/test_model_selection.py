@@ -56,6 +56,10 @@ def _misleading_triplets(n, rng):
 
 class ModelSelectionTest(tf.test.TestCase):
 
+  def setUp(self):
+    super().setUp()
+    tf.keras.utils.set_random_seed(0)
+
   def test_validation_set_scores_raw_features_like_evaluate(self):
     d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
     vs = ValidationSet(d, MODS)
@@ -74,7 +78,7 @@ class ModelSelectionTest(tf.test.TestCase):
                                       hidden_units=(16,), embedding_dim=9, tower="residual")
     cfg = TrainConfig.from_flags(
         preset="demo", mode="triplet", train_data=data, model=model, batch_size=32,
-        train_steps=200, learning_rate=0.01, mining="none", checkpoint_every=10,
+        train_steps=200, learning_rate=0.03, mining="none", checkpoint_every=10,
         validation_data=validation, validate_every=10, patience=2,
         model_dir=os.path.join(root, "model"))
     result = trainer.train(cfg)
