@@ -127,6 +127,10 @@ def main(argv: list[str]) -> dict:
   p.add_argument("--methods", default=",".join(METHODS))
   p.add_argument("--runner", default="FnApiRunner")
   p.add_argument("--output_dir", default="")
+  p.add_argument("--validate_every", type=int, default=0,
+                 help="model selection on the validation items every N steps (0: off, every "
+                 "method exports its last step)")
+  p.add_argument("--tower", default="mlp", choices=("mlp", "residual"))
   a = p.parse_args(argv)
   sys.path.insert(0, REPO)
   root = a.output_dir or tempfile.mkdtemp(prefix="gcml-bench-compare-")
@@ -151,6 +155,13 @@ def main(argv: list[str]) -> dict:
   truth, edges = worlds.synth_hierarchy(world), _edges(world)
   rows, negatives, raw = {}, {}, None
   methods = a.methods.split(",")
+  selection = []
+  if a.validate_every:
+    validation = os.path.join(root, "validation")
+    if not os.path.exists(os.path.join(validation, "summary.json")):
+      _gcml("examples", ["--kind=validation", f"--output_dir={validation}", "--num_shards=2",
+                         f"--runner={a.runner}", *data], log)
+    selection = [f"--validation_data={validation}", f"--validate_every={a.validate_every}"]
   for name in methods:
     kind, level, mode = METHODS[name]
     run = os.path.join(root, a.clusters, name)
@@ -166,7 +177,8 @@ def main(argv: list[str]) -> dict:
     _gcml("train", [f"--mode={mode}", f"--train_data={examples}/{prefix}-*.tfrecord",
                     "--preset=demo", f"--model_dir={run}/model", f"--train_steps={a.train_steps}",
                     f"--batch_size={a.batch_size}", f"--seed={a.seed}",
-                    f"--checkpoint_every={a.train_steps}"], log)
+                    f"--checkpoint_every={a.train_steps}", f"--tower={a.tower}", *selection],
+          log)
     _gcml("export", [f"--model_dir={run}/model", f"--features={world}/features-*.tfrecord",
                      f"--output_dir={run}/export", "--top_k=10", f"--runner={a.runner}"], log)
     _gcml("evaluate", [f"--embeddings={run}/export/embeddings-*", *data,
@@ -174,6 +186,9 @@ def main(argv: list[str]) -> dict:
     with open(os.path.join(run, "evaluate", "metrics.json"), encoding="utf-8") as f:
       retrieval = json.load(f)["retrieval"]
     rows[name] = {k: retrieval["embeddings"][k] for k in ("map@60", "ndcg@60")}
+    if selection:
+      with open(os.path.join(run, "model", "validation.json"), encoding="utf-8") as f:
+        rows[name]["selected_step"] = json.load(f)["best_step"]
     raw = {k: retrieval["raw_features"][k] for k in ("map@60", "ndcg@60")}
     times[name] = time.time() - t
     print(f"{name}: MAP@60 {rows[name]['map@60']:.4f} NDCG@60 {rows[name]['ndcg@60']:.4f} "
