@@ -58,3 +58,28 @@ def random_graph(seed: int, n: int, m: int, distinct: bool, prefix: str = "n"):
 def smaller_hash(seed: int, *reps: str) -> str:
   """The rep that wins a tie at this seed."""
   return min(reps, key=lambda r: (tie_hash(seed, r), r))
+
+
+def run_cluster_command(tmp_path, name: str, edges_csv: str, *flags) -> tuple:
+  """`gcml cluster` on an edge list written as CSV text.
+
+  Returns:
+    ({id: [l0, l1, ...]}, the `cluster` section of summary.json,
+    {relative path: bytes} of every output file).
+  """
+  import glob  # pylint: disable=import-outside-toplevel
+  import json  # pylint: disable=import-outside-toplevel
+  import os  # pylint: disable=import-outside-toplevel
+
+  from launch import main as gcml  # pylint: disable=import-outside-toplevel
+  from pipelines import sharded_io  # pylint: disable=import-outside-toplevel
+  path = tmp_path / "edges.csv"
+  path.write_text(edges_csv, encoding="utf-8")
+  out = tmp_path / name
+  assert gcml.main(["cluster", f"--edges={path}", f"--output_dir={out}", *flags]) == 0
+  rows = [line.split("\t") for p in sorted(glob.glob(sharded_io.shard_glob(
+      str(out / "assignments"), ".tsv"))) for line in open(p, encoding="utf-8").read()
+          .splitlines()[1:]]
+  files = {os.path.relpath(os.path.join(d, f), out): open(os.path.join(d, f), "rb").read()
+           for d, _, names in os.walk(out) for f in names}
+  return {r[0]: r[1:] for r in rows}, json.loads(files["summary.json"])["cluster"], files

@@ -5,15 +5,11 @@ level that collapsed (its largest cluster holds over half the items) or whose
 round changed nothing; both engines write the same bytes.
 """
 
-import glob
-import json
-import os
 
 import pytest
 
-from launch import main as gcml
-from pipelines import sharded_io
 from pipelines.clustering import choose_first_round
+from tests.clustering import graphs
 
 # Max linkage, hand-computed: round 1 merges the pairs A={a1,a2}, B, C, D (weight
 # 10); round 2: A-B (3) mutual, C's best is D (2.5 > 2), so {A,B}, {C,D};
@@ -26,17 +22,7 @@ UNWEIGHTED = "s,l1,1\ns,l2,1\ns,l3,1\ns,l4,1\np1,p2,1\nq1,q2,1\n"
 
 
 def _cluster(tmp_path, name, edges, *flags):
-  path = tmp_path / "edges.csv"
-  path.write_text(edges, encoding="utf-8")
-  out = tmp_path / name
-  assert gcml.main(["cluster", f"--edges={path}", f"--output_dir={out}", "--cluster_all_edges",
-                    *flags]) == 0
-  rows = [line.split("\t") for p in sorted(glob.glob(sharded_io.shard_glob(
-      str(out / "assignments"), ".tsv"))) for line in open(p, encoding="utf-8").read()
-          .splitlines()[1:]]
-  files = {os.path.relpath(os.path.join(d, f), out): open(os.path.join(d, f), "rb").read()
-           for d, _, names in os.walk(out) for f in names}
-  return {r[0]: r[1:] for r in rows}, json.loads(files["summary.json"])["cluster"], files
+  return graphs.run_cluster_command(tmp_path, name, edges, "--cluster_all_edges", *flags)
 
 
 def test_choose_first_round():

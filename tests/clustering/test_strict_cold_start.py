@@ -6,14 +6,12 @@ t2-u3 is the mutual pair that a0 and b0 both hang on, so the test-test edge
 puts them in one L0 cluster; on the train-train subgraph they never meet.
 """
 
-import glob
-import json
-import os
 
 import pytest
 
 from launch import main as gcml
-from pipelines import sharded_io, split
+from pipelines import split
+from tests.clustering import graphs
 
 EDGES = "a0,t2,3\nt2,u3,5\nu3,b0,3\na0,a1,1\nb0,b1,1\n"
 
@@ -24,16 +22,7 @@ def test_the_ids_lie_on_the_intended_sides():
 
 
 def _cluster(tmp_path, name, *flags):
-  edges = tmp_path / "edges.csv"
-  edges.write_text(EDGES, encoding="utf-8")
-  out = tmp_path / name
-  assert gcml.main(["cluster", f"--edges={edges}", f"--output_dir={out}", *flags]) == 0
-  rows = [line.split("\t") for path in sorted(glob.glob(sharded_io.shard_glob(
-      str(out / "assignments"), ".tsv"))) for line in open(path, encoding="utf-8").read()
-          .splitlines()[1:]]
-  files = {os.path.relpath(os.path.join(d, f), out): open(os.path.join(d, f), "rb").read()
-           for d, _, names in os.walk(out) for f in names}
-  return {r[0]: r[1:] for r in rows}, json.loads(files["summary.json"])["cluster"], files
+  return graphs.run_cluster_command(tmp_path, name, EDGES, *flags)
 
 
 @pytest.mark.parametrize("engine", ["local", "beam"])

@@ -208,11 +208,15 @@ def test_duplicate_ids_are_one_line_not_last_wins(world, tmp_path, capsys):
   b = _write_embeddings(str(tmp_path), "b", {k: -v for k, v in vectors.items()})
   line = _one_line_error(capsys, _args(root, f"{a},{b}", f"{tmp_path}/o"))
   assert "appears in" in line and "each id must appear once" in line
-  one = os.path.join(str(tmp_path), "one.tfrecord")
+  # Twice in one file (a shard set of one shard, with its manifest).
   item = sorted(vectors)[0]
-  files.write_tfrecord(one, [tf_example.encode({"id": item, "embedding": v.astype(np.float32)})
-                             for v in (vectors[item], -vectors[item])])
-  line = _one_line_error(capsys, _args(root, one, f"{tmp_path}/o"))
+  prefix = os.path.join(str(tmp_path), "one", "embeddings")
+  sharded_io.write_sorted_shards_local(
+      [(f"{item}-{k}", tf_example.encode({"id": item, "embedding": v.astype(np.float32)}))
+       for k, v in enumerate((vectors[item], -vectors[item]))], prefix, ".tfrecord", 1,
+      sharded_io.TFRECORD)
+  one = sharded_io.shard_path(prefix, 0, 1, ".tfrecord")
+  line = _one_line_error(capsys, _args(root, prefix + "-*.tfrecord", f"{tmp_path}/o"))
   assert f"id {item!r} appears twice in {one}" in line
 
 
@@ -233,6 +237,6 @@ def test_non_finite_embeddings_are_counted_and_left_out(world, tmp_path):
   assert result["split"]["test_items_with_embedding"] == len(vectors) - 5
   assert result["retrieval"] == clean["retrieval"]
   for row in result["retrieval"].values():
-    assert np.isfinite(row["map"]) and np.isfinite(row["ndcg@60"])
+    assert np.isfinite(row["map@60"]) and np.isfinite(row["ndcg@60"])
   with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
     assert json.load(f)["rejected"] == {"embeddings/embedding_not_finite": 5}
