@@ -126,9 +126,13 @@ def list_files(file_pattern: str, flag: str = "--train_data", note: bool = False
 
 
 def _first_record(path: str, flag: str) -> bytes | None:
+  # The record iterator, not tf.data: these checks run before the strategy is
+  # made, and an eager tf.data op would start TensorFlow's runtime too early
+  # for MultiWorkerMirroredStrategy ("Collective ops must be configured at
+  # program startup").
   try:
-    for record in tf.data.TFRecordDataset(path).take(1):
-      return record.numpy()
+    for record in tf.compat.v1.io.tf_record_iterator(path):
+      return record
   except tf.errors.OpError as e:
     raise ConfigError(f"{flag}: {path} is not a TFRecord file "
                       f"({e.__class__.__name__})") from None
