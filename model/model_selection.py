@@ -3,7 +3,8 @@
 With `--validation_data`, the trainer scores retrieval on the validation
 items (`model/validation.py`) before the first step of a fresh run (the
 untrained model, which for the residual tower is the raw features'
-geometry) and every `--validate_every` steps after, keeps the weights of the
+geometry; on a resumed run that had no validation yet, the restored model)
+and every `--validate_every` steps after, keeps the weights of the
 best step by `--selection_metric` (MAP@60 by default) in
 `MODEL_DIR/best/`, stops after `--patience` validations without improvement
 (0: never early), and exports the best weights, not the last ones. Every

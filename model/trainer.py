@@ -230,8 +230,10 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   selection = (model_selection.ModelSelection(config, objs.model, chief, _scalar)
                if config.validation_data else None)
   stopped_early = False
-  if selection is not None and start == 0 and not selection.state["history"]:
-    stopped_early = selection.validate(0)
+  if selection is not None and not selection.state["history"]:
+    # The untrained model of a fresh run, or the restored one of a run that
+    # had no validation yet, is the first candidate.
+    stopped_early = selection.validate(start)
   step_fn = make_replica_step(config, objs.model, objs.optimizer, objs.table,
                               objs.cumulative_counts)
   schedule = objs.optimizer.learning_rate

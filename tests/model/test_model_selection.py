@@ -100,6 +100,25 @@ class ModelSelectionTest(tf.test.TestCase):
     self.assertIn("map@60", tags)
     self.assertIn("raw_features_map@60", tags)
 
+  def test_a_finished_run_given_validation_data_scores_its_restored_model(self):
+    rng = np.random.default_rng(3)
+    root = self.create_tempdir().full_path
+    validation = _validation_set(os.path.join(root, "validation"), rng)
+    data = write_shards(root, "triplets", _misleading_triplets(200, rng))
+    model = EmbeddingModelConfig.demo(modalities=tuple(ModalityConfig(n, d) for n, d in MODS),
+                                      hidden_units=(8,), embedding_dim=4)
+    cfg = TrainConfig.from_flags(preset="demo", mode="triplet", train_data=data, model=model,
+                                 batch_size=32, train_steps=10, checkpoint_every=10,
+                                 model_dir=os.path.join(root, "model"))
+    trainer.train(cfg)
+    again = trainer.train(TrainConfig.from_flags(
+        preset="demo", mode="triplet", train_data=data, model=model, batch_size=32,
+        train_steps=10, checkpoint_every=10, validation_data=validation,
+        model_dir=os.path.join(root, "model")))
+    self.assertEqual(again.validation["best_step"], 10)
+    self.assertLen(again.validation["history"], 1)
+    self.assertIsNotNone(again.export_dir)
+
 
 if __name__ == "__main__":
   tf.test.main()
