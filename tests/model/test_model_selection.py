@@ -54,6 +54,19 @@ def _misleading_triplets(n, rng):
   return records
 
 
+def _inputs(test, seed, triplets):
+  """(validation folder, triplet glob, model_dir) of a fresh temporary run."""
+  rng = np.random.default_rng(seed)
+  root = test.create_tempdir().full_path
+  validation = _validation_set(os.path.join(root, "validation"), rng)
+  data = write_shards(root, "triplets", _misleading_triplets(triplets, rng))
+  return validation, data, os.path.join(root, "model")
+
+
+def _model(**kw):
+  return EmbeddingModelConfig.demo(modalities=tuple(ModalityConfig(n, d) for n, d in MODS), **kw)
+
+
 class ModelSelectionTest(tf.test.TestCase):
 
   def setUp(self):
@@ -70,17 +83,13 @@ class ModelSelectionTest(tf.test.TestCase):
       ValidationSet(self.create_tempdir().full_path, MODS)
 
   def test_misleading_training_stops_early_and_exports_the_best_step(self):
-    rng = np.random.default_rng(2)
-    root = self.create_tempdir().full_path
-    validation = _validation_set(os.path.join(root, "validation"), rng)
-    data = write_shards(root, "triplets", _misleading_triplets(600, rng))
-    model = EmbeddingModelConfig.demo(modalities=tuple(ModalityConfig(n, d) for n, d in MODS),
-                                      hidden_units=(16,), embedding_dim=9, tower="residual")
+    validation, data, model_dir = _inputs(self, 2, 600)
+    model = _model(hidden_units=(16,), embedding_dim=9, tower="residual")
     cfg = TrainConfig.from_flags(
         preset="demo", mode="triplet", train_data=data, model=model, batch_size=32,
         train_steps=200, learning_rate=0.03, mining="none", checkpoint_every=10,
         validation_data=validation, validate_every=10, patience=2,
-        model_dir=os.path.join(root, "model"))
+        model_dir=model_dir)
     result = trainer.train(cfg)
     v = result.validation
     # The untrained residual model (embedding_dim = input size) is the raw geometry.
@@ -101,20 +110,15 @@ class ModelSelectionTest(tf.test.TestCase):
     self.assertIn("raw_features_map@60", tags)
 
   def test_a_finished_run_given_validation_data_scores_its_restored_model(self):
-    rng = np.random.default_rng(3)
-    root = self.create_tempdir().full_path
-    validation = _validation_set(os.path.join(root, "validation"), rng)
-    data = write_shards(root, "triplets", _misleading_triplets(200, rng))
-    model = EmbeddingModelConfig.demo(modalities=tuple(ModalityConfig(n, d) for n, d in MODS),
-                                      hidden_units=(8,), embedding_dim=4)
+    validation, data, model_dir = _inputs(self, 3, 200)
+    model = _model(hidden_units=(8,), embedding_dim=4)
     cfg = TrainConfig.from_flags(preset="demo", mode="triplet", train_data=data, model=model,
                                  batch_size=32, train_steps=10, checkpoint_every=10,
-                                 model_dir=os.path.join(root, "model"))
+                                 model_dir=model_dir)
     trainer.train(cfg)
     again = trainer.train(TrainConfig.from_flags(
         preset="demo", mode="triplet", train_data=data, model=model, batch_size=32,
-        train_steps=10, checkpoint_every=10, validation_data=validation,
-        model_dir=os.path.join(root, "model")))
+        train_steps=10, checkpoint_every=10, validation_data=validation, model_dir=model_dir))
     self.assertEqual(again.validation["best_step"], 10)
     self.assertLen(again.validation["history"], 1)
     self.assertIsNotNone(again.export_dir)
