@@ -10,6 +10,7 @@ non-finite loss, gradient or variable during training (`--on_nonfinite=stop`).
 
 import argparse
 import logging
+import re
 import sys
 
 from launch import logs
@@ -31,10 +32,57 @@ _FIELDS = {
 }
 
 
+def attribute_help(*classes) -> dict[str, str]:
+  """Per-field help text from the `Attributes:` sections of config docstrings.
+
+  A docstring entry may name several fields (`a / b:` or `a, b, c:`); each
+  gets the entry's text. Continuation lines are joined.
+
+  Args:
+    *classes: dataclasses whose docstrings hold an `Attributes:` section.
+
+  Returns:
+    Field name -> one-line help text.
+  """
+  texts = {}
+  for cls in classes:
+    lines = [l for l in (cls.__doc__ or "").split("Attributes:", 1)[-1].splitlines()
+             if l.strip()]
+    indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
+    names, words = [], []
+    for line in lines + [" " * indent + "end:"]:
+      entry = re.match(r"^ {%d}([a-z_][a-z_0-9 ,/]*):\s*(.*)$" % indent, line)
+      if entry:
+        for name in names:
+          texts.setdefault(name, " ".join(words))
+        names = [n for n in re.split(r"[ ,/]+", entry.group(1)) if n]
+        words = [entry.group(2)]
+      elif names:
+        words.append(line.strip())
+  return texts
+
+
+def _default_text(name: str) -> str:
+  from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
+  config = TrainConfig.from_flags(preset="demo")
+  value = getattr(config.model if hasattr(config.model, name) else config, name, None)
+  if name == "modalities" and value:
+    value = ",".join(f"{m.name}:{m.dim}" for m in value)
+  elif isinstance(value, tuple):
+    value = ",".join(str(v) for v in value)
+  return "" if value in (None, "", ()) else f" [demo preset: {value}]"
+
+
 def parser() -> argparse.ArgumentParser:
+  import model  # noqa: F401  pylint: disable=import-outside-toplevel,redefined-outer-name
+  from model.config import EmbeddingModelConfig  # pylint: disable=import-outside-toplevel
+  from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
+
+  helps = attribute_help(TrainConfig, EmbeddingModelConfig)
   p = argparse.ArgumentParser(prog="gcml train", description=__doc__.splitlines()[0])
   for name, kind in _FIELDS.items():
-    p.add_argument(f"--{name}", type=kind, default=None)
+    p.add_argument(f"--{name}", type=kind, default=None,
+                   help=helps.get(name, "").replace("%", "%%") + _default_text(name))
   p.add_argument("--deterministic", action="store_true", default=None,
                  help="bit-identical weights for the same data, seed and strategy (slower input)")
   p.add_argument("--preset", choices=("paper", "demo"), default="demo")

@@ -135,7 +135,7 @@ def parse_args(argv):
   p.add_argument("--partitions", type=int, default=d.partitions,
                  help="hash partitions of the Beam exchanges (0: one per 32 MiB of input, "
                  "8 to 4096)")
-  known, pipeline_args = p.parse_known_args(argv)
+  known, pipeline_args = runner.parse_stage_args(p, argv)
   config = ClusterConfig(**{f.name: getattr(known, f.name) for f in dataclasses.fields(ClusterConfig)})
   config.check()
   return config, pipeline_args

@@ -226,7 +226,7 @@ def parse_args(argv):
                       help="ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39))")
   parser.add_argument("--ann_train_size", type=int, default=65536,
                       help="ivfpq: items (chosen by id hash) the quantizers are trained on")
-  known, pipeline_args = parser.parse_known_args(argv)
+  known, pipeline_args = runner.parse_stage_args(parser, argv)
   mods = features_lib.parse_modalities(known.modalities) if known.modalities else None
   config = ExportConfig(known.model_dir, known.features, known.output_dir, known.top_k, mods,
                         known.num_shards, known.batch_size, known.query_batch,

@@ -207,7 +207,7 @@ def parse_args(argv):
   p.add_argument("--edge_combine", default=d.edge_combine, choices=("max", "sum"))
   p.add_argument("--modalities", default=features_lib.modalities_flag(d.modalities),
                  help="feature vectors as name:dim,name:dim")
-  a, pipeline_args = p.parse_known_args(argv)
+  a, pipeline_args = runner.parse_stage_args(p, argv)
   config = ExamplesConfig(
       kind=a.kind, features=a.features, output_dir=a.output_dir, edges=a.edges,
       clusters=a.clusters, level=a.level, all_levels=a.all_levels,

@@ -9,6 +9,9 @@
   (`rejected.py`, `tfrecord_files.py`); other errors keep their traceback.
 """
 
+import argparse
+import difflib
+import functools
 import logging
 import pathlib
 
@@ -18,6 +21,55 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, 
 from pipelines.errors import InputError
 
 SETUP_PY = pathlib.Path(__file__).resolve().parents[1] / "setup.py"
+
+
+@functools.lru_cache(maxsize=1)
+def _beam_parser() -> argparse.ArgumentParser:
+  """The parser Beam builds from every PipelineOptions class (as get_all_options does)."""
+  from apache_beam.options.pipeline_options import _BeamArgumentParser  # pylint: disable=import-outside-toplevel
+  parser = _BeamArgumentParser(allow_abbrev=False)
+  classes = {}
+  for cls in PipelineOptions.__subclasses__():
+    classes.setdefault(str(cls), cls)
+  for cls in classes.values():
+    cls._add_argparse_args(parser)  # pylint: disable=protected-access
+  return parser
+
+
+def _flag_names(parser: argparse.ArgumentParser) -> list[str]:
+  return [s for action in parser._actions for s in action.option_strings  # pylint: disable=protected-access
+          if s.startswith("--")]
+
+
+def parse_stage_args(parser: argparse.ArgumentParser, argv) -> tuple[argparse.Namespace, list]:
+  """Parses a stage's own flags; what is left must be a Beam pipeline option.
+
+  Beam only warns about arguments it does not know and runs on with its
+  defaults, so a misspelt stage flag (`--edge_fromat=tsv`) would be dropped
+  silently. Here it is a one-line `InputError` (exit 2) with a suggestion.
+
+  Args:
+    parser: the stage's argument parser.
+    argv: the command line after the subcommand.
+
+  Returns:
+    The stage's parsed flags and the arguments for `pipeline_options`.
+
+  Raises:
+    InputError: an argument that neither the stage nor Beam knows.
+  """
+  known, rest = parser.parse_known_args(argv)
+  _, unknown = _beam_parser().parse_known_args(rest)
+  if unknown:
+    arg = unknown[0]
+    if not arg.startswith("--"):
+      raise InputError(f"unexpected argument {arg!r} (flags are --name=value)")
+    name = arg.split("=", 1)[0]
+    close = (difflib.get_close_matches(name, _flag_names(parser), n=1, cutoff=0.75)
+             or difflib.get_close_matches(name, _flag_names(_beam_parser()), n=1, cutoff=0.85))
+    hint = f"; did you mean {close[0]}?" if close else f"; see {parser.prog} --help"
+    raise InputError(f"unknown flag {name}{hint}")
+  return known, rest
 
 
 def pipeline_options(pipeline_args: list[str]) -> PipelineOptions:

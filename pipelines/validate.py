@@ -82,7 +82,7 @@ def parse_args(argv):
                       default=features_lib.DEFAULT_MAX_ABS_FEATURE,
                       help="largest magnitude of a feature value; larger ones are rejected "
                       "as <modality>_out_of_range")
-  known, pipeline_args = parser.parse_known_args(argv)
+  known, pipeline_args = runner.parse_stage_args(parser, argv)
   config = ValidateConfig(known.edges, known.features, known.output_dir, known.edge_format,
                           known.edge_combine, features_lib.parse_modalities(known.modalities),
                           features_lib.check_max_abs(known.max_abs_feature))
