@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 OUTPUT_DIR ?= out/demo
 PYTEST_ARGS ?=
+# Test files run on this many processes (pytest-xdist), a file per process at a time.
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench install clean
@@ -21,7 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/gcml demo --output_dir=$(OUTPUT_DIR)
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q tests $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/gcml bench all
