@@ -109,3 +109,28 @@ class ModelSelection:
       self._writer.close()
     if not self.chief and tf.io.gfile.exists(self._best_dir):
       tf.io.gfile.rmtree(self._best_dir)
+
+
+def restore_best_weights(model_dir: str, model) -> int:
+  """Loads a finished run's selected weights (`MODEL_DIR/best/`) into `model`.
+
+  Used by `gcml train --export_only`, so that a re-export gives the model the
+  run exported (the best validation step), not the last checkpoint.
+
+  Args:
+    model_dir: the run's model directory.
+    model: the model, already built and restored from the latest checkpoint.
+
+  Returns:
+    The best step, or -1 when the run did no model selection (no `best/`).
+  """
+  latest = tf.train.latest_checkpoint(os.path.join(model_dir, "best"))
+  state_path = os.path.join(model_dir, STATE_FILE)
+  if latest is None or not tf.io.gfile.exists(state_path):
+    return -1
+  tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+  with tf.io.gfile.GFile(state_path) as f:
+    best_step = json.load(f).get("best_step", -1)
+  log.info("export: the best validation step %d (model_dir/best), not the last checkpoint",
+           best_step)
+  return best_step

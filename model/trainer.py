@@ -371,7 +371,11 @@ def _export(config: TrainConfig, objs: _Objects, chief: bool) -> str:
 
 
 def export(config: TrainConfig) -> str:
-  """Exports the SavedModel from the latest checkpoint (on demand)."""
+  """Exports the SavedModel on demand (`--export_only`).
+
+  The weights are the best validation step's when the run selected one, else
+  the latest checkpoint's.
+  """
   config.validate()
   preflight.check_model_dir(config)
   strategy = tf.distribute.get_strategy()
@@ -379,4 +383,5 @@ def export(config: TrainConfig) -> str:
   if not checkpoints.candidates(objs.chief_dir):
     raise ConfigError(f"no checkpoint in {config.model_dir}/checkpoints to export")
   objs.restore()
+  model_selection.restore_best_weights(config.model_dir, objs.model)
   return _export(config, objs, True)

@@ -101,6 +101,9 @@ class ModelSelectionTest(tf.test.TestCase):
     exported = load_embedder(result.export_dir)
     vs = ValidationSet(validation, MODS)
     self.assertAllClose(vs.score(exported)["map@60"], v["raw"], atol=1e-6)
+    # A re-export (`gcml train --export_only`) gives the selected step again, not step 20.
+    again = load_embedder(trainer.export(cfg))
+    self.assertAllClose(vs.score(again)["map@60"], v["raw"], atol=1e-6)
     with open(os.path.join(cfg.model_dir, "validation.json"), encoding="utf-8") as f:
       self.assertEqual(json.load(f)["best_step"], 0)
     events = tf.io.gfile.glob(os.path.join(cfg.model_dir, "validation", "events.*"))
