@@ -3,7 +3,8 @@
 `--preset=paper|demo` (default demo) sets the mode's values (paper: the GCML /
 CLC papers' optimizer, learning rate, decay, margin, batch, sampled classes
 and the 4000/256 network); any flag given explicitly overrides the preset.
-`--export_only` re-exports the SavedModel from the latest checkpoint.
+`--export_only` re-exports the SavedModel (the best validation step if the run
+selected one, else the latest checkpoint).
 Bad configurations fail before training with one line (exit 2), and so does a
 non-finite loss, gradient or variable during training (`--on_nonfinite=stop`).
 """
@@ -87,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
                  help="bit-identical weights for the same data, seed and strategy (slower input)")
   p.add_argument("--preset", choices=("paper", "demo"), default="demo")
   p.add_argument("--export_only", action="store_true",
-                 help="export model_dir/export from the latest checkpoint and exit")
+                 help="export model_dir/export (the best validation step, else the latest checkpoint) and exit")
   return p
 
 
