@@ -4,6 +4,8 @@
 CLC papers' optimizer, learning rate, decay, margin, batch, sampled classes
 and the 4000/256 network); any flag given explicitly overrides the preset.
 `--export_only` re-exports the SavedModel from the latest checkpoint.
+`--modalities` defaults to the ones `gcml examples` recorded beside
+`--train_data` (`model/input_modalities.py`).
 Bad configurations fail before training with one line (exit 2), and so does a
 non-finite loss, gradient or variable during training (`--on_nonfinite=stop`).
 """
@@ -46,11 +48,14 @@ def parser() -> argparse.ArgumentParser:
 def config_from_argv(argv: list[str]):
   """Parses the flags into a validated TrainConfig (ConfigError if bad)."""
   import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+  from model import input_modalities
+  from model.steps import input_kind
   from model.trainer_config import TrainConfig
 
   args = parser().parse_args(argv)
   explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic")
               if getattr(args, k) is not None}
+  input_modalities.resolve(explicit, input_kind(explicit.get("mode", TrainConfig.mode)))
   return TrainConfig.from_flags(preset=args.preset, **explicit).validate(), args
 
 
