@@ -79,6 +79,8 @@ def resolve(explicit: dict, kind: str) -> None:
   source = "--modalities"
   for flag in ("--train_data", "--eval_data", "--validation_data"):
     glob = explicit.get(flag[2:])
+    if glob and flag == "--validation_data":  # a folder, not a glob
+      glob = os.path.join(glob, "*")
     upstream = recorded(glob) if glob else None
     if upstream is None:
       continue
