@@ -48,6 +48,7 @@ from pipelines import features as features_lib
 from pipelines import (inputs, modalities, rejected, related_items, runner, sharded_io, summary,
                        tf_example)
 from pipelines.errors import InputError
+from pipelines.modality_spec import canonical_order
 
 STAGE = "export"
 
@@ -64,13 +65,12 @@ def saved_model_path(model_dir: str) -> str:
 
 
 def signature_modalities(path: str) -> tuple:
-  """The modalities (name, dim) of the SavedModel's serving signature."""
+  """The modalities (name, dim) of the SavedModel's serving signature (larger first)."""
   import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   sig = tf.saved_model.load(path).signatures["serving_default"]
   specs = sig.structured_input_signature[1]
-  return tuple(features_lib.Modality(name, int(spec.shape[-1]))
-               for name, spec in sorted(specs.items()))
+  return canonical_order((name, int(spec.shape[-1])) for name, spec in specs.items())
 
 
 def stack_batch(pairs):
