@@ -48,15 +48,21 @@ def parser() -> argparse.ArgumentParser:
 def config_from_argv(argv: list[str]):
   """Parses the flags into a validated TrainConfig (ConfigError if bad)."""
   import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-  from model import input_modalities
-  from model.steps import input_kind
   from model.trainer_config import TrainConfig
 
   args = parser().parse_args(argv)
   explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic")
               if getattr(args, k) is not None}
-  input_modalities.resolve(explicit, input_kind(explicit.get("mode", TrainConfig.mode)))
-  return TrainConfig.from_flags(preset=args.preset, **explicit).validate(), args
+  config = TrainConfig.from_flags(preset=args.preset, **dict(explicit)).validate()
+  # The flags are checked first (one line, before TensorFlow is imported), then the
+  # modalities are read from the inputs' summary or records (TensorFlow's file API).
+  from model import input_modalities
+  from model.steps import input_kind
+  resolved = dict(explicit)
+  input_modalities.resolve(resolved, input_kind(config.mode))
+  if resolved != explicit:
+    config = TrainConfig.from_flags(preset=args.preset, **resolved).validate()
+  return config, args
 
 
 def main(argv: list[str]) -> int:
