@@ -15,9 +15,11 @@ killed half way leaves shards without a manifest.
   matched file of the same name outside it (a stale set of another shard
   count, or a mix of runs);
 * a set without a manifest is refused where the reader requires one (outputs
-  of gcml such as cluster tables and embeddings); inputs written by users have
-  none and are accepted, unless the files a wildcard matched are plainly a
-  partial or mixed `-of-N` set.
+  of gcml such as cluster tables and embeddings), and in any folder that holds
+  a `_LOCK` of another process (`output_lock`: a gcml stage is writing it, or
+  was killed while it did, even if every shard is there); inputs written by users have none and
+  are accepted, unless the files a wildcard matched are plainly a partial or
+  mixed `-of-N` set.
 
 Every refusal is one `InputError` line naming the set and what is wrong.
 Readers pass the file system they use (`BeamFiles`, the default; the trainer
@@ -34,6 +36,7 @@ import google_crc32c
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.errors import InputError
+from pipelines import output_lock
 
 FORMAT = "gcml-shard-set/1"
 # Sets up to this many bytes in all have their checksums verified by readers
@@ -179,6 +182,10 @@ def check_paths(paths: list[str], what: str, require_manifest: bool = False,
       raise InputError(f"{tag}: no manifest ({os.path.basename(manifest_path(name))}): "
                        "the run that wrote it did not finish, or wrote it before manifests "
                        "existed; rerun that stage")
+    lock = files.join(directory, output_lock.LOCK_NAME) if directory else output_lock.LOCK_NAME
+    if files.exists(lock) and not output_lock.held_here(lock):
+      raise InputError(f"{tag}: no manifest, and {lock} is there: the gcml run writing this "
+                       "folder has not finished or was killed; wait for it or rerun that stage")
     counts = sorted({c for _, _, c in members})
     if len(counts) > 1:
       raise InputError(f"{tag}: files of {len(counts)} shard sets ({', '.join(map(str, counts))}"

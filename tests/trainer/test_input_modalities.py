@@ -100,3 +100,18 @@ def test_reader_refuses_two_runs_mixed(tmp_path):
             tmp_path / "ex" / "triplets-00003-of-00004.tfrecord")
   with pytest.raises(ConfigError, match="is not part of the set in .* a stale or mixed shard set"):
     _check(str(tmp_path / "ex" / "triplets-*.tfrecord"))
+
+
+def test_reader_refuses_a_whole_set_without_manifest_beside_a_stale_lock(tmp_path):
+  """gcml examples killed after its last shard, before its manifest: _LOCK is left."""
+  data = _triplets(tmp_path / "ex")
+  os.remove(tmp_path / "ex" / "_MANIFEST-triplets.json")
+  _check(data)  # four of four shards and no gcml bookkeeping: a user's own files
+  with open(tmp_path / "ex" / "_LOCK", "w", encoding="utf-8") as f:
+    f.write('{"command": "gcml examples", "host": "h", "pid": 1}\n')
+  with pytest.raises(ConfigError) as e:
+    _check(data)
+  assert str(e.value) == (
+      f"--train_data: {tmp_path}/ex/triplets-*.tfrecord: no manifest, and {tmp_path}/ex/_LOCK "
+      "is there: the gcml run writing this folder has not finished or was killed; wait for it "
+      "or rerun that stage")
