@@ -1,12 +1,13 @@
 """Fault injection: `gcml cluster`, `examples` and `export` SIGKILLed at seeded points.
 
-Each stage runs once uninterrupted (the clean bytes), once into another
-folder that is SIGKILLed (with its process group) as soon as a seeded number
-of names has appeared under its output (a progress point, not a time: the
-same on a fast or a loaded machine), and then again, to completion, into the
-killed folder. Checked: the reader of the next stage either refuses the
-killed output in one line or reads exactly the clean bytes (never a partial
-or mixed set); the rerun takes over the dead run's `_LOCK`, leaves no
+Each stage runs once uninterrupted (the clean bytes), twice into another
+folder, each run SIGKILLed (with its process group) as soon as a seeded
+number of names has appeared under its output (a progress point, not a time:
+about the same on a fast or a loaded machine; one early and one late point,
+the second landing on the first's leftovers), and then again, to completion,
+into the killed folder. Checked: the reader of the next stage either refuses
+the killed output in one line or reads exactly the clean bytes (never a
+partial or mixed set); the rerun takes over the dead run's `_LOCK`, leaves no
 temporaries and writes the clean bytes.
 """
 
@@ -116,30 +117,39 @@ def _stages(world):
   }
 
 
-def _kill_and_rerun(world, name, args, reader, seed):
-  clean, killed = os.path.join(world, name, "clean"), os.path.join(world, name, "killed")
-  code, timeline, err = _run(args, clean)
-  assert code == 0, err
-  expected = _bytes(clean, _names(clean))
-  kill_after = random.Random(seed).randint(2, max(2, len(timeline) - 2))
-  code, _, _ = _run(args, killed, kill_after)
-  left = _names(killed)
+def _reader_verdict(reader, killed, expected) -> str:
+  """The next stage's reader on a killed folder: a one-line refusal, or the clean bytes."""
   try:
     accepted = reader(killed)
   except (InputError, ConfigError) as e:
     assert "\n" not in str(e)
-    outcome = f"refused: {e}"
-  else:  # a kill after the set was whole: it must be exactly the clean set
-    consumed = {os.path.relpath(p, killed) for p in accepted}
-    assert _bytes(killed, consumed) == {n: expected[n] for n in consumed}
-    outcome = "accepted the clean bytes"
+    return f"refused: {e}"
+  consumed = {os.path.relpath(p, killed) for p in accepted}  # whole: it must be the clean set
+  assert _bytes(killed, consumed) == {n: expected[n] for n in consumed}
+  return "accepted the clean bytes"
+
+
+def _kill_and_rerun(world, name, args, reader, seed):
+  """Clean run; two kills into one folder (the second over the first's leftovers); rerun."""
+  clean, killed = os.path.join(world, name, "clean"), os.path.join(world, name, "killed")
+  code, timeline, err = _run(args, clean)
+  assert code == 0, err
+  expected = _bytes(clean, _names(clean))
+  # One seeded point in the first half of the clean run's names, one in the second.
+  rng, half = random.Random(seed), max(3, len(timeline) // 2)
+  points = [rng.randrange(2, half), rng.randrange(half, max(half + 1, len(timeline) - 1))]
+  outcomes = []
+  for kill_after in points:
+    code, _, _ = _run(args, killed, kill_after)
+    outcomes.append((code, kill_after, len(timeline), _reader_verdict(reader, killed, expected)))
+  left = _names(killed)
   code_rerun, _, err = _run(args, killed)
   assert code_rerun == 0, err
   if code == -signal.SIGKILL and "_LOCK" in left:
     assert "taking over the lock" in err
   assert not [n for n in _names(killed) if ".tmp-" in n]
   assert _bytes(killed, _names(killed)) == expected
-  return name, code, kill_after, len(timeline), outcome
+  return name, outcomes
 
 
 @pytest.mark.slow
@@ -149,7 +159,8 @@ def test_killed_stages_are_refused_and_reruns_give_the_clean_bytes(world):
     runs = [pool.submit(_kill_and_rerun, world, name, args, reader, SEED + i)
             for i, (name, (args, reader)) in enumerate(stages.items())]
     results = [r.result() for r in runs]
-  for name, code, kill_after, names, outcome in results:
-    print(f"{name}: exit {code} after {kill_after} of {names} names; reader {outcome}")
-  # At least one kill landed before its output was whole (what the test is for).
-  assert any(outcome.startswith("refused") for *_, outcome in results)
+  for name, outcomes in results:
+    for code, kill_after, names, verdict in outcomes:
+      print(f"{name}: exit {code} after {kill_after} of {names} names; reader {verdict}")
+    # The early kill landed before the output was whole (what the test is for).
+    assert outcomes[0][3].startswith("refused"), name
