@@ -81,7 +81,8 @@ def test_reader_refuses_a_set_without_its_manifest_when_shards_are_missing(tmp_p
   os.remove(tmp_path / "ex" / "triplets-00003-of-00004.tfrecord")
   with pytest.raises(ConfigError) as e:
     _check(data)
-  assert str(e.value) == f"--train_data: {tmp_path}/ex/triplets-*.tfrecord: partial shard set: 3 of 4 shards"
+  assert str(e.value) == (f"--train_data: {tmp_path}/ex/triplets-*.tfrecord: partial shard set: "
+                          "3 of 4 shards")
 
 
 def test_reader_refuses_a_set_missing_a_listed_shard(tmp_path):
