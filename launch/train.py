@@ -5,6 +5,8 @@ CLC papers' optimizer, learning rate, decay, margin, batch, sampled classes
 and the 4000/256 network); any flag given explicitly overrides the preset.
 `--export_only` re-exports the SavedModel (the best validation step if the run
 selected one, else the latest checkpoint).
+`--modalities` defaults to the ones `gcml examples` recorded beside
+`--train_data` (`model/input_modalities.py`).
 Bad configurations fail before training with one line (exit 2), and so does a
 non-finite loss, gradient or variable during training (`--on_nonfinite=stop`).
 """
@@ -67,9 +69,9 @@ def _default_text(name: str) -> str:
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
   config = TrainConfig.from_flags(preset="demo")
   value = getattr(config.model if hasattr(config.model, name) else config, name, None)
-  if name == "modalities" and value:
-    value = ",".join(f"{m.name}:{m.dim}" for m in value)
-  elif isinstance(value, tuple):
+  if name == "modalities":
+    return " [default: what `gcml examples` recorded beside --train_data]"
+  if isinstance(value, tuple):
     value = ",".join(str(v) for v in value)
   return "" if value in (None, "", ()) else f" [demo preset: {value}]"
 
@@ -100,7 +102,16 @@ def config_from_argv(argv: list[str]):
   args = parser().parse_args(argv)
   explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic")
               if getattr(args, k) is not None}
-  return TrainConfig.from_flags(preset=args.preset, **explicit).validate(), args
+  config = TrainConfig.from_flags(preset=args.preset, **dict(explicit)).validate()
+  # The flags are checked first (one line, before TensorFlow is imported), then the
+  # modalities are read from the inputs' summary or records (TensorFlow's file API).
+  from model import input_modalities
+  from model.steps import input_kind
+  resolved = dict(explicit)
+  input_modalities.resolve(resolved, input_kind(config.mode))
+  if resolved != explicit:
+    config = TrainConfig.from_flags(preset=args.preset, **resolved).validate()
+  return config, args
 
 
 def main(argv: list[str]) -> int:

@@ -8,20 +8,15 @@ no strings) with `model.losses.hash_ids`, so the losses can compare ids.
 """
 
 import dataclasses
-import logging
-import os
 
 import tensorflow as tf
 
 from model.errors import ConfigError
+from model.input_files import (SIDE_FILE_SUFFIXES, check_shard_sets,  # noqa: F401 (re-exported)
+                               first_record, list_files)
 from model.losses.triplet import hash_ids
 
 TRIPLET_ROLES = ("anchor", "positive", "negative")
-# Names a glob over a stage's output also matches that are not example shards:
-# summary.json, classes.tsv, rejected/, manifests, temporaries of killed runs.
-SIDE_FILE_SUFFIXES = (".json", ".tsv", ".csv", ".txt", ".md")
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,51 +89,6 @@ def _structure(parsed: dict, config: InputConfig) -> dict:
   return out
 
 
-def _is_side_file(path: str) -> bool:
-  name = os.path.basename(path.rstrip("/"))
-  return (name.startswith((".", "_")) or name.endswith(SIDE_FILE_SUFFIXES) or
-          tf.io.gfile.isdir(path))
-
-
-def list_files(file_pattern: str, flag: str = "--train_data", note: bool = False) -> list[str]:
-  """The example shards matching `file_pattern` (comma-separated globs).
-
-  Directories, hidden or `_`-prefixed names and side files (`.json`, `.tsv`,
-  ...) that a glob such as `DIR/*` also matches are skipped (logged with `note`).
-
-  Raises:
-    ConfigError: a glob matches nothing, or nothing but skipped names.
-  """
-  files, skipped = [], []
-  for pattern in file_pattern.split(","):
-    found = sorted(tf.io.gfile.glob(pattern.strip()))
-    if not found:
-      raise ConfigError(f"{flag}: no file matches {pattern.strip()}")
-    for path in found:
-      (skipped if _is_side_file(path) else files).append(path)
-  if skipped and note:
-    log.info("%s: skipping %d names that are not example shards: %s", flag, len(skipped),
-             ", ".join(os.path.basename(p.rstrip("/")) for p in skipped))
-  if not files:
-    raise ConfigError(f"{flag}: {file_pattern} matches no example shard, only "
-                      f"{', '.join(os.path.basename(p.rstrip('/')) for p in skipped)}")
-  return files
-
-
-def _first_record(path: str, flag: str) -> bytes | None:
-  # The record iterator, not tf.data: these checks run before the strategy is
-  # made, and an eager tf.data op would start TensorFlow's runtime too early
-  # for MultiWorkerMirroredStrategy ("Collective ops must be configured at
-  # program startup").
-  try:
-    for record in tf.compat.v1.io.tf_record_iterator(path):
-      return record
-  except tf.errors.OpError as e:
-    raise ConfigError(f"{flag}: {path} is not a TFRecord file "
-                      f"({e.__class__.__name__})") from None
-  return None
-
-
 def _describe_floats(features, prefix: str) -> str:
   found = [f"{k[len(prefix):]}:{len(v.float_list.value)}" for k, v in sorted(features.items())
            if k.startswith(prefix) and v.WhichOneof("kind") == "float_list"
@@ -166,7 +116,7 @@ def check_records(config: InputConfig, flag: str = "--train_data",
   first, first_path = None, None
   files = list_files(config.file_pattern, flag, note=True)
   for path in files:
-    record = _first_record(path, flag)
+    record = first_record(path, flag)
     if record is not None and first is None:
       first, first_path = record, path
   if first is None:
@@ -258,7 +208,7 @@ def make_dataset(config: InputConfig,
     ConfigError: if nothing matches or a worker would get no file.
   """
   config.validate()
-  files = list_files(config.file_pattern)
+  files = list_files(config.file_pattern, check_sets=False)  # checked by the preflight
   if input_context and input_context.num_input_pipelines > 1:
     if len(files) < input_context.num_input_pipelines:
       raise ConfigError(f"{len(files)} files cannot feed {input_context.num_input_pipelines} "

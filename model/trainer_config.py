@@ -15,6 +15,8 @@ from typing import Any
 
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
+from pipelines import modality_spec
+from pipelines.errors import InputError
 
 MODES = ("triplet", "clc", "contrastive")
 STRATEGIES = ("default", "mirrored", "multi_worker", "parameter_server", "tpu")
@@ -285,15 +287,13 @@ class TrainConfig:
 
 
 def parse_modalities(value: Any) -> tuple[ModalityConfig, ...]:
-  """"mean_rgb:1024,mean_audio:128" or [(name, dim)] -> ModalityConfigs."""
+  """"mean_rgb:1024,mean_audio:128" (parsed as every stage's `--modalities`) or
+  [(name, dim)] -> ModalityConfigs."""
   if isinstance(value, str):
-    pairs = []
-    for item in value.split(","):
-      name, sep, dim = item.strip().partition(":")
-      if not sep or not dim.strip().isdigit():
-        raise ConfigError(f"--modalities: expected name:dim, got {item!r}")
-      pairs.append((name.strip(), int(dim)))
-    value = pairs
+    try:
+      value = modality_spec.parse_modalities(value)
+    except InputError as e:
+      raise ConfigError(str(e)) from None
   return tuple(m if isinstance(m, ModalityConfig) else ModalityConfig(*m) for m in value)
 
 

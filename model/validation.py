@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from model import metrics
 from model.errors import ConfigError
+from model.input_files import check_shard_sets
 
 
 class ValidationSet:
@@ -43,6 +44,8 @@ class ValidationSet:
     if not items or not edge_files:
       raise ConfigError(f"--validation_data={directory}: no items-*.tfrecord and edges-*.tsv "
                         "(write them with gcml examples --kind=validation)")
+    check_shard_sets(items, "--validation_data")
+    check_shard_sets(edge_files, "--validation_data")
     spec = {"id": tf.io.FixedLenFeature([], tf.string)}
     spec.update({name: tf.io.FixedLenFeature([dim], tf.float32) for name, dim in self.modalities})
     features = {name: [] for name, _ in self.modalities}

@@ -57,7 +57,7 @@ from apache_beam.io.filesystems import FileSystems
 from model import metrics
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, sharded_io, split, tf_example, training_summaries
+from pipelines import inputs, modalities, sharded_io, split, tf_example, training_summaries
 from pipelines.clustering import local_io
 from pipelines.errors import InputError
 
@@ -326,8 +326,9 @@ def parse_args(argv):
                       help="feature TFRecord glob, for the raw-feature baseline")
   parser.add_argument("--output_dir", required=True)
   parser.add_argument("--edge_format", default="auto", help="csv|tsv|tfrecord|auto")
-  parser.add_argument("--modalities", default=features_lib.modalities_flag(
-      features_lib.DEFAULT_MODALITIES), help="feature vectors as name:dim,name:dim")
+  parser.add_argument("--modalities", default=None,
+                      help="feature vectors as name:dim,name:dim (default: as recorded by "
+                      "gcml export beside --embeddings, else detected from the records)")
   parser.add_argument("--test_fraction", type=float, default=split.TEST_FRACTION)
   parser.add_argument("--ndcg_k", type=int, default=60, help="k of NDCG@k (60 in the paper)")
   parser.add_argument("--map_k", type=int, default=60,
@@ -357,7 +358,7 @@ def parse_args(argv):
                                          known.annotation_learning_rate,
                                          known.annotation_batch, known.annotation_steps)
   return EvaluateConfig(known.embeddings, known.edges, known.features, known.output_dir,
-                        known.edge_format, features_lib.parse_modalities(known.modalities),
+                        known.edge_format, modalities.parse_flag(known.modalities),
                         known.test_fraction, known.ndcg_k, known.map_k, known.query_block,
                         known.labels_from, annotation_config,
                         training_summaries.parse_model_dirs(known.model_dir))
@@ -387,6 +388,8 @@ def run(argv=None) -> dict:
   embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True,
                                         require_manifest=True)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  config = dataclasses.replace(config, modalities=modalities.settle(
+      config.modalities, feature_paths, modalities.directory_of(config.embeddings), "export"))
   scalars = training_summaries.read_runs(config.model_dirs)  # fails early on a bad dir
   result = evaluate(config, embedding_paths, edge_paths, feature_paths)
   training_charts = {}

@@ -45,8 +45,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from pipelines import features as features_lib
-from pipelines import inputs, rejected, related_items, runner, sharded_io, summary, tf_example
+from pipelines import (inputs, modalities, rejected, related_items, runner, sharded_io, summary,
+                       tf_example)
 from pipelines.errors import InputError
+from pipelines.modality_spec import canonical_order
 
 STAGE = "export"
 
@@ -63,13 +65,12 @@ def saved_model_path(model_dir: str) -> str:
 
 
 def signature_modalities(path: str) -> tuple:
-  """The modalities (name, dim) of the SavedModel's serving signature."""
+  """The modalities (name, dim) of the SavedModel's serving signature (larger first)."""
   import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   sig = tf.saved_model.load(path).signatures["serving_default"]
   specs = sig.structured_input_signature[1]
-  return tuple(features_lib.Modality(name, int(spec.shape[-1]))
-               for name, spec in sorted(specs.items()))
+  return canonical_order((name, int(spec.shape[-1])) for name, spec in specs.items())
 
 
 def stack_batch(pairs):
@@ -241,9 +242,13 @@ def run(argv=None) -> dict:
   config, pipeline_args = parse_args(argv)
   config.validate()
   model_path = saved_model_path(config.model_dir)
-  if config.modalities is None:
-    config = dataclasses.replace(config, modalities=signature_modalities(model_path))
+  served = signature_modalities(model_path)
+  if config.modalities is not None:
+    modalities.check_agrees(config.modalities, served, "--modalities",
+                            f"the model {model_path} (its serving signature)")
+  config = dataclasses.replace(config, modalities=config.modalities or served)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  modalities.check_given(config.modalities, feature_paths)
   num_shards = config.num_shards or max(1, len(feature_paths))
   options = runner.pipeline_options(pipeline_args)
   sharded_io.ensure_dir(config.output_dir)
@@ -254,7 +259,8 @@ def run(argv=None) -> dict:
     return {}
   from model import data_split  # pylint: disable=import-outside-toplevel
   extra = {"model": model_path, "features_glob": config.features, "top_k": config.top_k,
-           "search": config.search, "num_shards": num_shards}
+           "search": config.search, "num_shards": num_shards,
+           "modalities": features_lib.modalities_flag(config.modalities)}
   trained_under = data_split.model_split(model_path)
   if trained_under is not None:
     extra["split"] = trained_under

@@ -19,6 +19,8 @@ import numpy as np
 
 from pipelines import item_ids, tf_example, tfrecord_files
 from pipelines.errors import InputError
+from pipelines.modality_spec import (DEFAULT_MODALITIES, Modality,  # noqa: F401 (re-exported)
+                                     modalities_flag, parse_modalities)
 from pipelines.rejected import Rejection, binary_record
 
 NOT_AN_EXAMPLE = "not_a_tf_example"
@@ -27,31 +29,6 @@ EMPTY_ID = "empty_id"
 DUPLICATE_ID = "duplicate_id"
 BAD_LABELS = "labels_not_int64"
 DEFAULT_MAX_ABS_FEATURE = 1e6
-
-
-class Modality(NamedTuple):
-  name: str
-  dim: int
-
-
-DEFAULT_MODALITIES = (Modality("mean_rgb", 1024), Modality("mean_audio", 128))
-
-
-def parse_modalities(spec: str) -> tuple[Modality, ...]:
-  """Parses `name:dim,name:dim` (the `--modalities` flag)."""
-  out = []
-  for part in spec.split(","):
-    name, _, dim = part.strip().partition(":")
-    if not name or not dim.isdigit() or int(dim) <= 0:
-      raise InputError(f"--modalities: expected name:dim[,name:dim...], got {spec!r}")
-    out.append(Modality(name, int(dim)))
-  if len({m.name for m in out}) != len(out):
-    raise InputError(f"--modalities: a name appears twice in {spec!r}")
-  return tuple(out)
-
-
-def modalities_flag(modalities) -> str:
-  return ",".join(f"{m.name}:{m.dim}" for m in modalities)
 
 
 class Item(NamedTuple):

@@ -13,7 +13,9 @@ writes the held-out validation items and their edges instead
 (`pipelines/examples/validation_set.py`), for the trainer's model selection. Outputs are byte-identical for the
 same inputs and seed, whatever the runner and the number of workers: every
 random choice is a seeded hash of stable keys and every output is sorted.
-See `pipelines/examples/` for the sampling schemes.
+See `pipelines/examples/` for the sampling schemes. The modalities are detected
+from the feature records unless `--modalities` names them
+(`pipelines/modalities.py`), and recorded in the summary for `gcml train`.
 """
 
 import argparse
@@ -26,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, rejected, runner, sharded_io, split, summary
+from pipelines import inputs, modalities, rejected, runner, sharded_io, split, summary
 from pipelines.errors import InputError
 from pipelines.examples import (cluster_labels, items, join_features, reservoirs, skew_join,
                                 smart_negatives, tables, triplets, validation_set)
@@ -61,7 +63,7 @@ class ExamplesConfig:
   hot_threshold: int = skew_join.DEFAULT_HOT_THRESHOLD
   edge_format: str = "auto"
   edge_combine: str = "max"
-  modalities: tuple = features_lib.DEFAULT_MODALITIES
+  modalities: tuple | None = features_lib.DEFAULT_MODALITIES  # None: detect from --features
 
   def validate(self) -> None:
     def need(ok, message):
@@ -205,8 +207,9 @@ def parse_args(argv):
                  help="records per join key above which a key is split")
   p.add_argument("--edge_format", default=d.edge_format, help="csv|tsv|tfrecord|auto")
   p.add_argument("--edge_combine", default=d.edge_combine, choices=("max", "sum"))
-  p.add_argument("--modalities", default=features_lib.modalities_flag(d.modalities),
-                 help="feature vectors as name:dim,name:dim")
+  p.add_argument("--modalities", default=None,
+                 help="feature vectors as name:dim,name:dim (default: detected from the "
+                 "records)")
   a, pipeline_args = runner.parse_stage_args(p, argv)
   config = ExamplesConfig(
       kind=a.kind, features=a.features, output_dir=a.output_dir, edges=a.edges,
@@ -219,7 +222,7 @@ def parse_args(argv):
       num_shards=a.num_shards,
       test_fraction=a.test_fraction, validation_fraction=a.validation_fraction,
       hot_threshold=a.hot_threshold, edge_format=a.edge_format,
-      edge_combine=a.edge_combine, modalities=features_lib.parse_modalities(a.modalities))
+      edge_combine=a.edge_combine, modalities=modalities.parse_flag(a.modalities))
   config.validate()
   return config, pipeline_args
 
@@ -263,6 +266,8 @@ def run(argv=None) -> dict:
   """Runs `gcml examples`; returns the `examples` section of summary.json."""
   config, pipeline_args = parse_args(argv)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  config = dataclasses.replace(config, modalities=modalities.resolve(config.modalities,
+                                                                     feature_paths))
   edge_paths, assignment_paths, levels = [], [], 0
   if config.kind != "labels":
     edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)

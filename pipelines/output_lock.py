@@ -136,6 +136,13 @@ def acquire(output_dir: str, what: str) -> None:
     logging.info("%s: removed %d temporary file(s) of earlier runs", what, removed)
 
 
+def held_here(path: str) -> bool:
+  """True when the lock file `path` is held by this process (its own output folder)."""
+  if _is_local(path):
+    return os.path.abspath(path) in {os.path.abspath(p) for p in _held}
+  return path in _held
+
+
 def release(output_dir: str) -> None:
   path = lock_path(output_dir)
   if path not in _held:

@@ -15,11 +15,15 @@ killed half way leaves shards without a manifest.
   matched file of the same name outside it (a stale set of another shard
   count, or a mix of runs);
 * a set without a manifest is refused where the reader requires one (outputs
-  of gcml such as cluster tables and embeddings); inputs written by users have
-  none and are accepted, unless the files a wildcard matched are plainly a
-  partial or mixed `-of-N` set.
+  of gcml such as cluster tables and embeddings), and in any folder that holds
+  a `_LOCK` of another process (`output_lock`: a gcml stage is writing it, or
+  was killed while it did, even if every shard is there); inputs written by users have none and
+  are accepted, unless the files a wildcard matched are plainly a partial or
+  mixed `-of-N` set.
 
 Every refusal is one `InputError` line naming the set and what is wrong.
+Readers pass the file system they use (`BeamFiles`, the default; the trainer
+passes TensorFlow's, `model/input.py`).
 """
 
 import hashlib
@@ -32,12 +36,41 @@ import google_crc32c
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.errors import InputError
+from pipelines import output_lock
 
 FORMAT = "gcml-shard-set/1"
 # Sets up to this many bytes in all have their checksums verified by readers
 # before a run starts; larger ones are checked by name and size only.
 VERIFY_CHECKSUM_BYTES = 1 << 30
 SHARD_NAME = re.compile(r"^(?P<name>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})(?P<suffix>.*)$")
+
+
+class BeamFiles:
+  """The file operations the checks need, on Beam's file systems."""
+
+  @staticmethod
+  def join(directory: str, name: str) -> str:
+    return FileSystems.join(directory, name)
+
+  @staticmethod
+  def exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+  @staticmethod
+  def open(path: str):
+    return FileSystems.open(path, compression_type="uncompressed")
+
+  @staticmethod
+  def sizes(directory: str, names: list[str]) -> dict:
+    """{name: size in bytes} of the named files that exist in `directory`."""
+    found = {}
+    for result in FileSystems.match([FileSystems.join(directory, n) for n in names]):
+      for m in result.metadata_list:
+        found[os.path.basename(m.path)] = m.size_in_bytes
+    return found
+
+
+BEAM = BeamFiles()
 
 
 def manifest_path(prefix: str) -> str:
@@ -61,9 +94,9 @@ def manifest_bytes(prefix: str, suffix: str, num_shards: int,
   return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
-def read_manifest(path: str, what: str) -> dict:
+def read_manifest(path: str, what: str, files=BEAM) -> dict:
   try:
-    with FileSystems.open(path, compression_type="uncompressed") as f:
+    with files.open(path) as f:
       body = json.loads(f.read().decode("utf-8"))
     if body.get("format") != FORMAT or not isinstance(body.get("files"), list):
       raise ValueError("not a gcml shard-set manifest")
@@ -72,38 +105,31 @@ def read_manifest(path: str, what: str) -> dict:
     raise InputError(f"{what}: {path}: unreadable manifest ({e.__class__.__name__}: {e})") from None
 
 
-def _sizes(directory: str, names: list[str]) -> dict:
-  paths = [FileSystems.join(directory, n) for n in names]
-  found = {}
-  for result in FileSystems.match(paths):
-    for m in result.metadata_list:
-      found[os.path.basename(m.path)] = m.size_in_bytes
-  return found
-
-
-def _checksum(path: str) -> str:
+def _checksum(path: str, files=BEAM) -> str:
   crc = google_crc32c.Checksum()
-  with FileSystems.open(path, compression_type="uncompressed") as f:
+  with files.open(path) as f:
     while chunk := f.read(8 << 20):
       crc.update(chunk)
   return crc.hexdigest().decode("ascii")
 
 
-def check_set(directory: str, name: str, suffix: str, matched: list[str], what: str) -> bool:
+def check_set(directory: str, name: str, suffix: str, matched: list[str], what: str,
+              files=BEAM) -> bool:
   """Checks one set against its manifest; returns False when it has none."""
-  manifest = manifest_path(FileSystems.join(directory, name))
-  if not FileSystems.exists(manifest):
+  manifest = files.join(directory, f"_MANIFEST-{name}.json") if directory else \
+      f"_MANIFEST-{name}.json"
+  if not files.exists(manifest):
     return False
-  body = read_manifest(manifest, what)
+  body = read_manifest(manifest, what, files)
   listed = {f["name"]: f for f in body["files"]}
-  tag = f"{what}: {FileSystems.join(directory, name)}-*{suffix}"
+  tag = f"{what}: {files.join(directory, name)}-*{suffix}"
   for path in matched:
     if os.path.basename(path) not in listed:
       raise InputError(
           f"{tag}: {os.path.basename(path)} is not part of the set in {manifest} "
           f"({body['num_shards']} shards, run {body['run']}): a stale or mixed shard set; "
           "rerun the stage that writes it into an empty or its own directory")
-  sizes = _sizes(directory, sorted(listed))
+  sizes = files.sizes(directory, sorted(listed))
   for file_name, entry in sorted(listed.items()):
     if file_name not in sizes:
       raise InputError(f"{tag}: partial shard set: {file_name} (listed in {manifest}, run "
@@ -113,14 +139,14 @@ def check_set(directory: str, name: str, suffix: str, matched: list[str], what: 
                        f"(run {body['run']}) says {entry['bytes']}: a mixed or damaged set")
   if sum(sizes.values()) <= VERIFY_CHECKSUM_BYTES:
     for file_name, entry in sorted(listed.items()):
-      if _checksum(FileSystems.join(directory, file_name)) != entry["crc32c"]:
+      if _checksum(files.join(directory, file_name), files) != entry["crc32c"]:
         raise InputError(f"{tag}: {file_name} does not match the checksum in its manifest "
                          f"(run {body['run']}): a mixed or damaged set")
   return True
 
 
 def check_paths(paths: list[str], what: str, require_manifest: bool = False,
-                wildcard: bool = True) -> None:
+                wildcard: bool = True, files=BEAM) -> None:
   """Refuses, in one line, matched files that are a partial or mixed shard set.
 
   Args:
@@ -131,6 +157,7 @@ def check_paths(paths: list[str], what: str, require_manifest: bool = False,
       is not a shard.
     wildcard: the paths came from a glob (a partial `-of-N` set is then refused
       even without a manifest).
+    files: the file system (`BeamFiles`' methods).
 
   Raises:
     InputError: naming the set and what is wrong with it.
@@ -148,13 +175,17 @@ def check_paths(paths: list[str], what: str, require_manifest: bool = False,
         (path, int(m["index"]), int(m["count"])))
   for (directory, name, suffix), members in sorted(groups.items()):
     matched = [p for p, _, _ in members]
-    if check_set(directory, name, suffix, matched, what):
+    if check_set(directory, name, suffix, matched, what, files):
       continue
-    tag = f"{what}: {FileSystems.join(directory, name)}-*{suffix}"
+    tag = f"{what}: {files.join(directory, name)}-*{suffix}"
     if require_manifest:
       raise InputError(f"{tag}: no manifest ({os.path.basename(manifest_path(name))}): "
                        "the run that wrote it did not finish, or wrote it before manifests "
                        "existed; rerun that stage")
+    lock = files.join(directory, output_lock.LOCK_NAME) if directory else output_lock.LOCK_NAME
+    if files.exists(lock) and not output_lock.held_here(lock):
+      raise InputError(f"{tag}: no manifest, and {lock} is there: the gcml run writing this "
+                       "folder has not finished or was killed; wait for it or rerun that stage")
     counts = sorted({c for _, _, c in members})
     if len(counts) > 1:
       raise InputError(f"{tag}: files of {len(counts)} shard sets ({', '.join(map(str, counts))}"

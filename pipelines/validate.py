@@ -3,8 +3,9 @@
 Reads contract 1 (edges) and contract 2 (features), writes every refused
 record to `OUTPUT/rejected/validate-*.tsv` and the counts to
 `OUTPUT/summary.json` (section `validate`): records read, valid, rejected by
-reason, duplicate edges combined, and edge endpoints with no features (kept,
-counted).
+reason, duplicate edges combined, edge endpoints with no features (kept,
+counted) and the modalities: detected from the records unless `--modalities`
+names them (`pipelines/modalities.py`).
 """
 
 import argparse
@@ -16,7 +17,7 @@ import apache_beam as beam
 
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, rejected, runner, sharded_io, summary
+from pipelines import inputs, modalities, rejected, runner, sharded_io, summary
 
 STAGE = "validate"
 
@@ -48,7 +49,7 @@ class ValidateConfig:
   output_dir: str
   edge_format: str = "auto"
   edge_combine: str = "max"
-  modalities: tuple = features_lib.DEFAULT_MODALITIES
+  modalities: tuple | None = features_lib.DEFAULT_MODALITIES  # None: detect
   max_abs_feature: float = features_lib.DEFAULT_MAX_ABS_FEATURE
 
 
@@ -76,15 +77,16 @@ def parse_args(argv):
   parser.add_argument("--output_dir", required=True)
   parser.add_argument("--edge_format", default="auto", help="csv|tsv|tfrecord|auto")
   parser.add_argument("--edge_combine", default="max", choices=("max", "sum"))
-  parser.add_argument("--modalities", default=features_lib.modalities_flag(
-      features_lib.DEFAULT_MODALITIES), help="feature vectors as name:dim,name:dim")
+  parser.add_argument("--modalities", default=None,
+                      help="feature vectors as name:dim,name:dim (default: detected from "
+                      "the records)")
   parser.add_argument("--max_abs_feature", type=float,
                       default=features_lib.DEFAULT_MAX_ABS_FEATURE,
                       help="largest magnitude of a feature value; larger ones are rejected "
                       "as <modality>_out_of_range")
   known, pipeline_args = runner.parse_stage_args(parser, argv)
   config = ValidateConfig(known.edges, known.features, known.output_dir, known.edge_format,
-                          known.edge_combine, features_lib.parse_modalities(known.modalities),
+                          known.edge_combine, modalities.parse_flag(known.modalities),
                           features_lib.check_max_abs(known.max_abs_feature))
   return config, pipeline_args
 
@@ -95,6 +97,8 @@ def run(argv=None) -> dict:
   edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
   edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  config = dataclasses.replace(config, modalities=modalities.resolve(config.modalities,
+                                                                     feature_paths))
   options = runner.pipeline_options(pipeline_args)
   sharded_io.ensure_dir(config.output_dir)
   pipeline = beam.Pipeline(options=options)
@@ -104,7 +108,8 @@ def run(argv=None) -> dict:
     return {}
   section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
       "edges_glob": config.edges, "features_glob": config.features,
-      "edge_files": len(edge_paths), "feature_files": len(feature_paths)})
+      "edge_files": len(edge_paths), "feature_files": len(feature_paths),
+      "modalities": features_lib.modalities_flag(config.modalities)})
   rejected_total = sum(v for k, v in section.items() if k.startswith("rejected/"))
   logging.info("validate: %s", json.dumps(section, sort_keys=True))
   print(f"validate: {section.get('edges/unique_edges', 0)} unique edges, "

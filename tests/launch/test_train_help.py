@@ -14,7 +14,8 @@ def test_help_shows_the_demo_default():
   assert actions["batch_size"].help == (
       "GLOBAL batch size (divided over the replicas). [demo preset: 64]")
   assert actions["margin"].help.endswith("[demo preset: 0.5]")
-  assert actions["modalities"].help.endswith("[demo preset: mean_rgb:1024,mean_audio:128]")
+  assert actions["modalities"].help.endswith(
+      "[default: what `gcml examples` recorded beside --train_data]")
 
 
 def test_entries_naming_several_fields_give_each_the_text():

@@ -99,6 +99,12 @@ def test_set_without_manifest(shards):
   with pytest.raises(InputError, match="no manifest"):
     _check(shards, require=True)
   assert len(_check(shards)) == 4  # user inputs have none and keep working
+  files.write_text(str(shards / "_LOCK"), ['{"host": "h", "pid": 1}'])  # a killed gcml stage
+  with pytest.raises(InputError, match="no manifest, and .*_LOCK is there: the gcml run"):
+    _check(shards)
+  os.remove(shards / "_LOCK")
+  with output_lock.held(str(shards), "gcml validate"):  # a stage whose inputs lie in its output
+    assert len(_check(shards)) == 4
   os.remove(shards / "out-00001-of-00004.tsv")
   with pytest.raises(InputError, match="partial shard set: 3 of 4 shards"):
     _check(shards)
