@@ -30,6 +30,7 @@ from pipelines import inputs, rejected, runner, sharded_io, split, summary
 from pipelines.errors import InputError
 from pipelines.examples import (cluster_labels, items, join_features, reservoirs, skew_join,
                                 smart_negatives, tables, triplets, validation_set)
+from pipelines.examples.local import engine as local_engine
 
 STAGE = "examples"
 KINDS = ("smart", "random", "labels", "validation")
@@ -62,6 +63,7 @@ class ExamplesConfig:
   edge_format: str = "auto"
   edge_combine: str = "max"
   modalities: tuple = features_lib.DEFAULT_MODALITIES
+  engine: str = "beam"
 
   def validate(self) -> None:
     def need(ok, message):
@@ -207,6 +209,9 @@ def parse_args(argv):
   p.add_argument("--edge_combine", default=d.edge_combine, choices=("max", "sum"))
   p.add_argument("--modalities", default=features_lib.modalities_flag(d.modalities),
                  help="feature vectors as name:dim,name:dim")
+  p.add_argument("--engine", default=d.engine, choices=("beam", "local"),
+                 help="beam: a Beam pipeline (any runner); local: in memory, the same bytes "
+                 "(docs/engines.md)")
   a, pipeline_args = p.parse_known_args(argv)
   config = ExamplesConfig(
       kind=a.kind, features=a.features, output_dir=a.output_dir, edges=a.edges,
@@ -219,7 +224,8 @@ def parse_args(argv):
       num_shards=a.num_shards,
       test_fraction=a.test_fraction, validation_fraction=a.validation_fraction,
       hot_threshold=a.hot_threshold, edge_format=a.edge_format,
-      edge_combine=a.edge_combine, modalities=features_lib.parse_modalities(a.modalities))
+      edge_combine=a.edge_combine, modalities=features_lib.parse_modalities(a.modalities),
+      engine=a.engine)
   config.validate()
   return config, pipeline_args
 
@@ -275,7 +281,7 @@ def run(argv=None) -> dict:
       raise InputError(f"--level={config.level} but the cluster tables have {levels} "
                        f"level(s) (l0..l{levels - 1})")
   options = runner.pipeline_options(pipeline_args)
-  dry_run = runner.is_dry_run(options)
+  dry_run = runner.is_dry_run(options) and config.engine == "beam"
   if not dry_run:
     sharded_io.ensure_dir(config.output_dir)
     for prefix, suffix in (("triplets", ".tfrecord"), ("examples", ".tfrecord"),
@@ -284,9 +290,12 @@ def run(argv=None) -> dict:
     stale_classes = cluster_labels.classes_path(config.output_dir)
     if config.kind != "labels" and FileSystems.exists(stale_classes):
       FileSystems.delete([stale_classes])
-  pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, edge_paths, feature_paths, assignment_paths, levels)
-  runner.run(pipeline, "gcml examples")
+  if config.engine == "local":
+    local_engine.run_local(config, edge_paths, feature_paths, assignment_paths, levels, STAGE)
+  else:
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, config, edge_paths, feature_paths, assignment_paths, levels)
+    runner.run(pipeline, "gcml examples")
   if dry_run:
     return {}
   section = summary.merge_stats_into_summary(config.output_dir, STAGE, _extra(config, levels))
