@@ -209,9 +209,7 @@ def parse_args(argv):
   p.add_argument("--edge_combine", default=d.edge_combine, choices=("max", "sum"))
   p.add_argument("--modalities", default=features_lib.modalities_flag(d.modalities),
                  help="feature vectors as name:dim,name:dim")
-  p.add_argument("--engine", default=d.engine, choices=("beam", "local"),
-                 help="beam: a Beam pipeline (any runner); local: in memory, the same bytes "
-                 "(docs/engines.md)")
+  p.add_argument("--engine", default=d.engine, choices=("beam", "local"), help="docs/engines.md")
   a, pipeline_args = p.parse_known_args(argv)
   config = ExamplesConfig(
       kind=a.kind, features=a.features, output_dir=a.output_dir, edges=a.edges,
@@ -253,18 +251,6 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
   return extra
 
 
-def _check_cluster_split(config: ExamplesConfig) -> None:
-  """Refuses cluster tables made under another split; warns when they saw test edges."""
-  tables_split = summary.read_json(
-      FileSystems.join(config.clusters, summary.SUMMARY_NAME)).get("cluster", {}).get("split")
-  split.check_same(tables_split, config.test_fraction, f"--clusters={config.clusters}",
-                   config.validation_fraction)
-  if tables_split and tables_split.get("clustered_edges") == "all":
-    logging.warning("--clusters=%s was clustered over every edge (--cluster_all_edges): test "
-                    "items shaped these clusters, so the cold start is not strict",
-                    config.clusters)
-
-
 def run(argv=None) -> dict:
   """Runs `gcml examples`; returns the `examples` section of summary.json."""
   config, pipeline_args = parse_args(argv)
@@ -276,7 +262,8 @@ def run(argv=None) -> dict:
   if config.kind not in ("random", "validation"):
     assignment_paths = tables.assignment_files(config.clusters)
     levels = tables.num_levels(assignment_paths)
-    _check_cluster_split(config)
+    tables.check_cluster_split(config.clusters, config.test_fraction,
+                               config.validation_fraction)
     if config.level >= levels:
       raise InputError(f"--level={config.level} but the cluster tables have {levels} "
                        f"level(s) (l0..l{levels - 1})")
