@@ -112,14 +112,13 @@ def _positive_keys(ids: list, x, y, w, config) -> np.ndarray:
 
 def cap_slots(anchors: list, limit: int, seed: int) -> list:
   """`CapTriplets`: keeps the `limit` (anchor, positive) slots of smallest slot hash."""
-  slots = [slot_hash(seed, a, p) for a, anchor in anchors for p, _ in anchor.positives]
-  if len(slots) <= limit:
+  if sum(len(anchor.positives) for _, anchor in anchors) <= limit:
     return anchors
-  slots.sort()
-  threshold = slots[limit - 1]
+  hashed = [[slot_hash(seed, a, p) for p, _ in anchor.positives] for a, anchor in anchors]
+  threshold = sorted(h for slots in hashed for h in slots)[limit - 1]
   kept = []
-  for a, anchor in anchors:
-    positives = tuple(p for p in anchor.positives if slot_hash(seed, a, p[0]) <= threshold)
+  for (a, anchor), slots in zip(anchors, hashed):
+    positives = tuple(p for p, h in zip(anchor.positives, slots) if h <= threshold)
     if positives:
       kept.append((a, anchor._replace(positives=positives)))
   return kept

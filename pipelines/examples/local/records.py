@@ -41,47 +41,65 @@ def write_shards(prefix: str, suffix: str, num_shards: int, keyed: list, encode,
   return paths
 
 
+def _varint(n: int) -> bytes:
+  """Protobuf varint of a length (non-negative)."""
+  if n < 0x80:
+    return bytes((n,))
+  if n < 0x4000:
+    return bytes((n & 0x7F | 0x80, n >> 7))
+  return tf_example._varint(n)  # pylint: disable=protected-access
+
+
 def _field(tag: int, payload: bytes) -> bytes:
-  return tf_example._field(tag, payload)  # pylint: disable=protected-access
+  return bytes((tag,)) + _varint(len(payload)) + payload
 
 
 class TripletEncoder:
-  """The bytes of `join_features.triplet_record`, with each item's features serialised once."""
+  """The bytes of `join_features.triplet_record`, each item's role blocks serialised once.
+
+  An Example is a list of map entries `(name, Feature)` in sorted name order:
+  `anchor/*`, `level`, `negative/*`, `positive/*`. The entries of one role
+  depend only on the item, so each (item, role) block is built once and a
+  record is three cached blocks, the level entry and the framing. Memory:
+  about three times the features of the items that appear in triplets.
+  """
 
   def __init__(self, items: dict, modalities):
     self._items = items
     self._names = [m.name for m in modalities]
-    self._cache = {}
-    names = {"level": ("level", None)}
-    for r, role in enumerate(ROLES):
-      names[f"{role}/id"] = ("id", r)
-      for j, m in enumerate(self._names):
-        names[f"{role}/{m}"] = ("feature", (r, j))
-    self._layout = [(_field(0x0A, name.encode("utf-8")), what) for name, what in
-                    ((n, names[n]) for n in sorted(names))]
+    self._blocks = [{} for _ in ROLES]
+    self._levels = {}
+    self._role_names = [[_field(0x0A, name.encode("utf-8")) for name in
+                         sorted([f"{role}/id"] + [f"{role}/{m}" for m in self._names])]
+                        for role in ROLES]
+    self._role_keys = [["id" if name.endswith("/id") else name.split("/", 1)[1] for name in
+                        sorted([f"{role}/id"] + [f"{role}/{m}" for m in self._names])]
+                       for role in ROLES]
+    if sorted(["level"] + [f"{r}/x" for r in ROLES]) != ["anchor/x", "level", "negative/x",
+                                                         "positive/x"]:
+      raise AssertionError("the roles no longer sort as encode() writes them")
 
-  def _features(self, item_id: str) -> tuple:
-    pieces = self._cache.get(item_id)
-    if pieces is None:
+  def _block(self, role: int, item_id: str) -> bytes:
+    block = self._blocks[role].get(item_id)
+    if block is None:
       features = self._items[item_id].features
-      pieces = tuple(tf_example._feature(features[m]) for m in self._names)  # pylint: disable=protected-access
-      self._cache[item_id] = pieces
-    return pieces
+      parts = []
+      for name, key in zip(self._role_names[role], self._role_keys[role]):
+        value = _field(0x12, tf_example._feature(  # pylint: disable=protected-access
+            item_id if key == "id" else features[key]))
+        parts.append(b"\x0a" + _varint(len(name) + len(value)) + name + value)
+      block = self._blocks[role][item_id] = b"".join(parts)
+    return block
 
   def encode(self, triplet: tuple) -> bytes:
     """(anchor, positive, negative, level) -> the serialized Example."""
-    ids = triplet[:3]
-    features = [self._features(i) for i in ids]
-    out = []
-    for name, (kind, where) in self._layout:
-      if kind == "level":
-        value = tf_example._feature([int(triplet[3])])  # pylint: disable=protected-access
-      elif kind == "id":
-        value = tf_example._feature(ids[where])  # pylint: disable=protected-access
-      else:
-        value = features[where[0]][where[1]]
-      out.append(_field(0x0A, name + _field(0x12, value)))
-    return _field(0x0A, b"".join(out))
+    level = self._levels.get(triplet[3])
+    if level is None:
+      name = _field(0x0A, b"level")
+      value = _field(0x12, tf_example._feature([int(triplet[3])]))  # pylint: disable=protected-access
+      level = self._levels[triplet[3]] = b"\x0a" + _varint(len(name) + len(value)) + name + value
+    return _field(0x0A, self._block(0, triplet[0]) + level + self._block(2, triplet[2]) +
+                  self._block(1, triplet[1]))
 
 
 def keyed_triplets(triplets: list, items: dict, seed: int, counts) -> list:
