@@ -18,6 +18,8 @@ setuptools.setup(
         "tf-keras>=2.21,<2.22",
         "tensorflow-recommenders>=0.7.7,<0.8",
         "numpy>=2.0",
+        # Multithreaded CSV splitting for the in-memory engines (Beam pins <26 too).
+        "pyarrow>=18,<26",
         "scipy>=1.13",
         "absl-py>=2.1",
         # CRC-32C for TFRecord framing (Beam's tfrecordio needs one of these).

@@ -32,6 +32,7 @@ from pipelines import inputs, modalities, rejected, runner, sharded_io, split, s
 from pipelines.errors import InputError
 from pipelines.examples import (cluster_labels, items, join_features, reservoirs, skew_join,
                                 smart_negatives, tables, triplets, validation_set)
+from pipelines.examples.local import engine as local_engine
 
 STAGE = "examples"
 KINDS = ("smart", "random", "labels", "validation")
@@ -64,6 +65,7 @@ class ExamplesConfig:
   edge_format: str = "auto"
   edge_combine: str = "max"
   modalities: tuple | None = features_lib.DEFAULT_MODALITIES  # None: detect from --features
+  engine: str = "beam"
 
   def validate(self) -> None:
     def need(ok, message):
@@ -210,6 +212,7 @@ def parse_args(argv):
   p.add_argument("--modalities", default=None,
                  help="feature vectors as name:dim,name:dim (default: detected from the "
                  "records)")
+  p.add_argument("--engine", default=d.engine, choices=("beam", "local"), help="docs/engines.md")
   a, pipeline_args = runner.parse_stage_args(p, argv)
   config = ExamplesConfig(
       kind=a.kind, features=a.features, output_dir=a.output_dir, edges=a.edges,
@@ -222,7 +225,8 @@ def parse_args(argv):
       num_shards=a.num_shards,
       test_fraction=a.test_fraction, validation_fraction=a.validation_fraction,
       hot_threshold=a.hot_threshold, edge_format=a.edge_format,
-      edge_combine=a.edge_combine, modalities=modalities.parse_flag(a.modalities))
+      edge_combine=a.edge_combine, modalities=modalities.parse_flag(a.modalities),
+      engine=a.engine)
   config.validate()
   return config, pipeline_args
 
@@ -250,18 +254,6 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
   return extra
 
 
-def _check_cluster_split(config: ExamplesConfig) -> None:
-  """Refuses cluster tables made under another split; warns when they saw test edges."""
-  tables_split = summary.read_json(
-      FileSystems.join(config.clusters, summary.SUMMARY_NAME)).get("cluster", {}).get("split")
-  split.check_same(tables_split, config.test_fraction, f"--clusters={config.clusters}",
-                   config.validation_fraction)
-  if tables_split and tables_split.get("clustered_edges") == "all":
-    logging.warning("--clusters=%s was clustered over every edge (--cluster_all_edges): test "
-                    "items shaped these clusters, so the cold start is not strict",
-                    config.clusters)
-
-
 def run(argv=None) -> dict:
   """Runs `gcml examples`; returns the `examples` section of summary.json."""
   config, pipeline_args = parse_args(argv)
@@ -275,12 +267,13 @@ def run(argv=None) -> dict:
   if config.kind not in ("random", "validation"):
     assignment_paths = tables.assignment_files(config.clusters)
     levels = tables.num_levels(assignment_paths)
-    _check_cluster_split(config)
+    tables.check_cluster_split(config.clusters, config.test_fraction,
+                               config.validation_fraction)
     if config.level >= levels:
       raise InputError(f"--level={config.level} but the cluster tables have {levels} "
                        f"level(s) (l0..l{levels - 1})")
   options = runner.pipeline_options(pipeline_args)
-  dry_run = runner.is_dry_run(options)
+  dry_run = runner.is_dry_run(options) and config.engine == "beam"
   if not dry_run:
     sharded_io.ensure_dir(config.output_dir)
     for prefix, suffix in (("triplets", ".tfrecord"), ("examples", ".tfrecord"),
@@ -289,9 +282,12 @@ def run(argv=None) -> dict:
     stale_classes = cluster_labels.classes_path(config.output_dir)
     if config.kind != "labels" and FileSystems.exists(stale_classes):
       FileSystems.delete([stale_classes])
-  pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, edge_paths, feature_paths, assignment_paths, levels)
-  runner.run(pipeline, "gcml examples")
+  if config.engine == "local":
+    local_engine.run_local(config, edge_paths, feature_paths, assignment_paths, levels, STAGE)
+  else:
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, config, edge_paths, feature_paths, assignment_paths, levels)
+    runner.run(pipeline, "gcml examples")
   if dry_run:
     return {}
   section = summary.merge_stats_into_summary(config.output_dir, STAGE, _extra(config, levels))

@@ -17,7 +17,7 @@ import apache_beam as beam
 
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, modalities, rejected, runner, sharded_io, summary
+from pipelines import inputs, modalities, rejected, runner, sharded_io, summary, validate_local
 
 STAGE = "validate"
 
@@ -51,6 +51,7 @@ class ValidateConfig:
   edge_combine: str = "max"
   modalities: tuple | None = features_lib.DEFAULT_MODALITIES  # None: detect
   max_abs_feature: float = features_lib.DEFAULT_MAX_ABS_FEATURE
+  engine: str = "beam"
 
 
 def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths):
@@ -84,10 +85,12 @@ def parse_args(argv):
                       default=features_lib.DEFAULT_MAX_ABS_FEATURE,
                       help="largest magnitude of a feature value; larger ones are rejected "
                       "as <modality>_out_of_range")
+  parser.add_argument("--engine", default="beam", choices=("beam", "local"),
+                      help="local: in memory, the same bytes (docs/engines.md)")
   known, pipeline_args = runner.parse_stage_args(parser, argv)
   config = ValidateConfig(known.edges, known.features, known.output_dir, known.edge_format,
                           known.edge_combine, modalities.parse_flag(known.modalities),
-                          features_lib.check_max_abs(known.max_abs_feature))
+                          features_lib.check_max_abs(known.max_abs_feature), known.engine)
   return config, pipeline_args
 
 
@@ -101,10 +104,13 @@ def run(argv=None) -> dict:
                                                                      feature_paths))
   options = runner.pipeline_options(pipeline_args)
   sharded_io.ensure_dir(config.output_dir)
-  pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, edge_paths, feature_paths)
-  runner.run(pipeline, "gcml validate")
-  if runner.is_dry_run(options):
+  if config.engine == "local":
+    validate_local.run_local(config, edge_paths, feature_paths, STAGE)
+  else:
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, config, edge_paths, feature_paths)
+    runner.run(pipeline, "gcml validate")
+  if runner.is_dry_run(options) and config.engine == "beam":
     return {}
   section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
       "edges_glob": config.edges, "features_glob": config.features,

@@ -16,4 +16,5 @@ Modules, in the order data flows through them:
 * `triplets`: wires the triplet branch (smart or random) together.
 * `cluster_labels`: CLC classes, capped per cluster, and `classes.tsv`.
 * `hashing`: the seeded hashes behind every random choice.
+* `local`: the in-memory engine (`--engine=local`), the same rules and bytes.
 """

@@ -12,12 +12,13 @@ ids are resolved after the join with the features (see `items.py`).
 """
 
 import dataclasses
+import logging
 from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import inputs
+from pipelines import inputs, split, summary
 from pipelines.errors import InputError
 from pipelines.rejected import Rejection
 
@@ -45,6 +46,19 @@ def assignment_files(clusters_dir: str) -> list[str]:
   """
   pattern = FileSystems.join(clusters_dir, f"{ASSIGNMENTS}-*.tsv")
   return inputs.check_files(pattern, "--clusters", tfrecord=False, require_manifest=True)
+
+
+def check_cluster_split(clusters_dir: str, test_fraction: float,
+                        validation_fraction: float) -> None:
+  """Refuses cluster tables made under another split; warns when they saw test edges."""
+  tables_split = summary.read_json(
+      FileSystems.join(clusters_dir, summary.SUMMARY_NAME)).get("cluster", {}).get("split")
+  split.check_same(tables_split, test_fraction, f"--clusters={clusters_dir}",
+                   validation_fraction)
+  if tables_split and tables_split.get("clustered_edges") == "all":
+    logging.warning("--clusters=%s was clustered over every edge (--cluster_all_edges): test "
+                    "items shaped these clusters, so the cold start is not strict",
+                    clusters_dir)
 
 
 def read_header(path: str) -> tuple[str, ...]:

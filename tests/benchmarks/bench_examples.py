@@ -4,10 +4,12 @@
    planted hierarchy (l0 = micro-cluster, l1 = subtopic, l2 = topic), unless
    `--clusters` points at real tables (e.g. the output of `gcml cluster`).
 2. Throughput: one `gcml examples --kind=smart --level=0` run capped at
-   `--num_triplets` (default 1M) on the local runner (FnApiRunner, the batch
-   engine of Beam's DirectRunner; the DirectRunner itself first tries Prism,
-   which cannot start offline). Wall time covers the whole pipeline: reading,
-   sampling, feature join, encoding and writing.
+   `--num_triplets` (default 1M) per engine of `--engines` (default `beam`:
+   the FnApiRunner, the batch engine of Beam's DirectRunner, which itself
+   first tries Prism, which cannot start offline; `local`: the in-memory
+   engine), on the same world. Wall time covers the whole stage: reading,
+   sampling, feature join, encoding and writing; the engines' outputs are
+   checked to be byte-identical when both run.
 3. Hardness: smart runs at levels 0, 1, 2 and a random (CDML) run, each capped
    at `--cos_triplets`; for each, the mean cosine similarity of the content
    features (modalities concatenated, and each modality) of anchor-negative
@@ -79,6 +81,31 @@ def cosine_table(output_dir, modalities) -> dict:
   return table
 
 
+def _timed_run(root, engine, num_triplets, common, log) -> dict:
+  out = os.path.join(root, f"timed-{engine}")
+  seconds = _gcml("examples", ["--kind=smart", "--level=0", f"--num_triplets={num_triplets}",
+                               f"--output_dir={out}", f"--engine={engine}", *common], log)
+  with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+    section = json.load(f)["examples"]
+  written = section.get("triplets/total", 0)
+  return {"triplets": written, "seconds": round(seconds, 1),
+          "triplets_per_second": round(written / seconds, 1),
+          "bytes_written": sum(os.path.getsize(x) for x in glob.glob(f"{out}/triplets-*")),
+          "summary": {k: v for k, v in section.items()
+                      if k.startswith(("triplets/", "fallback/", "anchors", "edges/used"))}}
+
+
+def _output_digest(out) -> str:
+  import hashlib  # pylint: disable=import-outside-toplevel
+  digest = hashlib.sha256()
+  for path in sorted(glob.glob(f"{out}/**", recursive=True)):
+    if os.path.isfile(path):
+      digest.update(os.path.relpath(path, out).encode())
+      with open(path, "rb") as f:
+        digest.update(f.read())
+  return digest.hexdigest()
+
+
 def main(argv: list[str]) -> dict:
   p = argparse.ArgumentParser(prog="gcml bench examples")
   p.add_argument("--num_items", type=int, default=250_000)
@@ -90,6 +117,7 @@ def main(argv: list[str]) -> dict:
   p.add_argument("--cos_triplets", type=int, default=100_000)
   p.add_argument("--clusters", default="", help="cluster tables to use instead of the truth")
   p.add_argument("--runner", default="FnApiRunner")
+  p.add_argument("--engines", default="beam", help="comma-separated: beam, local")
   p.add_argument("--skip_timing", action="store_true")
   p.add_argument("--output_dir", default="")
   p.add_argument("--keep", action="store_true")
@@ -112,20 +140,18 @@ def main(argv: list[str]) -> dict:
             "modalities": a.modalities, "positives_per_anchor": a.positives_per_anchor,
             "clusters": "given" if a.clusters else "synth truth (micro, subtopic, topic)",
             "runner": a.runner, "cores": os.cpu_count(), "synth_seconds": round(synth_s, 1)}
+  engines = [e.strip() for e in a.engines.split(",") if e.strip()]
   if not a.skip_timing:
-    out = os.path.join(root, "timed")
-    seconds = _gcml("examples", ["--kind=smart", "--level=0", f"--num_triplets={a.num_triplets}",
-                                 f"--output_dir={out}", *common], log)
-    with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
-      section = json.load(f)["examples"]
-    written = section.get("triplets/total", 0)
-    result["throughput"] = {
-        "triplets": written, "seconds": round(seconds, 1),
-        "triplets_per_second": round(written / seconds, 1),
-        "bytes_written": sum(os.path.getsize(x) for x in glob.glob(f"{out}/triplets-*")),
-        "summary": {k: v for k, v in section.items()
-                    if k.startswith(("triplets/", "fallback/", "anchors", "edges/used"))}}
-    shutil.rmtree(out, ignore_errors=True)
+    result["throughput"] = {}
+    for engine in engines:
+      result["throughput"][engine] = _timed_run(root, engine, a.num_triplets, common, log)
+    if len(engines) > 1:
+      first = _output_digest(os.path.join(root, f"timed-{engines[0]}"))
+      result["engines_byte_identical"] = all(
+          _output_digest(os.path.join(root, f"timed-{e}")) == first for e in engines[1:])
+    for engine in engines:
+      shutil.rmtree(os.path.join(root, f"timed-{engine}"), ignore_errors=True)
+  common.append(f"--engine={engines[0]}")
   hardness = {}
   for name, kind, level in (("smart_l0", "smart", 0), ("smart_l1", "smart", 1),
                             ("smart_l2", "smart", 2), ("random", "random", 0)):

@@ -1,0 +1,107 @@
+"""Features and cluster tables read in memory, as `ReadFeatures` and `ReadAssignments` read them.
+
+Features: every TFRecord frame of every file (`tfrecord_files`), each record
+validated by `features.parse_item`; of several records with one id the one
+whose bytes sort first is kept and the others are `duplicate_id`. Cluster
+tables: lines split as Beam's text source splits them (`\\n` or `\\r\\n`; a
+last line without a newline counts), each parsed by
+`tables.parse_assignment`.
+"""
+
+import dataclasses
+
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines import features as features_lib
+from pipelines import tfrecord_files
+from pipelines.errors import InputError
+from pipelines.examples import tables
+from pipelines.rejected import Rejection, binary_record
+
+
+@dataclasses.dataclass
+class LocalFeatures:
+  """One `features.Item` per valid id, and what the readers refused."""
+  items: dict  # id -> Item
+  rejections: list
+  stats: dict
+
+
+def read_features_local(paths: list, modalities, stage: str,
+                        max_abs_feature: float = features_lib.DEFAULT_MAX_ABS_FEATURE
+                        ) -> LocalFeatures:
+  """Reads and validates feature records like `features.ReadFeatures`.
+
+  Args:
+    paths: TFRecord files (already checked).
+    modalities: the float features every record must have.
+    stage: stage name written in rejections.
+    max_abs_feature: largest magnitude a feature value may have.
+
+  Returns:
+    The kept items, the rejections and the `features/valid_items` count.
+  """
+  best, rejections = {}, []
+  for path in paths:
+    try:
+      for record in tfrecord_files.records_or_rejections(path, stage):
+        if isinstance(record, Rejection):
+          rejections.append(record)
+          continue
+        result = features_lib.parse_item(record, modalities, max_abs=max_abs_feature)
+        if not isinstance(result, features_lib.Item):
+          rejections.append(Rejection(stage, result, features_lib.shown_record(record)))
+          continue
+        best.setdefault(result.id, []).append((record, result))
+    except OSError as e:
+      raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
+  items = {}
+  for item_id, records in best.items():
+    records.sort(key=lambda r: r[0])
+    items[item_id] = records[0][1]
+    for data, _ in records[1:]:
+      rejections.append(Rejection(stage, features_lib.DUPLICATE_ID,
+                                  f"id={item_id} {binary_record(data)}"))
+  stats = {"features/valid_items": len(items)} if items else {}
+  return LocalFeatures(items, rejections, stats)
+
+
+def text_lines(path: str):
+  """Yields the lines of a text file as Beam's text source does (bytes, no line break)."""
+  with FileSystems.open(path) as f:
+    data = f.read()
+  lines = data.split(b"\n")
+  if lines and lines[-1] == b"":
+    lines.pop()
+  last = len(lines) - 1
+  for i, line in enumerate(lines):
+    if line.endswith(b"\r") and (i < last or data.endswith(b"\n")):
+      line = line[:-1]
+    yield line
+
+
+def read_assignments_local(paths: list, levels: int, stage: str):
+  """Reads `assignments-*.tsv` rows like `tables.ReadAssignments`.
+
+  Returns:
+    (Assignment rows, ids may repeat; rejections).
+  """
+  rows, rejections = [], []
+  for path in paths:
+    try:
+      lines = list(text_lines(path))
+    except OSError as e:
+      raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
+    for raw in lines:
+      try:
+        line = raw.decode("utf-8")
+      except UnicodeDecodeError:
+        rejections.append(Rejection(stage, tables.NOT_UTF8,
+                                    raw.decode("utf-8", errors="replace")))
+        continue
+      result = tables.parse_assignment(line, levels)
+      if isinstance(result, tables.Assignment):
+        rows.append(result)
+      elif result is not None:
+        rejections.append(Rejection(stage, result, line))
+  return rows, rejections
