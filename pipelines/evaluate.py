@@ -36,7 +36,7 @@ This part holds all items (not only test items) in memory. Each annotation
 metric also gets a chart (`annotation_gap_at_20.png`, ...).
 
 Training summaries (`--model_dir=[NAME=]DIR`, repeated or comma-separated):
-the trainer's TensorBoard scalars (`pipelines/training_summaries.py`) give
+the trainer's TensorBoard scalars (`pipelines/evaluation/training_summaries.py`) give
 `usage_ratio.png` (the GCML paper's Figure 5), `training_curves.png` (loss
 and learning rate) and the margin table (the paper's Table 3) in
 `metrics.md` and `metrics.json` (section `training`).
@@ -57,7 +57,8 @@ from apache_beam.io.filesystems import FileSystems
 from model import metrics
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, sharded_io, split, tf_example, training_summaries
+from pipelines import inputs, sharded_io, split, tf_example
+from pipelines.evaluation import training_summaries
 from pipelines.clustering import local_io
 from pipelines.errors import InputError
 
