@@ -18,7 +18,7 @@ modality in, `embedding` out), batched, and writes:
 Fixed batches (byte-reproducible output): a matrix product's last bits
 depend on the batch it runs in (its size and the row's place), and Beam's
 batching depends on bundling and timing. So the model calls (and the
-related-items query batches) run on `related_items.FixedBatches`: the ids
+related-items query batches) run on `pipelines/fixed_batches.py`: the ids
 are hashed into ceil(N / batch_size) buckets, each bucket is sorted by id
 and cut into batches of at most `--batch_size`, so an item's batch depends
 only on the ids. This costs one shuffle of the features (GroupByKey).
@@ -45,7 +45,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from pipelines import features as features_lib
-from pipelines import inputs, rejected, related_items, runner, sharded_io, summary, tf_example
+from pipelines import inputs, rejected, related_ann, related_items, related_rows, runner
+from pipelines import sharded_io, summary, tf_example
+from pipelines.fixed_batches import FixedBatches
 from pipelines.errors import InputError
 
 STAGE = "export"
@@ -138,7 +140,7 @@ class ExportConfig:
   batch_size: int = 256
   query_batch: int = 256
   index_chunk: int = 65536
-  max_index_bytes: int = related_items.MAX_INDEX_BYTES
+  max_index_bytes: int = related_rows.MAX_INDEX_BYTES
   search: str = "exact"
   ann_nprobe: int = 32
   ann_code_bytes: int = 0  # 0: dim / 2
@@ -155,12 +157,11 @@ class ExportConfig:
     for name in ("ann_code_bytes", "ann_nlist"):
       if getattr(self, name) < 0:
         raise InputError(f"--{name} must be >= 0, got {getattr(self, name)}")
-    if self.search not in related_items.SEARCHES:
-      raise InputError(f"--search must be one of {', '.join(related_items.SEARCHES)}, "
+    if self.search not in related_rows.SEARCHES:
+      raise InputError(f"--search must be one of {', '.join(related_rows.SEARCHES)}, "
                        f"got {self.search!r}")
 
   def related_transform(self) -> related_items.RelatedItems:
-    from pipelines import related_ann  # pylint: disable=import-outside-toplevel
     return related_items.RelatedItems(
         self.top_k, self.query_batch, self.index_chunk, self.max_index_bytes, self.search,
         related_ann.AnnParams(self.ann_nprobe, self.ann_code_bytes, self.ann_nlist,
@@ -173,7 +174,7 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
       feature_paths, config.modalities, STAGE)
   embedded = (read.items
               | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
-              | "FixedBatches" >> related_items.FixedBatches(config.batch_size)
+              | "FixedBatches" >> FixedBatches(config.batch_size)
               | "StackBatches" >> beam.Map(stack_batch)
               | "Embed" >> RunInference(SignatureModelHandler(model_path))
               | "SplitFinite" >> beam.FlatMap(split_finite).with_outputs("rejected",
@@ -188,7 +189,7 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
        | "RelatedItems" >> config.related_transform()
        | "WriteRelated" >> sharded_io.WriteSortedShards(
            FileSystems.join(config.output_dir, "related"), ".tsv", num_shards,
-           sharded_io.TEXT, related_items.HEADER))
+           sharded_io.TEXT, related_rows.HEADER))
   rejection_counts = ((read.rejected, embedded.rejected)
                       | "AllRejected" >> beam.Flatten()
                       | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
@@ -213,10 +214,10 @@ def parse_args(argv):
                       help="items per model call (fixed batches: see the module docstring)")
   parser.add_argument("--query_batch", type=int, default=256)
   parser.add_argument("--index_chunk", type=int, default=65536)
-  parser.add_argument("--max_index_bytes", type=int, default=related_items.MAX_INDEX_BYTES,
+  parser.add_argument("--max_index_bytes", type=int, default=related_rows.MAX_INDEX_BYTES,
                       help="cap on the bytes of the top-K index broadcast to every worker "
                       "(exact: N * dim * 4 + ids; ivfpq: the serialised index + ids)")
-  parser.add_argument("--search", default="exact", choices=related_items.SEARCHES,
+  parser.add_argument("--search", default="exact", choices=related_rows.SEARCHES,
                       help="top-K search: exact cosine, or ivfpq (faiss IVF-PQ, approximate; "
                       "for indexes over the exact limit)")
   parser.add_argument("--ann_nprobe", type=int, default=32, help="ivfpq: lists per query")

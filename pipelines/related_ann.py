@@ -36,7 +36,7 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import hashing, related_items
+from pipelines import hashing, related_rows
 
 SEED = 1234
 NO_BLAS = 2**31 - 1  # faiss: queries per call above which it uses BLAS (batch-dependent sums)
@@ -128,7 +128,7 @@ class _EncodeDoFn(beam.DoFn):
       yield item_id, code.tobytes()
 
 
-def build_index(codes, trained, max_bytes: int = related_items.MAX_INDEX_BYTES):
+def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):
   """The filled, serialised index from (id, code) pairs; checks the broadcast cap."""
   if trained is None or not codes:
     return AnnIndex((), np.zeros(0, np.uint8))
@@ -140,7 +140,7 @@ def build_index(codes, trained, max_bytes: int = related_items.MAX_INDEX_BYTES):
   result = AnnIndex(tuple(k for k, _ in codes), faiss.serialize_index(index))
   size = result.broadcast_bytes()
   if size > max_bytes:
-    raise related_items.IndexTooLargeError(
+    raise related_rows.IndexTooLargeError(
         f"the IVF-PQ related-items index is {size} bytes ({len(codes)} items, "
         f"{matrix.shape[1]}-byte codes), over the broadcast limit of {max_bytes} bytes "
         "(--max_index_bytes); lower --ann_code_bytes or raise the limit "
@@ -184,7 +184,7 @@ class _SearchDoFn(beam.DoFn):
     queries = np.stack([np.asarray(kv[1], np.float32) for kv in batch])
     found = search_block(ids, queries, self._index, ann.ids, self._k, self._nprobe)
     for qid, neighbours in zip(ids, found):
-      yield from related_items.format_rows(qid, neighbours)
+      yield from related_rows.format_rows(qid, neighbours)
 
 
 @dataclasses.dataclass
@@ -192,7 +192,7 @@ class AnnRelatedItems(beam.PTransform):
   """(id, embedding) -> (sort_key, tsv line) through a broadcast IVF-PQ index."""
   k: int = 60
   query_batch: int = 256
-  max_index_bytes: int = related_items.MAX_INDEX_BYTES
+  max_index_bytes: int = related_rows.MAX_INDEX_BYTES
   params: AnnParams = AnnParams()
 
   def __post_init__(self):

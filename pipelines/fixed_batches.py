@@ -1,0 +1,54 @@
+"""Fixed batches: batches of (id, value) pairs that depend only on the ids.
+
+A matrix product's last bits depend on the batch a row sits in (its size
+and the row's place), and Beam's batching depends on bundling and timing.
+So `gcml export` runs its model calls and related-items query batches on
+batches formed from the ids alone: the N ids are hashed into
+ceil(N / batch_size) buckets, each bucket is sorted by id and cut into
+batches of at most `batch_size`. The in-memory engine forms the very same
+batches (`fixed_batches_local`), so both write the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+
+from pipelines import hashing
+
+
+def batch_of(item_id: str, num_batches: int) -> int:
+  """The batch bucket of an item: BLAKE2b-64 of its id modulo the bucket count."""
+  return hashing.blake2b64(b"gcml-batch:" + item_id.encode("utf-8")) % num_batches
+
+
+def split_bucket(bucket, batch_size: int):
+  """(bucket, [(id, value)]) -> lists of at most `batch_size` pairs, ids ascending."""
+  pairs = sorted(bucket[1], key=lambda kv: kv[0])
+  for start in range(0, len(pairs), batch_size):
+    yield pairs[start:start + batch_size]
+
+
+@dataclasses.dataclass
+class FixedBatches(beam.PTransform):
+  """(id, value) -> lists of (id, value): batches that depend only on the ids.
+
+  The N ids are hashed into ceil(N / batch_size) buckets; each bucket, sorted
+  by id, is cut into batches of at most `batch_size`. So an item always sits
+  in the same batch at the same place whatever the runner, the bundling or
+  the input layout. Costs a count and one GroupByKey of the values.
+  """
+  batch_size: int
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, pairs):
+    size = self.batch_size
+    count = pairs | "CountIds" >> beam.combiners.Count.Globally()
+    return (pairs
+            | "BucketById" >> beam.Map(lambda kv, n: (batch_of(kv[0], max(1, -(-n // size))), kv),
+                                       beam.pvalue.AsSingleton(count))
+            | "GroupBuckets" >> beam.GroupByKey()
+            | "SplitBuckets" >> beam.FlatMap(split_bucket, size))
