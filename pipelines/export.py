@@ -146,6 +146,7 @@ class ExportConfig:
   ann_code_bytes: int = 0  # 0: dim / 2
   ann_nlist: int = 0  # 0: min(4 sqrt(N), train items / 39)
   ann_train_size: int = 65536
+  ann_rerank: int | None = None  # None: 4 x top_k; 0: no re-rank
 
   def validate(self):
     if self.top_k < 1:
@@ -154,18 +155,22 @@ class ExportConfig:
                  "ann_train_size"):
       if getattr(self, name) < 1:
         raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
-    for name in ("ann_code_bytes", "ann_nlist"):
-      if getattr(self, name) < 0:
+    for name in ("ann_code_bytes", "ann_nlist", "ann_rerank"):
+      if (getattr(self, name) or 0) < 0:
         raise InputError(f"--{name} must be >= 0, got {getattr(self, name)}")
     if self.search not in related_rows.SEARCHES:
       raise InputError(f"--search must be one of {', '.join(related_rows.SEARCHES)}, "
                        f"got {self.search!r}")
 
+  def rerank_candidates(self) -> int:
+    """Candidates per item re-scored exactly with --search=ivfpq (0: none)."""
+    return 4 * self.top_k if self.ann_rerank is None else self.ann_rerank
+
   def related_transform(self) -> related_items.RelatedItems:
     return related_items.RelatedItems(
         self.top_k, self.query_batch, self.index_chunk, self.max_index_bytes, self.search,
         related_ann.AnnParams(self.ann_nprobe, self.ann_code_bytes, self.ann_nlist,
-                              self.ann_train_size))
+                              self.ann_train_size), self.rerank_candidates())
 
 
 def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, feature_paths,
@@ -227,13 +232,16 @@ def parse_args(argv):
                       help="ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39))")
   parser.add_argument("--ann_train_size", type=int, default=65536,
                       help="ivfpq: items (chosen by id hash) the quantizers are trained on")
+  parser.add_argument("--ann_rerank", type=int, default=None,
+                      help="ivfpq: candidates per item re-scored by exact cosine, the top_k "
+                      "best kept (default 4 x top_k; 0: the index's own scores)")
   known, pipeline_args = parser.parse_known_args(argv)
   mods = features_lib.parse_modalities(known.modalities) if known.modalities else None
   config = ExportConfig(known.model_dir, known.features, known.output_dir, known.top_k, mods,
                         known.num_shards, known.batch_size, known.query_batch,
                         known.index_chunk, known.max_index_bytes, known.search,
                         known.ann_nprobe, known.ann_code_bytes, known.ann_nlist,
-                        known.ann_train_size)
+                        known.ann_train_size, known.ann_rerank)
   return config, pipeline_args
 
 
@@ -256,6 +264,8 @@ def run(argv=None) -> dict:
   from model import data_split  # pylint: disable=import-outside-toplevel
   extra = {"model": model_path, "features_glob": config.features, "top_k": config.top_k,
            "search": config.search, "num_shards": num_shards}
+  if config.search == "ivfpq":
+    extra["ann_rerank"] = config.rerank_candidates()
   trained_under = data_split.model_split(model_path)
   if trained_under is not None:
     extra["split"] = trained_under

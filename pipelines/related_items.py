@@ -17,7 +17,8 @@ Design (see docs/export_and_evaluation.md):
   O(N^2 d) in all.
 * `search="ivfpq"` (`pipelines/related_ann.py`) broadcasts a faiss IVF-PQ
   index instead (about N * (code bytes + 8) bytes): approximate neighbours
-  and scores, for indexes over the exact broadcast limit. The cap applies to
+  and scores, for indexes over the exact broadcast limit; `rerank` re-scores
+  the index's candidates exactly (`pipelines/related_rerank.py`). The cap applies to
   the bytes actually broadcast (matrix or serialised index, plus the ids).
 * The query itself is never its own neighbour. Ties in score are broken by
   the neighbour's id (ascending). Scores are written with 6 decimals.
@@ -144,6 +145,8 @@ class RelatedItems(beam.PTransform):
     max_index_bytes: cap on the bytes broadcast to every worker.
     search: "exact" or "ivfpq" (approximate, `pipelines/related_ann.py`).
     ann: `related_ann.AnnParams` for "ivfpq" (None: defaults).
+    rerank: "ivfpq": candidates re-scored by exact cosine per item (0: none;
+      `pipelines/related_rerank.py`).
   """
   k: int = 60
   query_batch: int = 256
@@ -151,6 +154,7 @@ class RelatedItems(beam.PTransform):
   max_index_bytes: int = MAX_INDEX_BYTES
   search: str = "exact"
   ann: object = None
+  rerank: int = 0
 
   def __post_init__(self):
     super().__init__()
@@ -160,7 +164,8 @@ class RelatedItems(beam.PTransform):
       raise ValueError(f"search must be one of {SEARCHES}, got {self.search!r}")
     if self.search == "ivfpq":
       return embeddings | "Approximate" >> related_ann.AnnRelatedItems(
-          self.k, self.query_batch, self.max_index_bytes, self.ann or related_ann.AnnParams())
+          self.k, self.query_batch, self.max_index_bytes, self.ann or related_ann.AnnParams(),
+          self.rerank)
     index = (embeddings
              | "CollectIndex" >> beam.combiners.ToList()
              | "BuildIndex" >> beam.Map(build_index, self.max_index_bytes))

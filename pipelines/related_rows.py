@@ -8,6 +8,8 @@ module for them.
 
 from __future__ import annotations
 
+import numpy as np
+
 HEADER = "id\trank\tneighbor\tscore"
 SEARCHES = ("exact", "ivfpq")
 MAX_INDEX_BYTES = 1 << 30  # 1 GiB: e.g. 1M items x 256 floats (related_items.py: the budget)
@@ -22,3 +24,16 @@ def format_rows(query_id: str, neighbours) -> list[tuple[str, str]]:
   return [(f"{query_id}\t{rank:06d}", f"{query_id}\t{rank}\t{nid}\t{score:.6f}")
           for rank, (nid, score) in enumerate(neighbours, start=1)]
 
+
+def unit_rows(vectors) -> np.ndarray:
+  """Rows scaled to unit L2 norm in float32 (zero rows stay zero).
+
+  Args:
+    vectors: [n, d] array-like.
+
+  Returns:
+    float32 [n, d].
+  """
+  x = np.asarray(vectors, np.float32)
+  norms = np.linalg.norm(x, axis=1, keepdims=True)
+  return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
