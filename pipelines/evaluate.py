@@ -22,6 +22,10 @@ The evaluation runs in memory on one machine: it streams the edge and
 feature files and keeps only test items and test-test edges, so memory is
 O(test items x dim + test-test edges), and it scores queries in blocks of
 `--query_block` against the database (O(block x database) memory).
+`--engine=beam` runs the retrieval part as a Beam pipeline instead (queries
+sharded over workers, the database broadcast exactly; any Beam runner,
+Dataflow included): the same numbers, bit for bit
+(`pipelines/evaluation/beam_engine.py`).
 
 Outputs in `--output_dir`: `metrics.json`, `metrics.md` (a markdown table)
 and one PNG bar chart per metric (`map_at_60.png`, `ndcg_at_60.png`).
@@ -72,10 +76,15 @@ class EvaluateConfig:
   labels_from: str | None = None
   annotation: "object" = None  # model.annotation.AnnotationConfig when labels_from is set
   model_dirs: dict = dataclasses.field(default_factory=dict)  # run name -> gcml train dir
+  engine: str = "local"  # local: in memory; beam: retrieval as a Beam pipeline
+  pipeline_args: tuple = ()  # Beam's options (--engine=beam)
 
 
 def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths) -> dict:
-  """Reads the inputs and scores retrieval (and annotation with `labels_from`), in memory.
+  """Reads the inputs and scores retrieval (and annotation with `labels_from`).
+
+  `config.engine` "local" runs in memory; "beam" runs the retrieval as a
+  Beam pipeline (`pipelines/evaluation/beam_engine.py`), same numbers.
 
   Args:
     config: the evaluation's settings.
@@ -84,8 +93,18 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
     feature_paths: feature TFRecord files (contract 2), for the baseline.
 
   Returns:
-    The metrics.json dictionary (without the `training` section).
+    The metrics.json dictionary (without the `training` section); None for
+    a `--engine=beam --dry_run=True` job graph.
   """
+  edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
+  if config.engine == "beam":
+    from pipelines.evaluation import beam_engine  # pylint: disable=import-outside-toplevel
+    scored = beam_engine.run(config, embedding_paths, edge_paths, edge_format, feature_paths)
+    if scored is None:
+      return None
+    results, split_counts, rejected = scored
+    return _result(config, {}, rejected, results, split_counts)
+
   def keep(item_id):
     return split.is_test(item_id, config.test_fraction)
 
@@ -97,9 +116,7 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
   raw_all = readers.read_baseline_features(feature_paths, config.modalities, read_keep)
   emb = {k: v for k, v in emb_all.items() if keep(k)}
   raw = {k: v for k, v in raw_all.items() if keep(k)}
-  items = set(emb) & set(raw)
-  test_edges = readers.read_test_edges(
-      edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format), keep)
+  test_edges = readers.read_test_edges(edge_paths, edge_format, keep)
   results, queries, database = retrieval.retrieval_results(
       {"embeddings": emb, "raw_features": raw}, test_edges, config.ndcg_k, config.map_k,
       config.query_block)
@@ -109,16 +126,22 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
         inputs.check_files(config.labels_from, "--labels_from", tfrecord=True))
     extra["annotation"], extra["annotation_split"] = annotation.annotation_results(
         config, emb_all, raw_all, labels)
+  split_counts = {"test_items_with_embedding": len(emb), "test_items_with_features": len(raw),
+                  "test_items_with_both": len(set(emb) & set(raw)),
+                  "test_test_edges": len(test_edges),
+                  "queries": len(queries), "database": len(database)}
+  return _result(config, extra, {f"embeddings/{k}": v for k, v in rejected.items()}, results,
+                 split_counts)
+
+
+def _result(config: EvaluateConfig, extra: dict, rejected: dict, results: dict,
+            split_counts: dict) -> dict:
+  """The metrics.json dictionary, the same for both engines."""
   return {
       **extra,
-      "rejected": {f"embeddings/{k}": v for k, v in sorted(rejected.items())},
+      "rejected": dict(sorted(rejected.items())),
       "retrieval": results,
-      "split": {"test_fraction": config.test_fraction,
-                "test_items_with_embedding": len(emb),
-                "test_items_with_features": len(raw),
-                "test_items_with_both": len(items),
-                "test_test_edges": len(test_edges),
-                "queries": len(queries), "database": len(database)},
+      "split": {"test_fraction": config.test_fraction, **split_counts},
       "inputs": {"embeddings": config.embeddings, "edges": config.edges,
                  "features": config.features},
   }
@@ -150,7 +173,14 @@ def parse_args(argv):
   parser.add_argument("--annotation_steps", type=int, default=100_000)
   parser.add_argument("--annotation_batch", type=int, default=512)
   parser.add_argument("--annotation_learning_rate", type=float, default=0.005)
-  known = parser.parse_args(argv)
+  parser.add_argument("--engine", default="local", choices=("local", "beam"),
+                      help="local: in memory on this machine; beam: retrieval as a Beam "
+                      "pipeline (Beam options such as --runner pass through)")
+  known, pipeline_args = parser.parse_known_args(argv)
+  if pipeline_args and known.engine != "beam":
+    parser.error(f"unrecognized arguments: {' '.join(pipeline_args)}")
+  if known.engine == "beam" and known.labels_from:
+    raise InputError("--labels_from (annotation) runs in memory only: drop --engine=beam")
   if min(known.ndcg_k, known.map_k, known.query_block) < 1:
     raise InputError("--ndcg_k, --map_k and --query_block must be >= 1")
   if min(known.annotation_hidden, known.annotation_experts, known.annotation_steps,
@@ -166,7 +196,8 @@ def parse_args(argv):
                         known.edge_format, features_lib.parse_modalities(known.modalities),
                         known.test_fraction, known.ndcg_k, known.map_k, known.query_block,
                         known.labels_from, annotation_config,
-                        training_summaries.parse_model_dirs(known.model_dir))
+                        training_summaries.parse_model_dirs(known.model_dir), known.engine,
+                        tuple(pipeline_args))
 
 
 def run(argv=None) -> dict:
@@ -180,6 +211,9 @@ def run(argv=None) -> dict:
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   scalars = training_summaries.read_runs(config.model_dirs)  # fails early on a bad dir
   result = evaluate(config, embedding_paths, edge_paths, feature_paths)
+  if result is None:
+    print("evaluate: --dry_run: the job graph was built, nothing was scored")
+    return {}
   training_charts = {}
   if config.model_dirs:
     result["training"] = training_summaries.training_section(config.model_dirs, scalars)

@@ -73,10 +73,23 @@ def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
   for data in inputs.tfrecords(paths):
     item = features_lib.parse_item(data, modalities)
     if isinstance(item, features_lib.Item) and keep(item.id) and item.id not in out:
-      out[item.id] = np.concatenate(
-          [metrics.normalize_rows(item.features[m.name][None, :])[0] for m in modalities]
-      ).astype(np.float32)
+      out[item.id] = baseline_vector(item, modalities)
   return out
+
+
+def baseline_vector(item: features_lib.Item, modalities) -> np.ndarray:
+  """The raw-feature baseline of one item: its L2-normalised modalities, concatenated.
+
+  Args:
+    item: a valid feature record.
+    modalities: the modalities, in order.
+
+  Returns:
+    float32 [sum of the modalities' sizes].
+  """
+  return np.concatenate(
+      [metrics.normalize_rows(item.features[m.name][None, :])[0] for m in modalities]
+  ).astype(np.float32)
 
 
 def read_labels(paths) -> dict[str, tuple]:

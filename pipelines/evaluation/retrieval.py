@@ -15,6 +15,8 @@ from model import metrics
 from pipelines.errors import InputError
 
 MODELS = ("embeddings", "raw_features")
+NO_QUERIES = ("no test item has a related test item with both an embedding and features: "
+              "nothing to evaluate")
 
 
 def retrieval_results(vectors_by_model: dict, test_edges, ndcg_k: int = 60, map_k: int = 60,
@@ -39,8 +41,7 @@ def retrieval_results(vectors_by_model: dict, test_edges, ndcg_k: int = 60, map_
   items = set.intersection(*(set(v) for v in vectors_by_model.values()))
   queries, database, relevance, exclude = metrics.retrieval_sets(test_edges, items)
   if not queries:
-    raise InputError("no test item has a related test item with both an embedding and "
-                     "features: nothing to evaluate")
+    raise InputError(NO_QUERIES)
   results = {}
   for name, vectors in vectors_by_model.items():
     results[name] = metrics.retrieval_metrics(
