@@ -46,40 +46,11 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 
 from pipelines import features as features_lib
 from pipelines import inputs, rejected, related_ann, related_items, related_rows, runner
-from pipelines import sharded_io, summary, tf_example
-from pipelines.fixed_batches import FixedBatches
+from pipelines import sharded_io, summary
 from pipelines.errors import InputError
-
-STAGE = "export"
-
-
-def saved_model_path(model_dir: str) -> str:
-  """The SavedModel under `model_dir`: itself, or `model_dir/export` (gcml train)."""
-  if FileSystems.exists(FileSystems.join(model_dir, "saved_model.pb")):
-    return model_dir
-  export = FileSystems.join(model_dir, "export")
-  if FileSystems.exists(FileSystems.join(export, "saved_model.pb")):
-    return export
-  raise InputError(f"--model_dir: no SavedModel (saved_model.pb) in {model_dir} "
-                   f"or {export}")
-
-
-def signature_modalities(path: str) -> tuple:
-  """The modalities (name, dim) of the SavedModel's serving signature."""
-  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  sig = tf.saved_model.load(path).signatures["serving_default"]
-  specs = sig.structured_input_signature[1]
-  return tuple(features_lib.Modality(name, int(spec.shape[-1]))
-               for name, spec in sorted(specs.items()))
-
-
-def stack_batch(pairs):
-  """[(id, {modality: vector})] -> (ids, {modality: [n, dim] float32})."""
-  ids = tuple(item_id for item_id, _ in pairs)
-  return ids, {name: np.stack([features[name] for _, features in pairs]).astype(np.float32)
-               for name in pairs[0][1]}
-
+from pipelines.export_model import (STAGE, embed_batch, embedding_record, saved_model_path,
+                                    signature_modalities, stack_batch)
+from pipelines.fixed_batches import FixedBatches
 
 class SignatureModelHandler(ModelHandler):
   """RunInference handler: one fixed batch -> its embeddings (np.float32 [n, d]).
@@ -98,14 +69,9 @@ class SignatureModelHandler(ModelHandler):
     return tf.saved_model.load(self._path)
 
   def run_inference(self, batch: Sequence[tuple], model, inference_args=None):
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
     fn = model.signatures["serving_default"]
-    results = []
-    for ids, features in batch:
-      out = fn(**{name: tf.constant(features[name])
-                  for name in fn.structured_input_signature[1]})["embedding"].numpy()
-      results.append(PredictionResult(ids, out, self._path))
-    return results
+    return [PredictionResult(ids, embed_batch(fn, features), self._path)
+            for ids, features in batch]
 
   def get_num_bytes(self, batch: Sequence[tuple]) -> int:
     return sum(v.nbytes for _, features in batch for v in features.values())
@@ -122,11 +88,6 @@ def split_finite(result: PredictionResult):
     else:
       yield beam.pvalue.TaggedOutput("rejected", rejected.Rejection(
           STAGE, "embedding_not_finite", f"{item_id}: the model's embedding has NaN or inf"))
-
-
-def embedding_record(item_id: str, vector) -> tuple[str, bytes]:
-  return item_id, tf_example.encode({"id": item_id,
-                                     "embedding": np.asarray(vector, np.float32)})
 
 
 @dataclasses.dataclass
