@@ -108,12 +108,14 @@ class ExportConfig:
   ann_nlist: int = 0  # 0: min(4 sqrt(N), train items / 39)
   ann_train_size: int = 65536
   ann_rerank: int | None = None  # None: 4 x top_k; 0: no re-rank
+  engine: str = "beam"  # beam, or local (in memory, the same bytes: export_local.py)
+  local_max_items: int = 1 << 18  # local: items whose features one pass holds
 
   def validate(self):
     if self.top_k < 1:
       raise InputError(f"--top_k must be >= 1, got {self.top_k}")
     for name in ("batch_size", "query_batch", "index_chunk", "max_index_bytes", "ann_nprobe",
-                 "ann_train_size"):
+                 "ann_train_size", "local_max_items"):
       if getattr(self, name) < 1:
         raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
     for name in ("ann_code_bytes", "ann_nlist", "ann_rerank"):
@@ -196,13 +198,22 @@ def parse_args(argv):
   parser.add_argument("--ann_rerank", type=int, default=None,
                       help="ivfpq: candidates per item re-scored by exact cosine, the top_k "
                       "best kept (default 4 x top_k; 0: the index's own scores)")
+  parser.add_argument("--engine", default="beam", choices=("beam", "local"),
+                      help="beam: a Beam pipeline (any runner); local: in memory on this "
+                      "machine, the same bytes")
+  parser.add_argument("--local_max_items", type=int, default=1 << 18,
+                      help="local: items whose features one pass over the files holds "
+                      "(bounds memory; more items take more passes)")
   known, pipeline_args = parser.parse_known_args(argv)
+  if pipeline_args and known.engine == "local":
+    parser.error(f"unrecognized arguments: {' '.join(pipeline_args)}")
   mods = features_lib.parse_modalities(known.modalities) if known.modalities else None
   config = ExportConfig(known.model_dir, known.features, known.output_dir, known.top_k, mods,
                         known.num_shards, known.batch_size, known.query_batch,
                         known.index_chunk, known.max_index_bytes, known.search,
                         known.ann_nprobe, known.ann_code_bytes, known.ann_nlist,
-                        known.ann_train_size, known.ann_rerank)
+                        known.ann_train_size, known.ann_rerank, known.engine,
+                        known.local_max_items)
   return config, pipeline_args
 
 
@@ -215,13 +226,18 @@ def run(argv=None) -> dict:
     config = dataclasses.replace(config, modalities=signature_modalities(model_path))
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   num_shards = config.num_shards or max(1, len(feature_paths))
-  options = runner.pipeline_options(pipeline_args)
   sharded_io.ensure_dir(config.output_dir)
-  pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, model_path, feature_paths, num_shards)
-  runner.run(pipeline, "gcml export")
-  if runner.is_dry_run(options):
-    return {}
+  if config.engine == "local":
+    from pipelines import export_local  # pylint: disable=import-outside-toplevel
+    counts = export_local.run_local(config, model_path, feature_paths, num_shards)
+  else:
+    options = runner.pipeline_options(pipeline_args)
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, config, model_path, feature_paths, num_shards)
+    runner.run(pipeline, "gcml export")
+    if runner.is_dry_run(options):
+      return {}
+    counts = None
   from model import data_split  # pylint: disable=import-outside-toplevel
   extra = {"model": model_path, "features_glob": config.features, "top_k": config.top_k,
            "search": config.search, "num_shards": num_shards}
@@ -230,7 +246,10 @@ def run(argv=None) -> dict:
   trained_under = data_split.model_split(model_path)
   if trained_under is not None:
     extra["split"] = trained_under
-  section = summary.merge_stats_into_summary(config.output_dir, STAGE, extra)
+  if counts is None:
+    section = summary.merge_stats_into_summary(config.output_dir, STAGE, extra)
+  else:
+    section = summary.update_summary(config.output_dir, STAGE, {**counts, **extra})[STAGE]
   logging.info("export: %s", section)
   print(f"export: {section.get('export/embedded_items', 0)} items embedded; "
         f"{config.output_dir}/embeddings-*.tfrecord and related-*.tsv", file=sys.stdout)

@@ -52,3 +52,25 @@ class FixedBatches(beam.PTransform):
                                        beam.pvalue.AsSingleton(count))
             | "GroupBuckets" >> beam.GroupByKey()
             | "SplitBuckets" >> beam.FlatMap(split_bucket, size))
+
+
+def fixed_batches_local(ids, batch_size: int) -> list[list]:
+  """The batches `FixedBatches` forms, in memory: lists of ids, each sorted.
+
+  Args:
+    ids: the distinct item ids.
+    batch_size: the most ids per batch.
+
+  Returns:
+    The batches, ordered by bucket then by position in the bucket.
+  """
+  ids = list(ids)
+  num_batches = max(1, -(-len(ids) // batch_size))
+  buckets = {}
+  for item_id in ids:
+    buckets.setdefault(batch_of(item_id, num_batches), []).append(item_id)
+  out = []
+  for bucket in sorted(buckets):
+    members = sorted(buckets[bucket])
+    out += [members[s:s + batch_size] for s in range(0, len(members), batch_size)]
+  return out
