@@ -51,6 +51,10 @@ def _records(paths):
 def scan_features(paths, modalities):
   """Pass 1: each valid id's chosen record location, and the rejections.
 
+  Args:
+    paths: feature TFRecord files.
+    modalities: the modalities every record must have.
+
   Returns:
     ({id: location}, [Rejection]).
   """
@@ -83,7 +87,19 @@ def scan_features(paths, modalities):
 
 def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
           max_items: int = MAX_ITEMS_PER_PASS):
-  """Pass 2: (finite embeddings {id: vector}, non-finite rejections)."""
+  """Pass 2: the model on the fixed batches, features read again group by group.
+
+  Args:
+    paths: feature TFRecord files.
+    modalities: the modalities.
+    chosen: {id: record location} from `scan_features`.
+    model_path: the SavedModel's folder.
+    batch_size: items per model call (`--batch_size`).
+    max_items: items whose features one pass over the files holds.
+
+  Returns:
+    ({id: finite float32 embedding}, [embedding_not_finite Rejection]).
+  """
   import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   fn = tf.saved_model.load(model_path).signatures["serving_default"]
@@ -115,7 +131,15 @@ def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
 
 
 def related_lines(config, embeddings: dict) -> list[tuple[str, str]]:
-  """(sort_key, tsv line) of every item's top-K, as `RelatedItems` writes them."""
+  """(sort_key, tsv line) of every item's top-K, as `RelatedItems` writes them.
+
+  Args:
+    config: the export's settings (`search`, `top_k`, batches, IVF-PQ, re-rank).
+    embeddings: {id: finite embedding}.
+
+  Returns:
+    The related-items rows of every item.
+  """
   pairs = sorted(embeddings.items())
   if config.search == "exact":
     index = related_items.build_index(pairs, config.max_index_bytes)
@@ -155,7 +179,17 @@ def related_lines(config, embeddings: dict) -> list[tuple[str, str]]:
 
 
 def run_local(config, model_path: str, feature_paths, num_shards: int) -> dict:
-  """Writes the export's files; returns the counts `WriteStats` would sum."""
+  """Writes the export's files; returns the counts `WriteStats` would sum.
+
+  Args:
+    config: the export's settings (`export.ExportConfig`).
+    model_path: the SavedModel's folder.
+    feature_paths: feature TFRecord files.
+    num_shards: output shards.
+
+  Returns:
+    {name: count}: features/valid_items, rejected/<reason>, export/embedded_items.
+  """
   chosen, rejections = scan_features(feature_paths, config.modalities)
   embeddings, not_finite = embed(feature_paths, config.modalities, chosen, model_path,
                                  config.batch_size, config.local_max_items)

@@ -18,7 +18,17 @@ STAGE = "export"
 
 
 def saved_model_path(model_dir: str) -> str:
-  """The SavedModel under `model_dir`: itself, or `model_dir/export` (gcml train)."""
+  """The SavedModel under `model_dir`: itself, or `model_dir/export` (gcml train).
+
+  Args:
+    model_dir: a SavedModel folder or a `gcml train --model_dir`.
+
+  Returns:
+    The SavedModel's folder.
+
+  Raises:
+    InputError: neither holds a saved_model.pb.
+  """
   if FileSystems.exists(FileSystems.join(model_dir, "saved_model.pb")):
     return model_dir
   export = FileSystems.join(model_dir, "export")
@@ -29,7 +39,14 @@ def saved_model_path(model_dir: str) -> str:
 
 
 def signature_modalities(path: str) -> tuple:
-  """The modalities (name, dim) of the SavedModel's serving signature."""
+  """The modalities (name, dim) of the SavedModel's serving signature.
+
+  Args:
+    path: the SavedModel's folder.
+
+  Returns:
+    `features.Modality` tuples, sorted by name.
+  """
   import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   sig = tf.saved_model.load(path).signatures["serving_default"]
@@ -39,7 +56,14 @@ def signature_modalities(path: str) -> tuple:
 
 
 def stack_batch(pairs):
-  """[(id, {modality: vector})] -> (ids, {modality: [n, dim] float32})."""
+  """[(id, {modality: vector})] -> (ids, {modality: [n, dim] float32}).
+
+  Args:
+    pairs: one fixed batch, ids ascending.
+
+  Returns:
+    (ids, {modality: stacked float32 array}).
+  """
   ids = tuple(item_id for item_id, _ in pairs)
   return ids, {name: np.stack([features[name] for _, features in pairs]).astype(np.float32)
                for name in pairs[0][1]}
@@ -61,5 +85,14 @@ def embed_batch(fn, features: dict) -> np.ndarray:
 
 
 def embedding_record(item_id: str, vector) -> tuple[str, bytes]:
+  """(id, serialized tf.train.Example with `id` and `embedding`): contract 7's record.
+
+  Args:
+    item_id: the item.
+    vector: its embedding.
+
+  Returns:
+    (sort key, record bytes).
+  """
   return item_id, tf_example.encode({"id": item_id,
                                      "embedding": np.asarray(vector, np.float32)})

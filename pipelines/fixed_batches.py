@@ -19,12 +19,28 @@ from pipelines import hashing
 
 
 def batch_of(item_id: str, num_batches: int) -> int:
-  """The batch bucket of an item: BLAKE2b-64 of its id modulo the bucket count."""
+  """The batch bucket of an item: BLAKE2b-64 of its id modulo the bucket count.
+
+  Args:
+    item_id: the item.
+    num_batches: the number of buckets.
+
+  Returns:
+    The bucket, in [0, num_batches).
+  """
   return hashing.blake2b64(b"gcml-batch:" + item_id.encode("utf-8")) % num_batches
 
 
 def split_bucket(bucket, batch_size: int):
-  """(bucket, [(id, value)]) -> lists of at most `batch_size` pairs, ids ascending."""
+  """(bucket, [(id, value)]) -> lists of at most `batch_size` pairs, ids ascending.
+
+  Args:
+    bucket: (bucket number, its (id, value) pairs).
+    batch_size: the most pairs per batch.
+
+  Returns:
+    A generator of batches.
+  """
   pairs = sorted(bucket[1], key=lambda kv: kv[0])
   for start in range(0, len(pairs), batch_size):
     yield pairs[start:start + batch_size]

@@ -20,7 +20,15 @@ class IndexTooLargeError(ValueError):
 
 
 def format_rows(query_id: str, neighbours) -> list[tuple[str, str]]:
-  """(sort_key, tsv line) per neighbour; rank is 1-based."""
+  """(sort_key, tsv line) per neighbour; rank is 1-based.
+
+  Args:
+    query_id: the item.
+    neighbours: [(neighbor id, score)], best first.
+
+  Returns:
+    [(f"{id}\t{rank:06d}", f"{id}\t{rank}\t{neighbor}\t{score:.6f}")].
+  """
   return [(f"{query_id}\t{rank:06d}", f"{query_id}\t{rank}\t{nid}\t{score:.6f}")
           for rank, (nid, score) in enumerate(neighbours, start=1)]
 

@@ -10,7 +10,20 @@ from pipelines.errors import InputError
 
 
 def annotation_results(config, emb, raw, labels) -> dict:
-  """Trains the annotation model per input on train items; metrics on test items."""
+  """Trains the annotation model per input on train items; metrics on test items.
+
+  Args:
+    config: the evaluation's settings (`test_fraction`, `annotation`).
+    emb: {id: embedding} of all items.
+    raw: {id: baseline vector} of all items.
+    labels: {id: labels}.
+
+  Returns:
+    ({input name: annotation metrics}, {train_items, test_items, classes}).
+
+  Raises:
+    InputError: no labelled train or test item with both vectors.
+  """
   from model import annotation  # pylint: disable=import-outside-toplevel
   usable = sorted(set(emb) & set(raw) & set(labels))
   train = [i for i in usable if not split.is_test(i, config.test_fraction)]

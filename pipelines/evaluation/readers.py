@@ -68,7 +68,16 @@ def read_embeddings(paths, keep, rejected: collections.Counter | None = None
 
 
 def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
-  """id -> concatenation of the L2-normalised modalities (valid records only)."""
+  """id -> concatenation of the L2-normalised modalities (valid records only).
+
+  Args:
+    paths: feature TFRecord files (contract 2).
+    modalities: the modalities, in order.
+    keep: which ids to return.
+
+  Returns:
+    {id: float32 baseline vector}; an id found twice keeps its first valid record.
+  """
   out = {}
   for data in inputs.tfrecords(paths):
     item = features_lib.parse_item(data, modalities)
@@ -93,7 +102,14 @@ def baseline_vector(item: features_lib.Item, modalities) -> np.ndarray:
 
 
 def read_labels(paths) -> dict[str, tuple]:
-  """id -> labels (int64 list) of every record that has an id and labels."""
+  """id -> labels (int64 list) of every record that has an id and labels.
+
+  Args:
+    paths: feature TFRecord files with a `labels` int64 list.
+
+  Returns:
+    {id: tuple of labels}; records without an id or labels are skipped.
+  """
   out = {}
   for data in inputs.tfrecords(paths):
     try:
@@ -116,6 +132,14 @@ def read_test_edges(paths, edge_format, keep) -> set[tuple[str, str]]:
 
   Reads through the same validation as every other stage; refused records
   are counted and logged (evaluation writes no rejected/ folder of its own).
+
+  Args:
+    paths: edge files (contract 1).
+    edge_format: csv, tsv or tfrecord.
+    keep: which ids count (the test items).
+
+  Returns:
+    {(a, b)} with a < b.
   """
   graph = local_io.read_edges_local(paths, edge_format, "max", stage="evaluate")
   if graph.rejections:

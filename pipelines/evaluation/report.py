@@ -13,11 +13,29 @@ from pipelines.evaluation import training_summaries
 
 
 def retrieval_keys(ndcg_k: int = 60, map_k: int = 60) -> tuple:
-  """The headline retrieval metrics, in table order: MAP@k, then NDCG@k."""
+  """The headline retrieval metrics, in table order: MAP@k, then NDCG@k.
+
+  Args:
+    ndcg_k: the k of NDCG@k.
+    map_k: the k of MAP@k.
+
+  Returns:
+    ("map@<map_k>", "ndcg@<ndcg_k>").
+  """
   return (f"map@{map_k}", f"ndcg@{ndcg_k}")
 
 
 def markdown_table(result: dict, ndcg_k: int = 60, map_k: int = 60) -> str:
+  """metrics.md: the retrieval table, then annotation and margins when present.
+
+  Args:
+    result: the metrics.json dictionary.
+    ndcg_k: the k of NDCG@k.
+    map_k: the k of MAP@k.
+
+  Returns:
+    Markdown text ending with a newline.
+  """
   keys = retrieval_keys(ndcg_k, map_k)
   lines = [f"| model | MAP@{map_k} | NDCG@{ndcg_k} | queries | database |",
            "|---|---:|---:|---:|---:|"]
@@ -36,6 +54,15 @@ def markdown_table(result: dict, ndcg_k: int = 60, map_k: int = 60) -> str:
 
 
 def bar_chart_png(title: str, values: dict[str, float]) -> bytes:
+  """A bar chart of one metric per model (matplotlib, Agg, no timestamp).
+
+  Args:
+    title: the chart's title.
+    values: model name -> value.
+
+  Returns:
+    PNG bytes.
+  """
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
@@ -55,6 +82,21 @@ def bar_chart_png(title: str, values: dict[str, float]) -> bytes:
 
 def write_outputs(output_dir: str, result: dict, ndcg_k: int,
                   training_charts: dict | None = None, map_k: int = 60) -> list[str]:
+  """Writes metrics.json, metrics.md and the charts (atomic writes).
+
+  Args:
+    output_dir: the folder (local or gs://).
+    result: the metrics.json dictionary.
+    ndcg_k: the k of NDCG@k.
+    training_charts: file name -> PNG bytes (training summaries).
+    map_k: the k of MAP@k.
+
+  Returns:
+    The paths written.
+
+  Raises:
+    InputError: a file cannot be written (one line).
+  """
   paths = []
 
   def put(name, data: bytes):
