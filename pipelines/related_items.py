@@ -94,11 +94,10 @@ def top_k_block(query_ids, queries: np.ndarray, index: Index, k: int,
     idx = _top_by_score_then_row(all_scores, all_rows, min(k, all_scores.shape[1]))
     best_scores = np.take_along_axis(all_scores, idx, axis=1)
     best_rows = np.take_along_axis(all_rows, idx, axis=1)
-  results = []
-  for r in range(len(query_ids)):
-    results.append([(index.ids[j], float(s)) for s, j in zip(best_scores[r], best_rows[r])
-                    if np.isfinite(s)])
-  return results
+  finite = np.isfinite(best_scores)
+  return [[(index.ids[j], s) for s, j in zip(best_scores[r][finite[r]].tolist(),
+                                              best_rows[r][finite[r]].tolist())]
+          for r in range(len(query_ids))]
 
 
 def _top_by_score_then_row(scores, rows, keep):
