@@ -14,7 +14,8 @@ related items, rejections, manifests, summary) has the same bytes:
    called as `SignatureModelHandler` does. The features are read again file
    by file and only the batches of the current group are held: groups of at
    most `--local_max_items` items, one pass over the features each, so
-   memory is bounded by that budget (one pass up to 262,144 items).
+   memory is bounded by that budget. Up to that many valid records, pass 1
+   keeps their features and pass 2 reads nothing again.
 3. Related items: the exact search (`related_items.top_k_block` on
    `FixedBatches` query batches) or IVF-PQ (`related_ann`, with the exact
    re-rank of `related_rerank`) over the finite embeddings, all in memory
@@ -48,17 +49,19 @@ def _records(paths):
       yield (f, r), record
 
 
-def scan_features(paths, modalities):
+def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS):
   """Pass 1: each valid id's chosen record location, and the rejections.
 
   Args:
     paths: feature TFRecord files.
     modalities: the modalities every record must have.
+    max_items: the valid records whose features are kept from this pass (so
+      that pass 2 need not read the files again); over it, none are kept.
 
   Returns:
-    ({id: location}, [Rejection]).
+    ({id: location}, [Rejection], {location: features} or None).
   """
-  locations, rejections = collections.defaultdict(list), []
+  locations, rejections, kept = collections.defaultdict(list), [], {}
   for location, data in _records(paths):
     if isinstance(data, Rejection):
       rejections.append(data)
@@ -66,6 +69,10 @@ def scan_features(paths, modalities):
     item = features_lib.parse_item(data, modalities)
     if isinstance(item, features_lib.Item):
       locations[item.id].append(location)
+      if kept is not None:
+        kept[location] = item.features
+        if len(kept) > max_items:
+          kept = None
     else:
       rejections.append(Rejection(STAGE, item, features_lib.shown_record(data)))
   duplicated = {loc: item_id for item_id, locs in locations.items() if len(locs) > 1
@@ -82,11 +89,11 @@ def scan_features(paths, modalities):
       rejections += [Rejection(STAGE, features_lib.DUPLICATE_ID,
                                f"id={item_id} {binary_record(data)}")
                      for data, _ in records[1:]]
-  return chosen, rejections
+  return chosen, rejections, kept
 
 
 def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
-          max_items: int = MAX_ITEMS_PER_PASS):
+          max_items: int = MAX_ITEMS_PER_PASS, kept: dict | None = None):
   """Pass 2: the model on the fixed batches, features read again group by group.
 
   Args:
@@ -96,6 +103,7 @@ def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
     model_path: the SavedModel's folder.
     batch_size: items per model call (`--batch_size`).
     max_items: items whose features one pass over the files holds.
+    kept: {location: features} from `scan_features`, if it kept them all.
 
   Returns:
     ({id: finite float32 embedding}, [embedding_not_finite Rejection]).
@@ -114,10 +122,13 @@ def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
   embeddings, rejections = {}, []
   for group in groups:
     wanted = {chosen[item_id]: item_id for batch in group for item_id in batch}
-    features = {}
-    for location, data in _records(paths):
-      if location in wanted:
-        features[wanted[location]] = features_lib.parse_item(data, modalities).features
+    if kept is not None:
+      features = {item_id: kept[location] for location, item_id in wanted.items()}
+    else:
+      features = {}
+      for location, data in _records(paths):
+        if location in wanted:
+          features[wanted[location]] = features_lib.parse_item(data, modalities).features
     for batch in group:
       ids, stacked = export_model.stack_batch([(i, features.pop(i)) for i in batch])
       out = export_model.embed_batch(fn, stacked)
@@ -190,9 +201,10 @@ def run_local(config, model_path: str, feature_paths, num_shards: int) -> dict:
   Returns:
     {name: count}: features/valid_items, rejected/<reason>, export/embedded_items.
   """
-  chosen, rejections = scan_features(feature_paths, config.modalities)
+  chosen, rejections, kept = scan_features(feature_paths, config.modalities,
+                                           config.local_max_items)
   embeddings, not_finite = embed(feature_paths, config.modalities, chosen, model_path,
-                                 config.batch_size, config.local_max_items)
+                                 config.batch_size, config.local_max_items, kept)
   rejections += not_finite
   output = config.output_dir
   sharded_io.write_sorted_shards_local(
