@@ -10,7 +10,7 @@ related items, rejections, manifests, summary) has the same bytes:
    whose bytes sort first (the others are `duplicate_id` rejections), as
    `features.ReadFeatures` does.
 2. Embed (pass 2, streamed): the model runs on `fixed_batches.fixed_batches_local`,
-   the batches `FixedBatches` forms, stacked as `export.stack_batch` and
+   the batches `FixedBatches` forms, stacked as `export_model.stack_batch` and
    called as `SignatureModelHandler` does. The features are read again file
    by file and only the batches of the current group are held: groups of at
    most `--local_max_items` items, one pass over the features each, so
