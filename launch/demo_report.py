@@ -8,7 +8,8 @@ cold-start split, the papers' protocol), writes `report/report.md` and
 import json
 import os
 
-from pipelines import sharded_io, training_summaries
+from pipelines import sharded_io
+from pipelines.evaluation import training_summaries
 
 NAMES = {"gcml": "GCML (smart negatives, L0)", "cdml": "CDML (random negatives)",
          "clc": "CLC (cluster labels)", "raw_features": "raw content features"}

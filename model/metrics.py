@@ -40,6 +40,7 @@ Annotation (paper section 5.2; YouTube-8M and Sports-1M protocols):
 from __future__ import annotations
 
 import collections
+import fractions
 
 import numpy as np
 import scipy.sparse
@@ -116,29 +117,78 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
   """
   q = normalize_rows(query_vectors)
   db = normalize_rows(database_vectors)
-  aps, full_aps, ndcgs, counts = [], [], [], []
+  totals = RetrievalTotals()
   for start in range(0, q.shape[0], block):
     sims = q[start:start + block] @ db.T
     rel_block = _dense_rows(relevance, start, start + block)
     excl_block = None if exclude is None else _dense_rows(exclude, start, start + block)
-    for r in range(sims.shape[0]):
-      keep = np.ones(db.shape[0], dtype=bool)
-      if excl_block is not None:
-        keep &= ~excl_block[r]
-      rel = rel_block[r][keep]
-      if not rel.any():
-        continue
-      s = sims[r][keep]
-      aps.append(average_precision(rel, s, map_k))
-      full_aps.append(average_precision(rel, s))
-      ndcgs.append(ndcg_at_k(rel, ndcg_k, s))
-      counts.append(int(rel.sum()))
-  nan = float("nan")
-  return {f"map@{map_k}": float(np.mean(aps)) if aps else nan,
-          f"ndcg@{ndcg_k}": float(np.mean(ndcgs)) if ndcgs else nan,
-          "map_full_list": float(np.mean(full_aps)) if full_aps else nan,
-          "num_queries": len(aps), "num_database": int(db.shape[0]),
-          "mean_relevant": float(np.mean(counts)) if counts else nan}
+    for row in block_query_metrics(sims, rel_block, excl_block, ndcg_k, map_k):
+      totals.add(row)
+  return totals.result(int(db.shape[0]), ndcg_k, map_k)
+
+
+def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_k: int = 60):
+  """Per query of a scored block: (AP@map_k, whole-list AP, NDCG@ndcg_k, relevant count).
+
+  Args:
+    sims: [B, N] scores of a block of queries against the database.
+    rel_block: [B, N] bool relevance.
+    excl_block: optional [B, N] bool, candidates removed from each list.
+    ndcg_k: the k of NDCG@k.
+    map_k: the k of MAP@k.
+
+  Returns:
+    A generator of one tuple per query that has a relevant candidate left
+    (the others are skipped), in row order.
+  """
+  for r in range(sims.shape[0]):
+    keep = np.ones(sims.shape[1], dtype=bool)
+    if excl_block is not None:
+      keep &= ~excl_block[r]
+    rel = rel_block[r][keep]
+    if not rel.any():
+      continue
+    s = sims[r][keep]
+    yield (average_precision(rel, s, map_k), average_precision(rel, s), ndcg_at_k(rel, ndcg_k, s),
+           int(rel.sum()))
+
+
+class RetrievalTotals:
+  """Exact sums of per-query metrics: means that do not depend on the order of the queries.
+
+  Each value is added as an exact fraction (a float is a dyadic rational), so
+  totals merged in any order or grouping (a Beam combine over workers, or
+  one loop in memory) give the same sums, and each mean is the float
+  nearest to the exact mean.
+  """
+
+  def __init__(self):
+    self.count = 0
+    self.sums = [fractions.Fraction(0)] * 3  # AP@k, whole-list AP, NDCG@k
+    self.relevant = 0
+
+  def add(self, row) -> "RetrievalTotals":
+    """Adds one query's (AP@k, whole-list AP, NDCG@k, relevant count)."""
+    self.count += 1
+    self.sums = [a + fractions.Fraction(v) for a, v in zip(self.sums, row[:3])]
+    self.relevant += row[3]
+    return self
+
+  def merge(self, other: "RetrievalTotals") -> "RetrievalTotals":
+    """Adds another total's queries into this one."""
+    self.count += other.count
+    self.sums = [a + b for a, b in zip(self.sums, other.sums)]
+    self.relevant += other.relevant
+    return self
+
+  def result(self, num_database: int, ndcg_k: int = 60, map_k: int = 60) -> dict:
+    """The metrics dictionary of `retrieval_metrics`."""
+    nan = float("nan")
+    ap, full_ap, ndcg = (float(v / self.count) if self.count else nan for v in self.sums)
+    return {f"map@{map_k}": ap, f"ndcg@{ndcg_k}": ndcg, "map_full_list": full_ap,
+            "num_queries": self.count, "num_database": num_database,
+            "mean_relevant": float(fractions.Fraction(self.relevant, self.count))
+                             if self.count else nan}
 
 
 def retrieval_sets(edges, items):

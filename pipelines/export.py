@@ -18,7 +18,7 @@ modality in, `embedding` out), batched, and writes:
 Fixed batches (byte-reproducible output): a matrix product's last bits
 depend on the batch it runs in (its size and the row's place), and Beam's
 batching depends on bundling and timing. So the model calls (and the
-related-items query batches) run on `related_items.FixedBatches`: the ids
+related-items query batches) run on `pipelines/fixed_batches.py`: the ids
 are hashed into ceil(N / batch_size) buckets, each bucket is sorted by id
 and cut into batches of at most `--batch_size`, so an item's batch depends
 only on the ids. This costs one shuffle of the features (GroupByKey).
@@ -45,40 +45,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from pipelines import features as features_lib
-from pipelines import (inputs, modalities, rejected, related_items, runner, sharded_io, summary,
-                       tf_example)
+from pipelines import inputs, modalities, rejected, related_ann, related_items, related_rows
+from pipelines import runner, sharded_io, summary
 from pipelines.errors import InputError
-from pipelines.modality_spec import canonical_order
-
-STAGE = "export"
-
-
-def saved_model_path(model_dir: str) -> str:
-  """The SavedModel under `model_dir`: itself, or `model_dir/export` (gcml train)."""
-  if FileSystems.exists(FileSystems.join(model_dir, "saved_model.pb")):
-    return model_dir
-  export = FileSystems.join(model_dir, "export")
-  if FileSystems.exists(FileSystems.join(export, "saved_model.pb")):
-    return export
-  raise InputError(f"--model_dir: no SavedModel (saved_model.pb) in {model_dir} "
-                   f"or {export}")
-
-
-def signature_modalities(path: str) -> tuple:
-  """The modalities (name, dim) of the SavedModel's serving signature (larger first)."""
-  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  sig = tf.saved_model.load(path).signatures["serving_default"]
-  specs = sig.structured_input_signature[1]
-  return canonical_order((name, int(spec.shape[-1])) for name, spec in specs.items())
-
-
-def stack_batch(pairs):
-  """[(id, {modality: vector})] -> (ids, {modality: [n, dim] float32})."""
-  ids = tuple(item_id for item_id, _ in pairs)
-  return ids, {name: np.stack([features[name] for _, features in pairs]).astype(np.float32)
-               for name in pairs[0][1]}
-
+from pipelines.export_model import (STAGE, embed_batch, embedding_record, saved_model_path,
+                                    signature_modalities, stack_batch)
+from pipelines.fixed_batches import FixedBatches
 
 class SignatureModelHandler(ModelHandler):
   """RunInference handler: one fixed batch -> its embeddings (np.float32 [n, d]).
@@ -97,14 +69,9 @@ class SignatureModelHandler(ModelHandler):
     return tf.saved_model.load(self._path)
 
   def run_inference(self, batch: Sequence[tuple], model, inference_args=None):
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
     fn = model.signatures["serving_default"]
-    results = []
-    for ids, features in batch:
-      out = fn(**{name: tf.constant(features[name])
-                  for name in fn.structured_input_signature[1]})["embedding"].numpy()
-      results.append(PredictionResult(ids, out, self._path))
-    return results
+    return [PredictionResult(ids, embed_batch(fn, features), self._path)
+            for ids, features in batch]
 
   def get_num_bytes(self, batch: Sequence[tuple]) -> int:
     return sum(v.nbytes for _, features in batch for v in features.values())
@@ -123,11 +90,6 @@ def split_finite(result: PredictionResult):
           STAGE, "embedding_not_finite", f"{item_id}: the model's embedding has NaN or inf"))
 
 
-def embedding_record(item_id: str, vector) -> tuple[str, bytes]:
-  return item_id, tf_example.encode({"id": item_id,
-                                     "embedding": np.asarray(vector, np.float32)})
-
-
 @dataclasses.dataclass
 class ExportConfig:
   model_dir: str
@@ -139,33 +101,39 @@ class ExportConfig:
   batch_size: int = 256
   query_batch: int = 256
   index_chunk: int = 65536
-  max_index_bytes: int = related_items.MAX_INDEX_BYTES
+  max_index_bytes: int = related_rows.MAX_INDEX_BYTES
   search: str = "exact"
   ann_nprobe: int = 32
   ann_code_bytes: int = 0  # 0: dim / 2
   ann_nlist: int = 0  # 0: min(4 sqrt(N), train items / 39)
   ann_train_size: int = 65536
+  ann_rerank: int | None = None  # None: 4 x top_k; 0: no re-rank
+  engine: str = "beam"  # beam, or local (in memory, the same bytes: export_local.py)
+  local_max_items: int = 1 << 18  # local: items whose features one pass holds
 
   def validate(self):
     if self.top_k < 1:
       raise InputError(f"--top_k must be >= 1, got {self.top_k}")
     for name in ("batch_size", "query_batch", "index_chunk", "max_index_bytes", "ann_nprobe",
-                 "ann_train_size"):
+                 "ann_train_size", "local_max_items"):
       if getattr(self, name) < 1:
         raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
-    for name in ("ann_code_bytes", "ann_nlist"):
-      if getattr(self, name) < 0:
+    for name in ("ann_code_bytes", "ann_nlist", "ann_rerank"):
+      if (getattr(self, name) or 0) < 0:
         raise InputError(f"--{name} must be >= 0, got {getattr(self, name)}")
-    if self.search not in related_items.SEARCHES:
-      raise InputError(f"--search must be one of {', '.join(related_items.SEARCHES)}, "
+    if self.search not in related_rows.SEARCHES:
+      raise InputError(f"--search must be one of {', '.join(related_rows.SEARCHES)}, "
                        f"got {self.search!r}")
 
+  def rerank_candidates(self) -> int:
+    """Candidates per item re-scored exactly with --search=ivfpq (0: none)."""
+    return 4 * self.top_k if self.ann_rerank is None else self.ann_rerank
+
   def related_transform(self) -> related_items.RelatedItems:
-    from pipelines import related_ann  # pylint: disable=import-outside-toplevel
     return related_items.RelatedItems(
         self.top_k, self.query_batch, self.index_chunk, self.max_index_bytes, self.search,
         related_ann.AnnParams(self.ann_nprobe, self.ann_code_bytes, self.ann_nlist,
-                              self.ann_train_size))
+                              self.ann_train_size), self.rerank_candidates())
 
 
 def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, feature_paths,
@@ -174,7 +142,7 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
       feature_paths, config.modalities, STAGE)
   embedded = (read.items
               | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
-              | "FixedBatches" >> related_items.FixedBatches(config.batch_size)
+              | "FixedBatches" >> FixedBatches(config.batch_size)
               | "StackBatches" >> beam.Map(stack_batch)
               | "Embed" >> RunInference(SignatureModelHandler(model_path))
               | "SplitFinite" >> beam.FlatMap(split_finite).with_outputs("rejected",
@@ -189,7 +157,7 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
        | "RelatedItems" >> config.related_transform()
        | "WriteRelated" >> sharded_io.WriteSortedShards(
            FileSystems.join(config.output_dir, "related"), ".tsv", num_shards,
-           sharded_io.TEXT, related_items.HEADER))
+           sharded_io.TEXT, related_rows.HEADER))
   rejection_counts = ((read.rejected, embedded.rejected)
                       | "AllRejected" >> beam.Flatten()
                       | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
@@ -214,10 +182,10 @@ def parse_args(argv):
                       help="items per model call (fixed batches: see the module docstring)")
   parser.add_argument("--query_batch", type=int, default=256)
   parser.add_argument("--index_chunk", type=int, default=65536)
-  parser.add_argument("--max_index_bytes", type=int, default=related_items.MAX_INDEX_BYTES,
+  parser.add_argument("--max_index_bytes", type=int, default=related_rows.MAX_INDEX_BYTES,
                       help="cap on the bytes of the top-K index broadcast to every worker "
                       "(exact: N * dim * 4 + ids; ivfpq: the serialised index + ids)")
-  parser.add_argument("--search", default="exact", choices=related_items.SEARCHES,
+  parser.add_argument("--search", default="exact", choices=related_rows.SEARCHES,
                       help="top-K search: exact cosine, or ivfpq (faiss IVF-PQ, approximate; "
                       "for indexes over the exact limit)")
   parser.add_argument("--ann_nprobe", type=int, default=32, help="ivfpq: lists per query")
@@ -227,13 +195,25 @@ def parse_args(argv):
                       help="ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39))")
   parser.add_argument("--ann_train_size", type=int, default=65536,
                       help="ivfpq: items (chosen by id hash) the quantizers are trained on")
+  parser.add_argument("--ann_rerank", type=int, default=None,
+                      help="ivfpq: candidates per item re-scored by exact cosine, the top_k "
+                      "best kept (default 4 x top_k; 0: the index's own scores)")
+  parser.add_argument("--engine", default="beam", choices=("beam", "local"),
+                      help="beam: a Beam pipeline (any runner); local: in memory on this "
+                      "machine, the same bytes")
+  parser.add_argument("--local_max_items", type=int, default=1 << 18,
+                      help="local: items whose features one pass over the files holds "
+                      "(bounds memory; more items take more passes)")
   known, pipeline_args = runner.parse_stage_args(parser, argv)
+  if pipeline_args and known.engine == "local":
+    parser.error(f"unrecognized arguments: {' '.join(pipeline_args)}")
   mods = features_lib.parse_modalities(known.modalities) if known.modalities else None
   config = ExportConfig(known.model_dir, known.features, known.output_dir, known.top_k, mods,
                         known.num_shards, known.batch_size, known.query_batch,
                         known.index_chunk, known.max_index_bytes, known.search,
                         known.ann_nprobe, known.ann_code_bytes, known.ann_nlist,
-                        known.ann_train_size)
+                        known.ann_train_size, known.ann_rerank, known.engine,
+                        known.local_max_items)
   return config, pipeline_args
 
 
@@ -250,21 +230,31 @@ def run(argv=None) -> dict:
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   modalities.check_given(config.modalities, feature_paths)
   num_shards = config.num_shards or max(1, len(feature_paths))
-  options = runner.pipeline_options(pipeline_args)
   sharded_io.ensure_dir(config.output_dir)
-  pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, model_path, feature_paths, num_shards)
-  runner.run(pipeline, "gcml export")
-  if runner.is_dry_run(options):
-    return {}
+  if config.engine == "local":
+    from pipelines import export_local  # pylint: disable=import-outside-toplevel
+    counts = export_local.run_local(config, model_path, feature_paths, num_shards)
+  else:
+    options = runner.pipeline_options(pipeline_args)
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, config, model_path, feature_paths, num_shards)
+    runner.run(pipeline, "gcml export")
+    if runner.is_dry_run(options):
+      return {}
+    counts = None
   from model import data_split  # pylint: disable=import-outside-toplevel
   extra = {"model": model_path, "features_glob": config.features, "top_k": config.top_k,
            "search": config.search, "num_shards": num_shards,
            "modalities": features_lib.modalities_flag(config.modalities)}
+  if config.search == "ivfpq":
+    extra["ann_rerank"] = config.rerank_candidates()
   trained_under = data_split.model_split(model_path)
   if trained_under is not None:
     extra["split"] = trained_under
-  section = summary.merge_stats_into_summary(config.output_dir, STAGE, extra)
+  if counts is None:
+    section = summary.merge_stats_into_summary(config.output_dir, STAGE, extra)
+  else:
+    section = summary.update_summary(config.output_dir, STAGE, {**counts, **extra})[STAGE]
   logging.info("export: %s", section)
   print(f"export: {section.get('export/embedded_items', 0)} items embedded; "
         f"{config.output_dir}/embeddings-*.tfrecord and related-*.tsv", file=sys.stdout)

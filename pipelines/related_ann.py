@@ -18,6 +18,11 @@ matrix, N * d * 4 bytes. This path broadcasts a compressed index instead:
    lists per query; score = inner product of the exact unit-norm query with
    the PQ reconstruction of the candidate (an approximate cosine); the item
    itself is dropped and the rest ordered by score, then by id.
+5. Re-rank (`rerank` = R > 0, `gcml export --ann_rerank`, default 4 x K):
+   the index's top max(R, K) per query are re-scored by the exact cosine of
+   the full vectors and the K best kept (`pipelines/related_rerank.py`), so
+   the PQ approximation costs recall only where a true neighbour falls
+   outside the R candidates.
 
 Determinism: faiss runs with one OpenMP thread in every worker and never
 uses BLAS for distances (`distance_compute_blas_threshold`), so a query's
@@ -36,7 +41,8 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import hashing, related_items
+from pipelines import hashing, related_rerank, related_rows
+from pipelines.related_rows import unit_rows
 
 SEED = 1234
 NO_BLAS = 2**31 - 1  # faiss: queries per call above which it uses BLAS (batch-dependent sums)
@@ -78,12 +84,6 @@ def configure_faiss():
 def sample_key(item_id: str) -> tuple:
   """Training-sample order: the smallest keys are the sample."""
   return hashing.blake2b64(b"gcml-ann-train:" + item_id.encode("utf-8")), item_id
-
-
-def unit_rows(vectors) -> np.ndarray:
-  x = np.asarray(vectors, np.float32)
-  norms = np.linalg.norm(x, axis=1, keepdims=True)
-  return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
 def _sub_quantizers(dim: int, code_bytes: int) -> int:
@@ -128,7 +128,7 @@ class _EncodeDoFn(beam.DoFn):
       yield item_id, code.tobytes()
 
 
-def build_index(codes, trained, max_bytes: int = related_items.MAX_INDEX_BYTES):
+def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):
   """The filled, serialised index from (id, code) pairs; checks the broadcast cap."""
   if trained is None or not codes:
     return AnnIndex((), np.zeros(0, np.uint8))
@@ -140,7 +140,7 @@ def build_index(codes, trained, max_bytes: int = related_items.MAX_INDEX_BYTES):
   result = AnnIndex(tuple(k for k, _ in codes), faiss.serialize_index(index))
   size = result.broadcast_bytes()
   if size > max_bytes:
-    raise related_items.IndexTooLargeError(
+    raise related_rows.IndexTooLargeError(
         f"the IVF-PQ related-items index is {size} bytes ({len(codes)} items, "
         f"{matrix.shape[1]}-byte codes), over the broadcast limit of {max_bytes} bytes "
         "(--max_index_bytes); lower --ann_code_bytes or raise the limit "
@@ -166,11 +166,16 @@ def search_block(query_ids, queries, index, ids: tuple, k: int, nprobe: int):
 
 
 class _SearchDoFn(beam.DoFn):
-  """Batch of (id, vector) -> (sort_key, tsv line), as the exact path."""
+  """Batch of (id, vector) -> (sort_key, tsv line), as the exact path.
 
-  def __init__(self, k: int, nprobe: int):
+  With `candidates_only` it yields (id, [candidate ids]) instead, for the
+  exact re-rank (`pipelines/related_rerank.py`).
+  """
+
+  def __init__(self, k: int, nprobe: int, candidates_only: bool = False):
     self._k = k
     self._nprobe = nprobe
+    self._candidates_only = candidates_only
 
   def setup(self):
     self._faiss = configure_faiss()
@@ -184,16 +189,30 @@ class _SearchDoFn(beam.DoFn):
     queries = np.stack([np.asarray(kv[1], np.float32) for kv in batch])
     found = search_block(ids, queries, self._index, ann.ids, self._k, self._nprobe)
     for qid, neighbours in zip(ids, found):
-      yield from related_items.format_rows(qid, neighbours)
+      if self._candidates_only:
+        yield qid, [n for n, _ in neighbours]
+      else:
+        yield from related_rows.format_rows(qid, neighbours)
 
 
 @dataclasses.dataclass
 class AnnRelatedItems(beam.PTransform):
-  """(id, embedding) -> (sort_key, tsv line) through a broadcast IVF-PQ index."""
+  """(id, embedding) -> (sort_key, tsv line) through a broadcast IVF-PQ index.
+
+  Attributes:
+    k: neighbours per item.
+    query_batch: queries per faiss search call.
+    max_index_bytes: cap on the serialised index plus ids broadcast to workers.
+    params: the IVF-PQ settings.
+    rerank: 0: the index's top k as they come; R > 0: the index's top
+      max(R, k) re-scored by exact cosine, the k best kept
+      (`pipelines/related_rerank.py`).
+  """
   k: int = 60
   query_batch: int = 256
-  max_index_bytes: int = related_items.MAX_INDEX_BYTES
+  max_index_bytes: int = related_rows.MAX_INDEX_BYTES
   params: AnnParams = AnnParams()
+  rerank: int = 0
 
   def __post_init__(self):
     super().__init__()
@@ -210,8 +229,13 @@ class AnnRelatedItems(beam.PTransform):
              | "Encode" >> beam.ParDo(_EncodeDoFn(), trained=trained_side)
              | "CollectCodes" >> beam.combiners.ToList()
              | "BuildIndex" >> beam.Map(build_index, trained_side, self.max_index_bytes))
-    return (embeddings
-            | "BatchQueries" >> beam.BatchElements(min_batch_size=1,
-                                                   max_batch_size=self.query_batch)
-            | "TopK" >> beam.ParDo(_SearchDoFn(self.k, self.params.nprobe),
-                                   ann=beam.pvalue.AsSingleton(index)))
+    batches = embeddings | "BatchQueries" >> beam.BatchElements(
+        min_batch_size=1, max_batch_size=self.query_batch)
+    if not self.rerank:
+      return batches | "TopK" >> beam.ParDo(_SearchDoFn(self.k, self.params.nprobe),
+                                            ann=beam.pvalue.AsSingleton(index))
+    return (batches
+            | "Candidates" >> beam.ParDo(
+                _SearchDoFn(max(self.rerank, self.k), self.params.nprobe, candidates_only=True),
+                ann=beam.pvalue.AsSingleton(index))
+            | "ExactRerank" >> related_rerank.ExactRerank(embeddings, self.k))

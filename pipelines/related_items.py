@@ -17,11 +17,12 @@ Design (see docs/export_and_evaluation.md):
   O(N^2 d) in all.
 * `search="ivfpq"` (`pipelines/related_ann.py`) broadcasts a faiss IVF-PQ
   index instead (about N * (code bytes + 8) bytes): approximate neighbours
-  and scores, for indexes over the exact broadcast limit. The cap applies to
+  and scores, for indexes over the exact broadcast limit; `rerank` re-scores
+  the index's candidates exactly (`pipelines/related_rerank.py`). The cap applies to
   the bytes actually broadcast (matrix or serialised index, plus the ids).
 * The query itself is never its own neighbour. Ties in score are broken by
   the neighbour's id (ascending). Scores are written with 6 decimals.
-* Query batches are fixed (`FixedBatches`): a matrix product's last bits
+* Query batches are fixed (`pipelines/fixed_batches.py`): a matrix product's last bits
   depend on the batch a row sits in, so the batches are formed from the ids
   alone (hash buckets, sorted by id, cut at `query_batch`), never from the
   runner's bundling, and the output is byte-identical run to run.
@@ -35,15 +36,9 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import hashing
-
-HEADER = "id\trank\tneighbor\tscore"
-SEARCHES = ("exact", "ivfpq")
-MAX_INDEX_BYTES = 1 << 30  # 1 GiB: e.g. 1M items x 256 floats; see the module docstring
-
-
-class IndexTooLargeError(ValueError):
-  """The broadcast index would not fit the documented per-worker budget."""
+from pipelines import related_ann
+from pipelines.fixed_batches import FixedBatches
+from pipelines.related_rows import MAX_INDEX_BYTES, SEARCHES, IndexTooLargeError, format_rows
 
 
 class Index(NamedTuple):
@@ -99,11 +94,10 @@ def top_k_block(query_ids, queries: np.ndarray, index: Index, k: int,
     idx = _top_by_score_then_row(all_scores, all_rows, min(k, all_scores.shape[1]))
     best_scores = np.take_along_axis(all_scores, idx, axis=1)
     best_rows = np.take_along_axis(all_rows, idx, axis=1)
-  results = []
-  for r in range(len(query_ids)):
-    results.append([(index.ids[j], float(s)) for s, j in zip(best_scores[r], best_rows[r])
-                    if np.isfinite(s)])
-  return results
+  finite = np.isfinite(best_scores)
+  return [[(index.ids[j], s) for s, j in zip(best_scores[r][finite[r]].tolist(),
+                                              best_rows[r][finite[r]].tolist())]
+          for r in range(len(query_ids))]
 
 
 def _top_by_score_then_row(scores, rows, keep):
@@ -124,48 +118,6 @@ def _top_by_score_then_row(scores, rows, keep):
     order = np.lexsort((rows[r, cand], -scores[r, cand]))[:keep]
     out[r] = cand[order]
   return out
-
-
-def format_rows(query_id: str, neighbours) -> list[tuple[str, str]]:
-  """(sort_key, tsv line) per neighbour; rank is 1-based."""
-  return [(f"{query_id}\t{rank:06d}", f"{query_id}\t{rank}\t{nid}\t{score:.6f}")
-          for rank, (nid, score) in enumerate(neighbours, start=1)]
-
-
-def batch_of(item_id: str, num_batches: int) -> int:
-  """The batch bucket of an item: BLAKE2b-64 of its id modulo the bucket count."""
-  return hashing.blake2b64(b"gcml-batch:" + item_id.encode("utf-8")) % num_batches
-
-
-def split_bucket(bucket, batch_size: int):
-  """(bucket, [(id, value)]) -> lists of at most `batch_size` pairs, ids ascending."""
-  pairs = sorted(bucket[1], key=lambda kv: kv[0])
-  for start in range(0, len(pairs), batch_size):
-    yield pairs[start:start + batch_size]
-
-
-@dataclasses.dataclass
-class FixedBatches(beam.PTransform):
-  """(id, value) -> lists of (id, value): batches that depend only on the ids.
-
-  The N ids are hashed into ceil(N / batch_size) buckets; each bucket, sorted
-  by id, is cut into batches of at most `batch_size`. So an item always sits
-  in the same batch at the same place whatever the runner, the bundling or
-  the input layout. Costs a count and one GroupByKey of the values.
-  """
-  batch_size: int
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, pairs):
-    size = self.batch_size
-    count = pairs | "CountIds" >> beam.combiners.Count.Globally()
-    return (pairs
-            | "BucketById" >> beam.Map(lambda kv, n: (batch_of(kv[0], max(1, -(-n // size))), kv),
-                                       beam.pvalue.AsSingleton(count))
-            | "GroupBuckets" >> beam.GroupByKey()
-            | "SplitBuckets" >> beam.FlatMap(split_bucket, size))
 
 
 class _TopKDoFn(beam.DoFn):
@@ -192,6 +144,8 @@ class RelatedItems(beam.PTransform):
     max_index_bytes: cap on the bytes broadcast to every worker.
     search: "exact" or "ivfpq" (approximate, `pipelines/related_ann.py`).
     ann: `related_ann.AnnParams` for "ivfpq" (None: defaults).
+    rerank: "ivfpq": candidates re-scored by exact cosine per item (0: none;
+      `pipelines/related_rerank.py`).
   """
   k: int = 60
   query_batch: int = 256
@@ -199,6 +153,7 @@ class RelatedItems(beam.PTransform):
   max_index_bytes: int = MAX_INDEX_BYTES
   search: str = "exact"
   ann: object = None
+  rerank: int = 0
 
   def __post_init__(self):
     super().__init__()
@@ -207,9 +162,9 @@ class RelatedItems(beam.PTransform):
     if self.search not in SEARCHES:
       raise ValueError(f"search must be one of {SEARCHES}, got {self.search!r}")
     if self.search == "ivfpq":
-      from pipelines import related_ann  # pylint: disable=import-outside-toplevel
       return embeddings | "Approximate" >> related_ann.AnnRelatedItems(
-          self.k, self.query_batch, self.max_index_bytes, self.ann or related_ann.AnnParams())
+          self.k, self.query_batch, self.max_index_bytes, self.ann or related_ann.AnnParams(),
+          self.rerank)
     index = (embeddings
              | "CollectIndex" >> beam.combiners.ToList()
              | "BuildIndex" >> beam.Map(build_index, self.max_index_bytes))

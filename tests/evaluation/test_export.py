@@ -11,7 +11,7 @@ from launch import main as gcml
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
-from pipelines import export, related_items, sharded_io, tf_example
+from pipelines import export, related_items, related_rows, sharded_io, tf_example
 from tests.pipelines import files
 
 MODS = (("mean_rgb", 8), ("mean_audio", 4))
@@ -69,8 +69,8 @@ def test_export_embeddings_and_related(world):
   np.testing.assert_allclose(np.stack([got[i] for i in ids]), expected, atol=1e-5)
 
   lines = files.read_shards(os.path.join(out, "related"), ".tsv")
-  assert lines.count(related_items.HEADER) == 2
-  rows = [l.split("\t") for l in lines if l != related_items.HEADER]
+  assert lines.count(related_rows.HEADER) == 2
+  rows = [l.split("\t") for l in lines if l != related_rows.HEADER]
   assert len(rows) == N * K
   brute = _brute_force(ids, expected, K)
   by_id = {}
@@ -94,7 +94,7 @@ def test_top_k_block_ties_and_chunks():
     assert [n for n, _ in res[2]] == ["i3", "i0", "i1"]
   res = related_items.top_k_block(ids, vecs, index, 10, 2)
   assert all(len(r) == 4 for r in res)  # never the item itself
-  with pytest.raises(related_items.IndexTooLargeError):
+  with pytest.raises(related_rows.IndexTooLargeError):
     related_items.build_index([(f"i{j}", v) for j, v in enumerate(vecs)], max_bytes=39)
 
 
@@ -181,7 +181,7 @@ def test_non_finite_embeddings_are_counted_rejections(tmp_path):
   assert sorted(got) == [f"v{j:02d}" for j in range(12) if j not in (3, 7)]
   assert all(np.all(np.isfinite(v)) for v in got.values())
   related = [l.split("\t") for l in files.read_shards(os.path.join(out, "related"), ".tsv")
-             if l != related_items.HEADER]
+             if l != related_rows.HEADER]
   assert not {"v03", "v07"} & ({r[0] for r in related} | {r[2] for r in related})
   lines = "".join(open(p, encoding="utf-8").read()
                   for p in glob.glob(f"{out}/rejected/export-*.tsv"))

@@ -9,7 +9,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines import related_ann, related_items, sharded_io
+from pipelines import related_ann, related_items, related_rows, sharded_io
 from tests.pipelines import files
 
 # Measured on this set (20k x 64, 200 clusters, K = 10, 32-byte codes,
@@ -73,7 +73,7 @@ def _related(prefix, pairs, extra=(), **kwargs):
     _ = (p | beam.Create(pairs)
          | related_items.RelatedItems(k=5, query_batch=37, search="ivfpq", **kwargs)
          | sharded_io.WriteSortedShards(prefix, ".tsv", 2, sharded_io.TEXT,
-                                        related_items.HEADER))
+                                        related_rows.HEADER))
 
 
 def _same_files(a, b):
@@ -94,7 +94,7 @@ def test_beam_output_identical_across_runs_and_workers(tmp_path):
   _same_files(tmp_path / "a", tmp_path / "b")
   _same_files(tmp_path / "a", tmp_path / "c")
   rows = [l.split("\t") for l in files.read_shards(str(tmp_path / "a" / "related"), ".tsv")
-          if l != related_items.HEADER]
+          if l != related_rows.HEADER]
   assert len(rows) == 600 * 5
   assert all(q != n for q, _, n, _ in rows)
 
@@ -104,7 +104,7 @@ def test_cap_applies_to_the_broadcast_index(tmp_path):
   ann, _ = ann_index(ids, x, related_ann.AnnParams(code_bytes=4))
   size = ann.broadcast_bytes()
   assert size < 300 * (16 * 4 + 7)  # smaller than the exact matrix plus ids
-  with pytest.raises(related_items.IndexTooLargeError, match="--max_index_bytes"):
+  with pytest.raises(related_rows.IndexTooLargeError, match="--max_index_bytes"):
     related_items.build_index(zip(ids, x), max_bytes=size)  # exact: over the cap
   pairs = list(zip(ids, x))
   sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))
@@ -113,14 +113,14 @@ def test_cap_applies_to_the_broadcast_index(tmp_path):
       ids, related_ann.configure_faiss().deserialize_index(trained).sa_encode(
           related_ann.unit_rows(x)))]
   assert related_ann.build_index(codes, trained, max_bytes=size).broadcast_bytes() == size
-  with pytest.raises(related_items.IndexTooLargeError,
+  with pytest.raises(related_rows.IndexTooLargeError,
                      match=r"IVF-PQ related-items index is \d+ bytes \(300 items, \d+-byte codes\)"):
     related_ann.build_index(codes, trained, max_bytes=size - 1)
 
 
 def test_empty_input(tmp_path):
   _related(str(tmp_path / "e" / "related"), [])
-  assert files.read_shards(str(tmp_path / "e" / "related"), ".tsv") in ([], [related_items.HEADER] * 2)
+  assert files.read_shards(str(tmp_path / "e" / "related"), ".tsv") in ([], [related_rows.HEADER] * 2)
 
 
 def test_export_flags():

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from model import trainer
-from pipelines import training_summaries
+from pipelines.evaluation import training_summaries
 from pipelines.errors import InputError
 
 STEPS = range(10, 210, 10)  # 20 summaries

@@ -1,8 +1,9 @@
 """Dataflow workers get gcml's code: setup.py staging and the custom container.
 
-Every Beam pipeline subcommand (validate, cluster, examples, export) has its own
-offline `--runner=DataflowRunner --dry_run=True` test beside its other tests;
-`synth` (numpy) and `evaluate` (in memory) are not Beam pipelines. This file
+Every Beam pipeline subcommand (validate, cluster, examples, export, and
+evaluate --engine=beam) has its own offline `--runner=DataflowRunner
+--dry_run=True` test beside its other tests; `synth` (numpy) and evaluate's
+default engine (in memory) are not Beam pipelines. This file
 checks what those dry runs do not assert: that the job really carries this
 checkout's setup.py as an sdist for the workers, and that
 `--sdk_container_image` switches that off.
@@ -17,6 +18,7 @@ from apache_beam.options.pipeline_options import SetupOptions, WorkerOptions
 
 from launch import main as gcml
 from pipelines import cluster, evaluate, export, make_examples, runner, validate
+from pipelines.evaluation import beam_engine
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATAFLOW = ["--runner=DataflowRunner", "--project=gcml-test", "--region=us-central1",
@@ -40,7 +42,7 @@ def test_custom_container_or_explicit_setup_file_is_left_alone():
   assert runner.pipeline_options([]).view_as(SetupOptions).setup_file is None  # DirectRunner
 
 
-@pytest.mark.parametrize("module", [validate, cluster, make_examples, export],
+@pytest.mark.parametrize("module", [validate, cluster, make_examples, export, beam_engine],
                          ids=lambda m: m.__name__)
 def test_every_beam_pipeline_takes_its_options_from_the_runner(module):
   # The setup.py default lives in runner.pipeline_options; a pipeline that built

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from launch.tf_config import main as tf_config_main
 from launch.tf_config import tf_config
-from pipelines import training_summaries
+from pipelines.evaluation import training_summaries
 from tests.trainer.shards import free_ports, write_shards
 from tests.trainer.test_train import _labels, _triplets
 

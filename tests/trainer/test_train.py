@@ -12,7 +12,8 @@ from model.errors import ConfigError
 from model.export import load_embedder
 from model.strategies import make_strategy
 from model.trainer_config import TrainConfig
-from pipelines import tf_example, training_summaries
+from pipelines import tf_example
+from pipelines.evaluation import training_summaries
 from tests.trainer.shards import write_shards
 
 MODS = (("mean_rgb", 8), ("mean_audio", 4))

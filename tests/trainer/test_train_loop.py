@@ -11,7 +11,8 @@ import tensorflow as tf
 from model import trainer
 from model.nonfinite import NonFiniteError
 from model.trainer_config import TrainConfig
-from pipelines import tf_example, training_summaries
+from pipelines import tf_example
+from pipelines.evaluation import training_summaries
 from tests.trainer.shards import write_shards
 from tests.trainer.test_launch_train import ROOT
 from tests.trainer.test_train import _model, _triplets

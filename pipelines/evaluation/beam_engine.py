@@ -1,0 +1,241 @@
+"""`gcml evaluate --engine=beam`: cold-start retrieval metrics as a Beam pipeline.
+
+The same queries, database, ranking and metrics as the in-memory engine
+(`retrieval.py`, `model/metrics.py`), for test sets that one machine cannot
+score in reasonable time:
+
+1. Inputs (`beam_inputs.py`): test items' embeddings and baseline vectors,
+   test-test edges. An item takes part when it has both vectors.
+2. Relation: the test-test edges between taking-part items, both ways,
+   grouped per item: (query, related items). The queries are the items with
+   a related item and the database is the union of their related items, so
+   the two are the same set.
+3. Database, broadcast exactly: the database's ids (sorted) and float32
+   vectors of both models, one singleton side input (Q x (d_emb + d_raw) x 4
+   bytes per worker), L2-normalised in float64 once per worker.
+4. Queries, sharded: each query goes to block `position // --query_block`,
+   the same blocks the in-memory engine scores (so every matrix product has
+   the same operands and the same shape), and per block the per-query AP@k,
+   whole-list AP and NDCG@k (`metrics.block_query_metrics`).
+5. Exact combine: `metrics.RetrievalTotals` sums each value as an exact
+   fraction (CombinePerKey per model), so the means are the in-memory
+   engine's, bit for bit, for any number of workers.
+
+The result (with the split counts and any input problem) is written as one
+JSON file in `--output_dir`, which the driver reads back, checks, and turns
+into the usual metrics.json, metrics.md and charts; problems (a record that
+is not an embedding, two embedding sizes, an id found twice) are one-line
+errors, as in memory. Annotation (`--labels_from`) is in memory only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from model import metrics
+from pipelines import runner, sharded_io
+from pipelines.errors import InputError
+from pipelines.evaluation import beam_inputs, retrieval
+
+RESULT_NAME = ".beam-retrieval.json"
+
+
+def _pairs_in_items(joined):
+  """(a, {item: [..], ends: [b..]}) -> (b, a) for each edge whose end a takes part."""
+  a, groups = joined
+  if list(groups["item"]):
+    for b in groups["ends"]:
+      yield b, a
+
+
+def _both_ways(joined):
+  """(b, {item: [..], ends: [a..]}) -> (a, b) and (b, a) when b takes part too."""
+  b, groups = joined
+  if list(groups["item"]):
+    for a in groups["ends"]:
+      yield a, b
+      yield b, a
+
+
+def _database(rows) -> dict:
+  """[(id, emb, raw)] -> the broadcast database: sorted ids and float32 matrices."""
+  rows = sorted(rows, key=lambda r: r[0])
+  return {"ids": tuple(r[0] for r in rows),
+          "embeddings": np.stack([r[1] for r in rows]) if rows else None,
+          "raw_features": np.stack([r[2] for r in rows]) if rows else None}
+
+
+class _BlockOfQuery(beam.DoFn):
+  """(query, related, vectors) -> (position // block, (query, related))."""
+
+  def __init__(self, block: int):
+    self._block = block
+    self._key, self._position = None, None
+
+  def process(self, row, database):
+    if self._key != id(database):
+      self._key = id(database)
+      self._position = {item_id: j for j, item_id in enumerate(database["ids"])}
+    yield self._position[row[0]] // self._block, (row[0], row[1])
+
+
+class _ScoreBlock(beam.DoFn):
+  """(block, [(query, related)]) -> (model, per-query metrics) for both models."""
+
+  def __init__(self, ndcg_k: int, map_k: int):
+    self._ks = (ndcg_k, map_k)
+    self._key, self._db = None, None
+
+  def process(self, block, database):
+    if self._key != id(database):
+      self._key = id(database)
+      position = {item_id: j for j, item_id in enumerate(database["ids"])}
+      self._db = (position, {m: metrics.normalize_rows(database[m]) for m in retrieval.MODELS})
+    position, normalized = self._db
+    members = sorted(block[1], key=lambda qr: position[qr[0]])
+    rows = [position[q] for q, _ in members]
+    relevance = np.zeros((len(rows), len(position)), bool)
+    exclude = np.zeros_like(relevance)
+    for r, (_, related) in enumerate(members):
+      relevance[r, [position[n] for n in related]] = True
+      exclude[r, rows[r]] = True
+    for model in retrieval.MODELS:
+      queries = metrics.normalize_rows(database[model][rows])
+      sims = queries @ normalized[model].T
+      for row in metrics.block_query_metrics(sims, relevance, exclude, *self._ks):
+        yield model, row
+
+
+class _TotalsFn(beam.CombineFn):
+  """Per-query metric rows -> `metrics.RetrievalTotals` (exact sums)."""
+
+  def create_accumulator(self):
+    return metrics.RetrievalTotals()
+
+  def add_input(self, mutable_accumulator, element):
+    return mutable_accumulator.add(element)
+
+  def merge_accumulators(self, accumulators):
+    accumulators = iter(accumulators)
+    first = next(accumulators)
+    for other in accumulators:
+      first.merge(other)
+    return first
+
+  def extract_output(self, accumulator):
+    return accumulator
+
+
+def _assemble(_, config, problems, counts, totals, database):
+  """The JSON text the driver reads back."""
+  size = len(database["ids"])
+  return json.dumps({
+      "problems": sorted(problems), "counts": counts, "database": size,
+      "retrieval": {m: totals[m].result(size, config.ndcg_k, config.map_k)
+                    for m in retrieval.MODELS if m in totals}}, sort_keys=True)
+
+
+def build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_paths,
+          result_path: str):
+  """Adds the evaluation to `pipeline`; it writes its result to `result_path`."""
+  read = pipeline | "ReadInputs" >> beam_inputs.ReadInputs(
+      embedding_paths, edge_paths, edge_format, feature_paths, config.modalities,
+      config.test_fraction)
+  vectors = ({"embeddings": read.embeddings, "raw_features": read.baseline}
+             | "JoinVectors" >> beam.CoGroupByKey()
+             | "BothVectors" >> beam.FlatMapTuple(lambda i, g: [
+                 (i, (g["embeddings"][0], g["raw_features"][0]))]
+                 if g["embeddings"] and g["raw_features"] else []))
+  items = vectors | "ItemKeys" >> beam.Map(lambda kv: (kv[0], None))
+  relation = (({"item": items, "ends": read.test_edges}
+               | "JoinFirstEnd" >> beam.CoGroupByKey()
+               | "FirstEndTakesPart" >> beam.FlatMap(_pairs_in_items)),
+              items)
+  relation = ({"ends": relation[0], "item": relation[1]}
+              | "JoinSecondEnd" >> beam.CoGroupByKey()
+              | "BothWays" >> beam.FlatMap(_both_ways)
+              | "DistinctPairs" >> beam.Distinct()
+              | "RelatedPerQuery" >> beam.GroupByKey())
+  queries = ({"related": relation, "vectors": vectors}
+             | "JoinQueryVectors" >> beam.CoGroupByKey()
+             | "Queries" >> beam.FlatMapTuple(lambda q, g: [
+                 (q, sorted(g["related"][0]), g["vectors"][0])] if g["related"] else []))
+  database = beam.pvalue.AsSingleton(
+      queries
+      | "DatabaseRows" >> beam.Map(lambda r: (r[0], r[2][0], r[2][1]))
+      | "CollectDatabase" >> beam.combiners.ToList()
+      | "BuildDatabase" >> beam.Map(_database))
+  totals = (queries
+            | "BlockOfQuery" >> beam.ParDo(_BlockOfQuery(config.query_block), database)
+            | "GroupBlocks" >> beam.GroupByKey()
+            | "ScoreBlocks" >> beam.ParDo(_ScoreBlock(config.ndcg_k, config.map_k), database)
+            | "ExactTotals" >> beam.CombinePerKey(_TotalsFn()))
+  counts = ((read.counts,
+             read.embeddings | "CountEmbedded" >> beam.Map(
+                 lambda _: ("test_items_with_embedding", 1)),
+             read.baseline | "CountFeatures" >> beam.Map(
+                 lambda _: ("test_items_with_features", 1)),
+             items | "CountBoth" >> beam.Map(lambda _: ("test_items_with_both", 1)),
+             read.test_edges | "CountTestEdges" >> beam.Map(lambda _: ("test_test_edges", 1)),
+             queries | "CountQueries" >> beam.Map(lambda _: ("queries", 1)))
+            | "AllCounts" >> beam.Flatten()
+            | "SumCounts" >> beam.CombinePerKey(sum))
+  _ = (pipeline
+       | "One" >> beam.Create([None])
+       | "Assemble" >> beam.Map(_assemble, config, beam.pvalue.AsList(read.problems),
+                                beam.pvalue.AsDict(counts), beam.pvalue.AsDict(totals),
+                                database)
+       | "WriteResult" >> beam.Map(lambda text: sharded_io.atomic_write(result_path,
+                                                                        text.encode())))
+
+
+def run(config, embedding_paths, edge_paths, edge_format, feature_paths):
+  """Runs the pipeline and reads its result back.
+
+  Args:
+    config: the evaluation's settings (`pipelines/evaluate.EvaluateConfig`);
+      `config.pipeline_args` are Beam's options.
+    embedding_paths: embedding TFRecord files.
+    edge_paths: edge files.
+    edge_format: csv, tsv or tfrecord.
+    feature_paths: feature TFRecord files.
+
+  Returns:
+    (retrieval results per model, split counts, rejected counts), or None
+    for a `--dry_run=True` job graph.
+
+  Raises:
+    InputError: an input problem (one line), or no query to score.
+  """
+  options = runner.pipeline_options(list(config.pipeline_args))
+  sharded_io.ensure_dir(config.output_dir)
+  result_path = FileSystems.join(config.output_dir, RESULT_NAME)
+  pipeline = beam.Pipeline(options=options)
+  build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_paths, result_path)
+  runner.run(pipeline, "gcml evaluate")
+  if runner.is_dry_run(options):
+    return None
+  with FileSystems.open(result_path) as f:
+    raw = json.loads(f.read().decode("utf-8"))
+  FileSystems.delete([result_path])
+  if raw["problems"]:
+    raise InputError(raw["problems"][0])
+  if not raw["retrieval"]:
+    raise InputError(retrieval.NO_QUERIES)
+  counts = raw["counts"]
+  edge_rejections = {k.split("/", 1)[1]: v for k, v in counts.items()
+                     if k.startswith("edges_rejected/")}
+  if edge_rejections:
+    logging.warning("evaluate: %d edge records rejected: %s", sum(edge_rejections.values()),
+                    dict(sorted(edge_rejections.items())))
+  split_counts = {name: counts.get(name, 0) for name in (
+      "test_items_with_embedding", "test_items_with_features", "test_items_with_both",
+      "test_test_edges", "queries")}
+  split_counts["database"] = raw["database"]
+  rejected = {k: v for k, v in counts.items() if k.startswith("embeddings/")}
+  return ({m: raw["retrieval"][m] for m in retrieval.MODELS}, split_counts, rejected)

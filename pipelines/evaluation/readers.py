@@ -1,0 +1,167 @@
+"""The evaluation's readers: embeddings, baseline features, labels and test edges, in memory.
+
+Each reader streams its files and keeps only the ids `keep` accepts, so
+memory is O(kept items x dim) (`gcml evaluate`, the in-memory engine).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from model import metrics
+from pipelines import features as features_lib
+from pipelines import inputs, split, tf_example
+from pipelines.clustering import local_io
+from pipelines.errors import InputError
+
+
+def read_embeddings(paths, keep, rejected: collections.Counter | None = None
+                    ) -> dict[str, np.ndarray]:
+  """id -> embedding for ids where `keep(id)`.
+
+  Args:
+    paths: embedding TFRecord files (contract 7).
+    keep: which ids to return.
+    rejected: counts refused vectors by reason: a kept embedding with a NaN or
+      infinite value is left out and counted as `embedding_not_finite`.
+
+  Raises:
+    InputError: a record that is not an embedding, embeddings of different
+      sizes (naming both sizes and files), or a kept id found twice (naming
+      both files: each id must appear once, e.g. not two shard sets mixed).
+  """
+  out, seen = {}, {}
+  first = None  # (dim, path) of the first embedding
+  for path in paths:
+    for data in inputs.tfrecords([path]):
+      try:
+        rec = tf_example.parse(data)
+        item_id = rec["id"][0].decode("utf-8")
+        vec = np.asarray(rec["embedding"], np.float32)
+      except (ValueError, KeyError, IndexError, UnicodeDecodeError, TypeError) as e:
+        raise InputError(f"--embeddings: {path}: not an embedding record ({e})") from None
+      if first is None:
+        first = (vec.size, path)
+      if vec.size != first[0] or not vec.size:
+        raise InputError(f"--embeddings: embeddings of {first[0]} values in {first[1]} and of "
+                         f"{vec.size} values in {path} (id {item_id!r}); one model's "
+                         "embeddings have one size")
+      if not keep(item_id):
+        continue
+      if item_id in seen:
+        where = f"twice in {path}" if seen[item_id] == path else \
+            f"in {seen[item_id]} and in {path}"
+        raise InputError(f"--embeddings: id {item_id!r} appears {where}; each id must appear "
+                         "once (two exports mixed in one glob?)")
+      seen[item_id] = path
+      if not np.all(np.isfinite(vec)):
+        if rejected is not None:
+          rejected["embedding_not_finite"] += 1
+        continue
+      out[item_id] = vec
+  return out
+
+
+def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
+  """id -> concatenation of the L2-normalised modalities (valid records only).
+
+  Args:
+    paths: feature TFRecord files (contract 2).
+    modalities: the modalities, in order.
+    keep: which ids to return.
+
+  Returns:
+    {id: float32 baseline vector}; an id found twice keeps its first valid record.
+  """
+  out = {}
+  for data in inputs.tfrecords(paths):
+    item = features_lib.parse_item(data, modalities)
+    if isinstance(item, features_lib.Item) and keep(item.id) and item.id not in out:
+      out[item.id] = baseline_vector(item, modalities)
+  return out
+
+
+def baseline_vector(item: features_lib.Item, modalities) -> np.ndarray:
+  """The raw-feature baseline of one item: its L2-normalised modalities, concatenated.
+
+  Args:
+    item: a valid feature record.
+    modalities: the modalities, in order.
+
+  Returns:
+    float32 [sum of the modalities' sizes].
+  """
+  return np.concatenate(
+      [metrics.normalize_rows(item.features[m.name][None, :])[0] for m in modalities]
+  ).astype(np.float32)
+
+
+def read_labels(paths) -> dict[str, tuple]:
+  """id -> labels (int64 list) of every record that has an id and labels.
+
+  Args:
+    paths: feature TFRecord files with a `labels` int64 list.
+
+  Returns:
+    {id: tuple of labels}; records without an id or labels are skipped.
+  """
+  out = {}
+  for data in inputs.tfrecords(paths):
+    try:
+      rec = tf_example.parse(data)
+    except ValueError:
+      continue
+    ids, labels = rec.get("id"), rec.get("labels")
+    if not ids or labels is None or isinstance(labels, np.ndarray) or not len(labels):
+      continue
+    try:
+      out.setdefault(ids[0].decode("utf-8").strip(), tuple(int(x) for x in labels))
+    except (UnicodeDecodeError, AttributeError):
+      continue
+  return out
+
+
+
+def read_test_edges(paths, edge_format, keep) -> set[tuple[str, str]]:
+  """Valid undirected edges (a < b) with both endpoints kept.
+
+  Reads through the same validation as every other stage; refused records
+  are counted and logged (evaluation writes no rejected/ folder of its own).
+
+  Args:
+    paths: edge files (contract 1).
+    edge_format: csv, tsv or tfrecord.
+    keep: which ids count (the test items).
+
+  Returns:
+    {(a, b)} with a < b.
+  """
+  graph = local_io.read_edges_local(paths, edge_format, "max", stage="evaluate")
+  if graph.rejections:
+    reasons = collections.Counter(r.reason for r in graph.rejections)
+    logging.warning("evaluate: %d edge records rejected: %s", len(graph.rejections),
+                    dict(sorted(reasons.items())))
+  kept = [keep(item_id) for item_id in graph.ids]
+  return {(graph.ids[a], graph.ids[b]) for a, b in zip(graph.src.tolist(), graph.dst.tolist())
+          if kept[a] and kept[b]}
+
+
+def check_embeddings_split(config) -> None:
+  """Refuses embeddings of a model trained under another cold-start split.
+
+  The split comes from the `export` section of the `summary.json` beside each
+  embeddings glob (`gcml export` copies it from the model's `split.json`).
+  """
+  for glob in filter(None, (g.strip() for g in config.embeddings.split(","))):
+    path = FileSystems.join(glob.rsplit("/", 1)[0] if "/" in glob else ".",
+                            "summary.json")
+    if FileSystems.exists(path):
+      with FileSystems.open(path) as f:
+        recorded = json.loads(f.read().decode("utf-8")).get("export", {}).get("split")
+      split.check_same(recorded, config.test_fraction, f"--embeddings={glob}")
+

@@ -1,0 +1,50 @@
+"""Cold-start retrieval in memory: the queries, the database and MAP@60 / NDCG@60 per model.
+
+Only test items take part. Queries are the test items with at least one
+related test item (an edge between two test items); the database is the
+union of the queries' related items; candidates are ranked by cosine (the
+query itself is never a candidate). Every model is scored on the same
+queries and database (`model/metrics.py` defines the metrics).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model import metrics
+from pipelines.errors import InputError
+
+MODELS = ("embeddings", "raw_features")
+NO_QUERIES = ("no test item has a related test item with both an embedding and features: "
+              "nothing to evaluate")
+
+
+def retrieval_results(vectors_by_model: dict, test_edges, ndcg_k: int = 60, map_k: int = 60,
+                      block: int = 1024):
+  """Scores every model on the queries and database its items share.
+
+  Args:
+    vectors_by_model: model name -> {test item id: vector}; only items that
+      every model has take part.
+    test_edges: (a, b) pairs between test items.
+    ndcg_k: the k of NDCG@k.
+    map_k: the k of MAP@k.
+    block: queries scored per matrix product.
+
+  Returns:
+    (results, queries, database): model name -> `metrics.retrieval_metrics`,
+    and the sorted query and database ids.
+
+  Raises:
+    InputError: no query (no test item has a related test item).
+  """
+  items = set.intersection(*(set(v) for v in vectors_by_model.values()))
+  queries, database, relevance, exclude = metrics.retrieval_sets(test_edges, items)
+  if not queries:
+    raise InputError(NO_QUERIES)
+  results = {}
+  for name, vectors in vectors_by_model.items():
+    results[name] = metrics.retrieval_metrics(
+        np.stack([vectors[q] for q in queries]), np.stack([vectors[d] for d in database]),
+        relevance, exclude, ndcg_k=ndcg_k, map_k=map_k, block=block)
+  return results, queries, database
