@@ -25,6 +25,13 @@ class DemoConfig:
   seed: int = 0
   runner: str = "DirectRunner"
   train_steps: int = 400
+  engine: str = "local"  # local: the in-memory engines; beam: every pipeline on `runner`
+
+  def stage_flags(self) -> list[str]:
+    """The engine (and, on Beam, the runner) flags of the pipeline stages."""
+    if self.engine == "local":
+      return ["--engine=local"]
+    return ["--engine=beam", f"--runner={self.runner}"]
 
 
 @dataclasses.dataclass
@@ -46,7 +53,7 @@ def _validate(c: DemoConfig) -> str:
   data = os.path.join(c.output_dir, "data")
   section = validate.run([f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
                           f"--output_dir={os.path.join(c.output_dir, 'validate')}",
-                          f"--runner={c.runner}"])
+                          *c.stage_flags()])
   rejected = sum(v for k, v in section.items() if k.startswith("rejected/"))
   return f"{section.get('edges/unique_edges', 0)} unique edges, {rejected} rejected"
 
@@ -56,7 +63,7 @@ def _cluster(c: DemoConfig) -> str:
   data = os.path.join(c.output_dir, "data")
   section = cluster.run([f"--edges={data}/edges-*.csv",
                          f"--output_dir={os.path.join(c.output_dir, 'cluster')}",
-                         f"--seed={c.seed}", f"--runner={c.runner}"])
+                         f"--seed={c.seed}", *c.stage_flags()])
   per_level = [s["clusters"] for s in section["level_stats"]]
   return f"{section['items']} items into clusters per level L0..L{len(per_level) - 1}: {per_level}"
 
@@ -73,7 +80,7 @@ def _examples(c: DemoConfig) -> str:
     section = make_examples.run([
         f"--kind={kind}", f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
         f"--clusters={os.path.join(c.output_dir, 'cluster')}", f"--output_dir={out}/{kind}",
-        "--level=0", f"--seed={c.seed}", "--num_shards=4", f"--runner={c.runner}"])
+        "--level=0", f"--seed={c.seed}", "--num_shards=4", *c.stage_flags()])
     total = section.get({"labels": "examples/total", "validation": "validation/items"}.get(
         kind, "triplets/total"), 0)
     counts.append(f"{kind} {total}")
@@ -107,7 +114,7 @@ def _export(c: DemoConfig) -> str:
     export.run([f"--model_dir={os.path.join(c.output_dir, 'train', method)}",
                 f"--features={data}/features-*.tfrecord", "--top_k=60",
                 f"--output_dir={os.path.join(c.output_dir, 'export', method)}",
-                f"--runner={c.runner}"])
+                *c.stage_flags()])
   return f"embeddings and related-items top-60 for {', '.join(METHODS)}"
 
 
@@ -157,8 +164,11 @@ def parse_args(argv) -> DemoConfig:
   p.add_argument("--seed", type=int, default=d.seed)
   p.add_argument("--runner", default=d.runner, help="Beam runner for the pipeline stages")
   p.add_argument("--train_steps", type=int, default=d.train_steps, help="steps per method")
+  p.add_argument("--engine", default=d.engine, choices=("local", "beam"),
+                 help="local: validate, cluster, examples and export in memory (the same bytes "
+                 "as Beam, docs/engines.md); beam: every pipeline stage on --runner")
   a = p.parse_args(argv)
-  return DemoConfig(a.output_dir, a.num_items, a.seed, a.runner, a.train_steps)
+  return DemoConfig(a.output_dir, a.num_items, a.seed, a.runner, a.train_steps, a.engine)
 
 
 def main(argv: list[str]) -> int:
