@@ -37,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(f"--{name}", type=kind, default=None)
   p.add_argument("--deterministic", action="store_true", default=None,
                  help="bit-identical weights for the same data, seed and strategy (slower input)")
+  p.add_argument("--cluster_masking", action="store_true", default=None,
+                 help="contrastive: same-cluster in-batch negatives are not negatives (the "
+                 "triplets need gcml examples --cluster_id_level)")
   p.add_argument("--preset", choices=("paper", "demo"), default="demo")
   p.add_argument("--export_only", action="store_true",
                  help="export model_dir/export from the latest checkpoint and exit")
@@ -49,7 +52,7 @@ def config_from_argv(argv: list[str]):
   from model.trainer_config import TrainConfig
 
   args = parser().parse_args(argv)
-  explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic")
+  explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic", "cluster_masking")
               if getattr(args, k) is not None}
   return TrainConfig.from_flags(preset=args.preset, **explicit).validate(), args
 
