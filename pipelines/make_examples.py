@@ -55,6 +55,8 @@ class ExamplesConfig:
   max_children: int = reservoirs.DEFAULT_MAX_CHILDREN
   negative_draws: int = smart_negatives.DEFAULT_NEGATIVE_DRAWS
   random_fraction: float = 0.0
+  cluster_id_level: int = -1  # -1: triplets carry no cluster ids
+  cluster_positives: int = 0
   num_shards: int = 8
   test_fraction: float = split.TEST_FRACTION
   validation_fraction: float = split.VALIDATION_FRACTION
@@ -85,6 +87,10 @@ class ExamplesConfig:
     need(self.kind == "smart" or not self.all_levels, "--all_levels is for --kind=smart")
     need(self.kind == "smart" or self.random_fraction == 0.0,
          "--random_fraction mixes random negatives into --kind=smart only")
+    need(self.kind == "smart" or (self.cluster_id_level < 0 and not self.cluster_positives),
+         "--cluster_id_level and --cluster_positives are for --kind=smart")
+    need(self.cluster_id_level >= -1, "--cluster_id_level must be a level or -1 (none)")
+    need(self.cluster_positives >= 0, "--cluster_positives must be >= 0")
     need(self.num_shards >= 1, "--num_shards must be at least 1")
     split.check_fractions(self.test_fraction, self.validation_fraction)
     need(self.hot_threshold >= 1, "--hot_threshold must be at least 1")
@@ -196,6 +202,12 @@ def parse_args(argv):
   p.add_argument("--random_fraction", type=float, default=d.random_fraction,
                  help="smart: share of (anchor, positive) slots that get a random negative "
                  "instead (seeded per slot; level -1, counted as triplets/mixed_random)")
+  p.add_argument("--cluster_id_level", type=int, default=d.cluster_id_level,
+                 help="smart: also write anchor/cluster and positive/cluster, the cluster ids "
+                 "at this level (for gcml train --mode=contrastive --cluster_masking); -1: none")
+  p.add_argument("--cluster_positives", type=int, default=d.cluster_positives,
+                 help="smart: per anchor, up to this many more positives drawn from its L0 "
+                 "cluster (seeded), besides its graph neighbours")
   p.add_argument("--num_shards", type=int, default=d.num_shards)
   p.add_argument("--test_fraction", type=float, default=d.test_fraction,
                  help="cold-start test share (must match clustering and evaluation)")
@@ -216,6 +228,7 @@ def parse_args(argv):
       max_per_cluster=a.max_per_cluster, min_cluster_size=a.min_cluster_size, seed=a.seed,
       reservoir_size=a.reservoir_size, max_children=a.max_children,
       negative_draws=a.negative_draws, random_fraction=a.random_fraction,
+      cluster_id_level=a.cluster_id_level, cluster_positives=a.cluster_positives,
       num_shards=a.num_shards,
       test_fraction=a.test_fraction, validation_fraction=a.validation_fraction,
       hot_threshold=a.hot_threshold, edge_format=a.edge_format,
@@ -244,6 +257,9 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
     extra.update(reservoir_size=config.reservoir_size, max_children=config.max_children,
                  negative_draws=config.negative_draws, random_fraction=config.random_fraction,
                  all_levels=config.all_levels)
+    if config.cluster_id_level >= 0 or config.cluster_positives:
+      extra.update(cluster_id_level=config.cluster_id_level,
+                   cluster_positives=config.cluster_positives)
   return extra
 
 
@@ -271,9 +287,10 @@ def run(argv=None) -> dict:
     assignment_paths = tables.assignment_files(config.clusters)
     levels = tables.num_levels(assignment_paths)
     _check_cluster_split(config)
-    if config.level >= levels:
-      raise InputError(f"--level={config.level} but the cluster tables have {levels} "
-                       f"level(s) (l0..l{levels - 1})")
+    for flag, value in (("--level", config.level), ("--cluster_id_level", config.cluster_id_level)):
+      if value >= levels:
+        raise InputError(f"{flag}={value} but the cluster tables have {levels} "
+                         f"level(s) (l0..l{levels - 1})")
   options = runner.pipeline_options(pipeline_args)
   dry_run = runner.is_dry_run(options)
   if not dry_run:
