@@ -1,5 +1,11 @@
 """gcml train --mode=contrastive --cluster_masking: the triplets' cluster ids reach the loss."""
 
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import tensorflow as tf
 
@@ -11,6 +17,9 @@ from model.trainer_config import TrainConfig
 from pipelines import tf_example
 from tests.trainer.shards import write_shards
 from tests.trainer.test_train import MODS, _model
+
+CHECK = pathlib.Path(__file__).with_name("mirrored_contrastive_check.py")
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _triplets(n, clusters, rng):
@@ -71,3 +80,17 @@ class ClusterMaskingTest(tf.test.TestCase):
     self.assertEqual(got[0], got[2])
     self.assertNotEqual(got[0], got[3])
     self.assertAllEqual(got, batch["positive_cluster"].numpy())
+
+  def test_under_mirrored_strategy(self):
+    globs = []
+    for clusters in (lambda i: "c", lambda i: f"c{i}"):
+      d = self.create_tempdir().full_path
+      globs.append(write_shards(d, "t", _triplets(96, clusters, np.random.default_rng(0))))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, str(CHECK), *globs, self.create_tempdir().full_path],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    self.assertAllEqual(out["one_cluster"], [0.0, 0.0, 0.0])  # every negative masked
+    self.assertLen(out["distinct"], 3)
+    self.assertGreater(min(out["distinct"]), 1.0)
