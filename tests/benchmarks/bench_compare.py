@@ -41,14 +41,17 @@ METHODS = {
     "gcml_l1": ("smart", 1, "triplet"),
     "gcml_l2": ("smart", 2, "triplet"),
     "clc": ("labels", 0, "clc"),
-    # In-batch softmax over graph pairs (TFRS Retrieval); with L0 pseudo-labels: same-cluster
-    # negatives masked, then also 2 positives per anchor from its L0 cluster (docs/contrastive.md).
+    # In-batch softmax over graph pairs (TFRS Retrieval); with L0 (or L1) pseudo-labels:
+    # same-cluster negatives masked, then also 2 positives per anchor from its L0 cluster
+    # (docs/contrastive.md).
     "contrastive": ("smart", 0, "contrastive"),
     "contrastive_masked": ("smart", 0, "contrastive", ("--cluster_id_level=0",),
                            ("--cluster_masking",)),
     "contrastive_masked_cpos": ("smart", 0, "contrastive",
                                 ("--cluster_id_level=0", "--cluster_positives=2"),
                                 ("--cluster_masking",)),
+    "contrastive_masked_l1": ("smart", 0, "contrastive", ("--cluster_id_level=1",),
+                              ("--cluster_masking",)),
 }
 
 
