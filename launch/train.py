@@ -88,6 +88,9 @@ def parser() -> argparse.ArgumentParser:
                    help=helps.get(name, "").replace("%", "%%") + _default_text(name))
   p.add_argument("--deterministic", action="store_true", default=None,
                  help="bit-identical weights for the same data, seed and strategy (slower input)")
+  p.add_argument("--cluster_masking", action="store_true", default=None,
+                 help="contrastive: same-cluster in-batch negatives are not negatives (the "
+                 "triplets need gcml examples --cluster_id_level)")
   p.add_argument("--preset", choices=("paper", "demo"), default="demo")
   p.add_argument("--export_only", action="store_true",
                  help="export model_dir/export (the best validation step, else the latest checkpoint) and exit")
@@ -100,7 +103,7 @@ def config_from_argv(argv: list[str]):
   from model.trainer_config import TrainConfig
 
   args = parser().parse_args(argv)
-  explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic")
+  explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic", "cluster_masking")
               if getattr(args, k) is not None}
   config = TrainConfig.from_flags(preset=args.preset, **dict(explicit)).validate()
   # The flags are checked first (one line, before TensorFlow is imported), then the

@@ -5,6 +5,10 @@ files, interleaves them, shuffles, repeats, batches with `drop_remainder`
 (static shapes for TPU), parses whole batches at once with
 `tf.io.parse_example` and prefetches. Item ids are hashed to int64 (TPUs have
 no strings) with `model.losses.hash_ids`, so the losses can compare ids.
+With `with_clusters`, triplets also carry the anchor's and the positive's
+cluster ids (`anchor/cluster`, `positive/cluster`: the optional fields that
+`gcml examples --cluster_id_level` writes, docs/contrastive.md), hashed the
+same way, an empty id (no cluster) becoming `UNKNOWN_CLUSTER` (-1).
 """
 
 import dataclasses
@@ -12,11 +16,14 @@ import dataclasses
 import tensorflow as tf
 
 from model.errors import ConfigError
+from model.input_curriculum import level_curriculum
 from model.input_files import (SIDE_FILE_SUFFIXES, check_shard_sets,  # noqa: F401 (re-exported)
                                first_record, list_files)
+from model.losses.retrieval import UNKNOWN_CLUSTER
 from model.losses.triplet import hash_ids
 
 TRIPLET_ROLES = ("anchor", "positive", "negative")
+CLUSTER_ROLES = ("anchor", "positive")  # the roles that carry `<role>/cluster`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +46,8 @@ class InputConfig:
     schedule_steps: the steps the phases divide (the run's train_steps).
     start_step: the step the input starts at (a resumed run continues in its
       phase).
+    with_clusters: triplets only: also read `anchor/cluster` and
+      `positive/cluster` (as `anchor_cluster`, `positive_cluster`, int64).
   """
   file_pattern: str
   kind: str = "triplet"
@@ -52,6 +61,7 @@ class InputConfig:
   level_schedule: tuple = ()
   schedule_steps: int = 0
   start_step: int = 0
+  with_clusters: bool = False
 
   def validate(self):
     if self.kind not in ("triplet", "labels"):
@@ -60,6 +70,13 @@ class InputConfig:
       raise ConfigError(f"batch size must be positive, got {self.batch_size}")
     if self.level_schedule and (self.kind != "triplet" or self.schedule_steps <= 0):
       raise ConfigError("--level_schedule needs triplets and a positive --train_steps")
+    if self.with_clusters and self.kind != "triplet":
+      raise ConfigError("cluster ids are read from triplets (contract 5) only")
+
+
+def cluster_ids(names: tf.Tensor) -> tf.Tensor:
+  """Cluster id strings -> int64: `hash_ids`, the empty string -> UNKNOWN_CLUSTER."""
+  return tf.where(tf.equal(names, ""), tf.constant(UNKNOWN_CLUSTER, tf.int64), hash_ids(names))
 
 
 def feature_spec(config: InputConfig) -> dict:
@@ -72,6 +89,9 @@ def feature_spec(config: InputConfig) -> dict:
       spec[f"{prefix}{name}"] = tf.io.FixedLenFeature([dim], tf.float32)
   if config.kind == "triplet":
     spec["level"] = tf.io.FixedLenFeature([], tf.int64)
+    if config.with_clusters:
+      for role in CLUSTER_ROLES:
+        spec[f"{role}/cluster"] = tf.io.FixedLenFeature([], tf.string)
   else:
     spec["label"] = tf.io.FixedLenFeature([], tf.int64)
   return spec
@@ -86,6 +106,9 @@ def _structure(parsed: dict, config: InputConfig) -> dict:
   for role in TRIPLET_ROLES:
     out[role] = {n: parsed[f"{role}/{n}"] for n in names}
     out[f"{role}_id"] = hash_ids(parsed[f"{role}/id"])
+  if config.with_clusters:
+    for role in CLUSTER_ROLES:
+      out[f"{role}_cluster"] = cluster_ids(parsed[f"{role}/cluster"])
   return out
 
 
@@ -133,6 +156,10 @@ def check_records(config: InputConfig, flag: str = "--train_data",
   if extra not in features:
     raise ConfigError(f"{flag}: {first_path}: records have no `{extra}`: not {contract}; "
                       "check --mode")
+  if config.with_clusters and "anchor/cluster" not in features:
+    raise ConfigError(f"{flag}: {first_path}: triplets carry no anchor/cluster for "
+                      "--cluster_masking; write them with gcml examples --kind=smart "
+                      "--cluster_id_level=L")
   prefixes = [f"{role}/" for role in TRIPLET_ROLES] if config.kind == "triplet" else [""]
   want = ", ".join(f"{n}:{d}" for n, d in config.modalities)
   for prefix in prefixes:
@@ -152,44 +179,6 @@ def check_records(config: InputConfig, flag: str = "--train_data",
                         f"[0, {num_classes}) (--num_classes={num_classes})")
 
 
-_LEVEL_SPEC = {"level": tf.io.FixedLenFeature([], tf.int64)}
-SCHEDULE_PROBE_RECORDS = 20000
-
-
-def phase_of(step, schedule_steps: int, phases: int):
-  """The curriculum phase of a step: equal shares of the run, the last one open-ended."""
-  return tf.minimum(tf.cast(phases - 1, tf.int64),
-                    step * phases // max(1, schedule_steps))
-
-
-def _level_of(record):
-  return tf.io.parse_single_example(record, _LEVEL_SPEC)["level"]
-
-
-def _level_curriculum(records: tf.data.Dataset, config: InputConfig, files) -> tf.data.Dataset:
-  """Records of the scheduled level of each step's phase, step by step.
-
-  One filtered stream per phase; a counter of examples (from `start_step`)
-  picks the stream, so every batch lies inside one phase. A scheduled level
-  that no triplet carries would starve its stream: the first
-  `SCHEDULE_PROBE_RECORDS` records of the files are checked first.
-  """
-  seen = set()
-  for record in tf.data.TFRecordDataset(files).take(SCHEDULE_PROBE_RECORDS):
-    seen.add(int(_level_of(record)))
-  missing = [lv for lv in config.level_schedule if lv not in seen]
-  if missing:
-    raise ConfigError(f"--level_schedule: no triplet of level {missing} in the first "
-                      f"{SCHEDULE_PROBE_RECORDS} records (levels seen: {sorted(seen)}); write "
-                      "the triplets with gcml examples --kind=smart --all_levels")
-  streams = [records.filter(lambda r, lv=lv: tf.equal(_level_of(r), lv))
-             for lv in config.level_schedule]
-  batch, phases = config.batch_size, len(config.level_schedule)
-  choice = tf.data.Dataset.counter(start=config.start_step * batch).map(
-      lambda i: phase_of(i // batch, config.schedule_steps, phases))
-  return tf.data.Dataset.choose_from_datasets(streams, choice)
-
-
 def make_dataset(config: InputConfig,
                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
   """Builds the batched, parsed dataset.
@@ -202,7 +191,8 @@ def make_dataset(config: InputConfig,
   Returns:
     A dataset of dicts: for triplets `anchor`/`positive`/`negative` (each a
     dict modality -> [B, dim]), `anchor_id`/`positive_id`/`negative_id`
-    (int64 [B]) and `level` ([B]); for labels `features`, `id`, `label`.
+    (int64 [B]) and `level` ([B]), with `with_clusters` also `anchor_cluster`
+    and `positive_cluster` (int64 [B]); for labels `features`, `id`, `label`.
 
   Raises:
     ConfigError: if nothing matches or a worker would get no file.
@@ -225,7 +215,7 @@ def make_dataset(config: InputConfig,
   if config.repeat:
     ds = ds.repeat()
   if config.level_schedule:
-    ds = _level_curriculum(ds, config, files)
+    ds = level_curriculum(ds, config, files)
   spec = feature_spec(config)
   ds = ds.batch(config.batch_size, drop_remainder=True)
   ds = ds.map(lambda records: _structure(tf.io.parse_example(records, spec), config),

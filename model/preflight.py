@@ -41,8 +41,9 @@ def check(config: TrainConfig, kind: str) -> None:
                         f"{read_num_classes(path)} classes of {path}")
   for flag, pattern in (("--train_data", config.train_data), ("--eval_data", config.eval_data)):
     if pattern:
-      input_lib.check_records(input_lib.InputConfig(pattern, kind, config.modalities), flag,
-                              num_classes)
+      input_lib.check_records(input_lib.InputConfig(pattern, kind, config.modalities,
+                                                    with_clusters=config.cluster_masking),
+                              flag, num_classes)
   check_model_dir(config)
 
 

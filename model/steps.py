@@ -9,7 +9,9 @@ summing them over the replicas (`ReduceOp.SUM`) gives the global value:
   triplet count under a strategy; its diagnostics are global already, so they
   are divided by the number of replicas here (summed back to the global value).
 * clc: `sampled_softmax_loss(global_batch_size=...)`.
-* contrastive: in-batch (per replica) negatives; local mean / num_replicas.
+* contrastive: in-batch (per replica) negatives on `tfrs.tasks.Retrieval`
+  (`model/losses/retrieval.py`), same-cluster negatives masked when the batch
+  carries cluster ids (`--cluster_masking`); local mean / num_replicas.
 
 Every training step also returns the finite-value guard's outputs (see
 `model/nonfinite.py`): `nonfinite` (bit code of what was non-finite, 0 if
@@ -23,7 +25,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from model import nonfinite
-from model.losses import ClassEmbeddingTable, contrastive_loss, sampled_softmax_loss, triplet_loss
+from model.losses import ClassEmbeddingTable, sampled_softmax_loss, triplet_loss
+from model.losses.retrieval import in_batch_softmax_loss
 from model.trainer_config import TrainConfig
 
 GUARD_KEYS = ("nonfinite", "skipped", "stop")
@@ -135,8 +138,10 @@ def _loss_function(config: TrainConfig, model: tf.keras.Model, optimizer,
                   tf.reduce_sum(tf.math.squared_difference(a, n), -1))
         diag["triplet_accuracy"] = tf.reduce_sum(tf.cast(closer, tf.float32)) / config.batch_size
       if config.mode == "contrastive":
-        loss = contrastive_loss(a, p, temperature=config.temperature,
-                                anchor_ids=batch["anchor_id"], positive_ids=batch["positive_id"])
+        loss = in_batch_softmax_loss(a, p, batch["anchor_id"], batch["positive_id"],
+                                     temperature=config.temperature,
+                                     anchor_cluster_ids=batch.get("anchor_cluster"),
+                                     positive_cluster_ids=batch.get("positive_cluster"))
         return loss / replicas, diag
       n = model(batch["negative"], training=training)
       loss, mined = triplet_loss(a, p, n, anchor_ids=batch["anchor_id"],

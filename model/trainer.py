@@ -139,7 +139,8 @@ def _input_config(config: TrainConfig, batch_size: int, for_eval: bool,
                                repeat=True, seed=config.seed,
                                deterministic=config.deterministic,
                                level_schedule=() if for_eval else config.level_schedule,
-                               schedule_steps=config.train_steps, start_step=start_step)
+                               schedule_steps=config.train_steps, start_step=start_step,
+                               with_clusters=config.cluster_masking)
 
 
 def _dataset(config: TrainConfig, strategy, for_eval: bool = False, start_step: int = 0):

@@ -69,6 +69,10 @@ class TrainConfig:
       `log_uniform` (for labels sorted by decreasing frequency) or `unigram`
       (Q proportional to the `size` column of `classes.tsv` next to the data).
     temperature: contrastive temperature.
+    cluster_masking: contrastive: same-cluster in-batch negatives are masked
+      (a candidate whose cluster id equals the anchor's is not a negative);
+      the triplets must carry `anchor/cluster` and `positive/cluster`
+      (`gcml examples --cluster_id_level=L`, docs/contrastive.md).
     checkpoint_every / summary_every: in steps.
     steps_per_loop: training steps per host call: a loop inside one
       `tf.function` (metrics reduced on the device, read once per loop), as
@@ -117,6 +121,7 @@ class TrainConfig:
   num_classes: int = 0
   sampler: str = "uniform"
   temperature: float = 0.1
+  cluster_masking: bool = False
   checkpoint_every: int = 1000
   summary_every: int = 100
   steps_per_loop: int = 1
@@ -252,6 +257,8 @@ class TrainConfig:
       raise ConfigError(f"--temperature must be positive, got {self.temperature}")
     if self.num_sampled is not None and self.num_sampled < 0:
       raise ConfigError(f"--num_sampled must be >= 0, got {self.num_sampled}")
+    if self.cluster_masking and self.mode != "contrastive":
+      raise ConfigError("--cluster_masking is for --mode=contrastive")
     if self.sampler not in CLC_SAMPLERS:
       raise ConfigError(f"--sampler must be one of {CLC_SAMPLERS}, got {self.sampler!r}")
     if self.on_nonfinite not in ON_NONFINITE:

@@ -30,72 +30,12 @@ from pipelines import edges as edges_lib
 from pipelines import features as features_lib
 from pipelines import inputs, modalities, rejected, runner, sharded_io, split, summary
 from pipelines.errors import InputError
-from pipelines.examples import (cluster_labels, items, join_features, reservoirs, skew_join,
-                                smart_negatives, tables, triplets, validation_set)
+from pipelines.examples import (cluster_labels, items, join_features, tables, triplets,
+                                validation_set)
+from pipelines.examples.config import KINDS, ExamplesConfig  # noqa: F401 (the stage's config)
 from pipelines.examples.local import engine as local_engine
 
 STAGE = "examples"
-KINDS = ("smart", "random", "labels", "validation")
-
-
-@dataclasses.dataclass
-class ExamplesConfig:
-  """What `gcml examples` builds (flags of the same names)."""
-  kind: str
-  features: str
-  output_dir: str
-  edges: str = ""
-  clusters: str = ""
-  level: int = 0
-  all_levels: bool = False
-  positives_per_anchor: int = 5
-  num_triplets: int = 0  # 0: no cap
-  positive_sampling: str = "weighted"
-  max_per_cluster: int = 50
-  min_cluster_size: int = 2
-  seed: int = 0
-  reservoir_size: int = reservoirs.DEFAULT_RESERVOIR_SIZE
-  max_children: int = reservoirs.DEFAULT_MAX_CHILDREN
-  negative_draws: int = smart_negatives.DEFAULT_NEGATIVE_DRAWS
-  random_fraction: float = 0.0
-  num_shards: int = 8
-  test_fraction: float = split.TEST_FRACTION
-  validation_fraction: float = split.VALIDATION_FRACTION
-  hot_threshold: int = skew_join.DEFAULT_HOT_THRESHOLD
-  edge_format: str = "auto"
-  edge_combine: str = "max"
-  modalities: tuple | None = features_lib.DEFAULT_MODALITIES  # None: detect from --features
-  engine: str = "beam"
-
-  def validate(self) -> None:
-    def need(ok, message):
-      if not ok:
-        raise InputError(message)
-    need(self.kind in KINDS, f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-    need(self.kind == "labels" or self.edges, f"--kind={self.kind} needs --edges")
-    need(self.kind in ("random", "validation") or self.clusters,
-         f"--kind={self.kind} needs --clusters")
-    need(self.level >= 0, f"--level must be 0, 1 or 2, got {self.level}")
-    need(self.positives_per_anchor >= 1, "--positives_per_anchor must be at least 1")
-    need(self.num_triplets >= 0, "--num_triplets must be >= 0 (0: no cap)")
-    need(self.positive_sampling in ("weighted", "uniform"),
-         "--positive_sampling must be weighted or uniform")
-    need(self.max_per_cluster >= 1, "--max_per_cluster must be at least 1")
-    need(self.min_cluster_size >= 1, "--min_cluster_size must be at least 1")
-    need(self.reservoir_size >= 1, "--reservoir_size must be at least 1")
-    need(self.max_children >= 2, "--max_children must be at least 2")
-    need(self.negative_draws >= 1, "--negative_draws must be at least 1")
-    need(0.0 <= self.random_fraction <= 1.0, "--random_fraction must be in [0, 1]")
-    need(self.kind == "smart" or not self.all_levels, "--all_levels is for --kind=smart")
-    need(self.kind == "smart" or self.random_fraction == 0.0,
-         "--random_fraction mixes random negatives into --kind=smart only")
-    need(self.num_shards >= 1, "--num_shards must be at least 1")
-    split.check_fractions(self.test_fraction, self.validation_fraction)
-    need(self.hot_threshold >= 1, "--hot_threshold must be at least 1")
-
-  @property
-  def output_prefix(self) -> str:
-    return FileSystems.join(self.output_dir, "examples" if self.kind == "labels" else "triplets")
 
 
 def _train_only(value, test_fraction, validation_fraction, name):
@@ -200,6 +140,12 @@ def parse_args(argv):
   p.add_argument("--random_fraction", type=float, default=d.random_fraction,
                  help="smart: share of (anchor, positive) slots that get a random negative "
                  "instead (seeded per slot; level -1, counted as triplets/mixed_random)")
+  p.add_argument("--cluster_id_level", type=int, default=d.cluster_id_level,
+                 help="smart: also write anchor/cluster and positive/cluster, the cluster ids "
+                 "at this level (for gcml train --mode=contrastive --cluster_masking); -1: none")
+  p.add_argument("--cluster_positives", type=int, default=d.cluster_positives,
+                 help="smart: per anchor, up to this many more positives drawn from its L0 "
+                 "cluster (seeded), besides its graph neighbours")
   p.add_argument("--num_shards", type=int, default=d.num_shards)
   p.add_argument("--test_fraction", type=float, default=d.test_fraction,
                  help="cold-start test share (must match clustering and evaluation)")
@@ -222,6 +168,7 @@ def parse_args(argv):
       max_per_cluster=a.max_per_cluster, min_cluster_size=a.min_cluster_size, seed=a.seed,
       reservoir_size=a.reservoir_size, max_children=a.max_children,
       negative_draws=a.negative_draws, random_fraction=a.random_fraction,
+      cluster_id_level=a.cluster_id_level, cluster_positives=a.cluster_positives,
       num_shards=a.num_shards,
       test_fraction=a.test_fraction, validation_fraction=a.validation_fraction,
       hot_threshold=a.hot_threshold, edge_format=a.edge_format,
@@ -251,6 +198,9 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
     extra.update(reservoir_size=config.reservoir_size, max_children=config.max_children,
                  negative_draws=config.negative_draws, random_fraction=config.random_fraction,
                  all_levels=config.all_levels)
+    if config.cluster_id_level >= 0 or config.cluster_positives:
+      extra.update(cluster_id_level=config.cluster_id_level,
+                   cluster_positives=config.cluster_positives)
   return extra
 
 
@@ -269,9 +219,10 @@ def run(argv=None) -> dict:
     levels = tables.num_levels(assignment_paths)
     tables.check_cluster_split(config.clusters, config.test_fraction,
                                config.validation_fraction)
-    if config.level >= levels:
-      raise InputError(f"--level={config.level} but the cluster tables have {levels} "
-                       f"level(s) (l0..l{levels - 1})")
+    for flag, value in (("--level", config.level), ("--cluster_id_level", config.cluster_id_level)):
+      if value >= levels:
+        raise InputError(f"{flag}={value} but the cluster tables have {levels} "
+                         f"level(s) (l0..l{levels - 1})")
   options = runner.pipeline_options(pipeline_args)
   dry_run = runner.is_dry_run(options) and config.engine == "beam"
   if not dry_run:

@@ -14,7 +14,8 @@ Definitions (shared with tests/model/test_contrastive.py):
     (when ids are given);
   - pseudo-labels: candidates whose cluster id equals the anchor's cluster id
     (when cluster ids are given): items of the anchor's cluster are not pushed
-    away (the cluster-guided contrastive variant).
+    away (the cluster-guided contrastive variant). A candidate cluster id of
+    -1 means unknown (an item without a cluster) and never matches.
 * Loss: mean over anchors of the softmax cross-entropy; with `symmetric=True`
   the average of the a->p and p->a directions (SimCLR's NT-Xent is symmetric).
   A row whose negatives are all masked has loss 0.
@@ -42,7 +43,7 @@ def _one_direction(anchors, positives, temperature, anchor_ids, positive_ids,
     if anchor_ids is not None:
       mask |= _same(positive_ids, cand_ids) | _same(anchor_ids, cand_ids)
     if anchor_clusters is not None:
-      mask |= _same(anchor_clusters, cand_clusters)
+      mask |= _same(anchor_clusters, cand_clusters) & (cand_clusters != -1)[None, :]
     if k == 0:
       mask &= ~eye  # the label p_i itself is never masked
     logits.append(sim / temperature)

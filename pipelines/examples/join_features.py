@@ -9,7 +9,11 @@ encoded. A triplet whose member has no features is skipped and counted as
 this stays 0 unless the inputs change between stages).
 
 Records are `tf.train.Example`s written with `tf_example.encode` (sorted
-feature names, so the bytes are deterministic). Output sort keys are seeded
+feature names, so the bytes are deterministic). With `--cluster_id_level`,
+`WithClusterIds` first gives each item its cluster id at that level (empty
+for an item without a table row), carried with its features under
+`CLUSTER_KEY`, and the records gain `anchor/cluster` and `positive/cluster`;
+without it the records are byte for byte what they were. Output sort keys are seeded
 hashes, so shards are shuffled rather than sorted by id.
 """
 
@@ -24,15 +28,32 @@ from pipelines import hashing
 from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
 
 ROLES = ("anchor", "positive", "negative")
+CLUSTER_ROLES = ("anchor", "positive")  # the roles whose cluster id a record carries
+CLUSTER_KEY = "/cluster"  # no modality name starts with "/"
 
 
 def level_name(level: int) -> str:
   return "random" if level < 0 else f"level_{level}"
 
 
-def triplet_record(ids, level: int, features_by_role, modalities) -> bytes:
-  """Contract 5: `<role>/id`, `<role>/<modality>` for each role, and `level`."""
+def triplet_record(ids, level: int, features_by_role, modalities, clusters=None) -> bytes:
+  """Contract 5: `<role>/id`, `<role>/<modality>` for each role, and `level`.
+
+  Args:
+    ids: (anchor, positive, negative) ids.
+    level: the level the negative was drawn from (-1: random).
+    features_by_role: {modality: vector} for each role.
+    modalities: the modalities to write.
+    clusters: optional (anchor, positive) cluster ids: written as the
+      optional fields `anchor/cluster` and `positive/cluster` (bytes).
+
+  Returns:
+    The serialized `tf.train.Example`.
+  """
   record = {"level": [int(level)]}
+  if clusters is not None:
+    for role, cluster in zip(CLUSTER_ROLES, clusters):
+      record[f"{role}/cluster"] = cluster
   for role, item_id, features in zip(ROLES, ids, features_by_role):
     record[f"{role}/id"] = item_id
     for m in modalities:
@@ -50,7 +71,37 @@ def labelled_record(item_id: str, label: int, features, modalities) -> bytes:
 
 def _feature_bytes(item):
   """(id, {modality: little-endian float32 bytes}): cheap to shuffle, exact."""
-  return item.id, {name: np.asarray(v, "<f4").tobytes() for name, v in item.features.items()}
+  return item.id, {name: v if name == CLUSTER_KEY else np.asarray(v, "<f4").tobytes()
+                   for name, v in item.features.items()}
+
+
+def _with_cluster(kv, level: int):
+  _, grouped = kv
+  infos = list(grouped["info"])
+  path = infos[0][2] if infos else None  # ItemInfo.path
+  cluster = path[level] if path is not None else ""
+  for item in grouped["item"]:
+    yield item._replace(features={**item.features, CLUSTER_KEY: cluster})
+
+
+@dataclasses.dataclass
+class WithClusterIds(beam.PTransform):
+  """(Item, ItemInfo) -> Item whose features also hold its level-`level` cluster id.
+
+  Attributes:
+    level: the cluster level; an item without a cluster path gets "".
+  """
+  level: int
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, pcolls):
+    items, infos = pcolls
+    return ({"item": items | "KeyItem" >> beam.Map(lambda i: (i.id, i)),
+             "info": infos | "KeyInfo" >> beam.Map(lambda i: (i[0], tuple(i)))}
+            | "JoinInfo" >> beam.CoGroupByKey()
+            | "SetCluster" >> beam.FlatMap(_with_cluster, self.level))
 
 
 def _references(triplet, seed):
@@ -68,10 +119,12 @@ class _Encode(beam.DoFn):
     key, parts = kv
     parts = list(parts)
     order, anchor, positive, negative, level = key
-    features = [None, None, None]
+    features, clusters = [None, None, None], [None, None, None]
     for role, feats in parts:
-      features[role] = None if feats is None else {
-          name: np.frombuffer(data, "<f4") for name, data in feats.items()}
+      if feats is not None:
+        clusters[role] = feats.get(CLUSTER_KEY)
+        features[role] = {name: np.frombuffer(data, "<f4") for name, data in feats.items()
+                          if name != CLUSTER_KEY}
     if any(f is None for f in features):
       yield beam.pvalue.TaggedOutput("stats", ("skipped/missing_features", 1))
       return
@@ -82,7 +135,8 @@ class _Encode(beam.DoFn):
     yield beam.pvalue.TaggedOutput("stats", (f"triplets/{level_name(level)}", 1))
     yield beam.pvalue.TaggedOutput("stats", ("triplets/total", 1))
     yield (f"{order}|{anchor}|{positive}",
-           triplet_record((anchor, positive, negative), level, features, self._modalities))
+           triplet_record((anchor, positive, negative), level, features, self._modalities,
+                          None if clusters[0] is None else clusters[:2]))
 
 
 class EncodedResult(NamedTuple):

@@ -30,7 +30,9 @@ over the pool whenever the parent has at most max_children children.
 
 Never a neighbour. At every level the negative is neither the positive nor a
 graph neighbour of the anchor. Level 0 excludes them exactly while drawing
-(`res_nbrs`: the anchor's neighbours inside its L0 reservoir). At l >= 1 each
+(`res_nbrs`: the anchor's neighbours inside its L0 reservoir; a cluster
+positive, which is no neighbour, is excluded from its own slot's draw, and a
+slot left with nothing goes up as a `fallback/level_0_reservoir_miss`). At l >= 1 each
 slot makes `negative_draws` seeded draws (draw 0 is the draw described
 above, draw t > 0 the same with t in the hash), and
 `neighbour_filter.ExcludeNeighbours` keeps the first draw that is not a
@@ -99,9 +101,16 @@ class ResolveLevel(beam.DoFn):
       yield _stat("fallback/level_0_reservoir_miss", n)
       yield _up(kv)
       return
-    for positive, _ in anchor.positives:
-      i = hashing.pick(len(candidates), self._seed, "negative", 0, anchor_id, positive)
-      yield Triplet(anchor_id, positive, candidates[i], 0)
+    for positive, rank in anchor.positives:
+      # A graph positive inside the reservoir is in res_nbrs already; a cluster
+      # positive (`cluster_positives.py`) is a member that must not be its own negative.
+      pool = [m for m in candidates if m != positive]
+      if not pool:
+        yield _stat("fallback/level_0_reservoir_miss", 1)
+        yield _up((anchor_id, anchor._replace(positives=((positive, rank),))))
+        continue
+      i = hashing.pick(len(pool), self._seed, "negative", 0, anchor_id, positive)
+      yield Triplet(anchor_id, positive, pool[i], 0)
 
   def _upper(self, anchor_id, anchor, sample, n, kv):
     level = self._level

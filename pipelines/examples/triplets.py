@@ -6,15 +6,18 @@ bounded by a combiner and `SkewJoin`) -> optional exact cap
 counted fall-backs (`smart_negatives.SmartNegatives`) -> random negatives
 for CDML and for anchors whose pools are empty up to the top
 (`random_negatives.RandomNegatives`) -> features attached and encoded
-(`join_features.EncodeTriplets`).
+(`join_features.EncodeTriplets`). Optional, for cluster-aware contrastive
+learning (docs/contrastive.md): more positives from the anchor's cluster
+(`cluster_positives.AddClusterPositives`, `--cluster_positives`) and the
+anchor's and positive's cluster ids in the records (`--cluster_id_level`).
 """
 
 import apache_beam as beam
 
 from pipelines import edges as edges_lib
 from pipelines import hashing
-from pipelines.examples import (items, join_features, positives, random_negatives, reservoirs,
-                                smart_negatives)
+from pipelines.examples import (cluster_positives, items, join_features, positives,
+                                random_negatives, reservoirs, smart_negatives)
 
 
 def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int, stage: str):
@@ -41,7 +44,7 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
   samples = {}
   if smart:
     clustered = infos.infos | "WithCluster" >> beam.Filter(lambda i: i.path is not None)
-    if config.level == 0 or config.all_levels:
+    if config.level == 0 or config.all_levels or config.cluster_positives:
       samples[0] = clustered | "L0Samples" >> reservoirs.L0Samples(config.seed,
                                                                    config.reservoir_size)
       item_infos = (infos.infos, samples[0]) | "FlagL0" >> items.FlagL0Reservoirs()
@@ -53,6 +56,12 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
       config.test_fraction, config.hot_threshold, config.validation_fraction)
   anchors = sampled.anchors
   stats.append(sampled.stats)
+  if config.cluster_positives:
+    added = ((anchors, samples[0], infos.infos)
+             | "ClusterPositives" >> cluster_positives.AddClusterPositives(
+                 config.cluster_positives, config.seed))
+    anchors = added.anchors
+    stats.append(added.stats)
   stats.append(anchors | "CountSlots" >> beam.FlatMapTuple(lambda _, a: [
       ("anchors", 1), ("triplets/before_cap", len(a.positives))]))
   if config.num_triplets:
@@ -85,6 +94,9 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
            | "RandomNegatives" >> random_negatives.RandomNegatives(config.seed))
   triplets.append(drawn.triplets)
   stats.append(drawn.stats)
+  if config.cluster_id_level >= 0:
+    train_items = ((train_items, infos.infos)
+                   | "WithClusterIds" >> join_features.WithClusterIds(config.cluster_id_level))
   encoded = ((tuple(triplets) | "AllTriplets" >> beam.Flatten(), train_items)
              | "EncodeTriplets" >> join_features.EncodeTriplets(
                  config.modalities, config.seed, config.hot_threshold))

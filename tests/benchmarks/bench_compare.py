@@ -34,13 +34,24 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# name -> (examples kind, level, trainer mode)
+# name -> (examples kind, level, trainer mode[, extra examples flags, extra train flags])
 METHODS = {
     "cdml": ("random", 0, "triplet"),
     "gcml_l0": ("smart", 0, "triplet"),
     "gcml_l1": ("smart", 1, "triplet"),
     "gcml_l2": ("smart", 2, "triplet"),
     "clc": ("labels", 0, "clc"),
+    # In-batch softmax over graph pairs (TFRS Retrieval); with L0 (or L1) pseudo-labels:
+    # same-cluster negatives masked, then also 2 positives per anchor from its L0 cluster
+    # (docs/contrastive.md).
+    "contrastive": ("smart", 0, "contrastive"),
+    "contrastive_masked": ("smart", 0, "contrastive", ("--cluster_id_level=0",),
+                           ("--cluster_masking",)),
+    "contrastive_masked_cpos": ("smart", 0, "contrastive",
+                                ("--cluster_id_level=0", "--cluster_positives=2"),
+                                ("--cluster_masking",)),
+    "contrastive_masked_l1": ("smart", 0, "contrastive", ("--cluster_id_level=1",),
+                              ("--cluster_masking",)),
 }
 
 
@@ -163,21 +174,23 @@ def main(argv: list[str]) -> dict:
                          f"--runner={a.runner}", *data], log)
     selection = [f"--validation_data={validation}", f"--validate_every={a.validate_every}"]
   for name in methods:
-    kind, level, mode = METHODS[name]
+    kind, level, mode, *extra = METHODS[name]
+    examples_flags, train_flags = (*extra, (), ())[:2]
     run = os.path.join(root, a.clusters, name)
     examples = os.path.join(run, "examples")
     t = time.time()
     _gcml("examples", [f"--kind={kind}", f"--level={level}", f"--clusters={clusters}",
                        f"--output_dir={examples}", f"--seed={a.seed}", "--num_shards=4",
                        *([f"--num_triplets={a.num_triplets}"] if kind != "labels" else []),
-                       f"--runner={a.runner}", *data], log)
+                       f"--runner={a.runner}", *examples_flags, *data], log)
     if kind != "labels":
       negatives[name] = negative_truth(examples, truth, edges)
     prefix = "examples" if kind == "labels" else "triplets"
     _gcml("train", [f"--mode={mode}", f"--train_data={examples}/{prefix}-*.tfrecord",
                     "--preset=demo", f"--model_dir={run}/model", f"--train_steps={a.train_steps}",
                     f"--batch_size={a.batch_size}", f"--seed={a.seed}",
-                    f"--checkpoint_every={a.train_steps}", f"--tower={a.tower}", *selection],
+                    f"--checkpoint_every={a.train_steps}", f"--tower={a.tower}", *selection,
+                    *train_flags],
           log)
     _gcml("export", [f"--model_dir={run}/model", f"--features={world}/features-*.tfrecord",
                      f"--output_dir={run}/export", "--top_k=10", f"--runner={a.runner}"], log)
