@@ -93,12 +93,23 @@ def parser() -> argparse.ArgumentParser:
                  "triplets need gcml examples --cluster_id_level)")
   p.add_argument("--preset", choices=("paper", "demo"), default="demo")
   p.add_argument("--export_only", action="store_true",
-                 help="export model_dir/export (the best validation step, else the latest checkpoint) and exit")
+                 help="export model_dir/export (the best validation step, else the latest "
+                 "checkpoint) and exit")
   return p
 
 
-def config_from_argv(argv: list[str]):
-  """Parses the flags into a validated TrainConfig (ConfigError if bad)."""
+def config_from_argv(argv: list[str], read_inputs: bool = True):
+  """Parses the flags into a validated TrainConfig (ConfigError if bad).
+
+  Args:
+    argv: the flags after `gcml train`.
+    read_inputs: also fill in `--modalities`, when not given, from the inputs
+      (the examples' `summary.json`, else their first record). False only
+      checks the flags, touching no file.
+
+  Returns:
+    (TrainConfig, the parsed argparse namespace).
+  """
   import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
   from model.trainer_config import TrainConfig
 
@@ -106,6 +117,8 @@ def config_from_argv(argv: list[str]):
   explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic", "cluster_masking")
               if getattr(args, k) is not None}
   config = TrainConfig.from_flags(preset=args.preset, **dict(explicit)).validate()
+  if not read_inputs:
+    return config, args
   # The flags are checked first (one line, before TensorFlow is imported), then the
   # modalities are read from the inputs' summary or records (TensorFlow's file API).
   from model import input_modalities

@@ -60,7 +60,8 @@ def test_multi_worker_pools_are_what_vertex_expects():
 def test_container_args_are_a_valid_train_config():
   spec = _load(ROOT / "launch" / "vertex_ai" / "train_multi_worker.yaml")
   pools = spec["workerPoolSpecs"]
-  config, args = train.config_from_argv(pools[0]["containerSpec"]["args"])
+  # The flags only: the gs:// inputs cannot be read here.
+  config, args = train.config_from_argv(pools[0]["containerSpec"]["args"], read_inputs=False)
   assert config.strategy == "multi_worker" and config.mode == "triplet"
   assert args.preset == "paper" and not args.export_only
   assert config.train_data.startswith("gs://") and config.model_dir.startswith("gs://")
