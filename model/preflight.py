@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from model import input as input_lib
 from model.errors import ConfigError
-from model.trainer_config import TrainConfig, classes_file, read_num_classes
+from model.class_table import classes_file, read_num_classes
+from model.trainer_config import TrainConfig
 
 CONFIG_FILE = "train_config.json"
 # Model fields that may change between runs of one model_dir (no variable depends on them).

@@ -22,21 +22,16 @@ import dataclasses
 import json
 import logging
 import os
-import signal
-import threading
 import time
 
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from model import checkpoints, preflight
-from model import input as input_lib
-from model import input_geometry, model_selection, nonfinite
+from model import input_geometry, model_selection, nonfinite, train_inputs, train_runtime
 from model.errors import ConfigError
 from model.export import export_saved_model
 from model.losses import ClassEmbeddingTable, unigram_cumulative
-from model.steps import (GUARD_KEYS, input_kind, make_optimizer, make_replica_eval_step,
-                         make_replica_step)
+from model.steps import GUARD_KEYS, input_kind, make_optimizer, make_replica_step
 from model.strategies import make_strategy
 from model.towers import EmbeddingModel
 from model.train_loop import make_loop_runner, make_train_loop
@@ -89,7 +84,7 @@ class _Objects:
     # directory (deleted at the end) so no two processes write one checkpoint.
     self.chief_dir = os.path.join(config.model_dir, "checkpoints")
     self.tmp_dir = None if chief else os.path.join(
-        config.model_dir, f"checkpoints_tmp_{_task_id(strategy)}_{os.getpid()}")
+        config.model_dir, f"checkpoints_tmp_{train_runtime.task_id(strategy)}_{os.getpid()}")
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, self.tmp_dir or self.chief_dir, max_to_keep=config.max_checkpoints)
 
@@ -103,100 +98,6 @@ class _Objects:
     if latest:
       log.info("restored %s", latest)
     return int(self.optimizer.iterations.numpy())
-
-
-_SCALAR_METADATA = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
-
-
-def _scalar(name: str, value) -> None:
-  """`tf.summary.scalar` without the tensorboard package (same event format)."""
-  tf.summary.write(name, tf.cast(value, tf.float32), metadata=_SCALAR_METADATA)
-
-
-def _is_chief(strategy) -> bool:
-  resolver = getattr(strategy, "cluster_resolver", None)
-  if resolver is None or not resolver.cluster_spec().as_dict():
-    return True
-  task_type, task_id = resolver.task_type, resolver.task_id
-  return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and
-                                          "chief" not in resolver.cluster_spec().as_dict())
-
-
-def _task_id(strategy) -> str:
-  resolver = getattr(strategy, "cluster_resolver", None)
-  return f"{getattr(resolver, 'task_type', None)}{getattr(resolver, 'task_id', None)}"
-
-
-def _input_config(config: TrainConfig, batch_size: int, for_eval: bool,
-                  start_step: int = 0) -> input_lib.InputConfig:
-  # Evaluation reads its files in order, unshuffled, from the start each time,
-  # so every evaluation scores the same batches. Both repeat: under
-  # multi-worker every worker must run the same number of steps.
-  return input_lib.InputConfig(config.eval_data if for_eval else config.train_data,
-                               input_kind(config.mode), config.modalities, batch_size=batch_size,
-                               shuffle_buffer=0 if for_eval else config.shuffle_buffer,
-                               repeat=True, seed=config.seed,
-                               deterministic=config.deterministic,
-                               level_schedule=() if for_eval else config.level_schedule,
-                               schedule_steps=config.train_steps, start_step=start_step,
-                               with_clusters=config.cluster_masking)
-
-
-def _dataset(config: TrainConfig, strategy, for_eval: bool = False, start_step: int = 0):
-  def fn(ctx: tf.distribute.InputContext):
-    per_replica = ctx.get_per_replica_batch_size(config.batch_size)
-    return input_lib.make_dataset(_input_config(config, per_replica, for_eval, start_step), ctx)
-  return strategy.distribute_datasets_from_function(fn)
-
-
-class _Evaluator:
-  """Runs `eval_steps` batches of `eval_data` through the eval step and
-  averages the scalars. Under parameter servers the evaluation runs inline on
-  the coordinator (its variables live on the ps), as TF's PS guide does."""
-
-  def __init__(self, config: TrainConfig, strategy, objs: _Objects, is_ps: bool):
-    self.config = config
-    step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table,
-                                     objs.cumulative_counts)
-    if is_ps:
-      self.dataset = input_lib.make_dataset(_input_config(config, config.batch_size, True))
-      self.step = tf.function(step_fn)
-    else:
-      self.dataset = _dataset(config, strategy, for_eval=True)
-      self.step = tf.function(lambda batch: strategy.run(step_fn, args=(batch,)))
-    self.strategy = None if is_ps else strategy
-
-  def __call__(self) -> dict:
-    it = iter(self.dataset)  # from the start: the same batches every time
-    totals: dict[str, float] = {}
-    for _ in range(self.config.eval_steps):
-      out = self.step(next(it))
-      for k, v in out.items():
-        if self.strategy is not None:
-          v = self.strategy.experimental_local_results(v)[0]
-        totals[k] = totals.get(k, 0.0) + float(v)
-    return {k: v / self.config.eval_steps for k, v in totals.items()}
-
-
-class _StopFlag:
-  """Set by SIGTERM so the loop checkpoints and returns."""
-
-  def __init__(self):
-    self.stop = False
-    self._old = None
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      self._old = signal.signal(signal.SIGTERM, self._handle)
-    return self
-
-  def _handle(self, *_):
-    self.stop = True
-
-  def __exit__(self, *_):
-    if self._old is not None:
-      signal.signal(signal.SIGTERM, self._old)
 
 
 def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> TrainResult:
@@ -217,7 +118,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   is_ps = isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)
   replicas = strategy.num_replicas_in_sync
   config.check_replicas(replicas)
-  chief = _is_chief(strategy)
+  chief = train_runtime.is_chief(strategy)
   objs = _Objects(config, strategy, chief)
   start = objs.restore()
   if not objs.restored:
@@ -228,7 +129,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
       json.dump(config.to_dict(), f, indent=1, default=str)
   summary_dir = os.path.join(config.model_dir, "train" if chief else f"train_tmp_{id(config)}")
   writer = tf.summary.create_file_writer(summary_dir)
-  selection = (model_selection.ModelSelection(config, objs.model, chief, _scalar)
+  selection = (model_selection.ModelSelection(config, objs.model, chief, train_runtime.scalar)
                if config.validation_data else None)
   stopped_early = False
   if selection is not None and not selection.state["history"]:
@@ -239,14 +140,15 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
                               objs.cumulative_counts)
   schedule = objs.optimizer.learning_rate
   run_steps, join = make_loop_runner(strategy, make_train_loop(strategy, step_fn),
-                                     lambda: _dataset(config, strategy, start_step=start),
+                                     lambda: train_inputs.distributed_dataset(
+                                         config, strategy, start_step=start),
                                      config.steps_per_loop)
   per_loop = config.steps_per_loop
 
   variables_finite = tf.function(lambda: nonfinite.variable_code(
       objs.model.trainable_variables + (objs.table.trainable_variables if objs.table else [])))
 
-  evaluator = _Evaluator(config, strategy, objs, is_ps) if config.eval_data else None
+  evaluator = train_inputs.HeldOutEvaluator(config, strategy, objs, is_ps) if config.eval_data else None
   eval_writer = tf.summary.create_file_writer(
       os.path.join(config.model_dir, "eval")) if evaluator and chief else None
   eval_metrics: dict = {}
@@ -256,7 +158,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     if eval_writer is not None:
       with eval_writer.as_default(step=at_step):
         for k, v in result.items():
-          _scalar(k, v)
+          train_runtime.scalar(k, v)
       eval_writer.flush()
     log.info("eval step %d loss %.4f %s", at_step, result["loss"],
              " ".join(f"{k} {v:.4f}" for k, v in sorted(result.items()) if k != "loss"))
@@ -268,7 +170,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   skipped_total = 0
   poisoned = False  # a non-finite value met with --on_nonfinite=stop: keep nothing
   t0, t0_step = time.time(), step
-  with _StopFlag() as flag:
+  with train_runtime.StopFlag() as flag:
     try:
       while step < config.train_steps and not flag.stop and not stopped_early:
         # Up to the next summary / checkpoint / evaluation / end, at most
@@ -300,11 +202,11 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
           lr = schedule(step - 1) if callable(schedule) else schedule
           with writer.as_default(step=step):
             for k, v in metrics.items():
-              _scalar(k, v)
-            _scalar("learning_rate", lr)
-            _scalar("examples_per_second", eps)
+              train_runtime.scalar(k, v)
+            train_runtime.scalar("learning_rate", lr)
+            train_runtime.scalar("examples_per_second", eps)
             if config.on_nonfinite == "skip":
-              _scalar("nonfinite_skipped", skipped_total)
+              train_runtime.scalar("nonfinite_skipped", skipped_total)
           writer.flush()
           log.info("step %d loss %.4f %.0f ex/s", step, metrics["loss"], eps)
           t0, t0_step = time.time(), step

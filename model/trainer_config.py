@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import os
 from typing import Any
 
+from model import class_table, train_presets
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
 from pipelines import modality_spec
@@ -23,30 +23,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "parameter_server", "tpu")
 OPTIMIZERS = ("rmsprop", "sgd", "adam")
 CLC_SAMPLERS = ("uniform", "log_uniform", "unigram")
 ON_NONFINITE = ("stop", "skip")
-PRESETS = ("paper", "demo")
 
-# Papers' values (GCML/CDML triplet; CLC). Contrastive has no paper: Adam defaults.
-# CLC's sampler is `uniform`: the paper does not name one, and our labels are
-# dense ranks in seeded-hash order with at most --max_per_cluster (50) examples
-# each, so the class prior is nearly flat and unrelated to the label value;
-# log-uniform (TF's default, for frequency-sorted vocabularies) would draw
-# class 0 in almost every step and the last classes almost never.
-PAPER = {
-    "triplet": dict(optimizer="rmsprop", learning_rate=0.1, decay_rate=0.98,
-                    decay_steps=300_000, margin=0.5, batch_size=9600),
-    "clc": dict(optimizer="sgd", learning_rate=300.0, decay_rate=0.5, decay_steps=200_000,
-                batch_size=512, num_sampled=200_000, sampler="uniform"),
-    "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
-                        decay_steps=100_000, batch_size=1024, temperature=0.1),
-}
-DEMO = {
-    "triplet": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
-                    margin=0.5, batch_size=64, train_steps=200),
-    "clc": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
-                batch_size=64, num_sampled=64, train_steps=200),
-    "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
-                        decay_steps=1000, batch_size=64, temperature=0.1, train_steps=200),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,11 +129,12 @@ class TrainConfig:
     mode = explicit.get("mode", cls.mode)
     values: dict[str, Any] = {}
     if preset is not None:
-      if preset not in PRESETS:
-        raise ConfigError(f"--preset must be one of {PRESETS}, got {preset!r}")
+      if preset not in train_presets.PRESETS:
+        raise ConfigError(f"--preset must be one of {tuple(train_presets.PRESETS)}, "
+                          f"got {preset!r}")
       if mode not in MODES:
         raise ConfigError(f"--mode must be one of {MODES}, got {mode!r}")
-      values.update((PAPER if preset == "paper" else DEMO)[mode])
+      values.update(train_presets.PRESETS[preset][mode])
     model_cfg = EmbeddingModelConfig.paper() if preset == "paper" else EmbeddingModelConfig.demo()
     model_over = {}
     if "modalities" in explicit:
@@ -191,19 +169,19 @@ class TrainConfig:
     """`num_classes`, or the classes in `classes.tsv` next to the train data."""
     if self.num_classes:
       return self.num_classes
-    path = classes_file(self.train_data)
+    path = class_table.classes_file(self.train_data)
     if path is None:
       raise ConfigError("--mode=clc needs --num_classes or a classes.tsv next to the "
                         f"train data ({self.train_data})")
-    return read_num_classes(path)
+    return class_table.read_num_classes(path)
 
   def class_sizes(self) -> list[int]:
     """Per-label `size` from `classes.tsv` next to the train data (`--sampler=unigram`)."""
-    path = classes_file(self.train_data)
+    path = class_table.classes_file(self.train_data)
     if path is None:
       raise ConfigError("--sampler=unigram needs a classes.tsv next to the train data "
                         f"({self.train_data})")
-    return read_class_sizes(path, self.resolved_num_classes())
+    return class_table.read_class_sizes(path, self.resolved_num_classes())
 
   def validate(self) -> TrainConfig:
     """Checks every field; returns self. Raises ConfigError naming the flag."""
@@ -302,52 +280,3 @@ def parse_modalities(value: Any) -> tuple[ModalityConfig, ...]:
     except InputError as e:
       raise ConfigError(str(e)) from None
   return tuple(m if isinstance(m, ModalityConfig) else ModalityConfig(*m) for m in value)
-
-
-def classes_file(train_data: str) -> str | None:
-  """`classes.tsv` in the directory of the first train-data glob, if any."""
-  first = train_data.split(",")[0].strip()
-  if not first or "://" in first:
-    return None
-  path = os.path.join(os.path.dirname(first), "classes.tsv")
-  return path if os.path.exists(path) else None
-
-
-def read_num_classes(path: str) -> int:
-  """max(label) + 1 over `classes.tsv` (header `label\\tcluster\\tsize`)."""
-  labels = []
-  with open(path) as f:
-    for i, line in enumerate(f):
-      line = line.strip()
-      if not line or (i == 0 and line.startswith("label")):
-        continue
-      try:
-        labels.append(int(line.split("\t")[0]))
-      except ValueError as e:
-        raise ConfigError(f"{path}: bad line {i + 1}: {line!r}") from e
-  if not labels:
-    raise ConfigError(f"{path}: no classes")
-  return max(labels) + 1
-
-
-def read_class_sizes(path: str, num_classes: int) -> list[int]:
-  """The `size` column of `classes.tsv` by label; ConfigError unless every label in
-  `[0, num_classes)` has one row with a size >= 1."""
-  sizes = [0] * num_classes
-  with open(path) as f:
-    for i, line in enumerate(f):
-      line = line.strip()
-      if not line or (i == 0 and line.startswith("label")):
-        continue
-      fields = line.split("\t")
-      try:
-        label, size = int(fields[0]), int(fields[2])
-      except (ValueError, IndexError) as e:
-        raise ConfigError(f"{path}: bad line {i + 1}: {line!r}") from e
-      if 0 <= label < num_classes:
-        sizes[label] = size
-  bad = [label for label, size in enumerate(sizes) if size < 1]
-  if bad:
-    raise ConfigError(f"{path}: --sampler=unigram needs a size >= 1 for every label; "
-                      f"label {bad[0]} has none ({len(bad)} such labels)")
-  return sizes

@@ -56,7 +56,7 @@ def _write(d, n, num_classes, rng):
 def _bench_train(mode, size, data, model_dir, args) -> dict:
   import tensorflow as tf
 
-  from model import trainer
+  from model import train_inputs, trainer
   from model.steps import make_replica_step
   from model.train_loop import make_train_loop
   from model.trainer_config import TrainConfig
@@ -70,7 +70,7 @@ def _bench_train(mode, size, data, model_dir, args) -> dict:
   objs = trainer._Objects(cfg, strategy)  # noqa: SLF001  (the trainer's own objects)
   loop = make_train_loop(strategy, make_replica_step(cfg, objs.model, objs.optimizer,
                                                      objs.table))
-  it = iter(trainer._dataset(cfg, strategy))  # noqa: SLF001
+  it = iter(train_inputs.distributed_dataset(cfg, strategy))  # noqa: SLF001
   out = {"hidden_units": list(cfg.model.hidden_units), "embedding_dim": cfg.model.embedding_dim,
          "optimizer": cfg.optimizer,
          "params": sum(int(np.prod(v.shape)) for v in objs.model.trainable_variables)}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model import trainer
+from model import train_runtime
 from pipelines.evaluation import training_summaries
 from pipelines.errors import InputError
 
@@ -22,7 +22,7 @@ def expected(tag: str, step: int) -> float:
 
 
 def write_run(model_dir: str, gcml: bool = True, steps=STEPS, restart_at: int | None = None):
-  """Events as `model.trainer.train` writes them (its `_scalar`, `model_dir/train`)."""
+  """Events as `model.trainer.train` writes them (`train_runtime.scalar`, into `model_dir/train`)."""
   tags = ["loss", "learning_rate", "examples_per_second"]
   if gcml:
     tags += [t for t in training_summaries.MARGIN_TAGS + ("active_fraction",)]
@@ -36,7 +36,7 @@ def write_run(model_dir: str, gcml: bool = True, steps=STEPS, restart_at: int | 
         for tag in tags:
           # A restarted job logs some steps again: the later value must win.
           stale = chunk_no == 0 and restart_at is not None and step > restart_at
-          trainer._scalar(tag, expected(tag, step) + (100.0 if stale else 0.0))  # pylint: disable=protected-access
+          train_runtime.scalar(tag, expected(tag, step) + (100.0 if stale else 0.0))  # pylint: disable=protected-access
     writer.close()
   return model_dir
 

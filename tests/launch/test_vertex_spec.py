@@ -73,7 +73,7 @@ def test_vertex_tf_config_layout_makes_pool_zero_the_chief():
   # The TF_CONFIG Vertex AI writes (cluster with "chief" and "worker") has the
   # same layout as launch.tf_config with --chief; the trainer's chief test is
   # task type "chief" there, and worker 0 only when there is no chief.
-  from model import trainer  # pylint: disable=import-outside-toplevel
+  from model import train_runtime  # pylint: disable=import-outside-toplevel
 
   class Resolver:
 
@@ -93,8 +93,8 @@ def test_vertex_tf_config_layout_makes_pool_zero_the_chief():
   chief = tf_config.tf_config(hosts, 0, chief="c:2222", task_type="chief")
   worker0 = tf_config.tf_config(hosts, 0, chief="c:2222")
   assert sorted(chief["cluster"]) == ["chief", "worker"]
-  assert trainer._is_chief(Strategy(chief))  # pylint: disable=protected-access
-  assert not trainer._is_chief(Strategy(worker0))  # pylint: disable=protected-access
+  assert train_runtime.is_chief(Strategy(chief))  # pylint: disable=protected-access
+  assert not train_runtime.is_chief(Strategy(worker0))  # pylint: disable=protected-access
 
 
 def test_spec_image_is_the_trainer_dockerfile():

@@ -1,0 +1,66 @@
+"""The trainer's distributed input and its held-out evaluation.
+
+`input_config` turns a `TrainConfig` into the `tf.data` input's config (the
+training stream, or the unshuffled evaluation stream), `distributed_dataset`
+gives every replica its share, and `HeldOutEvaluator` scores `eval_data`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from model import input as input_lib
+from model.steps import input_kind, make_replica_eval_step
+from model.trainer_config import TrainConfig
+
+
+def input_config(config: TrainConfig, batch_size: int, for_eval: bool,
+                  start_step: int = 0) -> input_lib.InputConfig:
+  # Evaluation reads its files in order, unshuffled, from the start each time,
+  # so every evaluation scores the same batches. Both repeat: under
+  # multi-worker every worker must run the same number of steps.
+  return input_lib.InputConfig(config.eval_data if for_eval else config.train_data,
+                               input_kind(config.mode), config.modalities, batch_size=batch_size,
+                               shuffle_buffer=0 if for_eval else config.shuffle_buffer,
+                               repeat=True, seed=config.seed,
+                               deterministic=config.deterministic,
+                               level_schedule=() if for_eval else config.level_schedule,
+                               schedule_steps=config.train_steps, start_step=start_step,
+                               with_clusters=config.cluster_masking)
+
+
+def distributed_dataset(config: TrainConfig, strategy, for_eval: bool = False,
+                        start_step: int = 0):
+  def fn(ctx: tf.distribute.InputContext):
+    per_replica = ctx.get_per_replica_batch_size(config.batch_size)
+    return input_lib.make_dataset(input_config(config, per_replica, for_eval, start_step), ctx)
+  return strategy.distribute_datasets_from_function(fn)
+
+
+class HeldOutEvaluator:
+  """Runs `eval_steps` batches of `eval_data` through the eval step and
+  averages the scalars. Under parameter servers the evaluation runs inline on
+  the coordinator (its variables live on the ps), as TF's PS guide does."""
+
+  def __init__(self, config: TrainConfig, strategy, objs, is_ps: bool):
+    self.config = config
+    step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table,
+                                     objs.cumulative_counts)
+    if is_ps:
+      self.dataset = input_lib.make_dataset(input_config(config, config.batch_size, True))
+      self.step = tf.function(step_fn)
+    else:
+      self.dataset = distributed_dataset(config, strategy, for_eval=True)
+      self.step = tf.function(lambda batch: strategy.run(step_fn, args=(batch,)))
+    self.strategy = None if is_ps else strategy
+
+  def __call__(self) -> dict:
+    it = iter(self.dataset)  # from the start: the same batches every time
+    totals: dict[str, float] = {}
+    for _ in range(self.config.eval_steps):
+      out = self.step(next(it))
+      for k, v in out.items():
+        if self.strategy is not None:
+          v = self.strategy.experimental_local_results(v)[0]
+        totals[k] = totals.get(k, 0.0) + float(v)
+    return {k: v / self.config.eval_steps for k, v in totals.items()}

@@ -1,0 +1,31 @@
+"""The presets of `gcml train --preset=NAME`: per-mode values, one registry.
+
+A preset sets the optimizer, schedule, batch and loss values of each mode
+(`TrainConfig.from_flags` applies it, then the user's explicit flags); the
+network comes from `EmbeddingModelConfig.paper()` / `.demo()`.
+"""
+
+# Papers' values (GCML/CDML triplet; CLC). Contrastive has no paper: Adam defaults.
+# CLC's sampler is `uniform`: the paper does not name one, and our labels are
+# dense ranks in seeded-hash order with at most --max_per_cluster (50) examples
+# each, so the class prior is nearly flat and unrelated to the label value;
+# log-uniform (TF's default, for frequency-sorted vocabularies) would draw
+# class 0 in almost every step and the last classes almost never.
+PAPER = {
+    "triplet": dict(optimizer="rmsprop", learning_rate=0.1, decay_rate=0.98,
+                    decay_steps=300_000, margin=0.5, batch_size=9600),
+    "clc": dict(optimizer="sgd", learning_rate=300.0, decay_rate=0.5, decay_steps=200_000,
+                batch_size=512, num_sampled=200_000, sampler="uniform"),
+    "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
+                        decay_steps=100_000, batch_size=1024, temperature=0.1),
+}
+DEMO = {
+    "triplet": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
+                    margin=0.5, batch_size=64, train_steps=200),
+    "clc": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
+                batch_size=64, num_sampled=64, train_steps=200),
+    "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
+                        decay_steps=1000, batch_size=64, temperature=0.1, train_steps=200),
+}
+
+PRESETS = {"paper": PAPER, "demo": DEMO}
