@@ -53,6 +53,22 @@ def _method_list(a) -> list[str]:
   return names
 
 
+def _triplet(methods: list[str]) -> list[str]:
+  """The methods (without :nomine) that read triplets."""
+  bases = {compare_methods.split_name(m)[0] for m in methods} - {"raw"}
+  return [m for m in METHODS if m in bases and METHODS[m]["examples"]["kind"] != "labels"]
+
+
+def _negatives(world, methods: list[str]) -> dict:
+  """Per triplet method, where its negatives sit in the planted hierarchy."""
+  out = {}
+  for name in _triplet(methods):
+    shares = world.negative_shares(METHODS[name]["examples"])
+    schedule = str(METHODS[name]["train"].get("level_schedule", ""))
+    out[name] = shares[schedule] if schedule in shares else shares["all"]
+  return out
+
+
 def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
   """One result per seed for `preset` (resumed from each world's results file)."""
   model_flags = {k: v for k, v in (("tower", a.tower), ("input_norm", a.input_norm)) if v}
@@ -61,7 +77,8 @@ def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
     from pipelines.synth import presets as synth_presets  # pylint: disable=import-outside-toplevel
     own_size = "num_items" in synth_presets.PRESETS[preset].fields  # e.g. small: 3,000
     world = compare_methods.World(os.path.join(root, preset, f"seed{seed}"), preset, seed,
-                                  0 if own_size else a.num_items, a.num_triplets)
+                                  0 if own_size else a.num_items, a.num_triplets,
+                                  a.clusters)
     path = os.path.join(world.root, f"results-{tag}.json")
     done = {}
     if os.path.exists(path):
@@ -72,6 +89,10 @@ def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
       fresh = compare_methods.run_world(world, [method], steps, batch, a.validate_every,
                                         model_flags)
       done = {"raw": fresh["raw"], "methods": {**done.get("methods", {}), **fresh["methods"]}}
+      with open(path, "w", encoding="utf-8") as f:
+        json.dump(done, f, indent=1)
+    if a.negative_shares and not all(m in done.get("negatives", {}) for m in _triplet(methods)):
+      done["negatives"] = _negatives(world, methods)
       with open(path, "w", encoding="utf-8") as f:
         json.dump(done, f, indent=1)
     done["methods"] = {m: done["methods"][m] for m in methods if m in done["methods"]}
@@ -102,12 +123,18 @@ def main(argv: list[str]) -> dict:
   p.add_argument("--batch_sizes", default="",
                  help="batch-size sweep at equal examples seen, on the first preset")
   p.add_argument("--sweep_methods", default="cdml,gcml_l0")
+  p.add_argument("--clusters", default="affinity", choices=("affinity", "truth"),
+                 help="truth: the planted hierarchy as cluster tables (separates the method "
+                 "from the clustering)")
+  p.add_argument("--negative_shares", type=int, default=1,
+                 help="1: report where each triplet set's negatives sit in the planted truth")
   p.add_argument("--output_dir", default="")
   a = p.parse_args(argv)
   methods = _method_list(a)
   root = a.output_dir or tempfile.mkdtemp(prefix="gcml-bench-compare-")
   os.makedirs(root, exist_ok=True)
-  tag = f"s{a.train_steps}-b{a.batch_size}-{a.tower or 'default'}-{a.input_norm or 'default'}"
+  tag = (f"s{a.train_steps}-b{a.batch_size}-{a.tower or 'default'}-"
+         f"{a.input_norm or 'default'}" + ("-truth" if a.clusters == "truth" else ""))
   presets = {name: _run_worlds(a, root, name, methods, a.train_steps, a.batch_size, tag)
              for name in a.presets.split(",")}
   sweep = {}

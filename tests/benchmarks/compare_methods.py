@@ -15,6 +15,7 @@ NDCG@60, the same per-modality L2-normalised raw-feature baseline).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
@@ -83,20 +84,26 @@ class World:
     seed: the world's, the pipelines' and the trainings' seed.
     num_items: items (0: the preset's own number).
     num_triplets: the cap on every triplet set.
+    clusters: `affinity` (`gcml cluster` on the edges, the real pipeline) or `truth`
+      (the planted micro-clusters, subtopics and topics as the tables).
   """
 
-  def __init__(self, root: str, preset: str, seed: int, num_items: int, num_triplets: int):
+  def __init__(self, root: str, preset: str, seed: int, num_items: int, num_triplets: int,
+               clusters: str = "affinity"):
     self.root, self.preset, self.seed = root, preset, seed
     self.num_triplets = num_triplets
     self.log = os.path.join(root, "log.txt")
     self.data = os.path.join(root, "data")
-    self.clusters = os.path.join(root, "clusters")
+    self.clusters = os.path.join(root, "clusters" if clusters == "affinity" else "clusters_truth")
     self.validation = os.path.join(root, "validation")
     os.makedirs(root, exist_ok=True)
     if not os.path.exists(os.path.join(self.data, "synth.json")):
       _gcml("synth", [f"--output_dir={self.data}", f"--preset={preset}", f"--seed={seed}",
                       *([f"--num_items={num_items}"] if num_items else [])], self.log)
-    if not os.path.exists(os.path.join(self.clusters, "summary.json")):
+    if clusters == "truth" and not os.path.isdir(self.clusters):
+      from tests.examples import worlds  # pylint: disable=import-outside-toplevel
+      worlds.tables_from_synth(self.data, self.clusters)
+    elif not os.path.exists(os.path.join(self.clusters, "summary.json")):
       _gcml("cluster", [f"--edges={self.data}/edges-*.csv", f"--output_dir={self.clusters}",
                         "--engine=local", f"--seed={seed}"], self.log)
     self.modalities = _modalities(self.data)
@@ -130,6 +137,51 @@ class World:
       self._examples([*argv, f"--output_dir={out}", f"--seed={self.seed}"])
     prefix = "examples" if flags["kind"] == "labels" else "triplets"
     return f"{out}/{prefix}-*.tfrecord"
+
+
+  def negative_shares(self, flags: dict) -> dict:
+    """Where the negatives of a triplet set sit in the planted hierarchy, per level.
+
+    Returns:
+      {level: {"triplets", "same_topic", "same_subtopic", "same_micro",
+      "joined_by_edge"}}, level -1 for random negatives ("all": every triplet).
+    """
+    path = os.path.join(self.root, "examples", _examples_key(flags), "negatives.json")
+    if not os.path.exists(path):
+      with open(path, "w", encoding="utf-8") as f:
+        json.dump(negative_truth(self.examples(flags), self.data), f)
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+
+
+def negative_truth(triplets: str, world: str) -> dict:
+  """Shares of negatives in the anchor's planted topic / subtopic / micro-cluster, or linked."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  from tests.examples import worlds  # pylint: disable=import-outside-toplevel
+  truth = worlds.synth_hierarchy(world)
+  edges = set()
+  for path in sorted(glob.glob(f"{world}/edges-*.csv")):
+    with open(path, encoding="utf-8") as f:
+      for line in f.read().splitlines()[1:]:
+        a, b = line.split(",")[:2]
+        edges.add((a, b) if a < b else (b, a))
+  spec = {f"{r}/id": tf.io.FixedLenFeature([], tf.string) for r in ("anchor", "negative")}
+  spec["level"] = tf.io.FixedLenFeature([], tf.int64, default_value=-1)
+  counts: dict = {}
+  for batch in tf.data.TFRecordDataset(sorted(glob.glob(triplets))).batch(8192):
+    parsed = tf.io.parse_example(batch, spec)
+    for a, b, lv in zip(parsed["anchor/id"].numpy(), parsed["negative/id"].numpy(),
+                        parsed["level"].numpy()):
+      a, b = a.decode(), b.decode()
+      ta, tb = truth[a], truth[b]  # (micro, subtopic, topic)
+      row = [1, ta[2] == tb[2], ta[1] == tb[1], ta[0] == tb[0],
+             ((a, b) if a < b else (b, a)) in edges]
+      for key in (str(int(lv)), "all"):
+        counts[key] = [x + y for x, y in zip(counts.get(key, [0] * 5), row)]
+  names = ("same_topic", "same_subtopic", "same_micro", "joined_by_edge")
+  return {k: {"triplets": c[0], **{n: round(v / c[0], 4) for n, v in zip(names, c[1:])}}
+          for k, c in sorted(counts.items())}
 
 
 def _modalities(world: str) -> list[tuple[str, int]]:

@@ -81,6 +81,21 @@ def preset_table(name: str, worlds: list[dict]) -> str:
   return "\n".join(lines) + "\n"
 
 
+def negatives_table(worlds: list[dict]) -> str:
+  """Mean shares (over seeds) of negatives in the anchor's planted groups, per method."""
+  have = [w["negatives"] for w in worlds if w.get("negatives")]
+  if not have:
+    return ""
+  cols = ("same_topic", "same_subtopic", "same_micro", "joined_by_edge")
+  lines = ["Where each method's negatives sit in the planted truth (share of triplets, mean "
+           "over seeds):", "", "| method | same topic | same subtopic | same micro-cluster | "
+           "edge to anchor |", "|---|---|---|---|---|"]
+  for method in have[0]:
+    vals = [float(np.mean([h[method][c] for h in have if method in h])) for c in cols]
+    lines.append(f"| {method} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
+  return "\n".join(lines) + "\n"
+
+
 def plot_preset(path: str, name: str, worlds: list[dict]) -> None:
   """Bars (mean ± std test MAP@60) per method, the raw features as a line."""
   import matplotlib  # pylint: disable=import-outside-toplevel
@@ -167,6 +182,7 @@ def write_report(root: str, header: str, presets: dict, batch_size: int,
     if not worlds:
       continue
     parts.append(preset_table(name, worlds))
+    parts.append(negatives_table(worlds))
     plot_preset(os.path.join(root, f"compare_{name}.png"), name, worlds)
     plot_curves(os.path.join(root, f"curves_{name}.png"), name, worlds, batch_size)
     parts.append(f"![{name}](compare_{name}.png) ![{name} curves](curves_{name}.png)\n")
