@@ -46,6 +46,8 @@ def summarize(worlds: list[dict], metric: str = "map@60") -> dict:
     out["methods"][name] = {
         "score": _stats(vals), "vs_raw": _stats(diffs), "verdict_vs_raw": _verdict(diffs),
         "ndcg@60": _stats([w["methods"][name]["ndcg@60"] for w in worlds]),
+        "ndcg_vs_raw": _stats([w["methods"][name]["ndcg@60"] - w["raw"]["ndcg@60"]
+                               for w in worlds]),
         "steps": [w["methods"][name]["best_step"] for w in worlds]}
   return out
 
@@ -64,14 +66,16 @@ def preset_table(name: str, worlds: list[dict]) -> str:
   """The markdown table of one preset."""
   s = summarize(worlds)
   lines = [f"### {name} ({s['seeds']} seeds)", "",
-           "| method | MAP@60 | NDCG@60 | MAP@60 - raw (paired) | vs raw | selected steps |",
-           "|---|---|---|---|---|---|",
-           f"| raw features | {s['raw'][0]:.4f} ± {s['raw'][1]:.4f} | "
-           f"{_stats([w['raw']['ndcg@60'] for w in worlds])[0]:.4f} | | | |"]
+           "| method | MAP@60 | MAP@60 - raw (paired) | vs raw | NDCG@60 | NDCG@60 - raw "
+           "(paired) | selected steps |", "|---|---|---|---|---|---|---|",
+           f"| raw features | {s['raw'][0]:.4f} ± {s['raw'][1]:.4f} | | | "
+           f"{_stats([w['raw']['ndcg@60'] for w in worlds])[0]:.4f} ± "
+           f"{_stats([w['raw']['ndcg@60'] for w in worlds])[1]:.4f} | | |"]
   for method, v in s["methods"].items():
     lines.append(f"| {method} | {v['score'][0]:.4f} ± {v['score'][1]:.4f} | "
-                 f"{v['ndcg@60'][0]:.4f} ± {v['ndcg@60'][1]:.4f} | "
                  f"{v['vs_raw'][0]:+.4f} ± {v['vs_raw'][1]:.4f} | {v['verdict_vs_raw']} | "
+                 f"{v['ndcg@60'][0]:.4f} ± {v['ndcg@60'][1]:.4f} | "
+                 f"{v['ndcg_vs_raw'][0]:+.4f} ± {v['ndcg_vs_raw'][1]:.4f} | "
                  f"{', '.join(str(x) for x in v['steps'])} |")
   pairs = [("gcml_l0", "cdml"), ("gcml_l0:nomine", "cdml:nomine"), ("cdml", "cdml:nomine"),
            ("gcml_l0", "gcml_l0:nomine"), ("mixed", "gcml_l0"), ("curriculum", "gcml_l0")]
