@@ -76,23 +76,30 @@ def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
   for seed in range(a.seeds):
     from pipelines.synth import presets as synth_presets  # pylint: disable=import-outside-toplevel
     own_size = "num_items" in synth_presets.PRESETS[preset].fields  # e.g. small: 3,000
-    world = compare_methods.World(os.path.join(root, preset, f"seed{seed}"), preset, seed,
-                                  0 if own_size else a.num_items, a.num_triplets,
-                                  a.clusters)
-    path = os.path.join(world.root, f"results-{tag}.json")
+    path = os.path.join(root, preset, f"seed{seed}", f"results-{tag}.json")
     done = {}
     if os.path.exists(path):
       with open(path, encoding="utf-8") as f:
         done = json.load(f)
+    if a.report_only:
+      if done:
+        done["methods"] = {m: done["methods"][m] for m in methods if m in done["methods"]}
+        worlds.append(done)
+      continue
+    world = compare_methods.World(os.path.join(root, preset, f"seed{seed}"), preset, seed,
+                                  0 if own_size else a.num_items, a.num_triplets,
+                                  a.clusters)
     todo = [m for m in methods if m != "raw" and m not in done.get("methods", {})]
     for method in (todo or ([] if done else ["raw"])):  # saved after each method
       fresh = compare_methods.run_world(world, [method], steps, batch, a.validate_every,
                                         model_flags)
-      done = {"raw": fresh["raw"], "methods": {**done.get("methods", {}), **fresh["methods"]}}
+      done = {**done, "raw": fresh["raw"],
+              "methods": {**done.get("methods", {}), **fresh["methods"]}}
       with open(path, "w", encoding="utf-8") as f:
         json.dump(done, f, indent=1)
-    if a.negative_shares and not all(m in done.get("negatives", {}) for m in _triplet(methods)):
-      done["negatives"] = _negatives(world, methods)
+    missing = [m for m in _triplet(methods) if m not in done.get("negatives", {})]
+    if a.negative_shares and missing:
+      done["negatives"] = {**done.get("negatives", {}), **_negatives(world, missing)}
       with open(path, "w", encoding="utf-8") as f:
         json.dump(done, f, indent=1)
     done["methods"] = {m: done["methods"][m] for m in methods if m in done["methods"]}
@@ -128,6 +135,8 @@ def main(argv: list[str]) -> dict:
                  "from the clustering)")
   p.add_argument("--negative_shares", type=int, default=1,
                  help="1: report where each triplet set's negatives sit in the planted truth")
+  p.add_argument("--report_only", action="store_true",
+                 help="no runs: the report from the results already in --output_dir")
   p.add_argument("--output_dir", default="")
   a = p.parse_args(argv)
   methods = _method_list(a)

@@ -94,7 +94,7 @@ def negatives_table(worlds: list[dict]) -> str:
   lines = ["Where each method's negatives sit in the planted truth (share of triplets, mean "
            "over seeds):", "", "| method | same topic | same subtopic | same micro-cluster | "
            "edge to anchor |", "|---|---|---|---|---|"]
-  for method in have[0]:
+  for method in [m for m in have[0] if m in worlds[0]["methods"]]:
     vals = [float(np.mean([h[method][c] for h in have if method in h])) for c in cols]
     lines.append(f"| {method} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
   return "\n".join(lines) + "\n"
