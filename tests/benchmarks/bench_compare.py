@@ -91,7 +91,9 @@ def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
                                   a.clusters)
     todo = [m for m in methods if m != "raw" and m not in done.get("methods", {})]
     for method in (todo or ([] if done else ["raw"])):  # saved after each method
-      fresh = compare_methods.run_world(world, [method], steps, batch, a.validate_every,
+      # the same examples seen between validations at every batch size (the sweep)
+      every = max(1, a.validate_every * a.batch_size // batch) if a.validate_every else 0
+      fresh = compare_methods.run_world(world, [method], steps, batch, every,
                                         model_flags)
       done = {**done, "raw": fresh["raw"],
               "methods": {**done.get("methods", {}), **fresh["methods"]}}
