@@ -164,6 +164,7 @@ def main(argv: list[str]) -> dict:
             + ("the exported model is the step with the best validation MAP@60 (checked every "
                f"{a.validate_every} steps, step 0 included)." if a.validate_every else
                "the last step is scored."))
+  sweep = {b: worlds for b, worlds in sweep.items() if worlds}  # --report_only: those run
   compare_report.write_report(root, header, presets, a.batch_size, sweep)
   result = {"benchmark": "compare", "argv": argv, "presets": presets, "sweep": sweep,
             "summary": {n: compare_report.summarize(w) for n, w in presets.items() if w},
