@@ -225,7 +225,11 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
     data = world.examples(spec["examples"])
     selection = ({"validation_data": world.validation, "validate_every": validate_every}
                  if validate_every else {})
-    model_dir = os.path.join(world.root, "models", name.replace(":", "-"))
+    # one folder per budget, network and clusters: a model_dir with a later checkpoint
+    # would be resumed, not trained
+    run = "-".join([f"s{train_steps}", f"b{batch_size}", os.path.basename(world.clusters),
+                    *(f"{k}_{v}" for k, v in sorted(model_flags.items()))])
+    model_dir = os.path.join(world.root, "models", run, name.replace(":", "-"))
     tf.keras.backend.clear_session()
     cfg = TrainConfig.from_flags(
         preset="demo", train_data=data, modalities=world.modalities_flag, model_dir=model_dir,
