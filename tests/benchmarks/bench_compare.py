@@ -1,225 +1,179 @@
-"""`gcml bench compare`: the papers' comparison on a synthetic world.
+"""`gcml bench compare`: the papers' comparison, over synth presets and seeds.
 
-Trains CDML (random negatives), GCML with smart negatives from cluster level
-0, 1 and 2, and CLC (cluster labels), each for the same number of steps at the
-same batch size (so the same number of training triplets / examples), exports
-their embeddings and scores related-item retrieval on the cold-start split
-(MAP@60 as the GCML paper defines it, NDCG@60) next to the raw-content-feature baseline.
+For every preset (`--presets`, `gcml synth --preset`) and seed 0..N-1
+(`--seeds`), a fresh world: `gcml synth`, `gcml cluster --engine=local`, the
+validation items, the examples each method reads, and one training per
+method at the same budget (`--train_steps` x `--batch_size` examples seen),
+with model selection on the validation items when `--validate_every` > 0.
+Each model is scored on the cold-start test items (MAP@60 as the GCML paper
+defines it, NDCG@60) beside the raw content features (`raw`).
 
-Besides the scores it measures what each method's negatives are, against the
-planted truth of the synthetic world: for smart and random triplets, the
-share of negatives that sit in the anchor's planted micro-cluster, subtopic
-or topic, and the share joined to the anchor by an edge. This is what
-explains an ordering the papers found and this world does not give.
+Methods (`--methods`, see compare_methods.METHODS): cdml (random negatives),
+gcml_l0/l1/l2 (smart negatives of that level), mixed (smart L0, half the
+slots random), curriculum (levels 2, 1, 0 in three phases), clc (cluster
+labels). A name ending in `:nomine` trains without in-batch semi-hard
+mining; `--mining=semihard,none` adds that variant of every triplet method.
 
-`--clusters=affinity` (default) uses `gcml cluster` on the edges, the real
-pipeline; `--clusters=truth` uses the planted hierarchy as cluster tables
-(micro, subtopic, topic), to separate the method from the clustering.
+`--batch_sizes=64,128,256,...` adds the papers' batch-size sweep (their
+Figure 4) on the first preset for `--sweep_methods`, at equal examples seen
+(steps = train_steps x batch_size / b).
 
-Every stage runs as `python -m launch.NAME` in its own process; outputs
-(report.md, results.json, compare.png) go to `--output_dir`.
-Prints and returns a JSON dict.
+Writes report.md, results.json and PNGs (bars per preset; validation MAP@60
+against examples seen; the sweep) to `--output_dir`. A world's finished
+methods are kept in its results file and not run again (resumable).
 """
 
+from __future__ import annotations
+
 import argparse
-import glob
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
-
-import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
 
-# name -> (examples kind, level, trainer mode[, extra examples flags, extra train flags])
-METHODS = {
-    "cdml": ("random", 0, "triplet"),
-    "gcml_l0": ("smart", 0, "triplet"),
-    "gcml_l1": ("smart", 1, "triplet"),
-    "gcml_l2": ("smart", 2, "triplet"),
-    "clc": ("labels", 0, "clc"),
-    # In-batch softmax over graph pairs (TFRS Retrieval); with L0 (or L1) pseudo-labels:
-    # same-cluster negatives masked, then also 2 positives per anchor from its L0 cluster
-    # (docs/contrastive.md).
-    "contrastive": ("smart", 0, "contrastive"),
-    "contrastive_masked": ("smart", 0, "contrastive", ("--cluster_id_level=0",),
-                           ("--cluster_masking",)),
-    "contrastive_masked_cpos": ("smart", 0, "contrastive",
-                                ("--cluster_id_level=0", "--cluster_positives=2"),
-                                ("--cluster_masking",)),
-    "contrastive_masked_l1": ("smart", 0, "contrastive", ("--cluster_id_level=1",),
-                              ("--cluster_masking",)),
-}
+from tests.benchmarks import compare_methods, compare_report  # noqa: E402  pylint: disable=wrong-import-position
+
+METHODS = compare_methods.METHODS  # re-exported: one dict of methods
 
 
-def _gcml(module, args, log):
-  start = time.time()
-  with open(log, "ab") as f:
-    f.write(f"\n$ gcml {module} {' '.join(args)}\n".encode())
-    f.flush()
-    subprocess.run([sys.executable, "-m", f"launch.{module}", *args], check=True, cwd=REPO,
-                   stdout=f, stderr=subprocess.STDOUT)
-  return time.time() - start
+def _method_list(a) -> list[str]:
+  names = [n for n in a.methods.split(",") if n]
+  if "none" in a.mining.split(","):
+    names += [f"{n}{compare_methods.NO_MINING}" for n in list(names)
+              if n in METHODS and METHODS[n]["train"]["mode"] == "triplet"
+              and f"{n}{compare_methods.NO_MINING}" not in names]
+  if "semihard" not in a.mining.split(","):
+    names = [n for n in names if n == "raw" or n.endswith(compare_methods.NO_MINING)
+             or METHODS[n]["train"]["mode"] != "triplet"]
+  compare_methods.check_methods(names)
+  return names
 
 
-def _edges(world):
-  """The world's unique edges as (smaller id, larger id) pairs (the validated reader)."""
-  from pipelines.clustering import local_io  # pylint: disable=import-outside-toplevel
-  edges = local_io.read_edges_local(sorted(glob.glob(f"{world}/edges-*.csv")), "csv")
-  ids = edges.ids
-  return {(ids[a], ids[b]) for a, b in zip(edges.src.tolist(), edges.dst.tolist())}
+def _triplet(methods: list[str]) -> list[str]:
+  """The methods (without :nomine) that read triplets."""
+  bases = {compare_methods.split_name(m)[0] for m in methods} - {"raw"}
+  return [m for m in METHODS if m in bases and METHODS[m]["examples"]["kind"] != "labels"]
 
 
-def negative_truth(examples_dir, truth, edges) -> dict:
-  """Where the negatives of a triplet set sit in the planted hierarchy."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  spec = {f"{r}/id": tf.io.FixedLenFeature([], tf.string) for r in ("anchor", "negative")}
-  same = np.zeros(3)
-  linked = n = 0
-  files = sorted(glob.glob(f"{examples_dir}/triplets-*.tfrecord"))
-  for batch in tf.data.TFRecordDataset(files).batch(8192):
-    parsed = tf.io.parse_example(batch, spec)
-    for a, b in zip(parsed["anchor/id"].numpy(), parsed["negative/id"].numpy()):
-      a, b = a.decode(), b.decode()
-      ta, tb = truth[a], truth[b]  # (micro, subtopic, topic)
-      same += [ta[2] == tb[2], ta[1] == tb[1], ta[0] == tb[0]]
-      linked += ((a, b) if a < b else (b, a)) in edges
-      n += 1
-  return {"triplets": n, "same_topic": round(same[0] / n, 4),
-          "same_subtopic": round(same[1] / n, 4), "same_micro": round(same[2] / n, 4),
-          "joined_by_edge": round(linked / n, 4)}
+def _negatives(world, methods: list[str]) -> dict:
+  """Per triplet method, where its negatives sit in the planted hierarchy."""
+  out = {}
+  for name in _triplet(methods):
+    shares = world.negative_shares(METHODS[name]["examples"])
+    schedule = str(METHODS[name]["train"].get("level_schedule", ""))
+    out[name] = shares[schedule] if schedule in shares else shares["all"]
+  return out
 
 
-def _plot(path, rows):
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  names = list(rows)
-  fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-  for ax, metric in zip(axes, ("map@60", "ndcg@60")):
-    values = [rows[n][metric] for n in names]
-    ax.bar(names, values, color=["#888" if n == "raw_features" else "#3a7" for n in names])
-    ax.set_title(metric.upper())
-    ax.set_ylim(min(values) * 0.9, max(values) * 1.05)
-    ax.tick_params(axis="x", rotation=30)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-
-
-def _report(a, rows, negatives, cluster_stats) -> str:
-  lines = [f"# Papers' comparison on synth ({a.num_items} items, clusters: {a.clusters})", "",
-           f"Same budget per method: {a.train_steps} steps x batch {a.batch_size} "
-           f"({a.train_steps * a.batch_size} training examples, drawn from at most "
-           f"{a.num_triplets} triplets per triplet set), demo-size network, "
-           f"seed {a.seed}. Clusters per level: {cluster_stats}.", "",
-           "| model | MAP@60 | NDCG@60 |", "|---|---|---|"]
-  lines += [f"| {n} | {r['map@60']:.4f} | {r['ndcg@60']:.4f} |" for n, r in rows.items()]
-  lines += ["", "Where the negatives sit in the planted hierarchy (share of triplets):", "",
-            "| examples | same topic | same subtopic | same micro-cluster | edge to anchor |",
-            "|---|---|---|---|---|"]
-  lines += [f"| {n} | {v['same_topic']} | {v['same_subtopic']} | {v['same_micro']} | "
-            f"{v['joined_by_edge']} |" for n, v in negatives.items()]
-  return "\n".join(lines) + "\n"
+def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
+  """One result per seed for `preset` (resumed from each world's results file)."""
+  model_flags = {k: v for k, v in (("tower", a.tower), ("input_norm", a.input_norm)) if v}
+  worlds = []
+  for seed in range(a.seeds):
+    from pipelines.synth import presets as synth_presets  # pylint: disable=import-outside-toplevel
+    own_size = "num_items" in synth_presets.PRESETS[preset].fields  # e.g. small: 3,000
+    path = os.path.join(root, preset, f"seed{seed}", f"results-{tag}.json")
+    done = {}
+    if os.path.exists(path):
+      with open(path, encoding="utf-8") as f:
+        done = json.load(f)
+    if a.report_only:
+      if done:
+        done["methods"] = {m: done["methods"][m] for m in methods if m in done["methods"]}
+        worlds.append(done)
+      continue
+    world = compare_methods.World(os.path.join(root, preset, f"seed{seed}"), preset, seed,
+                                  0 if own_size else a.num_items, a.num_triplets,
+                                  a.clusters)
+    todo = [m for m in methods if m != "raw" and m not in done.get("methods", {})]
+    for method in (todo or ([] if done else ["raw"])):  # saved after each method
+      # the same examples seen between validations at every batch size (the sweep)
+      every = max(1, a.validate_every * a.batch_size // batch) if a.validate_every else 0
+      fresh = compare_methods.run_world(world, [method], steps, batch, every,
+                                        model_flags)
+      done = {**done, "raw": fresh["raw"],
+              "methods": {**done.get("methods", {}), **fresh["methods"]}}
+      with open(path, "w", encoding="utf-8") as f:
+        json.dump(done, f, indent=1)
+    missing = [m for m in _triplet(methods) if m not in done.get("negatives", {})]
+    if a.negative_shares and missing:
+      done["negatives"] = {**done.get("negatives", {}), **_negatives(world, missing)}
+      with open(path, "w", encoding="utf-8") as f:
+        json.dump(done, f, indent=1)
+    done["methods"] = {m: done["methods"][m] for m in methods if m in done["methods"]}
+    worlds.append(done)
+  return worlds
 
 
 def main(argv: list[str]) -> dict:
   p = argparse.ArgumentParser(prog="gcml bench compare")
-  p.add_argument("--num_items", type=int, default=25_000)
-  p.add_argument("--train_steps", type=int, default=3000)
+  p.add_argument("--presets", "--preset", default="planted",
+                 help="comma-separated gcml synth presets")
+  p.add_argument("--seeds", type=int, default=3, help="runs seeds 0..N-1, each a fresh world")
+  p.add_argument("--num_items", type=int, default=0,
+                 help="0: each preset's own number; a preset that fixes its size (small) keeps it")
+  p.add_argument("--train_steps", type=int, default=800)
   p.add_argument("--batch_size", type=int, default=128)
   p.add_argument("--num_triplets", type=int, default=200_000,
                  help="the same cap on every triplet set (CLC: one example per clustered item)")
-  p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--clusters", default="affinity", choices=("affinity", "truth"))
-  p.add_argument("--methods", default=",".join(METHODS))
-  p.add_argument("--runner", default="FnApiRunner")
-  p.add_argument("--output_dir", default="")
-  p.add_argument("--validate_every", type=int, default=0,
+  p.add_argument("--methods", default="raw,cdml,gcml_l0,gcml_l1,gcml_l2,mixed,curriculum,clc",
+                 help=f"comma-separated, from raw, {', '.join(METHODS)}")
+  p.add_argument("--mining", default="semihard",
+                 help="semihard, none or both (semihard,none): in-batch mining variants")
+  p.add_argument("--validate_every", type=int, default=100,
                  help="model selection on the validation items every N steps (0: off, every "
-                 "method exports its last step)")
-  p.add_argument("--tower", default="mlp", choices=("mlp", "residual"))
+                 "method's last step is scored)")
+  p.add_argument("--tower", default="", choices=("", "mlp", "residual"),
+                 help="empty: the trainer's default")
+  p.add_argument("--input_norm", default="", choices=("", "none", "l2"),
+                 help="empty: the trainer's default")
+  p.add_argument("--batch_sizes", default="",
+                 help="batch-size sweep at equal examples seen, on the first preset")
+  p.add_argument("--sweep_methods", default="cdml,gcml_l0")
+  p.add_argument("--clusters", default="affinity", choices=("affinity", "truth"),
+                 help="truth: the planted hierarchy as cluster tables (separates the method "
+                 "from the clustering)")
+  p.add_argument("--negative_shares", type=int, default=1,
+                 help="1: report where each triplet set's negatives sit in the planted truth")
+  p.add_argument("--report_only", action="store_true",
+                 help="no runs: the report from the results already in --output_dir")
+  p.add_argument("--output_dir", default="")
   a = p.parse_args(argv)
-  sys.path.insert(0, REPO)
+  methods = _method_list(a)
   root = a.output_dir or tempfile.mkdtemp(prefix="gcml-bench-compare-")
   os.makedirs(root, exist_ok=True)
-  log = os.path.join(root, "log.txt")
-  world, clusters = os.path.join(root, "data"), os.path.join(root, f"clusters_{a.clusters}")
-  times = {}
-  if not os.path.exists(os.path.join(world, "synth.json")):
-    times["synth"] = _gcml("synth", [f"--output_dir={world}", f"--num_items={a.num_items}",
-                                     f"--seed={a.seed}"], log)
-  if a.clusters == "truth":
-    from tests.examples import worlds  # pylint: disable=import-outside-toplevel
-    worlds.tables_from_synth(world, clusters)
-    cluster_stats = "planted (micro, subtopic, topic)"
-  else:
-    times["cluster"] = _gcml("cluster", [f"--edges={world}/edges-*.csv", f"--output_dir={clusters}",
-                                         "--engine=local", f"--seed={a.seed}"], log)
-    with open(os.path.join(clusters, "summary.json"), encoding="utf-8") as f:
-      cluster_stats = [s["clusters"] for s in json.load(f)["cluster"]["level_stats"]]
-  data = [f"--edges={world}/edges-*.csv", f"--features={world}/features-*.tfrecord"]
-  from tests.examples import worlds  # pylint: disable=import-outside-toplevel
-  truth, edges = worlds.synth_hierarchy(world), _edges(world)
-  rows, negatives, raw = {}, {}, None
-  methods = a.methods.split(",")
-  selection = []
-  if a.validate_every:
-    validation = os.path.join(root, "validation")
-    if not os.path.exists(os.path.join(validation, "summary.json")):
-      _gcml("examples", ["--kind=validation", f"--output_dir={validation}", "--num_shards=2",
-                         f"--runner={a.runner}", *data], log)
-    selection = [f"--validation_data={validation}", f"--validate_every={a.validate_every}"]
-  for name in methods:
-    kind, level, mode, *extra = METHODS[name]
-    examples_flags, train_flags = (*extra, (), ())[:2]
-    run = os.path.join(root, a.clusters, name)
-    examples = os.path.join(run, "examples")
-    t = time.time()
-    _gcml("examples", [f"--kind={kind}", f"--level={level}", f"--clusters={clusters}",
-                       f"--output_dir={examples}", f"--seed={a.seed}", "--num_shards=4",
-                       *([f"--num_triplets={a.num_triplets}"] if kind != "labels" else []),
-                       f"--runner={a.runner}", *examples_flags, *data], log)
-    if kind != "labels":
-      negatives[name] = negative_truth(examples, truth, edges)
-    prefix = "examples" if kind == "labels" else "triplets"
-    _gcml("train", [f"--mode={mode}", f"--train_data={examples}/{prefix}-*.tfrecord",
-                    "--preset=demo", f"--model_dir={run}/model", f"--train_steps={a.train_steps}",
-                    f"--batch_size={a.batch_size}", f"--seed={a.seed}",
-                    f"--checkpoint_every={a.train_steps}", f"--tower={a.tower}", *selection,
-                    *train_flags],
-          log)
-    _gcml("export", [f"--model_dir={run}/model", f"--features={world}/features-*.tfrecord",
-                     f"--output_dir={run}/export", "--top_k=10", f"--runner={a.runner}"], log)
-    _gcml("evaluate", [f"--embeddings={run}/export/embeddings-*", *data,
-                       f"--output_dir={run}/evaluate"], log)
-    with open(os.path.join(run, "evaluate", "metrics.json"), encoding="utf-8") as f:
-      retrieval = json.load(f)["retrieval"]
-    rows[name] = {k: retrieval["embeddings"][k] for k in ("map@60", "ndcg@60")}
-    if selection:
-      with open(os.path.join(run, "model", "validation.json"), encoding="utf-8") as f:
-        rows[name]["selected_step"] = json.load(f)["best_step"]
-    raw = {k: retrieval["raw_features"][k] for k in ("map@60", "ndcg@60")}
-    times[name] = time.time() - t
-    print(f"{name}: MAP@60 {rows[name]['map@60']:.4f} NDCG@60 {rows[name]['ndcg@60']:.4f} "
-          f"({times[name]:.0f}s)", file=sys.stderr, flush=True)
-  rows["raw_features"] = raw
-  out = os.path.join(root, a.clusters)
-  _plot(os.path.join(out, "compare.png"), rows)
-  report = _report(a, rows, negatives, cluster_stats)
-  with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
-    f.write(report)
-  result = {"benchmark": "compare", "items": a.num_items, "clusters": a.clusters,
-            "cluster_sizes": cluster_stats, "train_steps": a.train_steps,
-            "batch_size": a.batch_size, "num_triplets": a.num_triplets, "retrieval": rows, "negatives": negatives,
-            "seconds": {k: round(v, 1) for k, v in times.items()},
-            "report": os.path.join(out, "report.md")}
-  with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
+  tag = (f"s{a.train_steps}-b{a.batch_size}-{a.tower or 'default'}-"
+         f"{a.input_norm or 'default'}" + ("-truth" if a.clusters == "truth" else ""))
+  presets = {name: _run_worlds(a, root, name, methods, a.train_steps, a.batch_size, tag)
+             for name in a.presets.split(",")}
+  sweep = {}
+  examples_seen = a.train_steps * a.batch_size
+  for b in [int(x) for x in a.batch_sizes.split(",") if x]:
+    steps = max(1, examples_seen // b)
+    sweep[str(b)] = _run_worlds(a, root, a.presets.split(",")[0],
+                                a.sweep_methods.split(","), steps, b,
+                                f"s{steps}-b{b}-{a.tower or 'default'}-"
+                                f"{a.input_norm or 'default'}")
+  header = (f"# gcml bench compare\n\n`gcml bench compare {' '.join(argv)}`\n\n"
+            f"Equal budget: {a.train_steps} steps x batch {a.batch_size} = {examples_seen} "
+            f"training examples per method, demo network, at most {a.num_triplets} triplets "
+            f"per set; seeds 0..{a.seeds - 1}, each a fresh world, clustering, example set "
+            f"and training. Scores: test MAP@60 / NDCG@60 on the cold-start test items; "
+            + ("the exported model is the step with the best validation MAP@60 (checked every "
+               f"{a.validate_every} steps, step 0 included)." if a.validate_every else
+               "the last step is scored."))
+  sweep = {b: worlds for b, worlds in sweep.items() if worlds}  # --report_only: those run
+  compare_report.write_report(root, header, presets, a.batch_size, sweep)
+  result = {"benchmark": "compare", "argv": argv, "presets": presets, "sweep": sweep,
+            "summary": {n: compare_report.summarize(w) for n, w in presets.items() if w},
+            "report": os.path.join(root, "report.md")}
+  with open(os.path.join(root, "results.json"), "w", encoding="utf-8") as f:
     json.dump(result, f, indent=1)
-  print(json.dumps(result, indent=2))
+  print(json.dumps(result["summary"], indent=1))
   return result
 
 
