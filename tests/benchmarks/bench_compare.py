@@ -35,6 +35,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
+from pipelines.errors import InputError  # noqa: E402  pylint: disable=wrong-import-position
 from tests.benchmarks import compare_methods, compare_report  # noqa: E402  pylint: disable=wrong-import-position
 
 METHODS = compare_methods.METHODS  # re-exported: one dict of methods
@@ -42,6 +43,10 @@ METHODS = compare_methods.METHODS  # re-exported: one dict of methods
 
 def _method_list(a) -> list[str]:
   names = [n for n in a.methods.split(",") if n]
+  try:
+    compare_methods.check_methods(names)
+  except ValueError as e:
+    raise InputError(str(e)) from None
   if "none" in a.mining.split(","):
     names += [f"{n}{compare_methods.NO_MINING}" for n in list(names)
               if n in METHODS and METHODS[n]["train"]["mode"] == "triplet"
@@ -49,7 +54,6 @@ def _method_list(a) -> list[str]:
   if "semihard" not in a.mining.split(","):
     names = [n for n in names if n == "raw" or n.endswith(compare_methods.NO_MINING)
              or METHODS[n]["train"]["mode"] != "triplet"]
-  compare_methods.check_methods(names)
   return names
 
 
