@@ -102,6 +102,11 @@ class ModelSelection:
     self._checkpoint.restore(latest).expect_partial()
     log.info("validation: exporting the best step %d (%s %.4f)", self.state["best_step"],
              self.metric, self.state["best"])
+    if self.state["best_step"] == 0:
+      log.warning("validation: no trained step beat the untrained network (step 0, %s %.4f); "
+                  "the export is the untrained model. Compare with the raw features "
+                  "(%.4f) before using it", self.metric, self.state["best"],
+                  self.raw[self.metric])
     return self.state["best_step"]
 
   def close(self) -> None:

@@ -90,7 +90,9 @@ class ModelSelectionTest(tf.test.TestCase):
         train_steps=200, learning_rate=0.03, mining="none", checkpoint_every=10,
         validation_data=validation, validate_every=10, patience=2,
         model_dir=model_dir)
-    result = trainer.train(cfg)
+    with self.assertLogs("model.model_selection", level="WARNING") as logs:
+      result = trainer.train(cfg)
+    self.assertIn("no trained step beat the untrained network", logs.output[0])
     v = result.validation
     # The untrained residual model (embedding_dim = input size) is the raw geometry.
     self.assertAllClose(v["history"][0], [0, v["raw"]], atol=1e-6)
