@@ -148,9 +148,9 @@ def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_
     rel = rel_block[r][keep]
     if not rel.any():
       continue
-    s = sims[r][keep]
-    yield (average_precision(rel, s, map_k), average_precision(rel, s), ndcg_at_k(rel, ndcg_k, s),
-           int(rel.sum()))
+    ranked = _ranked(rel, sims[r][keep])  # one sort per query, shared by the three metrics
+    yield (average_precision(ranked, k=map_k), average_precision(ranked),
+           ndcg_at_k(ranked, ndcg_k), int(rel.sum()))
 
 
 class RetrievalTotals:
