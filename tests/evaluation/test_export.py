@@ -156,9 +156,11 @@ class _DividesByFirst(tf.Module):
     return {"embedding": x / x[:, :1]}
 
 
-def test_non_finite_embeddings_are_counted_rejections(tmp_path):
+def write_non_finite_world(root) -> None:
+  """`root/model`: a `_DividesByFirst` SavedModel; `root/in/f-0.tfrecord`: 12 items,
+  v03 and v07 with finite features whose embedding is not finite."""
   module = _DividesByFirst()
-  tf.saved_model.save(module, str(tmp_path / "model"),
+  tf.saved_model.save(module, str(root / "model"),
                       signatures={"serving_default": module.serve})
   rng = np.random.default_rng(2)
   records = []
@@ -168,7 +170,11 @@ def test_non_finite_embeddings_are_counted_rejections(tmp_path):
       rgb[0] = 0.0  # finite features, non-finite embedding
     records.append(tf_example.encode({"id": f"v{j:02d}", "mean_rgb": rgb,
                                       "mean_audio": rng.normal(size=4).astype(np.float32)}))
-  files.write_tfrecord(str(tmp_path / "in" / "f-0.tfrecord"), records)
+  files.write_tfrecord(str(root / "in" / "f-0.tfrecord"), records)
+
+
+def test_non_finite_embeddings_are_counted_rejections(tmp_path):
+  write_non_finite_world(tmp_path)
   out = str(tmp_path / "out")
   section = export.run([f"--model_dir={tmp_path}/model", f"--features={tmp_path}/in/f-*",
                         f"--output_dir={out}", "--top_k=3", "--runner=FnApiRunner"])

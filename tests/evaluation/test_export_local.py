@@ -10,7 +10,7 @@ from model.config import EmbeddingModelConfig, ModalityConfig
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
 from pipelines import export, tf_example
-from tests.evaluation.test_export import _DividesByFirst
+from tests.evaluation.test_export import write_non_finite_world
 from tests.pipelines import files
 
 MODS = (("mean_rgb", 16), ("mean_audio", 4))
@@ -81,18 +81,7 @@ def test_local_engine_writes_the_beam_bytes(world, tmp_path, search, workers):
 
 
 def test_non_finite_embeddings_match(tmp_path):
-  module = _DividesByFirst()
-  tf.saved_model.save(module, str(tmp_path / "model"),
-                      signatures={"serving_default": module.serve})
-  rng = np.random.default_rng(2)
-  records = []
-  for j in range(12):
-    rgb = rng.normal(size=8).astype(np.float32)
-    if j in (3, 7):
-      rgb[0] = 0.0
-    records.append(tf_example.encode({"id": f"v{j:02d}", "mean_rgb": rgb,
-                                      "mean_audio": rng.normal(size=4).astype(np.float32)}))
-  files.write_tfrecord(str(tmp_path / "in" / "f-0.tfrecord"), records)
+  write_non_finite_world(tmp_path)
   local = _export(tmp_path, tmp_path / "model", tmp_path / "local", ["--engine=local"])
   beam = _export(tmp_path, tmp_path / "model", tmp_path / "beam", BEAM[1])
   assert local == beam and local["rejected/embedding_not_finite"] == 2
