@@ -11,8 +11,6 @@ intermediate files; any Beam runner options pass through) and
 `--engine=local` (numpy, for graphs that fit in memory).
 """
 
-import argparse
-import dataclasses
 import logging
 import math
 import time
@@ -24,9 +22,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines import edges as edges_lib
 import numpy as np
 
-from pipelines import inputs, rejected, runner, sharded_io, split, summary
-from pipelines.clustering import (LINKAGES, SIMILARITIES, STAGE, choose_first_round,
-                                  node_bound, round_jump_passes)
+from pipelines import config_flags, inputs, rejected, runner, sharded_io, split, summary
+from pipelines.clustering import STAGE, choose_first_round, node_bound, round_jump_passes
 from pipelines.clustering import affinity_local, hierarchy_beam, local_io, tables
 from pipelines.clustering.config import ClusterConfig
 from pipelines.clustering import similarity_beam, similarity_local
@@ -35,49 +32,9 @@ COMPRESSED_FACTOR = 64
 OUTPUTS = (("assignments", ".tsv"), ("clusters", ".tsv"), ("cluster_sizes", ".tsv"))
 
 
-def parse_args(argv):
-  p = argparse.ArgumentParser(prog="gcml cluster", description=__doc__.splitlines()[0])
-  d = ClusterConfig("", "")
-  p.add_argument("--edges", required=True, help="edge files: glob(s), comma-separated")
-  p.add_argument("--output_dir", required=True)
-  p.add_argument("--edge_format", default=d.edge_format, help="csv|tsv|tfrecord|auto")
-  p.add_argument("--edge_combine", default=d.edge_combine, choices=("max", "sum"))
-  p.add_argument("--levels", type=int, default=d.levels, help="rounds, one per level")
-  p.add_argument("--linkage", default=d.linkage, choices=LINKAGES)
-  p.add_argument("--min_weight", type=float, default=d.min_weight,
-                 help="edges under this weight are ignored (their items stay)")
-  p.add_argument("--max_cluster_size", type=int, default=d.max_cluster_size,
-                 help="cap on items per cluster (0: none); see docs/clustering.md")
-  p.add_argument("--seed", type=int, default=d.seed, help="seed of the tie-break hash")
-  p.add_argument("--test_fraction", type=float, default=d.test_fraction,
-                 help="share of test items of the cold-start split (pipelines/split.py)")
-  p.add_argument("--validation_fraction", type=float, default=d.validation_fraction,
-                 help="share of items held out for model selection (not clustered either)")
-  p.add_argument("--cluster_all_edges", action="store_true",
-                 help="cluster every edge, test items included (production runs with no "
-                 "evaluation); default: the train-train subgraph only")
-  p.add_argument("--similarity", default=d.similarity, choices=SIMILARITIES,
-                 help="edge weights: the input's, or derived from the graph (closed-"
-                 "neighbourhood Jaccard, Adamic-Adar); --min_weight applies to them")
-  p.add_argument("--first_round", type=int, default=d.first_round,
-                 help="the round that becomes L0 (levels are rounds K..K+levels-1)")
-  p.add_argument("--target_l0_size", type=int, default=d.target_l0_size,
-                 help="L0 is the first round from --first_round whose mean cluster size "
-                 "reaches this (0: off)")
-  p.add_argument("--max_first_round", type=int, default=d.max_first_round,
-                 help="with --target_l0_size: the last round searched for L0")
-  p.add_argument("--engine", default=d.engine, choices=("beam", "local"))
-  p.add_argument("--num_shards", type=int, default=d.num_shards,
-                 help="shards per table (0: one per 64 MiB of input)")
-  p.add_argument("--jump_passes", type=int, default=d.jump_passes,
-                 help="pointer-jumping passes per round (0: from the input size)")
-  p.add_argument("--partitions", type=int, default=d.partitions,
-                 help="hash partitions of the Beam exchanges (0: one per 32 MiB of input, "
-                 "8 to 4096)")
-  known, pipeline_args = runner.parse_stage_args(p, argv)
-  config = ClusterConfig(**{f.name: getattr(known, f.name) for f in dataclasses.fields(ClusterConfig)})
-  config.check()
-  return config, pipeline_args
+def parse_args(argv) -> tuple[ClusterConfig, list]:
+  """Parses `gcml cluster`'s flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml cluster", __doc__, ClusterConfig, argv)
 
 
 def default_partitions(sizes: list) -> int:
@@ -204,8 +161,21 @@ def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: 
 
 
 def run(argv=None) -> dict:
-  """Runs `gcml cluster`; returns the `cluster` section of summary.json."""
-  config, pipeline_args = parse_args(argv)
+  """Runs `gcml cluster` on its command line; returns the `cluster` section of summary.json."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: ClusterConfig, pipeline_args: tuple = ()) -> dict:
+  """Clusters the edge graph.
+
+  Args:
+    config: what to cluster and how.
+    pipeline_args: Beam pipeline options (`--runner=...`), for `--engine=beam`.
+
+  Returns:
+    The `cluster` section of summary.json ({} on a Beam dry run).
+  """
+  config.check()
   edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
   paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
   sizes = file_sizes(paths)
@@ -217,7 +187,7 @@ def run(argv=None) -> dict:
     _prepare_output(config.output_dir)
     counts = run_local(config, paths, edge_format, num_shards)
   else:
-    options = runner.pipeline_options(pipeline_args)
+    options = runner.pipeline_options(list(pipeline_args))
     dry_run = runner.is_dry_run(options)
     if not dry_run:
       _prepare_output(config.output_dir)

@@ -8,7 +8,6 @@ counted) and the modalities: detected from the records unless `--modalities`
 names them (`pipelines/modalities.py`).
 """
 
-import argparse
 import dataclasses
 import json
 import logging
@@ -17,7 +16,7 @@ import apache_beam as beam
 
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, modalities, rejected, runner, sharded_io, summary, validate_local
+from pipelines import config_flags, inputs, modalities, rejected, runner, sharded_io, summary, validate_local
 
 STAGE = "validate"
 
@@ -44,20 +43,28 @@ class CountEndpointsWithoutFeatures(beam.PTransform):
 
 @dataclasses.dataclass
 class ValidateConfig:
+  """What `gcml validate` checks (flags of the same names, `pipelines/config_flags.py`).
+
+  Attributes:
+    features: feature TFRecord glob(s).
+    output_dir: where `rejected/` and `summary.json` go.
+    max_abs_feature: largest magnitude of a feature value; larger ones are
+      rejected as <modality>_out_of_range.
+    engine: local: in memory, the same bytes (docs/engines.md).
+  """
   edges: str
   features: str
   output_dir: str
   edge_format: str = "auto"
-  edge_combine: str = "max"
-  modalities: tuple | None = features_lib.DEFAULT_MODALITIES  # None: detect
+  edge_combine: config_flags.EdgeCombine = "max"
+  modalities: tuple | None = config_flags.modalities_field()  # None: detect
   max_abs_feature: float = features_lib.DEFAULT_MAX_ABS_FEATURE
-  engine: str = "beam"
+  engine: config_flags.Engine = "beam"
 
 
 def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths):
   read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
-      edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
-      config.edge_combine, STAGE)
+      edge_paths, config.edge_format, config.edge_combine, STAGE)
   read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
       feature_paths, config.modalities, STAGE, max_abs_feature=config.max_abs_feature)
   rejections = ((read_edges.rejected, read_features.rejected)
@@ -71,38 +78,34 @@ def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_p
        | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
 
 
-def parse_args(argv):
-  parser = argparse.ArgumentParser(prog="gcml validate", description=__doc__.splitlines()[0])
-  parser.add_argument("--edges", required=True, help="edge files: glob(s), comma-separated")
-  parser.add_argument("--features", required=True, help="feature TFRecord glob(s)")
-  parser.add_argument("--output_dir", required=True)
-  parser.add_argument("--edge_format", default="auto", help="csv|tsv|tfrecord|auto")
-  parser.add_argument("--edge_combine", default="max", choices=("max", "sum"))
-  parser.add_argument("--modalities", default=None,
-                      help="feature vectors as name:dim,name:dim (default: detected from "
-                      "the records)")
-  parser.add_argument("--max_abs_feature", type=float,
-                      default=features_lib.DEFAULT_MAX_ABS_FEATURE,
-                      help="largest magnitude of a feature value; larger ones are rejected "
-                      "as <modality>_out_of_range")
-  parser.add_argument("--engine", default="beam", choices=("beam", "local"),
-                      help="local: in memory, the same bytes (docs/engines.md)")
-  known, pipeline_args = runner.parse_stage_args(parser, argv)
-  config = ValidateConfig(known.edges, known.features, known.output_dir, known.edge_format,
-                          known.edge_combine, modalities.parse_flag(known.modalities),
-                          features_lib.check_max_abs(known.max_abs_feature), known.engine)
-  return config, pipeline_args
+def parse_args(argv) -> tuple[ValidateConfig, list]:
+  """Parses `gcml validate`'s flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml validate", __doc__, ValidateConfig, argv)
 
 
 def run(argv=None) -> dict:
-  """Runs validation; returns the `validate` section of summary.json."""
-  config, pipeline_args = parse_args(argv)
-  edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
-  edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
+  """Runs `gcml validate` on its command line; returns the `validate` section of summary.json."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: ValidateConfig, pipeline_args: tuple = ()) -> dict:
+  """Runs validation; returns the `validate` section of summary.json.
+
+  Args:
+    config: what to validate.
+    pipeline_args: Beam pipeline options (`--runner=...`).
+
+  Returns:
+    The `validate` section of summary.json ({} on a Beam dry run).
+  """
+  features_lib.check_max_abs(config.max_abs_feature)
+  config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
+      config.edges, config.edge_format))
+  edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   config = dataclasses.replace(config, modalities=modalities.resolve(config.modalities,
                                                                      feature_paths))
-  options = runner.pipeline_options(pipeline_args)
+  options = runner.pipeline_options(list(pipeline_args))
   sharded_io.ensure_dir(config.output_dir)
   if config.engine == "local":
     validate_local.run_local(config, edge_paths, feature_paths, STAGE)

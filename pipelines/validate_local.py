@@ -10,7 +10,6 @@ import collections
 
 import numpy as np
 
-from pipelines import edges as edges_lib
 from pipelines.clustering import local_io
 from pipelines.examples.local import engine, inputs
 
@@ -41,9 +40,7 @@ def run_local(config, edge_paths: list, feature_paths: list, stage: str) -> None
     feature_paths: feature TFRecord files (checked).
     stage: stage name for rejections and stats.
   """
-  edges = local_io.read_edges_local(
-      edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
-      config.edge_combine, stage)
+  edges = local_io.read_edges_local(edge_paths, config.edge_format, config.edge_combine, stage)
   features = inputs.read_features_local(feature_paths, config.modalities, stage,
                                         config.max_abs_feature)
   counts = collections.Counter(edges.stats)

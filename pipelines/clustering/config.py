@@ -2,31 +2,58 @@
 
 import dataclasses
 import math
+from typing import Literal
 
-from pipelines import split
-from pipelines.clustering import SIMILARITIES
+from pipelines import config_flags, split
+from pipelines.clustering import LINKAGES, SIMILARITIES
 from pipelines.errors import InputError
 
 
 @dataclasses.dataclass
 class ClusterConfig:
+  """What `gcml cluster` builds (flags of the same names, `pipelines/config_flags.py`).
+
+  Attributes:
+    output_dir: where the cluster tables and `summary.json` go.
+    levels: rounds, one per level.
+    linkage: how the weight between two merged clusters is formed.
+    min_weight: edges under this weight are ignored (their items stay).
+    max_cluster_size: cap on items per cluster (0: none); see docs/clustering.md.
+    seed: seed of the tie-break hash.
+    engine: beam: one pipeline, any runner; local: numpy, in memory, the same bytes.
+    num_shards: shards per table (0: one per 64 MiB of input).
+    jump_passes: pointer-jumping passes per round (0: from the input size).
+    partitions: hash partitions of the Beam exchanges (0: one per 32 MiB of
+      input, 8 to 4096).
+    test_fraction: share of test items of the cold-start split (pipelines/split.py).
+    validation_fraction: share of items held out for model selection (not
+      clustered either).
+    cluster_all_edges: cluster every edge, test items included (production runs
+      with no evaluation); default: the train-train subgraph only.
+    similarity: edge weights: the input's, or derived from the graph (closed-
+      neighbourhood Jaccard, Adamic-Adar); --min_weight applies to them.
+    first_round: the round that becomes L0 (levels are rounds K..K+levels-1).
+    target_l0_size: L0 is the first round from --first_round whose mean cluster
+      size reaches this (0: off).
+    max_first_round: with --target_l0_size: the last round searched for L0.
+  """
   edges: str
   output_dir: str
   edge_format: str = "auto"
-  edge_combine: str = "max"
+  edge_combine: config_flags.EdgeCombine = "max"
   levels: int = 3
-  linkage: str = "max"
+  linkage: Literal[LINKAGES] = "max"
   min_weight: float = 0.0
   max_cluster_size: int = 0
   seed: int = 0
-  engine: str = "beam"
+  engine: config_flags.Engine = "beam"
   num_shards: int = 0
   jump_passes: int = 0
   partitions: int = 0
   test_fraction: float = split.TEST_FRACTION
   validation_fraction: float = split.VALIDATION_FRACTION
   cluster_all_edges: bool = False
-  similarity: str = "weight"
+  similarity: Literal[SIMILARITIES] = "weight"
   first_round: int = 1
   target_l0_size: int = 0
   max_first_round: int = 8
