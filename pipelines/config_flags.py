@@ -10,7 +10,9 @@ its flags are made from it, one `--name` per field:
   config's docstring (`attribute_help`), else the entry of a shared group
   (`EdgeFlags`, `ModalityFlags`); the default is shown after it;
 * a field whose value is not a plain type names its parser in
-  `metadata={"parse": function}` (the flag's text goes through it).
+  `metadata={"parse": function}` (the flag's text goes through it; with
+  `"repeated": True` the flag may be given several times and the parser
+  gets the list).
 
 Fields of a shared group are listed under that group in `--help`, so the
 edge and modality flags read the same in every stage.
@@ -145,6 +147,8 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple = ()) -> None:
     else:
       shown = "" if required else _shown(default)
     kwargs = {"action": "store_true"} if kind is bool else {"type": kind, "choices": choices}
+    if field.metadata.get("repeated"):
+      kwargs["action"] = "append"
     target.add_argument(f"--{field.name}", required=required, default=default,
                         help=(text + shown) or None, **kwargs)
 

@@ -48,39 +48,86 @@ and learning rate) and the margin table (the paper's Table 3) in
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
 import json
 import logging
+from typing import Literal
 
 from pipelines import edges as edges_lib
-from pipelines import features as features_lib
-from pipelines import inputs, modalities, sharded_io, split
+from pipelines import config_flags, inputs, modalities, sharded_io, split
 from pipelines.errors import InputError
 from pipelines.evaluation import annotation, readers, report, retrieval, training_summaries
 
 
 @dataclasses.dataclass
 class EvaluateConfig:
+  """What `gcml evaluate` scores (flags of the same names, `pipelines/config_flags.py`).
+
+  Attributes:
+    embeddings: embedding TFRecord glob (contract 7).
+    features: feature TFRecord glob, for the raw-feature baseline.
+    output_dir: where metrics.json, metrics.md and the charts go.
+    modalities: feature vectors as name:dim,name:dim (default: as recorded by
+      gcml export beside --embeddings, else detected from the records).
+    test_fraction: cold-start test share (must match clustering and examples).
+    ndcg_k: k of NDCG@k (60 in the paper).
+    map_k: k of MAP@k, the paper's AP summed over the top k (60).
+    query_block: queries scored per block.
+    labels_from: feature TFRecord glob with `labels`: run the annotation metrics.
+    model_dir: gcml train --model_dir whose summaries to plot (usage ratio,
+      loss, learning rate) and tabulate (margins): [NAME=]DIR, repeated or
+      comma-separated.
+    annotation_hidden: annotation classifier (`model/annotation.py`): hidden units.
+    annotation_experts: annotation classifier: mixture-of-experts size.
+    annotation_steps: annotation classifier: training steps.
+    annotation_batch: annotation classifier: batch size.
+    annotation_learning_rate: annotation classifier: learning rate.
+    engine: local: in memory on this machine; beam: retrieval as a Beam
+      pipeline (Beam options such as --runner pass through).
+  """
   embeddings: str
   edges: str
   features: str
   output_dir: str
   edge_format: str = "auto"
-  modalities: tuple = features_lib.DEFAULT_MODALITIES
+  modalities: tuple | None = config_flags.modalities_field()  # None: recorded, else detected
   test_fraction: float = split.TEST_FRACTION
   ndcg_k: int = 60
   map_k: int = 60
   query_block: int = 1024
   labels_from: str | None = None
-  annotation: "object" = None  # model.annotation.AnnotationConfig when labels_from is set
-  model_dirs: dict = dataclasses.field(default_factory=dict)  # run name -> gcml train dir
-  engine: str = "local"  # local: in memory; beam: retrieval as a Beam pipeline
-  pipeline_args: tuple = ()  # Beam's options (--engine=beam)
+  model_dir: dict = dataclasses.field(  # run name -> gcml train dir
+      default=None, metadata={"parse": training_summaries.parse_model_dirs, "repeated": True})
+  annotation_hidden: int = 4096
+  annotation_experts: int = 5
+  annotation_steps: int = 100_000
+  annotation_batch: int = 512
+  annotation_learning_rate: float = 0.005
+  engine: Literal["local", "beam"] = "local"  # local: in memory; beam: retrieval on Beam
+
+  def check(self) -> None:
+    """Raises InputError naming the flag of a bad value."""
+    if self.engine == "beam" and self.labels_from:
+      raise InputError("--labels_from (annotation) runs in memory only: drop --engine=beam")
+    if min(self.ndcg_k, self.map_k, self.query_block) < 1:
+      raise InputError("--ndcg_k, --map_k and --query_block must be >= 1")
+    if min(self.annotation_hidden, self.annotation_experts, self.annotation_steps,
+           self.annotation_batch) < 1 or self.annotation_learning_rate <= 0:
+      raise InputError("--annotation_* values must be positive")
+
+  def annotation_config(self):
+    """The `model.annotation.AnnotationConfig` of `--labels_from`, else None."""
+    if not self.labels_from:
+      return None
+    from model.annotation import AnnotationConfig  # pylint: disable=import-outside-toplevel
+    return AnnotationConfig(self.annotation_hidden, self.annotation_experts,
+                            self.annotation_learning_rate, self.annotation_batch,
+                            self.annotation_steps)
 
 
-def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths) -> dict:
+def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths,
+             pipeline_args: tuple = ()) -> dict:
   """Reads the inputs and scores retrieval (and annotation with `labels_from`).
 
   `config.engine` "local" runs in memory; "beam" runs the retrieval as a
@@ -91,15 +138,15 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
     embedding_paths: embedding TFRecord files (contract 7).
     edge_paths: edge files (contract 1).
     feature_paths: feature TFRecord files (contract 2), for the baseline.
+    pipeline_args: Beam's options (`--engine=beam`).
 
   Returns:
     The metrics.json dictionary (without the `training` section); None for
     a `--engine=beam --dry_run=True` job graph.
   """
-  edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
   if config.engine == "beam":
     from pipelines.evaluation import beam_engine  # pylint: disable=import-outside-toplevel
-    scored = beam_engine.run(config, embedding_paths, edge_paths, edge_format, feature_paths)
+    scored = beam_engine.run(config, embedding_paths, edge_paths, feature_paths, pipeline_args)
     if scored is None:
       return None
     results, split_counts, rejected = scored
@@ -116,7 +163,7 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths)
   raw_all = readers.read_baseline_features(feature_paths, config.modalities, read_keep)
   emb = {k: v for k, v in emb_all.items() if keep(k)}
   raw = {k: v for k, v in raw_all.items() if keep(k)}
-  test_edges = readers.read_test_edges(edge_paths, edge_format, keep)
+  test_edges = readers.read_test_edges(edge_paths, config.edge_format, keep)
   results, queries, database = retrieval.retrieval_results(
       {"embeddings": emb, "raw_features": raw}, test_edges, config.ndcg_k, config.map_k,
       config.query_block)
@@ -147,79 +194,45 @@ def _result(config: EvaluateConfig, extra: dict, rejected: dict, results: dict,
   }
 
 
-def parse_args(argv):
-  parser = argparse.ArgumentParser(prog="gcml evaluate", description=__doc__.splitlines()[0])
-  parser.add_argument("--embeddings", required=True, help="embedding TFRecord glob (contract 7)")
-  parser.add_argument("--edges", required=True, help="edge files: glob(s), comma-separated")
-  parser.add_argument("--features", required=True,
-                      help="feature TFRecord glob, for the raw-feature baseline")
-  parser.add_argument("--output_dir", required=True)
-  parser.add_argument("--edge_format", default="auto", help="csv|tsv|tfrecord|auto")
-  parser.add_argument("--modalities", default=None,
-                      help="feature vectors as name:dim,name:dim (default: as recorded by "
-                      "gcml export beside --embeddings, else detected from the records)")
-  parser.add_argument("--test_fraction", type=float, default=split.TEST_FRACTION)
-  parser.add_argument("--ndcg_k", type=int, default=60, help="k of NDCG@k (60 in the paper)")
-  parser.add_argument("--map_k", type=int, default=60,
-                      help="k of MAP@k, the paper's AP summed over the top k (60)")
-  parser.add_argument("--query_block", type=int, default=1024)
-  parser.add_argument("--labels_from", default=None,
-                      help="feature TFRecord glob with `labels`: run the annotation metrics")
-  parser.add_argument("--model_dir", action="append", default=[],
-                      help="gcml train --model_dir whose summaries to plot (usage ratio, "
-                      "loss, learning rate) and tabulate (margins): [NAME=]DIR, repeated "
-                      "or comma-separated")
-  parser.add_argument("--annotation_hidden", type=int, default=4096)
-  parser.add_argument("--annotation_experts", type=int, default=5)
-  parser.add_argument("--annotation_steps", type=int, default=100_000)
-  parser.add_argument("--annotation_batch", type=int, default=512)
-  parser.add_argument("--annotation_learning_rate", type=float, default=0.005)
-  parser.add_argument("--engine", default="local", choices=("local", "beam"),
-                      help="local: in memory on this machine; beam: retrieval as a Beam "
-                      "pipeline (Beam options such as --runner pass through)")
-  known, pipeline_args = parser.parse_known_args(argv)
-  if pipeline_args and known.engine != "beam":
-    parser.error(f"unrecognized arguments: {' '.join(pipeline_args)}")
-  if known.engine == "beam" and known.labels_from:
-    raise InputError("--labels_from (annotation) runs in memory only: drop --engine=beam")
-  if min(known.ndcg_k, known.map_k, known.query_block) < 1:
-    raise InputError("--ndcg_k, --map_k and --query_block must be >= 1")
-  if min(known.annotation_hidden, known.annotation_experts, known.annotation_steps,
-         known.annotation_batch) < 1 or known.annotation_learning_rate <= 0:
-    raise InputError("--annotation_* values must be positive")
-  annotation_config = None
-  if known.labels_from:
-    from model.annotation import AnnotationConfig  # pylint: disable=import-outside-toplevel
-    annotation_config = AnnotationConfig(known.annotation_hidden, known.annotation_experts,
-                                         known.annotation_learning_rate,
-                                         known.annotation_batch, known.annotation_steps)
-  return EvaluateConfig(known.embeddings, known.edges, known.features, known.output_dir,
-                        known.edge_format, modalities.parse_flag(known.modalities),
-                        known.test_fraction, known.ndcg_k, known.map_k, known.query_block,
-                        known.labels_from, annotation_config,
-                        training_summaries.parse_model_dirs(known.model_dir), known.engine,
-                        tuple(pipeline_args))
+def parse_args(argv) -> tuple[EvaluateConfig, list]:
+  """Parses `gcml evaluate`'s flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml evaluate", __doc__, EvaluateConfig, argv,
+                                         beam_engine_only=True)
 
 
 def run(argv=None) -> dict:
-  """Evaluates and writes metrics.json, metrics.md and the charts; returns the result."""
-  config = parse_args(argv)
+  """Runs `gcml evaluate` on its command line; returns the metrics.json dictionary."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: EvaluateConfig, pipeline_args: tuple = ()) -> dict:
+  """Evaluates and writes metrics.json, metrics.md and the charts.
+
+  Args:
+    config: what to score.
+    pipeline_args: Beam pipeline options (`--runner=...`), for `--engine=beam`.
+
+  Returns:
+    The metrics.json dictionary ({} for a `--dry_run=True` job graph).
+  """
+  config.check()
   readers.check_embeddings_split(config)
-  edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
-  edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
+  config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
+      config.edges, config.edge_format))
+  edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
   embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True,
                                         require_manifest=True)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   config = dataclasses.replace(config, modalities=modalities.settle(
       config.modalities, feature_paths, modalities.directory_of(config.embeddings), "export"))
-  scalars = training_summaries.read_runs(config.model_dirs)  # fails early on a bad dir
-  result = evaluate(config, embedding_paths, edge_paths, feature_paths)
+  scalars = training_summaries.read_runs(config.model_dir or {})  # fails early on a bad dir
+  result = evaluate(config, embedding_paths, edge_paths, feature_paths, pipeline_args)
   if result is None:
     print("evaluate: --dry_run: the job graph was built, nothing was scored")
     return {}
   training_charts = {}
-  if config.model_dirs:
-    result["training"] = training_summaries.training_section(config.model_dirs, scalars)
+  if config.model_dir:
+    result["training"] = training_summaries.training_section(config.model_dir, scalars)
     training_charts = training_summaries.charts(scalars)
   sharded_io.ensure_dir(config.output_dir)
   report.write_outputs(config.output_dir, result, config.ndcg_k, training_charts, config.map_k)

@@ -33,11 +33,11 @@ calls `serving_default` on each fixed batch.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Literal
 
 import apache_beam as beam
 import numpy as np
@@ -45,7 +45,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from pipelines import features as features_lib
-from pipelines import inputs, modalities, rejected, related_ann, related_items, related_rows
+from pipelines import config_flags, inputs, modalities, rejected, related_ann, related_items, related_rows
 from pipelines import runner, sharded_io, summary
 from pipelines.errors import InputError
 from pipelines.export_model import (STAGE, embed_batch, embedding_record, saved_model_path,
@@ -92,23 +92,50 @@ def split_finite(result: PredictionResult):
 
 @dataclasses.dataclass
 class ExportConfig:
+  """What `gcml export` writes (flags of the same names, `pipelines/config_flags.py`).
+
+  Attributes:
+    model_dir: SavedModel directory, or a gcml train --model_dir (uses export/).
+    features: feature TFRecord glob(s).
+    output_dir: where the embeddings, related items and `summary.json` go.
+    top_k: related items per item.
+    modalities: name:dim,...; default: the SavedModel signature's inputs.
+    num_shards: output shards (0: one per feature file).
+    batch_size: items per model call (fixed batches: see the module docstring).
+    query_batch: items per related-items query batch.
+    index_chunk: index rows per scoring chunk.
+    max_index_bytes: cap on the bytes of the top-K index broadcast to every
+      worker (exact: N * dim * 4 + ids; ivfpq: the serialised index + ids).
+    search: top-K search: exact cosine, or ivfpq (faiss IVF-PQ, approximate;
+      for indexes over the exact limit).
+    ann_nprobe: ivfpq: lists per query.
+    ann_code_bytes: ivfpq: PQ bytes per item (0: dim / 2).
+    ann_nlist: ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39)).
+    ann_train_size: ivfpq: items (chosen by id hash) the quantizers are trained on.
+    ann_rerank: ivfpq: candidates per item re-scored by exact cosine, the top_k
+      best kept (default 4 x top_k; 0: the index's own scores).
+    engine: beam: a Beam pipeline (any runner); local: in memory on this
+      machine, the same bytes.
+    local_max_items: local: items whose features one pass over the files holds
+      (bounds memory; more items take more passes).
+  """
   model_dir: str
   features: str
   output_dir: str
   top_k: int = 60
-  modalities: tuple | None = None  # None: read from the SavedModel's signature
+  modalities: tuple | None = config_flags.modalities_field()  # None: the SavedModel's inputs
   num_shards: int = 0  # 0: one per feature file
   batch_size: int = 256
   query_batch: int = 256
   index_chunk: int = 65536
   max_index_bytes: int = related_rows.MAX_INDEX_BYTES
-  search: str = "exact"
+  search: Literal[related_rows.SEARCHES] = "exact"
   ann_nprobe: int = 32
   ann_code_bytes: int = 0  # 0: dim / 2
   ann_nlist: int = 0  # 0: min(4 sqrt(N), train items / 39)
   ann_train_size: int = 65536
   ann_rerank: int | None = None  # None: 4 x top_k; 0: no re-rank
-  engine: str = "beam"  # beam, or local (in memory, the same bytes: export_local.py)
+  engine: config_flags.Engine = "beam"  # beam, or local (in memory, the same bytes: export_local.py)
   local_max_items: int = 1 << 18  # local: items whose features one pass holds
 
   def validate(self):
@@ -167,59 +194,27 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
        | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
 
 
-def parse_args(argv):
-  parser = argparse.ArgumentParser(prog="gcml export", description=__doc__.splitlines()[0])
-  parser.add_argument("--model_dir", required=True,
-                      help="SavedModel directory, or a gcml train --model_dir (uses export/)")
-  parser.add_argument("--features", required=True, help="feature TFRecord glob(s)")
-  parser.add_argument("--output_dir", required=True)
-  parser.add_argument("--top_k", type=int, default=60)
-  parser.add_argument("--modalities", default=None,
-                      help="name:dim,...; default: the SavedModel signature's inputs")
-  parser.add_argument("--num_shards", type=int, default=0,
-                      help="output shards (0: one per feature file)")
-  parser.add_argument("--batch_size", type=int, default=256,
-                      help="items per model call (fixed batches: see the module docstring)")
-  parser.add_argument("--query_batch", type=int, default=256)
-  parser.add_argument("--index_chunk", type=int, default=65536)
-  parser.add_argument("--max_index_bytes", type=int, default=related_rows.MAX_INDEX_BYTES,
-                      help="cap on the bytes of the top-K index broadcast to every worker "
-                      "(exact: N * dim * 4 + ids; ivfpq: the serialised index + ids)")
-  parser.add_argument("--search", default="exact", choices=related_rows.SEARCHES,
-                      help="top-K search: exact cosine, or ivfpq (faiss IVF-PQ, approximate; "
-                      "for indexes over the exact limit)")
-  parser.add_argument("--ann_nprobe", type=int, default=32, help="ivfpq: lists per query")
-  parser.add_argument("--ann_code_bytes", type=int, default=0,
-                      help="ivfpq: PQ bytes per item (0: dim / 2)")
-  parser.add_argument("--ann_nlist", type=int, default=0,
-                      help="ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39))")
-  parser.add_argument("--ann_train_size", type=int, default=65536,
-                      help="ivfpq: items (chosen by id hash) the quantizers are trained on")
-  parser.add_argument("--ann_rerank", type=int, default=None,
-                      help="ivfpq: candidates per item re-scored by exact cosine, the top_k "
-                      "best kept (default 4 x top_k; 0: the index's own scores)")
-  parser.add_argument("--engine", default="beam", choices=("beam", "local"),
-                      help="beam: a Beam pipeline (any runner); local: in memory on this "
-                      "machine, the same bytes")
-  parser.add_argument("--local_max_items", type=int, default=1 << 18,
-                      help="local: items whose features one pass over the files holds "
-                      "(bounds memory; more items take more passes)")
-  known, pipeline_args = runner.parse_stage_args(parser, argv)
-  if pipeline_args and known.engine == "local":
-    parser.error(f"unrecognized arguments: {' '.join(pipeline_args)}")
-  mods = features_lib.parse_modalities(known.modalities) if known.modalities else None
-  config = ExportConfig(known.model_dir, known.features, known.output_dir, known.top_k, mods,
-                        known.num_shards, known.batch_size, known.query_batch,
-                        known.index_chunk, known.max_index_bytes, known.search,
-                        known.ann_nprobe, known.ann_code_bytes, known.ann_nlist,
-                        known.ann_train_size, known.ann_rerank, known.engine,
-                        known.local_max_items)
-  return config, pipeline_args
+def parse_args(argv) -> tuple[ExportConfig, list]:
+  """Parses `gcml export`'s flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml export", __doc__, ExportConfig, argv,
+                                         beam_engine_only=True)
 
 
 def run(argv=None) -> dict:
-  """Runs the export; returns the `export` section of summary.json."""
-  config, pipeline_args = parse_args(argv)
+  """Runs `gcml export` on its command line; returns the `export` section of summary.json."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
+  """Runs the export.
+
+  Args:
+    config: what to export.
+    pipeline_args: Beam pipeline options (`--runner=...`), for `--engine=beam`.
+
+  Returns:
+    The `export` section of summary.json ({} on a Beam dry run).
+  """
   config.validate()
   model_path = saved_model_path(config.model_dir)
   served = signature_modalities(model_path)
@@ -235,7 +230,7 @@ def run(argv=None) -> dict:
     from pipelines import export_local  # pylint: disable=import-outside-toplevel
     counts = export_local.run_local(config, model_path, feature_paths, num_shards)
   else:
-    options = runner.pipeline_options(pipeline_args)
+    options = runner.pipeline_options(list(pipeline_args))
     pipeline = beam.Pipeline(options=options)
     build(pipeline, config, model_path, feature_paths, num_shards)
     runner.run(pipeline, "gcml export")

@@ -18,7 +18,6 @@ from the feature records unless `--modalities` names them
 (`pipelines/modalities.py`), and recorded in the summary for `gcml train`.
 """
 
-import argparse
 import dataclasses
 import json
 import logging
@@ -28,7 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipelines import edges as edges_lib
 from pipelines import features as features_lib
-from pipelines import inputs, modalities, rejected, runner, sharded_io, split, summary
+from pipelines import config_flags, inputs, modalities, rejected, runner, sharded_io, split, summary
 from pipelines.errors import InputError
 from pipelines.examples import (cluster_labels, items, join_features, tables, triplets,
                                 validation_set)
@@ -58,8 +57,7 @@ def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignmen
   rejections = [read_features.rejected]
   if config.kind == "validation":
     read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
-        edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
-        config.edge_combine, STAGE)
+        edge_paths, config.edge_format, config.edge_combine, STAGE)
     written = ((read_features.items, read_edges.edges)
                | "WriteValidationSet" >> validation_set.WriteValidationSet(
                    config.output_dir, config.test_fraction, config.validation_fraction,
@@ -109,73 +107,9 @@ def _write_rejections_and_stats(config, rejections, stats):
        | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
 
 
-def parse_args(argv):
-  d = ExamplesConfig("smart", "", "")
-  p = argparse.ArgumentParser(prog="gcml examples", description=__doc__.splitlines()[0])
-  p.add_argument("--kind", required=True, choices=KINDS)
-  p.add_argument("--edges", default="", help="edge files: glob(s), comma-separated")
-  p.add_argument("--features", required=True, help="feature TFRecord glob(s)")
-  p.add_argument("--clusters", default="", help="directory with assignments-*.tsv")
-  p.add_argument("--output_dir", required=True)
-  p.add_argument("--level", type=int, default=d.level,
-                 help="smart: level of the negatives; labels: level of the classes")
-  p.add_argument("--all_levels", action="store_true",
-                 help="smart: a negative from every level for each (anchor, positive), each "
-                 "with its level, for gcml train --level_schedule (curriculum)")
-  p.add_argument("--positives_per_anchor", type=int, default=d.positives_per_anchor)
-  p.add_argument("--num_triplets", type=int, default=d.num_triplets,
-                 help="keep exactly this many triplets (0: all)")
-  p.add_argument("--positive_sampling", default=d.positive_sampling,
-                 choices=("weighted", "uniform"))
-  p.add_argument("--max_per_cluster", type=int, default=d.max_per_cluster)
-  p.add_argument("--min_cluster_size", type=int, default=d.min_cluster_size)
-  p.add_argument("--seed", type=int, default=d.seed)
-  p.add_argument("--reservoir_size", type=int, default=d.reservoir_size,
-                 help="members kept per cluster sample")
-  p.add_argument("--max_children", type=int, default=d.max_children,
-                 help="child clusters kept per parent sample (levels >= 1)")
-  p.add_argument("--negative_draws", type=int, default=d.negative_draws,
-                 help="smart, levels >= 1: seeded draws per slot; the first that is not a "
-                 "graph neighbour of the anchor is kept (all neighbours: random negative)")
-  p.add_argument("--random_fraction", type=float, default=d.random_fraction,
-                 help="smart: share of (anchor, positive) slots that get a random negative "
-                 "instead (seeded per slot; level -1, counted as triplets/mixed_random)")
-  p.add_argument("--cluster_id_level", type=int, default=d.cluster_id_level,
-                 help="smart: also write anchor/cluster and positive/cluster, the cluster ids "
-                 "at this level (for gcml train --mode=contrastive --cluster_masking); -1: none")
-  p.add_argument("--cluster_positives", type=int, default=d.cluster_positives,
-                 help="smart: per anchor, up to this many more positives drawn from its L0 "
-                 "cluster (seeded), besides its graph neighbours")
-  p.add_argument("--num_shards", type=int, default=d.num_shards)
-  p.add_argument("--test_fraction", type=float, default=d.test_fraction,
-                 help="cold-start test share (must match clustering and evaluation)")
-  p.add_argument("--validation_fraction", type=float, default=d.validation_fraction,
-                 help="share of items held out of training for model selection")
-  p.add_argument("--hot_threshold", type=int, default=d.hot_threshold,
-                 help="records per join key above which a key is split")
-  p.add_argument("--edge_format", default=d.edge_format, help="csv|tsv|tfrecord|auto")
-  p.add_argument("--edge_combine", default=d.edge_combine, choices=("max", "sum"))
-  p.add_argument("--modalities", default=None,
-                 help="feature vectors as name:dim,name:dim (default: detected from the "
-                 "records)")
-  p.add_argument("--engine", default=d.engine, choices=("beam", "local"), help="docs/engines.md")
-  a, pipeline_args = runner.parse_stage_args(p, argv)
-  config = ExamplesConfig(
-      kind=a.kind, features=a.features, output_dir=a.output_dir, edges=a.edges,
-      clusters=a.clusters, level=a.level, all_levels=a.all_levels,
-      positives_per_anchor=a.positives_per_anchor,
-      num_triplets=a.num_triplets, positive_sampling=a.positive_sampling,
-      max_per_cluster=a.max_per_cluster, min_cluster_size=a.min_cluster_size, seed=a.seed,
-      reservoir_size=a.reservoir_size, max_children=a.max_children,
-      negative_draws=a.negative_draws, random_fraction=a.random_fraction,
-      cluster_id_level=a.cluster_id_level, cluster_positives=a.cluster_positives,
-      num_shards=a.num_shards,
-      test_fraction=a.test_fraction, validation_fraction=a.validation_fraction,
-      hot_threshold=a.hot_threshold, edge_format=a.edge_format,
-      edge_combine=a.edge_combine, modalities=modalities.parse_flag(a.modalities),
-      engine=a.engine)
-  config.validate()
-  return config, pipeline_args
+def parse_args(argv) -> tuple[ExamplesConfig, list]:
+  """Parses `gcml examples`' flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml examples", __doc__, ExamplesConfig, argv)
 
 
 def _extra(config: ExamplesConfig, levels: int) -> dict:
@@ -205,15 +139,29 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
 
 
 def run(argv=None) -> dict:
-  """Runs `gcml examples`; returns the `examples` section of summary.json."""
-  config, pipeline_args = parse_args(argv)
+  """Runs `gcml examples` on its command line; returns the `examples` section of summary.json."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: ExamplesConfig, pipeline_args: tuple = ()) -> dict:
+  """Makes the training examples.
+
+  Args:
+    config: what to make.
+    pipeline_args: Beam pipeline options (`--runner=...`), for `--engine=beam`.
+
+  Returns:
+    The `examples` section of summary.json ({} on a Beam dry run).
+  """
+  config.validate()
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   config = dataclasses.replace(config, modalities=modalities.resolve(config.modalities,
                                                                      feature_paths))
   edge_paths, assignment_paths, levels = [], [], 0
   if config.kind != "labels":
-    edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
-    edge_paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
+    config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
+        config.edges, config.edge_format))
+    edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
   if config.kind not in ("random", "validation"):
     assignment_paths = tables.assignment_files(config.clusters)
     levels = tables.num_levels(assignment_paths)
@@ -223,7 +171,7 @@ def run(argv=None) -> dict:
       if value >= levels:
         raise InputError(f"{flag}={value} but the cluster tables have {levels} "
                          f"level(s) (l0..l{levels - 1})")
-  options = runner.pipeline_options(pipeline_args)
+  options = runner.pipeline_options(list(pipeline_args))
   dry_run = runner.is_dry_run(options) and config.engine == "beam"
   if not dry_run:
     sharded_io.ensure_dir(config.output_dir)

@@ -45,7 +45,8 @@ def annotation_results(config, emb, raw, labels) -> dict:
   out = {}
   for name, fn in inputs_.items():
     probs = annotation.train_and_predict(np.stack([fn(i) for i in train]), y(train),
-                                         np.stack([fn(i) for i in test]), config.annotation)
+                                         np.stack([fn(i) for i in test]),
+                                         config.annotation_config())
     out[name] = metrics.annotation_metrics(probs, y(test))
   return out, {"train_items": len(train), "test_items": len(test), "classes": len(vocab)}
 

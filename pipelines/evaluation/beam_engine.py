@@ -194,16 +194,16 @@ def build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_pa
                                                                         text.encode())))
 
 
-def run(config, embedding_paths, edge_paths, edge_format, feature_paths):
+def run(config, embedding_paths, edge_paths, feature_paths, pipeline_args):
   """Runs the pipeline and reads its result back.
 
   Args:
-    config: the evaluation's settings (`pipelines/evaluate.EvaluateConfig`);
-      `config.pipeline_args` are Beam's options.
+    config: the evaluation's settings (`pipelines/evaluate.EvaluateConfig`),
+      its edge format resolved (csv, tsv or tfrecord).
     embedding_paths: embedding TFRecord files.
     edge_paths: edge files.
-    edge_format: csv, tsv or tfrecord.
     feature_paths: feature TFRecord files.
+    pipeline_args: Beam's options.
 
   Returns:
     (retrieval results per model, split counts, rejected counts), or None
@@ -212,11 +212,12 @@ def run(config, embedding_paths, edge_paths, edge_format, feature_paths):
   Raises:
     InputError: an input problem (one line), or no query to score.
   """
-  options = runner.pipeline_options(list(config.pipeline_args))
+  options = runner.pipeline_options(list(pipeline_args))
   sharded_io.ensure_dir(config.output_dir)
   result_path = FileSystems.join(config.output_dir, RESULT_NAME)
   pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_paths, result_path)
+  build(pipeline, config, embedding_paths, edge_paths, config.edge_format, feature_paths,
+        result_path)
   runner.run(pipeline, "gcml evaluate")
   if runner.is_dry_run(options):
     return None

@@ -1,11 +1,11 @@
 """What `gcml examples` builds: its typed configuration and the checks on it."""
 
 import dataclasses
+from typing import Literal
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import features as features_lib
-from pipelines import split
+from pipelines import config_flags, split
 from pipelines.errors import InputError
 from pipelines.examples import reservoirs, skew_join, smart_negatives
 
@@ -15,8 +15,42 @@ KINDS = ("smart", "random", "labels", "validation")
 
 @dataclasses.dataclass
 class ExamplesConfig:
-  """What `gcml examples` builds (flags of the same names)."""
-  kind: str
+  """What `gcml examples` builds (flags of the same names, `pipelines/config_flags.py`).
+
+  Attributes:
+    kind: smart / random triplets, cluster labels, or the validation set.
+    features: feature TFRecord glob(s).
+    output_dir: where the examples and `summary.json` go.
+    clusters: directory with assignments-*.tsv.
+    level: smart: level of the negatives; labels: level of the classes.
+    all_levels: smart: a negative from every level for each (anchor, positive),
+      each with its level, for gcml train --level_schedule (curriculum).
+    positives_per_anchor: positives drawn per anchor.
+    num_triplets: keep exactly this many triplets (0: all).
+    positive_sampling: positives drawn by edge weight or uniformly.
+    max_per_cluster: labels: examples kept per cluster.
+    min_cluster_size: labels: smaller clusters get no class.
+    seed: seed of every draw.
+    reservoir_size: members kept per cluster sample.
+    max_children: child clusters kept per parent sample (levels >= 1).
+    negative_draws: smart, levels >= 1: seeded draws per slot; the first that
+      is not a graph neighbour of the anchor is kept (all neighbours: random
+      negative).
+    random_fraction: smart: share of (anchor, positive) slots that get a random
+      negative instead (seeded per slot; level -1, counted as
+      triplets/mixed_random).
+    cluster_id_level: smart: also write anchor/cluster and positive/cluster,
+      the cluster ids at this level (for gcml train --mode=contrastive
+      --cluster_masking); -1: none.
+    cluster_positives: smart: per anchor, up to this many more positives drawn
+      from its L0 cluster (seeded), besides its graph neighbours.
+    num_shards: output shards.
+    test_fraction: cold-start test share (must match clustering and evaluation).
+    validation_fraction: share of items held out of training for model selection.
+    hot_threshold: records per join key above which a key is split.
+    engine: docs/engines.md.
+  """
+  kind: Literal[KINDS]
   features: str
   output_dir: str
   edges: str = ""
@@ -25,7 +59,7 @@ class ExamplesConfig:
   all_levels: bool = False
   positives_per_anchor: int = 5
   num_triplets: int = 0  # 0: no cap
-  positive_sampling: str = "weighted"
+  positive_sampling: Literal["weighted", "uniform"] = "weighted"
   max_per_cluster: int = 50
   min_cluster_size: int = 2
   seed: int = 0
@@ -40,9 +74,9 @@ class ExamplesConfig:
   validation_fraction: float = split.VALIDATION_FRACTION
   hot_threshold: int = skew_join.DEFAULT_HOT_THRESHOLD
   edge_format: str = "auto"
-  edge_combine: str = "max"
-  modalities: tuple | None = features_lib.DEFAULT_MODALITIES  # None: detect from --features
-  engine: str = "beam"
+  edge_combine: config_flags.EdgeCombine = "max"
+  modalities: tuple | None = config_flags.modalities_field()  # None: detect from --features
+  engine: config_flags.Engine = "beam"
 
   def validate(self) -> None:
     def need(ok, message):

@@ -37,8 +37,7 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
   """
   smart = config.kind == "smart"
   read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
-      edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
-      config.edge_combine, stage)
+      edge_paths, config.edge_format, config.edge_combine, stage)
   stats, rejections = [read_edges.stats], [read_edges.rejected]
   item_infos = infos.infos
   samples = {}

@@ -13,7 +13,6 @@ import time
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import edges as edges_lib
 from pipelines import hashing, sharded_io, split, summary, tf_example
 from pipelines.clustering import local_io
 from pipelines.examples import cluster_labels, validation_set
@@ -30,9 +29,7 @@ def write_stats_local(output_dir: str, stage: str, counts: dict) -> None:
 
 def read_edges(config, edge_paths: list, stage: str, counts, rejections: list):
   """`edges.ReadEdges` (min_weight 0): unique edges; counts and rejections added."""
-  edges = local_io.read_edges_local(
-      edge_paths, edges_lib.edge_format_of(config.edges, config.edge_format),
-      config.edge_combine, stage)
+  edges = local_io.read_edges_local(edge_paths, config.edge_format, config.edge_combine, stage)
   counts.update(edges.stats)
   if len(edges.src):
     counts["edges/under_min_weight"] += 0

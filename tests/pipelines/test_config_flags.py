@@ -1,0 +1,87 @@
+"""Tests for pipelines/config_flags.py: stage flags generated from the config dataclasses."""
+
+import dataclasses
+from typing import Literal
+
+import pytest
+
+from pipelines import cluster, config_flags, evaluate, export, make_examples, validate
+from pipelines.errors import InputError
+
+STAGES = {"validate": validate.ValidateConfig, "cluster": cluster.ClusterConfig,
+          "examples": make_examples.ExamplesConfig, "export": export.ExportConfig,
+          "evaluate": evaluate.EvaluateConfig}
+
+
+@dataclasses.dataclass
+class _Config:
+  """Attributes:
+    name: the name.
+    size: how many.
+    kind: which one.
+    fast: go fast.
+    cap: an optional cap.
+  """
+  name: str
+  size: int = 3
+  kind: Literal["a", "b"] = "a"
+  fast: bool = False
+  cap: int | None = None
+  modalities: tuple | None = config_flags.modalities_field()
+  edge_combine: config_flags.EdgeCombine = "max"
+
+
+def _actions(cls):
+  parser = config_flags.stage_parser("gcml x", "x", cls)
+  return parser, {a.dest: a for a in parser._actions if a.dest != "help"}  # pylint: disable=protected-access
+
+
+def test_one_flag_per_field_typed_with_help_and_default():
+  parser, actions = _actions(_Config)
+  assert set(actions) == {f.name for f in dataclasses.fields(_Config)}
+  assert actions["name"].required and actions["name"].help == "the name."
+  assert actions["size"].help == "how many. (default: 3)"
+  assert actions["kind"].choices == ("a", "b")
+  assert actions["edge_combine"].help.startswith("duplicate edges")  # from the shared group
+  args = parser.parse_args(["--name=n", "--size=5", "--kind=b", "--fast", "--cap=7",
+                            "--modalities=rgb:4,audio:2"])
+  config = config_flags.config_from_args(_Config, args)
+  assert config == _Config("n", 5, "b", True, 7, (("rgb", 4), ("audio", 2)), "max")
+  assert config_flags.config_from_args(_Config, parser.parse_args(["--name=n"])) == _Config("n")
+  with pytest.raises(SystemExit):
+    parser.parse_args(["--name=n", "--kind=c"])
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_stage_flag_has_help(stage):
+  _, actions = _actions(STAGES[stage])
+  missing = [name for name, action in actions.items() if not action.help]
+  assert not missing, missing
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_shared_groups_read_the_same_in_every_stage(stage):
+  parser, actions = _actions(STAGES[stage])
+  groups = {g.title: [a.dest for a in g._group_actions] for g in parser._action_groups}  # pylint: disable=protected-access
+  if "edge_combine" in actions:
+    assert actions["edge_combine"].help == _actions(validate.ValidateConfig)[1][
+        "edge_combine"].help
+    assert "edge_combine" in groups["edges"]
+  if "modalities" in actions:
+    assert groups["modalities"] == ["modalities"]
+
+
+def test_evaluate_unknown_flag_is_one_line_with_a_suggestion():
+  with pytest.raises(InputError, match=r"unknown flag --ndcg_kk; did you mean --ndcg_k\?"):
+    evaluate.parse_args(["--embeddings=e", "--edges=e.csv", "--features=f", "--output_dir=o",
+                         "--ndcg_kk=5"])
+
+
+def test_flag_values_reach_the_typed_config():
+  config, rest = export.parse_args(["--model_dir=m", "--features=f", "--output_dir=o",
+                                    "--modalities=rgb:8", "--engine=beam", "--runner=X"])
+  assert config == export.ExportConfig("m", "f", "o", modalities=(("rgb", 8),))
+  assert rest == ["--runner=X"]
+  config, _ = evaluate.parse_args(["--embeddings=e", "--edges=e.csv", "--features=f",
+                                   "--output_dir=o", "--model_dir=A=a,B=b", "--model_dir=c"])
+  assert config.model_dir == {"A": "a", "B": "b", "c": "c"}
