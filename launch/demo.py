@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from launch import demo_report, logs
+from pipelines import runner
 
 
 @dataclasses.dataclass
@@ -27,11 +28,9 @@ class DemoConfig:
   train_steps: int = 400
   engine: str = "local"  # local: the in-memory engines; beam: every pipeline on `runner`
 
-  def stage_flags(self) -> list[str]:
-    """The engine (and, on Beam, the runner) flags of the pipeline stages."""
-    if self.engine == "local":
-      return ["--engine=local"]
-    return ["--engine=beam", f"--runner={self.runner}"]
+  def pipeline_args(self) -> list[str]:
+    """The Beam options of the pipeline stages (the runner, on `engine=beam`)."""
+    return [] if self.engine == "local" else [f"--runner={self.runner}"]
 
 
 @dataclasses.dataclass
@@ -51,9 +50,9 @@ def _synth(c: DemoConfig) -> str:
 def _validate(c: DemoConfig) -> str:
   from pipelines import validate
   data = os.path.join(c.output_dir, "data")
-  section = validate.run([f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
-                          f"--output_dir={os.path.join(c.output_dir, 'validate')}",
-                          *c.stage_flags()])
+  section = validate.run_config(validate.ValidateConfig(
+      f"{data}/edges-*.csv", f"{data}/features-*.tfrecord",
+      os.path.join(c.output_dir, "validate"), engine=c.engine), c.pipeline_args())
   rejected = sum(v for k, v in section.items() if k.startswith("rejected/"))
   return f"{section.get('edges/unique_edges', 0)} unique edges, {rejected} rejected"
 
@@ -61,9 +60,9 @@ def _validate(c: DemoConfig) -> str:
 def _cluster(c: DemoConfig) -> str:
   from pipelines import cluster
   data = os.path.join(c.output_dir, "data")
-  section = cluster.run([f"--edges={data}/edges-*.csv",
-                         f"--output_dir={os.path.join(c.output_dir, 'cluster')}",
-                         f"--seed={c.seed}", *c.stage_flags()])
+  section = cluster.run_config(cluster.ClusterConfig(
+      f"{data}/edges-*.csv", os.path.join(c.output_dir, "cluster"), seed=c.seed,
+      engine=c.engine), c.pipeline_args())
   per_level = [s["clusters"] for s in section["level_stats"]]
   return f"{section['items']} items into clusters per level L0..L{len(per_level) - 1}: {per_level}"
 
@@ -77,10 +76,10 @@ def _examples(c: DemoConfig) -> str:
   data, out = os.path.join(c.output_dir, "data"), os.path.join(c.output_dir, "examples")
   counts = []
   for kind in ("smart", "random", "labels", "validation"):
-    section = make_examples.run([
-        f"--kind={kind}", f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
-        f"--clusters={os.path.join(c.output_dir, 'cluster')}", f"--output_dir={out}/{kind}",
-        "--level=0", f"--seed={c.seed}", "--num_shards=4", *c.stage_flags()])
+    section = make_examples.run_config(make_examples.ExamplesConfig(
+        kind, f"{data}/features-*.tfrecord", f"{out}/{kind}", edges=f"{data}/edges-*.csv",
+        clusters=os.path.join(c.output_dir, "cluster"), level=0, seed=c.seed, num_shards=4,
+        engine=c.engine), c.pipeline_args())
     total = section.get({"labels": "examples/total", "validation": "validation/items"}.get(
         kind, "triplets/total"), 0)
     counts.append(f"{kind} {total}")
@@ -95,11 +94,10 @@ def _train(c: DemoConfig) -> str:
   for method, (kind, mode) in METHODS.items():
     prefix = "examples" if kind == "labels" else "triplets"
     data = os.path.join(c.output_dir, "examples", kind, f"{prefix}-*.tfrecord")
-    config, _ = train.config_from_argv([
-        f"--mode={mode}", f"--train_data={data}", "--preset=demo",
-        f"--model_dir={os.path.join(c.output_dir, 'train', method)}",
-        f"--train_steps={c.train_steps}", "--batch_size=128", f"--seed={c.seed}",
-        f"--validation_data={validation}", f"--validate_every={max(1, c.train_steps // 8)}"])
+    config = train.config_from_values("demo", dict(
+        mode=mode, train_data=data, model_dir=os.path.join(c.output_dir, "train", method),
+        train_steps=c.train_steps, batch_size=128, seed=c.seed, validation_data=validation,
+        validate_every=max(1, c.train_steps // 8)))
     result = trainer.train(config)
     v = result.validation
     results.append(f"{method} best validation MAP@60 {v['best']:.4f} at step {v['best_step']} "
@@ -111,10 +109,10 @@ def _export(c: DemoConfig) -> str:
   from pipelines import export
   data = os.path.join(c.output_dir, "data")
   for method in METHODS:
-    export.run([f"--model_dir={os.path.join(c.output_dir, 'train', method)}",
-                f"--features={data}/features-*.tfrecord", "--top_k=60",
-                f"--output_dir={os.path.join(c.output_dir, 'export', method)}",
-                *c.stage_flags()])
+    export.run_config(export.ExportConfig(
+        os.path.join(c.output_dir, "train", method), f"{data}/features-*.tfrecord",
+        os.path.join(c.output_dir, "export", method), top_k=60, engine=c.engine),
+        c.pipeline_args())
   return f"embeddings and related-items top-60 for {', '.join(METHODS)}"
 
 
@@ -123,12 +121,12 @@ def _evaluate(c: DemoConfig) -> str:
   data = os.path.join(c.output_dir, "data")
   # The first evaluation also reads every run's training summaries (usage-ratio
   # curves, margin table), so they are plotted side by side.
-  runs = ",".join(f"{m.upper()}={os.path.join(c.output_dir, 'train', m)}" for m in METHODS)
+  runs = {m.upper(): os.path.join(c.output_dir, "train", m) for m in METHODS}
   for i, method in enumerate(METHODS):
-    evaluate.run([f"--embeddings={os.path.join(c.output_dir, 'export', method)}/embeddings-*",
-                  f"--edges={data}/edges-*.csv", f"--features={data}/features-*.tfrecord",
-                  f"--output_dir={os.path.join(c.output_dir, 'evaluate', method)}",
-                  *([f"--model_dir={runs}"] if i == 0 else [])])
+    evaluate.run_config(evaluate.EvaluateConfig(
+        f"{os.path.join(c.output_dir, 'export', method)}/embeddings-*", f"{data}/edges-*.csv",
+        f"{data}/features-*.tfrecord", os.path.join(c.output_dir, "evaluate", method),
+        model_dir=runs if i == 0 else None))
   return ("retrieval MAP@60 and NDCG@60 on the cold-start split, learned vs raw features; "
           "training curves")
 
@@ -167,7 +165,7 @@ def parse_args(argv) -> DemoConfig:
   p.add_argument("--engine", default=d.engine, choices=("local", "beam"),
                  help="local: validate, cluster, examples and export in memory (the same bytes "
                  "as Beam, docs/engines.md); beam: every pipeline stage on --runner")
-  a = p.parse_args(argv)
+  a = runner.parse_flags(p, argv)
   return DemoConfig(a.output_dir, a.num_items, a.seed, a.runner, a.train_steps, a.engine)
 
 

@@ -11,7 +11,8 @@ import json
 import sys
 
 from launch import logs
-from pipelines import features, synth
+from pipelines import features, runner, synth
+from pipelines.config_flags import attribute_help
 from pipelines.errors import InputError
 
 
@@ -53,13 +54,14 @@ def parse_args(argv) -> tuple[synth.SynthConfig, str]:
   p.add_argument("--preset", default=synth.DEFAULT_PRESET,
                  help="; ".join(f"{name}: {preset.summary}" for name, preset in synth.PRESETS.items()))
   fields = [f for f in dataclasses.fields(synth.SynthConfig) if f.name != "preset"]
+  helps = attribute_help(synth.SynthConfig)
   for f in fields:
     value = getattr(default, f.name)
     kwargs = {"action": argparse.BooleanOptionalAction} if isinstance(value, bool) else {
         "type": type(value) if isinstance(value, (int, float)) else str}
-    p.add_argument(f"--{f.name}", default=None, help=f"default {_shown(f.name, value)}{_preset_note(f.name)}",
-                   **kwargs)
-  a = p.parse_args(argv)
+    text = f"{helps.get(f.name, '')} (default {_shown(f.name, value)}{_preset_note(f.name)})"
+    p.add_argument(f"--{f.name}", default=None, help=text.replace("%", "%%").lstrip(), **kwargs)
+  a = runner.parse_flags(p, argv)
   overrides = {}
   for f in fields:
     given = getattr(a, f.name)

@@ -12,57 +12,38 @@ non-finite loss, gradient or variable during training (`--on_nonfinite=stop`).
 """
 
 import argparse
+import dataclasses
 import logging
-import re
 import sys
+import typing
 
+import model  # noqa: F401  pylint: disable=unused-import  (TF_USE_LEGACY_KERAS before TensorFlow)
 from launch import logs
+from pipelines import config_flags, runner
+from pipelines.config_flags import attribute_help
 
-# Flags whose value maps 1:1 to a TrainConfig field; None = not given.
-_FIELDS = {
-    "mode": str, "train_data": str, "eval_data": str, "model_dir": str, "strategy": str,
-    "tpu": str, "batch_size": int, "train_steps": int, "optimizer": str,
-    "learning_rate": float, "decay_rate": float, "decay_steps": int, "margin": float,
-    "mining": str, "num_sampled": int, "num_classes": int, "sampler": str, "temperature": float,
-    "checkpoint_every": int, "summary_every": int, "eval_every": int, "eval_steps": int,
-    "steps_per_loop": int, "on_nonfinite": str,
-    "max_checkpoints": int, "validation_data": str, "validate_every": int, "patience": int,
-    "selection_metric": str, "level_schedule": str,
-    "shuffle_buffer": int, "seed": int,
-    # model
-    "modalities": str, "hidden_units": str, "embedding_dim": int, "fusion": str,
-    "tower": str, "input_norm": str, "dropout": float,
-}
+# The network's fields that have a flag (the rest keep the preset's network).
+_MODEL_FLAGS = ("modalities", "hidden_units", "embedding_dim", "fusion", "tower", "input_norm",
+                "dropout")
+# Switches: given means True; not given keeps the preset's value.
+_SWITCHES = ("deterministic", "cluster_masking")
 
 
-def attribute_help(*classes) -> dict[str, str]:
-  """Per-field help text from the `Attributes:` sections of config docstrings.
+def _flag_types() -> dict[str, type]:
+  """Flag name -> argparse type, one per TrainConfig field (and the network's `_MODEL_FLAGS`)."""
+  from model.config import EmbeddingModelConfig  # pylint: disable=import-outside-toplevel
+  from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
 
-  A docstring entry may name several fields (`a / b:` or `a, b, c:`); each
-  gets the entry's text. Continuation lines are joined.
+  train_types = typing.get_type_hints(TrainConfig)
+  model_types = typing.get_type_hints(EmbeddingModelConfig)
+  types = {f.name: config_flags.flag_type(train_types[f.name])[0]
+           for f in dataclasses.fields(TrainConfig) if f.name != "model"}
+  types.update({name: config_flags.flag_type(model_types[name])[0] for name in _MODEL_FLAGS})
+  return {name: kind for name, kind in types.items() if name not in _SWITCHES}
 
-  Args:
-    *classes: dataclasses whose docstrings hold an `Attributes:` section.
 
-  Returns:
-    Field name -> one-line help text.
-  """
-  texts = {}
-  for cls in classes:
-    lines = [l for l in (cls.__doc__ or "").split("Attributes:", 1)[-1].splitlines()
-             if l.strip()]
-    indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
-    names, words = [], []
-    for line in lines + [" " * indent + "end:"]:
-      entry = re.match(r"^ {%d}([a-z_][a-z_0-9 ,/]*):\s*(.*)$" % indent, line)
-      if entry:
-        for name in names:
-          texts.setdefault(name, " ".join(words))
-        names = [n for n in re.split(r"[ ,/]+", entry.group(1)) if n]
-        words = [entry.group(2)]
-      elif names:
-        words.append(line.strip())
-  return texts
+# Flags whose value maps 1:1 to a config field; None = not given (the preset's value).
+_FIELDS = _flag_types()
 
 
 def _default_text(name: str) -> str:
@@ -77,7 +58,6 @@ def _default_text(name: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-  import model  # noqa: F401  pylint: disable=import-outside-toplevel,redefined-outer-name
   from model.config import EmbeddingModelConfig  # pylint: disable=import-outside-toplevel
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
 
@@ -86,11 +66,9 @@ def parser() -> argparse.ArgumentParser:
   for name, kind in _FIELDS.items():
     p.add_argument(f"--{name}", type=kind, default=None,
                    help=helps.get(name, "").replace("%", "%%") + _default_text(name))
-  p.add_argument("--deterministic", action="store_true", default=None,
-                 help="bit-identical weights for the same data, seed and strategy (slower input)")
-  p.add_argument("--cluster_masking", action="store_true", default=None,
-                 help="contrastive: same-cluster in-batch negatives are not negatives (the "
-                 "triplets need gcml examples --cluster_id_level)")
+  for name in _SWITCHES:
+    p.add_argument(f"--{name}", action="store_true", default=None,
+                   help=helps.get(name, "").replace("%", "%%"))
   p.add_argument("--preset", choices=("paper", "demo"), default="demo")
   p.add_argument("--export_only", action="store_true",
                  help="export model_dir/export (the best validation step, else the latest "
@@ -110,15 +88,28 @@ def config_from_argv(argv: list[str], read_inputs: bool = True):
   Returns:
     (TrainConfig, the parsed argparse namespace).
   """
-  import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+  args = runner.parse_flags(parser(), argv)
+  explicit = {k: getattr(args, k) for k in (*_FIELDS, *_SWITCHES)
+              if getattr(args, k) is not None}
+  return config_from_values(args.preset, explicit, read_inputs), args
+
+
+def config_from_values(preset: str, explicit: dict, read_inputs: bool = True):
+  """The validated TrainConfig of a preset with the given values on top (ConfigError if bad).
+
+  Args:
+    preset: `paper` or `demo`.
+    explicit: flag name -> typed value, as the user gave them.
+    read_inputs: as in `config_from_argv`.
+
+  Returns:
+    The TrainConfig.
+  """
   from model.trainer_config import TrainConfig
 
-  args = parser().parse_args(argv)
-  explicit = {k: getattr(args, k) for k in (*_FIELDS, "deterministic", "cluster_masking")
-              if getattr(args, k) is not None}
-  config = TrainConfig.from_flags(preset=args.preset, **dict(explicit)).validate()
+  config = TrainConfig.from_flags(preset=preset, **dict(explicit)).validate()
   if not read_inputs:
-    return config, args
+    return config
   # The flags are checked first (one line, before TensorFlow is imported), then the
   # modalities are read from the inputs' summary or records (TensorFlow's file API).
   from model import input_modalities
@@ -126,8 +117,8 @@ def config_from_argv(argv: list[str], read_inputs: bool = True):
   resolved = dict(explicit)
   input_modalities.resolve(resolved, input_kind(config.mode))
   if resolved != explicit:
-    config = TrainConfig.from_flags(preset=args.preset, **resolved).validate()
-  return config, args
+    config = TrainConfig.from_flags(preset=preset, **resolved).validate()
+  return config
 
 
 def main(argv: list[str]) -> int:

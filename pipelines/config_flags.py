@@ -99,7 +99,7 @@ def attribute_help(*classes) -> dict[str, str]:
   return texts
 
 
-def _flag_type(annotation) -> tuple[type, tuple | None]:
+def flag_type(annotation) -> tuple[type, tuple | None]:
   """(argparse type, choices) of an annotation; `X | None` is X."""
   if typing.get_origin(annotation) in (typing.Union, types.UnionType):
     annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
@@ -129,7 +129,7 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple = ()) -> None:
   for field in dataclasses.fields(cls):
     if field.name in skip:
       continue
-    kind, choices = _flag_type(hints[field.name])
+    kind, choices = flag_type(hints[field.name])
     group_name = next((g for g, group in GROUPS.items()
                        if field.name in group.__dataclass_fields__), None)
     target = parser

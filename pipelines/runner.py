@@ -61,15 +61,39 @@ def parse_stage_args(parser: argparse.ArgumentParser, argv) -> tuple[argparse.Na
   known, rest = parser.parse_known_args(argv)
   _, unknown = _beam_parser().parse_known_args(rest)
   if unknown:
-    arg = unknown[0]
-    if not arg.startswith("--"):
-      raise InputError(f"unexpected argument {arg!r} (flags are --name=value)")
-    name = arg.split("=", 1)[0]
-    close = (difflib.get_close_matches(name, _flag_names(parser), n=1, cutoff=0.75)
-             or difflib.get_close_matches(name, _flag_names(_beam_parser()), n=1, cutoff=0.85))
-    hint = f"; did you mean {close[0]}?" if close else f"; see {parser.prog} --help"
-    raise InputError(f"unknown flag {name}{hint}")
+    raise unknown_argument(parser, unknown[0], beam=True)
   return known, rest
+
+
+def parse_flags(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
+  """Parses the flags of a command that takes no Beam options (train, synth, demo).
+
+  Args:
+    parser: the command's argument parser.
+    argv: the command line after the subcommand.
+
+  Returns:
+    The parsed flags.
+
+  Raises:
+    InputError: an argument the command does not know, with a suggestion.
+  """
+  known, unknown = parser.parse_known_args(argv)
+  if unknown:
+    raise unknown_argument(parser, unknown[0], beam=False)
+  return known
+
+
+def unknown_argument(parser: argparse.ArgumentParser, arg: str, beam: bool) -> InputError:
+  """The one-line error for an unknown argument: the closest flag, else where to look."""
+  if not arg.startswith("--"):
+    return InputError(f"unexpected argument {arg!r} (flags are --name=value)")
+  name = arg.split("=", 1)[0]
+  close = (difflib.get_close_matches(name, _flag_names(parser), n=1, cutoff=0.75)
+           or (beam and difflib.get_close_matches(name, _flag_names(_beam_parser()), n=1,
+                                                  cutoff=0.85)))
+  hint = f"; did you mean {close[0]}?" if close else f"; see {parser.prog} --help"
+  return InputError(f"unknown flag {name}{hint}")
 
 
 def pipeline_options(pipeline_args: list[str]) -> PipelineOptions:

@@ -85,3 +85,17 @@ def test_flag_values_reach_the_typed_config():
   config, _ = evaluate.parse_args(["--embeddings=e", "--edges=e.csv", "--features=f",
                                    "--output_dir=o", "--model_dir=A=a,B=b", "--model_dir=c"])
   assert config.model_dir == {"A": "a", "B": "b", "c": "c"}
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--batch_sise=3"], "gcml train: error: unknown flag --batch_sise; "
+     "did you mean --batch_size?"),
+    (["demo", "--trian_steps=3"], "gcml demo: error: unknown flag --trian_steps; "
+     "did you mean --train_steps?"),
+    (["synth", "--output_dir=o", "--sead=3"], "gcml synth: error: unknown flag --sead; "
+     "did you mean --seed?"),
+])
+def test_commands_without_beam_options_give_the_one_line_error(argv, message, capsys):
+  from launch import main  # pylint: disable=import-outside-toplevel
+  assert main.main(argv) == 2
+  assert capsys.readouterr().err.strip() == message
