@@ -7,6 +7,8 @@ L2-normalised (the model's output).
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 from model.checkpoints import atomic_export
@@ -30,6 +32,27 @@ def export_saved_model(model: tf.keras.Model, path: str) -> str:
   module.serve = serve
   return atomic_export(
       lambda tmp: tf.saved_model.save(module, tmp, signatures={"serving_default": serve}), path)
+
+
+def export_trained(model: tf.keras.Model, model_dir: str, chief: bool) -> str:
+  """Exports a training run's model to `model_dir/export`.
+
+  Args:
+    model: the trained model.
+    model_dir: the run's `--model_dir`.
+    chief: False on a multi-worker worker that is not the chief: every worker
+      must save (collectives), only the chief's export is kept.
+
+  Returns:
+    The export path.
+  """
+  path = os.path.join(model_dir, "export")
+  if not chief:
+    path = os.path.join(model_dir, f"export_tmp_{os.getpid()}")
+  export_saved_model(model, path)
+  if not chief:
+    tf.io.gfile.rmtree(path)
+  return path
 
 
 def load_embedder(path: str):

@@ -56,7 +56,7 @@ def _write(d, n, num_classes, rng):
 def _bench_train(mode, size, data, model_dir, args) -> dict:
   import tensorflow as tf
 
-  from model import train_inputs, trainer
+  from model import train_inputs, train_objects
   from model.steps import make_replica_step
   from model.train_loop import make_train_loop
   from model.trainer_config import TrainConfig
@@ -67,7 +67,7 @@ def _bench_train(mode, size, data, model_dir, args) -> dict:
       num_classes=args.num_classes, num_sampled=args.num_sampled, shuffle_buffer=256,
       learning_rate=1e-3 if size == "demo" else None).validate()
   strategy = tf.distribute.get_strategy()
-  objs = trainer._Objects(cfg, strategy)  # noqa: SLF001  (the trainer's own objects)
+  objs = train_objects.TrainObjects(cfg, strategy)
   loop = make_train_loop(strategy, make_replica_step(cfg, objs.model, objs.optimizer,
                                                      objs.table))
   it = iter(train_inputs.distributed_dataset(cfg, strategy))  # noqa: SLF001

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from model import trainer
+from model import train_objects, trainer
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
 from model.export import load_embedder
@@ -119,7 +119,7 @@ class TrainTest(tf.test.TestCase):
 
     # Optimizer state restored too (RMSProp/Adam slots), not only the weights.
     trained = {v.name: v.numpy() for v in more.optimizer.variables}
-    again = trainer._Objects(cfg, tf.distribute.get_strategy())
+    again = train_objects.TrainObjects(cfg, tf.distribute.get_strategy())
     again.restore()
     self.assertEqual(int(again.optimizer.iterations), 45)
     for v in again.optimizer.variables:
