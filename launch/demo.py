@@ -5,7 +5,6 @@ one line with its time, and the end says where everything is. Rerunning into
 the same directory replaces the results (every stage rewrites its outputs).
 """
 
-import argparse
 import contextlib
 import dataclasses
 import logging
@@ -14,19 +13,31 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from launch import demo_report, logs
-from pipelines import runner
+from pipelines import config_flags, runner
 
 
 @dataclasses.dataclass
 class DemoConfig:
+  """The demo's settings (flags of the same names, `pipelines/config_flags.py`).
+
+  Attributes:
+    output_dir: where every stage writes (one folder each).
+    num_items: items of the generated world.
+    seed: seed of the world, the clustering, the examples and the training.
+    runner: Beam runner for the pipeline stages (with --engine=beam).
+    train_steps: steps per method.
+    engine: local: validate, cluster, examples and export in memory (the same
+      bytes as Beam, docs/engines.md); beam: every pipeline stage on --runner.
+  """
   output_dir: str = "out/demo"
   num_items: int = 20000
   seed: int = 0
   runner: str = "DirectRunner"
   train_steps: int = 400
-  engine: str = "local"  # local: the in-memory engines; beam: every pipeline on `runner`
+  engine: Literal["local", "beam"] = "local"
 
   def pipeline_args(self) -> list[str]:
     """The Beam options of the pipeline stages (the runner, on `engine=beam`)."""
@@ -155,18 +166,9 @@ def _run_quietly(stage: Stage, config: DemoConfig) -> str:
 
 
 def parse_args(argv) -> DemoConfig:
-  d = DemoConfig()
-  p = argparse.ArgumentParser(prog="gcml demo", description=__doc__.splitlines()[0])
-  p.add_argument("--output_dir", default=d.output_dir)
-  p.add_argument("--num_items", type=int, default=d.num_items)
-  p.add_argument("--seed", type=int, default=d.seed)
-  p.add_argument("--runner", default=d.runner, help="Beam runner for the pipeline stages")
-  p.add_argument("--train_steps", type=int, default=d.train_steps, help="steps per method")
-  p.add_argument("--engine", default=d.engine, choices=("local", "beam"),
-                 help="local: validate, cluster, examples and export in memory (the same bytes "
-                 "as Beam, docs/engines.md); beam: every pipeline stage on --runner")
-  a = runner.parse_flags(p, argv)
-  return DemoConfig(a.output_dir, a.num_items, a.seed, a.runner, a.train_steps, a.engine)
+  """Parses `gcml demo`'s flags into its config."""
+  parser = config_flags.stage_parser("gcml demo", __doc__, DemoConfig)
+  return config_flags.config_from_args(DemoConfig, runner.parse_flags(parser, argv))
 
 
 def main(argv: list[str]) -> int:
