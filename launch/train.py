@@ -59,6 +59,7 @@ def _default_text(name: str) -> str:
 
 def parser() -> argparse.ArgumentParser:
   from model.config import EmbeddingModelConfig  # pylint: disable=import-outside-toplevel
+  from model import train_presets  # pylint: disable=import-outside-toplevel
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
 
   helps = attribute_help(TrainConfig, EmbeddingModelConfig)
@@ -69,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
   for name in _SWITCHES:
     p.add_argument(f"--{name}", action="store_true", default=None,
                    help=helps.get(name, "").replace("%", "%%"))
-  p.add_argument("--preset", choices=("paper", "demo"), default="demo")
+  p.add_argument("--preset", choices=tuple(train_presets.PRESETS), default="demo",
+                 help="the network and per-mode values to start from (model/train_presets.py)")
   p.add_argument("--export_only", action="store_true",
                  help="export model_dir/export (the best validation step, else the latest "
                  "checkpoint) and exit")

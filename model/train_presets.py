@@ -1,9 +1,14 @@
-"""The presets of `gcml train --preset=NAME`: per-mode values, one registry.
+"""The presets of `gcml train --preset=NAME`: one registry, `PRESETS`.
 
-A preset sets the optimizer, schedule, batch and loss values of each mode
-(`TrainConfig.from_flags` applies it, then the user's explicit flags); the
-network comes from `EmbeddingModelConfig.paper()` / `.demo()`.
+A preset is the network it starts from and, per mode, the optimizer,
+schedule, batch and loss values (`TrainConfig.from_flags` applies it, then
+the user's explicit flags). A new preset is one `Preset` entry in `PRESETS`.
 """
+
+import dataclasses
+from collections.abc import Callable
+
+from model.config import EmbeddingModelConfig
 
 # Papers' values (GCML/CDML triplet; CLC). Contrastive has no paper: Adam defaults.
 # CLC's sampler is `uniform`: the paper does not name one, and our labels are
@@ -28,4 +33,19 @@ DEMO = {
                         decay_steps=1000, batch_size=64, temperature=0.1, train_steps=200),
 }
 
-PRESETS = {"paper": PAPER, "demo": DEMO}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """A named starting point of a training run.
+
+  Attributes:
+    network: builds the network's config.
+    modes: mode -> TrainConfig field values.
+  """
+  network: Callable[[], EmbeddingModelConfig]
+  modes: dict
+
+
+PRESETS = {"paper": Preset(EmbeddingModelConfig.paper, PAPER),
+           "demo": Preset(EmbeddingModelConfig.demo, DEMO)}

@@ -134,8 +134,9 @@ class TrainConfig:
                           f"got {preset!r}")
       if mode not in MODES:
         raise ConfigError(f"--mode must be one of {MODES}, got {mode!r}")
-      values.update(train_presets.PRESETS[preset][mode])
-    model_cfg = EmbeddingModelConfig.paper() if preset == "paper" else EmbeddingModelConfig.demo()
+      values.update(train_presets.PRESETS[preset].modes[mode])
+    model_cfg = (train_presets.PRESETS[preset].network() if preset is not None
+                 else EmbeddingModelConfig.demo())
     model_over = {}
     if "modalities" in explicit:
       model_over["modalities"] = parse_modalities(explicit.pop("modalities"))
