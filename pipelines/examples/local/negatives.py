@@ -10,7 +10,8 @@ construction.
 
 import numpy as np
 
-from pipelines.examples import neighbour_filter, random_negatives, smart_negatives
+from pipelines import hashing_vectorised
+from pipelines.examples import neighbour_filter, smart_negatives
 from pipelines.examples.local.anchors import split_outputs
 from pipelines.examples.neighbour_filter import Candidates
 
@@ -52,6 +53,9 @@ def smart_triplets(anchors: list, samples: dict, start: int, levels: int, config
   """
   triplets, candidates, pending = [], [], anchors
   for level in range(start, levels):
+    if level == 0:
+      pending = _level0(pending, samples[0], config.seed, triplets, counts)
+      continue
     resolve = smart_negatives.ResolveLevel(level, config.seed, config.negative_draws)
     outputs = {}
     for kv in pending:
@@ -74,12 +78,86 @@ def smart_triplets(anchors: list, samples: dict, start: int, levels: int, config
   return [tuple(t) for t in triplets], pending
 
 
-def random_triplets(anchors: list, ranked_ids: list, seed: int, counts) -> list:
-  """`random_negatives.RandomNegatives`: a uniform train item other than anchor and positive."""
-  out = []
-  n = len(ranked_ids)
+def slot_ids(anchors: list) -> tuple:
+  """(anchor ids, positive ids) of every (anchor, positive) slot, as numpy bytes arrays."""
+  pairs = [(a, p) for a, anchor in anchors for p, _ in anchor.positives]
+  return (hashing_vectorised.encoded([a for a, _ in pairs]),
+          hashing_vectorised.encoded([p for _, p in pairs]))
+
+
+def _level0(anchors: list, samples: dict, seed: int, triplets: list, counts) -> list:
+  """`ResolveLevel(0)` for every anchor, its picks hashed in one batch.
+
+  The rule is `ResolveLevel._level0`'s: the pool is the L0 reservoir minus
+  the anchor, its reservoir neighbours and the positive, and the negative is
+  `pool[pick(len(pool), seed, "negative", 0, anchor, positive)]`. The pool is
+  not built: the pick is mapped onto the reservoir by skipping the excluded
+  positions, as `random_negatives.draw_rank` skips excluded ranks.
+
+  Returns:
+    The anchors (or single slots) that go up a level.
+  """
+  a_ids, p_ids = slot_ids(anchors)
+  u = hashing_vectorised.uniform(len(a_ids), seed, "negative", 0, a_ids, p_ids).tolist()
+  positions, up, at = {}, [], 0
   for kv in anchors:
-    for rank, (anchor_id, positive) in split_outputs(
-        random_negatives._requests(kv, n, seed), {}, counts):  # pylint: disable=protected-access
-      out.append((anchor_id, positive, ranked_ids[rank], smart_negatives.RANDOM_LEVEL))
+    anchor_id, anchor = kv
+    n = len(anchor.positives)
+    slot_u, at = u[at:at + n], at + n
+    sample = samples.get((0, anchor.info.path[0]))
+    if sample is None or sample.size - 1 - anchor.nbr0 <= 0:
+      counts["fallback/level_0_pool_empty"] += n
+      up.append(kv)
+      continue
+    where = positions.get(anchor.info.path[0])
+    if where is None:
+      where = positions[anchor.info.path[0]] = {m: i for i, m in enumerate(sample.members)}
+    excluded = {where[m] for m in (anchor_id, *anchor.res_nbrs) if m in where}
+    left = len(sample.members) - len(excluded)
+    if not left:
+      counts["fallback/level_0_reservoir_miss"] += n
+      up.append(kv)
+      continue
+    for (positive, rank), value in zip(anchor.positives, slot_u):
+      own = where.get(positive)
+      skip = excluded if own is None or own in excluded else excluded | {own}
+      size = left - (len(skip) - len(excluded))
+      if not size:
+        counts["fallback/level_0_reservoir_miss"] += 1
+        up.append((anchor_id, anchor._replace(positives=((positive, rank),))))
+        continue
+      r = min(size - 1, int(value * size))
+      for e in sorted(skip):
+        if r >= e:
+          r += 1
+      triplets.append((anchor_id, positive, sample.members[r], 0))
+  return up
+
+
+def random_triplets(anchors: list, ranked_ids: list, seed: int, counts) -> list:
+  """`random_negatives.RandomNegatives`: a uniform train item other than anchor and positive.
+
+  `random_negatives.draw_rank` for every slot at once: a pick among the
+  `n - |{anchor, positive}|` ranks left, then shifted past the excluded ranks
+  in increasing order.
+  """
+  n = len(ranked_ids)
+  a_ids, p_ids = slot_ids(anchors)
+  a_rank = np.fromiter((a.info.rank for _, a in anchors for _ in a.positives), np.int64,
+                       len(a_ids))
+  p_rank = np.fromiter((r for _, a in anchors for _, r in a.positives), np.int64, len(a_ids))
+  low, high = np.minimum(a_rank, p_rank), np.maximum(a_rank, p_rank)
+  distinct = low != high
+  left = n - 1 - distinct
+  ok = left > 0
+  if (~ok).any():
+    counts["skipped/no_random_candidate"] += int((~ok).sum())
+  u = hashing_vectorised.uniform(len(a_ids), seed, "random", a_ids, p_ids)
+  r = np.minimum(left - 1, (u * left).astype(np.int64))
+  r += r >= low
+  r += distinct & (r >= high)
+  out = []
+  for a, p, rank in zip(a_ids[ok].tolist(), p_ids[ok].tolist(), r[ok].tolist()):
+    out.append((a.decode("utf-8"), p.decode("utf-8"), ranked_ids[rank],
+                smart_negatives.RANDOM_LEVEL))
   return out

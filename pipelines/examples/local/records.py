@@ -12,7 +12,7 @@ shard's records are encoded at a time.
 import collections
 import os
 
-from pipelines import hashing, shard_sets, sharded_io, tf_example
+from pipelines import hashing_vectorised, shard_sets, sharded_io, tf_example
 from pipelines.examples.join_features import ROLES, level_name
 
 
@@ -103,8 +103,12 @@ class TripletEncoder:
 
 
 def keyed_triplets(triplets: list, items: dict, seed: int, counts) -> list:
-  """(sort key, triplet) per distinct triplet, counted as `_Encode` counts them."""
-  keyed = []
+  """(sort key, triplet) per distinct triplet, counted as `_Encode` counts them.
+
+  The sort key is `order_key(seed, anchor, positive)|anchor|positive`; the
+  order keys are hashed in one batch.
+  """
+  kept = []
   for triplet, copies in collections.Counter(triplets).items():
     anchor, positive, negative, level = triplet
     if anchor not in items or positive not in items or negative not in items:
@@ -114,5 +118,8 @@ def keyed_triplets(triplets: list, items: dict, seed: int, counts) -> list:
       counts["triplets/duplicates_merged"] += copies - 1
     counts[f"triplets/{level_name(level)}"] += 1
     counts["triplets/total"] += 1
-    keyed.append((f"{hashing.order_key(seed, anchor, positive)}|{anchor}|{positive}", triplet))
-  return keyed
+    kept.append(triplet)
+  order = hashing_vectorised.order_key(
+      len(kept), seed, hashing_vectorised.encoded([t[0] for t in kept]),
+      hashing_vectorised.encoded([t[1] for t in kept])).tolist()
+  return [(f"{key.decode('ascii')}|{t[0]}|{t[1]}", t) for key, t in zip(order, kept)]
