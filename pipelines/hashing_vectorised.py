@@ -149,6 +149,23 @@ def keys(n: int, *parts) -> tuple:
   return block.reshape(n, _BLOCK), lengths
 
 
+def blake2b64_strings(values: np.ndarray) -> np.ndarray:
+  """`hashing.blake2b64` of each element of a numpy bytes array (e.g. `split.split_hash`)."""
+  block, lengths = keys(len(values), values)
+  out = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
+  for i in np.flatnonzero(lengths > _BLOCK).tolist():
+    out[i] = hashing.blake2b64(values[i])
+  return out
+
+
+def below(values: np.ndarray, bound: float) -> np.ndarray:
+  """Whether each uint64 is < `bound` (a float >= 0), compared exactly as Python compares."""
+  limit = math.ceil(bound)
+  if limit > 2**64 - 1:
+    return np.ones(len(values), bool)
+  return values < np.uint64(limit)
+
+
 def hash64(n: int, seed: int, *parts) -> np.ndarray:
   """`hashing.hash64(seed, *parts)` for n keys (parts as in `keys`), uint64."""
   block, lengths = keys(n, seed, *parts)

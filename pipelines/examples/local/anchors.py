@@ -9,8 +9,9 @@ edges by (anchor, key, neighbour id), with the same seeded keys.
 
 import numpy as np
 
-from pipelines import hashing_vectorised, split
+from pipelines import hashing_vectorised
 from pipelines.examples.positives import Anchor
+from pipelines.split import _SCALE as SCALE
 
 
 def split_outputs(generator, outputs: dict, counts) -> list:
@@ -50,9 +51,9 @@ def sample_anchors(edges, infos, config, smart: bool, counts) -> list:
     The anchors, in no particular order.
   """
   ids = edges.ids
-  test = np.fromiter((split.is_test(i, config.test_fraction) for i in ids), bool, len(ids))
-  held = np.fromiter((split.is_validation(i, config.validation_fraction) for i in ids), bool,
-                     len(ids))
+  hashes = hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))
+  test = hashing_vectorised.below(hashes, config.test_fraction * SCALE)
+  held = ~hashing_vectorised.below(hashes, (1.0 - config.validation_fraction) * SCALE)
   src, dst, weight = edges.src, edges.dst, edges.weight
   touching_test = test[src] | test[dst]
   touching_val = ~touching_test & (held[src] | held[dst])
