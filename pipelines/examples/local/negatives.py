@@ -1,11 +1,14 @@
-"""Smart and random negatives in memory.
+"""Smart and random negatives in memory, the seeded draws hashed in batches.
 
-Each level's rule is `smart_negatives.ResolveLevel` itself, called per
-anchor with its cluster's sample; the neighbour filter is
-`neighbour_filter._choose` on answers looked up in the sorted edge keys; a
-random negative is `random_negatives._requests`' rank, read from the ranked
-ids. So the draws, fall-backs and counts are the Beam engine's by
-construction.
+Each level applies `smart_negatives.ResolveLevel`'s rule to every anchor
+with its cluster's sample (level 0: a pick in the reservoir minus excluded
+ids; above: per draw a sibling child by size, then a member), with the
+uniforms of all slots hashed at once by `hashing_vectorised`; the neighbour
+filter is `neighbour_filter._choose` itself on answers looked up in the
+sorted edge keys; a random negative is `random_negatives.draw_rank`'s rank,
+computed for all slots at once. The equality tests
+(`tests/examples/test_local_engine.py`) hold the draws, fall-backs and
+counts to the Beam engine's.
 """
 
 import numpy as np
@@ -56,13 +59,7 @@ def smart_triplets(anchors: list, samples: dict, start: int, levels: int, config
     if level == 0:
       pending = _level0(pending, samples[0], config.seed, triplets, counts)
       continue
-    resolve = smart_negatives.ResolveLevel(level, config.seed, config.negative_draws)
-    outputs = {}
-    for kv in pending:
-      sample = samples[level].get((level, kv[1].info.path[level]))
-      triplets += split_outputs(resolve.process((kv, sample)), outputs, counts)
-    candidates += outputs.get("candidates", [])
-    pending = outputs.get("up", [])
+    pending = _upper(pending, samples[level], level, config, candidates, counts)
   if levels > max(1, start) and candidates:
     probes = [(slot[0], draw) for slot in candidates for draw in slot[3]]
     neighbour = edge_set.contains(probes).tolist()
@@ -131,6 +128,55 @@ def _level0(anchors: list, samples: dict, seed: int, triplets: list, counts) -> 
         if r >= e:
           r += 1
       triplets.append((anchor_id, positive, sample.members[r], 0))
+  return up
+
+
+def _upper(anchors: list, samples: dict, level: int, config, candidates: list, counts) -> list:
+  """`ResolveLevel(level)` for level >= 1, every draw's two uniforms hashed in one batch.
+
+  The rule is `ResolveLevel._upper` and `_draw`'s: draw t picks a sibling
+  child by size (`uniform(..., "child"[, t]) * total`, sizes subtracted in
+  order) and a member of its sample (`pick(..., [t])`). Each slot's
+  `Candidates` (as a plain tuple) is appended to `candidates`.
+
+  Returns:
+    The anchors that go up a level (pool empty).
+  """
+  seed, draws = config.seed, config.negative_draws
+  usable, up = [], []
+  for kv in anchors:
+    sample = samples.get((level, kv[1].info.path[level]))
+    if sample is None or sample.num_children < 2:
+      counts[f"fallback/level_{level}_pool_empty"] += len(kv[1].positives)
+      up.append(kv)
+    else:
+      usable.append((kv, sample))
+  a_ids, p_ids = slot_ids([kv for kv, _ in usable])
+  n = len(a_ids)
+  child_u = [hashing_vectorised.uniform(n, seed, "negative", level, a_ids, p_ids, "child",
+                                        *((t,) if t else ())).tolist() for t in range(draws)]
+  member_u = [hashing_vectorised.uniform(n, seed, "negative", level, a_ids, p_ids,
+                                         *((t,) if t else ())).tolist() for t in range(draws)]
+  at = 0
+  for (anchor_id, anchor), sample in usable:
+    own = anchor.info.path[level - 1]
+    siblings = [c for c in sample.children if c.id != own]
+    total = sum(c.size for c in siblings)
+    for positive, positive_rank in anchor.positives:
+      drawn = []
+      for t in range(draws):
+        target = child_u[t][at] * total
+        child = siblings[-1]
+        for c in siblings:
+          target -= c.size
+          if target < 0:
+            child = c
+            break
+        size = len(child.members)
+        drawn.append(child.members[min(size - 1, int(member_u[t][at] * size))])
+      candidates.append((anchor_id, positive, level, tuple(drawn), tuple(anchor.info),
+                         positive_rank))
+      at += 1
   return up
 
 
