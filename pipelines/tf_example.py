@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from pipelines import example_proto
+
 Value = bytes | str | Sequence[bytes] | Sequence[str] | np.ndarray | Sequence[float] | Sequence[int]
 
 
@@ -77,8 +79,7 @@ def parse(data: bytes) -> dict[str, list | np.ndarray]:
   Raises:
     ValueError: if `data` is not a serialized tf.train.Example.
   """
-  from tensorflow.core.example import example_pb2  # pylint: disable=import-outside-toplevel
-  example = example_pb2.Example()
+  example = example_proto.example_class()()
   try:
     example.ParseFromString(data)
   except Exception as e:  # google.protobuf.message.DecodeError

@@ -9,9 +9,9 @@ edges by (anchor, key, neighbour id), with the same seeded keys.
 
 import numpy as np
 
-from pipelines import hashing, split
-from pipelines.examples import triplets as triplets_lib
-from pipelines.examples.positives import Anchor, slot_hash
+from pipelines import hashing_vectorised
+from pipelines.examples.positives import Anchor
+from pipelines.split import _SCALE as SCALE
 
 
 def split_outputs(generator, outputs: dict, counts) -> list:
@@ -51,9 +51,9 @@ def sample_anchors(edges, infos, config, smart: bool, counts) -> list:
     The anchors, in no particular order.
   """
   ids = edges.ids
-  test = np.fromiter((split.is_test(i, config.test_fraction) for i in ids), bool, len(ids))
-  held = np.fromiter((split.is_validation(i, config.validation_fraction) for i in ids), bool,
-                     len(ids))
+  hashes = hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))
+  test = hashing_vectorised.below(hashes, config.test_fraction * SCALE)
+  held = ~hashing_vectorised.below(hashes, (1.0 - config.validation_fraction) * SCALE)
   src, dst, weight = edges.src, edges.dst, edges.weight
   touching_test = test[src] | test[dst]
   touching_val = ~touching_test & (held[src] | held[dst])
@@ -99,22 +99,22 @@ def sample_anchors(edges, infos, config, smart: bool, counts) -> list:
 
 
 def _positive_keys(ids: list, x, y, w, config) -> np.ndarray:
-  """The `AdjacencyFn` key of each directed edge x -> y."""
-  seed = config.seed
-  xs, ys = [ids[i] for i in x.tolist()], [ids[i] for i in y.tolist()]
+  """The `AdjacencyFn` key of each directed edge x -> y, hashed in one batch."""
+  names = hashing_vectorised.encoded(ids)
+  xs, ys = names[x], names[y]
   if config.positive_sampling == "weighted":
-    keys = [hashing.weighted_key(wt, seed, "positive", a, b)
-            for wt, a, b in zip(w.tolist(), xs, ys)]
-  else:
-    keys = [hashing.uniform(seed, "positive", a, b) for a, b in zip(xs, ys)]
-  return np.array(keys, np.float64)
+    return hashing_vectorised.weighted_key(w, len(x), config.seed, "positive", xs, ys)
+  return hashing_vectorised.uniform(len(x), config.seed, "positive", xs, ys)
 
 
 def cap_slots(anchors: list, limit: int, seed: int) -> list:
-  """`CapTriplets`: keeps the `limit` (anchor, positive) slots of smallest slot hash."""
+  """`CapTriplets`: keeps the `limit` (anchor, positive) slots of smallest `slot_hash`."""
   if sum(len(anchor.positives) for _, anchor in anchors) <= limit:
     return anchors
-  hashed = [[slot_hash(seed, a, p) for p, _ in anchor.positives] for a, anchor in anchors]
+  a_ids = hashing_vectorised.encoded([a for a, anchor in anchors for _ in anchor.positives])
+  p_ids = hashing_vectorised.encoded([p for _, anchor in anchors for p, _ in anchor.positives])
+  values = iter(hashing_vectorised.hash64(len(a_ids), seed, "slot", a_ids, p_ids).tolist())
+  hashed = [[(next(values), a, p) for p, _ in anchor.positives] for a, anchor in anchors]
   threshold = sorted(h for slots in hashed for h in slots)[limit - 1]
   kept = []
   for (a, anchor), slots in zip(anchors, hashed):
@@ -125,10 +125,22 @@ def cap_slots(anchors: list, limit: int, seed: int) -> list:
 
 
 def mix_random(anchors: list, fraction: float, seed: int, counts):
-  """`--random_fraction`: (anchors kept smart, anchors sent to a random negative)."""
-  outputs = {}
-  smart = []
-  for kv in anchors:
-    smart += split_outputs(triplets_lib._mix_random(kv, fraction, seed),  # pylint: disable=protected-access
-                           outputs, counts)
-  return smart, outputs.get("random", [])
+  """`--random_fraction` (`triplets._mix_random`): (anchors kept smart, anchors sent random).
+
+  A slot goes random when `uniform(seed, "mix_random", anchor, positive)` <
+  `fraction`; the uniforms are hashed in one batch.
+  """
+  a_ids = hashing_vectorised.encoded([a for a, anchor in anchors for _ in anchor.positives])
+  p_ids = hashing_vectorised.encoded([p for _, anchor in anchors for p, _ in anchor.positives])
+  chosen_all = iter((hashing_vectorised.uniform(len(a_ids), seed, "mix_random", a_ids, p_ids)
+                     < fraction).tolist())
+  smart, mixed = [], []
+  for anchor_id, anchor in anchors:
+    chosen = [p for p in anchor.positives if next(chosen_all)]
+    if chosen:
+      counts["triplets/mixed_random"] += len(chosen)
+      mixed.append((anchor_id, anchor._replace(positives=tuple(chosen))))
+    if len(chosen) < len(anchor.positives):
+      smart.append((anchor_id, anchor._replace(
+          positives=tuple(p for p in anchor.positives if p not in chosen))))
+  return smart, mixed

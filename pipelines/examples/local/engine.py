@@ -73,8 +73,7 @@ def _examples(config, items, edge_paths, assignment_paths, levels, stage, counts
   if config.kind != "random":
     all_rows, refused = inputs.read_assignments_local(assignment_paths, levels, stage)
     rejections += refused
-    for row in all_rows:
-      part = split.split_of(row.id, *fractions)
+    for row, part in zip(all_rows, item_infos.split_parts([r.id for r in all_rows], *fractions)):
       if part == "train":
         rows.append(row)
       else:

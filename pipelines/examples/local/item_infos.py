@@ -9,18 +9,32 @@ Beam combiners compute piece by piece.
 import collections
 import dataclasses
 
-from pipelines import hashing, split
+import numpy as np
+
+from pipelines import hashing, hashing_vectorised
 from pipelines.examples import tables
 from pipelines.examples.items import ItemInfo
-from pipelines.examples.reservoirs import Child, MemberSample, ParentSample, member_hash
+from pipelines.examples.reservoirs import Child, MemberSample, ParentSample
+from pipelines.split import _SCALE
 from pipelines.rejected import Rejection
+
+
+def split_parts(ids: list, test_fraction: float, validation_fraction: float) -> list:
+  """`split.split_of` of every id ("test", "validation" or "train"), hashed in one batch."""
+  for fraction in (test_fraction, validation_fraction):
+    if not 0.0 <= fraction <= 1.0:
+      raise ValueError(f"split fractions must be in [0, 1], got {fraction}")
+  hashes = hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))
+  test = hashing_vectorised.below(hashes, test_fraction * _SCALE)
+  validation = ~hashing_vectorised.below(hashes, (1.0 - validation_fraction) * _SCALE)
+  return np.where(test, "test", np.where(validation, "validation", "train")).tolist()
 
 
 def train_only(ids, test_fraction: float, validation_fraction: float, name: str, counts):
   """The ids in the train split; the others are counted as `name` with {part} filled in."""
+  ids = list(ids)
   kept = []
-  for item_id in ids:
-    part = split.split_of(item_id, test_fraction, validation_fraction)
+  for item_id, part in zip(ids, split_parts(ids, test_fraction, validation_fraction)):
     if part == "train":
       kept.append(item_id)
     else:
@@ -30,7 +44,9 @@ def train_only(ids, test_fraction: float, validation_fraction: float, name: str,
 
 def dense_ranks(ids, seed: int, salt: str = "rank") -> list:
   """The ids in increasing (seeded hash, id) order: position = `DenseRanks` rank."""
-  return [i for _, i in sorted((hashing.hash64(seed, salt, i), i) for i in ids)]
+  ids = list(ids)
+  hashes = hashing_vectorised.hash64(len(ids), seed, salt, hashing_vectorised.encoded(ids))
+  return [i for _, i in sorted(zip(hashes.tolist(), ids))]
 
 
 @dataclasses.dataclass
@@ -75,12 +91,18 @@ def _bottom_k(groups: dict, k: int) -> dict:
   return {key: (len(pairs), tuple(sorted(pairs)[:k])) for key, pairs in groups.items()}
 
 
+def _member_hashes(infos: LocalInfos, seed: int, level: int) -> list:
+  """`reservoirs.member_hash(seed, level, id)` of every item, by rank."""
+  return hashing_vectorised.hash64(len(infos.ids), seed, "reservoir", level,
+                                   hashing_vectorised.encoded(infos.ids)).tolist()
+
+
 def l0_samples(infos: LocalInfos, seed: int, reservoir_size: int) -> dict:
   """`reservoirs.L0Samples`: {(0, cluster): MemberSample}; sets `infos.in_res0`."""
   groups = collections.defaultdict(list)
-  for item_id, path in zip(infos.ids, infos.paths):
+  for item_id, path, h in zip(infos.ids, infos.paths, _member_hashes(infos, seed, 0)):
     if path is not None:
-      groups[(0, path[0])].append((member_hash(seed, 0, item_id), item_id))
+      groups[(0, path[0])].append((h, item_id))
   samples = {key: MemberSample(count, tuple(m for _, m in smallest))
              for key, (count, smallest) in _bottom_k(groups, reservoir_size).items()}
   infos.in_res0 = {m for sample in samples.values() for m in sample.members}
@@ -91,10 +113,9 @@ def parent_samples(infos: LocalInfos, level: int, seed: int, reservoir_size: int
                    max_children: int) -> dict:
   """`reservoirs.ParentSamples` for one level >= 1: {(level, cluster): ParentSample}."""
   children = collections.defaultdict(list)
-  for item_id, path in zip(infos.ids, infos.paths):
+  for item_id, path, h in zip(infos.ids, infos.paths, _member_hashes(infos, seed, level)):
     if path is not None:
-      children[(path[level], path[level - 1])].append((member_hash(seed, level, item_id),
-                                                       item_id))
+      children[(path[level], path[level - 1])].append((h, item_id))
   parents = collections.defaultdict(list)
   for (parent, child), (count, smallest) in _bottom_k(children, reservoir_size).items():
     parents[(level, parent)].append((hashing.hash64(seed, "child", level, child),

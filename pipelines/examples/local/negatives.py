@@ -1,16 +1,20 @@
-"""Smart and random negatives in memory.
+"""Smart and random negatives in memory, the seeded draws hashed in batches.
 
-Each level's rule is `smart_negatives.ResolveLevel` itself, called per
-anchor with its cluster's sample; the neighbour filter is
-`neighbour_filter._choose` on answers looked up in the sorted edge keys; a
-random negative is `random_negatives._requests`' rank, read from the ranked
-ids. So the draws, fall-backs and counts are the Beam engine's by
-construction.
+Each level applies `smart_negatives.ResolveLevel`'s rule to every anchor
+with its cluster's sample (level 0: a pick in the reservoir minus excluded
+ids; above: per draw a sibling child by size, then a member), with the
+uniforms of all slots hashed at once by `hashing_vectorised`; the neighbour
+filter is `neighbour_filter._choose` itself on answers looked up in the
+sorted edge keys; a random negative is `random_negatives.draw_rank`'s rank,
+computed for all slots at once. The equality tests
+(`tests/examples/test_local_engine.py`) hold the draws, fall-backs and
+counts to the Beam engine's.
 """
 
 import numpy as np
 
-from pipelines.examples import neighbour_filter, random_negatives, smart_negatives
+from pipelines import hashing_vectorised
+from pipelines.examples import neighbour_filter, smart_negatives
 from pipelines.examples.local.anchors import split_outputs
 from pipelines.examples.neighbour_filter import Candidates
 
@@ -52,13 +56,10 @@ def smart_triplets(anchors: list, samples: dict, start: int, levels: int, config
   """
   triplets, candidates, pending = [], [], anchors
   for level in range(start, levels):
-    resolve = smart_negatives.ResolveLevel(level, config.seed, config.negative_draws)
-    outputs = {}
-    for kv in pending:
-      sample = samples[level].get((level, kv[1].info.path[level]))
-      triplets += split_outputs(resolve.process((kv, sample)), outputs, counts)
-    candidates += outputs.get("candidates", [])
-    pending = outputs.get("up", [])
+    if level == 0:
+      pending = _level0(pending, samples[0], config.seed, triplets, counts)
+      continue
+    pending = _upper(pending, samples[level], level, config, candidates, counts)
   if levels > max(1, start) and candidates:
     probes = [(slot[0], draw) for slot in candidates for draw in slot[3]]
     neighbour = edge_set.contains(probes).tolist()
@@ -74,12 +75,135 @@ def smart_triplets(anchors: list, samples: dict, start: int, levels: int, config
   return [tuple(t) for t in triplets], pending
 
 
-def random_triplets(anchors: list, ranked_ids: list, seed: int, counts) -> list:
-  """`random_negatives.RandomNegatives`: a uniform train item other than anchor and positive."""
-  out = []
-  n = len(ranked_ids)
+def slot_ids(anchors: list) -> tuple:
+  """(anchor ids, positive ids) of every (anchor, positive) slot, as numpy bytes arrays."""
+  pairs = [(a, p) for a, anchor in anchors for p, _ in anchor.positives]
+  return (hashing_vectorised.encoded([a for a, _ in pairs]),
+          hashing_vectorised.encoded([p for _, p in pairs]))
+
+
+def _level0(anchors: list, samples: dict, seed: int, triplets: list, counts) -> list:
+  """`ResolveLevel(0)` for every anchor, its picks hashed in one batch.
+
+  The rule is `ResolveLevel._level0`'s: the pool is the L0 reservoir minus
+  the anchor, its reservoir neighbours and the positive, and the negative is
+  `pool[pick(len(pool), seed, "negative", 0, anchor, positive)]`. The pool is
+  not built: the pick is mapped onto the reservoir by skipping the excluded
+  positions, as `random_negatives.draw_rank` skips excluded ranks.
+
+  Returns:
+    The anchors (or single slots) that go up a level.
+  """
+  a_ids, p_ids = slot_ids(anchors)
+  u = hashing_vectorised.uniform(len(a_ids), seed, "negative", 0, a_ids, p_ids).tolist()
+  positions, up, at = {}, [], 0
   for kv in anchors:
-    for rank, (anchor_id, positive) in split_outputs(
-        random_negatives._requests(kv, n, seed), {}, counts):  # pylint: disable=protected-access
-      out.append((anchor_id, positive, ranked_ids[rank], smart_negatives.RANDOM_LEVEL))
+    anchor_id, anchor = kv
+    n = len(anchor.positives)
+    slot_u, at = u[at:at + n], at + n
+    sample = samples.get((0, anchor.info.path[0]))
+    if sample is None or sample.size - 1 - anchor.nbr0 <= 0:
+      counts["fallback/level_0_pool_empty"] += n
+      up.append(kv)
+      continue
+    where = positions.get(anchor.info.path[0])
+    if where is None:
+      where = positions[anchor.info.path[0]] = {m: i for i, m in enumerate(sample.members)}
+    excluded = {where[m] for m in (anchor_id, *anchor.res_nbrs) if m in where}
+    left = len(sample.members) - len(excluded)
+    if not left:
+      counts["fallback/level_0_reservoir_miss"] += n
+      up.append(kv)
+      continue
+    for (positive, rank), value in zip(anchor.positives, slot_u):
+      own = where.get(positive)
+      skip = excluded if own is None or own in excluded else excluded | {own}
+      size = left - (len(skip) - len(excluded))
+      if not size:
+        counts["fallback/level_0_reservoir_miss"] += 1
+        up.append((anchor_id, anchor._replace(positives=((positive, rank),))))
+        continue
+      r = min(size - 1, int(value * size))
+      for e in sorted(skip):
+        if r >= e:
+          r += 1
+      triplets.append((anchor_id, positive, sample.members[r], 0))
+  return up
+
+
+def _upper(anchors: list, samples: dict, level: int, config, candidates: list, counts) -> list:
+  """`ResolveLevel(level)` for level >= 1, every draw's two uniforms hashed in one batch.
+
+  The rule is `ResolveLevel._upper` and `_draw`'s: draw t picks a sibling
+  child by size (`uniform(..., "child"[, t]) * total`, sizes subtracted in
+  order) and a member of its sample (`pick(..., [t])`). Each slot's
+  `Candidates` (as a plain tuple) is appended to `candidates`.
+
+  Returns:
+    The anchors that go up a level (pool empty).
+  """
+  seed, draws = config.seed, config.negative_draws
+  usable, up = [], []
+  for kv in anchors:
+    sample = samples.get((level, kv[1].info.path[level]))
+    if sample is None or sample.num_children < 2:
+      counts[f"fallback/level_{level}_pool_empty"] += len(kv[1].positives)
+      up.append(kv)
+    else:
+      usable.append((kv, sample))
+  a_ids, p_ids = slot_ids([kv for kv, _ in usable])
+  n = len(a_ids)
+  child_u = [hashing_vectorised.uniform(n, seed, "negative", level, a_ids, p_ids, "child",
+                                        *((t,) if t else ())).tolist() for t in range(draws)]
+  member_u = [hashing_vectorised.uniform(n, seed, "negative", level, a_ids, p_ids,
+                                         *((t,) if t else ())).tolist() for t in range(draws)]
+  at = 0
+  for (anchor_id, anchor), sample in usable:
+    own = anchor.info.path[level - 1]
+    siblings = [c for c in sample.children if c.id != own]
+    total = sum(c.size for c in siblings)
+    for positive, positive_rank in anchor.positives:
+      drawn = []
+      for t in range(draws):
+        target = child_u[t][at] * total
+        child = siblings[-1]
+        for c in siblings:
+          target -= c.size
+          if target < 0:
+            child = c
+            break
+        size = len(child.members)
+        drawn.append(child.members[min(size - 1, int(member_u[t][at] * size))])
+      candidates.append((anchor_id, positive, level, tuple(drawn), tuple(anchor.info),
+                         positive_rank))
+      at += 1
+  return up
+
+
+def random_triplets(anchors: list, ranked_ids: list, seed: int, counts) -> list:
+  """`random_negatives.RandomNegatives`: a uniform train item other than anchor and positive.
+
+  `random_negatives.draw_rank` for every slot at once: a pick among the
+  `n - |{anchor, positive}|` ranks left, then shifted past the excluded ranks
+  in increasing order.
+  """
+  n = len(ranked_ids)
+  a_ids, p_ids = slot_ids(anchors)
+  a_rank = np.fromiter((a.info.rank for _, a in anchors for _ in a.positives), np.int64,
+                       len(a_ids))
+  p_rank = np.fromiter((r for _, a in anchors for _, r in a.positives), np.int64, len(a_ids))
+  low, high = np.minimum(a_rank, p_rank), np.maximum(a_rank, p_rank)
+  distinct = low != high
+  left = n - 1 - distinct
+  ok = left > 0
+  if (~ok).any():
+    counts["skipped/no_random_candidate"] += int((~ok).sum())
+  u = hashing_vectorised.uniform(len(a_ids), seed, "random", a_ids, p_ids)
+  r = np.minimum(left - 1, (u * left).astype(np.int64))
+  r += r >= low
+  r += distinct & (r >= high)
+  out = []
+  for a, p, rank in zip(a_ids[ok].tolist(), p_ids[ok].tolist(), r[ok].tolist()):
+    out.append((a.decode("utf-8"), p.decode("utf-8"), ranked_ids[rank],
+                smart_negatives.RANDOM_LEVEL))
   return out

@@ -1,0 +1,208 @@
+"""BLAKE2b-64 of many keys at once, in numpy: the values of `pipelines.hashing`.
+
+`blake2b64_batch` runs the BLAKE2b compression (RFC 7693) on uint64 lanes,
+one message per lane: unkeyed, 8-byte digest, so `h0 ^= 0x01010008`; a
+message of at most 128 bytes is one final block (counter = its length,
+zero-padded). Longer messages fall back to `hashlib` one by one. The result
+equals `hashing.blake2b64` bit for bit (tests compare them on every length
+and on the pipelines' key shapes).
+
+`keys` builds the messages of `hashing.hash64(seed, *parts)` without a Python
+string per key: each part is a constant or an array of byte strings, and the
+parts are laid side by side in one zero-padded byte matrix. `uniform`,
+`pick`, `weighted_key` and `order_key` then compute the scalar helpers'
+values with the same float64 operations in the same order.
+"""
+
+import math
+
+import numpy as np
+
+from pipelines import hashing
+
+_BLOCK = 128
+_CHUNK = 1 << 13  # lanes per compression pass: the state stays in cache
+_IV = np.array([0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B,
+                0xA54FF53A5F1D36F1, 0x510E527FADE682D1, 0x9B05688C2B3E6C1F,
+                0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179], np.uint64)
+_SIGMA = ((0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+          (14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3),
+          (11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4),
+          (7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8),
+          (9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13),
+          (2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9),
+          (12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11),
+          (13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10),
+          (6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5),
+          (10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0))
+_MIX = ((0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
+        (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14))
+_SEP = hashing._SEP.encode("utf-8")  # pylint: disable=protected-access
+_SCALE = float(2**64)
+
+
+def _rotr(x, n: int, tmp):
+  """x = x rotated right by n bits, in place (tmp: scratch of x's shape)."""
+  np.left_shift(x, np.uint64(64 - n), out=tmp)
+  np.right_shift(x, np.uint64(n), out=x)
+  np.bitwise_or(x, tmp, out=x)
+
+
+def _compress(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+  """h[0] after compressing one final block per row of `block` (n, 128) uint8."""
+  n = len(block)
+  m = np.ascontiguousarray(block).view("<u8").astype(np.uint64).T.copy()
+  v = np.empty((16, n), np.uint64)
+  v[:8] = _IV[:, None]
+  v[0] ^= np.uint64(0x01010000 ^ 8)
+  v[8:] = _IV[:, None]
+  h0 = v[0].copy()
+  v[12] ^= lengths.astype(np.uint64)
+  v[14] = ~v[14]
+  tmp = np.empty(n, np.uint64)
+  for r in range(12):
+    s = _SIGMA[r % 10]
+    for i, (a, b, c, d) in enumerate(_MIX):
+      va, vb, vc, vd = v[a], v[b], v[c], v[d]
+      va += vb
+      va += m[s[2 * i]]
+      vd ^= va
+      _rotr(vd, 32, tmp)
+      vc += vd
+      vb ^= vc
+      _rotr(vb, 24, tmp)
+      va += vb
+      va += m[s[2 * i + 1]]
+      vd ^= va
+      _rotr(vd, 16, tmp)
+      vc += vd
+      vb ^= vc
+      _rotr(vb, 63, tmp)
+  return h0 ^ v[0] ^ v[8]
+
+
+def blake2b64_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+  """BLAKE2b-64 (big-endian uint64) of the first `lengths[i]` bytes of each row.
+
+  Args:
+    block: (n, 128) uint8, each message zero-padded to 128 bytes.
+    lengths: (n,) message lengths, each in [0, 128].
+
+  Returns:
+    (n,) uint64 digests, equal to `hashing.blake2b64` of each message.
+  """
+  out = np.empty(len(block), np.uint64)
+  for start in range(0, len(block), _CHUNK):
+    stop = start + _CHUNK
+    out[start:stop] = _compress(block[start:stop], lengths[start:stop])
+  return out.byteswap()
+
+
+def blake2b64_batch(messages) -> np.ndarray:
+  """BLAKE2b-64 of each bytes message, as `hashing.blake2b64` (uint64 array)."""
+  messages = list(messages)
+  lengths = np.fromiter(map(len, messages), np.int64, len(messages))
+  short = lengths <= _BLOCK
+  out = np.zeros(len(messages), np.uint64)
+  if short.any():
+    rows = [m for m, s in zip(messages, short.tolist()) if s]
+    block = np.frombuffer(np.array(rows, dtype=f"S{_BLOCK}").tobytes(), np.uint8)
+    out[short] = blake2b64_rows(block.reshape(-1, _BLOCK), lengths[short])
+  for i in np.flatnonzero(~short).tolist():
+    out[i] = hashing.blake2b64(messages[i])
+  return out
+
+
+def encoded(values) -> np.ndarray:
+  """The UTF-8 bytes of each value's `str` as a numpy bytes ('S') array, for `keys`.
+
+  Ids never hold NUL (control characters are refused), so numpy's NUL padding
+  loses nothing.
+  """
+  return np.array([str(v).encode("utf-8") for v in values], dtype=bytes)
+
+
+def keys(n: int, *parts) -> tuple:
+  """The messages of `hash64(seed, *parts)` for n keys, as (block, lengths).
+
+  Args:
+    n: number of keys.
+    *parts: each a constant (any value, written with `str`) or a length-n
+      numpy bytes array (see `encoded`); the seed is the first part.
+
+  Returns:
+    (block (n, 128) uint8 holding each message's first 128 bytes, lengths (n,)).
+  """
+  message, constant = np.full(n, b"", dtype="S1"), b""
+  for i, part in enumerate(parts):
+    if i:
+      constant += _SEP
+    if isinstance(part, np.ndarray):
+      message = np.strings.add(np.strings.add(message, constant), part.astype(bytes))
+      constant = b""
+    else:
+      constant += str(part).encode("utf-8")
+  if constant:
+    message = np.strings.add(message, constant)
+  lengths = np.strings.str_len(message).astype(np.int64)
+  block = np.ascontiguousarray(message.astype(f"S{_BLOCK}")).view(np.uint8)
+  return block.reshape(n, _BLOCK), lengths
+
+
+def blake2b64_strings(values: np.ndarray) -> np.ndarray:
+  """`hashing.blake2b64` of each element of a numpy bytes array (e.g. `split.split_hash`)."""
+  block, lengths = keys(len(values), values)
+  out = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
+  for i in np.flatnonzero(lengths > _BLOCK).tolist():
+    out[i] = hashing.blake2b64(values[i])
+  return out
+
+
+def below(values: np.ndarray, bound: float) -> np.ndarray:
+  """Whether each uint64 is < `bound` (a float >= 0), compared exactly as Python compares."""
+  limit = math.ceil(bound)
+  if limit > 2**64 - 1:
+    return np.ones(len(values), bool)
+  return values < np.uint64(limit)
+
+
+def hash64(n: int, seed: int, *parts) -> np.ndarray:
+  """`hashing.hash64(seed, *parts)` for n keys (parts as in `keys`), uint64."""
+  block, lengths = keys(n, seed, *parts)
+  out = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
+  for i in np.flatnonzero(lengths > _BLOCK).tolist():
+    row = [p[i].decode("utf-8") if isinstance(p, np.ndarray) else p for p in parts]
+    out[i] = hashing.hash64(seed, *row)
+  return out
+
+
+def uniform(n: int, seed: int, *parts) -> np.ndarray:
+  """`hashing.uniform` for n keys: (h + 0.5) / 2**64 in float64."""
+  return (hash64(n, seed, *parts).astype(np.float64) + 0.5) / _SCALE
+
+
+def pick(size, n: int, seed: int, *parts) -> np.ndarray:
+  """`hashing.pick(size, seed, *parts)` for n keys (size: int or (n,) array)."""
+  size = np.asarray(size, np.int64)
+  return np.minimum(size - 1, (uniform(n, seed, *parts) * size).astype(np.int64))
+
+
+def weighted_key(weight, n: int, seed: int, *parts) -> np.ndarray:
+  """`hashing.weighted_key` for n keys: -log(u) / w, with `math.log` as the scalar code."""
+  logs = np.fromiter(map(math.log, uniform(n, seed, *parts).tolist()), np.float64, n)
+  return -logs / np.asarray(weight, np.float64)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+_NIBBLE_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
+
+
+def hex16(values: np.ndarray) -> np.ndarray:
+  """f"{v:016x}" of each uint64, as a numpy bytes array ('S16')."""
+  nibbles = (values.astype(np.uint64)[:, None] >> _NIBBLE_SHIFTS) & np.uint64(15)
+  return np.ascontiguousarray(_HEX[nibbles]).view("S16").reshape(len(values))
+
+
+def order_key(n: int, seed: int, *parts) -> np.ndarray:
+  """`hashing.order_key` for n keys, as a numpy bytes array ('S16')."""
+  return hex16(hash64(n, seed, "order", *parts))
