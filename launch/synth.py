@@ -81,7 +81,9 @@ def main(argv: list[str]) -> int:
   stats = synth.generate(config, output_dir)
   print(json.dumps({k: stats[k] for k in ("preset", "items", "edge_lines", "micro_clusters",
                                           "degree", "seconds")}))
-  print(f"synth: wrote {output_dir}/edges-*.csv, features-*.tfrecord, hierarchy-*.tsv, synth.json")
+  frames = "frames-*.tfrecord, " if config.frames else ""
+  print(f"synth: wrote {output_dir}/edges-*.csv, features-*.tfrecord, {frames}hierarchy-*.tsv, "
+        "synth.json")
   return 0
 
 

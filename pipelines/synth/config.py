@@ -51,6 +51,10 @@ class SynthConfig:
       topic's, its subtopic's and its micro-cluster's word lists and from
       the background distribution over the whole vocabulary.
     unit_weights: every edge weight is 1 (an unweighted graph).
+    frames: also write frame-level features, `frames-*.tfrecord` (frames.py).
+    min_frames: with `frames`, the fewest frames an item has.
+    max_frames: with `frames`, the most frames an item has.
+    frame_drift: with `frames`, the drift's scale relative to the vector's spread.
   """
   num_items: int = 20000
   seed: int = 0
@@ -74,6 +78,11 @@ class SynthConfig:
   words_per_item: float = 40.0
   word_mix: tuple = (0.15, 0.15, 0.6, 0.1)
   unit_weights: bool = False
+  # Frame-level features (issue 18).
+  frames: bool = False
+  min_frames: int = 10
+  max_frames: int = 30
+  frame_drift: float = 0.5
 
   def validate(self) -> None:
     """Raises InputError naming the first flag whose value cannot work."""
@@ -96,6 +105,9 @@ class SynthConfig:
       raise InputError(f"--content must be one of {', '.join(CONTENT)}, got {self.content!r}")
     if self.graded_width <= 0 or self.item_spread < 0:
       raise InputError("--graded_width must be positive and --item_spread non-negative")
+    if self.frames and not 1 <= self.min_frames <= self.max_frames:
+      raise InputError(f"--min_frames and --max_frames need 1 <= min <= max, got "
+                       f"{self.min_frames} and {self.max_frames}")
     if self.words_per_item < 1:
       raise InputError(f"--words_per_item must be at least 1, got {self.words_per_item}")
 

@@ -15,9 +15,12 @@ import numpy as np
 from pipelines import sharded_io, tf_example
 from pipelines.synth.config import SynthConfig
 from pipelines.synth.content import features_chunk
+from pipelines.synth.frames import write_frames_shard
 from pipelines.synth.world import LEVELS, World, edge_chunk, id_strings, make_world
 
 
+# Recorded in synth.json only with --frames, so other worlds' files keep their bytes.
+_FRAME_FIELDS = ("frames", "min_frames", "max_frames", "frame_drift")
 _WORLD: World | None = None  # set in the parent before forking the workers
 _OUTPUT: str = ""
 
@@ -55,7 +58,8 @@ def _write_items(shard: int) -> dict:
   sharded_io.atomic_write(
       sharded_io.shard_path(os.path.join(_OUTPUT, "hierarchy"), shard, n, ".tsv"),
       ("id\ttopic\tsubtopic\tmicro\n" + "\n".join(rows) + "\n").encode())
-  return {"items": len(index)}
+  frames = write_frames_shard(config, _OUTPUT, shard, ids, vectors, labels) if config.frames else 0
+  return {"items": len(index), "frames": frames}
 
 
 def _run_task(task):
@@ -69,12 +73,14 @@ def generate(config: SynthConfig, output_dir: str, progress=print) -> dict:
   start = time.time()
   world = make_world(config)
   os.makedirs(output_dir, exist_ok=True)
-  for prefix, suffix in (("edges", ".csv"), ("features", ".tfrecord"), ("hierarchy", ".tsv")):
+  for prefix, suffix in (("edges", ".csv"), ("features", ".tfrecord"), ("frames", ".tfrecord"),
+                         ("hierarchy", ".tsv")):
     sharded_io.remove_shards(os.path.join(output_dir, prefix), suffix)
   _WORLD, _OUTPUT = world, output_dir
   tasks = [(kind, k) for k in range(config.num_shards) for kind in ("edges", "items")]
   degree = np.zeros(config.num_items, np.int64)
   by_level, weight_sum, edges, done = np.zeros(4, np.int64), np.zeros(4), 0, 0
+  frames = 0
   processes = max(1, min(config.processes, len(tasks)))
   ctx = multiprocessing.get_context("fork")
   with ctx.Pool(processes) if processes > 1 else _InProcess() as pool:
@@ -85,6 +91,8 @@ def generate(config: SynthConfig, output_dir: str, progress=print) -> dict:
         by_level += result["by_level"]
         weight_sum += result["weight_sum"]
         degree += result["degree"]
+      else:
+        frames += result["frames"]
       if done % max(1, len(tasks) // 10) == 0 or done == len(tasks):
         progress(f"synth: {done}/{len(tasks)} shards written ({time.time() - start:.1f}s)")
   _WORLD = None
@@ -92,7 +100,8 @@ def generate(config: SynthConfig, output_dir: str, progress=print) -> dict:
   q = np.percentile(degree, [50, 90, 99]).tolist()
   stats = {
       "config": {k: (list(v) if isinstance(v, tuple) else v)
-                 for k, v in dataclasses.asdict(config).items() if k != "processes"},
+                 for k, v in dataclasses.asdict(config).items()
+                 if k != "processes" and (config.frames or k not in _FRAME_FIELDS)},
       "preset": config.preset,
       "topics": t, "subtopics": t * s, "micro_clusters": t * s * m,
       "items": config.num_items, "edge_lines": int(edges),
@@ -101,6 +110,7 @@ def generate(config: SynthConfig, output_dir: str, progress=print) -> dict:
       "degree": {"mean": round(float(degree.mean()), 3), "p50": q[0], "p90": q[1], "p99": q[2],
                  "max": int(degree.max()), "isolated": int((degree == 0).sum())},
       "label_vocabulary": t * (1 + s),
+      **({"frames": frames} if config.frames else {}),
       "seconds": round(time.time() - start, 2),
   }
   sharded_io.atomic_write(os.path.join(output_dir, "synth.json"),

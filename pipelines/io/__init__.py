@@ -1,0 +1,1 @@
+"""File contracts: one module per contract (readers, writers, validation rules)."""
