@@ -11,7 +11,8 @@ import json
 import sys
 
 from launch import logs
-from pipelines import features, synth
+from pipelines.io import features
+from pipelines import synth
 from pipelines.errors import InputError
 
 

@@ -21,13 +21,15 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import edges as edges_lib
+from pipelines.io import edges as edges_lib
 import numpy as np
 
-from pipelines import inputs, rejected, runner, sharded_io, split, summary
+from pipelines.io import inputs, rejected, sharded_io, summary
+from pipelines import runner, split
 from pipelines.clustering import (LINKAGES, SIMILARITIES, STAGE, choose_first_round,
                                   node_bound, round_jump_passes)
-from pipelines.clustering import affinity_local, hierarchy_beam, local_io, tables
+from pipelines.clustering import affinity_local, hierarchy_beam, tables
+from pipelines.io import edges_local as local_io
 from pipelines.clustering.config import ClusterConfig
 from pipelines.clustering import similarity_beam, similarity_local
 

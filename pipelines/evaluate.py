@@ -54,9 +54,10 @@ import dataclasses
 import json
 import logging
 
-from pipelines import edges as edges_lib
-from pipelines import features as features_lib
-from pipelines import inputs, modalities, sharded_io, split
+from pipelines.io import edges as edges_lib
+from pipelines.io import features as features_lib
+from pipelines.io import inputs, modalities, sharded_io
+from pipelines import split
 from pipelines.errors import InputError
 from pipelines.evaluation import annotation, readers, report, retrieval, training_summaries
 

@@ -44,9 +44,11 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
-from pipelines import features as features_lib
-from pipelines import inputs, modalities, rejected, related_ann, related_items, related_rows
-from pipelines import runner, sharded_io, summary
+from pipelines.io import features as features_lib
+from pipelines.io import inputs, modalities, rejected, related_rows
+from pipelines import related_ann, related_items
+from pipelines import runner
+from pipelines.io import sharded_io, summary
 from pipelines.errors import InputError
 from pipelines.export_model import (STAGE, embed_batch, embedding_record, saved_model_path,
                                     signature_modalities, stack_batch)

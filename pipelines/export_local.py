@@ -31,12 +31,13 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import export_model
-from pipelines import features as features_lib
-from pipelines import related_ann, related_items, related_rerank, related_rows
-from pipelines import sharded_io, tfrecord_files
-from pipelines.clustering import local_io
+from pipelines.io import features as features_lib
+from pipelines import related_ann, related_items, related_rerank
+from pipelines.io import related_rows
+from pipelines.io import sharded_io, tfrecord_files
+from pipelines.io import edges_local as local_io
 from pipelines.fixed_batches import fixed_batches_local
-from pipelines.rejected import Rejection, binary_record
+from pipelines.io.rejected import Rejection, binary_record
 
 STAGE = export_model.STAGE
 MAX_ITEMS_PER_PASS = 1 << 18

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.modality_spec import canonical_order
-from pipelines import tf_example
+from pipelines.io.modality_spec import canonical_order
+from pipelines.io import tf_example
 from pipelines.errors import InputError
 
 STAGE = "export"
@@ -46,7 +46,7 @@ def signature_modalities(path: str) -> tuple:
 
   Returns:
     `features.Modality` tuples, larger first, then by name (the order
-    `pipelines/modalities.py` detects them in).
+    `pipelines/io/modalities.py` detects them in).
   """
   import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
   import tensorflow as tf  # pylint: disable=import-outside-toplevel

@@ -15,7 +15,7 @@ same inputs and seed, whatever the runner and the number of workers: every
 random choice is a seeded hash of stable keys and every output is sorted.
 See `pipelines/examples/` for the sampling schemes. The modalities are detected
 from the feature records unless `--modalities` names them
-(`pipelines/modalities.py`), and recorded in the summary for `gcml train`.
+(`pipelines/io/modalities.py`), and recorded in the summary for `gcml train`.
 """
 
 import argparse
@@ -26,12 +26,13 @@ import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import edges as edges_lib
-from pipelines import features as features_lib
-from pipelines import inputs, modalities, rejected, runner, sharded_io, split, summary
+from pipelines.io import edges as edges_lib
+from pipelines.io import features as features_lib
+from pipelines.io import inputs, modalities, rejected, sharded_io, summary
+from pipelines import runner, split
 from pipelines.errors import InputError
-from pipelines.examples import (cluster_labels, items, join_features, tables, triplets,
-                                validation_set)
+from pipelines.examples import cluster_labels, items, join_features, triplets, validation_set
+from pipelines.io import cluster_tables as tables
 from pipelines.examples.config import KINDS, ExamplesConfig  # noqa: F401 (the stage's config)
 from pipelines.examples.local import engine as local_engine
 

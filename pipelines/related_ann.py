@@ -41,8 +41,9 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import hashing, related_rerank, related_rows
-from pipelines.related_rows import unit_rows
+from pipelines import hashing, related_rerank
+from pipelines.io import related_rows
+from pipelines.io.related_rows import unit_rows
 
 SEED = 1234
 NO_BLAS = 2**31 - 1  # faiss: queries per call above which it uses BLAS (batch-dependent sums)

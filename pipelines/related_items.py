@@ -38,7 +38,7 @@ import numpy as np
 
 from pipelines import related_ann
 from pipelines.fixed_batches import FixedBatches
-from pipelines.related_rows import MAX_INDEX_BYTES, SEARCHES, IndexTooLargeError, format_rows
+from pipelines.io.related_rows import MAX_INDEX_BYTES, SEARCHES, IndexTooLargeError, format_rows
 
 
 class Index(NamedTuple):

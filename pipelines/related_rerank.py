@@ -24,8 +24,8 @@ import dataclasses
 import apache_beam as beam
 import numpy as np
 
-from pipelines import related_rows
-from pipelines.related_rows import unit_rows
+from pipelines.io import related_rows
+from pipelines.io.related_rows import unit_rows
 
 
 def rerank(query_vector, candidates, k: int) -> list[tuple[str, float]]:

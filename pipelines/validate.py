@@ -5,7 +5,7 @@ record to `OUTPUT/rejected/validate-*.tsv` and the counts to
 `OUTPUT/summary.json` (section `validate`): records read, valid, rejected by
 reason, duplicate edges combined, edge endpoints with no features (kept,
 counted) and the modalities: detected from the records unless `--modalities`
-names them (`pipelines/modalities.py`).
+names them (`pipelines/io/modalities.py`).
 """
 
 import argparse
@@ -15,9 +15,10 @@ import logging
 
 import apache_beam as beam
 
-from pipelines import edges as edges_lib
-from pipelines import features as features_lib
-from pipelines import inputs, modalities, rejected, runner, sharded_io, summary, validate_local
+from pipelines.io import edges as edges_lib
+from pipelines.io import features as features_lib
+from pipelines.io import inputs, modalities, rejected, sharded_io, summary
+from pipelines import runner, validate_local
 
 STAGE = "validate"
 

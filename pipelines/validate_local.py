@@ -10,8 +10,8 @@ import collections
 
 import numpy as np
 
-from pipelines import edges as edges_lib
-from pipelines.clustering import local_io
+from pipelines.io import edges as edges_lib
+from pipelines.io import edges_local as local_io
 from pipelines.examples.local import engine, inputs
 
 

@@ -18,7 +18,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import inputs, sharded_io, summary
+from pipelines.io import inputs, sharded_io, summary
 from pipelines.clustering import COLLAPSE_SHARE, STAGE, choose_first_round, cluster_id
 
 CLUSTERS_HEADER = "level\tcluster\tparent\tsize"

@@ -4,7 +4,7 @@ import dataclasses
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import features as features_lib
+from pipelines.io import features as features_lib
 from pipelines import split
 from pipelines.errors import InputError
 from pipelines.examples import reservoirs, skew_join, smart_negatives

@@ -26,7 +26,7 @@ MODS = (("mean_rgb", 32), ("mean_audio", 8))
 
 
 def _records(centers, classes, per_class, rng):
-  from pipelines import tf_example
+  from pipelines.io import tf_example
 
   records, labels, feats = [], [], {n: [] for n, _ in MODS}
   for c in range(classes):

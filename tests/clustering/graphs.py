@@ -72,7 +72,7 @@ def run_cluster_command(tmp_path, name: str, edges_csv: str, *flags) -> tuple:
   import os  # pylint: disable=import-outside-toplevel
 
   from launch import main as gcml  # pylint: disable=import-outside-toplevel
-  from pipelines import sharded_io  # pylint: disable=import-outside-toplevel
+  from pipelines.io import sharded_io  # pylint: disable=import-outside-toplevel
   path = tmp_path / "edges.csv"
   path.write_text(edges_csv, encoding="utf-8")
   out = tmp_path / name

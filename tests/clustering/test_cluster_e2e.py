@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from launch import main as gcml
-from pipelines import sharded_io, synth
+from pipelines.io import sharded_io
+from pipelines import synth
 
 FLAGS = ["--min_weight=1.0", "--seed=3", "--num_shards=2", "--edge_format=csv"]
 

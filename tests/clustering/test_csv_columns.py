@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from pipelines import edges as edges_lib
-from pipelines.clustering import csv_columns
+from pipelines.io import edges as edges_lib
+from pipelines.io import csv_columns
 
 
 def _expected(line: str, delimiter: str):

@@ -9,9 +9,9 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import edges as edges_lib
-from pipelines import tf_example
-from pipelines.clustering import local_io
+from pipelines.io import edges as edges_lib
+from pipelines.io import tf_example
+from pipelines.io import edges_local as local_io
 from tests.clustering import graphs
 from tests.pipelines import files
 

@@ -11,10 +11,10 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from launch import main as gcml
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 from pipelines.clustering import similarity_local
 from pipelines.clustering.similarity_beam import SimilarityWeights
-from pipelines.edges import Edge
+from pipelines.io.edges import Edge
 from tests.clustering import graphs
 
 # Triangle x-y-z, a tail z-w and a lone pair p-q; degrees x 2, y 2, z 3, w 1.

@@ -10,7 +10,8 @@ import pytest
 from sklearn.metrics import average_precision_score, ndcg_score
 
 from launch import main as gcml
-from pipelines import evaluate, sharded_io, split, tf_example
+from pipelines import evaluate, split
+from pipelines.io import sharded_io, tf_example
 from tests.pipelines import files
 
 MODS = "mean_rgb:16,mean_audio:4"

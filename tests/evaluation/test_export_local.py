@@ -9,7 +9,8 @@ import tensorflow as tf
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
-from pipelines import export, tf_example
+from pipelines import export
+from pipelines.io import tf_example
 from tests.evaluation.test_export import write_non_finite_world
 from tests.pipelines import files
 

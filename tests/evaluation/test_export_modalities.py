@@ -11,7 +11,7 @@ from launch import main as gcml
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
-from pipelines import tf_example
+from pipelines.io import tf_example
 from tests.pipelines import files
 
 

@@ -22,7 +22,7 @@ from launch import main as gcml
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
-from pipelines import sharded_io, tf_example
+from pipelines.io import sharded_io, tf_example
 from tests.pipelines import files
 from tests.trainer.shards import write_shards
 from tests.trainer.test_train import _triplets

@@ -9,7 +9,8 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines import related_ann, related_items, related_rows, sharded_io
+from pipelines import related_ann, related_items
+from pipelines.io import related_rows, sharded_io
 from tests.pipelines import files
 
 # Measured on this set (20k x 64, 200 clusters, K = 10, 32-byte codes,

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from pipelines import related_ann, related_items, related_rerank, related_rows
+from pipelines import related_ann, related_items, related_rerank
+from pipelines.io import related_rows
 from tests.evaluation.test_related_ann import _related, _same_files, ann_index, clustered
 from tests.pipelines import files
 

@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
-from pipelines import sharded_io, tf_example
-from pipelines.examples import tables
+from pipelines.io import sharded_io, tf_example
+from pipelines.io import cluster_tables as tables
 from tests.examples import worlds
 from tests.pipelines import files
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 from pipelines.examples.join_features import triplet_record
 from pipelines.examples.local import records
-from pipelines.features import Item, parse_modalities
+from pipelines.io.features import Item, parse_modalities
 from tests.examples import worlds
 
 

@@ -10,9 +10,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from scipy import stats
 
 from pipelines import split
-from pipelines.edges import Edge
+from pipelines.io.edges import Edge
 from pipelines import hashing
-from pipelines.examples import items, positives, random_negatives, reservoirs, tables
+from pipelines.examples import items, positives, random_negatives, reservoirs
+from pipelines.io import cluster_tables as tables
 from pipelines.examples.cluster_labels import quantiles
 from pipelines.examples.skew_join import SkewJoin
 from pipelines.errors import InputError

@@ -3,7 +3,7 @@
 import glob
 import os
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 
 
 def write_tables(clusters_dir: str, paths: dict, num_shards: int = 2) -> str:
@@ -49,7 +49,8 @@ import dataclasses  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from pipelines import split, tf_example  # noqa: E402
+from pipelines import split  # noqa: E402
+from pipelines.io import tf_example  # noqa: E402
 from tests.pipelines import files  # noqa: E402
 
 MODALITIES = "mean_rgb:6,mean_audio:3"

@@ -12,10 +12,10 @@ import os
 import pytest
 
 from launch import main as gcml
-from pipelines import edges, item_ids, tf_example
-from pipelines.clustering import local_io
-from pipelines.edges import Edge
-from pipelines.rejected import Rejection
+from pipelines.io import edges, item_ids, tf_example
+from pipelines.io import edges_local as local_io
+from pipelines.io.edges import Edge
+from pipelines.io.rejected import Rejection
 from tests.clustering.test_local_io import _assert_read_edges_gives, _local_read
 from tests.pipelines import files
 

@@ -7,8 +7,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import edges, item_ids, tf_example
-from pipelines.edges import Edge
+from pipelines.io import edges, item_ids, tf_example
+from pipelines.io.edges import Edge
 from pipelines.errors import InputError
 from tests.pipelines import files
 

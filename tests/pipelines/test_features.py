@@ -7,7 +7,7 @@ import tensorflow as tf
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import features, item_ids, tf_example
+from pipelines.io import features, item_ids, tf_example
 from pipelines.errors import InputError
 from tests.pipelines import files
 

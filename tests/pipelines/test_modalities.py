@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from launch import main as gcml
-from pipelines import modalities, sharded_io, summary, tf_example
+from pipelines.io import modalities, sharded_io, summary, tf_example
 from pipelines.errors import InputError
-from pipelines.modality_spec import Modality, canonical_order, parse_modalities
+from pipelines.io.modality_spec import Modality, canonical_order, parse_modalities
 from tests.pipelines import files
 
 RUNNER = ["--runner=FnApiRunner"]

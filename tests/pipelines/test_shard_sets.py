@@ -12,7 +12,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from launch import main as gcml
-from pipelines import inputs, output_lock, shard_sets, sharded_io, synth
+from pipelines.io import inputs, output_lock, shard_sets, sharded_io
+from pipelines import synth
 from pipelines.errors import InputError
 from tests.pipelines import files
 

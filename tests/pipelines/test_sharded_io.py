@@ -8,7 +8,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 from tests.pipelines import files
 
 RECORDS = [(f"k{i % 37}", f"k{i % 37}\tvalue-{i}") for i in range(500)]

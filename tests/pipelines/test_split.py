@@ -9,7 +9,8 @@ import pytest
 from launch import main as gcml
 from model import data_split
 from model.errors import ConfigError
-from pipelines import split, tf_example
+from pipelines import split
+from pipelines.io import tf_example
 from pipelines.errors import InputError
 from tests.examples import worlds
 from tests.pipelines import files

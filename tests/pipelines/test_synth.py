@@ -8,7 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from pipelines import features, synth, tf_example
+from pipelines.io import features, tf_example
+from pipelines import synth
 
 SMALL = dict(num_items=3000, branching=(3, 3, 4), mean_degree=16.0, items_per_shard=1000,
              modalities=(features.Modality("mean_rgb", 64), features.Modality("mean_audio", 16)))

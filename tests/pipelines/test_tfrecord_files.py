@@ -9,8 +9,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import sharded_io, tfrecord_files
-from pipelines.rejected import Rejection, binary_record
+from pipelines.io import sharded_io, tfrecord_files
+from pipelines.io.rejected import Rejection, binary_record
 from tests.pipelines import files
 
 RECORDS = [b"first", b"second", b"third"]

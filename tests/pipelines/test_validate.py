@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from launch import main as gcml
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 from tests.pipelines import files
 
 RUNNER = ["--runner=FnApiRunner"]

@@ -3,7 +3,7 @@
 import os
 import socket
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 
 
 def write_shards(directory: str, name: str, records: list[bytes], num_shards: int = 2) -> str:

@@ -14,7 +14,7 @@ from model import trainer
 from model.errors import ConfigError
 from model.losses.retrieval import UNKNOWN_CLUSTER
 from model.trainer_config import TrainConfig
-from pipelines import tf_example
+from pipelines.io import tf_example
 from tests.trainer.shards import write_shards
 from tests.trainer.test_train import MODS, _model
 

@@ -8,7 +8,7 @@ import pytest
 from launch import train as train_cli
 from model import input as input_lib
 from model.errors import ConfigError
-from pipelines import sharded_io, summary, tf_example
+from pipelines.io import sharded_io, summary, tf_example
 
 DIMS = {"visual": 6, "audio": 3}
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from launch import main as gcml
-from pipelines import tf_example
+from pipelines.io import tf_example
 from tests.trainer.shards import write_shards
 from tests.trainer.test_train import _labels, _triplets
 

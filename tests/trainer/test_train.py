@@ -12,7 +12,7 @@ from model.errors import ConfigError
 from model.export import load_embedder
 from model.strategies import make_strategy
 from model.trainer_config import TrainConfig
-from pipelines import tf_example
+from pipelines.io import tf_example
 from pipelines.evaluation import training_summaries
 from tests.trainer.shards import write_shards
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 from model import trainer
 from model.nonfinite import NonFiniteError
 from model.trainer_config import TrainConfig
-from pipelines import tf_example
+from pipelines.io import tf_example
 from pipelines.evaluation import training_summaries
 from tests.trainer.shards import write_shards
 from tests.trainer.test_launch_train import ROOT

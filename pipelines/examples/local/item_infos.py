@@ -10,10 +10,10 @@ import collections
 import dataclasses
 
 from pipelines import hashing, split
-from pipelines.examples import tables
+from pipelines.io import cluster_tables as tables
 from pipelines.examples.items import ItemInfo
 from pipelines.examples.reservoirs import Child, MemberSample, ParentSample, member_hash
-from pipelines.rejected import Rejection
+from pipelines.io.rejected import Rejection
 
 
 def train_only(ids, test_fraction: float, validation_fraction: float, name: str, counts):

@@ -27,11 +27,12 @@ import dataclasses
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import edges as edges_lib
-from pipelines import sharded_io, tfrecord_files
-from pipelines.clustering import affinity_local, csv_columns
+from pipelines.io import edges as edges_lib
+from pipelines.io import sharded_io, tfrecord_files
+from pipelines.clustering import affinity_local
+from pipelines.io import csv_columns
 from pipelines.errors import InputError
-from pipelines.rejected import Rejection, binary_record, rejected_prefix
+from pipelines.io.rejected import Rejection, binary_record, rejected_prefix
 
 BLOCK_BYTES = 8 << 20
 # Bytes that send a block to the line-by-line parser: control characters

@@ -36,7 +36,7 @@ import google_crc32c
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.errors import InputError
-from pipelines import output_lock
+from pipelines.io import output_lock
 
 FORMAT = "gcml-shard-set/1"
 # Sets up to this many bytes in all have their checksums verified by readers

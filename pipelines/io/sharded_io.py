@@ -34,7 +34,7 @@ import apache_beam as beam
 import google_crc32c
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import shard_sets
+from pipelines.io import shard_sets
 
 TEXT = "text"
 TFRECORD = "tfrecord"

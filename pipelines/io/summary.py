@@ -14,7 +14,7 @@ import json
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 
 SUMMARY_NAME = "summary.json"
 

@@ -17,11 +17,11 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import item_ids, tf_example, tfrecord_files
+from pipelines.io import item_ids, tf_example, tfrecord_files
 from pipelines.errors import InputError
-from pipelines.modality_spec import (DEFAULT_MODALITIES, Modality,  # noqa: F401 (re-exported)
-                                     modalities_flag, parse_modalities)
-from pipelines.rejected import Rejection, binary_record
+from pipelines.io.modality_spec import (DEFAULT_MODALITIES, Modality,  # noqa: F401 (re-exported)
+                                        modalities_flag, parse_modalities)
+from pipelines.io.rejected import Rejection, binary_record
 
 NOT_AN_EXAMPLE = "not_a_tf_example"
 MISSING_ID = "missing_id"

@@ -20,9 +20,9 @@ import os
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import sharded_io, summary, tf_example
+from pipelines.io import sharded_io, summary, tf_example
 from pipelines.errors import InputError
-from pipelines.modality_spec import canonical_order, modalities_flag, parse_modalities, same
+from pipelines.io.modality_spec import canonical_order, modalities_flag, parse_modalities, same
 
 SAMPLE_RECORDS = 16
 READ_THREADS = 16  # files sampled at once by `detect`

@@ -24,8 +24,8 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import sharded_io
-from pipelines.rejected import Rejection, binary_record
+from pipelines.io import sharded_io
+from pipelines.io.rejected import Rejection, binary_record
 
 
 def frame_rejection(path: str, frame: sharded_io.CorruptFrame, stage: str) -> Rejection:

@@ -18,9 +18,10 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import inputs, split, summary
+from pipelines.io import inputs, summary
+from pipelines import split
 from pipelines.errors import InputError
-from pipelines.rejected import Rejection
+from pipelines.io.rejected import Rejection
 
 ASSIGNMENTS = "assignments"
 WRONG_COLUMN_COUNT = "assignment_wrong_column_count"

@@ -17,9 +17,9 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from pipelines import combiners
-from pipelines import inputs, item_ids, tfrecord_files
+from pipelines.io import inputs, item_ids, tfrecord_files
 from pipelines.errors import InputError
-from pipelines.rejected import Rejection, binary_record
+from pipelines.io.rejected import Rejection, binary_record
 
 FORMATS = ("csv", "tsv", "tfrecord")
 
@@ -160,7 +160,7 @@ def parse_example_edge(data: bytes) -> Edge | str:
   other id, `item_ids.normalise`); `weight` one float (an int64 is taken as
   its value); bytes are never parsed as a number (`weight_not_a_float`).
   """
-  from pipelines import tf_example  # pylint: disable=import-outside-toplevel
+  from pipelines.io import tf_example  # pylint: disable=import-outside-toplevel
   try:
     feats = tf_example.parse(data)
   except ValueError:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import shard_sets, sharded_io
+from pipelines.io import shard_sets, sharded_io
 from pipelines.errors import InputError
 
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfr")
