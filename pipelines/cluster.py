@@ -24,11 +24,11 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.io import edges as edges_lib
 import numpy as np
 
-from pipelines.io import inputs, rejected, sharded_io, summary
+from pipelines.io import cluster_tables, inputs, rejected, sharded_io, summary
 from pipelines import runner, split
 from pipelines.clustering import (LINKAGES, SIMILARITIES, STAGE, choose_first_round,
                                   node_bound, round_jump_passes)
-from pipelines.clustering import affinity_local, hierarchy_beam, tables
+from pipelines.clustering import affinity_local, hierarchy_beam, report
 from pipelines.io import edges_local as local_io
 from pipelines.clustering.config import ClusterConfig
 from pipelines.clustering import similarity_beam, similarity_local
@@ -140,7 +140,7 @@ def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_form
                                   config.levels, passes, partitions, config.seed,
                                   config.linkage, config.max_cluster_size, config.first_round,
                                   config.target_l0_size))
-  _ = assignments | "WriteTables" >> tables.WriteClusterTables(
+  _ = assignments | "WriteTables" >> cluster_tables.WriteClusterTables(
       config.output_dir, config.levels, num_shards)
   counted.append(read.rejected | "WriteRejected" >> rejected.WriteRejected(
       config.output_dir, STAGE))
@@ -198,8 +198,8 @@ def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: 
     counts[f"rounds/{r}/edges_left"], counts[f"rounds/{r}/merged"] = left, m
   first = choose_first_round(len(ids), merged[:config.rounds() - config.levels + 1],
                              config.first_round, config.target_l0_size)
-  tables.write_tables_local(config.output_dir, ids, reps[first - 1:first - 1 + config.levels],
-                            num_shards)
+  cluster_tables.write_tables_local(config.output_dir, ids,
+                                    reps[first - 1:first - 1 + config.levels], num_shards)
   logging.info("cluster (local): read %.1fs, %d rounds %.1fs, tables %.1fs", read_s,
                config.rounds(), cluster_s, time.time() - started - read_s - cluster_s)
   return counts
@@ -232,7 +232,7 @@ def run(argv=None) -> dict:
     if dry_run:
       return {}
     counts = summary.merge_stats_into_summary(config.output_dir, STAGE)
-  section = tables.finish_summary(config.output_dir, counts, config.settings(len(paths)))
+  section = report.finish_summary(config.output_dir, counts, config.settings(len(paths)))
   top = section["level_stats"][-1]
   print(f"cluster: {section['items']} items; clusters per level "
         f"{[s['clusters'] for s in section['level_stats']]}; top level max size "
