@@ -21,7 +21,7 @@ One round per level over an undirected weighted graph:
 4. Level l is round K+l (`--levels`, default 3), K = `--first_round` (default 1)
    or, with `--target_l0_size`, the round `choose_first_round` picks.
 
-Before the rounds (pipelines/cluster.py): edges touching a test item of the
+Before the rounds (pipelines/clustering/stage.py): edges touching a test item of the
 cold-start split are dropped unless `--cluster_all_edges`, and `--similarity`
 may replace the weights by ones derived from the graph (similarity_local.py).
 

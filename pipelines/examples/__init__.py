@@ -1,5 +1,5 @@
 """Training-example generation: smart triplets (GCML), random triplets (CDML),
-cluster-labelled examples (CLC). The pipeline is `pipelines/make_examples.py`.
+cluster-labelled examples (CLC). The pipeline is `pipelines/examples/stage.py`.
 
 Modules, in the order data flows through them:
 

@@ -1,6 +1,6 @@
 """What both related-items searches share: the file's rows, the searches and the broadcast cap.
 
-`pipelines/related_items.py` (exact) and `pipelines/related_ann.py`
+`pipelines/export/related_items.py` (exact) and `pipelines/export/related_ann.py`
 (IVF-PQ) write the same `related-*.tsv` rows (contract 7) and check the same
 per-worker broadcast limit; they import these from here, never each other's
 module for them.

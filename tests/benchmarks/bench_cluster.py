@@ -26,7 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.io import edges as edges_lib
 from pipelines import synth
-from pipelines.cluster import default_partitions, file_sizes
+from pipelines.clustering.stage import default_partitions, file_sizes
 from pipelines.clustering import node_bound, round_jump_passes
 from pipelines.clustering import affinity_local, hierarchy_beam
 from pipelines.io import edges_local as local_io

@@ -129,7 +129,7 @@ class World:
     return ",".join(f"{n}:{d}" for n, d in self.modalities)
 
   def _examples(self, flags: list[str]) -> None:
-    from pipelines import make_examples  # pylint: disable=import-outside-toplevel
+    from pipelines.examples import stage as make_examples  # pylint: disable=import-outside-toplevel
     argv = [*flags, *self._data_flags, "--num_shards=2", "--runner=FnApiRunner"]
     with open(self.log, "a", encoding="utf-8") as f:
       f.write(f"\n$ gcml examples {' '.join(argv)}\n")

@@ -141,7 +141,7 @@ def test_dataflow_job_graph_builds_offline(world, tmp_path):
 
 def test_gzip_input_gives_the_same_tables(world, local_out, tmp_path):
   import gzip  # pylint: disable=import-outside-toplevel
-  from pipelines import cluster  # pylint: disable=import-outside-toplevel
+  from pipelines.clustering import stage as cluster  # pylint: disable=import-outside-toplevel
   src = world / "edges-00000-of-00001.csv"
   packed = tmp_path / "in" / "edges-0.csv.gz"
   packed.parent.mkdir()

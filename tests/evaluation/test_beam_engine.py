@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from launch import main as gcml
-from pipelines import evaluate, split
+from pipelines.evaluation import stage as evaluate
+from pipelines import split
 from tests.evaluation.test_evaluate import _args, _write_embeddings, world  # noqa: F401  pylint: disable=unused-import
 
 WORKERS = {1: ["--runner=FnApiRunner"],

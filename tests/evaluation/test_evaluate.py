@@ -10,7 +10,8 @@ import pytest
 from sklearn.metrics import average_precision_score, ndcg_score
 
 from launch import main as gcml
-from pipelines import evaluate, split
+from pipelines.evaluation import stage as evaluate
+from pipelines import split
 from pipelines.io import sharded_io, tf_example
 from tests.pipelines import files
 

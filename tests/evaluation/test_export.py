@@ -11,7 +11,7 @@ from launch import main as gcml
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
-from pipelines import export, related_items
+from pipelines.export import stage as export, related_items
 from pipelines.io import related_rows, sharded_io, tf_example
 from tests.pipelines import files
 

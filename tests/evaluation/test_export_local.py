@@ -9,7 +9,7 @@ import tensorflow as tf
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
-from pipelines import export
+from pipelines.export import stage as export
 from pipelines.io import tf_example
 from tests.evaluation.test_export import write_non_finite_world
 from tests.pipelines import files

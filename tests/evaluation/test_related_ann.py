@@ -9,7 +9,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines import related_ann, related_items
+from pipelines.export import related_ann, related_items
 from pipelines.io import related_rows, sharded_io
 from tests.pipelines import files
 
@@ -125,7 +125,7 @@ def test_empty_input(tmp_path):
 
 
 def test_export_flags():
-  from pipelines import export  # pylint: disable=import-outside-toplevel
+  from pipelines.export import stage as export  # pylint: disable=import-outside-toplevel
   config, _ = export.parse_args(["--model_dir=m", "--features=f", "--output_dir=o",
                                  "--search=ivfpq", "--ann_nprobe=8", "--ann_code_bytes=16"])
   transform = config.related_transform()

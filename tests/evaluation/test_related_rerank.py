@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines import related_ann, related_items, related_rerank
+from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.io import related_rows
 from tests.evaluation.test_related_ann import _related, _same_files, ann_index, clustered
 from tests.pipelines import files
@@ -71,7 +71,7 @@ def test_beam_rerank_matches_memory_for_1_and_2_workers(tmp_path):
 
 
 def test_export_rerank_flag():
-  from pipelines import export  # pylint: disable=import-outside-toplevel
+  from pipelines.export import stage as export  # pylint: disable=import-outside-toplevel
   base = ["--model_dir=m", "--features=f", "--output_dir=o", "--search=ivfpq", "--top_k=7"]
   config, _ = export.parse_args(base)
   assert config.related_transform().rerank == 28  # default: 4 x top_k

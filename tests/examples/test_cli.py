@@ -6,7 +6,8 @@ import apache_beam as beam
 import pytest
 
 from launch import main as gcml
-from pipelines import make_examples, runner
+from pipelines.examples import stage as make_examples
+from pipelines import runner
 from tests.examples import worlds
 
 DATAFLOW = ["--runner=DataflowRunner", "--dry_run=True", "--project=test-project",

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from pipelines import make_examples
+from pipelines.examples import stage as make_examples
 from pipelines.errors import InputError
 from tests.examples import worlds
 from tests.examples.test_smart import true_pool, usable_neighbours, run_smart

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from pipelines import make_examples
+from pipelines.examples import stage as make_examples
 from pipelines import hashing
 from tests.examples import worlds
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from pipelines import make_examples
+from pipelines.examples import stage as make_examples
 from tests.examples import messy_world, worlds
 
 ONE_WORKER = ["--runner=FnApiRunner"]

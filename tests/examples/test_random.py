@@ -5,7 +5,8 @@ import os
 import pytest
 from scipy import stats
 
-from pipelines import make_examples, split
+from pipelines.examples import stage as make_examples
+from pipelines import split
 from pipelines.examples import positives
 from tests.examples import worlds
 

@@ -13,7 +13,8 @@ import os
 import numpy as np
 import pytest
 
-from pipelines import make_examples, split
+from pipelines.examples import stage as make_examples
+from pipelines import split
 from pipelines.examples import reservoirs
 from tests.examples import worlds
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipelines import validate
+from pipelines.validate import stage as validate
 from tests.examples import messy_world, worlds
 
 ONE_WORKER = ["--runner=FnApiRunner"]

@@ -18,7 +18,8 @@ import apache_beam as beam
 from pipelines.io import edges as edges_lib
 from pipelines.io import features as features_lib
 from pipelines.io import inputs, modalities, rejected, sharded_io, summary
-from pipelines import runner, validate_local
+from pipelines import runner
+from pipelines.validate import local as validate_local
 
 STAGE = "validate"
 

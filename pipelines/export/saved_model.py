@@ -1,7 +1,7 @@
 """The export's model side: the SavedModel, its inputs, one batch in, embeddings out.
 
-Shared by the Beam engine (`pipelines/export.py`, through RunInference) and
-the in-memory engine (`pipelines/export_local.py`), so both call the model
+Shared by the Beam engine (`pipelines/export/stage.py`, through RunInference) and
+the in-memory engine (`pipelines/export/local.py`), so both call the model
 on the same arrays in the same way.
 """
 

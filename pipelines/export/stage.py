@@ -7,9 +7,9 @@ modality in, `embedding` out), batched, and writes:
 * `OUTPUT/embeddings-*.tfrecord`: `tf.train.Example` with `id` (bytes) and
   `embedding` (float list);
 * `OUTPUT/related-*.tsv`: header `id\\trank\\tneighbor\\tscore`, each item's
-  top-K most similar other items by cosine (`pipelines/related_items.py`;
+  top-K most similar other items by cosine (`pipelines/export/related_items.py`;
   `--search=ivfpq`: approximate, through a faiss IVF-PQ index,
-  `pipelines/related_ann.py`);
+  `pipelines/export/related_ann.py`);
 * refused feature records under `OUTPUT/rejected/`, counts in
   `OUTPUT/summary.json` (section `export`); an item whose embedding comes
   out with a NaN or inf is refused there too (`embedding_not_finite`), never
@@ -18,7 +18,7 @@ modality in, `embedding` out), batched, and writes:
 Fixed batches (byte-reproducible output): a matrix product's last bits
 depend on the batch it runs in (its size and the row's place), and Beam's
 batching depends on bundling and timing. So the model calls (and the
-related-items query batches) run on `pipelines/fixed_batches.py`: the ids
+related-items query batches) run on `pipelines/export/fixed_batches.py`: the ids
 are hashed into ceil(N / batch_size) buckets, each bucket is sorted by id
 and cut into batches of at most `--batch_size`, so an item's batch depends
 only on the ids. This costs one shuffle of the features (GroupByKey).
@@ -46,13 +46,13 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 
 from pipelines.io import features as features_lib
 from pipelines.io import inputs, modalities, rejected, related_rows
-from pipelines import related_ann, related_items
+from pipelines.export import related_ann, related_items
 from pipelines import runner
 from pipelines.io import sharded_io, summary
 from pipelines.errors import InputError
-from pipelines.export_model import (STAGE, embed_batch, embedding_record, saved_model_path,
-                                    signature_modalities, stack_batch)
-from pipelines.fixed_batches import FixedBatches
+from pipelines.export.saved_model import (STAGE, embed_batch, embedding_record,
+                                          saved_model_path, signature_modalities, stack_batch)
+from pipelines.export.fixed_batches import FixedBatches
 
 class SignatureModelHandler(ModelHandler):
   """RunInference handler: one fixed batch -> its embeddings (np.float32 [n, d]).
@@ -234,7 +234,7 @@ def run(argv=None) -> dict:
   num_shards = config.num_shards or max(1, len(feature_paths))
   sharded_io.ensure_dir(config.output_dir)
   if config.engine == "local":
-    from pipelines import export_local  # pylint: disable=import-outside-toplevel
+    from pipelines.export import local as export_local  # pylint: disable=import-outside-toplevel
     counts = export_local.run_local(config, model_path, feature_paths, num_shards)
   else:
     options = runner.pipeline_options(pipeline_args)

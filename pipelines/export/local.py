@@ -30,13 +30,13 @@ import logging
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import export_model
+from pipelines.export import saved_model as export_model
 from pipelines.io import features as features_lib
-from pipelines import related_ann, related_items, related_rerank
+from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.io import related_rows
 from pipelines.io import sharded_io, tfrecord_files
 from pipelines.io import edges_local as local_io
-from pipelines.fixed_batches import fixed_batches_local
+from pipelines.export.fixed_batches import fixed_batches_local
 from pipelines.io.rejected import Rejection, binary_record
 
 STAGE = export_model.STAGE

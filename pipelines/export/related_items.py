@@ -15,14 +15,14 @@ Design (see docs/export_and_evaluation.md):
   scores = Q @ chunk^T (float32), a running top-K per query is kept, so the
   memory is O(batch * index_chunk) whatever N. This exact search costs
   O(N^2 d) in all.
-* `search="ivfpq"` (`pipelines/related_ann.py`) broadcasts a faiss IVF-PQ
+* `search="ivfpq"` (`pipelines/export/related_ann.py`) broadcasts a faiss IVF-PQ
   index instead (about N * (code bytes + 8) bytes): approximate neighbours
   and scores, for indexes over the exact broadcast limit; `rerank` re-scores
-  the index's candidates exactly (`pipelines/related_rerank.py`). The cap applies to
+  the index's candidates exactly (`pipelines/export/related_rerank.py`). The cap applies to
   the bytes actually broadcast (matrix or serialised index, plus the ids).
 * The query itself is never its own neighbour. Ties in score are broken by
   the neighbour's id (ascending). Scores are written with 6 decimals.
-* Query batches are fixed (`pipelines/fixed_batches.py`): a matrix product's last bits
+* Query batches are fixed (`pipelines/export/fixed_batches.py`): a matrix product's last bits
   depend on the batch a row sits in, so the batches are formed from the ids
   alone (hash buckets, sorted by id, cut at `query_batch`), never from the
   runner's bundling, and the output is byte-identical run to run.
@@ -36,8 +36,8 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import related_ann
-from pipelines.fixed_batches import FixedBatches
+from pipelines.export import related_ann
+from pipelines.export.fixed_batches import FixedBatches
 from pipelines.io.related_rows import MAX_INDEX_BYTES, SEARCHES, IndexTooLargeError, format_rows
 
 
@@ -142,10 +142,10 @@ class RelatedItems(beam.PTransform):
     query_batch: queries scored per matrix product.
     index_chunk: index rows scored per matrix product (exact search).
     max_index_bytes: cap on the bytes broadcast to every worker.
-    search: "exact" or "ivfpq" (approximate, `pipelines/related_ann.py`).
+    search: "exact" or "ivfpq" (approximate, `pipelines/export/related_ann.py`).
     ann: `related_ann.AnnParams` for "ivfpq" (None: defaults).
     rerank: "ivfpq": candidates re-scored by exact cosine per item (0: none;
-      `pipelines/related_rerank.py`).
+      `pipelines/export/related_rerank.py`).
   """
   k: int = 60
   query_batch: int = 256

@@ -1,6 +1,6 @@
 """Approximate top-K related items: a faiss IVF-PQ index (`--search=ivfpq`).
 
-The exact search (`pipelines/related_items.py`) broadcasts the float32
+The exact search (`pipelines/export/related_items.py`) broadcasts the float32
 matrix, N * d * 4 bytes. This path broadcasts a compressed index instead:
 
 1. Train (one worker): a coarse quantizer (`nlist` k-means centroids) and a
@@ -20,7 +20,7 @@ matrix, N * d * 4 bytes. This path broadcasts a compressed index instead:
    itself is dropped and the rest ordered by score, then by id.
 5. Re-rank (`rerank` = R > 0, `gcml export --ann_rerank`, default 4 x K):
    the index's top max(R, K) per query are re-scored by the exact cosine of
-   the full vectors and the K best kept (`pipelines/related_rerank.py`), so
+   the full vectors and the K best kept (`pipelines/export/related_rerank.py`), so
    the PQ approximation costs recall only where a true neighbour falls
    outside the R candidates.
 
@@ -41,7 +41,8 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import hashing, related_rerank
+from pipelines import hashing
+from pipelines.export import related_rerank
 from pipelines.io import related_rows
 from pipelines.io.related_rows import unit_rows
 
@@ -170,7 +171,7 @@ class _SearchDoFn(beam.DoFn):
   """Batch of (id, vector) -> (sort_key, tsv line), as the exact path.
 
   With `candidates_only` it yields (id, [candidate ids]) instead, for the
-  exact re-rank (`pipelines/related_rerank.py`).
+  exact re-rank (`pipelines/export/related_rerank.py`).
   """
 
   def __init__(self, k: int, nprobe: int, candidates_only: bool = False):
@@ -207,7 +208,7 @@ class AnnRelatedItems(beam.PTransform):
     params: the IVF-PQ settings.
     rerank: 0: the index's top k as they come; R > 0: the index's top
       max(R, k) re-scored by exact cosine, the k best kept
-      (`pipelines/related_rerank.py`).
+      (`pipelines/export/related_rerank.py`).
   """
   k: int = 60
   query_batch: int = 256

@@ -1,6 +1,6 @@
 """Exact re-rank of approximate candidates (`gcml export --search=ivfpq --ann_rerank=R`).
 
-The IVF-PQ search (`pipelines/related_ann.py`) scores candidates against
+The IVF-PQ search (`pipelines/export/related_ann.py`) scores candidates against
 the PQ reconstruction, so a true neighbour can rank below the top K. With
 `--ann_rerank=R` (R > K) the index returns R candidates per query; each
 candidate is re-scored with the exact cosine of the full float32 vectors
