@@ -1,6 +1,6 @@
 """`gcml validate --engine=local`: the validation stage in memory, the Beam engine's bytes.
 
-Edges are read by `clustering.local_io.read_edges_local` and features by
+Edges are read by `io.edges_local.read_edges_local` and features by
 `examples.local.inputs.read_features_local`, which apply the rules of
 `edges.ReadEdges` and `features.ReadFeatures`; the rejected records, the stats
 file and hence `summary.json` equal what `validate.build` writes.

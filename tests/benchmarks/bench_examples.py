@@ -124,7 +124,7 @@ def main(argv: list[str]) -> dict:
   a = p.parse_args(argv)
   sys.path.insert(0, REPO)
   from pipelines.io.features import parse_modalities  # pylint: disable=import-outside-toplevel
-  from tests.examples import worlds  # pylint: disable=import-outside-toplevel
+  from tests.pipelines.examples import worlds  # pylint: disable=import-outside-toplevel
   modalities = [(m.name, m.dim) for m in parse_modalities(a.modalities)]
   root = a.output_dir or tempfile.mkdtemp(prefix="gcml-bench-examples-")
   os.makedirs(root, exist_ok=True)

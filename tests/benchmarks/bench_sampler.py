@@ -71,7 +71,7 @@ def main(argv: list[str]) -> dict:
   from model import trainer
   from model.config import EmbeddingModelConfig, ModalityConfig
   from model.trainer_config import TrainConfig
-  from tests.trainer.shards import write_shards
+  from tests.model.shards import write_shards
 
   rng = np.random.default_rng(0)
   centers = {n: rng.normal(size=(args.classes, d)).astype(np.float32) for n, d in MODS}

@@ -6,7 +6,7 @@ import tensorflow as tf
 from model import input as input_lib
 from model.errors import ConfigError
 from pipelines.io import tf_example
-from tests.trainer.shards import write_shards
+from tests.model.shards import write_shards
 
 MODS = (("mean_rgb", 2),)
 

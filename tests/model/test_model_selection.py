@@ -13,7 +13,7 @@ from model.export import load_embedder
 from model.trainer_config import TrainConfig
 from model.validation import ValidationSet
 from pipelines.io import sharded_io, tf_example
-from tests.trainer.shards import write_shards
+from tests.model.shards import write_shards
 
 MODS = (("mean_rgb", 6), ("mean_audio", 3))
 GROUPS = 12

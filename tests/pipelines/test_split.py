@@ -12,7 +12,7 @@ from model.errors import ConfigError
 from pipelines import split
 from pipelines.io import tf_example
 from pipelines.errors import InputError
-from tests.examples import worlds
+from tests.pipelines.examples import worlds
 from tests.pipelines import files
 
 
