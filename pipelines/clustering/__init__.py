@@ -27,7 +27,7 @@ may replace the weights by ones derived from the graph (similarity_local.py).
 
 Ids. Every cluster is named after a *representative* original item: at L0 the
 root item of its component, above that the representative of its root
-cluster. A cluster's id is `l{level}-{rep}` (`io/cluster_tables.cluster_id`). Inside the
+cluster. A cluster's id is `l{level}-{rep}` (`io/cluster_tables/writer.cluster_id`). Inside the
 engines a node of any round is known by its representative, so the tie hash of a
 cluster is the tie hash of its representative item.
 

@@ -1,6 +1,6 @@
 """The cluster stage's summary: size quantiles per level, round health, the size plot.
 
-Read back from the written `cluster_sizes-*.tsv` (`io/cluster_tables.py`), so
+Read back from the written `cluster_sizes-*.tsv` (`io/cluster_tables/reader.py`), so
 both engines report from the same bytes; `finish_summary` writes the `cluster`
 section of summary.json and `cluster_sizes.png`.
 """
@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipelines.clustering import COLLAPSE_SHARE, STAGE, choose_first_round
 from pipelines.io import sharded_io, summary
-from pipelines.io.cluster_tables import read_histogram
+from pipelines.io.cluster_tables.reader import read_histogram
 
 QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 

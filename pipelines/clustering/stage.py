@@ -24,7 +24,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.io import edges as edges_lib
 import numpy as np
 
-from pipelines.io import cluster_tables, inputs, rejected, sharded_io, summary
+from pipelines.io import inputs, rejected, sharded_io, summary
+from pipelines.io.cluster_tables import writer as cluster_tables
 from pipelines import runner, split
 from pipelines.clustering import (LINKAGES, SIMILARITIES, STAGE, choose_first_round,
                                   node_bound, round_jump_passes)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from pipelines import hashing
-from pipelines.io import cluster_tables as tables
+from pipelines.io.cluster_tables import reader as tables
 from pipelines.io.rejected import Rejection
 
 BUCKET_BITS = 16

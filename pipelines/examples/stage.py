@@ -32,7 +32,7 @@ from pipelines.io import inputs, modalities, rejected, sharded_io, summary
 from pipelines import runner, split
 from pipelines.errors import InputError
 from pipelines.examples import cluster_labels, items, join_features, triplets, validation_set
-from pipelines.io import cluster_tables as tables
+from pipelines.io.cluster_tables import reader as tables
 from pipelines.examples.config import KINDS, ExamplesConfig  # noqa: F401 (the stage's config)
 from pipelines.examples.local import engine as local_engine
 

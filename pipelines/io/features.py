@@ -39,7 +39,14 @@ class Item(NamedTuple):
 
 
 def check_max_abs(value: float) -> float:
-  """Validates `--max_abs_feature`: a finite number > 0."""
+  """Validates `--max_abs_feature`: a finite number > 0.
+
+  Args:
+    value: the flag's value.
+
+  Returns:
+    The value.
+  """
   if not math.isfinite(value) or value <= 0:
     raise InputError(f"--max_abs_feature must be a finite number > 0, got {value}")
   return value
@@ -97,7 +104,15 @@ def parse_item(data: bytes, modalities, id_key: str = "id", labels_key: str = "l
 
 
 def shown_record(data: bytes, id_key: str = "id") -> str:
-  """A refused record as text: `id=<id> b64:...` (the id readable, to grep), or `b64:...`."""
+  """A refused record as text: `id=<id> b64:...` (the id readable, to grep), or `b64:...`.
+
+  Args:
+    data: the record's bytes.
+    id_key: the feature that holds the id.
+
+  Returns:
+    The text written to `rejected/`.
+  """
   try:
     ids = tf_example.parse(data).get(id_key)
   except ValueError:

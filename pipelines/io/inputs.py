@@ -32,6 +32,9 @@ def expand(pattern: str, what: str, require_manifest: bool = False) -> list[str]
     require_manifest: the files are a gcml output whose shard sets must have
       a manifest (see `shard_sets.check_paths`).
 
+  Returns:
+    The matching files, sorted, without gcml's own bookkeeping files.
+
   Raises:
     InputError: a missing path, an empty glob, or a partial or mixed shard set.
   """
@@ -58,6 +61,11 @@ def expand(pattern: str, what: str, require_manifest: bool = False) -> list[str]
 
 
 def check_readable(path: str) -> None:
+  """Raises InputError when a file cannot be opened for reading.
+
+  Args:
+    path: the file.
+  """
   try:
     with FileSystems.open(path, compression_type="uncompressed") as f:
       f.read(1)
@@ -66,7 +74,11 @@ def check_readable(path: str) -> None:
 
 
 def check_tfrecord(path: str) -> None:
-  """Verifies the framing (length, CRCs) of the first record of a TFRecord file."""
+  """Verifies the framing (length, CRCs) of the first record of a TFRecord file.
+
+  Args:
+    path: the file.
+  """
   try:
     with FileSystems.open(path, compression_type="uncompressed") as f:
       next(sharded_io.read_tfrecords(f), None)  # an empty file holds no records: valid
@@ -77,7 +89,14 @@ def check_tfrecord(path: str) -> None:
 
 
 def tfrecords(paths: list[str]) -> Iterator[bytes]:
-  """Yields every record of the files; a corrupt file is a one-line InputError."""
+  """Yields every record of the files; a corrupt file is a one-line InputError.
+
+  Args:
+    paths: TFRecord files.
+
+  Yields:
+    Each record's bytes, file by file.
+  """
   for path in paths:
     with FileSystems.open(path) as f:
       try:
@@ -88,7 +107,17 @@ def tfrecords(paths: list[str]) -> Iterator[bytes]:
 
 def check_files(pattern: str, what: str, tfrecord: bool,
                 require_manifest: bool = False) -> list[str]:
-  """Expands `pattern` and checks every file (see `expand`); returns the paths."""
+  """Expands `pattern` and checks every file (see `expand`); returns the paths.
+
+  Args:
+    pattern: comma-separated paths or globs.
+    what: what the files are, for the message.
+    tfrecord: whether each file must be a TFRecord file.
+    require_manifest: whether a shard set without a manifest is refused.
+
+  Returns:
+    The checked paths, as `expand` returns them.
+  """
   paths = expand(pattern, what, require_manifest)
   for path in paths:
     check_tfrecord(path) if tfrecord else check_readable(path)

@@ -18,10 +18,24 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def normalise(item_id: str) -> str:
-  """The one id normalisation of every reader: surrounding whitespace removed."""
+  """The one id normalisation of every reader: surrounding whitespace removed.
+
+  Args:
+    item_id: the id as read.
+
+  Returns:
+    The id every stage uses.
+  """
   return item_id.strip()
 
 
 def has_control_character(item_id: str) -> bool:
-  """Returns whether `item_id` contains a character that breaks a TSV row."""
+  """Returns whether `item_id` contains a character that breaks a TSV row.
+
+  Args:
+    item_id: a normalised id.
+
+  Returns:
+    True when the id cannot be written in a TSV row.
+  """
   return _CONTROL.search(item_id) is not None

@@ -29,7 +29,14 @@ READ_THREADS = 16  # files sampled at once by `detect`
 
 
 def record_modalities(data: bytes) -> tuple | None:
-  """The (name, size) of every non-empty float feature of one record; None if unreadable."""
+  """The (name, size) of every non-empty float feature of one record; None if unreadable.
+
+  Args:
+    data: one serialized feature record.
+
+  Returns:
+    (name, size) pairs in canonical order, or None.
+  """
   try:
     feats = tf_example.parse(data)
   except ValueError:
@@ -52,7 +59,14 @@ def _sampled(path: str):
 
 
 def file_modalities(path: str) -> tuple | None:
-  """What most of the file's first records carry (ties: the first seen); None if none."""
+  """What most of the file's first records carry (ties: the first seen); None if none.
+
+  Args:
+    path: one feature file.
+
+  Returns:
+    (name, size) pairs, or None.
+  """
   sampled = _sampled(path)
   if not sampled:
     return None
@@ -98,6 +112,11 @@ def check_given(given, paths: list[str], what: str = "--features") -> None:
   Files without a readable record say nothing either way (the stage then
   counts what it reads).
 
+  Args:
+    given: the modalities named on the command line.
+    paths: the feature files.
+    what: the flag that named the files, for the message.
+
   Raises:
     InputError: records were sampled and none has every given modality with its size.
   """
@@ -116,7 +135,15 @@ def check_given(given, paths: list[str], what: str = "--features") -> None:
 
 
 def recorded(directory: str, stage: str) -> tuple | None:
-  """The modalities recorded in `directory/summary.json` under `stage`, if any."""
+  """The modalities recorded in `directory/summary.json` under `stage`, if any.
+
+  Args:
+    directory: an upstream stage's output folder.
+    stage: that stage's name.
+
+  Returns:
+    The recorded (name, size) pairs, or None.
+  """
   path = FileSystems.join(directory, summary.SUMMARY_NAME)
   try:
     value = summary.read_json(path).get(stage, {}).get("modalities")
@@ -126,13 +153,27 @@ def recorded(directory: str, stage: str) -> tuple | None:
 
 
 def directory_of(glob: str) -> str:
-  """The folder of the first glob of a comma-separated list."""
+  """The folder of the first glob of a comma-separated list.
+
+  Args:
+    glob: one or more comma-separated globs.
+
+  Returns:
+    The folder, or `.`.
+  """
   first = glob.split(",")[0].strip()
   return first.rsplit("/", 1)[0] if "/" in first else "."
 
 
 def check_agrees(given, upstream, given_what: str, upstream_what: str) -> None:
-  """Raises InputError naming both sets when they differ."""
+  """Raises InputError naming both sets when they differ.
+
+  Args:
+    given: modalities of this stage.
+    upstream: modalities an upstream stage recorded.
+    given_what: where `given` came from, for the message.
+    upstream_what: where `upstream` came from.
+  """
   if upstream is not None and not same(given, upstream):
     raise InputError(f"{given_what} names modalities {modalities_flag(given)} but "
                      f"{upstream_what} records {modalities_flag(upstream)}; name the same "
@@ -157,7 +198,14 @@ def resolve(given, paths: list[str], what: str = "--features") -> tuple:
 
 
 def parse_flag(value: str | None):
-  """`--modalities` parsed, or None when not given (detect or read upstream)."""
+  """`--modalities` parsed, or None when not given (detect or read upstream).
+
+  Args:
+    value: the flag's text, or None.
+
+  Returns:
+    The modalities, or None.
+  """
   return parse_modalities(value) if value else None
 
 

@@ -28,6 +28,14 @@ _held = {}  # lock path -> depth, for this process
 
 
 def lock_path(output_dir: str) -> str:
+  """The lock file of an output folder.
+
+  Args:
+    output_dir: the folder.
+
+  Returns:
+    `OUTPUT/_LOCK`.
+  """
   return FileSystems.join(output_dir, LOCK_NAME)
 
 
@@ -76,7 +84,14 @@ _DEPTH = 2  # DIR, DIR/x (rejected/, or a stage's folder under a demo run), DIR/
 
 
 def remove_temporaries(output_dir: str) -> int:
-  """Deletes gcml's `.tmp-*` files under `output_dir` (two levels down); returns how many."""
+  """Deletes gcml's `.tmp-*` files under `output_dir` (two levels down); returns how many.
+
+  Args:
+    output_dir: the folder to clean.
+
+  Returns:
+    How many files were removed.
+  """
   if not _is_local(output_dir):  # object stores: the folder and rejected/
     found = FileSystems.match([FileSystems.join(output_dir, ".tmp-*"),
                                FileSystems.join(output_dir, "rejected", ".tmp-*")])
@@ -94,7 +109,12 @@ def remove_temporaries(output_dir: str) -> int:
 
 
 def acquire(output_dir: str, what: str) -> None:
-  """Takes the directory's lock for this process, or raises InputError."""
+  """Takes the directory's lock for this process, or raises InputError.
+
+  Args:
+    output_dir: the folder to lock.
+    what: the command, for the message.
+  """
   path = lock_path(output_dir)
   if path in _held:
     _held[path] += 1
@@ -137,13 +157,25 @@ def acquire(output_dir: str, what: str) -> None:
 
 
 def held_here(path: str) -> bool:
-  """True when the lock file `path` is held by this process (its own output folder)."""
+  """True when the lock file `path` is held by this process (its own output folder).
+
+  Args:
+    path: a lock file.
+
+  Returns:
+    Whether this process holds the lock.
+  """
   if _is_local(path):
     return os.path.abspath(path) in {os.path.abspath(p) for p in _held}
   return path in _held
 
 
 def release(output_dir: str) -> None:
+  """Removes this process's lock of an output folder (nothing if it holds none).
+
+  Args:
+    output_dir: the locked folder.
+  """
   path = lock_path(output_dir)
   if path not in _held:
     return
@@ -156,7 +188,12 @@ def release(output_dir: str) -> None:
 
 @contextlib.contextmanager
 def held(output_dir: str | None, what: str):
-  """Holds the lock of `output_dir` (None: nothing to lock) for a `with` block."""
+  """Holds the lock of `output_dir` (None: nothing to lock) for a `with` block.
+
+  Args:
+    output_dir: the folder, or None.
+    what: the command, for the message.
+  """
   if not output_dir:
     yield
     return
@@ -168,7 +205,14 @@ def held(output_dir: str | None, what: str):
 
 
 def output_dir_of(argv: list[str]) -> str | None:
-  """The `--output_dir` value of a command line, if any."""
+  """The `--output_dir` value of a command line, if any.
+
+  Args:
+    argv: the command's arguments.
+
+  Returns:
+    The folder, or None when the command names none.
+  """
   for i, arg in enumerate(argv):
     if arg.startswith("--output_dir="):
       return arg.split("=", 1)[1] or None

@@ -28,11 +28,27 @@ class Rejection(NamedTuple):
 
 
 def binary_record(data: bytes) -> str:
-  """Text form of a binary (TFRecord) record: `b64:` + base64."""
+  """Text form of a binary (TFRecord) record: `b64:` + base64.
+
+  Args:
+    data: the record's bytes.
+
+  Returns:
+    `b64:` followed by the base64 of `data`.
+  """
   return "b64:" + base64.b64encode(data).decode("ascii")
 
 
 def rejected_prefix(output_dir: str, stage: str) -> str:
+  """Where a stage's rejected records go.
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage's name.
+
+  Returns:
+    The shard prefix `OUTPUT/rejected/STAGE`.
+  """
   return FileSystems.join(output_dir, "rejected", stage)
 
 

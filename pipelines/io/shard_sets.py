@@ -74,19 +74,44 @@ BEAM = BeamFiles()
 
 
 def manifest_path(prefix: str) -> str:
-  """`DIR/_MANIFEST-name.json` for the shard set `DIR/name-*`."""
+  """`DIR/_MANIFEST-name.json` for the shard set `DIR/name-*`.
+
+  Args:
+    prefix: the set's path without the shard part.
+
+  Returns:
+    The manifest's path.
+  """
   directory, name = os.path.split(prefix)
   return FileSystems.join(directory, f"_MANIFEST-{name}.json") if directory else \
       f"_MANIFEST-{name}.json"
 
 
 def crc32c_hex(data: bytes) -> str:
+  """The CRC-32C of `data`, as the manifest records it.
+
+  Args:
+    data: a shard's bytes.
+
+  Returns:
+    Eight lowercase hex digits.
+  """
   return f"{google_crc32c.value(data):08x}"
 
 
 def manifest_bytes(prefix: str, suffix: str, num_shards: int,
                    entries: Iterable[tuple[str, int, str]]) -> bytes:
-  """The manifest of a set: entries are (file name, size in bytes, crc32c hex)."""
+  """The manifest of a set: entries are (file name, size in bytes, crc32c hex).
+
+  Args:
+    prefix: the set's path without the shard part.
+    suffix: the shards' extension.
+    num_shards: how many shards the set has.
+    entries: one (file name, size in bytes, crc32c hex) per shard.
+
+  Returns:
+    The manifest's JSON bytes (sorted keys, newline-terminated).
+  """
   files = [{"name": n, "bytes": int(b), "crc32c": c} for n, b, c in sorted(entries)]
   digest = hashlib.blake2b(json.dumps(files, sort_keys=True).encode(), digest_size=8)
   body = {"format": FORMAT, "name": os.path.basename(prefix), "suffix": suffix,
@@ -95,6 +120,16 @@ def manifest_bytes(prefix: str, suffix: str, num_shards: int,
 
 
 def read_manifest(path: str, what: str, files=BEAM) -> dict:
+  """Reads and checks the format of a shard set's manifest.
+
+  Args:
+    path: the manifest's path.
+    what: what the set is, for the error message.
+    files: the file system to read with (Beam's, or a local one).
+
+  Returns:
+    The manifest's body.
+  """
   try:
     with files.open(path) as f:
       body = json.loads(f.read().decode("utf-8"))
@@ -115,7 +150,19 @@ def _checksum(path: str, files=BEAM) -> str:
 
 def check_set(directory: str, name: str, suffix: str, matched: list[str], what: str,
               files=BEAM) -> bool:
-  """Checks one set against its manifest; returns False when it has none."""
+  """Checks one set against its manifest; returns False when it has none.
+
+  Args:
+    directory: the set's folder.
+    name: the set's name (files are `name-*`).
+    suffix: the shards' extension.
+    matched: the files of the set that a pattern matched.
+    what: what the set is, for the error message.
+    files: the file system to read with.
+
+  Returns:
+    True when the set has a manifest and agrees with it, False when it has none.
+  """
   manifest = files.join(directory, f"_MANIFEST-{name}.json") if directory else \
       f"_MANIFEST-{name}.json"
   if not files.exists(manifest):

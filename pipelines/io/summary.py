@@ -20,6 +20,15 @@ SUMMARY_NAME = "summary.json"
 
 
 def stats_prefix(output_dir: str, stage: str) -> str:
+  """Where a stage's `WriteStats` file goes before it is folded into `summary.json`.
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage's name.
+
+  Returns:
+    The stats file's prefix (`OUTPUT/.stats-STAGE`).
+  """
   return FileSystems.join(output_dir, f".stats-{stage}")
 
 
@@ -41,6 +50,14 @@ class WriteStats(beam.PTransform):
 
 
 def read_json(path: str) -> dict:
+  """Reads a JSON file that may not exist yet.
+
+  Args:
+    path: a local or remote path.
+
+  Returns:
+    The parsed object, or {} when the file does not exist.
+  """
   if not FileSystems.exists(path):
     return {}
   with FileSystems.open(path) as f:
@@ -48,7 +65,16 @@ def read_json(path: str) -> dict:
 
 
 def update_summary(output_dir: str, stage: str, section: dict) -> dict:
-  """Replaces the stage's section of `summary.json` (atomic write)."""
+  """Replaces the stage's section of `summary.json` (atomic write).
+
+  Args:
+    output_dir: the folder holding `summary.json`.
+    stage: the section's name.
+    section: the section's new content.
+
+  Returns:
+    The whole summary as written.
+  """
   path = FileSystems.join(output_dir, SUMMARY_NAME)
   summary = read_json(path)
   summary[stage] = section
@@ -58,6 +84,11 @@ def update_summary(output_dir: str, stage: str, section: dict) -> dict:
 
 def merge_stats_into_summary(output_dir: str, stage: str, extra: dict | None = None) -> dict:
   """Folds the stats file written by `WriteStats` into `summary.json`.
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage's name (the section of `summary.json`).
+    extra: more entries for the section (settings, timings), or None.
 
   Returns:
     The stage's section: {name: count} plus `extra`.

@@ -74,6 +74,9 @@ def parse(data: bytes) -> dict[str, list | np.ndarray]:
   bytes_list values come back as a list of bytes, float_list as a float32
   numpy array, int64_list as a list of ints.
 
+  Args:
+    data: one serialized `tf.train.Example`.
+
   Raises:
     ValueError: if `data` is not a serialized tf.train.Example.
   """

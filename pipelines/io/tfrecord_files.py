@@ -29,7 +29,16 @@ from pipelines.io.rejected import Rejection, binary_record
 
 
 def frame_rejection(path: str, frame: sharded_io.CorruptFrame, stage: str) -> Rejection:
-  """The rejection of one corrupt frame of `path`."""
+  """The rejection of one corrupt frame of `path`.
+
+  Args:
+    path: the file.
+    frame: the corrupt frame.
+    stage: the stage that reads the file.
+
+  Returns:
+    The `Rejection` to write.
+  """
   if frame.data:
     shown = f"{path} {frame.describe()}: {binary_record(frame.data)}"
   else:
@@ -38,7 +47,15 @@ def frame_rejection(path: str, frame: sharded_io.CorruptFrame, stage: str) -> Re
 
 
 def records_or_rejections(path: str, stage: str) -> Iterator[bytes | Rejection]:
-  """Yields the records of one TFRecord file and the rejections of its bad frames."""
+  """Yields the records of one TFRecord file and the rejections of its bad frames.
+
+  Args:
+    path: one TFRecord file.
+    stage: the stage that reads it.
+
+  Yields:
+    Each record's bytes, or the `Rejection` of a corrupt frame.
+  """
   with FileSystems.open(path) as f:
     for record in sharded_io.scan_tfrecords(f):
       if isinstance(record, sharded_io.CorruptFrame):

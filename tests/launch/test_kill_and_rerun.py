@@ -30,7 +30,7 @@ from model.export import export_saved_model
 from model.towers import EmbeddingModel
 from pipelines.io import inputs, shard_sets
 from pipelines.errors import InputError
-from pipelines.io import cluster_tables as tables
+from pipelines.io.cluster_tables import reader as tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODALITIES = "mean_rgb:8,mean_audio:4"

@@ -15,7 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.io import features as features_lib
 from pipelines.io import tfrecord_files
 from pipelines.errors import InputError
-from pipelines.io import cluster_tables as tables
+from pipelines.io.cluster_tables import reader as tables
 from pipelines.io.rejected import Rejection, binary_record
 
 

@@ -10,7 +10,7 @@ import collections
 import dataclasses
 
 from pipelines import hashing, split
-from pipelines.io import cluster_tables as tables
+from pipelines.io.cluster_tables import reader as tables
 from pipelines.examples.items import ItemInfo
 from pipelines.examples.reservoirs import Child, MemberSample, ParentSample, member_hash
 from pipelines.io.rejected import Rejection

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from pipelines.io import sharded_io, tf_example
-from pipelines.io import cluster_tables as tables
+from pipelines.io.cluster_tables import reader as tables
 from tests.pipelines.examples import worlds
 from tests.pipelines import files
 

@@ -13,7 +13,7 @@ from pipelines import split
 from pipelines.io.edges import Edge
 from pipelines import hashing
 from pipelines.examples import items, positives, random_negatives, reservoirs
-from pipelines.io import cluster_tables as tables
+from pipelines.io.cluster_tables import reader as tables
 from pipelines.examples.cluster_labels import quantiles
 from pipelines.examples.skew_join import SkewJoin
 from pipelines.errors import InputError
