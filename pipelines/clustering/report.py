@@ -19,7 +19,15 @@ QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 
 
 def level_summary(pairs: list, edges_left: int) -> dict:
-  """Clusters, singletons, size quantiles (nearest rank) and edges left of one level."""
+  """Clusters, singletons, size quantiles (nearest rank) and edges left of one level.
+
+  Args:
+    pairs: the level's (size, clusters) histogram, sorted by size.
+    edges_left: edges between the level's clusters.
+
+  Returns:
+    The level's section of the summary.
+  """
   total = sum(n for _, n in pairs)
   quantiles, seen, wanted = {}, 0, [(name, math.ceil(p * total)) for name, p in QUANTILES]
   for size, n in pairs:
@@ -34,7 +42,15 @@ def level_summary(pairs: list, edges_left: int) -> dict:
 
 
 def plot_sizes(output_dir: str, hist: dict) -> str:
-  """cluster_sizes.png: clusters per size, log-log, one line per level."""
+  """cluster_sizes.png: clusters per size, log-log, one line per level.
+
+  Args:
+    output_dir: the stage's output folder.
+    hist: {level: (size, clusters) pairs}.
+
+  Returns:
+    The plot's path.
+  """
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
@@ -57,7 +73,16 @@ def plot_sizes(output_dir: str, hist: dict) -> str:
 
 
 def round_summaries(counts: dict, items: int, rounds: int) -> list:
-  """Per round built: clusters, mean size, nodes merged and edges left (pops `rounds/*`)."""
+  """Per round built: clusters, mean size, nodes merged and edges left (pops `rounds/*`).
+
+  Args:
+    counts: the run's counters; the `rounds/*` ones are removed.
+    items: items in the graph.
+    rounds: rounds built.
+
+  Returns:
+    One dict per round.
+  """
   stats = {}
   for key in [k for k in counts if k.startswith("rounds/")]:
     _, r, name = key.split("/")
@@ -73,7 +98,17 @@ def round_summaries(counts: dict, items: int, rounds: int) -> list:
 
 
 def level_health(level: int, stats: dict, round_stats: dict, items: int) -> dict:
-  """Collapse (one cluster over COLLAPSE_SHARE of the items) and no-change flags, logged."""
+  """Collapse (one cluster over COLLAPSE_SHARE of the items) and no-change flags, logged.
+
+  Args:
+    level: the level.
+    stats: its `level_summary`.
+    round_stats: the round it was taken from.
+    items: items in the graph.
+
+  Returns:
+    {`collapsed`: bool, `unchanged`: bool}.
+  """
   share = stats["size"]["max"] / items if items else 0.0
   health = {"round": round_stats["round"], "largest_share": round(share, 4),
             "collapsed": share > COLLAPSE_SHARE, "unchanged": round_stats["merged"] == 0}
@@ -89,7 +124,13 @@ def level_health(level: int, stats: dict, round_stats: dict, items: int) -> dict
 
 
 def finish_summary(output_dir: str, counts: dict, settings: dict) -> dict:
-  """Writes the `cluster` section of summary.json and the plot; returns the section."""
+  """Writes the `cluster` section of summary.json and the plot; returns the section.
+
+  Args:
+    output_dir: the stage's output folder.
+    counts: the run's counters (edges, rejections, rounds).
+    settings: the run's settings, recorded as given.
+  """
   counts = dict(counts)
   counts.pop("items", None)
   for name in ("edges/under_min_weight",) + (

@@ -84,7 +84,14 @@ def configure_faiss():
 
 
 def sample_key(item_id: str) -> tuple:
-  """Training-sample order: the smallest keys are the sample."""
+  """Training-sample order: the smallest keys are the sample.
+
+  Args:
+    item_id: the item's id.
+
+  Returns:
+    (hash, id): the key the training sample is ordered by.
+  """
   return hashing.blake2b64(b"gcml-ann-train:" + item_id.encode("utf-8")), item_id
 
 
@@ -94,7 +101,16 @@ def _sub_quantizers(dim: int, code_bytes: int) -> int:
 
 
 def train_index(sample, count: int, params: AnnParams):
-  """A trained, empty IVF-PQ index (serialised, uint8) from (id, vector) pairs."""
+  """A trained, empty IVF-PQ index (serialised, uint8) from (id, vector) pairs.
+
+  Args:
+    sample: (id, vector) pairs of the training sample.
+    count: items in the whole index.
+    params: the IVF-PQ settings.
+
+  Returns:
+    The trained index, serialised.
+  """
   if not sample:
     return None
   faiss = configure_faiss()
@@ -131,7 +147,16 @@ class _EncodeDoFn(beam.DoFn):
 
 
 def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):
-  """The filled, serialised index from (id, code) pairs; checks the broadcast cap."""
+  """The filled, serialised index from (id, code) pairs; checks the broadcast cap.
+
+  Args:
+    codes: (id, vector) pairs of every item.
+    trained: the serialised trained index.
+    max_bytes: the cap on the filled index's size.
+
+  Returns:
+    The filled `AnnIndex` (its ids and serialised bytes).
+  """
   if trained is None or not codes:
     return AnnIndex((), np.zeros(0, np.uint8))
   faiss = configure_faiss()
@@ -151,7 +176,19 @@ def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):
 
 
 def search_block(query_ids, queries, index, ids: tuple, k: int, nprobe: int):
-  """Approximate top-k (neighbor_id, score) per query, best first, never itself."""
+  """Approximate top-k (neighbor_id, score) per query, best first, never itself.
+
+  Args:
+    query_ids: the block's ids.
+    queries: their vectors.
+    index: the filled index.
+    ids: the index's ids, in index order.
+    k: neighbours per query.
+    nprobe: inverted lists searched per query.
+
+  Returns:
+    Per query, its (neighbor_id, score) pairs.
+  """
   if not ids:
     return [[] for _ in query_ids]
   position = {item_id: row for row, item_id in enumerate(ids)}

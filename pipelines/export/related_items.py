@@ -52,6 +52,13 @@ def build_index(pairs, max_bytes: int = MAX_INDEX_BYTES) -> Index:
 
   Raises IndexTooLargeError when the broadcast bytes (N * d * 4 for the
   matrix, plus the ids) exceed `max_bytes`.
+
+  Args:
+    pairs: (id, embedding) pairs.
+    max_bytes: the cap on the index's size (it is broadcast to every worker).
+
+  Returns:
+    The `Index`.
   """
   pairs = sorted(pairs, key=lambda kv: kv[0])
   size = sum(4 * np.asarray(v).size + len(k.encode("utf-8")) for k, v in pairs)
@@ -73,7 +80,15 @@ def top_k_block(query_ids, queries: np.ndarray, index: Index, k: int,
                 index_chunk: int = 65536):
   """Exact top-k neighbours (by cosine, not self) for a block of queries.
 
-  Returns a list, per query, of (neighbor_id, score) best first.
+  Args:
+    query_ids: the block's ids.
+    queries: their embeddings, one row each.
+    index: the exact index.
+    k: neighbours per query.
+    index_chunk: index rows scored per matrix product.
+
+  Returns:
+    Per query, its (neighbor_id, score) pairs, best first.
   """
   queries = np.asarray(queries, np.float32)
   norms = np.linalg.norm(queries, axis=1, keepdims=True)

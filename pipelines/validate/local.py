@@ -16,7 +16,15 @@ from pipelines.examples.local import engine, inputs
 
 
 def endpoint_counts(edges, item_ids) -> dict:
-  """`validate.CountEndpointsWithoutFeatures`: endpoints without features, items without edges."""
+  """`validate.CountEndpointsWithoutFeatures`: endpoints without features, items without edges.
+
+  Args:
+    edges: the run's `LocalEdges`.
+    item_ids: the ids of the items with features.
+
+  Returns:
+    {counter name: count}, as the Beam transform counts them.
+  """
   used = np.unique(np.concatenate((edges.src, edges.dst))) if len(edges.src) else []
   endpoints = {edges.ids[i] for i in np.asarray(used).tolist()}
   counts = {}
