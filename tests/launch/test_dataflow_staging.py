@@ -52,7 +52,7 @@ def test_custom_container_or_explicit_setup_file_is_left_alone():
 def test_every_beam_pipeline_takes_its_options_from_the_runner(module):
   # The setup.py default lives in runner.pipeline_options; a pipeline that built
   # PipelineOptions itself would ship no code to Dataflow workers.
-  source = inspect.getsource(module.run)
+  source = inspect.getsource(getattr(module, "run_config", module.run))
   assert "runner.pipeline_options(" in source and "runner.run(" in source
 
 

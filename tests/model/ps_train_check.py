@@ -44,7 +44,7 @@ def main(labels, model_dir, steps, steps_per_loop) -> dict:
   os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
   tf.keras.utils.set_random_seed(0)
   from launch.train import config_from_argv
-  from model import trainer
+  from model import train_objects, trainer
 
   resolver, servers = create_in_process_cluster(2, 2)
   strategy = tf.distribute.experimental.ParameterServerStrategy(
@@ -58,12 +58,12 @@ def main(labels, model_dir, steps, steps_per_loop) -> dict:
       "--on_nonfinite=skip"])  # its update goes through a cond on the workers
   tables = []
 
-  class Table(trainer.ClassEmbeddingTable):  # records the table the trainer builds
+  class Table(train_objects.ClassEmbeddingTable):  # records the table the trainer builds
     def __init__(self, *a, **k):
       super().__init__(*a, **k)
       tables.append(self)
 
-  trainer.ClassEmbeddingTable = Table
+  train_objects.ClassEmbeddingTable = Table
   r = trainer.train(cfg, strategy=strategy)
   emb = tables[0].embeddings
   out = {"table_shards": [list(v.shape) for v in getattr(emb, "variables", [emb])],
