@@ -6,7 +6,7 @@
 import sys
 
 from launch import logs
-from pipelines import cluster
+from pipelines.clustering import stage as cluster
 
 
 def main(argv: list[str]) -> int:

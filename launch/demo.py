@@ -59,7 +59,7 @@ def _synth(c: DemoConfig) -> str:
 
 
 def _validate(c: DemoConfig) -> str:
-  from pipelines import validate
+  from pipelines.validate import stage as validate
   data = os.path.join(c.output_dir, "data")
   section = validate.run_config(validate.ValidateConfig(
       f"{data}/edges-*.csv", f"{data}/features-*.tfrecord",
@@ -69,7 +69,7 @@ def _validate(c: DemoConfig) -> str:
 
 
 def _cluster(c: DemoConfig) -> str:
-  from pipelines import cluster
+  from pipelines.clustering import stage as cluster
   data = os.path.join(c.output_dir, "data")
   section = cluster.run_config(cluster.ClusterConfig(
       f"{data}/edges-*.csv", os.path.join(c.output_dir, "cluster"), seed=c.seed,
@@ -83,7 +83,7 @@ METHODS = {"gcml": ("smart", "triplet"), "cdml": ("random", "triplet"), "clc": (
 
 
 def _examples(c: DemoConfig) -> str:
-  from pipelines import make_examples
+  from pipelines.examples import stage as make_examples
   data, out = os.path.join(c.output_dir, "data"), os.path.join(c.output_dir, "examples")
   counts = []
   for kind in ("smart", "random", "labels", "validation"):
@@ -139,7 +139,7 @@ def _train(c: DemoConfig) -> str:
 
 
 def _export(c: DemoConfig) -> str:
-  from pipelines import export
+  from pipelines.export import stage as export
   data = os.path.join(c.output_dir, "data")
   for method in METHODS:
     export.run_config(export.ExportConfig(
@@ -150,7 +150,7 @@ def _export(c: DemoConfig) -> str:
 
 
 def _evaluate(c: DemoConfig) -> str:
-  from pipelines import evaluate
+  from pipelines.evaluation import stage as evaluate
   data = os.path.join(c.output_dir, "data")
   # The first evaluation also reads every run's training summaries (usage-ratio
   # curves, margin table), so they are plotted side by side.

@@ -8,7 +8,7 @@ cold-start split, the papers' protocol), writes `report/report.md` and
 import json
 import os
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 from pipelines.evaluation import training_summaries
 
 NAMES = {"gcml": "GCML (smart negatives, L0)", "cdml": "CDML (random negatives)",

@@ -3,7 +3,7 @@
 import sys
 
 from launch import logs
-from pipelines import evaluate
+from pipelines.evaluation import stage as evaluate
 
 
 def main(argv: list[str]) -> int:

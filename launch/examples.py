@@ -1,12 +1,12 @@
 """`gcml examples --kind=smart|random|labels --edges=GLOB --features=GLOB --clusters=DIR
 --output_dir=DIR [--level=0] [--positives_per_anchor=5] [--num_triplets=N]
 [--positive_sampling=weighted|uniform] [--max_per_cluster=50] [--min_cluster_size=2]
-[--seed=0] [Beam options]`: training examples (see pipelines/make_examples.py)."""
+[--seed=0] [Beam options]`: training examples (see pipelines/examples/stage.py)."""
 
 import sys
 
 from launch import logs
-from pipelines import make_examples
+from pipelines.examples import stage as make_examples
 
 
 def main(argv: list[str]) -> int:

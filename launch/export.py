@@ -3,7 +3,7 @@
 import sys
 
 from launch import logs
-from pipelines import export
+from pipelines.export import stage as export
 
 
 def main(argv: list[str]) -> int:

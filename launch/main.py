@@ -35,7 +35,7 @@ USAGE = "usage: gcml <subcommand> [flags]\n\nsubcommands:\n" + "\n".join(
 def run_subcommand(name: str, argv: list[str]) -> int:
   """Runs one subcommand and turns user errors into a one-line message."""
   from model.errors import ConfigError
-  from pipelines import output_lock
+  from pipelines.io import output_lock
   from pipelines.errors import InputError
 
   try:

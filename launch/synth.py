@@ -11,7 +11,9 @@ import json
 import sys
 
 from launch import logs
-from pipelines import features, runner, synth
+from pipelines.io import features
+from pipelines import synth
+from pipelines import runner
 from pipelines.config_flags import attribute_help
 from pipelines.errors import InputError
 

@@ -3,7 +3,7 @@
 import sys
 
 from launch import logs
-from pipelines import validate
+from pipelines.validate import stage as validate
 
 
 def main(argv: list[str]) -> int:

@@ -2,7 +2,7 @@
 
 `list_files` turns `--train_data` / `--eval_data` globs into example shards,
 skipping side files a glob such as `DIR/*` also matches, and applies the
-readers' shard-set rule (`pipelines/shard_sets.py`) through TensorFlow's file
+readers' shard-set rule (`pipelines/io/shard_sets.py`) through TensorFlow's file
 API (the trainer image has no Beam GCS extra): a killed `gcml examples` (its
 set without a manifest, or fewer shards than its `-of-N`) or two runs' sets
 mixed in one folder is a one-line `ConfigError`.
@@ -14,7 +14,7 @@ import os
 import tensorflow as tf
 
 from model.errors import ConfigError
-from pipelines import shard_sets
+from pipelines.io import shard_sets
 from pipelines.errors import InputError
 
 # Names a glob over a stage's output also matches that are not example shards:
@@ -47,7 +47,7 @@ class _TensorFlowFiles:
 
 
 def check_shard_sets(files: list[str], flag: str, wildcard: bool = True) -> None:
-  """The readers' shard-set rule (`pipelines/shard_sets.py`) on the trainer's input.
+  """The readers' shard-set rule (`pipelines/io/shard_sets.py`) on the trainer's input.
 
   A set with a `_MANIFEST-*.json` (every gcml output) must be whole and of
   one run; a glob over a set without one must not match a partial or mixed

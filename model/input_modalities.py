@@ -5,7 +5,7 @@ When `--modalities` is not given, the trainer takes the modalities that
 beside `--train_data`; without such a record (hand-made files) it detects
 them from the first example (the float features under `anchor/` for
 triplets, at the top level for labelled examples; larger first, then by
-name, as `pipelines/modality_spec.canonical_order`). A given set that
+name, as `pipelines/io/modality_spec.canonical_order`). A given set that
 differs from a recorded one, of `--train_data`, `--eval_data` or
 `--validation_data`, is a one-line `ConfigError` naming both.
 
@@ -22,7 +22,7 @@ import tensorflow as tf
 from model import input as input_lib
 from model.errors import ConfigError
 from model.trainer_config import parse_modalities
-from pipelines import modality_spec
+from pipelines.io import modality_spec
 
 
 def recorded(glob: str) -> tuple | None:

@@ -101,7 +101,7 @@ def make_loop_runner(strategy: tf.distribute.Strategy, loop, make_dataset, steps
 
     return run_steps, lambda: None
 
-  # Tested on an in-process cluster (tests/trainer/test_parameter_server.py);
+  # Tested on an in-process cluster (tests/model/test_parameter_server.py);
   # worker servers need inter_op_parallelism_threads > number of workers there.
   coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
   iterator = iter(coordinator.create_per_worker_dataset(tf.function(make_dataset)))

@@ -15,7 +15,7 @@ from typing import Any
 from model import class_table, train_presets
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
-from pipelines import modality_spec
+from pipelines.io import modality_spec
 from pipelines.errors import InputError
 
 MODES = ("triplet", "clc", "contrastive")

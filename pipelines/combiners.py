@@ -12,7 +12,15 @@ import apache_beam as beam
 
 
 def add_exact(partials: list[float], x: float) -> list[float]:
-  """Adds x to a list of non-overlapping partials, exactly (Shewchuk)."""
+  """Adds x to a list of non-overlapping partials, exactly (Shewchuk).
+
+  Args:
+    partials: non-overlapping partials whose sum is exact.
+    x: the value to add.
+
+  Returns:
+    The new partials.
+  """
   out = []
   for y in partials:
     if abs(x) < abs(y):

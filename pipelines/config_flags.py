@@ -27,7 +27,7 @@ import types
 import typing
 from typing import Any, Literal
 
-from pipelines import modalities as modalities_lib
+from pipelines.io import modalities as modalities_lib
 from pipelines import runner
 
 EdgeCombine = Literal["max", "sum"]

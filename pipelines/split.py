@@ -35,7 +35,14 @@ _SCALE = float(2**64)
 
 
 def split_hash(item_id: str) -> int:
-  """The 64-bit split hash of an id (BLAKE2b-64 of its UTF-8 bytes)."""
+  """The 64-bit split hash of an id (BLAKE2b-64 of its UTF-8 bytes).
+
+  Args:
+    item_id: the item's id.
+
+  Returns:
+    An unsigned 64-bit integer.
+  """
   return hashing.blake2b64(item_id.encode("utf-8"))
 
 
@@ -62,6 +69,13 @@ def is_validation(item_id: str, validation_fraction: float = VALIDATION_FRACTION
   items the bottom `test_fraction`: the two never overlap (while the
   fractions sum to at most 1), and changing one fraction never moves an item
   of the other part.
+
+  Args:
+    item_id: the item's id.
+    validation_fraction: the validation share.
+
+  Returns:
+    Whether the item is a validation item.
   """
   if not 0.0 <= validation_fraction <= 1.0:
     raise ValueError(f"validation_fraction must be in [0, 1], got {validation_fraction}")
@@ -70,20 +84,43 @@ def is_validation(item_id: str, validation_fraction: float = VALIDATION_FRACTION
 
 def is_train(item_id: str, test_fraction: float = TEST_FRACTION,
              validation_fraction: float = VALIDATION_FRACTION) -> bool:
-  """True when the item may be used for clustering and training examples."""
+  """True when the item may be used for clustering and training examples.
+
+  Args:
+    item_id: the item's id.
+    test_fraction: the test share of the split.
+    validation_fraction: the validation share.
+
+  Returns:
+    Whether the item is a train item.
+  """
   return not is_test(item_id, test_fraction) and not is_validation(item_id, validation_fraction)
 
 
 def split_of(item_id: str, test_fraction: float = TEST_FRACTION,
              validation_fraction: float = VALIDATION_FRACTION) -> str:
-  """`"test"`, `"validation"` or `"train"`."""
+  """`"test"`, `"validation"` or `"train"`.
+
+  Args:
+    item_id: the item's id.
+    test_fraction: the test share of the split.
+    validation_fraction: the validation share.
+
+  Returns:
+    `"test"`, `"validation"` or `"train"`.
+  """
   if is_test(item_id, test_fraction):
     return "test"
   return "validation" if is_validation(item_id, validation_fraction) else "train"
 
 
 def check_fractions(test_fraction: float, validation_fraction: float) -> None:
-  """One-line InputError unless both fractions are in [0, 1] and sum to at most 1."""
+  """One-line InputError unless both fractions are in [0, 1] and sum to at most 1.
+
+  Args:
+    test_fraction: the test share of the split.
+    validation_fraction: the validation share.
+  """
   if not 0.0 <= test_fraction <= 1.0:
     raise InputError(f"--test_fraction must be in [0, 1], got {test_fraction}")
   if not 0.0 <= validation_fraction <= 1.0 or test_fraction + validation_fraction > 1.0:

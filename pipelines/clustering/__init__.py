@@ -21,14 +21,14 @@ One round per level over an undirected weighted graph:
 4. Level l is round K+l (`--levels`, default 3), K = `--first_round` (default 1)
    or, with `--target_l0_size`, the round `choose_first_round` picks.
 
-Before the rounds (pipelines/cluster.py): edges touching a test item of the
+Before the rounds (pipelines/clustering/stage.py): edges touching a test item of the
 cold-start split are dropped unless `--cluster_all_edges`, and `--similarity`
 may replace the weights by ones derived from the graph (similarity_local.py).
 
 Ids. Every cluster is named after a *representative* original item: at L0 the
 root item of its component, above that the representative of its root
-cluster. A cluster's id is `l{level}-{rep}` (`cluster_id`). Inside the engines
-a node of any round is known by its representative, so the tie hash of a
+cluster. A cluster's id is `l{level}-{rep}` (`io/cluster_tables/writer.cluster_id`). Inside the
+engines a node of any round is known by its representative, so the tie hash of a
 cluster is the tie hash of its representative item.
 
 `--max_cluster_size=C` (0: no cap), with |.| in original items:
@@ -51,10 +51,6 @@ STAGE = "cluster"
 def tie_hash(seed: int, rep: str) -> int:
   """The seeded tie-break hash of a node (by its representative item id)."""
   return hashing.blake2b64(f"{seed}:{rep}".encode("utf-8"))
-
-
-def cluster_id(level: int, rep: str) -> str:
-  return f"l{level}-{rep}"
 
 
 def linkage_weight(linkage: str, value: float, size_a: int, size_b: int) -> float:

@@ -1,4 +1,4 @@
-"""The evaluation stage's parts (`gcml evaluate`, entered through `pipelines/evaluate.py`).
+"""The evaluation stage's parts (`gcml evaluate`, entered through `stage.py`).
 
 * `readers`: embeddings, baseline features, labels and test edges, in memory;
 * `retrieval`: the cold-start retrieval sets and metrics in memory;

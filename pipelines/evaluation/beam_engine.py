@@ -38,7 +38,8 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from model import metrics
-from pipelines import runner, sharded_io
+from pipelines import runner
+from pipelines.io import sharded_io
 from pipelines.errors import InputError
 from pipelines.evaluation import beam_inputs, retrieval
 

@@ -21,11 +21,12 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import edges as edges_lib
-from pipelines import features as features_lib
-from pipelines import split, tf_example, tfrecord_files
+from pipelines.io import edges as edges_lib
+from pipelines.io import features as features_lib
+from pipelines import split
+from pipelines.io import tf_example, tfrecord_files
 from pipelines.evaluation import readers
-from pipelines.rejected import Rejection
+from pipelines.io.rejected import Rejection
 
 STAGE = "evaluate"
 

@@ -14,9 +14,10 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from model import metrics
-from pipelines import features as features_lib
-from pipelines import inputs, split, tf_example
-from pipelines.clustering import local_io
+from pipelines.io import features as features_lib
+from pipelines.io import inputs, tf_example
+from pipelines import split
+from pipelines.io import edges_local as local_io
 from pipelines.errors import InputError
 
 

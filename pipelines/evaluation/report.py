@@ -7,7 +7,7 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 from pipelines.errors import InputError
 from pipelines.evaluation import training_summaries
 

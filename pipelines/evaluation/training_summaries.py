@@ -28,7 +28,7 @@ import os
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import inputs
+from pipelines.io import inputs
 from pipelines.errors import InputError
 
 WINDOW = 0.1  # share of the logged steps that is "early" / "late"

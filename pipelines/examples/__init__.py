@@ -1,9 +1,9 @@
 """Training-example generation: smart triplets (GCML), random triplets (CDML),
-cluster-labelled examples (CLC). The pipeline is `pipelines/make_examples.py`.
+cluster-labelled examples (CLC), entered through `stage.py` (`run`).
 
-Modules, in the order data flows through them:
+Modules, in the order data flows through them (the cluster assignment table,
+contract 4, is read by `pipelines/io/cluster_tables/reader.py`):
 
-* `tables`: reads the cluster assignment table (contract 4).
 * `items`: one `ItemInfo` per train item with features (dense rank, cluster
   path, L0-reservoir flag); `DenseRanks`.
 * `reservoirs`: bounded bottom-k-by-hash samples of clusters and children.
@@ -15,6 +15,5 @@ Modules, in the order data flows through them:
 * `join_features`: feature join and record layouts (contracts 5 and 6).
 * `triplets`: wires the triplet branch (smart or random) together.
 * `cluster_labels`: CLC classes, capped per cluster, and `classes.tsv`.
-* `hashing`: the seeded hashes behind every random choice.
 * `local`: the in-memory engine (`--engine=local`), the same rules and bytes.
 """

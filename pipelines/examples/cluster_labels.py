@@ -25,7 +25,7 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 from pipelines import hashing
 from pipelines.examples.items import DenseRanks
 from pipelines.examples.reservoirs import BottomKFn

@@ -5,7 +5,9 @@ from typing import Literal
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import config_flags, split
+from pipelines.io import features as features_lib
+from pipelines import split
+from pipelines import config_flags
 from pipelines.errors import InputError
 from pipelines.examples import reservoirs, skew_join, smart_negatives
 

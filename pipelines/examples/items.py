@@ -24,8 +24,8 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from pipelines import hashing
-from pipelines.examples import tables
-from pipelines.rejected import Rejection
+from pipelines.io.cluster_tables import reader as tables
+from pipelines.io.rejected import Rejection
 
 BUCKET_BITS = 16
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines import tf_example
+from pipelines.io import tf_example
 from pipelines import hashing
 from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
 

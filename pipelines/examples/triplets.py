@@ -14,7 +14,7 @@ anchor's and positive's cluster ids in the records (`--cluster_id_level`).
 
 import apache_beam as beam
 
-from pipelines import edges as edges_lib
+from pipelines.io import edges as edges_lib
 from pipelines import hashing
 from pipelines.examples import (cluster_positives, items, join_features, positives,
                                 random_negatives, reservoirs, smart_negatives)

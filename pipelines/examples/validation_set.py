@@ -21,7 +21,8 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import sharded_io, split, tf_example
+from pipelines.io import sharded_io, tf_example
+from pipelines import split
 
 ITEMS, EDGES = "items", "edges"
 EDGES_HEADER = "src\tdst"

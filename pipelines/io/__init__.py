@@ -1,1 +1,1 @@
-"""File contracts: one module per contract (readers, writers, validation rules)."""
+"""File contracts: one module per contract, each with its readers and writers (Beam and memory)."""

@@ -25,8 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipelines import item_ids, tf_example
-from pipelines.features import (BAD_LABELS, DEFAULT_MAX_ABS_FEATURE, EMPTY_ID, MISSING_ID,
+from pipelines.io import item_ids, tf_example
+from pipelines.io.features import (BAD_LABELS, DEFAULT_MAX_ABS_FEATURE, EMPTY_ID, MISSING_ID,
                                 NOT_AN_EXAMPLE, Modality)
 
 DEFAULT_FRAME_MODALITIES = (Modality("rgb", 1024), Modality("audio", 128))
@@ -197,7 +197,7 @@ def parse_frame_item(data: bytes, modalities=DEFAULT_FRAME_MODALITIES, id_key: s
 def shown_record(data: bytes, id_key: str = "id") -> str:
   """A refused record as text: `id=<id> b64:...` where the id is readable, else `b64:...`."""
   from tensorflow.core.example import example_pb2  # pylint: disable=import-outside-toplevel
-  from pipelines.rejected import binary_record  # pylint: disable=import-outside-toplevel
+  from pipelines.io.rejected import binary_record  # pylint: disable=import-outside-toplevel
   seq = example_pb2.SequenceExample()
   try:
     seq.ParseFromString(data)

@@ -13,11 +13,11 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from pipelines import tfrecord_files
+from pipelines.io import tfrecord_files
 from pipelines.errors import InputError
-from pipelines.features import DEFAULT_MAX_ABS_FEATURE, DUPLICATE_ID
+from pipelines.io.features import DEFAULT_MAX_ABS_FEATURE, DUPLICATE_ID
 from pipelines.io import frame_features as ff
-from pipelines.rejected import Rejection, binary_record
+from pipelines.io.rejected import Rejection, binary_record
 
 VALID_ITEMS = "frames/valid_items"
 

@@ -4,7 +4,7 @@ import dataclasses
 import math
 
 from pipelines.errors import InputError
-from pipelines.features import DEFAULT_MODALITIES
+from pipelines.io.features import DEFAULT_MODALITIES
 
 RELATEDNESS = ("uniform", "graded")
 CONTENT = ("dense", "words")

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from pipelines import sharded_io
+from pipelines.io import sharded_io
 from pipelines.io import frame_features
 
 FRAME_RHO = 0.9

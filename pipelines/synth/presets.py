@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from pipelines.errors import InputError
-from pipelines.features import Modality
+from pipelines.io.features import Modality
 from pipelines.synth.config import SynthConfig
 
 DEFAULT_PRESET = "planted"

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from pipelines import sharded_io, tf_example
+from pipelines.io import sharded_io, tf_example
 from pipelines.synth.config import SynthConfig
 from pipelines.synth.content import features_chunk
 from pipelines.synth.frames import write_frames_shard

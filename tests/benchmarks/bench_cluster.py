@@ -24,13 +24,14 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines import edges as edges_lib
+from pipelines.io import edges as edges_lib
 from pipelines import synth
-from pipelines.cluster import default_partitions, file_sizes
+from pipelines.clustering.stage import default_partitions, file_sizes
 from pipelines.clustering import node_bound, round_jump_passes
-from pipelines.clustering import affinity_local, hierarchy_beam, local_io
+from pipelines.clustering import affinity_local, hierarchy_beam
+from pipelines.io import edges_local as local_io
 from pipelines.clustering.partitioned import Chunk
-from pipelines.features import Modality
+from pipelines.io.features import Modality
 
 
 def _world(data_dir: str, items: int) -> list:

@@ -123,8 +123,8 @@ def main(argv: list[str]) -> dict:
   p.add_argument("--keep", action="store_true")
   a = p.parse_args(argv)
   sys.path.insert(0, REPO)
-  from pipelines.features import parse_modalities  # pylint: disable=import-outside-toplevel
-  from tests.examples import worlds  # pylint: disable=import-outside-toplevel
+  from pipelines.io.features import parse_modalities  # pylint: disable=import-outside-toplevel
+  from tests.pipelines.examples import worlds  # pylint: disable=import-outside-toplevel
   modalities = [(m.name, m.dim) for m in parse_modalities(a.modalities)]
   root = a.output_dir or tempfile.mkdtemp(prefix="gcml-bench-examples-")
   os.makedirs(root, exist_ok=True)

@@ -15,7 +15,8 @@ import os
 import tempfile
 import time
 
-from pipelines import export, synth
+from pipelines.export import stage as export
+from pipelines import synth
 
 
 def _parse(argv):

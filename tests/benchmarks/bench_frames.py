@@ -45,7 +45,7 @@ def main(argv: list[str]) -> dict:
   from model.config import EmbeddingModelConfig, ModalityConfig
   from model.temporal_pretrain import PretrainConfig, pretrain
   from pipelines import synth
-  from pipelines.features import Modality
+  from pipelines.io.features import Modality
 
   out = tempfile.mkdtemp(prefix="gcml_bench_frames_")
   synth.generate(synth.SynthConfig(

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from pipelines import related_ann, related_items, related_rerank
+from pipelines.export import related_ann, related_items, related_rerank
 
 
 def _parse(argv):

@@ -26,7 +26,7 @@ MODS = (("mean_rgb", 32), ("mean_audio", 8))
 
 
 def _records(centers, classes, per_class, rng):
-  from pipelines import tf_example
+  from pipelines.io import tf_example
 
   records, labels, feats = [], [], {n: [] for n, _ in MODS}
   for c in range(classes):
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> dict:
   from model import trainer
   from model.config import EmbeddingModelConfig, ModalityConfig
   from model.trainer_config import TrainConfig
-  from tests.trainer.shards import write_shards
+  from tests.model.shards import write_shards
 
   rng = np.random.default_rng(0)
   centers = {n: rng.normal(size=(args.classes, d)).astype(np.float32) for n, d in MODS}

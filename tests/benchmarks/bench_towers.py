@@ -46,9 +46,10 @@ VARIANTS = {
 
 def test_items(world: str, modalities) -> tuple[dict, set]:
   """Per-modality features of the test items, and the test-test edges."""
-  from pipelines import features as features_lib  # pylint: disable=import-outside-toplevel
-  from pipelines import inputs, split  # pylint: disable=import-outside-toplevel
-  from pipelines.clustering import local_io  # pylint: disable=import-outside-toplevel
+  from pipelines.io import features as features_lib  # pylint: disable=import-outside-toplevel
+  from pipelines.io import inputs  # pylint: disable=import-outside-toplevel
+  from pipelines import split  # pylint: disable=import-outside-toplevel
+  from pipelines.io import edges_local as local_io  # pylint: disable=import-outside-toplevel
   mods = tuple(features_lib.Modality(n, d) for n, d in modalities)
   items = {}
   for data in inputs.tfrecords(sorted(glob.glob(f"{world}/features-*.tfrecord"))):

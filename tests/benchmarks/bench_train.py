@@ -30,7 +30,7 @@ MODS = (("mean_rgb", 1024), ("mean_audio", 128))
 
 
 def _write(d, n, num_classes, rng):
-  from pipelines import sharded_io, tf_example
+  from pipelines.io import sharded_io, tf_example
 
   def item():
     return {m: rng.normal(size=dim).astype(np.float32) for m, dim in MODS}

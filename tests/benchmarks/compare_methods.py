@@ -112,7 +112,7 @@ class World:
       _gcml("synth", [f"--output_dir={self.data}", f"--preset={preset}", f"--seed={seed}",
                       *([f"--num_items={num_items}"] if num_items else [])], self.log)
     if clusters == "truth" and not os.path.isdir(self.clusters):
-      from tests.examples import worlds  # pylint: disable=import-outside-toplevel
+      from tests.pipelines.examples import worlds  # pylint: disable=import-outside-toplevel
       worlds.tables_from_synth(self.data, self.clusters)
     elif not os.path.exists(os.path.join(self.clusters, "summary.json")):
       _gcml("cluster", [f"--edges={self.data}/edges-*.csv", f"--output_dir={self.clusters}",
@@ -129,7 +129,7 @@ class World:
     return ",".join(f"{n}:{d}" for n, d in self.modalities)
 
   def _examples(self, flags: list[str]) -> None:
-    from pipelines import make_examples  # pylint: disable=import-outside-toplevel
+    from pipelines.examples import stage as make_examples  # pylint: disable=import-outside-toplevel
     argv = [*flags, *self._data_flags, "--num_shards=2", "--runner=FnApiRunner"]
     with open(self.log, "a", encoding="utf-8") as f:
       f.write(f"\n$ gcml examples {' '.join(argv)}\n")
@@ -169,7 +169,7 @@ def negative_truth(triplets: str, world: str) -> dict:
   """Shares of negatives in the anchor's planted topic / subtopic / micro-cluster, or linked."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-  from tests.examples import worlds  # pylint: disable=import-outside-toplevel
+  from tests.pipelines.examples import worlds  # pylint: disable=import-outside-toplevel
   truth = worlds.synth_hierarchy(world)
   edges = set()
   for path in sorted(glob.glob(f"{world}/edges-*.csv")):

@@ -17,7 +17,12 @@ import pytest
 from apache_beam.options.pipeline_options import SetupOptions, WorkerOptions
 
 from launch import main as gcml
-from pipelines import cluster, evaluate, export, make_examples, runner, validate
+from pipelines.clustering import stage as cluster
+from pipelines.evaluation import stage as evaluate
+from pipelines.export import stage as export
+from pipelines.examples import stage as make_examples
+from pipelines import runner
+from pipelines.validate import stage as validate
 from pipelines.evaluation import beam_engine
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -82,7 +87,7 @@ def test_dry_run_job_carries_the_setup_py_sdist(tmp_path, monkeypatch):
   assert pathlib.Path(staged["workflow.tar.gz"]).name == "gcml-0.1.0.tar.gz"
   with tarfile.open(staged["workflow.tar.gz"]) as tar:
     names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-  for needed in ("setup.py", "pipelines/runner.py", "pipelines/validate.py",
+  for needed in ("setup.py", "pipelines/runner.py", "pipelines/validate/stage.py",
                  "model/__init__.py", "launch/main.py"):
     assert needed in names
   assert not any(n.startswith("tests/") for n in names)

@@ -28,9 +28,9 @@ from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
-from pipelines import inputs, shard_sets
+from pipelines.io import inputs, shard_sets
 from pipelines.errors import InputError
-from pipelines.examples import tables
+from pipelines.io.cluster_tables import reader as tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODALITIES = "mean_rgb:8,mean_audio:4"

@@ -6,7 +6,7 @@ import tensorflow as tf
 from model import input as input_lib
 from model.errors import ConfigError
 from model.losses import hash_ids
-from pipelines import sharded_io, tf_example
+from pipelines.io import sharded_io, tf_example
 
 MODS = (("mean_rgb", 3), ("mean_audio", 2))
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 from model import input_frames
 from model.temporal_tower import MASK_KEY
 from pipelines import synth
-from pipelines.features import Modality
+from pipelines.io.features import Modality
 from pipelines.io import frame_validation
 
 MODS = (("rgb", 16), ("audio", 4))

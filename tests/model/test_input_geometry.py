@@ -9,8 +9,8 @@ from model import trainer
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.towers import principal_directions
 from model.trainer_config import TrainConfig
-from pipelines import tf_example
-from tests.trainer.shards import write_shards
+from pipelines.io import tf_example
+from tests.model.shards import write_shards
 
 MODS = (("mean_rgb", 8), ("mean_audio", 4))
 

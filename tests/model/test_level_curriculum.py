@@ -5,8 +5,8 @@ import tensorflow as tf
 
 from model import input as input_lib
 from model.errors import ConfigError
-from pipelines import tf_example
-from tests.trainer.shards import write_shards
+from pipelines.io import tf_example
+from tests.model.shards import write_shards
 
 MODS = (("mean_rgb", 2),)
 

@@ -12,8 +12,8 @@ from model.errors import ConfigError
 from model.export import load_embedder
 from model.trainer_config import TrainConfig
 from model.validation import ValidationSet
-from pipelines import sharded_io, tf_example
-from tests.trainer.shards import write_shards
+from pipelines.io import sharded_io, tf_example
+from tests.model.shards import write_shards
 
 MODS = (("mean_rgb", 6), ("mean_audio", 3))
 GROUPS = 12

@@ -11,7 +11,7 @@ from model import input_frames
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.temporal_pretrain import PretrainConfig, pretrain
 from pipelines import synth
-from pipelines.features import Modality
+from pipelines.io.features import Modality
 
 MODS = (("rgb", 16), ("audio", 4))
 

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from pipelines import sharded_io, tf_example
+from pipelines.io import sharded_io, tf_example
 
 
 def write_text(path: str, lines: list[str]) -> str:

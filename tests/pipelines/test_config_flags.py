@@ -5,7 +5,12 @@ from typing import Literal
 
 import pytest
 
-from pipelines import cluster, config_flags, evaluate, export, make_examples, validate
+from pipelines.clustering import stage as cluster
+from pipelines import config_flags
+from pipelines.evaluation import stage as evaluate
+from pipelines.export import stage as export
+from pipelines.examples import stage as make_examples
+from pipelines.validate import stage as validate
 from pipelines.errors import InputError
 
 STAGES = {"validate": validate.ValidateConfig, "cluster": cluster.ClusterConfig,

@@ -3,7 +3,8 @@
 import numpy as np
 from google.protobuf import descriptor_pb2
 
-from pipelines import example_proto, tf_example
+from pipelines import example_proto
+from pipelines.io import tf_example
 
 
 def _outcome(cls, data: bytes):

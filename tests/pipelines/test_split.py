@@ -9,9 +9,10 @@ import pytest
 from launch import main as gcml
 from model import data_split
 from model.errors import ConfigError
-from pipelines import split, tf_example
+from pipelines import split
+from pipelines.io import tf_example
 from pipelines.errors import InputError
-from tests.examples import worlds
+from tests.pipelines.examples import worlds
 from tests.pipelines import files
 
 
@@ -89,7 +90,7 @@ def test_validation_items_sit_apart_from_test_and_train():
 
 
 def test_examples_validation_kind_writes_validation_items_and_edges(tmp_path):
-  from pipelines import make_examples  # pylint: disable=import-outside-toplevel
+  from pipelines.examples import stage as make_examples  # pylint: disable=import-outside-toplevel
   world = worlds.hand_world(str(tmp_path / "w"))
   v = {}
   for name in ("vx", "vy", "vz"):

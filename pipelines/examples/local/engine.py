@@ -13,8 +13,10 @@ import time
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import hashing, sharded_io, split, summary, tf_example
-from pipelines.clustering import local_io
+from pipelines.io import edges as edges_lib
+from pipelines import hashing, split
+from pipelines.io import sharded_io, summary, tf_example
+from pipelines.io import edges_local as local_io
 from pipelines.examples import cluster_labels, validation_set
 from pipelines.examples.join_features import labelled_record
 from pipelines.examples.local import anchors as anchors_lib

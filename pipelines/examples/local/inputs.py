@@ -12,11 +12,11 @@ import dataclasses
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import features as features_lib
-from pipelines import tfrecord_files
+from pipelines.io import features as features_lib
+from pipelines.io import tfrecord_files
 from pipelines.errors import InputError
-from pipelines.examples import tables
-from pipelines.rejected import Rejection, binary_record
+from pipelines.io.cluster_tables import reader as tables
+from pipelines.io.rejected import Rejection, binary_record
 
 
 @dataclasses.dataclass

@@ -11,12 +11,13 @@ import dataclasses
 
 import numpy as np
 
-from pipelines import hashing, hashing_vectorised
-from pipelines.examples import tables
-from pipelines.examples.items import ItemInfo
-from pipelines.examples.reservoirs import Child, MemberSample, ParentSample
+from pipelines import hashing_vectorised
 from pipelines.split import _SCALE
-from pipelines.rejected import Rejection
+from pipelines import hashing, split
+from pipelines.io.cluster_tables import reader as tables
+from pipelines.examples.items import ItemInfo
+from pipelines.examples.reservoirs import Child, MemberSample, ParentSample, member_hash
+from pipelines.io.rejected import Rejection
 
 
 def split_parts(ids: list, test_fraction: float, validation_fraction: float) -> list:

@@ -1,0 +1,220 @@
+"""`gcml cluster`: affinity clustering of the edge graph into L0..L2 cluster tables.
+
+Reads contract 1 (edges), writes contract 4 (`assignments-*.tsv`,
+`clusters-*.tsv`), `cluster_sizes-*.tsv`, `cluster_sizes.png`, refused records
+under `rejected/cluster-*.tsv` and the `cluster` section of `summary.json`.
+By default only the train-train subgraph of the cold-start split is
+clustered (`pipelines/split.py`); `--cluster_all_edges` clusters every edge.
+The algorithm is in `pipelines/clustering/__init__.py`. Two engines give the
+same bytes: `--engine=beam` (default; one pipeline, all rounds, no
+intermediate files; any Beam runner options pass through) and
+`--engine=local` (numpy, for graphs that fit in memory).
+"""
+
+import logging
+import math
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.io import edges as edges_lib
+import numpy as np
+
+from pipelines.io import inputs, rejected, sharded_io, summary
+from pipelines.io.cluster_tables import writer as cluster_tables
+from pipelines import runner, split
+from pipelines.clustering import (LINKAGES, SIMILARITIES, STAGE, choose_first_round,
+                                  node_bound, round_jump_passes)
+from pipelines.clustering import affinity_local, hierarchy_beam, report
+from pipelines.io import edges_local as local_io
+from pipelines import config_flags
+from pipelines.clustering.config import ClusterConfig
+from pipelines.clustering import similarity_beam, similarity_local
+
+COMPRESSED_FACTOR = 64
+OUTPUTS = (("assignments", ".tsv"), ("clusters", ".tsv"), ("cluster_sizes", ".tsv"))
+
+
+def parse_args(argv) -> tuple[ClusterConfig, list]:
+  """Parses `gcml cluster`'s flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml cluster", __doc__, ClusterConfig, argv)
+
+
+def default_partitions(sizes: list) -> int:
+  """One exchange partition per 32 MiB of input: a partition's table stays small."""
+  return min(4096, max(8, math.ceil(sum(sizes) / (32 << 20))))
+
+
+def file_sizes(paths: list) -> list:
+  return [result.metadata_list[0].size_in_bytes for result in FileSystems.match(paths)]
+
+
+def content_bound_sizes(paths: list, sizes: list) -> list:
+  """File sizes for the node bound; compressed files count 64 times their size."""
+  return [size * (1 if CompressionTypes.detect_compression_type(path) ==
+                  CompressionTypes.UNCOMPRESSED else COMPRESSED_FACTOR)
+          for path, size in zip(paths, sizes)]
+
+
+def _train_train(test_fraction: float, validation_fraction: float):
+  def side(edge):
+    parts = {split.split_of(i, test_fraction, validation_fraction) for i in (edge.src, edge.dst)}
+    if parts == {"train"}:
+      return [edge]
+    held_out = "test" if "test" in parts else "validation"
+    return [beam.pvalue.TaggedOutput("touching_test", (f"edges/touching_{held_out}", 1))]
+  return side
+
+
+def _by_min_weight(min_weight: float):
+  def side(e):
+    if e.weight >= min_weight:
+      return [(e.src, e.dst, e.weight, 1, 1)]
+    return [beam.pvalue.TaggedOutput("ignored", (e.src, e.dst))]
+  return side
+
+
+def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_format: str,
+          passes: list, num_shards: int, partitions: int) -> None:
+  """The whole Beam job: read, split, weights, all rounds, tables, rejected records, stats."""
+  read = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
+      paths, edge_format, config.edge_combine, STAGE, min_weight=0.0)
+  graph, counted = read.edges, [read.stats]
+  if not config.cluster_all_edges:
+    sides = graph | "SplitTrainTest" >> beam.FlatMap(
+        _train_train(config.test_fraction, config.validation_fraction)).with_outputs(
+            "touching_test", main="train")
+    graph = sides.train
+    counted.append(sides.touching_test)
+  if config.similarity != "weight":
+    graph = graph | "Similarity" >> similarity_beam.SimilarityWeights(
+        config.similarity, partitions)
+  sides = graph | "SplitByMinWeight" >> beam.FlatMap(
+      _by_min_weight(config.min_weight)).with_outputs("ignored", main="kept")
+  counted.append(sides.ignored | "UnderMinWeight" >> beam.Map(
+      lambda _: ("edges/under_min_weight", 1)))
+  assignments, round_stats = ((sides.kept, sides.ignored)
+                              | "AffinityClustering" >> hierarchy_beam.AffinityClustering(
+                                  config.levels, passes, partitions, config.seed,
+                                  config.linkage, config.max_cluster_size, config.first_round,
+                                  config.target_l0_size))
+  _ = assignments | "WriteTables" >> cluster_tables.WriteClusterTables(
+      config.output_dir, config.levels, num_shards)
+  counted.append(read.rejected | "WriteRejected" >> rejected.WriteRejected(
+      config.output_dir, STAGE))
+  _ = ((*counted, round_stats)
+       | "AllStats" >> beam.Flatten()
+       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+
+
+def train_train_local(ids: list, src, dst, weight, test_fraction: float,
+                      validation_fraction: float = split.VALIDATION_FRACTION):
+  """Drops the edges touching a test or validation item, then the items left without an edge.
+
+  Returns:
+    (ids, src, dst, weight, {count name: edges dropped}), renumbered: ids stay
+    sorted, edges stay in (src, dst) order.
+  """
+  test = np.fromiter((split.is_test(x, test_fraction) for x in ids), bool, len(ids))
+  held = np.fromiter((not split.is_train(x, test_fraction, validation_fraction) for x in ids),
+                     bool, len(ids))
+  touching_test = test[src] | test[dst] if len(src) else np.zeros(0, bool)
+  touching = held[src] | held[dst] if len(src) else np.zeros(0, bool)
+  dropped = {"edges/touching_test": int(touching_test.sum())}
+  if (touching & ~touching_test).any():
+    dropped["edges/touching_validation"] = int((touching & ~touching_test).sum())
+  src, dst, weight = src[~touching], dst[~touching], weight[~touching]
+  used = np.zeros(len(ids), bool)
+  used[src] = True
+  used[dst] = True
+  number = np.cumsum(used) - 1
+  return ([ids[i] for i in np.flatnonzero(used).tolist()], number[src], number[dst], weight,
+          dropped)
+
+
+def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: int) -> dict:
+  """The in-memory engine; returns the stats under the names the Beam job uses."""
+  started = time.time()
+  graph = local_io.read_edges_local(paths, edge_format, config.edge_combine, STAGE)
+  counts = dict(graph.stats)
+  counts.update(local_io.write_rejected_local(config.output_dir, STAGE, graph.rejections))
+  ids, src, dst, weight = graph.ids, graph.src, graph.dst, graph.weight
+  if not config.cluster_all_edges:
+    ids, src, dst, weight, dropped = train_train_local(
+        ids, src, dst, weight, config.test_fraction, config.validation_fraction)
+    counts.update(dropped)
+  if config.similarity != "weight":
+    weight = similarity_local.similarity_weights(len(ids), src, dst, config.similarity)
+  kept = weight >= config.min_weight
+  counts["edges/under_min_weight"] = int((~kept).sum())
+  read_s = time.time() - started
+  reps, edges_left, merged = affinity_local.cluster_rounds(
+      ids, src[kept], dst[kept], weight[kept], config.rounds(), config.linkage, config.seed,
+      config.max_cluster_size)
+  cluster_s = time.time() - started - read_s
+  for r, (left, m) in enumerate(zip(edges_left, merged), 1):
+    counts[f"rounds/{r}/edges_left"], counts[f"rounds/{r}/merged"] = left, m
+  first = choose_first_round(len(ids), merged[:config.rounds() - config.levels + 1],
+                             config.first_round, config.target_l0_size)
+  cluster_tables.write_tables_local(config.output_dir, ids,
+                                    reps[first - 1:first - 1 + config.levels], num_shards)
+  logging.info("cluster (local): read %.1fs, %d rounds %.1fs, tables %.1fs", read_s,
+               config.rounds(), cluster_s, time.time() - started - read_s - cluster_s)
+  return counts
+
+
+def run(argv=None) -> dict:
+  """Runs `gcml cluster` on its command line; returns the `cluster` section of summary.json."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: ClusterConfig, pipeline_args: tuple = ()) -> dict:
+  """Clusters the edge graph.
+
+  Args:
+    config: what to cluster and how.
+    pipeline_args: Beam pipeline options (`--runner=...`), for `--engine=beam`.
+
+  Returns:
+    The `cluster` section of summary.json ({} on a Beam dry run).
+  """
+  config.check()
+  edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
+  paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
+  sizes = file_sizes(paths)
+  num_shards = config.num_shards or max(1, min(1024, math.ceil(sum(sizes) / (64 << 20))))
+  passes = ([config.jump_passes] * config.rounds() if config.jump_passes else
+            round_jump_passes(node_bound(content_bound_sizes(paths, sizes)), config.rounds(),
+                              config.max_cluster_size))
+  if config.engine == "local":
+    _prepare_output(config.output_dir)
+    counts = run_local(config, paths, edge_format, num_shards)
+  else:
+    options = runner.pipeline_options(list(pipeline_args))
+    dry_run = runner.is_dry_run(options)
+    if not dry_run:
+      _prepare_output(config.output_dir)
+    pipeline = beam.Pipeline(options=options)
+    partitions = config.partitions or default_partitions(sizes)
+    build(pipeline, config, paths, edge_format, passes, num_shards, partitions)
+    logging.info("cluster (beam): %d rounds, pointer-jumping passes %s, %d partitions, "
+                 "%d shards", config.rounds(), passes, partitions, num_shards)
+    runner.run(pipeline, "gcml cluster")
+    if dry_run:
+      return {}
+    counts = summary.merge_stats_into_summary(config.output_dir, STAGE)
+  section = report.finish_summary(config.output_dir, counts, config.settings(len(paths)))
+  top = section["level_stats"][-1]
+  print(f"cluster: {section['items']} items; clusters per level "
+        f"{[s['clusters'] for s in section['level_stats']]}; top level max size "
+        f"{top['size']['max']}; see {config.output_dir}/summary.json")
+  return section
+
+
+def _prepare_output(output_dir: str) -> None:
+  """Creates the output folder and removes earlier tables (any shard count)."""
+  sharded_io.ensure_dir(output_dir)
+  for name, suffix in OUTPUTS:
+    sharded_io.remove_shards(FileSystems.join(output_dir, name), suffix)

@@ -1,0 +1,245 @@
+"""`gcml evaluate`: cold-start retrieval metrics of embeddings and raw features.
+
+Retrieval on the cold-start split (DESIGN.md "Metrics"; the GCML paper,
+section 4): only test items (`pipelines/split.is_test`, 30 % of the ids)
+take part. Queries are the test items with at least one related test item
+(an edge of the graph between two test items); the database is the union of
+the queries' related test items; candidates are ranked by cosine similarity
+(the query itself is never a candidate); relevance is an edge. MAP@60 (the
+paper's AP summed over the top 60, the headline), NDCG@60 and the whole-list
+MAP (`map_full_list`, for reference only) follow `model/metrics.py`.
+
+Two models are always scored on the same queries and database:
+
+* `embeddings`: the learned embeddings (contract 7, `--embeddings`);
+* `raw_features`: the content-feature baseline (`--features`): each
+  modality L2-normalised, then concatenated.
+
+Items must have both an embedding and valid features to take part (so both
+models see the same items); items missing either are counted.
+
+The evaluation runs in memory on one machine: it streams the edge and
+feature files and keeps only test items and test-test edges, so memory is
+O(test items x dim + test-test edges), and it scores queries in blocks of
+`--query_block` against the database (O(block x database) memory).
+`--engine=beam` runs the retrieval part as a Beam pipeline instead (queries
+sharded over workers, the database broadcast exactly; any Beam runner,
+Dataflow included): the same numbers, bit for bit
+(`pipelines/evaluation/beam_engine.py`).
+
+Outputs in `--output_dir`: `metrics.json`, `metrics.md` (a markdown table)
+and one PNG bar chart per metric (`map_at_60.png`, `ndcg_at_60.png`).
+
+Annotation (`--labels_from=FEATURES_GLOB`, records with `id` and `labels`):
+the papers' model (`model/annotation.py`: a 4096-unit layer, then a mixture
+of 5 experts) is trained on the train items and scored on the held-out
+cold-start test items, for three inputs: `embeddings`, `raw_features` and
+`embeddings+raw_features` (concatenated); metrics GAP@20, macro MAP, Hit@1
+and Hit@5 (`model/metrics.py`). The class vocabulary is every label seen.
+This part holds all items (not only test items) in memory. Each annotation
+metric also gets a chart (`annotation_gap_at_20.png`, ...).
+
+Training summaries (`--model_dir=[NAME=]DIR`, repeated or comma-separated):
+the trainer's TensorBoard scalars (`pipelines/evaluation/training_summaries.py`) give
+`usage_ratio.png` (the GCML paper's Figure 5), `training_curves.png` (loss
+and learning rate) and the margin table (the paper's Table 3) in
+`metrics.md` and `metrics.json` (section `training`).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+from typing import Literal
+
+from pipelines.io import edges as edges_lib
+from pipelines.io import features as features_lib
+from pipelines.io import inputs, modalities, sharded_io
+from pipelines import split
+from pipelines import config_flags
+from pipelines.errors import InputError
+from pipelines.evaluation import annotation, readers, report, retrieval, training_summaries
+
+
+@dataclasses.dataclass
+class EvaluateConfig:
+  """What `gcml evaluate` scores (flags of the same names, `pipelines/config_flags.py`).
+
+  Attributes:
+    embeddings: embedding TFRecord glob (contract 7).
+    features: feature TFRecord glob, for the raw-feature baseline.
+    output_dir: where metrics.json, metrics.md and the charts go.
+    modalities: feature vectors as name:dim,name:dim (default: as recorded by
+      gcml export beside --embeddings, else detected from the records).
+    test_fraction: cold-start test share (must match clustering and examples).
+    ndcg_k: k of NDCG@k (60 in the paper).
+    map_k: k of MAP@k, the paper's AP summed over the top k (60).
+    query_block: queries scored per block.
+    labels_from: feature TFRecord glob with `labels`: run the annotation metrics.
+    model_dir: gcml train --model_dir whose summaries to plot (usage ratio,
+      loss, learning rate) and tabulate (margins): [NAME=]DIR, repeated or
+      comma-separated.
+    annotation_hidden: annotation classifier (`model/annotation.py`): hidden units.
+    annotation_experts: annotation classifier: mixture-of-experts size.
+    annotation_steps: annotation classifier: training steps.
+    annotation_batch: annotation classifier: batch size.
+    annotation_learning_rate: annotation classifier: learning rate.
+    engine: local: in memory on this machine; beam: retrieval as a Beam
+      pipeline (Beam options such as --runner pass through).
+  """
+  embeddings: str
+  edges: str
+  features: str
+  output_dir: str
+  edge_format: str = "auto"
+  modalities: tuple | None = config_flags.modalities_field()  # None: recorded, else detected
+  test_fraction: float = split.TEST_FRACTION
+  ndcg_k: int = 60
+  map_k: int = 60
+  query_block: int = 1024
+  labels_from: str | None = None
+  model_dir: dict = dataclasses.field(  # run name -> gcml train dir
+      default=None, metadata={"parse": training_summaries.parse_model_dirs, "repeated": True})
+  annotation_hidden: int = 4096
+  annotation_experts: int = 5
+  annotation_steps: int = 100_000
+  annotation_batch: int = 512
+  annotation_learning_rate: float = 0.005
+  engine: Literal["local", "beam"] = "local"  # local: in memory; beam: retrieval on Beam
+
+  def check(self) -> None:
+    """Raises InputError naming the flag of a bad value."""
+    if self.engine == "beam" and self.labels_from:
+      raise InputError("--labels_from (annotation) runs in memory only: drop --engine=beam")
+    if min(self.ndcg_k, self.map_k, self.query_block) < 1:
+      raise InputError("--ndcg_k, --map_k and --query_block must be >= 1")
+    if min(self.annotation_hidden, self.annotation_experts, self.annotation_steps,
+           self.annotation_batch) < 1 or self.annotation_learning_rate <= 0:
+      raise InputError("--annotation_* values must be positive")
+
+  def annotation_config(self):
+    """The `model.annotation.AnnotationConfig` of `--labels_from`, else None."""
+    if not self.labels_from:
+      return None
+    from model.annotation import AnnotationConfig  # pylint: disable=import-outside-toplevel
+    return AnnotationConfig(self.annotation_hidden, self.annotation_experts,
+                            self.annotation_learning_rate, self.annotation_batch,
+                            self.annotation_steps)
+
+
+def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths,
+             pipeline_args: tuple = ()) -> dict:
+  """Reads the inputs and scores retrieval (and annotation with `labels_from`).
+
+  `config.engine` "local" runs in memory; "beam" runs the retrieval as a
+  Beam pipeline (`pipelines/evaluation/beam_engine.py`), same numbers.
+
+  Args:
+    config: the evaluation's settings.
+    embedding_paths: embedding TFRecord files (contract 7).
+    edge_paths: edge files (contract 1).
+    feature_paths: feature TFRecord files (contract 2), for the baseline.
+    pipeline_args: Beam's options (`--engine=beam`).
+
+  Returns:
+    The metrics.json dictionary (without the `training` section); None for
+    a `--engine=beam --dry_run=True` job graph.
+  """
+  if config.engine == "beam":
+    from pipelines.evaluation import beam_engine  # pylint: disable=import-outside-toplevel
+    scored = beam_engine.run(config, embedding_paths, edge_paths, feature_paths, pipeline_args)
+    if scored is None:
+      return None
+    results, split_counts, rejected = scored
+    return _result(config, {}, rejected, results, split_counts)
+
+  def keep(item_id):
+    return split.is_test(item_id, config.test_fraction)
+
+  read_keep = (lambda _: True) if config.labels_from else keep
+  rejected = collections.Counter()
+  emb_all = readers.read_embeddings(embedding_paths, read_keep, rejected)
+  if rejected:
+    logging.warning("evaluate: embeddings left out: %s", dict(sorted(rejected.items())))
+  raw_all = readers.read_baseline_features(feature_paths, config.modalities, read_keep)
+  emb = {k: v for k, v in emb_all.items() if keep(k)}
+  raw = {k: v for k, v in raw_all.items() if keep(k)}
+  test_edges = readers.read_test_edges(edge_paths, config.edge_format, keep)
+  results, queries, database = retrieval.retrieval_results(
+      {"embeddings": emb, "raw_features": raw}, test_edges, config.ndcg_k, config.map_k,
+      config.query_block)
+  extra = {}
+  if config.labels_from:
+    labels = readers.read_labels(
+        inputs.check_files(config.labels_from, "--labels_from", tfrecord=True))
+    extra["annotation"], extra["annotation_split"] = annotation.annotation_results(
+        config, emb_all, raw_all, labels)
+  split_counts = {"test_items_with_embedding": len(emb), "test_items_with_features": len(raw),
+                  "test_items_with_both": len(set(emb) & set(raw)),
+                  "test_test_edges": len(test_edges),
+                  "queries": len(queries), "database": len(database)}
+  return _result(config, extra, {f"embeddings/{k}": v for k, v in rejected.items()}, results,
+                 split_counts)
+
+
+def _result(config: EvaluateConfig, extra: dict, rejected: dict, results: dict,
+            split_counts: dict) -> dict:
+  """The metrics.json dictionary, the same for both engines."""
+  return {
+      **extra,
+      "rejected": dict(sorted(rejected.items())),
+      "retrieval": results,
+      "split": {"test_fraction": config.test_fraction, **split_counts},
+      "inputs": {"embeddings": config.embeddings, "edges": config.edges,
+                 "features": config.features},
+  }
+
+
+def parse_args(argv) -> tuple[EvaluateConfig, list]:
+  """Parses `gcml evaluate`'s flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml evaluate", __doc__, EvaluateConfig, argv,
+                                         beam_engine_only=True)
+
+
+def run(argv=None) -> dict:
+  """Runs `gcml evaluate` on its command line; returns the metrics.json dictionary."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: EvaluateConfig, pipeline_args: tuple = ()) -> dict:
+  """Evaluates and writes metrics.json, metrics.md and the charts.
+
+  Args:
+    config: what to score.
+    pipeline_args: Beam pipeline options (`--runner=...`), for `--engine=beam`.
+
+  Returns:
+    The metrics.json dictionary ({} for a `--dry_run=True` job graph).
+  """
+  config.check()
+  readers.check_embeddings_split(config)
+  config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
+      config.edges, config.edge_format))
+  edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
+  embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True,
+                                        require_manifest=True)
+  feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  config = dataclasses.replace(config, modalities=modalities.settle(
+      config.modalities, feature_paths, modalities.directory_of(config.embeddings), "export"))
+  scalars = training_summaries.read_runs(config.model_dir or {})  # fails early on a bad dir
+  result = evaluate(config, embedding_paths, edge_paths, feature_paths, pipeline_args)
+  if result is None:
+    print("evaluate: --dry_run: the job graph was built, nothing was scored")
+    return {}
+  training_charts = {}
+  if config.model_dir:
+    result["training"] = training_summaries.training_section(config.model_dir, scalars)
+    training_charts = training_summaries.charts(scalars)
+  sharded_io.ensure_dir(config.output_dir)
+  report.write_outputs(config.output_dir, result, config.ndcg_k, training_charts, config.map_k)
+  logging.info("evaluate: %s", json.dumps(result["retrieval"], sort_keys=True))
+  print(report.markdown_table(result, config.ndcg_k, config.map_k), end="")
+  print(f"evaluate: wrote {config.output_dir}/metrics.json, metrics.md and charts")
+  return result

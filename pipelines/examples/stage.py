@@ -1,0 +1,206 @@
+"""`gcml examples`: training examples for GCML, CDML and CLC.
+
+`--kind=smart` writes triplets whose negatives come from the anchor's sibling
+clusters (DESIGN.md "Smart negatives"), `--kind=random` triplets with uniform
+random negatives (CDML), both as `OUTPUT/triplets-*.tfrecord` (contract 5);
+`--kind=labels` writes cluster-labelled examples `OUTPUT/examples-*.tfrecord`
+and `OUTPUT/classes.tsv` (contract 6). Every run also writes
+`OUTPUT/summary.json` (section `examples`) and `OUTPUT/rejected/examples-*.tsv`.
+
+Examples use train items only (`pipelines/split.py`, shared with evaluation);
+edges touching a test or validation item are not used. `--kind=validation`
+writes the held-out validation items and their edges instead
+(`pipelines/examples/validation_set.py`), for the trainer's model selection. Outputs are byte-identical for the
+same inputs and seed, whatever the runner and the number of workers: every
+random choice is a seeded hash of stable keys and every output is sorted.
+See `pipelines/examples/` for the sampling schemes. The modalities are detected
+from the feature records unless `--modalities` names them
+(`pipelines/io/modalities.py`), and recorded in the summary for `gcml train`.
+"""
+
+import dataclasses
+import json
+import logging
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.io import edges as edges_lib
+from pipelines.io import features as features_lib
+from pipelines.io import inputs, modalities, rejected, sharded_io, summary
+from pipelines import runner, split
+from pipelines import config_flags
+from pipelines.errors import InputError
+from pipelines.examples import cluster_labels, items, join_features, triplets, validation_set
+from pipelines.io.cluster_tables import reader as tables
+from pipelines.examples.config import KINDS, ExamplesConfig  # noqa: F401 (the stage's config)
+from pipelines.examples.local import engine as local_engine
+
+STAGE = "examples"
+
+
+def _train_only(value, test_fraction, validation_fraction, name):
+  part = split.split_of(value.id, test_fraction, validation_fraction)
+  if part != "train":
+    return [beam.pvalue.TaggedOutput("stats", (name.format(part=part), 1))]
+  return [value]
+
+
+def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignment_paths,
+          levels: int):
+  """Adds the examples pipeline to `pipeline`."""
+  read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+      feature_paths, config.modalities, STAGE)
+  train = read_features.items | "TrainItems" >> beam.FlatMap(
+      _train_only, config.test_fraction, config.validation_fraction,
+      "items/{part}_with_features").with_outputs(
+          "stats", main="items")
+  stats = [read_features.stats, train.stats]
+  rejections = [read_features.rejected]
+  if config.kind == "validation":
+    read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
+        edge_paths, config.edge_format, config.edge_combine, STAGE)
+    written = ((read_features.items, read_edges.edges)
+               | "WriteValidationSet" >> validation_set.WriteValidationSet(
+                   config.output_dir, config.test_fraction, config.validation_fraction,
+                   config.num_shards))
+    _write_rejections_and_stats(config, [read_features.rejected, read_edges.rejected],
+                                [read_features.stats, read_edges.stats, written.stats])
+    return
+  if config.kind == "random":
+    assignments = pipeline | "NoTables" >> beam.Create([])
+  else:
+    read = pipeline | "ReadAssignments" >> tables.ReadAssignments(assignment_paths, levels, STAGE)
+    rejections.append(read.rejected)
+    kept = read.assignments | "TrainRows" >> beam.FlatMap(
+        _train_only, config.test_fraction, config.validation_fraction,
+        "items/{part}_in_tables").with_outputs(
+            "stats", main="rows")
+    assignments = kept.rows
+    stats.append(kept.stats)
+  ids = train.items | "TrainIds" >> beam.Map(lambda item: item.id)
+  infos = (ids, assignments) | "ItemInfos" >> items.ItemInfos(
+      config.seed, config.kind != "random", STAGE)
+  stats += [infos.stats, infos.count | "CountTrain" >> beam.Map(
+      lambda n: ("items/train_with_features", n))]
+  rejections.append(infos.rejected)
+  if config.kind == "labels":
+    labels = infos.infos | "ClusterLabels" >> cluster_labels.ClusterLabels(
+        config.level, config.max_per_cluster, config.min_cluster_size, config.seed,
+        config.output_dir)
+    encoded = ((labels.labels, train.items)
+               | "EncodeLabelled" >> join_features.EncodeLabelled(config.modalities, config.seed))
+    records = encoded.records
+    stats += [labels.stats, encoded.stats]
+  else:
+    records, more_stats, more_rejections = triplets.build_triplets(
+        pipeline, config, edge_paths, infos, train.items, levels, STAGE)
+    stats += more_stats
+    rejections += more_rejections
+  _ = records | "WriteRecords" >> sharded_io.WriteSortedShards(
+      config.output_prefix, ".tfrecord", config.num_shards, sharded_io.TFRECORD)
+  _write_rejections_and_stats(config, rejections, stats)
+
+
+def _write_rejections_and_stats(config, rejections, stats):
+  rejection_counts = (tuple(rejections) | "AllRejections" >> beam.Flatten()
+                      | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
+  _ = ((*stats, rejection_counts) | "AllStats" >> beam.Flatten()
+       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+
+
+def parse_args(argv) -> tuple[ExamplesConfig, list]:
+  """Parses `gcml examples`' flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml examples", __doc__, ExamplesConfig, argv)
+
+
+def _extra(config: ExamplesConfig, levels: int) -> dict:
+  extra = {"kind": config.kind, "seed": config.seed,
+           "split": split.describe(config.test_fraction, config.validation_fraction),
+           "features_glob": config.features, "num_shards": config.num_shards,
+           "modalities": features_lib.modalities_flag(config.modalities)}
+  if config.kind in ("smart", "labels"):
+    extra.update(clusters_dir=config.clusters, levels=levels, level=config.level)
+  if config.kind == "validation":
+    extra.update(edges_glob=config.edges)
+  elif config.kind == "labels":
+    extra.update(max_per_cluster=config.max_per_cluster,
+                 min_cluster_size=config.min_cluster_size)
+  else:
+    extra.update(edges_glob=config.edges, positives_per_anchor=config.positives_per_anchor,
+                 positive_sampling=config.positive_sampling,
+                 num_triplets_cap=config.num_triplets)
+  if config.kind == "smart":
+    extra.update(reservoir_size=config.reservoir_size, max_children=config.max_children,
+                 negative_draws=config.negative_draws, random_fraction=config.random_fraction,
+                 all_levels=config.all_levels)
+    if config.cluster_id_level >= 0 or config.cluster_positives:
+      extra.update(cluster_id_level=config.cluster_id_level,
+                   cluster_positives=config.cluster_positives)
+  return extra
+
+
+def run(argv=None) -> dict:
+  """Runs `gcml examples` on its command line; returns the `examples` section of summary.json."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: ExamplesConfig, pipeline_args: tuple = ()) -> dict:
+  """Makes the training examples.
+
+  Args:
+    config: what to make.
+    pipeline_args: Beam pipeline options (`--runner=...`), for `--engine=beam`.
+
+  Returns:
+    The `examples` section of summary.json ({} on a Beam dry run).
+  """
+  config.validate()
+  feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  config = dataclasses.replace(config, modalities=modalities.resolve(config.modalities,
+                                                                     feature_paths))
+  edge_paths, assignment_paths, levels = [], [], 0
+  if config.kind != "labels":
+    config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
+        config.edges, config.edge_format))
+    edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
+  if config.kind not in ("random", "validation"):
+    assignment_paths = tables.assignment_files(config.clusters)
+    levels = tables.num_levels(assignment_paths)
+    tables.check_cluster_split(config.clusters, config.test_fraction,
+                               config.validation_fraction)
+    for flag, value in (("--level", config.level), ("--cluster_id_level", config.cluster_id_level)):
+      if value >= levels:
+        raise InputError(f"{flag}={value} but the cluster tables have {levels} "
+                         f"level(s) (l0..l{levels - 1})")
+  options = runner.pipeline_options(list(pipeline_args))
+  dry_run = runner.is_dry_run(options) and config.engine == "beam"
+  if not dry_run:
+    sharded_io.ensure_dir(config.output_dir)
+    for prefix, suffix in (("triplets", ".tfrecord"), ("examples", ".tfrecord"),
+                           (validation_set.ITEMS, ".tfrecord"), (validation_set.EDGES, ".tsv")):
+      sharded_io.remove_shards(FileSystems.join(config.output_dir, prefix), suffix)
+    stale_classes = cluster_labels.classes_path(config.output_dir)
+    if config.kind != "labels" and FileSystems.exists(stale_classes):
+      FileSystems.delete([stale_classes])
+  if config.engine == "local":
+    local_engine.run_local(config, edge_paths, feature_paths, assignment_paths, levels, STAGE)
+  else:
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, config, edge_paths, feature_paths, assignment_paths, levels)
+    runner.run(pipeline, "gcml examples")
+  if dry_run:
+    return {}
+  section = summary.merge_stats_into_summary(config.output_dir, STAGE, _extra(config, levels))
+  logging.info("examples: %s", json.dumps(section, sort_keys=True))
+  if config.kind == "validation":
+    print(f"examples: {section.get('validation/items', 0)} validation items with "
+          f"{section.get('validation/edges', 0)} edges between them; see "
+          f"{config.output_dir}/summary.json")
+  elif config.kind == "labels":
+    print(f"examples: {section.get('examples/total', 0)} labelled examples in "
+          f"{section.get('classes/count', 0)} classes; see {config.output_dir}/summary.json")
+  else:
+    print(f"examples: {section.get('triplets/total', 0)} {config.kind} triplets from "
+          f"{section.get('anchors', 0)} anchors; see {config.output_dir}/summary.json")
+  return section

@@ -1,0 +1,224 @@
+"""`gcml export --engine=local`: the Beam export's files, byte for byte, in one process.
+
+The same rules as the Beam pipeline (`pipelines/export.py`; the model calls in `export_model.py`), in the same
+order of operations on the same operands, so every file (embeddings,
+related items, rejections, manifests, summary) has the same bytes:
+
+1. Scan (pass 1): every feature record is validated (`features.parse_item`,
+   corrupt frames as `tfrecord_files.records_or_rejections`); only ids and
+   record locations are kept. An id found more than once keeps the record
+   whose bytes sort first (the others are `duplicate_id` rejections), as
+   `features.ReadFeatures` does.
+2. Embed (pass 2, streamed): the model runs on `fixed_batches.fixed_batches_local`,
+   the batches `FixedBatches` forms, stacked as `export_model.stack_batch` and
+   called as `SignatureModelHandler` does. The features are read again file
+   by file and only the batches of the current group are held: groups of at
+   most `--local_max_items` items, one pass over the features each, so
+   memory is bounded by that budget. Up to that many valid records, pass 1
+   keeps their features and pass 2 reads nothing again.
+3. Related items: the exact search (`related_items.top_k_block` on
+   `FixedBatches` query batches) or IVF-PQ (`related_ann`, with the exact
+   re-rank of `related_rerank`) over the finite embeddings, all in memory
+   (N x dim floats, as the broadcast index of the Beam engine).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.export import saved_model as export_model
+from pipelines.io import features as features_lib
+from pipelines.export import related_ann, related_items, related_rerank
+from pipelines.io import related_rows
+from pipelines.io import sharded_io, tfrecord_files
+from pipelines.io import edges_local as local_io
+from pipelines.export.fixed_batches import fixed_batches_local
+from pipelines.io.rejected import Rejection, binary_record
+
+STAGE = export_model.STAGE
+MAX_ITEMS_PER_PASS = 1 << 18
+
+
+def _records(paths):
+  """(location, record bytes or Rejection) of every file, in file order."""
+  for f, path in enumerate(paths):
+    for r, record in enumerate(tfrecord_files.records_or_rejections(path, STAGE)):
+      yield (f, r), record
+
+
+def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS):
+  """Pass 1: each valid id's chosen record location, and the rejections.
+
+  Args:
+    paths: feature TFRecord files.
+    modalities: the modalities every record must have.
+    max_items: the valid records whose features are kept from this pass (so
+      that pass 2 need not read the files again); over it, none are kept.
+
+  Returns:
+    ({id: location}, [Rejection], {location: features} or None).
+  """
+  locations, rejections, kept = collections.defaultdict(list), [], {}
+  for location, data in _records(paths):
+    if isinstance(data, Rejection):
+      rejections.append(data)
+      continue
+    item = features_lib.parse_item(data, modalities)
+    if isinstance(item, features_lib.Item):
+      locations[item.id].append(location)
+      if kept is not None:
+        kept[location] = item.features
+        if len(kept) > max_items:
+          kept = None
+    else:
+      rejections.append(Rejection(STAGE, item, features_lib.shown_record(data)))
+  duplicated = {loc: item_id for item_id, locs in locations.items() if len(locs) > 1
+                for loc in locs}
+  chosen = {item_id: locs[0] for item_id, locs in locations.items()}
+  if duplicated:
+    found = collections.defaultdict(list)
+    for location, data in _records(paths):
+      if location in duplicated:
+        found[duplicated[location]].append((data, location))
+    for item_id, records in found.items():
+      records.sort(key=lambda dl: dl[0])
+      chosen[item_id] = records[0][1]
+      rejections += [Rejection(STAGE, features_lib.DUPLICATE_ID,
+                               f"id={item_id} {binary_record(data)}")
+                     for data, _ in records[1:]]
+  return chosen, rejections, kept
+
+
+def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
+          max_items: int = MAX_ITEMS_PER_PASS, kept: dict | None = None):
+  """Pass 2: the model on the fixed batches, features read again group by group.
+
+  Args:
+    paths: feature TFRecord files.
+    modalities: the modalities.
+    chosen: {id: record location} from `scan_features`.
+    model_path: the SavedModel's folder.
+    batch_size: items per model call (`--batch_size`).
+    max_items: items whose features one pass over the files holds.
+    kept: {location: features} from `scan_features`, if it kept them all.
+
+  Returns:
+    ({id: finite float32 embedding}, [embedding_not_finite Rejection]).
+  """
+  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  fn = tf.saved_model.load(model_path).signatures["serving_default"]
+  batches = fixed_batches_local(sorted(chosen), batch_size)
+  groups, size = [[]], 0
+  for batch in batches:
+    if size + len(batch) > max_items and groups[-1]:
+      groups.append([])
+      size = 0
+    groups[-1].append(batch)
+    size += len(batch)
+  embeddings, rejections = {}, []
+  for group in groups:
+    wanted = {chosen[item_id]: item_id for batch in group for item_id in batch}
+    if kept is not None:
+      features = {item_id: kept[location] for location, item_id in wanted.items()}
+    else:
+      features = {}
+      for location, data in _records(paths):
+        if location in wanted:
+          features[wanted[location]] = features_lib.parse_item(data, modalities).features
+    for batch in group:
+      ids, stacked = export_model.stack_batch([(i, features.pop(i)) for i in batch])
+      out = export_model.embed_batch(fn, stacked)
+      for item_id, vector in zip(ids, np.asarray(out, np.float32)):
+        if np.all(np.isfinite(vector)):
+          embeddings[item_id] = vector
+        else:
+          rejections.append(Rejection(STAGE, "embedding_not_finite",
+                                      f"{item_id}: the model's embedding has NaN or inf"))
+  return embeddings, rejections
+
+
+def related_lines(config, embeddings: dict) -> list[tuple[str, str]]:
+  """(sort_key, tsv line) of every item's top-K, as `RelatedItems` writes them.
+
+  Args:
+    config: the export's settings (`search`, `top_k`, batches, IVF-PQ, re-rank).
+    embeddings: {id: finite embedding}.
+
+  Returns:
+    The related-items rows of every item.
+  """
+  pairs = sorted(embeddings.items())
+  if config.search == "exact":
+    index = related_items.build_index(pairs, config.max_index_bytes)
+    out = []
+    for batch in fixed_batches_local([k for k, _ in pairs], config.query_batch):
+      queries = np.stack([embeddings[i] for i in batch])
+      for qid, found in zip(batch, related_items.top_k_block(batch, queries, index,
+                                                             config.top_k, config.index_chunk)):
+        out += related_rows.format_rows(qid, found)
+    return out
+  params = config.related_transform().ann
+  rerank = config.rerank_candidates()
+  sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
+  trained = related_ann.train_index(sample, len(pairs), params)
+  if trained is None:
+    return []
+  faiss = related_ann.configure_faiss()
+  encoder = faiss.deserialize_index(trained)
+  codes = []
+  for s in range(0, len(pairs), 1024):
+    block = pairs[s:s + 1024]
+    codes += [(k, c.tobytes()) for (k, _), c in zip(
+        block, encoder.sa_encode(related_rows.unit_rows(np.stack([v for _, v in block]))))]
+  ann = related_ann.build_index(codes, trained, config.max_index_bytes)
+  index = faiss.deserialize_index(ann.blob)
+  out = []
+  for s in range(0, len(pairs), config.query_batch):
+    block = pairs[s:s + config.query_batch]
+    ids = [k for k, _ in block]
+    found = related_ann.search_block(ids, np.stack([v for _, v in block]), index, ann.ids,
+                                     max(rerank, config.top_k), params.nprobe)
+    for (qid, vector), row in zip(block, found):
+      if rerank:
+        row = related_rerank.rerank(vector, [(c, embeddings[c]) for c, _ in row], config.top_k)
+      out += related_rows.format_rows(qid, row)
+  return out
+
+
+def run_local(config, model_path: str, feature_paths, num_shards: int) -> dict:
+  """Writes the export's files; returns the counts `WriteStats` would sum.
+
+  Args:
+    config: the export's settings (`export.ExportConfig`).
+    model_path: the SavedModel's folder.
+    feature_paths: feature TFRecord files.
+    num_shards: output shards.
+
+  Returns:
+    {name: count}: features/valid_items, rejected/<reason>, export/embedded_items.
+  """
+  chosen, rejections, kept = scan_features(feature_paths, config.modalities,
+                                           config.local_max_items)
+  embeddings, not_finite = embed(feature_paths, config.modalities, chosen, model_path,
+                                 config.batch_size, config.local_max_items, kept)
+  rejections += not_finite
+  output = config.output_dir
+  sharded_io.write_sorted_shards_local(
+      (export_model.embedding_record(k, v) for k, v in embeddings.items()),
+      FileSystems.join(output, "embeddings"), ".tfrecord", num_shards, sharded_io.TFRECORD)
+  sharded_io.write_sorted_shards_local(
+      related_lines(config, embeddings), FileSystems.join(output, "related"), ".tsv",
+      num_shards, sharded_io.TEXT, related_rows.HEADER)
+  counts = collections.Counter(local_io.write_rejected_local(output, STAGE, rejections))
+  if chosen:
+    counts["features/valid_items"] = len(chosen)
+  if embeddings:
+    counts["export/embedded_items"] = len(embeddings)
+  logging.info("export (local): %d items, %d embedded, %d rejections", len(chosen),
+               len(embeddings), len(rejections))
+  return dict(sorted(counts.items()))

@@ -1,0 +1,280 @@
+"""Approximate top-K related items: a faiss IVF-PQ index (`--search=ivfpq`).
+
+The exact search (`pipelines/export/related_items.py`) broadcasts the float32
+matrix, N * d * 4 bytes. This path broadcasts a compressed index instead:
+
+1. Train (one worker): a coarse quantizer (`nlist` k-means centroids) and a
+   product quantizer (`code_bytes` sub-vectors of 2^8 centroids) on a
+   deterministic sample of the unit-norm embeddings: the `train_size` ids
+   with the smallest BLAKE2b hash (`sample_key`), so the sample does not
+   depend on the runner, the bundling or the input order.
+2. Encode (sharded): every worker encodes its items against the trained,
+   empty index (`sa_encode`: inverted-list number + PQ code of the residual).
+3. Build (one worker): the codes, in id order, are added to the trained
+   index (`add_sa_codes`, label = row in the sorted ids), which is
+   serialised; that byte string and the ids are the broadcast side input,
+   capped by `max_index_bytes` (`IndexTooLargeError` above it).
+4. Search (sharded query batches, as in the exact path): `nprobe` inverted
+   lists per query; score = inner product of the exact unit-norm query with
+   the PQ reconstruction of the candidate (an approximate cosine); the item
+   itself is dropped and the rest ordered by score, then by id.
+5. Re-rank (`rerank` = R > 0, `gcml export --ann_rerank`, default 4 x K):
+   the index's top max(R, K) per query are re-scored by the exact cosine of
+   the full vectors and the K best kept (`pipelines/export/related_rerank.py`), so
+   the PQ approximation costs recall only where a true neighbour falls
+   outside the R candidates.
+
+Determinism: faiss runs with one OpenMP thread in every worker and never
+uses BLAS for distances (`distance_compute_blas_threshold`), so a query's
+candidates and scores do not depend on the other queries of its batch; the
+k-means seeds are fixed. Output is identical across runs and worker counts
+on the same CPU type (faiss picks SIMD kernels by CPU, which can change the
+last bits of a score).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import apache_beam as beam
+import numpy as np
+
+from pipelines import hashing
+from pipelines.export import related_rerank
+from pipelines.io import related_rows
+from pipelines.io.related_rows import unit_rows
+
+SEED = 1234
+NO_BLAS = 2**31 - 1  # faiss: queries per call above which it uses BLAS (batch-dependent sums)
+
+
+class AnnIndex(NamedTuple):
+  ids: tuple  # sorted item ids; the faiss label of an item is its position here
+  blob: np.ndarray  # uint8: faiss.serialize_index of the filled IVF-PQ index
+
+  def broadcast_bytes(self) -> int:
+    return int(self.blob.nbytes) + sum(len(i.encode("utf-8")) for i in self.ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnParams:
+  """IVF-PQ settings.
+
+  Attributes:
+    nprobe: inverted lists scanned per query (recall vs speed).
+    code_bytes: PQ sub-quantizers = bytes per item (0: dim / 2); rounded down
+      to a divisor of the dimension.
+    nlist: coarse centroids (0: min(4 * sqrt(N), train items / 39)).
+    train_size: items in the training sample.
+  """
+  nprobe: int = 32
+  code_bytes: int = 0
+  nlist: int = 0
+  train_size: int = 65536
+
+
+def configure_faiss():
+  """One thread, no BLAS: per-query results independent of batch and machine load."""
+  import faiss  # pylint: disable=import-outside-toplevel
+  faiss.omp_set_num_threads(1)
+  faiss.cvar.distance_compute_blas_threshold = NO_BLAS
+  return faiss
+
+
+def sample_key(item_id: str) -> tuple:
+  """Training-sample order: the smallest keys are the sample.
+
+  Args:
+    item_id: the item's id.
+
+  Returns:
+    (hash, id): the key the training sample is ordered by.
+  """
+  return hashing.blake2b64(b"gcml-ann-train:" + item_id.encode("utf-8")), item_id
+
+
+def _sub_quantizers(dim: int, code_bytes: int) -> int:
+  want = max(1, min(dim, code_bytes or max(1, dim // 2)))
+  return max(m for m in range(1, want + 1) if dim % m == 0)
+
+
+def train_index(sample, count: int, params: AnnParams):
+  """A trained, empty IVF-PQ index (serialised, uint8) from (id, vector) pairs.
+
+  Args:
+    sample: (id, vector) pairs of the training sample.
+    count: items in the whole index.
+    params: the IVF-PQ settings.
+
+  Returns:
+    The trained index, serialised.
+  """
+  if not sample:
+    return None
+  faiss = configure_faiss()
+  sample = sorted(sample, key=lambda kv: kv[0])
+  x = unit_rows(np.stack([np.asarray(v, np.float32) for _, v in sample]))
+  n, dim = x.shape
+  nlist = params.nlist or max(1, min(int(4 * math.sqrt(count)), n // 39))
+  nlist = min(nlist, n)
+  nbits = 8 if n >= 39 * 256 else max(1, min(8, int(math.log2(max(2, n // 39)))))
+  index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist,
+                           _sub_quantizers(dim, params.code_bytes), nbits,
+                           faiss.METRIC_INNER_PRODUCT)
+  index.cp.seed = SEED
+  index.pq.cp.seed = SEED
+  index.train(x)
+  return faiss.serialize_index(index)
+
+
+class _EncodeDoFn(beam.DoFn):
+  """Batch of (id, vector) -> (id, IVF-PQ code bytes)."""
+
+  def setup(self):
+    self._faiss = configure_faiss()
+    self._key, self._index = None, None
+
+  def process(self, batch, trained):
+    if trained is None:
+      return
+    if self._key != id(trained):
+      self._key, self._index = id(trained), self._faiss.deserialize_index(trained)
+    codes = self._index.sa_encode(unit_rows(np.stack([kv[1] for kv in batch])))
+    for (item_id, _), code in zip(batch, codes):
+      yield item_id, code.tobytes()
+
+
+def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):
+  """The filled, serialised index from (id, code) pairs; checks the broadcast cap.
+
+  Args:
+    codes: (id, vector) pairs of every item.
+    trained: the serialised trained index.
+    max_bytes: the cap on the filled index's size.
+
+  Returns:
+    The filled `AnnIndex` (its ids and serialised bytes).
+  """
+  if trained is None or not codes:
+    return AnnIndex((), np.zeros(0, np.uint8))
+  faiss = configure_faiss()
+  codes = sorted(codes, key=lambda kv: kv[0])
+  index = faiss.deserialize_index(trained)
+  matrix = np.frombuffer(b"".join(c for _, c in codes), np.uint8).reshape(len(codes), -1)
+  index.add_sa_codes(matrix, np.arange(len(codes), dtype=np.int64))
+  result = AnnIndex(tuple(k for k, _ in codes), faiss.serialize_index(index))
+  size = result.broadcast_bytes()
+  if size > max_bytes:
+    raise related_rows.IndexTooLargeError(
+        f"the IVF-PQ related-items index is {size} bytes ({len(codes)} items, "
+        f"{matrix.shape[1]}-byte codes), over the broadcast limit of {max_bytes} bytes "
+        "(--max_index_bytes); lower --ann_code_bytes or raise the limit "
+        "(docs/export_and_evaluation.md)")
+  return result
+
+
+def search_block(query_ids, queries, index, ids: tuple, k: int, nprobe: int):
+  """Approximate top-k (neighbor_id, score) per query, best first, never itself.
+
+  Args:
+    query_ids: the block's ids.
+    queries: their vectors.
+    index: the filled index.
+    ids: the index's ids, in index order.
+    k: neighbours per query.
+    nprobe: inverted lists searched per query.
+
+  Returns:
+    Per query, its (neighbor_id, score) pairs.
+  """
+  if not ids:
+    return [[] for _ in query_ids]
+  position = {item_id: row for row, item_id in enumerate(ids)}
+  index.nprobe = min(nprobe, index.nlist)
+  scores, rows = index.search(unit_rows(queries), min(k + 1, len(ids)))
+  results = []
+  for qid, score_row, label_row in zip(query_ids, scores, rows):
+    self_row = position.get(qid, -1)
+    keep = (label_row >= 0) & (label_row != self_row)
+    order = np.lexsort((label_row[keep], -score_row[keep]))[:k]
+    results.append([(ids[j], float(s))
+                    for j, s in zip(label_row[keep][order], score_row[keep][order])])
+  return results
+
+
+class _SearchDoFn(beam.DoFn):
+  """Batch of (id, vector) -> (sort_key, tsv line), as the exact path.
+
+  With `candidates_only` it yields (id, [candidate ids]) instead, for the
+  exact re-rank (`pipelines/export/related_rerank.py`).
+  """
+
+  def __init__(self, k: int, nprobe: int, candidates_only: bool = False):
+    self._k = k
+    self._nprobe = nprobe
+    self._candidates_only = candidates_only
+
+  def setup(self):
+    self._faiss = configure_faiss()
+    self._key, self._index = None, None
+
+  def process(self, batch, ann: AnnIndex):
+    if self._key != id(ann):
+      self._key = id(ann)
+      self._index = self._faiss.deserialize_index(ann.blob) if ann.ids else None
+    ids = [kv[0] for kv in batch]
+    queries = np.stack([np.asarray(kv[1], np.float32) for kv in batch])
+    found = search_block(ids, queries, self._index, ann.ids, self._k, self._nprobe)
+    for qid, neighbours in zip(ids, found):
+      if self._candidates_only:
+        yield qid, [n for n, _ in neighbours]
+      else:
+        yield from related_rows.format_rows(qid, neighbours)
+
+
+@dataclasses.dataclass
+class AnnRelatedItems(beam.PTransform):
+  """(id, embedding) -> (sort_key, tsv line) through a broadcast IVF-PQ index.
+
+  Attributes:
+    k: neighbours per item.
+    query_batch: queries per faiss search call.
+    max_index_bytes: cap on the serialised index plus ids broadcast to workers.
+    params: the IVF-PQ settings.
+    rerank: 0: the index's top k as they come; R > 0: the index's top
+      max(R, k) re-scored by exact cosine, the k best kept
+      (`pipelines/export/related_rerank.py`).
+  """
+  k: int = 60
+  query_batch: int = 256
+  max_index_bytes: int = related_rows.MAX_INDEX_BYTES
+  params: AnnParams = AnnParams()
+  rerank: int = 0
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, embeddings):
+    count = embeddings | "CountItems" >> beam.combiners.Count.Globally()
+    trained = (embeddings
+               | "TrainSample" >> beam.combiners.Top.Of(
+                   self.params.train_size, key=lambda kv: sample_key(kv[0]), reverse=True)
+               | "Train" >> beam.Map(train_index, beam.pvalue.AsSingleton(count), self.params))
+    trained_side = beam.pvalue.AsSingleton(trained)
+    index = (embeddings
+             | "BatchEncode" >> beam.BatchElements(min_batch_size=1, max_batch_size=1024)
+             | "Encode" >> beam.ParDo(_EncodeDoFn(), trained=trained_side)
+             | "CollectCodes" >> beam.combiners.ToList()
+             | "BuildIndex" >> beam.Map(build_index, trained_side, self.max_index_bytes))
+    batches = embeddings | "BatchQueries" >> beam.BatchElements(
+        min_batch_size=1, max_batch_size=self.query_batch)
+    if not self.rerank:
+      return batches | "TopK" >> beam.ParDo(_SearchDoFn(self.k, self.params.nprobe),
+                                            ann=beam.pvalue.AsSingleton(index))
+    return (batches
+            | "Candidates" >> beam.ParDo(
+                _SearchDoFn(max(self.rerank, self.k), self.params.nprobe, candidates_only=True),
+                ann=beam.pvalue.AsSingleton(index))
+            | "ExactRerank" >> related_rerank.ExactRerank(embeddings, self.k))

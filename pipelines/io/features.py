@@ -1,0 +1,205 @@
+"""Features (contract 2): YouTube-8M video-level TFRecords, validated.
+
+Each record is a `tf.train.Example` with an id (bytes), one float vector per
+modality (names and sizes are flags; default `mean_rgb` 1024 and
+`mean_audio` 128) and optional int64 `labels`. Refused records become
+`Rejection`s (a value whose magnitude exceeds `--max_abs_feature`, default
+1e6, is `<modality>_out_of_range`: it would overflow the model's float32
+arithmetic); of several records with the same id one is kept (the one whose
+serialized bytes sort first, so the choice does not depend on file order) and
+the others are rejected as `duplicate_id`.
+"""
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import apache_beam as beam
+import numpy as np
+
+from pipelines.io import item_ids, tf_example, tfrecord_files
+from pipelines.errors import InputError
+from pipelines.io.modality_spec import (DEFAULT_MODALITIES, Modality,  # noqa: F401 (re-exported)
+                                        modalities_flag, parse_modalities)
+from pipelines.io.rejected import Rejection, binary_record
+
+NOT_AN_EXAMPLE = "not_a_tf_example"
+MISSING_ID = "missing_id"
+EMPTY_ID = "empty_id"
+DUPLICATE_ID = "duplicate_id"
+BAD_LABELS = "labels_not_int64"
+DEFAULT_MAX_ABS_FEATURE = 1e6
+
+
+class Item(NamedTuple):
+  """One item's validated features."""
+  id: str
+  features: dict  # modality name -> float32 array of the modality's size
+  labels: tuple  # int64 labels (may be empty)
+
+
+def check_max_abs(value: float) -> float:
+  """Validates `--max_abs_feature`: a finite number > 0.
+
+  Args:
+    value: the flag's value.
+
+  Returns:
+    The value.
+  """
+  if not math.isfinite(value) or value <= 0:
+    raise InputError(f"--max_abs_feature must be a finite number > 0, got {value}")
+  return value
+
+
+def parse_item(data: bytes, modalities, id_key: str = "id", labels_key: str = "labels",
+               max_abs: float = DEFAULT_MAX_ABS_FEATURE) -> Item | str:
+  """Validates one serialized record. Returns an Item or a rejection reason.
+
+  Args:
+    data: a serialized tf.train.Example.
+    modalities: the float features the record must have, with their sizes.
+    id_key: name of the id feature.
+    labels_key: name of the optional int64 labels feature.
+    max_abs: largest magnitude a feature value may have.
+
+  Returns:
+    An Item, or a reason such as `mean_rgb_out_of_range`.
+  """
+  try:
+    feats = tf_example.parse(data)
+  except ValueError:
+    return NOT_AN_EXAMPLE
+  ids = feats.get(id_key)
+  if ids is None or len(ids) != 1:
+    return MISSING_ID
+  if not isinstance(ids[0], bytes):
+    return item_ids.ID_NOT_BYTES
+  try:
+    item_id = item_ids.normalise(ids[0].decode("utf-8"))
+  except UnicodeDecodeError:
+    return MISSING_ID
+  if not item_id:
+    return EMPTY_ID
+  if item_ids.has_control_character(item_id):
+    return item_ids.ID_CONTROL_CHARACTER
+  vectors = {}
+  for m in modalities:
+    v = feats.get(m.name)
+    if v is None or len(v) == 0:
+      return f"{m.name}_missing"
+    if not isinstance(v, np.ndarray):
+      return f"{m.name}_not_float"
+    if v.shape[0] != m.dim:
+      return f"{m.name}_wrong_length"
+    if not np.isfinite(v).all():
+      return f"{m.name}_not_finite"
+    if float(np.abs(v).max()) > max_abs:
+      return f"{m.name}_out_of_range"
+    vectors[m.name] = v
+  labels = feats.get(labels_key, [])
+  if isinstance(labels, np.ndarray) or (labels and not isinstance(labels[0], int)):
+    return BAD_LABELS
+  return Item(item_id, vectors, tuple(labels))
+
+
+def shown_record(data: bytes, id_key: str = "id") -> str:
+  """A refused record as text: `id=<id> b64:...` (the id readable, to grep), or `b64:...`.
+
+  Args:
+    data: the record's bytes.
+    id_key: the feature that holds the id.
+
+  Returns:
+    The text written to `rejected/`.
+  """
+  try:
+    ids = tf_example.parse(data).get(id_key)
+  except ValueError:
+    ids = None
+  if ids is not None and len(ids) == 1 and isinstance(ids[0], bytes):
+    item_id = item_ids.normalise(ids[0].decode("utf-8", errors="backslashreplace"))
+    return f"id={item_id} {binary_record(data)}"
+  return binary_record(data)
+
+
+class _ParseItems(beam.DoFn):
+
+  def __init__(self, modalities, stage, id_key, labels_key, max_abs):
+    self._modalities = tuple(modalities)
+    self._max_abs = max_abs
+    self._stage = stage
+    self._keys = (id_key, labels_key)
+    self._read = beam.metrics.Metrics.counter("gcml_features", "records_read")
+    self._rejected = beam.metrics.Metrics.counter("gcml_features", "records_rejected")
+
+  def process(self, data: bytes):
+    self._read.inc()
+    result = parse_item(data, self._modalities, *self._keys, self._max_abs)
+    if isinstance(result, Item):
+      yield (result.id, (data, result))
+    else:
+      self._rejected.inc()
+      yield beam.pvalue.TaggedOutput(
+          "rejected", Rejection(self._stage, result, shown_record(data, self._keys[0])))
+
+
+class _KeepOnePerId(beam.DoFn):
+  """Keeps the record whose bytes sort first; rejects the other duplicates."""
+
+  def __init__(self, stage):
+    self._stage = stage
+
+  def process(self, kv):
+    item_id, records = kv
+    records = sorted(records, key=lambda r: r[0])
+    yield records[0][1]
+    for data, _ in records[1:]:
+      yield beam.pvalue.TaggedOutput("rejected", Rejection(
+          self._stage, DUPLICATE_ID, f"id={item_id} {binary_record(data)}"))
+
+
+class ReadFeaturesResult(NamedTuple):
+  items: beam.PCollection  # Item, one per id
+  rejected: beam.PCollection  # Rejection
+  stats: beam.PCollection  # (name, count)
+
+
+@dataclasses.dataclass
+class ReadFeatures(beam.PTransform):
+  """Reads and validates feature records; one `Item` per id.
+
+  Attributes:
+    paths: TFRecord files (see `inputs.check_files`).
+    modalities: the float features every record must have, with their sizes.
+    stage: stage name written in rejection records.
+    id_key: name of the id feature.
+    labels_key: name of the optional int64 labels feature.
+    max_abs_feature: largest magnitude a feature value may have.
+  """
+  paths: list[str]
+  modalities: tuple = DEFAULT_MODALITIES
+  stage: str = "validate"
+  id_key: str = "id"
+  labels_key: str = "labels"
+  max_abs_feature: float = DEFAULT_MAX_ABS_FEATURE
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, pbegin):
+    read = (pbegin
+            | "ListFiles" >> beam.Create(self.paths)
+            | "ReadRecords" >> tfrecord_files.ReadTFRecordFiles(self.stage))
+    parse = _ParseItems(self.modalities, self.stage, self.id_key, self.labels_key,
+                        self.max_abs_feature)
+    parsed = (read.records
+              | "ParseItems" >> beam.ParDo(parse).with_outputs("rejected", main="items"))
+    unique = (parsed.items
+              | "GroupById" >> beam.GroupByKey()
+              | "KeepOnePerId" >> beam.ParDo(_KeepOnePerId(self.stage)).with_outputs(
+                  "rejected", main="items"))
+    rejected = ((read.rejected, parsed.rejected, unique.rejected)
+                | "FlattenRejected" >> beam.Flatten())
+    stats = unique.items | "CountItems" >> beam.Map(lambda _: ("features/valid_items", 1))
+    return ReadFeaturesResult(unique.items, rejected, stats)

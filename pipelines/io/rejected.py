@@ -1,0 +1,70 @@
+"""Rejected records: `OUTPUT/rejected/<stage>-*.tsv`, `stage\treason\toriginal-record`.
+
+Nothing is dropped silently: a reader that refuses a record emits a
+`Rejection`; `WriteRejected` writes them (sorted, deterministic) and the
+reason counts go into `summary.json` as `rejected/<reason>`.
+"""
+
+import base64
+import dataclasses
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.io import sharded_io
+
+
+class Rejection(NamedTuple):
+  stage: str
+  reason: str
+  record: str
+
+  def line(self) -> str:
+    """The record's line; backslash, tab, newline and CR in the record are escaped."""
+    record = (self.record.replace("\\", "\\\\").replace("\t", "\\t")
+              .replace("\n", "\\n").replace("\r", "\\r"))
+    return f"{self.stage}\t{self.reason}\t{record}"
+
+
+def binary_record(data: bytes) -> str:
+  """Text form of a binary (TFRecord) record: `b64:` + base64.
+
+  Args:
+    data: the record's bytes.
+
+  Returns:
+    `b64:` followed by the base64 of `data`.
+  """
+  return "b64:" + base64.b64encode(data).decode("ascii")
+
+
+def rejected_prefix(output_dir: str, stage: str) -> str:
+  """Where a stage's rejected records go.
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage's name.
+
+  Returns:
+    The shard prefix `OUTPUT/rejected/STAGE`.
+  """
+  return FileSystems.join(output_dir, "rejected", stage)
+
+
+@dataclasses.dataclass
+class WriteRejected(beam.PTransform):
+  """Writes rejections and returns their counts as (`rejected/<reason>`, n) stats."""
+  output_dir: str
+  stage: str
+  num_shards: int = 1
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, rejections):
+    _ = (rejections
+         | "AsLine" >> beam.Map(lambda r: (r.line(), r.line()))
+         | "WriteRejectedShards" >> sharded_io.WriteSortedShards(
+             rejected_prefix(self.output_dir, self.stage), ".tsv", self.num_shards))
+    return rejections | "CountByReason" >> beam.Map(lambda r: (f"rejected/{r.reason}", 1))

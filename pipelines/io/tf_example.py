@@ -1,0 +1,101 @@
+"""`tf.train.Example` records: a deterministic fast encoder and a parser.
+
+The encoder writes the protobuf wire format directly: features in sorted key
+order, floats packed as little-endian float32, int64 packed as varints. The
+bytes are therefore the same on every machine and run (protobuf does not
+promise a stable order for map fields), and encoding a 1152-float record costs
+a few microseconds instead of building proto objects. TensorFlow parses the
+result like any other Example (tests check this with `tf.io.parse_example`).
+"""
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from pipelines import example_proto
+
+Value = bytes | str | Sequence[bytes] | Sequence[str] | np.ndarray | Sequence[float] | Sequence[int]
+
+
+def _varint(n: int) -> bytes:
+  if n < 0:
+    n += 1 << 64
+  out = bytearray()
+  while True:
+    bits = n & 0x7F
+    n >>= 7
+    if n:
+      out.append(bits | 0x80)
+    else:
+      out.append(bits)
+      return bytes(out)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+  return bytes([tag]) + _varint(len(payload)) + payload
+
+
+def _feature(value) -> bytes:
+  if isinstance(value, (bytes, str)):
+    value = [value]
+  if isinstance(value, np.ndarray):
+    if value.dtype.kind == "f":
+      return _field(0x12, _field(0x0A, value.astype("<f4", copy=False).tobytes()))
+    if value.dtype.kind in "iu":
+      return _field(0x1A, _field(0x0A, b"".join(_varint(int(v)) for v in value)))
+    value = list(value)
+  value = list(value)
+  if value and isinstance(value[0], (bytes, str)):
+    items = (v.encode("utf-8") if isinstance(v, str) else v for v in value)
+    return _field(0x0A, b"".join(_field(0x0A, v) for v in items))
+  if value and isinstance(value[0], (float, np.floating)):
+    return _field(0x12, _field(0x0A, np.asarray(value, "<f4").tobytes()))
+  return _field(0x1A, _field(0x0A, b"".join(_varint(int(v)) for v in value)))
+
+
+def encode(features: Mapping[str, Value]) -> bytes:
+  """Serializes a feature dict as a `tf.train.Example`.
+
+  Args:
+    features: name -> value. Strings/bytes (or lists of them) become
+      bytes_list; float arrays/lists float_list; integer arrays/lists
+      int64_list. An empty list is written as an empty int64_list.
+
+  Returns:
+    The serialized Example, features in sorted name order.
+  """
+  entries = b"".join(
+      _field(0x0A, _field(0x0A, name.encode("utf-8")) + _field(0x12, _feature(features[name])))
+      for name in sorted(features))
+  return _field(0x0A, entries)
+
+
+def parse(data: bytes) -> dict[str, list | np.ndarray]:
+  """Parses a serialized Example into name -> values.
+
+  bytes_list values come back as a list of bytes, float_list as a float32
+  numpy array, int64_list as a list of ints.
+
+  Args:
+    data: one serialized `tf.train.Example`.
+
+  Raises:
+    ValueError: if `data` is not a serialized tf.train.Example.
+  """
+  example = example_proto.example_class()()
+  try:
+    example.ParseFromString(data)
+  except Exception as e:  # google.protobuf.message.DecodeError
+    raise ValueError(f"not a tf.train.Example: {e}") from None
+  out = {}
+  for name, feature in example.features.feature.items():
+    kind = feature.WhichOneof("kind")
+    if kind == "bytes_list":
+      out[name] = list(feature.bytes_list.value)
+    elif kind == "float_list":
+      out[name] = np.asarray(feature.float_list.value, dtype=np.float32)
+    elif kind == "int64_list":
+      out[name] = list(feature.int64_list.value)
+    else:
+      out[name] = []
+  return out

@@ -1,0 +1,107 @@
+"""TFRecord input files, read record by record; corrupt frames are rejections.
+
+Beam's TFRecord source stops the whole pipeline at the first bad checksum, with
+a traceback and a hex dump of the record that does not name the file. gcml's
+readers go on instead: every corrupt frame becomes a counted `Rejection` whose
+record names the file and the byte offset (`rejected/<stage>-*.tsv`):
+
+* `tfrecord_bad_data_checksum`: the record's bytes do not match their
+  checksum. Its length was verified, so the record (as `b64:`) is rejected and
+  reading goes on with the next one.
+* `tfrecord_bad_length_checksum`, `tfrecord_truncated`: the frame's length
+  cannot be trusted or the file ends inside it. The next record cannot be
+  found, so the rest of the file is rejected as one record.
+
+A file that does not start with a valid frame is refused before the pipeline
+starts (`inputs.check_files`). The Beam transform and the in-memory readers
+share `records_or_rejections`, so both give the same records and rejections.
+"""
+
+import dataclasses
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.io import sharded_io
+from pipelines.io.rejected import Rejection, binary_record
+
+
+def frame_rejection(path: str, frame: sharded_io.CorruptFrame, stage: str) -> Rejection:
+  """The rejection of one corrupt frame of `path`.
+
+  Args:
+    path: the file.
+    frame: the corrupt frame.
+    stage: the stage that reads the file.
+
+  Returns:
+    The `Rejection` to write.
+  """
+  if frame.data:
+    shown = f"{path} {frame.describe()}: {binary_record(frame.data)}"
+  else:
+    shown = f"{path} {frame.describe()}: the rest of the file is not read"
+  return Rejection(stage, frame.reason, shown)
+
+
+def records_or_rejections(path: str, stage: str) -> Iterator[bytes | Rejection]:
+  """Yields the records of one TFRecord file and the rejections of its bad frames.
+
+  Args:
+    path: one TFRecord file.
+    stage: the stage that reads it.
+
+  Yields:
+    Each record's bytes, or the `Rejection` of a corrupt frame.
+  """
+  with FileSystems.open(path) as f:
+    for record in sharded_io.scan_tfrecords(f):
+      if isinstance(record, sharded_io.CorruptFrame):
+        yield frame_rejection(path, record, stage)
+      else:
+        yield record
+
+
+class _ReadFile(beam.DoFn):
+  """path -> its records; corrupt frames go to the `rejected` output."""
+
+  def __init__(self, stage: str):
+    self._stage = stage
+    self._records = beam.metrics.Metrics.counter("tfrecord_files", "records_read")
+    self._corrupt = beam.metrics.Metrics.counter("tfrecord_files", "corrupt_frames")
+
+  def process(self, path: str):
+    for record in records_or_rejections(path, self._stage):
+      if isinstance(record, Rejection):
+        self._corrupt.inc()
+        yield beam.pvalue.TaggedOutput("rejected", record)
+      else:
+        self._records.inc()
+        yield record
+
+
+class TFRecordFilesResult(NamedTuple):
+  records: beam.PCollection  # bytes
+  rejected: beam.PCollection  # Rejection
+
+
+@dataclasses.dataclass
+class ReadTFRecordFiles(beam.PTransform):
+  """A PCollection of TFRecord paths -> their records and corrupt-frame rejections.
+
+  Attributes:
+    stage: stage name written in rejection records.
+  """
+  stage: str
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, paths):
+    read = (paths
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "ReadFrames" >> beam.ParDo(_ReadFile(self.stage)).with_outputs(
+                "rejected", main="records"))
+    return TFRecordFilesResult(read.records, read.rejected)

@@ -1,0 +1,1 @@
+"""The validate stage (`gcml validate`): `stage.run` on Beam, `local` in memory."""

@@ -1,0 +1,130 @@
+"""`gcml validate`: check edges and features and say exactly what is wrong.
+
+Reads contract 1 (edges) and contract 2 (features), writes every refused
+record to `OUTPUT/rejected/validate-*.tsv` and the counts to
+`OUTPUT/summary.json` (section `validate`): records read, valid, rejected by
+reason, duplicate edges combined, edge endpoints with no features (kept,
+counted) and the modalities: detected from the records unless `--modalities`
+names them (`pipelines/io/modalities.py`).
+"""
+
+import dataclasses
+import json
+import logging
+
+import apache_beam as beam
+
+from pipelines.io import edges as edges_lib
+from pipelines.io import features as features_lib
+from pipelines.io import inputs, modalities, rejected, sharded_io, summary
+from pipelines import runner
+from pipelines.validate import local as validate_local
+from pipelines import config_flags
+
+STAGE = "validate"
+
+
+@dataclasses.dataclass
+class CountEndpointsWithoutFeatures(beam.PTransform):
+  """Counts edge endpoints that have no feature record (they are kept)."""
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, pcolls):
+    edges, items = pcolls
+    endpoints = (edges
+                 | "Endpoints" >> beam.FlatMap(lambda e: [(e.src, 1), (e.dst, 1)])
+                 | "DistinctEndpoints" >> beam.CombinePerKey(sum))
+    with_features = items | "ItemIds" >> beam.Map(lambda item: (item.id, 1))
+    return ({"edge": endpoints, "features": with_features}
+            | "JoinIdsToFeatures" >> beam.CoGroupByKey()
+            | "CountMissing" >> beam.FlatMapTuple(lambda _, g: (
+                [("edges/endpoints_without_features", 1)] if g["edge"] and not g["features"]
+                else [("features/items_without_edges", 1)] if not g["edge"] else [])))
+
+
+@dataclasses.dataclass
+class ValidateConfig:
+  """What `gcml validate` checks (flags of the same names, `pipelines/config_flags.py`).
+
+  Attributes:
+    features: feature TFRecord glob(s).
+    output_dir: where `rejected/` and `summary.json` go.
+    max_abs_feature: largest magnitude of a feature value; larger ones are
+      rejected as <modality>_out_of_range.
+    engine: local: in memory, the same bytes (docs/engines.md).
+  """
+  edges: str
+  features: str
+  output_dir: str
+  edge_format: str = "auto"
+  edge_combine: config_flags.EdgeCombine = "max"
+  modalities: tuple | None = config_flags.modalities_field()  # None: detect
+  max_abs_feature: float = features_lib.DEFAULT_MAX_ABS_FEATURE
+  engine: config_flags.Engine = "beam"
+
+
+def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths):
+  read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
+      edge_paths, config.edge_format, config.edge_combine, STAGE)
+  read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+      feature_paths, config.modalities, STAGE, max_abs_feature=config.max_abs_feature)
+  rejections = ((read_edges.rejected, read_features.rejected)
+                | "AllRejections" >> beam.Flatten())
+  rejection_counts = rejections | "WriteRejected" >> rejected.WriteRejected(
+      config.output_dir, STAGE)
+  missing = ((read_edges.edges, read_features.items)
+             | "EndpointsWithoutFeatures" >> CountEndpointsWithoutFeatures())
+  _ = ((read_edges.stats, read_features.stats, rejection_counts, missing)
+       | "AllStats" >> beam.Flatten()
+       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+
+
+def parse_args(argv) -> tuple[ValidateConfig, list]:
+  """Parses `gcml validate`'s flags into its config and the Beam pipeline options."""
+  return config_flags.parse_stage_config("gcml validate", __doc__, ValidateConfig, argv)
+
+
+def run(argv=None) -> dict:
+  """Runs `gcml validate` on its command line; returns the `validate` section of summary.json."""
+  return run_config(*parse_args(argv))
+
+
+def run_config(config: ValidateConfig, pipeline_args: tuple = ()) -> dict:
+  """Runs validation; returns the `validate` section of summary.json.
+
+  Args:
+    config: what to validate.
+    pipeline_args: Beam pipeline options (`--runner=...`).
+
+  Returns:
+    The `validate` section of summary.json ({} on a Beam dry run).
+  """
+  features_lib.check_max_abs(config.max_abs_feature)
+  config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
+      config.edges, config.edge_format))
+  edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
+  feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
+  config = dataclasses.replace(config, modalities=modalities.resolve(config.modalities,
+                                                                     feature_paths))
+  options = runner.pipeline_options(list(pipeline_args))
+  sharded_io.ensure_dir(config.output_dir)
+  if config.engine == "local":
+    validate_local.run_local(config, edge_paths, feature_paths, STAGE)
+  else:
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, config, edge_paths, feature_paths)
+    runner.run(pipeline, "gcml validate")
+  if runner.is_dry_run(options) and config.engine == "beam":
+    return {}
+  section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
+      "edges_glob": config.edges, "features_glob": config.features,
+      "edge_files": len(edge_paths), "feature_files": len(feature_paths),
+      "modalities": features_lib.modalities_flag(config.modalities)})
+  rejected_total = sum(v for k, v in section.items() if k.startswith("rejected/"))
+  logging.info("validate: %s", json.dumps(section, sort_keys=True))
+  print(f"validate: {section.get('edges/unique_edges', 0)} unique edges, "
+        f"{section.get('features/valid_items', 0)} items with features, "
+        f"{rejected_total} records rejected; see {config.output_dir}/summary.json")
+  return section

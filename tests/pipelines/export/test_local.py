@@ -1,0 +1,89 @@
+"""gcml export --engine=local writes the Beam engine's bytes (1 and 2 workers), every file."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from model.config import EmbeddingModelConfig, ModalityConfig
+from model.export import export_saved_model
+from model.towers import EmbeddingModel
+from pipelines.export import stage as export
+from pipelines.io import tf_example
+from tests.pipelines.export.test_stage import write_non_finite_world
+from tests.pipelines import files
+
+MODS = (("mean_rgb", 16), ("mean_audio", 4))
+BEAM = {1: ["--runner=FnApiRunner"],
+        2: ["--runner=FnApiRunner", "--direct_num_workers=2",
+            "--direct_running_mode=multi_processing"]}
+
+
+def _record(item_id, rng, **override):
+  return tf_example.encode({"id": item_id, **{n: rng.normal(size=d).astype(np.float32)
+                                               for n, d in MODS}, **override})
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+  """A model and 3 feature files with every kind of bad record."""
+  root = tmp_path_factory.mktemp("export_local")
+  tf.keras.utils.set_random_seed(2)
+  model = EmbeddingModel(EmbeddingModelConfig.demo(
+      modalities=tuple(ModalityConfig(n, d) for n, d in MODS), hidden_units=(24,),
+      embedding_dim=8))
+  export_saved_model(model, str(root / "model" / "export"))
+  rng = np.random.default_rng(7)
+  records = [_record(f"i{j:04d}", rng) for j in range(150)]
+  records += [_record("i0007", rng), _record("i0007", rng),  # duplicates: bytes decide
+              b"not an example", _record("short", rng, mean_rgb=np.ones(3, np.float32)),
+              _record("nan", rng, mean_audio=np.array([np.nan, 0, 0, 0], np.float32)),
+              tf_example.encode({"mean_rgb": np.ones(16, np.float32)})]  # no id
+  for part in range(3):
+    files.write_tfrecord(str(root / "in" / f"f-{part}.tfrecord"), records[part::3])
+  with open(root / "in" / "f-2.tfrecord", "ab") as f:
+    f.write(b"\x40\x00\x00")  # a frame cut short: the rest of the file is rejected
+  return root
+
+
+def _tree(out):
+  found = {}
+  for directory, _, names in os.walk(out):
+    for name in names:
+      path = os.path.join(directory, name)
+      with open(path, "rb") as f:
+        found[os.path.relpath(path, out)] = f.read()
+  return found
+
+
+def _export(root, model, out, extra):
+  return export.run([f"--model_dir={model}", f"--features={root}/in/f-*",
+                     f"--output_dir={out}", "--top_k=5", "--batch_size=16", "--query_batch=9",
+                     "--num_shards=2", *extra])
+
+
+@pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfpq", 1)])
+def test_local_engine_writes_the_beam_bytes(world, tmp_path, search, workers):
+  flags = [f"--search={search}"] + (
+      ["--ann_nprobe=4", "--ann_code_bytes=4", "--ann_rerank=12"] if search == "ivfpq" else [])
+  model = world / "model"
+  local = _export(world, model, tmp_path / "local", flags + ["--engine=local",
+                                                             "--local_max_items=40"])
+  beam = _export(world, model, tmp_path / "beam", flags + BEAM[workers])
+  assert local == beam
+  assert local["export/embedded_items"] == 150 and local["rejected/duplicate_id"] == 2
+  assert len([k for k in local if k.startswith("rejected/")]) >= 5, local
+  got, want = _tree(tmp_path / "local"), _tree(tmp_path / "beam")
+  assert sorted(got) == sorted(want)
+  for name in want:
+    assert got[name] == want[name], name
+  assert len([n for n in want if n.startswith("rejected")]) == 2  # the shard, its manifest
+
+
+def test_non_finite_embeddings_match(tmp_path):
+  write_non_finite_world(tmp_path)
+  local = _export(tmp_path, tmp_path / "model", tmp_path / "local", ["--engine=local"])
+  beam = _export(tmp_path, tmp_path / "model", tmp_path / "beam", BEAM[1])
+  assert local == beam and local["rejected/embedding_not_finite"] == 2
+  assert _tree(tmp_path / "local") == _tree(tmp_path / "beam")

@@ -1,0 +1,116 @@
+"""`read_edges_local` gives what `ReadEdges` gives: edges, rejections and counts."""
+
+import collections
+import os
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines.io import edges as edges_lib
+from pipelines.io import tf_example
+from pipelines.io import edges_local as local_io
+from tests.pipelines.clustering import graphs
+from tests.pipelines import files
+
+MESSY = ["src,dst,weight", "a,b,2", "b,a,5", "a,c,1.25", "", "c,z,1", "a,a,1", "a,b,x",
+         "a,b,nan", "a,b,inf", "a,b,0", "a,b,-1", ",b,1", "a,b,1,2", " d , e , 3 ", "d,e",
+         "e,f,", "é,ü,0.5", "SRC,DST,WEIGHT", "src,dst,7", "x\ty\t1"]
+
+
+def _clean_lines(n, seed):
+  rng = np.random.default_rng(seed)
+  a, b = rng.integers(0, 400, n), rng.integers(0, 400, n)
+  w = np.round(rng.random(n) * 9 + 0.001, 3)
+  lines = [f"n{x},n{y},{z}" for x, y, z in zip(a, b, w)]  # includes self loops
+  lines[100] = "n1,n2,nan"
+  lines[200] = "n1,n2,1e999"
+  lines[300] = "n1\x01x,n2,1"  # control characters: id_control_character
+  lines[400] = "n1,n2\x7f,1"
+  return ["src,dst,weight"] + lines
+
+
+@pytest.fixture(name="inputs")
+def _inputs(tmp_path):
+  d = tmp_path / "in"
+  files.write_text(str(d / "e-0.csv"), MESSY)
+  files.write_text(str(d / "e-1.csv"), _clean_lines(6000, 1))
+  with open(d / "e-2.csv", "wb") as f:  # CRLF, a non-UTF-8 line, no final newline
+    f.write(b"p,q,2\r\nq,r,3\r\n\xff\xfe,q,1\nr,s,4\rx\nlast,line,1")
+  files.write_text(str(d / "t-0.tsv"), ["src\tdst\tweight", "a\tb\t2", "b\ta\t3", "a,b,1",
+                                        "k\tl\t2"] + [f"m{i}\tm{i + 1}\t{i % 7 + 1}"
+                                                      for i in range(3000)])
+  files.write_tfrecord(str(d / "r-0.tfrecord"), [
+      tf_example.encode({"src": "a", "dst": "b", "weight": [2.0]}),
+      tf_example.encode({"src": "b", "dst": "a"}),
+      tf_example.encode({"src": "a", "dst": "a", "weight": [1.0]}),
+      tf_example.encode({"dst": "a"}),
+      b"not a proto"])
+  files.write_damaged_tfrecord(str(d / "r-1.tfrecord"), [
+      tf_example.encode({"src": "c", "dst": "d"}),
+      tf_example.encode({"src": "c", "dst": "e"}),
+      tf_example.encode({"src": "c\td", "dst": "f"})], bad_checksum=1)
+  return d
+
+
+def _assert_read_edges_gives(paths, edge_format, combine, expected):
+  """ReadEdges on the same files gives the expected (edges, rejection lines, stats)."""
+  edges, rejected, stats = expected
+  with TestPipeline(runner=graphs.RUNNER) as p:
+    r = p | edges_lib.ReadEdges(paths, edge_format, combine, "cluster")
+    assert_that(r.edges | beam.Map(tuple), equal_to(edges), label="Edges")
+    assert_that(r.rejected | beam.Map(lambda x: x.line()), equal_to(rejected), label="Rejected")
+    assert_that(r.stats | beam.CombinePerKey(sum), equal_to(list(stats.items())), label="Stats")
+
+
+def _local_read(paths, edge_format, combine):
+  got = local_io.read_edges_local(paths, edge_format, combine, "cluster")
+  edges = sorted((got.ids[a], got.ids[b], w) for a, b, w in
+                 zip(got.src.tolist(), got.dst.tolist(), got.weight.tolist()))
+  stats = dict(got.stats)
+  if edges:  # ReadEdges(min_weight=0) counts every unique edge under this name, as 0
+    stats["edges/under_min_weight"] = 0
+  return edges, sorted(r.line() for r in got.rejections), stats
+
+
+@pytest.mark.parametrize("pattern,edge_format,combine", [
+    ("e-*.csv", "csv", "max"), ("e-*.csv", "csv", "sum"), ("t-0.tsv", "tsv", "max"),
+    ("r-*.tfrecord", "tfrecord", "sum")])
+def test_local_reader_equals_read_edges(inputs, monkeypatch, pattern, edge_format, combine):
+  monkeypatch.setattr(local_io, "BLOCK_BYTES", 4096)  # many blocks, lines across boundaries
+  paths = sorted(str(p) for p in inputs.glob(pattern))
+  local = _local_read(paths, edge_format, combine)
+  assert local[0] and local[1]
+  _assert_read_edges_gives(paths, edge_format, combine, local)
+
+
+def test_rejected_file_and_counts(inputs, tmp_path):
+  got = local_io.read_edges_local([str(inputs / "e-0.csv")], "csv", "max", "cluster")
+  counts = local_io.write_rejected_local(str(tmp_path / "out"), "cluster", got.rejections)
+  lines = files.read_shards(str(tmp_path / "out" / "rejected" / "cluster"), ".tsv")
+  assert sorted(lines) == sorted(r.line() for r in got.rejections)
+  assert counts == dict(collections.Counter(f"rejected/{r.reason}" for r in got.rejections))
+  assert counts["rejected/self_loop"] == 1 and got.stats["edges/header_lines"] == 2
+  assert ("d", "e") in {(got.ids[a], got.ids[b]) for a, b in zip(got.src, got.dst)}
+  assert os.path.exists(tmp_path / "out" / "rejected" / "cluster-00000-of-00001.tsv")
+
+
+def test_corrupt_tfrecord_frames_are_rejected(inputs):
+  path = str(inputs / "r-1.tfrecord")
+  got = local_io.read_edges_local([path], "tfrecord")
+  assert collections.Counter(r.reason for r in got.rejections) == {
+      "tfrecord_bad_data_checksum": 1, "tfrecord_truncated": 1, "id_control_character": 1}
+  assert [(got.ids[a], got.ids[b]) for a, b in zip(got.src, got.dst)] == [("c", "d")]
+  assert all(r.record.startswith(path + " ") for r in got.rejections
+             if r.reason.startswith("tfrecord_"))
+
+
+def test_number_ids_long_and_short_ids_sort_like_python():
+  names = ["b", "a", "ab", "é", "a" * 20, "a" * 19 + "b", "b", "Z"]
+  for batch in (names, [x[:1] for x in names]):
+    unique, index = local_io.number_ids(np.array([x.encode() for x in batch], dtype="S"))
+    ids = [x.decode() for x in unique.tolist()]
+    assert ids == sorted(set(batch))
+    assert [ids[i] for i in index] == batch

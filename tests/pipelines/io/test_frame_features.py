@@ -1,0 +1,125 @@
+"""Frame-level features: the SequenceExample contract, dequantisation, both readers."""
+
+import glob
+
+import apache_beam as beam
+import numpy as np
+import pytest
+import tensorflow as tf
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines.io import features, item_ids
+from pipelines.io.edges_local import write_rejected_local
+from pipelines.io import frame_features as ff
+from pipelines.io import frame_validation as fv
+from pipelines.io.rejected import WriteRejected
+from tests.pipelines import files
+
+MODS = (ff.Modality("rgb", 4), ff.Modality("audio", 2))
+
+
+def _frames(n=3, rgb=4, audio=2, value=0.5):
+  return {"rgb": np.full((n, rgb), value, np.float32), "audio": np.full((n, audio), value,
+                                                                         np.float32)}
+
+
+def _float_record(item_id, frames, labels=()):
+  return ff.encode(item_id, frames, labels, quantized=False)
+
+
+def test_dequantize_matches_youtube8m_formula():
+  # byte * 4/255 + 4/512 - 2, computed by hand for 0, 128 and 255.
+  np.testing.assert_allclose(ff.dequantize(bytes([0, 128, 255])),
+                             [-1.9921875, 128 * 4 / 255 + 4 / 512 - 2, 2.0078125], atol=1e-6)
+  q = ff.quantize(np.array([-2.5, -1.9921875, 0.0, 2.0078125, 9.0]))
+  np.testing.assert_array_equal(q, [0, 0, 127, 255, 255])
+
+
+def test_encode_is_a_deterministic_sequence_example():
+  record = ff.encode("v1", _frames(), labels=(3, 9))
+  parsed = tf.train.SequenceExample.FromString(record)
+  assert parsed.context.feature["id"].bytes_list.value == [b"v1"]
+  assert list(parsed.context.feature["labels"].int64_list.value) == [3, 9]
+  assert len(parsed.feature_lists.feature_list["rgb"].feature) == 3
+  assert parsed.SerializeToString(deterministic=True) == record
+  tf_parsed = tf.io.parse_single_sequence_example(
+      record, context_features={"id": tf.io.FixedLenFeature([], tf.string)},
+      sequence_features={"rgb": tf.io.FixedLenSequenceFeature([], tf.string)})
+  assert tf_parsed[1]["rgb"].shape == (3,)
+
+
+def test_parse_accepts_quantized_and_float_frames():
+  item = ff.parse_frame_item(ff.encode("v7", _frames(value=1.0), labels=(3,)), MODS)
+  assert item.id == "v7" and item.labels == (3,)
+  assert item.frames["rgb"].shape == (3, 4) and item.frames["rgb"].dtype == np.float32
+  # 1.0 quantises to round((1 + 2 - 4/512) * 255/4) = round(190.75) = 191.
+  np.testing.assert_allclose(item.frames["rgb"], 191 * 4 / 255 + 4 / 512 - 2, atol=1e-6)
+  exact = ff.parse_frame_item(_float_record("f", _frames(value=0.25)), MODS)
+  np.testing.assert_array_equal(exact.frames["audio"], np.full((3, 2), 0.25, np.float32))
+
+
+def _mixed():
+  seq = tf.train.SequenceExample.FromString(_float_record("m", _frames()))
+  seq.feature_lists.feature_list["rgb"].feature[1].Clear()
+  seq.feature_lists.feature_list["rgb"].feature[1].bytes_list.value.append(b"\x01" * 4)
+  return seq.SerializeToString()
+
+
+@pytest.mark.parametrize("record,reason", [
+    (ff.encode("v", _frames(rgb=3)), "rgb_wrong_length"),
+    (_float_record("v", _frames(audio=5)), "audio_wrong_length"),
+    (_float_record("v", _frames(value=np.nan)), "rgb_not_finite"),
+    (_float_record("v", _frames(value=3e38)), "rgb_out_of_range"),
+    (ff.encode("v", {"rgb": _frames()["rgb"]}), "audio_missing"),
+    (ff.encode("v", _frames(n=0)), "rgb_empty"),
+    (ff.encode("v", {"rgb": _frames(n=3)["rgb"], "audio": _frames(n=2)["audio"]}),
+     ff.FRAME_COUNT_MISMATCH),
+    (_mixed(), "rgb_not_float"),
+    (ff.encode("", _frames()), features.EMPTY_ID),
+    (ff.encode("v\t1", _frames()), item_ids.ID_CONTROL_CHARACTER),
+    (b"\x0a\xff not a proto", ff.NOT_A_SEQUENCE_EXAMPLE),
+    (files.item_record("v"), "rgb_missing"),  # a video-level Example has no feature lists
+])
+def test_parse_rejects(record, reason):
+  assert ff.parse_frame_item(record, MODS) == reason
+
+
+def test_shown_record_names_the_id():
+  record = ff.encode(" bad", _frames(rgb=3))
+  assert ff.shown_record(record).startswith("id=bad b64:")
+  assert ff.shown_record(b"\x0a\xff junk").startswith("b64:")
+
+
+def _world(tmp_path):
+  good = [ff.encode(f"v{i}", _frames(value=i / 10)) for i in range(4)]
+  dup = ff.encode("v1", _frames(value=0.9))
+  bad = [ff.encode("w", _frames(rgb=5)), _float_record("x", _frames(value=np.inf))]
+  a = files.write_tfrecord(str(tmp_path / "in" / "a.tfrecord"), good[:2] + bad)
+  b = files.write_tfrecord(str(tmp_path / "in" / "b.tfrecord"), good[2:] + [dup])
+  return [a, b]
+
+
+def test_local_reader_keeps_one_per_id_and_counts(tmp_path):
+  local = fv.read_frames_local(_world(tmp_path), MODS)
+  assert sorted(local.items) == ["v0", "v1", "v2", "v3"]
+  assert local.stats == {fv.VALID_ITEMS: 4}
+  assert sorted(r.reason for r in local.rejections) == [
+      features.DUPLICATE_ID, "rgb_not_finite", "rgb_wrong_length"]
+
+
+def test_beam_and_local_write_the_same_rejections(tmp_path):
+  paths = _world(tmp_path)
+  local = fv.read_frames_local(paths, MODS)
+  write_rejected_local(str(tmp_path / "local"), "validate", local.rejections)
+  with TestPipeline() as p:
+    result = p | fv.ReadFrameFeatures(paths, MODS)
+    assert_that(result.items | beam.Map(lambda i: (i.id, float(i.frames["rgb"].sum()))),
+                equal_to([(k, float(v.frames["rgb"].sum())) for k, v in local.items.items()]))
+    counts = result.rejected | WriteRejected(str(tmp_path / "beam"), "validate")
+    assert_that(counts | beam.combiners.Count.Globally(), equal_to([3]), label="three")
+
+  def read(engine):
+    return [open(p, "rb").read()
+            for p in sorted(glob.glob(str(tmp_path / engine / "rejected" / "*")))]
+  assert read("beam") == read("local") and read("local")
