@@ -10,7 +10,8 @@ triplet, CLC or contrastive run starts from a pre-trained temporal tower, and
 a temporal run from a video-level model (its scorers keep their zero start).
 
 The modalities recorded in the source run's `train_config.json` (when there
-is one) must be the target's, in the same order; every variable of the target
+is one) must be the target's, in the same order (a frame-level `rgb` is the
+video-level `mean_rgb`, YouTube-8M's names); every variable of the target
 network must be in the source with the same shape, and the source's network
 must have no variable the target lacks (a modality it does not have): otherwise a one-line `ConfigError` names
 the variable. Values are copied as they are (no optimizer state, no step).
@@ -25,6 +26,7 @@ import os
 import tensorflow as tf
 
 from model.errors import ConfigError
+from pipelines.io.frame_features import frame_name
 
 log = logging.getLogger(__name__)
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -97,10 +99,12 @@ def recorded_modalities(directory: str) -> tuple | None:
 
 def network_name(variable) -> str:
   """A variable's name inside the video-level network: the model's own name and a
-  temporal model's `video_model/` dropped (`embedding_model_3/x/kernel:0` -> `x/kernel`)."""
+  temporal model's `video_model/` dropped, the modality's frame-level name
+  (`embedding_model_3/mean_rgb_tower_hidden_0/kernel:0` -> `rgb_tower_hidden_0/kernel`)."""
   name = variable.name.split(":")[0]
   name = name.split("/", 1)[1] if "/" in name else name
-  return name[len("video_model/"):] if name.startswith("video_model/") else name
+  name = name[len("video_model/"):] if name.startswith("video_model/") else name
+  return frame_name(name)
 
 
 def _from_checkpoint(directory: str, network) -> tuple:
@@ -143,7 +147,8 @@ def load(model: tf.keras.Model, directory: str) -> str:
   network = getattr(model, "video_model", model)
   recorded = recorded_modalities(directory)
   have = tuple((m.name, m.dim) for m in network.config.modalities)
-  if recorded is not None and recorded != have:
+  if recorded is not None and [(frame_name(n), d) for n, d in recorded] != [
+      (frame_name(n), d) for n, d in have]:
     raise ConfigError(f"--init_from={directory} was trained on modalities "
                       f"{','.join(f'{n}:{d}' for n, d in recorded)}, the model has "
                       f"{','.join(f'{n}:{d}' for n, d in have)}; name the same ones in the "

@@ -115,17 +115,20 @@ def _fine_tune_config(tmp_path, init_from, *extra):
   return cfg
 
 
-@pytest.mark.parametrize("where", ["model_dir", "export"])
-def test_init_from_loads_the_pretrained_video_network(pretrained, tmp_path, where):
+@pytest.mark.parametrize("where,names", [("model_dir", "rgb,audio"), ("export", "rgb,audio"),
+                                         ("export", "mean_rgb,mean_audio")])
+def test_init_from_loads_the_pretrained_video_network(pretrained, tmp_path, where, names):
+  # Frame-level `rgb` is video-level `mean_rgb` (YouTube-8M's names).
   pre_cfg, _, again = pretrained
   source = pre_cfg.model_dir if where == "model_dir" else again.export_dir
-  cfg = _fine_tune_config(tmp_path, source)
+  rgb, audio = names.split(",")
+  cfg = _fine_tune_config(tmp_path, source, f"--modalities={rgb}:16,{audio}:4")
   objs = train_objects.TrainObjects(cfg, make_strategy("default"))
   assert objs.restore() == 0 and not objs.restored
   # The rgb tower's first kernel is the pre-trained one (step 6), read from the checkpoint.
   reader = tf.train.load_checkpoint(os.path.join(pre_cfg.model_dir, "checkpoints", "ckpt-6"))
   want = reader.get_tensor("model/video_model/towers/0/0/kernel" + VALUE_SUFFIX)
-  kernel = [v for v in objs.model.variables if "rgb_tower_hidden_0/kernel" in v.name][0]
+  kernel = [v for v in objs.model.variables if f"/{rgb}_tower_hidden_0/kernel" in v.name][0]
   np.testing.assert_array_equal(kernel.numpy(), want)
   for mine, theirs in zip(objs.model.variables, again.model.video_model.variables):
     np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
