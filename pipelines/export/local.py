@@ -33,7 +33,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipelines.export import saved_model as export_model
 from pipelines.io import features as features_lib
-from pipelines.io import frame_features, frame_validation
+from pipelines.io import frame_validation, record_checks
 from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.io import related_rows
 from pipelines.io import sharded_io, tfrecord_files
@@ -58,20 +58,17 @@ def parse_record(data: bytes, modalities, frames: bool = False):
   Args:
     data: a serialized record.
     modalities: the modalities every record must have.
-    frames: frame-level records (`frame_features.parse_frame_item`).
+    frames: frame-level records (`frame_validation.frame_checks`).
 
   Returns:
     (id, features: {modality: vector or [frames, dim]}), or a Rejection.
   """
-  if frames:
-    item = frame_features.parse_frame_item(data, modalities)
-    if isinstance(item, frame_features.FrameItem):
-      return item.id, item.frames
-    return Rejection(STAGE, item, frame_features.shown_record(data))
-  item = features_lib.parse_item(data, modalities)
-  if isinstance(item, features_lib.Item):
-    return item.id, item.features
-  return Rejection(STAGE, item, features_lib.shown_record(data))
+  checks = (frame_validation.frame_checks(modalities) if frames
+            else features_lib.feature_checks(modalities))
+  item = record_checks.check(data, checks, STAGE)
+  if isinstance(item, Rejection):
+    return item
+  return item.id, (item.frames if frames else item.features)
 
 
 def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS, frames: bool = False):
