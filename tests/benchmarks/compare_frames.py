@@ -85,8 +85,10 @@ def score_pretrained(world, run_gcml, name: str, items: dict, edges: set, train_
   from pipelines.io.features import Modality  # pylint: disable=import-outside-toplevel
   from tests.benchmarks import bench_towers  # pylint: disable=import-outside-toplevel
   result = pretrain(world, run_gcml, train_steps, batch_size, model_flags)
-  if name == "temporal_video":
-    vectors = bench_towers.embed(result.model.video_model, items, world.modalities)
+  if name == "temporal_video":  # video-level features under their frame-level names
+    from pipelines.io.frame_features import frame_name  # pylint: disable=import-outside-toplevel
+    renamed = {i: {frame_name(n): v for n, v in f.items()} for i, f in items.items()}
+    vectors = bench_towers.embed(result.model.video_model, renamed, frame_modalities(world))
   else:
     paths = sorted(os.path.join(frames_dir(world, run_gcml), p) for p in os.listdir(
         frames_dir(world, run_gcml)) if p.startswith("frames-"))
