@@ -35,6 +35,9 @@ def check(config: TrainConfig, kind: str) -> None:
     config: the validated configuration.
     kind: the input contract, `triplet`, `labels` or `frames` (`model.steps.input_kind`).
   """
+  if kind == "frames" and config.validation_data:
+    raise ConfigError("--validation_data scores video-level items, not frames: validate "
+                      "the model fine-tuned from --mode=temporal_contrastive")
   num_classes = config.resolved_num_classes() if config.mode == "clc" else 0
   if config.mode == "clc" and config.num_classes:
     path = classes_file(config.train_data)

@@ -86,6 +86,17 @@ def test_frames_preflight_is_one_line(frames, tmp_path):
     trainer.train(cfg)
 
 
+def test_temporal_flags_are_checked(frames, tmp_path):
+  common = ["--mode=temporal_contrastive", f"--train_data={frames}", f"--model_dir={tmp_path}/m"]
+  with pytest.raises(ConfigError, match=r"--frame_dropout must be in \[0, 1\), got 1.0"):
+    config_from_argv(common + ["--frame_dropout=1"])
+  with pytest.raises(ConfigError, match=r"--clip_len must be a positive int, got 0"):
+    config_from_argv(common + ["--clip_len=0"])
+  cfg, _ = config_from_argv(common + [f"--validation_data={tmp_path}"])
+  with pytest.raises(ConfigError, match=r"--validation_data scores video-level items"):
+    trainer.train(cfg)
+
+
 @pytest.mark.slow
 def test_the_loss_is_over_the_global_batch_under_mirrored(frames, tmp_path):
   env = {**os.environ, "PYTHONPATH": str(ROOT)}
