@@ -240,6 +240,8 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
       out["methods"][name] = compare_frames.score_pretrained(
           world, _gcml, base, items, edges, train_steps, batch_size, model_flags)
       out["methods"][name]["seconds"] = round(time.time() - start, 1)
+      print(f"{world.preset} seed {world.seed} {name}: MAP@60 "
+            f"{out['methods'][name]['map@60']:.4f}", file=sys.stderr, flush=True)
       continue
     init = ({"init_from": os.path.dirname(compare_frames.pretrain(
         world, _gcml, train_steps, batch_size, model_flags).export_dir)}
