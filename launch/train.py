@@ -9,6 +9,9 @@ selected one, else the latest checkpoint).
 `--train_data` (`model/input_modalities.py`).
 Bad configurations fail before training with one line (exit 2), and so does a
 non-finite loss, gradient or variable during training (`--on_nonfinite=stop`).
+Issue 18 (docs/frames.md): `--mode=temporal_contrastive` pre-trains on
+frame-level files (`--train_data`, modalities from their feature lists);
+`--init_from=DIR` starts a fresh run from a pre-trained network.
 """
 
 import argparse

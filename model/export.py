@@ -2,7 +2,9 @@
 
 `serving_default` takes one float tensor per modality, named by the modality
 (`[batch, dim]`), and returns `{"embedding": [batch, embedding_dim]}`,
-L2-normalised (the model's output).
+L2-normalised (the model's output). A temporal model's (`--mode=
+temporal_contrastive`) takes `[batch, frames, dim]` per modality and a bool
+`frame_mask` `[batch, frames]` (`TemporalEmbeddingModel.input_signature`).
 """
 
 from __future__ import annotations
@@ -56,8 +58,12 @@ def export_trained(model: tf.keras.Model, model_dir: str, chief: bool) -> str:
 
 
 def load_embedder(path: str):
-  """Returns `f(features: dict) -> embeddings` over the exported signature."""
+  """Returns `f(features: dict) -> embeddings` over the exported signature
+  (inputs cast to the signature's dtypes: float features, a temporal model's
+  bool `frame_mask`)."""
   loaded = tf.saved_model.load(path)
   fn = loaded.signatures["serving_default"]
-  return lambda features, _keep=loaded: fn(**{k: tf.convert_to_tensor(v, tf.float32)
-                                for k, v in features.items()})["embedding"]
+  dtypes = {k: spec.dtype for k, spec in fn.structured_input_signature[1].items()}
+  return lambda features, _keep=loaded: fn(**{
+      k: tf.cast(tf.convert_to_tensor(v), dtypes.get(k, tf.float32))
+      for k, v in features.items()})["embedding"]

@@ -55,12 +55,13 @@ def initialize(config: TrainConfig, model: tf.keras.Model, strategy: tf.distribu
   """Sets a residual tower's input projection from the training data.
 
   Returns:
-    Whether the projection was set (False for other towers, or with fewer
+    Whether the projection was set (False for other towers, for
+    `temporal_contrastive` or with fewer
     training examples than one batch of 512, when the initialiser's
     projection stays).
   """
-  if config.model.tower != "residual":
-    return False
+  if config.model.tower != "residual" or config.mode == "temporal_contrastive":
+    return False  # frame-level input: the initialiser's projection (docs/frames.md)
   sample = training_sample(config, sample_size)
   if not sample:
     log.warning("input geometry: fewer than 512 training examples; the residual tower "

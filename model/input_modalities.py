@@ -20,6 +20,7 @@ import os
 import tensorflow as tf
 
 from model import input as input_lib
+from model import input_frames
 from model.errors import ConfigError
 from model.trainer_config import parse_modalities
 from pipelines.io import modality_spec
@@ -42,7 +43,14 @@ def recorded(glob: str) -> tuple | None:
 
 
 def detected(glob: str, kind: str, flag: str = "--train_data") -> tuple | None:
-  """The float features of the first example (triplets: under `anchor/`), or None."""
+  """The float features of the first example (triplets: under `anchor/`; frame-level
+  files: the quantised feature lists), or None."""
+  if kind == "frames":
+    for path in input_lib.list_files(glob, flag):
+      record = input_lib.first_record(path, flag)
+      if record is not None:
+        return input_frames.frame_modalities(record)
+    return None
   prefix = "anchor/" if kind == "triplet" else ""
   for path in input_lib.list_files(glob, flag):
     record = input_lib.first_record(path, flag)

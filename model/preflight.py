@@ -18,6 +18,7 @@ import uuid
 import tensorflow as tf
 
 from model import input as input_lib
+from model import input_frames
 from model.errors import ConfigError
 from model.class_table import classes_file, read_num_classes
 from model.trainer_config import TrainConfig
@@ -32,8 +33,11 @@ def check(config: TrainConfig, kind: str) -> None:
 
   Args:
     config: the validated configuration.
-    kind: the input contract, `triplet` or `labels` (`model.steps.input_kind`).
+    kind: the input contract, `triplet`, `labels` or `frames` (`model.steps.input_kind`).
   """
+  if kind == "frames" and config.validation_data:
+    raise ConfigError("--validation_data scores video-level items, not frames: validate "
+                      "the model fine-tuned from --mode=temporal_contrastive")
   num_classes = config.resolved_num_classes() if config.mode == "clc" else 0
   if config.mode == "clc" and config.num_classes:
     path = classes_file(config.train_data)
@@ -41,7 +45,9 @@ def check(config: TrainConfig, kind: str) -> None:
       raise ConfigError(f"--num_classes={config.num_classes} is below the "
                         f"{read_num_classes(path)} classes of {path}")
   for flag, pattern in (("--train_data", config.train_data), ("--eval_data", config.eval_data)):
-    if pattern:
+    if pattern and kind == "frames":
+      input_frames.check_frame_records(pattern, config.modalities, flag)
+    elif pattern:
       input_lib.check_records(input_lib.InputConfig(pattern, kind, config.modalities,
                                                     with_clusters=config.cluster_masking),
                               flag, num_classes)

@@ -12,6 +12,9 @@ summing them over the replicas (`ReduceOp.SUM`) gives the global value:
 * contrastive: in-batch (per replica) negatives on `tfrs.tasks.Retrieval`
   (`model/losses/retrieval.py`), same-cluster negatives masked when the batch
   carries cluster ids (`--cluster_masking`); local mean / num_replicas.
+* temporal_contrastive: two clips per video, InfoNCE over the GLOBAL batch's
+  clips (gathered across replicas), global loss / num_replicas
+  (`model/losses/temporal_contrastive.py`).
 
 Every training step also returns the finite-value guard's outputs (see
 `model/nonfinite.py`): `nonfinite` (bit code of what was non-finite, 0 if
@@ -27,6 +30,7 @@ import tensorflow as tf
 from model import nonfinite
 from model.losses import ClassEmbeddingTable, sampled_softmax_loss, triplet_loss
 from model.losses.retrieval import in_batch_softmax_loss
+from model.losses.temporal_contrastive import global_temporal_contrastive_loss
 from model.trainer_config import TrainConfig
 
 GUARD_KEYS = ("nonfinite", "skipped", "stop")
@@ -48,7 +52,8 @@ def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Optimizer:
 
 
 def input_kind(mode: str) -> str:
-  return "labels" if mode == "clc" else "triplet"
+  """The input contract of a mode: `labels` (6), `frames` (frame-level) or `triplet` (5)."""
+  return {"clc": "labels", "temporal_contrastive": "frames"}.get(mode, "triplet")
 
 
 def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
@@ -129,6 +134,10 @@ def _loss_function(config: TrainConfig, model: tf.keras.Model, optimizer,
   def compute_loss(batch):
     ctx = tf.distribute.get_replica_context()
     replicas = float(ctx.num_replicas_in_sync) if ctx is not None else 1.0
+    if config.mode == "temporal_contrastive":
+      za, zb = model(batch["a"], training=training), model(batch["b"], training=training)
+      return global_temporal_contrastive_loss(za, zb, config.temperature, batch["video_id"],
+                                              batch.get("cluster_id")), {}
     if config.mode in ("triplet", "contrastive"):
       a, p = model(batch["anchor"], training=training), model(batch["positive"], training=training)
       diag = {}

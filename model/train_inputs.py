@@ -1,8 +1,9 @@
 """The trainer's distributed input and its held-out evaluation.
 
 `input_config` turns a `TrainConfig` into the `tf.data` input's config (the
-training stream, or the unshuffled evaluation stream), `distributed_dataset`
-gives every replica its share, and `HeldOutEvaluator` scores `eval_data`.
+training stream, or the unshuffled evaluation stream), `make_dataset` picks
+the mode's input (`frame_dataset`: clip pairs of frame-level files for
+`--mode=temporal_contrastive`), `distributed_dataset` gives every replica its share, and `HeldOutEvaluator` scores `eval_data`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from model import input as input_lib
+from model import input_frames
 from model.steps import input_kind, make_replica_eval_step
 from model.trainer_config import TrainConfig
 
@@ -29,11 +31,30 @@ def input_config(config: TrainConfig, batch_size: int, for_eval: bool,
                                with_clusters=config.cluster_masking)
 
 
+def frame_dataset(config: TrainConfig, batch_size: int, for_eval: bool,
+                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+  """`--mode=temporal_contrastive`'s clip pairs (`input_frames.trainer_dataset`)."""
+  augment = dict(frame_dropout=config.frame_dropout, feature_dropout=config.feature_dropout,
+                 noise_std=config.noise_std, modality_dropout=config.modality_dropout)
+  return input_frames.trainer_dataset(
+      config.eval_data if for_eval else config.train_data, config.modalities, config.clip_len,
+      batch_size, config.seed, 0 if for_eval else config.shuffle_buffer, augment, input_context)
+
+
+def make_dataset(config: TrainConfig, batch_size: int, for_eval: bool, start_step: int = 0,
+                 input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+  """The mode's input at `batch_size` per replica (frames or contracts 5 / 6)."""
+  if config.mode == "temporal_contrastive":
+    return frame_dataset(config, batch_size, for_eval, input_context)
+  return input_lib.make_dataset(input_config(config, batch_size, for_eval, start_step),
+                                input_context)
+
+
 def distributed_dataset(config: TrainConfig, strategy, for_eval: bool = False,
                         start_step: int = 0):
   def fn(ctx: tf.distribute.InputContext):
     per_replica = ctx.get_per_replica_batch_size(config.batch_size)
-    return input_lib.make_dataset(input_config(config, per_replica, for_eval, start_step), ctx)
+    return make_dataset(config, per_replica, for_eval, start_step, ctx)
   return strategy.distribute_datasets_from_function(fn)
 
 
@@ -47,7 +68,7 @@ class HeldOutEvaluator:
     step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table,
                                      objs.cumulative_counts)
     if is_ps:
-      self.dataset = input_lib.make_dataset(input_config(config, config.batch_size, True))
+      self.dataset = make_dataset(config, config.batch_size, True)
       self.step = tf.function(step_fn)
     else:
       self.dataset = distributed_dataset(config, strategy, for_eval=True)

@@ -1,9 +1,11 @@
 """The objects one training run builds under the strategy's scope, and their checkpoints.
 
-`TrainObjects` holds the model, the CLC class table (and the unigram
+`TrainObjects` holds the model (a `TemporalEmbeddingModel` for
+`--mode=temporal_contrastive`), the CLC class table (and the unigram
 sampler's cumulative class sizes), the optimizer and the checkpoint manager
 of `model_dir/checkpoints`; `restore()` resumes from the newest valid
-checkpoint (same step counter, `optimizer.iterations`, and optimizer state).
+checkpoint (same step counter, `optimizer.iterations`, and optimizer state);
+without one, `--init_from` loads a pre-trained network (`model/init_from.py`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import os
 
 import tensorflow as tf
 
-from model import checkpoints, train_runtime
+from model import checkpoints, init_from, train_runtime
 from model.losses import ClassEmbeddingTable, unigram_cumulative
 from model.steps import make_optimizer
+from model.temporal_tower import MASK_KEY, TemporalEmbeddingModel
 from model.towers import EmbeddingModel
 from model.trainer_config import TrainConfig
 
@@ -28,8 +31,13 @@ class TrainObjects:
   def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy,
                chief: bool = True):
     with strategy.scope():
-      self.model = EmbeddingModel(config.model)
-      self.model({n: tf.zeros([1, d]) for n, d in config.modalities})  # creates the variables
+      if config.mode == "temporal_contrastive":  # frame-level input (docs/frames.md)
+        self.model = TemporalEmbeddingModel(config.model)
+        self.model({**{n: tf.zeros([1, 1, d]) for n, d in config.modalities},
+                    MASK_KEY: tf.ones([1, 1], tf.bool)})
+      else:
+        self.model = EmbeddingModel(config.model)
+        self.model({n: tf.zeros([1, d]) for n, d in config.modalities})  # creates the variables
       self.table = None
       if config.mode == "clc":
         self.table = ClassEmbeddingTable(config.resolved_num_classes(),
@@ -54,6 +62,7 @@ class TrainObjects:
         config.model_dir, f"checkpoints_tmp_{train_runtime.task_id(strategy)}_{os.getpid()}")
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, self.tmp_dir or self.chief_dir, max_to_keep=config.max_checkpoints)
+    self.config = config
 
   def trainable_variables(self) -> list:
     """The model's trainable variables, then the class table's."""
@@ -75,4 +84,6 @@ class TrainObjects:
     self.restored = bool(latest)
     if latest:
       log.info("restored %s", latest)
+    elif self.config.init_from:  # a fresh run starts from the pre-trained network
+      init_from.load(self.model, self.config.init_from)
     return int(self.optimizer.iterations.numpy())

@@ -23,6 +23,9 @@ PAPER = {
                 batch_size=512, num_sampled=200_000, sampler="uniform"),
     "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
                         decay_steps=100_000, batch_size=1024, temperature=0.1),
+    # CVRL's batch (1024 videos) and temperature (0.1), with Adam as contrastive.
+    "temporal_contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
+                                 decay_steps=100_000, batch_size=1024, temperature=0.1),
 }
 DEMO = {
     "triplet": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
@@ -31,6 +34,9 @@ DEMO = {
                 batch_size=64, num_sampled=64, train_steps=200),
     "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
                         decay_steps=1000, batch_size=64, temperature=0.1, train_steps=200),
+    "temporal_contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
+                                 decay_steps=1000, batch_size=32, temperature=0.1,
+                                 train_steps=200),
 }
 
 

@@ -78,7 +78,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   chief = train_runtime.is_chief(strategy)
   objs = TrainObjects(config, strategy, chief)
   start = objs.restore()
-  if not objs.restored:
+  if not objs.restored and not config.init_from:
     input_geometry.initialize(config, objs.model, strategy)
   tf.io.gfile.makedirs(config.model_dir)
   if chief:

@@ -18,7 +18,7 @@ from model.errors import ConfigError
 from pipelines.io import modality_spec
 from pipelines.errors import InputError
 
-MODES = ("triplet", "clc", "contrastive")
+MODES = ("triplet", "clc", "contrastive", "temporal_contrastive")
 STRATEGIES = ("default", "mirrored", "multi_worker", "parameter_server", "tpu")
 OPTIMIZERS = ("rmsprop", "sgd", "adam")
 CLC_SAMPLERS = ("uniform", "log_uniform", "unigram")
@@ -79,6 +79,9 @@ class TrainConfig:
       and exports: every random seed is set from `seed`, the input interleaves
       its files in a fixed order and TensorFlow's op determinism is on. Costs
       input throughput. Not with `parameter_server` (asynchronous updates).
+    clip_len, frame_dropout, feature_dropout, noise_std, modality_dropout: temporal_contrastive
+      (frame-level `train_data`, docs/frames.md): frames per clip, clip augmentations.
+    init_from: a pre-trained model_dir, checkpoint or SavedModel to start from (init_from.py).
   """
   mode: str = "triplet"
   train_data: str = ""
@@ -114,6 +117,13 @@ class TrainConfig:
   shuffle_buffer: int = 10000
   seed: int = 0
   deterministic: bool = False
+  # Issue 18 (docs/frames.md): temporal contrastive pre-training and --init_from.
+  clip_len: int = 8
+  frame_dropout: float = 0.1
+  feature_dropout: float = 0.1
+  noise_std: float = 0.05
+  modality_dropout: float = 0.1
+  init_from: str = ""
   model: EmbeddingModelConfig = dataclasses.field(default_factory=EmbeddingModelConfig.demo)
 
   @classmethod
@@ -208,7 +218,7 @@ class TrainConfig:
     if not self.model_dir:
       raise ConfigError("--model_dir is required")
     for name in ("batch_size", "train_steps", "decay_steps", "checkpoint_every",
-                 "summary_every", "max_checkpoints", "eval_steps", "steps_per_loop"):
+                 "summary_every", "max_checkpoints", "eval_steps", "steps_per_loop", "clip_len"):
       v = getattr(self, name)
       if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
         raise ConfigError(f"--{name} must be a positive int, got {v!r}")
@@ -242,6 +252,13 @@ class TrainConfig:
       raise ConfigError(f"--sampler must be one of {CLC_SAMPLERS}, got {self.sampler!r}")
     if self.on_nonfinite not in ON_NONFINITE:
       raise ConfigError(f"--on_nonfinite must be one of {ON_NONFINITE}, got {self.on_nonfinite!r}")
+    # Issue 18: temporal contrastive pre-training and --init_from.
+    for name, top in (("frame_dropout", 1), ("feature_dropout", 1), ("modality_dropout", 1),
+                      ("noise_std", float("inf"))):
+      if not 0 <= getattr(self, name) < top:
+        raise ConfigError(f"--{name} must be in [0, {top}), got {getattr(self, name)}")
+    if self.init_from and "://" not in self.init_from and not glob.glob(self.init_from + "*"):
+      raise ConfigError(f"--init_from: no directory or checkpoint {self.init_from}")
     if self.mode == "clc":
       n = self.resolved_num_classes()
       if n < 2:

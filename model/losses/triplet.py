@@ -186,7 +186,7 @@ def semihard_negatives(anchors, positives, candidates, anchor_ids, positive_ids,
 
 
 @tf.custom_gradient
-def _dense_gradient(x):
+def dense_gradient(x):
   """Identity whose gradient is a dense tensor.
 
   The gradient of `tf.gather` is `IndexedSlices`, which the gradient of
@@ -195,7 +195,8 @@ def _dense_gradient(x):
   return tf.identity(x), lambda dy: tf.convert_to_tensor(dy)
 
 
-def _replica_context():
+def multi_replica_context():
+  """The replica context under a strategy of more than one replica, else None."""
   ctx = tf.distribute.get_replica_context()
   if ctx is None or ctx.num_replicas_in_sync <= 1:
     return None
@@ -235,7 +236,7 @@ def triplet_loss(anchors, positives, negatives, anchor_ids=None, positive_ids=No
   dtype = anchors.dtype if anchors.dtype in (tf.float32, tf.float64) else tf.float32
   anchors, positives, negatives = (tf.cast(x, dtype) for x in (anchors, positives, negatives))
   batch = tf.shape(anchors)[0]
-  ctx = _replica_context() if gather_across_replicas else None
+  ctx = multi_replica_context() if gather_across_replicas else None
   given = [x is not None for x in (anchor_ids, positive_ids, negative_ids)]
   if any(given) and not all(given):
     raise ValueError("pass all of anchor_ids, positive_ids, negative_ids or none")
@@ -257,7 +258,7 @@ def triplet_loss(anchors, positives, negatives, anchor_ids=None, positive_ids=No
     pool = tf.concat([anchors, positives, negatives], axis=0)
     pool_ids = tf.concat([anchor_ids, positive_ids, negative_ids], axis=0)
     if ctx is not None:
-      pool = _dense_gradient(ctx.all_gather(pool, axis=0))  # differentiable
+      pool = dense_gradient(ctx.all_gather(pool, axis=0))  # differentiable
       pool_ids = ctx.all_gather(pool_ids, axis=0)
     choice = semihard_negatives(anchors, positives, pool, anchor_ids, positive_ids,
                                 pool_ids, block_size=block_size)

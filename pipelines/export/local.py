@@ -4,7 +4,8 @@ The same rules as the Beam pipeline (`pipelines/export.py`; the model calls in `
 order of operations on the same operands, so every file (embeddings,
 related items, rejections, manifests, summary) has the same bytes:
 
-1. Scan (pass 1): every feature record is validated (`features.parse_item`,
+1. Scan (pass 1): every feature record is validated (`features.parse_item`;
+   for a temporal model's frame-level files `frame_features.parse_frame_item`,
    corrupt frames as `tfrecord_files.records_or_rejections`); only ids and
    record locations are kept. An id found more than once keeps the record
    whose bytes sort first (the others are `duplicate_id` rejections), as
@@ -32,6 +33,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipelines.export import saved_model as export_model
 from pipelines.io import features as features_lib
+from pipelines.io import frame_validation, record_checks
 from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.io import related_rows
 from pipelines.io import sharded_io, tfrecord_files
@@ -50,7 +52,26 @@ def _records(paths):
       yield (f, r), record
 
 
-def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS):
+def parse_record(data: bytes, modalities, frames: bool = False):
+  """One record as the Beam engine's reader parses it.
+
+  Args:
+    data: a serialized record.
+    modalities: the modalities every record must have.
+    frames: frame-level records (`frame_validation.frame_checks`).
+
+  Returns:
+    (id, features: {modality: vector or [frames, dim]}), or a Rejection.
+  """
+  checks = (frame_validation.frame_checks(modalities) if frames
+            else features_lib.feature_checks(modalities))
+  item = record_checks.check(data, checks, STAGE)
+  if isinstance(item, Rejection):
+    return item
+  return item.id, (item.frames if frames else item.features)
+
+
+def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS, frames: bool = False):
   """Pass 1: each valid id's chosen record location, and the rejections.
 
   Args:
@@ -58,6 +79,7 @@ def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS):
     modalities: the modalities every record must have.
     max_items: the valid records whose features are kept from this pass (so
       that pass 2 need not read the files again); over it, none are kept.
+    frames: frame-level records (a temporal model).
 
   Returns:
     ({id: location}, [Rejection], {location: features} or None).
@@ -67,15 +89,15 @@ def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS):
     if isinstance(data, Rejection):
       rejections.append(data)
       continue
-    item = features_lib.parse_item(data, modalities)
-    if isinstance(item, features_lib.Item):
-      locations[item.id].append(location)
-      if kept is not None:
-        kept[location] = item.features
-        if len(kept) > max_items:
-          kept = None
-    else:
-      rejections.append(Rejection(STAGE, item, features_lib.shown_record(data)))
+    parsed = parse_record(data, modalities, frames)
+    if isinstance(parsed, Rejection):
+      rejections.append(parsed)
+      continue
+    locations[parsed[0]].append(location)
+    if kept is not None:
+      kept[location] = parsed[1]
+      if len(kept) > max_items:
+        kept = None
   duplicated = {loc: item_id for item_id, locs in locations.items() if len(locs) > 1
                 for loc in locs}
   chosen = {item_id: locs[0] for item_id, locs in locations.items()}
@@ -94,7 +116,7 @@ def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS):
 
 
 def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
-          max_items: int = MAX_ITEMS_PER_PASS, kept: dict | None = None):
+          max_items: int = MAX_ITEMS_PER_PASS, kept: dict | None = None, frames: bool = False):
   """Pass 2: the model on the fixed batches, features read again group by group.
 
   Args:
@@ -105,6 +127,7 @@ def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
     batch_size: items per model call (`--batch_size`).
     max_items: items whose features one pass over the files holds.
     kept: {location: features} from `scan_features`, if it kept them all.
+    frames: frame-level records (a temporal model).
 
   Returns:
     ({id: finite float32 embedding}, [embedding_not_finite Rejection]).
@@ -129,7 +152,7 @@ def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
       features = {}
       for location, data in _records(paths):
         if location in wanted:
-          features[wanted[location]] = features_lib.parse_item(data, modalities).features
+          features[wanted[location]] = parse_record(data, modalities, frames)[1]
     for batch in group:
       ids, stacked = export_model.stack_batch([(i, features.pop(i)) for i in batch])
       out = export_model.embed_batch(fn, stacked)
@@ -190,7 +213,8 @@ def related_lines(config, embeddings: dict) -> list[tuple[str, str]]:
   return out
 
 
-def run_local(config, model_path: str, feature_paths, num_shards: int) -> dict:
+def run_local(config, model_path: str, feature_paths, num_shards: int,
+              frames: bool = False) -> dict:
   """Writes the export's files; returns the counts `WriteStats` would sum.
 
   Args:
@@ -198,14 +222,15 @@ def run_local(config, model_path: str, feature_paths, num_shards: int) -> dict:
     model_path: the SavedModel's folder.
     feature_paths: feature TFRecord files.
     num_shards: output shards.
+    frames: frame-level feature files (a temporal model).
 
   Returns:
-    {name: count}: features/valid_items, rejected/<reason>, export/embedded_items.
+    {name: count}: features/valid_items (frames/valid_items), rejected/<reason>, export/embedded_items.
   """
   chosen, rejections, kept = scan_features(feature_paths, config.modalities,
-                                           config.local_max_items)
+                                           config.local_max_items, frames)
   embeddings, not_finite = embed(feature_paths, config.modalities, chosen, model_path,
-                                 config.batch_size, config.local_max_items, kept)
+                                 config.batch_size, config.local_max_items, kept, frames)
   rejections += not_finite
   output = config.output_dir
   sharded_io.write_sorted_shards_local(
@@ -216,7 +241,7 @@ def run_local(config, model_path: str, feature_paths, num_shards: int) -> dict:
       num_shards, sharded_io.TEXT, related_rows.HEADER)
   counts = collections.Counter(local_io.write_rejected_local(output, STAGE, rejections))
   if chosen:
-    counts["features/valid_items"] = len(chosen)
+    counts[frame_validation.VALID_ITEMS if frames else "features/valid_items"] = len(chosen)
   if embeddings:
     counts["export/embedded_items"] = len(embeddings)
   logging.info("export (local): %d items, %d embedded, %d rejections", len(chosen),

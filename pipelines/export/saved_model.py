@@ -15,6 +15,9 @@ from pipelines.io import tf_example
 from pipelines.errors import InputError
 
 STAGE = "export"
+# A temporal model's (`gcml train --mode=temporal_contrastive`) frame mask input:
+# `model.temporal_tower.MASK_KEY` (tested equal; pipelines/ does not import model/ here).
+FRAME_MASK = "frame_mask"
 
 
 def saved_model_path(model_dir: str) -> str:
@@ -52,21 +55,52 @@ def signature_modalities(path: str) -> tuple:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   sig = tf.saved_model.load(path).signatures["serving_default"]
   specs = sig.structured_input_signature[1]
-  return canonical_order((name, int(spec.shape[-1])) for name, spec in specs.items())
+  return canonical_order((name, int(spec.shape[-1])) for name, spec in specs.items()
+                         if name != FRAME_MASK)
+
+
+def takes_frames(path: str) -> bool:
+  """Whether the SavedModel embeds frame-level inputs (its signature has `frame_mask`).
+
+  Args:
+    path: the SavedModel's folder.
+
+  Returns:
+    True for a temporal model: it reads frame-level feature files.
+  """
+  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  sig = tf.saved_model.load(path).signatures["serving_default"]
+  return FRAME_MASK in sig.structured_input_signature[1]
 
 
 def stack_batch(pairs):
-  """[(id, {modality: vector})] -> (ids, {modality: [n, dim] float32}).
+  """[(id, {modality: vector or [frames, dim]})] -> (ids, {input: stacked array}).
+
+  Frame-level features (2-D per item) are zero-padded to the batch's longest
+  video and get the `frame_mask` input ([n, frames] bool, True on real frames).
 
   Args:
     pairs: one fixed batch, ids ascending.
 
   Returns:
-    (ids, {modality: stacked float32 array}).
+    (ids, {modality: stacked float32 array, and `frame_mask` for frames}).
   """
   ids = tuple(item_id for item_id, _ in pairs)
-  return ids, {name: np.stack([features[name] for _, features in pairs]).astype(np.float32)
-               for name in pairs[0][1]}
+  names = list(pairs[0][1])
+  if np.ndim(pairs[0][1][names[0]]) == 1:
+    return ids, {name: np.stack([features[name] for _, features in pairs]).astype(np.float32)
+                 for name in names}
+  lengths = [len(features[names[0]]) for _, features in pairs]
+  longest = max(lengths)
+  out = {}
+  for name in names:
+    block = np.zeros((len(pairs), longest, pairs[0][1][name].shape[-1]), np.float32)
+    for row, (_, features) in enumerate(pairs):
+      block[row, :len(features[name])] = features[name]
+    out[name] = block
+  out[FRAME_MASK] = np.arange(longest)[None, :] < np.asarray(lengths)[:, None]
+  return ids, out
 
 
 def embed_batch(fn, features: dict) -> np.ndarray:

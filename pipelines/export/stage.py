@@ -2,7 +2,9 @@
 
 Reads features (contract 2), embeds them with Beam's RunInference over the
 model's `serving_default` signature (contract 8: one float tensor per
-modality in, `embedding` out), batched, and writes:
+modality in, `embedding` out), batched, and writes (a temporal model, whose
+signature takes `frame_mask`, reads frame-level files instead, docs/frames.md:
+each fixed batch padded to its longest video):
 
 * `OUTPUT/embeddings-*.tfrecord`: `tf.train.Example` with `id` (bytes) and
   `embedding` (float list);
@@ -45,6 +47,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from pipelines.io import features as features_lib
+from pipelines.io import frame_validation
 from pipelines.io import inputs, modalities, rejected, related_rows
 from pipelines.export import related_ann, related_items
 from pipelines import runner
@@ -52,7 +55,8 @@ from pipelines.io import sharded_io, summary
 from pipelines import config_flags
 from pipelines.errors import InputError
 from pipelines.export.saved_model import (STAGE, embed_batch, embedding_record,
-                                          saved_model_path, signature_modalities, stack_batch)
+                                          saved_model_path, signature_modalities, stack_batch,
+                                          takes_frames)
 from pipelines.export.fixed_batches import FixedBatches
 
 class SignatureModelHandler(ModelHandler):
@@ -167,11 +171,17 @@ class ExportConfig:
 
 
 def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, feature_paths,
-          num_shards: int):
-  read = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
-      feature_paths, config.modalities, STAGE)
-  embedded = (read.items
-              | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
+          num_shards: int, frames: bool = False):
+  """The export pipeline; `frames`: frame-level files for a temporal model."""
+  if frames:
+    read = pipeline | "ReadFrameFeatures" >> frame_validation.ReadFrameFeatures(
+        feature_paths, config.modalities, STAGE)
+    keyed = read.items | "KeyById" >> beam.Map(lambda item: (item.id, item.frames))
+  else:
+    read = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+        feature_paths, config.modalities, STAGE)
+    keyed = read.items | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
+  embedded = (keyed
               | "FixedBatches" >> FixedBatches(config.batch_size)
               | "StackBatches" >> beam.Map(stack_batch)
               | "Embed" >> RunInference(SignatureModelHandler(model_path))
@@ -226,16 +236,18 @@ def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
                             f"the model {model_path} (its serving signature)")
   config = dataclasses.replace(config, modalities=config.modalities or served)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
-  modalities.check_given(config.modalities, feature_paths)
+  frames = takes_frames(model_path)  # a temporal model reads frame-level files
+  if not frames:  # frame-level records are checked (and refused) by their reader
+    modalities.check_given(config.modalities, feature_paths)
   num_shards = config.num_shards or max(1, len(feature_paths))
   sharded_io.ensure_dir(config.output_dir)
   if config.engine == "local":
     from pipelines.export import local as export_local  # pylint: disable=import-outside-toplevel
-    counts = export_local.run_local(config, model_path, feature_paths, num_shards)
+    counts = export_local.run_local(config, model_path, feature_paths, num_shards, frames)
   else:
     options = runner.pipeline_options(list(pipeline_args))
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, config, model_path, feature_paths, num_shards)
+    build(pipeline, config, model_path, feature_paths, num_shards, frames)
     runner.run(pipeline, "gcml export")
     if runner.is_dry_run(options):
       return {}
@@ -244,6 +256,8 @@ def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
   extra = {"model": model_path, "features_glob": config.features, "top_k": config.top_k,
            "search": config.search, "num_shards": num_shards,
            "modalities": features_lib.modalities_flag(config.modalities)}
+  if frames:
+    extra["frames"] = True
   if config.search == "ivfpq":
     extra["ann_rerank"] = config.rerank_candidates()
   trained_under = data_split.model_split(model_path)

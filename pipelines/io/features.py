@@ -11,22 +11,23 @@ the others are rejected as `duplicate_id`.
 """
 
 import dataclasses
+import functools
 import math
 from typing import NamedTuple
 
 import apache_beam as beam
 import numpy as np
 
-from pipelines.io import item_ids, tf_example, tfrecord_files
+from pipelines.io import item_ids, record_checks, tf_example
 from pipelines.errors import InputError
 from pipelines.io.modality_spec import (DEFAULT_MODALITIES, Modality,  # noqa: F401 (re-exported)
                                         modalities_flag, parse_modalities)
-from pipelines.io.rejected import Rejection, binary_record
+from pipelines.io.rejected import binary_record
 
 NOT_AN_EXAMPLE = "not_a_tf_example"
 MISSING_ID = "missing_id"
 EMPTY_ID = "empty_id"
-DUPLICATE_ID = "duplicate_id"
+DUPLICATE_ID = record_checks.DUPLICATE_ID
 BAD_LABELS = "labels_not_int64"
 DEFAULT_MAX_ABS_FEATURE = 1e6
 
@@ -123,51 +124,29 @@ def shown_record(data: bytes, id_key: str = "id") -> str:
   return binary_record(data)
 
 
-class _ParseItems(beam.DoFn):
+def feature_checks(modalities, id_key: str = "id", labels_key: str = "labels",
+                   max_abs: float = DEFAULT_MAX_ABS_FEATURE) -> record_checks.RecordCheck:
+  """The video-level reader's `RecordCheck` (`parse_item`, `shown_record`).
 
-  def __init__(self, modalities, stage, id_key, labels_key, max_abs):
-    self._modalities = tuple(modalities)
-    self._max_abs = max_abs
-    self._stage = stage
-    self._keys = (id_key, labels_key)
-    self._read = beam.metrics.Metrics.counter("gcml_features", "records_read")
-    self._rejected = beam.metrics.Metrics.counter("gcml_features", "records_rejected")
+  Args:
+    modalities: the float features every record must have, with their sizes.
+    id_key: name of the id feature.
+    labels_key: name of the optional int64 labels feature.
+    max_abs: largest magnitude a feature value may have.
 
-  def process(self, data: bytes):
-    self._read.inc()
-    result = parse_item(data, self._modalities, *self._keys, self._max_abs)
-    if isinstance(result, Item):
-      yield (result.id, (data, result))
-    else:
-      self._rejected.inc()
-      yield beam.pvalue.TaggedOutput(
-          "rejected", Rejection(self._stage, result, shown_record(data, self._keys[0])))
-
-
-class _KeepOnePerId(beam.DoFn):
-  """Keeps the record whose bytes sort first; rejects the other duplicates."""
-
-  def __init__(self, stage):
-    self._stage = stage
-
-  def process(self, kv):
-    item_id, records = kv
-    records = sorted(records, key=lambda r: r[0])
-    yield records[0][1]
-    for data, _ in records[1:]:
-      yield beam.pvalue.TaggedOutput("rejected", Rejection(
-          self._stage, DUPLICATE_ID, f"id={item_id} {binary_record(data)}"))
-
-
-class ReadFeaturesResult(NamedTuple):
-  items: beam.PCollection  # Item, one per id
-  rejected: beam.PCollection  # Rejection
-  stats: beam.PCollection  # (name, count)
+  Returns:
+    The RecordCheck that `ReadFeatures` and the in-memory readers apply.
+  """
+  return record_checks.RecordCheck(
+      functools.partial(parse_item, modalities=tuple(modalities), id_key=id_key,
+                        labels_key=labels_key, max_abs=max_abs),
+      functools.partial(shown_record, id_key=id_key), "features/valid_items")
 
 
 @dataclasses.dataclass
 class ReadFeatures(beam.PTransform):
-  """Reads and validates feature records; one `Item` per id.
+  """Reads and validates feature records; one `Item` per id (`record_checks`:
+  `.items`, `.rejected`, `.stats`).
 
   Attributes:
     paths: TFRecord files (see `inputs.check_files`).
@@ -188,18 +167,6 @@ class ReadFeatures(beam.PTransform):
     super().__init__()
 
   def expand(self, pbegin):
-    read = (pbegin
-            | "ListFiles" >> beam.Create(self.paths)
-            | "ReadRecords" >> tfrecord_files.ReadTFRecordFiles(self.stage))
-    parse = _ParseItems(self.modalities, self.stage, self.id_key, self.labels_key,
-                        self.max_abs_feature)
-    parsed = (read.records
-              | "ParseItems" >> beam.ParDo(parse).with_outputs("rejected", main="items"))
-    unique = (parsed.items
-              | "GroupById" >> beam.GroupByKey()
-              | "KeepOnePerId" >> beam.ParDo(_KeepOnePerId(self.stage)).with_outputs(
-                  "rejected", main="items"))
-    rejected = ((read.rejected, parsed.rejected, unique.rejected)
-                | "FlattenRejected" >> beam.Flatten())
-    stats = unique.items | "CountItems" >> beam.Map(lambda _: ("features/valid_items", 1))
-    return ReadFeaturesResult(unique.items, rejected, stats)
+    return pbegin | "ReadCheckedFeatures" >> record_checks.ReadCheckedRecords(
+        self.paths, feature_checks(self.modalities, self.id_key, self.labels_key,
+                                   self.max_abs_feature), self.stage, "gcml_features")

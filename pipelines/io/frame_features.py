@@ -36,6 +36,11 @@ NOT_A_SEQUENCE_EXAMPLE = NOT_AN_EXAMPLE
 FRAME_COUNT_MISMATCH = "frame_count_mismatch"
 
 
+def frame_name(modality: str) -> str:
+  """The frame-level name of a video-level modality (`mean_rgb` -> `rgb`, YouTube-8M's names)."""
+  return modality[len("mean_"):] if modality.startswith("mean_") else modality
+
+
 class FrameItem(NamedTuple):
   """One item's validated frame-level features."""
   id: str

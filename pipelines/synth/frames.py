@@ -29,11 +29,6 @@ from pipelines.io import frame_features
 FRAME_RHO = 0.9
 
 
-def frame_name(modality: str) -> str:
-  """The frame-level name of a video-level modality (`mean_rgb` -> `rgb`)."""
-  return modality[len("mean_"):] if modality.startswith("mean_") else modality
-
-
 def frames_for_shard(config, shard: int, vectors: dict) -> list:
   """The frames of one shard's items.
 
@@ -58,7 +53,8 @@ def frames_for_shard(config, shard: int, vectors: dict) -> list:
       d[0] = e[0]
       for t in range(1, counts[i]):
         d[t] = FRAME_RHO * d[t - 1] + np.sqrt(1 - FRAME_RHO ** 2) * e[t]
-      out[i][frame_name(name)] = frame_features.quantize((v[i] + spread[i] * d) * scale)
+      out[i][frame_features.frame_name(name)] = frame_features.quantize(
+          (v[i] + spread[i] * d) * scale)
   return out
 
 

@@ -1,8 +1,9 @@
 """`gcml validate --engine=local`: the validation stage in memory, the Beam engine's bytes.
 
 Edges are read by `io.edges_local.read_edges_local` and features by
-`examples.local.inputs.read_features_local`, which apply the rules of
-`edges.ReadEdges` and `features.ReadFeatures`; the rejected records, the stats
+`examples.local.inputs.read_features_local` (frame-level files, `--frames`, by
+`io.frame_validation.read_frames_local`), which apply the rules of
+`edges.ReadEdges` and `features.ReadFeatures` (`ReadFrameFeatures`); the rejected records, the stats
 file and hence `summary.json` equal what `validate.build` writes.
 """
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from pipelines.io import edges as edges_lib
 from pipelines.io import edges_local as local_io
+from pipelines.io import frame_validation
 from pipelines.examples.local import engine, inputs
 
 
@@ -37,7 +39,8 @@ def endpoint_counts(edges, item_ids) -> dict:
   return counts
 
 
-def run_local(config, edge_paths: list, feature_paths: list, stage: str) -> None:
+def run_local(config, edge_paths: list, feature_paths: list, stage: str,
+              frame_paths: list = ()) -> None:
   """Validates the inputs of `config` (a `ValidateConfig`) in memory.
 
   Writes `rejected/<stage>-*.tsv` and the stats file that
@@ -48,6 +51,7 @@ def run_local(config, edge_paths: list, feature_paths: list, stage: str) -> None
     edge_paths: edge files (checked).
     feature_paths: feature TFRecord files (checked).
     stage: stage name for rejections and stats.
+    frame_paths: frame-level files (checked), `--frames`.
   """
   edges = local_io.read_edges_local(edge_paths, config.edge_format, config.edge_combine, stage)
   features = inputs.read_features_local(feature_paths, config.modalities, stage,
@@ -57,6 +61,13 @@ def run_local(config, edge_paths: list, feature_paths: list, stage: str) -> None
     counts["edges/under_min_weight"] += 0
   counts.update(features.stats)
   counts.update(endpoint_counts(edges, set(features.items)))
+  frame_rejections = []
+  if frame_paths:
+    frames = frame_validation.read_frames_local(list(frame_paths), config.frame_modalities,
+                                                stage, config.max_abs_feature)
+    counts.update(frames.stats)
+    frame_rejections = frames.rejections
   counts.update(local_io.write_rejected_local(config.output_dir, stage,
-                                              edges.rejections + features.rejections))
+                                              edges.rejections + features.rejections
+                                              + frame_rejections))
   engine.write_stats_local(config.output_dir, stage, counts)

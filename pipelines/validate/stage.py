@@ -5,7 +5,10 @@ record to `OUTPUT/rejected/validate-*.tsv` and the counts to
 `OUTPUT/summary.json` (section `validate`): records read, valid, rejected by
 reason, duplicate edges combined, edge endpoints with no features (kept,
 counted) and the modalities: detected from the records unless `--modalities`
-names them (`pipelines/io/modalities.py`).
+names them (`pipelines/io/modalities.py`). With `--frames=GLOB`, frame-level
+files (docs/frames.md) are validated too, by the frame readers
+(`pipelines/io/frame_validation.py`): their rejections go to the same
+`rejected/` files, counted by reason, and `frames/valid_items` to the summary.
 """
 
 import dataclasses
@@ -16,6 +19,7 @@ import apache_beam as beam
 
 from pipelines.io import edges as edges_lib
 from pipelines.io import features as features_lib
+from pipelines.io import frame_features, frame_validation
 from pipelines.io import inputs, modalities, rejected, sharded_io, summary
 from pipelines import runner
 from pipelines.validate import local as validate_local
@@ -54,6 +58,9 @@ class ValidateConfig:
     max_abs_feature: largest magnitude of a feature value; larger ones are
       rejected as <modality>_out_of_range.
     engine: local: in memory, the same bytes (docs/engines.md).
+    frames: frame-level TFRecord glob(s) to validate too (optional).
+    frame_modalities: the frames' feature lists, name:dim,...; default: the
+      modalities' frame-level names (`mean_rgb:1024` -> `rgb:1024`).
   """
   edges: str
   features: str
@@ -63,20 +70,28 @@ class ValidateConfig:
   modalities: tuple | None = config_flags.modalities_field()  # None: detect
   max_abs_feature: float = features_lib.DEFAULT_MAX_ABS_FEATURE
   engine: config_flags.Engine = "beam"
+  frames: str = ""
+  frame_modalities: tuple | None = config_flags.modalities_field()  # None: from modalities
 
 
-def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths):
+def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths,
+          frame_paths=()):
   read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
       edge_paths, config.edge_format, config.edge_combine, STAGE)
   read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
       feature_paths, config.modalities, STAGE, max_abs_feature=config.max_abs_feature)
-  rejections = ((read_edges.rejected, read_features.rejected)
-                | "AllRejections" >> beam.Flatten())
+  rejected_parts, stats_parts = [read_edges.rejected, read_features.rejected], []
+  if frame_paths:
+    read_frames = pipeline | "ReadFrames" >> frame_validation.ReadFrameFeatures(
+        list(frame_paths), config.frame_modalities, STAGE, config.max_abs_feature)
+    rejected_parts.append(read_frames.rejected)
+    stats_parts.append(read_frames.stats)
+  rejections = tuple(rejected_parts) | "AllRejections" >> beam.Flatten()
   rejection_counts = rejections | "WriteRejected" >> rejected.WriteRejected(
       config.output_dir, STAGE)
   missing = ((read_edges.edges, read_features.items)
              | "EndpointsWithoutFeatures" >> CountEndpointsWithoutFeatures())
-  _ = ((read_edges.stats, read_features.stats, rejection_counts, missing)
+  _ = ((read_edges.stats, read_features.stats, rejection_counts, missing, *stats_parts)
        | "AllStats" >> beam.Flatten()
        | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
 
@@ -108,20 +123,28 @@ def run_config(config: ValidateConfig, pipeline_args: tuple = ()) -> dict:
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   config = dataclasses.replace(config, modalities=modalities.resolve(config.modalities,
                                                                      feature_paths))
+  frame_paths = (inputs.check_files(config.frames, "--frames", tfrecord=True)
+                 if config.frames else [])
+  config = dataclasses.replace(config, frame_modalities=config.frame_modalities or tuple(
+      features_lib.Modality(frame_features.frame_name(m.name), m.dim)
+      for m in config.modalities))
   options = runner.pipeline_options(list(pipeline_args))
   sharded_io.ensure_dir(config.output_dir)
   if config.engine == "local":
-    validate_local.run_local(config, edge_paths, feature_paths, STAGE)
+    validate_local.run_local(config, edge_paths, feature_paths, STAGE, frame_paths)
   else:
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, config, edge_paths, feature_paths)
+    build(pipeline, config, edge_paths, feature_paths, frame_paths)
     runner.run(pipeline, "gcml validate")
   if runner.is_dry_run(options) and config.engine == "beam":
     return {}
   section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
       "edges_glob": config.edges, "features_glob": config.features,
       "edge_files": len(edge_paths), "feature_files": len(feature_paths),
-      "modalities": features_lib.modalities_flag(config.modalities)})
+      "modalities": features_lib.modalities_flag(config.modalities),
+      **({"frames_glob": config.frames, "frame_files": len(frame_paths),
+          "frame_modalities": features_lib.modalities_flag(config.frame_modalities)}
+         if frame_paths else {})})
   rejected_total = sum(v for k, v in section.items() if k.startswith("rejected/"))
   logging.info("validate: %s", json.dumps(section, sort_keys=True))
   print(f"validate: {section.get('edges/unique_edges', 0)} unique edges, "

@@ -60,7 +60,8 @@ def _method_list(a) -> list[str]:
 def _triplet(methods: list[str]) -> list[str]:
   """The methods (without :nomine) that read triplets."""
   bases = {compare_methods.split_name(m)[0] for m in methods} - {"raw"}
-  return [m for m in METHODS if m in bases and METHODS[m]["examples"]["kind"] != "labels"]
+  return [m for m in METHODS if m in bases and METHODS[m]["examples"] is not None
+          and METHODS[m]["examples"]["kind"] != "labels"]
 
 
 def _negatives(world, methods: list[str]) -> dict:

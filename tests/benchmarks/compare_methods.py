@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from tests.benchmarks import compare_frames
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NO_MINING = ":nomine"
 
@@ -46,6 +48,7 @@ METHODS = {
     # same-cluster negatives masked, then also 2 positives per anchor from its L0 cluster
     # (docs/contrastive.md).
     "contrastive": {"examples": {"kind": "smart", "level": 0}, "train": {"mode": "contrastive"}},
+    **compare_frames.FRAME_METHODS,  # frame-level, with and without pre-training (issue 18)
     "contrastive_masked": {"examples": {"kind": "smart", "level": 0, "cluster_id_level": 0},
                            "train": {"mode": "contrastive", "cluster_masking": True}},
     "contrastive_masked_cpos": {
@@ -233,6 +236,16 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
       continue
     start = time.time()
     spec = METHODS[base]
+    if spec.get("frames"):  # scored on the pre-training alone (compare_frames.py)
+      out["methods"][name] = compare_frames.score_pretrained(
+          world, _gcml, base, items, edges, train_steps, batch_size, model_flags)
+      out["methods"][name]["seconds"] = round(time.time() - start, 1)
+      print(f"{world.preset} seed {world.seed} {name}: MAP@60 "
+            f"{out['methods'][name]['map@60']:.4f}", file=sys.stderr, flush=True)
+      continue
+    init = ({"init_from": os.path.dirname(compare_frames.pretrain(
+        world, _gcml, train_steps, batch_size, model_flags).export_dir)}
+            if spec.get("pretrain") else {})
     data = world.examples(spec["examples"])
     selection = ({"validation_data": world.validation, "validate_every": validate_every}
                  if validate_every else {})
@@ -247,7 +260,7 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
         train_steps=train_steps, batch_size=batch_size, seed=world.seed, deterministic=True,
         checkpoint_every=train_steps, **({"mining": mining} if spec["train"]["mode"] ==
                                          "triplet" else {}),
-        **spec["train"], **model_flags, **selection)
+        **spec["train"], **model_flags, **selection, **init)
     result = trainer.train(cfg)
     scores = bench_towers.score(bench_towers.embed(result.model, items, world.modalities), edges)
     scores["best_step"] = result.validation.get("best_step", train_steps)

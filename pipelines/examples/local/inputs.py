@@ -1,8 +1,9 @@
 """Features and cluster tables read in memory, as `ReadFeatures` and `ReadAssignments` read them.
 
-Features: every TFRecord frame of every file (`tfrecord_files`), each record
-validated by `features.parse_item`; of several records with one id the one
-whose bytes sort first is kept and the others are `duplicate_id`. Cluster
+Features: `record_checks.read_checked_local` with `features.feature_checks`:
+every TFRecord frame of every file, each record validated by
+`features.parse_item`; of several records with one id the one whose bytes
+sort first is kept and the others are `duplicate_id`. Cluster
 tables: lines split as Beam's text source splits them (`\\n` or `\\r\\n`; a
 last line without a newline counts), each parsed by
 `tables.parse_assignment`.
@@ -13,10 +14,10 @@ import dataclasses
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.io import features as features_lib
-from pipelines.io import tfrecord_files
+from pipelines.io import record_checks
 from pipelines.errors import InputError
 from pipelines.io.cluster_tables import reader as tables
-from pipelines.io.rejected import Rejection, binary_record
+from pipelines.io.rejected import Rejection
 
 
 @dataclasses.dataclass
@@ -41,29 +42,8 @@ def read_features_local(paths: list, modalities, stage: str,
   Returns:
     The kept items, the rejections and the `features/valid_items` count.
   """
-  best, rejections = {}, []
-  for path in paths:
-    try:
-      for record in tfrecord_files.records_or_rejections(path, stage):
-        if isinstance(record, Rejection):
-          rejections.append(record)
-          continue
-        result = features_lib.parse_item(record, modalities, max_abs=max_abs_feature)
-        if not isinstance(result, features_lib.Item):
-          rejections.append(Rejection(stage, result, features_lib.shown_record(record)))
-          continue
-        best.setdefault(result.id, []).append((record, result))
-    except OSError as e:
-      raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
-  items = {}
-  for item_id, records in best.items():
-    records.sort(key=lambda r: r[0])
-    items[item_id] = records[0][1]
-    for data, _ in records[1:]:
-      rejections.append(Rejection(stage, features_lib.DUPLICATE_ID,
-                                  f"id={item_id} {binary_record(data)}"))
-  stats = {"features/valid_items": len(items)} if items else {}
-  return LocalFeatures(items, rejections, stats)
+  return LocalFeatures(*record_checks.read_checked_local(
+      paths, features_lib.feature_checks(modalities, max_abs=max_abs_feature), stage))
 
 
 def text_lines(path: str):
