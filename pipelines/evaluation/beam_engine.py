@@ -38,9 +38,9 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from model import metrics
-from pipelines import runner
 from pipelines.io import sharded_io
 from pipelines.errors import InputError
+from pipelines.io import stage_run
 from pipelines.evaluation import beam_inputs, retrieval
 
 RESULT_NAME = ".beam-retrieval.json"
@@ -213,14 +213,13 @@ def run(config, embedding_paths, edge_paths, feature_paths, pipeline_args):
   Raises:
     InputError: an input problem (one line), or no query to score.
   """
-  options = runner.pipeline_options(list(pipeline_args))
   sharded_io.ensure_dir(config.output_dir)
   result_path = FileSystems.join(config.output_dir, RESULT_NAME)
-  pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, embedding_paths, edge_paths, config.edge_format, feature_paths,
-        result_path)
-  runner.run(pipeline, "gcml evaluate")
-  if runner.is_dry_run(options):
+  ran = stage_run.run_engine(
+      "gcml evaluate", "beam", pipeline_args,
+      build=lambda pipeline: build(pipeline, config, embedding_paths, edge_paths,
+                                   config.edge_format, feature_paths, result_path))
+  if ran.dry_run:
     return None
   with FileSystems.open(result_path) as f:
     raw = json.loads(f.read().decode("utf-8"))

@@ -27,7 +27,7 @@ import dataclasses
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.io import edges as edges_lib
+from pipelines.io import edge_records
 from pipelines.io import sharded_io, tfrecord_files
 from pipelines.clustering import affinity_local
 from pipelines.io import csv_columns
@@ -69,11 +69,11 @@ class _Collector:
     self.weight.append(weight)
 
   def add_parsed(self, result, shown: str) -> None:
-    if isinstance(result, edges_lib.Edge):
+    if isinstance(result, edge_records.Edge):
       self.pending.append(result)
       if len(self.pending) >= 65536:
         self.flush()
-    elif result in (edges_lib.HEADER, edges_lib.BLANK):
+    elif result in (edge_records.HEADER, edge_records.BLANK):
       self.counts[f"edges/{result}_lines"] += 1
     else:
       self.rejections.append(Rejection(self.stage, result, shown))
@@ -133,8 +133,8 @@ def _parse_line(raw: bytes, delimiter: str):
   try:
     line = raw.decode("utf-8")
   except UnicodeDecodeError:
-    return edges_lib.NOT_UTF8, raw.decode("utf-8", errors="replace")
-  return edges_lib.parse_text_edge(line, delimiter), line
+    return edge_records.NOT_UTF8, raw.decode("utf-8", errors="replace")
+  return edge_records.parse_text_edge(line, delimiter), line
 
 
 def _slow_lines(out: _Collector, lines: list, delimiter: str) -> None:
@@ -184,7 +184,7 @@ def _read_tfrecord(out: _Collector, path: str) -> None:
     if isinstance(record, Rejection):
       out.rejections.append(record)
     else:
-      out.add_parsed(edges_lib.parse_example_edge(record), binary_record(record))
+      out.add_parsed(edge_records.parse_example_edge(record), binary_record(record))
 
 
 def read_edges_local(paths: list, edge_format: str, combine: str = "max",
@@ -215,7 +215,7 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
   overflow = ~np.isfinite(weight)
   if overflow.any():  # as ReadEdges: one weight_sum_overflow per edge, its records not valid
     for i in np.flatnonzero(overflow).tolist():
-      out.rejections.append(edges_lib.overflow_rejection(
+      out.rejections.append(edge_records.overflow_rejection(
           stage, ids[src[i]], ids[dst[i]], int(occurrences[i])))
     valid -= int(occurrences[overflow].sum())
     src, dst, weight = src[~overflow], dst[~overflow], weight[~overflow]

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from pipelines.io import sharded_io, tf_example
+from pipelines.io import tfrecord_frames
 from pipelines.synth.config import SynthConfig
 from pipelines.synth.content import features_chunk
 from pipelines.synth.frames import write_frames_shard
@@ -47,7 +48,7 @@ def _write_items(shard: int) -> dict:
     record = {"id": item_id, "labels": labels[i]}
     for name, v in vectors.items():
       record[name] = v[i]
-    out += sharded_io.tfrecord_frame(tf_example.encode(record))
+    out += tfrecord_frames.tfrecord_frame(tf_example.encode(record))
   n = config.num_shards
   sharded_io.atomic_write(
       sharded_io.shard_path(os.path.join(_OUTPUT, "features"), shard, n, ".tfrecord"), bytes(out))
