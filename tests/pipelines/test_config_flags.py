@@ -104,3 +104,22 @@ def test_commands_without_beam_options_give_the_one_line_error(argv, message, ca
   from launch import main  # pylint: disable=import-outside-toplevel
   assert main.main(argv) == 2
   assert capsys.readouterr().err.strip() == message
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["evaluate", "--embeddings=e", "--edges=e.csv", "--features=f", "--ndcg=5"],
+     "gcml evaluate: error: unknown flag --ndcg; did you mean --ndcg_k?"),
+    (["validate", "--edges=e.csv", "--features=f", "--max_abs=3"],
+     "gcml validate: error: unknown flag --max_abs; did you mean --max_abs_feature?"),
+    (["train", "--train_step=5"], "gcml train: error: unknown flag --train_step; "
+     "did you mean --train_steps?"),
+    (["demo", "--train_step=5"], "gcml demo: error: unknown flag --train_step; "
+     "did you mean --train_steps?"),
+    (["synth", "--num_item=5"], "gcml synth: error: unknown flag --num_item; "
+     "did you mean --num_items?"),
+])
+def test_a_flag_prefix_is_not_taken_as_the_flag(argv, message, tmp_path, capsys):
+  """`--ndcg=5` is no abbreviation of `--ndcg_k`: argparse's prefix matching is off."""
+  from launch import main  # pylint: disable=import-outside-toplevel
+  assert main.main([*argv, f"--output_dir={tmp_path}/out"]) == 2
+  assert capsys.readouterr().err.strip() == message
