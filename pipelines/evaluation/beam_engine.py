@@ -143,7 +143,17 @@ def _assemble(_, config, problems, counts, totals, database):
 
 def build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_paths,
           result_path: str):
-  """Adds the evaluation to `pipeline`; it writes its result to `result_path`."""
+  """Adds the evaluation to `pipeline`; it writes its result to `result_path`.
+
+  Args:
+    pipeline: the pipeline.
+    config: the evaluation's config.
+    embedding_paths: embedding TFRecord files.
+    edge_paths: edge files.
+    edge_format: csv, tsv or tfrecord.
+    feature_paths: feature TFRecord files.
+    result_path: the JSON file the job writes its result to.
+  """
   read = pipeline | "ReadInputs" >> beam_inputs.ReadInputs(
       embedding_paths, edge_paths, edge_format, feature_paths, config.modalities,
       config.test_fraction)
