@@ -117,6 +117,14 @@ def config_from_values(preset: str, explicit: dict, read_inputs: bool = True):
 
 
 def main(argv: list[str]) -> int:
+  """`gcml train`: trains (or, with `--export_only`, exports) and says where the model is.
+
+  Args:
+    argv: the flags after `gcml train`.
+
+  Returns:
+    The exit status (0; errors are raised and reported by `launch.main`).
+  """
   logs.setup()
   config, args = config_from_argv(argv)
   from model import strategies, trainer

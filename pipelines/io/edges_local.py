@@ -102,6 +102,12 @@ def number_ids(names: np.ndarray):
   Ids of up to 8 bytes are packed big-endian into one integer (exact, in
   string order); longer ids are grouped by a 64-bit hash, checked for
   collisions, then the distinct ids sorted.
+
+  Args:
+    names: a numpy bytes array of ids.
+
+  Returns:
+    (sorted unique ids, index of each name).
   """
   width = names.dtype.itemsize
   if width <= 8:
@@ -189,7 +195,17 @@ def _read_tfrecord(out: _Collector, path: str) -> None:
 
 def read_edges_local(paths: list, edge_format: str, combine: str = "max",
                      stage: str = "validate") -> LocalEdges:
-  """Reads, validates and combines edges like `ReadEdges(min_weight=0)`."""
+  """Reads, validates and combines edges like `ReadEdges(min_weight=0)`.
+
+  Args:
+    paths: the edge files.
+    edge_format: csv, tsv or tfrecord.
+    combine: max or sum.
+    stage: the stage name, for rejections.
+
+  Returns:
+    The LocalEdges: numbered ids, edge arrays, counts and rejections.
+  """
   if combine not in ("max", "sum"):
     raise InputError(f"--edge_combine must be max or sum, got {combine!r}")
   out = _Collector(stage)
@@ -227,7 +243,16 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
 
 
 def write_rejected_local(output_dir: str, stage: str, rejections: list) -> dict:
-  """Writes rejected/<stage>-*.tsv as `WriteRejected` does; returns the counts."""
+  """Writes rejected/<stage>-*.tsv as `WriteRejected` does; returns the counts.
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage name.
+    rejections: the Rejections.
+
+  Returns:
+    `rejected/<reason>` -> count.
+  """
   lines = [r.line() for r in rejections]
   sharded_io.write_sorted_shards_local(((x, x) for x in lines),
                                        rejected_prefix(output_dir, stage), ".tsv", 1)

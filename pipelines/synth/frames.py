@@ -30,7 +30,14 @@ FRAME_RHO = 0.9
 
 
 def frame_name(modality: str) -> str:
-  """The frame-level name of a video-level modality (`mean_rgb` -> `rgb`)."""
+  """The frame-level name of a video-level modality (`mean_rgb` -> `rgb`).
+
+  Args:
+    modality: a video-level modality name.
+
+  Returns:
+    The frame-level name.
+  """
   return modality[len("mean_"):] if modality.startswith("mean_") else modality
 
 

@@ -69,7 +69,16 @@ def _run_task(task):
 
 
 def generate(config: SynthConfig, output_dir: str, progress=print) -> dict:
-  """Writes the world to `output_dir`; returns the statistics in synth.json."""
+  """Writes the world to `output_dir`; returns the statistics in synth.json.
+
+  Args:
+    config: the world's SynthConfig.
+    output_dir: the folder to write.
+    progress: called with a progress line every tenth of the shards (default: print).
+
+  Returns:
+    The statistics written to synth.json.
+  """
   global _WORLD, _OUTPUT
   start = time.time()
   world = make_world(config)

@@ -78,7 +78,14 @@ def smart_triplets(anchors: list, samples: dict, start: int, levels: int, config
 
 
 def slot_ids(anchors: list) -> tuple:
-  """(anchor ids, positive ids) of every (anchor, positive) slot, as numpy bytes arrays."""
+  """(anchor ids, positive ids) of every (anchor, positive) slot, as numpy bytes arrays.
+
+  Args:
+    anchors: (anchor id, Anchor) pairs.
+
+  Returns:
+    (anchor ids, positive ids), one entry per slot.
+  """
   pairs = [(a, p) for a, anchor in anchors for p, _ in anchor.positives]
   return (hashing_vectorised.encoded([a for a, _ in pairs]),
           hashing_vectorised.encoded([p for _, p in pairs]))
@@ -172,6 +179,15 @@ def random_triplets(anchors: list, ranked_ids: list, seed: int, counts) -> list:
   `random_negatives.draw_rank` for every slot at once: a pick among the
   `n - |{anchor, positive}|` ranks left, then shifted past the excluded ranks
   in increasing order.
+
+  Args:
+    anchors: (anchor id, Anchor) pairs.
+    ranked_ids: the train ids in rank order.
+    seed: the run's seed.
+    counts: a Counter, added to.
+
+  Returns:
+    (anchor, positive, negative, RANDOM_LEVEL) per slot with a candidate.
   """
   n = len(ranked_ids)
   a_ids, p_ids = slot_ids(anchors)
