@@ -16,10 +16,27 @@ BENCH_DIR = pathlib.Path(__file__).resolve().parents[1] / "tests" / "benchmarks"
 
 
 def available() -> list[str]:
+  """The benchmarks in tests/benchmarks.
+
+  Returns:
+    Their names (`bench_NAME.py` gives NAME), sorted.
+  """
   return sorted(p.stem[len("bench_"):] for p in BENCH_DIR.glob("bench_*.py"))
 
 
 def run_benchmark(name: str, argv: list[str]) -> dict:
+  """Runs one benchmark's `main(argv)`.
+
+  Args:
+    name: the benchmark (`bench_NAME.py`).
+    argv: its flags.
+
+  Returns:
+    The figures it measured.
+
+  Raises:
+    InputError: no such benchmark.
+  """
   path = BENCH_DIR / f"bench_{name}.py"
   if not path.exists():
     raise InputError(f"no benchmark {name!r}; available: {', '.join(available())}")
@@ -28,6 +45,14 @@ def run_benchmark(name: str, argv: list[str]) -> dict:
 
 
 def main(argv: list[str]) -> int:
+  """`gcml bench NAME|all [flags]`.
+
+  Args:
+    argv: the benchmark's name (or `all`), then its flags.
+
+  Returns:
+    The exit status.
+  """
   if not BENCH_DIR.is_dir():
     raise InputError(f"benchmarks not found at {BENCH_DIR} (run from a source checkout)")
   if not argv or argv[0] in ("-h", "--help"):

@@ -10,6 +10,14 @@ from pipelines.clustering import stage as cluster
 
 
 def main(argv: list[str]) -> int:
+  """`gcml cluster`: the stage's `run` on the command line.
+
+  Args:
+    argv: the flags after `gcml cluster`.
+
+  Returns:
+    The exit status (0; errors are raised and reported by `launch.main`).
+  """
   logs.setup()
   cluster.run(argv)
   return 0

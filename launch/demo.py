@@ -188,12 +188,27 @@ def _run_quietly(stage: Stage, config: DemoConfig) -> str:
 
 
 def parse_args(argv) -> DemoConfig:
-  """Parses `gcml demo`'s flags into its config."""
+  """Parses `gcml demo`'s flags into its config.
+
+  Args:
+    argv: the flags after `gcml demo`.
+
+  Returns:
+    The DemoConfig.
+  """
   parser = config_flags.stage_parser("gcml demo", __doc__, DemoConfig)
   return config_flags.config_from_args(DemoConfig, runner.parse_flags(parser, argv))
 
 
 def main(argv: list[str]) -> int:
+  """`gcml demo`: the whole flow, then the report.
+
+  Args:
+    argv: the flags after `gcml demo`.
+
+  Returns:
+    The exit status (0).
+  """
   logs.setup(level=logging.WARNING)  # the demo prints its own lines; stages log to logs/
   config = parse_args(argv)
   for name in [s.name for s in STAGES] + ["data", "report"]:  # a rerun replaces results

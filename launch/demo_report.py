@@ -16,7 +16,15 @@ NAMES = {"gcml": "GCML (smart negatives, L0)", "cdml": "CDML (random negatives)"
 
 
 def collect(evaluate_dir: str, methods: list[str]) -> dict:
-  """method -> {'map@60': .., 'ndcg@60': ..}, plus raw features from the first method's run."""
+  """The retrieval metrics of every method, plus raw features from the first method's run.
+
+  Args:
+    evaluate_dir: the demo's evaluation folder (one `METHOD/metrics.json` each).
+    methods: the methods, in the table's order.
+
+  Returns:
+    method (and `raw_features`) -> {'map@60': .., 'ndcg@60': ..}.
+  """
   rows, raw = {}, None
   for method in methods:
     with open(os.path.join(evaluate_dir, method, "metrics.json"), encoding="utf-8") as f:
@@ -28,7 +36,14 @@ def collect(evaluate_dir: str, methods: list[str]) -> dict:
 
 
 def reading(rows: dict) -> str:
-  """A plain-language paragraph: which orderings of the papers hold here."""
+  """A plain-language paragraph: which orderings of the papers hold here.
+
+  Args:
+    rows: `collect`'s table.
+
+  Returns:
+    The paragraph.
+  """
   m = {k: v["map@60"] for k, v in rows.items()}
   best = max(m, key=m.get)
   checks = []
@@ -103,8 +118,20 @@ def _validation(output_dir: str, train_dir: str | None) -> list[str]:
 
 def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str,
                  training_dir: str | None = None, train_dir: str | None = None) -> str:
-  """Writes report.md and retrieval.png; `training_dir`: an evaluation directory
-  whose metrics carry the training summaries (`gcml evaluate --model_dir`)."""
+  """Writes report.md and retrieval.png.
+
+  Args:
+    output_dir: the report's folder.
+    rows: `collect`'s table.
+    stage_times: stage name -> seconds.
+    paragraph: `reading`'s paragraph.
+    training_dir: an evaluation folder whose metrics carry the training
+      summaries (`gcml evaluate --model_dir`), or None.
+    train_dir: the training runs' folder, or None.
+
+  Returns:
+    The path of report.md.
+  """
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel

@@ -7,6 +7,14 @@ from pipelines.evaluation import stage as evaluate
 
 
 def main(argv: list[str]) -> int:
+  """`gcml evaluate`: the stage's `run` on the command line.
+
+  Args:
+    argv: the flags after `gcml evaluate`.
+
+  Returns:
+    The exit status (0; errors are raised and reported by `launch.main`).
+  """
   logs.setup()
   evaluate.run(argv)
   return 0

@@ -10,6 +10,14 @@ from pipelines.examples import stage as make_examples
 
 
 def main(argv: list[str]) -> int:
+  """`gcml examples`: the stage's `run` on the command line.
+
+  Args:
+    argv: the flags after `gcml examples`.
+
+  Returns:
+    The exit status (0; errors are raised and reported by `launch.main`).
+  """
   logs.setup()
   make_examples.run(argv)
   return 0

@@ -7,6 +7,14 @@ from pipelines.export import stage as export
 
 
 def main(argv: list[str]) -> int:
+  """`gcml export`: the stage's `run` on the command line.
+
+  Args:
+    argv: the flags after `gcml export`.
+
+  Returns:
+    The exit status (0; errors are raised and reported by `launch.main`).
+  """
   logs.setup()
   export.run(argv)
   return 0

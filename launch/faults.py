@@ -19,7 +19,14 @@ TF_FILE_ERRORS = ("PermissionDeniedError", "ResourceExhaustedError", "FailedPrec
 
 
 def file_fault(error: BaseException) -> str | None:
-  """One line for a file-system fault in `error` or its causes, else None."""
+  """One line for a file-system fault in `error` or its causes, else None.
+
+  Args:
+    error: the exception a command stopped with.
+
+  Returns:
+    `strerror: filename (in the Beam step)`, or None when no cause is a file-system fault.
+  """
   outer, seen = "", set()
   while error is not None and id(error) not in seen:
     seen.add(id(error))

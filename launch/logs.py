@@ -7,6 +7,11 @@ from launch.faults import file_fault
 
 
 def setup(level: int = logging.INFO) -> None:
+  """One readable line per event; Beam, absl, TensorFlow and plotting kept at warnings.
+
+  Args:
+    level: the root logger's level.
+  """
   logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s",
                       datefmt="%H:%M:%S", force=True)
   for noisy in ("apache_beam", "absl", "tensorflow", "h5py", "matplotlib"):

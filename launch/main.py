@@ -33,7 +33,17 @@ USAGE = "usage: gcml <subcommand> [flags]\n\nsubcommands:\n" + "\n".join(
 
 
 def run_subcommand(name: str, argv: list[str]) -> int:
-  """Runs one subcommand and turns user errors into a one-line message."""
+  """Runs one subcommand and turns user errors into a one-line message.
+
+  The subcommand holds the lock of its `--output_dir` while it runs.
+
+  Args:
+    name: the subcommand (`launch/<name>.py`).
+    argv: its flags.
+
+  Returns:
+    The exit status: 0, 2 for a user error, 130 when interrupted, 141 on a closed pipe.
+  """
   from model.errors import ConfigError
   from pipelines.io import output_lock
   from pipelines.errors import InputError
@@ -73,6 +83,14 @@ def _closed_stdout() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+  """`gcml SUBCOMMAND [flags]`.
+
+  Args:
+    argv: the command line after `gcml` (None: `sys.argv[1:]`).
+
+  Returns:
+    The exit status.
+  """
   argv = list(sys.argv[1:] if argv is None else argv)
   if not argv or argv[0] in ("-h", "--help", "help"):
     try:

@@ -51,7 +51,8 @@ def parse_args(argv) -> tuple[synth.SynthConfig, str]:
     (config, output directory).
   """
   default = synth.SynthConfig()
-  p = argparse.ArgumentParser(prog="gcml synth", description=synth.__doc__.splitlines()[0])
+  p = argparse.ArgumentParser(prog="gcml synth", description=synth.__doc__.splitlines()[0],
+                              allow_abbrev=False)
   p.add_argument("--output_dir", required=True)
   p.add_argument("--preset", default=synth.DEFAULT_PRESET,
                  help="; ".join(f"{name}: {preset.summary}" for name, preset in synth.PRESETS.items()))
@@ -78,6 +79,14 @@ def parse_args(argv) -> tuple[synth.SynthConfig, str]:
 
 
 def main(argv: list[str]) -> int:
+  """`gcml synth`: generates a world and prints its figures.
+
+  Args:
+    argv: the flags after `gcml synth`.
+
+  Returns:
+    The exit status (0).
+  """
   logs.setup()
   config, output_dir = parse_args(argv)
   stats = synth.generate(config, output_dir)

@@ -35,6 +35,16 @@ def tf_config(hosts: Sequence[str] | str, index: int, ps: Sequence[str] | str = 
               chief: str | None = None, task_type: str = "worker") -> dict:
   """The TF_CONFIG dict of task `task_type`:`index` in the cluster.
 
+  Args:
+    hosts: the worker HOST:PORTs (a list, or comma-separated).
+    index: the task's index among its type.
+    ps: the parameter server HOST:PORTs.
+    chief: the chief's HOST:PORT, or None (worker 0 is chief).
+    task_type: worker, ps, chief or evaluator.
+
+  Returns:
+    {"cluster": {...}, "task": {"type": ..., "index": ...}}.
+
   Raises:
     ValueError: no workers, bad HOST:PORT, unknown task type, index out of range.
   """
@@ -56,7 +66,16 @@ def tf_config(hosts: Sequence[str] | str, index: int, ps: Sequence[str] | str = 
 
 
 def main(argv: list[str]) -> int:
-  p = argparse.ArgumentParser(prog="python -m launch.tf_config", description=__doc__.splitlines()[0])
+  """Prints the TF_CONFIG JSON of one task.
+
+  Args:
+    argv: the flags.
+
+  Returns:
+    The exit status (2 for a bad cluster).
+  """
+  p = argparse.ArgumentParser(prog="python -m launch.tf_config",
+                              description=__doc__.splitlines()[0], allow_abbrev=False)
   p.add_argument("--hosts", required=True, help="comma-separated worker HOST:PORT list")
   p.add_argument("--index", type=int, required=True)
   p.add_argument("--ps", default="", help="comma-separated parameter server HOST:PORT list")

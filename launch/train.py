@@ -15,41 +15,21 @@ frame-level files (`--train_data`, modalities from their feature lists);
 """
 
 import argparse
-import dataclasses
 import logging
 import sys
-import typing
 
 import model  # noqa: F401  pylint: disable=unused-import  (TF_USE_LEGACY_KERAS before TensorFlow)
 from launch import logs
 from pipelines import config_flags, runner
-from pipelines.config_flags import attribute_help
+from pipelines.config_flags import attribute_help  # noqa: F401  (tests/launch/test_train_help.py)
 
 # The network's fields that have a flag (the rest keep the preset's network).
 _MODEL_FLAGS = ("modalities", "hidden_units", "embedding_dim", "fusion", "tower", "input_norm",
                 "dropout")
-# Switches: given means True; not given keeps the preset's value.
-_SWITCHES = ("deterministic", "cluster_masking")
 
 
-def _flag_types() -> dict[str, type]:
-  """Flag name -> argparse type, one per TrainConfig field (and the network's `_MODEL_FLAGS`)."""
-  from model.config import EmbeddingModelConfig  # pylint: disable=import-outside-toplevel
-  from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
-
-  train_types = typing.get_type_hints(TrainConfig)
-  model_types = typing.get_type_hints(EmbeddingModelConfig)
-  types = {f.name: config_flags.flag_type(train_types[f.name])[0]
-           for f in dataclasses.fields(TrainConfig) if f.name != "model"}
-  types.update({name: config_flags.flag_type(model_types[name])[0] for name in _MODEL_FLAGS})
-  return {name: kind for name, kind in types.items() if name not in _SWITCHES}
-
-
-# Flags whose value maps 1:1 to a config field; None = not given (the preset's value).
-_FIELDS = _flag_types()
-
-
-def _default_text(name: str) -> str:
+def _preset_text(name: str) -> str:
+  """What the demo preset gives a flag that is not given, for `--help`."""
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
   config = TrainConfig.from_flags(preset="demo")
   value = getattr(config.model if hasattr(config.model, name) else config, name, None)
@@ -61,24 +41,38 @@ def _default_text(name: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
+  """`gcml train`'s parser: a flag per TrainConfig field and per network field it exposes.
+
+  Every flag defaults to None: a flag not given keeps the preset's value
+  (`--help` shows the demo preset's).
+
+  Returns:
+    The parser.
+  """
   from model.config import EmbeddingModelConfig  # pylint: disable=import-outside-toplevel
   from model import train_presets  # pylint: disable=import-outside-toplevel
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
 
-  helps = attribute_help(TrainConfig, EmbeddingModelConfig)
-  p = argparse.ArgumentParser(prog="gcml train", description=__doc__.splitlines()[0])
-  for name, kind in _FIELDS.items():
-    p.add_argument(f"--{name}", type=kind, default=None,
-                   help=helps.get(name, "").replace("%", "%%") + _default_text(name))
-  for name in _SWITCHES:
-    p.add_argument(f"--{name}", action="store_true", default=None,
-                   help=helps.get(name, "").replace("%", "%%"))
+  p = argparse.ArgumentParser(prog="gcml train", description=__doc__.splitlines()[0],
+                              allow_abbrev=False)
+  config_flags.add_override_flags(p, [(TrainConfig, None), (EmbeddingModelConfig, _MODEL_FLAGS)],
+                                  _preset_text)
   p.add_argument("--preset", choices=tuple(train_presets.PRESETS), default="demo",
                  help="the network and per-mode values to start from (model/train_presets.py)")
   p.add_argument("--export_only", action="store_true",
                  help="export model_dir/export (the best validation step, else the latest "
                  "checkpoint) and exit")
   return p
+
+
+def _config_flag_names() -> tuple[str, ...]:
+  """The flags that set a TrainConfig (or network) field, in `--help` order."""
+  return tuple(a.dest for a in parser()._actions  # pylint: disable=protected-access
+               if a.option_strings and a.dest not in ("help", "preset", "export_only"))
+
+
+# Flags whose value maps 1:1 to a config field; None = not given (the preset's value).
+_FIELDS = _config_flag_names()
 
 
 def config_from_argv(argv: list[str], read_inputs: bool = True):
@@ -94,8 +88,7 @@ def config_from_argv(argv: list[str], read_inputs: bool = True):
     (TrainConfig, the parsed argparse namespace).
   """
   args = runner.parse_flags(parser(), argv)
-  explicit = {k: getattr(args, k) for k in (*_FIELDS, *_SWITCHES)
-              if getattr(args, k) is not None}
+  explicit = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
   return config_from_values(args.preset, explicit, read_inputs), args
 
 
@@ -127,6 +120,14 @@ def config_from_values(preset: str, explicit: dict, read_inputs: bool = True):
 
 
 def main(argv: list[str]) -> int:
+  """`gcml train`: trains (or, with `--export_only`, exports) and says where the model is.
+
+  Args:
+    argv: the flags after `gcml train`.
+
+  Returns:
+    The exit status (0; errors are raised and reported by `launch.main`).
+  """
   logs.setup()
   config, args = config_from_argv(argv)
   from model import strategies, trainer

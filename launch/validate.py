@@ -7,6 +7,14 @@ from pipelines.validate import stage as validate
 
 
 def main(argv: list[str]) -> int:
+  """`gcml validate`: the stage's `run` on the command line.
+
+  Args:
+    argv: the flags after `gcml validate`.
+
+  Returns:
+    The exit status (0; errors are raised and reported by `launch.main`).
+  """
   logs.setup()
   validate.run(argv)
   return 0

@@ -25,6 +25,7 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pipelines.io import modalities as modalities_lib
@@ -62,7 +63,14 @@ GROUPS = {"edges": EdgeFlags, "modalities": ModalityFlags}
 
 
 def modalities_field(**kwargs) -> Any:
-  """A config's `modalities` field: None (detect) by default, parsed from name:dim,..."""
+  """A config's `modalities` field: None (detect) by default, parsed from name:dim,...
+
+  Args:
+    **kwargs: more `dataclasses.field` arguments.
+
+  Returns:
+    The field.
+  """
   return dataclasses.field(default=None, metadata={"parse": modalities_lib.parse_flag}, **kwargs)
 
 
@@ -100,7 +108,14 @@ def attribute_help(*classes) -> dict[str, str]:
 
 
 def flag_type(annotation) -> tuple[type, tuple | None]:
-  """(argparse type, choices) of an annotation; `X | None` is X."""
+  """The argparse type and choices of a field's annotation; `X | None` is X.
+
+  Args:
+    annotation: the field's type (`int`, `str | None`, `Literal["a", "b"]`, ...).
+
+  Returns:
+    (argparse type: int, float, str or bool, else str; the Literal's choices or None).
+  """
   if typing.get_origin(annotation) in (typing.Union, types.UnionType):
     annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
   if typing.get_origin(annotation) is Literal:
@@ -153,6 +168,45 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple = ()) -> None:
                         help=(text + shown) or None, **kwargs)
 
 
+def add_override_flags(parser: argparse.ArgumentParser, sources: list,
+                       default_text: Callable[[str], str] = lambda name: "") -> tuple[str, ...]:
+  """Adds flags that override a preset: every default is None (not given).
+
+  A command whose config starts from a preset (`gcml train --preset=NAME`)
+  applies only the flags the user gave, so none may have a default of its
+  own; `default_text` says in `--help` what the preset gives instead. A
+  `bool` field is a switch (given: True). A field whose type is a dataclass
+  (a nested config) gets no flag; its own flags come from its own source.
+
+  Args:
+    parser: the command's parser.
+    sources: (config dataclass, the names of its fields that get a flag, in
+      order, or None for every field in the dataclass's order) pairs.
+    default_text: flag name -> the text after its help (the preset's value);
+      not called for switches.
+
+  Returns:
+    The flag names, in order.
+  """
+  helps = attribute_help(*(cls for cls, _ in sources))
+  names = []
+  for cls, wanted in sources:
+    hints = typing.get_type_hints(cls)
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    for field in (fields.values() if wanted is None else [fields[n] for n in wanted]):
+      if dataclasses.is_dataclass(hints[field.name]):
+        continue
+      kind = flag_type(hints[field.name])[0]
+      text = helps.get(field.name, "").replace("%", "%%")
+      if kind is bool:
+        parser.add_argument(f"--{field.name}", action="store_true", default=None, help=text)
+      else:
+        parser.add_argument(f"--{field.name}", type=kind, default=None,
+                            help=text + default_text(field.name).replace("%", "%%"))
+      names.append(field.name)
+  return tuple(names)
+
+
 def config_from_args(cls, args: argparse.Namespace, **values):
   """Builds `cls` from parsed flags (`metadata` parsers applied) and `values`.
 
@@ -175,8 +229,19 @@ def config_from_args(cls, args: argparse.Namespace, **values):
 
 
 def stage_parser(prog: str, doc: str, cls, skip: tuple = ()) -> argparse.ArgumentParser:
-  """A stage's parser: its description (the docstring's first line) and its config's flags."""
-  parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+  """A stage's parser: its description (the docstring's first line) and its config's flags.
+
+  Args:
+    prog: `gcml <stage>`.
+    doc: the stage module's docstring.
+    cls: the stage's config dataclass.
+    skip: field names that get no flag.
+
+  Returns:
+    The parser (prefixes of flags are not taken as the flags: `allow_abbrev=False`).
+  """
+  parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0],
+                                   allow_abbrev=False)
   add_flags(parser, cls, skip)
   return parser
 

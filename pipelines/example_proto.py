@@ -59,7 +59,11 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
 
 @functools.cache
 def example_class():
-  """The `Example` message class (a new private descriptor pool, built once)."""
+  """The `Example` message class (a new private descriptor pool, built once).
+
+  Returns:
+    The protobuf message class of `tensorflow.Example`.
+  """
   pool = descriptor_pool.DescriptorPool()
   pool.Add(_file())
   return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.Example"))

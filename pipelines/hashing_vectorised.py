@@ -99,7 +99,14 @@ def blake2b64_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def blake2b64_batch(messages) -> np.ndarray:
-  """BLAKE2b-64 of each bytes message, as `hashing.blake2b64` (uint64 array)."""
+  """BLAKE2b-64 of each bytes message, as `hashing.blake2b64`.
+
+  Args:
+    messages: bytes values.
+
+  Returns:
+    A uint64 array, one hash per message.
+  """
   messages = list(messages)
   lengths = np.fromiter(map(len, messages), np.int64, len(messages))
   short = lengths <= _BLOCK
@@ -118,6 +125,12 @@ def encoded(values) -> np.ndarray:
 
   Ids never hold NUL (control characters are refused), so numpy's NUL padding
   loses nothing.
+
+  Args:
+    values: ids or other key parts.
+
+  Returns:
+    The bytes array.
   """
   return np.array([str(v).encode("utf-8") for v in values], dtype=bytes)
 
@@ -150,7 +163,14 @@ def keys(n: int, *parts) -> tuple:
 
 
 def blake2b64_strings(values: np.ndarray) -> np.ndarray:
-  """`hashing.blake2b64` of each element of a numpy bytes array (e.g. `split.split_hash`)."""
+  """`hashing.blake2b64` of each element of a numpy bytes array (e.g. `split.split_hash`).
+
+  Args:
+    values: a numpy bytes array.
+
+  Returns:
+    A uint64 array.
+  """
   block, lengths = keys(len(values), values)
   out = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
   for i in np.flatnonzero(lengths > _BLOCK).tolist():
@@ -159,7 +179,15 @@ def blake2b64_strings(values: np.ndarray) -> np.ndarray:
 
 
 def below(values: np.ndarray, bound: float) -> np.ndarray:
-  """Whether each uint64 is < `bound` (a float >= 0), compared exactly as Python compares."""
+  """Whether each uint64 is < `bound` (a float >= 0), compared exactly as Python compares.
+
+  Args:
+    values: a uint64 array.
+    bound: the bound.
+
+  Returns:
+    A bool array.
+  """
   limit = math.ceil(bound)
   if limit > 2**64 - 1:
     return np.ones(len(values), bool)
@@ -167,7 +195,16 @@ def below(values: np.ndarray, bound: float) -> np.ndarray:
 
 
 def hash64(n: int, seed: int, *parts) -> np.ndarray:
-  """`hashing.hash64(seed, *parts)` for n keys (parts as in `keys`), uint64."""
+  """`hashing.hash64(seed, *parts)` for n keys.
+
+  Args:
+    n: the number of keys.
+    seed: the run's seed.
+    *parts: as in `keys`.
+
+  Returns:
+    A uint64 array.
+  """
   block, lengths = keys(n, seed, *parts)
   out = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
   for i in np.flatnonzero(lengths > _BLOCK).tolist():
@@ -177,18 +214,47 @@ def hash64(n: int, seed: int, *parts) -> np.ndarray:
 
 
 def uniform(n: int, seed: int, *parts) -> np.ndarray:
-  """`hashing.uniform` for n keys: (h + 0.5) / 2**64 in float64."""
+  """`hashing.uniform` for n keys: (h + 0.5) / 2**64 in float64.
+
+  Args:
+    n: the number of keys.
+    seed: the run's seed.
+    *parts: as in `keys`.
+
+  Returns:
+    A float64 array in (0, 1).
+  """
   return (hash64(n, seed, *parts).astype(np.float64) + 0.5) / _SCALE
 
 
 def pick(size, n: int, seed: int, *parts) -> np.ndarray:
-  """`hashing.pick(size, seed, *parts)` for n keys (size: int or (n,) array)."""
+  """`hashing.pick(size, seed, *parts)` for n keys.
+
+  Args:
+    size: the number of choices, an int or an (n,) array.
+    n: the number of keys.
+    seed: the run's seed.
+    *parts: as in `keys`.
+
+  Returns:
+    An int64 array of indices.
+  """
   size = np.asarray(size, np.int64)
   return np.minimum(size - 1, (uniform(n, seed, *parts) * size).astype(np.int64))
 
 
 def weighted_key(weight, n: int, seed: int, *parts) -> np.ndarray:
-  """`hashing.weighted_key` for n keys: -log(u) / w, with `math.log` as the scalar code."""
+  """`hashing.weighted_key` for n keys: -log(u) / w, with `math.log` as the scalar code.
+
+  Args:
+    weight: the weights, a float or an (n,) array.
+    n: the number of keys.
+    seed: the run's seed.
+    *parts: as in `keys`.
+
+  Returns:
+    A float64 array of keys.
+  """
   logs = np.fromiter(map(math.log, uniform(n, seed, *parts).tolist()), np.float64, n)
   return -logs / np.asarray(weight, np.float64)
 
@@ -198,11 +264,27 @@ _NIBBLE_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
 
 
 def hex16(values: np.ndarray) -> np.ndarray:
-  """f"{v:016x}" of each uint64, as a numpy bytes array ('S16')."""
+  """f"{v:016x}" of each uint64, as a numpy bytes array ('S16').
+
+  Args:
+    values: a uint64 array.
+
+  Returns:
+    The hex digits.
+  """
   nibbles = (values.astype(np.uint64)[:, None] >> _NIBBLE_SHIFTS) & np.uint64(15)
   return np.ascontiguousarray(_HEX[nibbles]).view("S16").reshape(len(values))
 
 
 def order_key(n: int, seed: int, *parts) -> np.ndarray:
-  """`hashing.order_key` for n keys, as a numpy bytes array ('S16')."""
+  """`hashing.order_key` for n keys, as a numpy bytes array ('S16').
+
+  Args:
+    n: the number of keys.
+    seed: the run's seed.
+    *parts: as in `keys`.
+
+  Returns:
+    The sort keys.
+  """
   return hex16(hash64(n, seed, "order", *parts))

@@ -85,11 +85,25 @@ def parse_flags(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
 
 
 def unknown_argument(parser: argparse.ArgumentParser, arg: str, beam: bool) -> InputError:
-  """The one-line error for an unknown argument: the closest flag, else where to look."""
+  """The one-line error for an unknown argument: the closest flag, else where to look.
+
+  Every gcml parser has `allow_abbrev=False`, so a flag's prefix (`--ndcg` for
+  `--ndcg_k`) is unknown too; the one flag it starts is the suggestion.
+
+  Args:
+    parser: the command's argument parser.
+    arg: the first argument that parser (and Beam's, for a stage) did not take.
+    beam: whether Beam's pipeline options are looked at for a suggestion too.
+
+  Returns:
+    The InputError to raise.
+  """
   if not arg.startswith("--"):
     return InputError(f"unexpected argument {arg!r} (flags are --name=value)")
   name = arg.split("=", 1)[0]
-  close = (difflib.get_close_matches(name, _flag_names(parser), n=1, cutoff=0.75)
+  started = [flag for flag in _flag_names(parser) if flag.startswith(name)]
+  close = ((started if len(started) == 1 else [])
+           or difflib.get_close_matches(name, _flag_names(parser), n=1, cutoff=0.75)
            or (beam and difflib.get_close_matches(name, _flag_names(_beam_parser()), n=1,
                                                   cutoff=0.85)))
   hint = f"; did you mean {close[0]}?" if close else f"; see {parser.prog} --help"
@@ -97,7 +111,17 @@ def unknown_argument(parser: argparse.ArgumentParser, arg: str, beam: bool) -> I
 
 
 def pipeline_options(pipeline_args: list[str]) -> PipelineOptions:
-  """Builds PipelineOptions from the arguments the pipeline itself did not take."""
+  """Builds PipelineOptions from the arguments the stage itself did not take.
+
+  The DirectRunner is the default; on Dataflow, `--setup_file` is this
+  checkout's setup.py unless given (or a container image is).
+
+  Args:
+    pipeline_args: the Beam options (`--runner=...`).
+
+  Returns:
+    The PipelineOptions.
+  """
   options = PipelineOptions(pipeline_args)
   standard = options.view_as(StandardOptions)
   if not standard.runner:
@@ -111,11 +135,30 @@ def pipeline_options(pipeline_args: list[str]) -> PipelineOptions:
 
 
 def is_dry_run(options: PipelineOptions) -> bool:
+  """Whether the options ask only to build and validate the job graph (`--dry_run=True`).
+
+  Args:
+    options: the pipeline's options.
+
+  Returns:
+    True for a dry run.
+  """
   return bool(options.get_all_options().get("dry_run"))
 
 
 def run(pipeline: beam.Pipeline, what: str):
-  """Runs `pipeline` to completion; user-data failures become InputError."""
+  """Runs `pipeline` to completion; user-data failures become InputError.
+
+  Args:
+    pipeline: the built pipeline.
+    what: the command (`gcml validate`), named in errors and logs.
+
+  Returns:
+    The runner's PipelineResult.
+
+  Raises:
+    InputError: a file that could not be read or decoded (one line).
+  """
   try:
     result = pipeline.run()
     result.wait_until_finish()

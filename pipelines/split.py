@@ -162,6 +162,9 @@ def check_same(recorded: dict | None, test_fraction: float, what: str,
     validation_fraction: also compared when given (stages that hold out
       validation items; evaluation needs only the test part to agree).
 
+  Returns:
+    None; the input agrees (or records no split).
+
   Raises:
     InputError: the input was made with another scheme or other fractions.
   """

@@ -49,16 +49,44 @@ STAGE = "cluster"
 
 
 def tie_hash(seed: int, rep: str) -> int:
-  """The seeded tie-break hash of a node (by its representative item id)."""
+  """The seeded tie-break hash of a node (by its representative item id).
+
+  Args:
+    seed: the run's seed.
+    rep: the node's representative item id.
+
+  Returns:
+    BLAKE2b-64 of `seed:rep`.
+  """
   return hashing.blake2b64(f"{seed}:{rep}".encode("utf-8"))
 
 
 def linkage_weight(linkage: str, value: float, size_a: int, size_b: int) -> float:
-  """The weight a node compares when it picks its best neighbour."""
+  """The weight a node compares when it picks its best neighbour.
+
+  Args:
+    linkage: max, average or sum.
+    value: the combined weight of the edges between the two nodes.
+    size_a: the first node's items.
+    size_b: the second node's items.
+
+  Returns:
+    `value`, divided by `size_a * size_b` for average linkage.
+  """
   return value / (size_a * size_b) if linkage == "average" else value
 
 
 def within_cap(cap: int, size_a: int, size_b: int) -> bool:
+  """Whether two nodes may merge under `--max_cluster_size`.
+
+  Args:
+    cap: the largest cluster allowed (0: no cap).
+    size_a: the first node's items.
+    size_b: the second node's items.
+
+  Returns:
+    True when there is no cap or the merged node fits it.
+  """
   return not cap or size_a + size_b <= cap
 
 
@@ -67,6 +95,12 @@ def node_bound(file_sizes: list[int]) -> int:
 
   A text edge line takes at least 4 bytes (`a,b` and a newline) and a
   TFRecord edge more, and a line names at most 2 new ids.
+
+  Args:
+    file_sizes: the edge files' sizes in bytes (content sizes for compressed files).
+
+  Returns:
+    The bound (at least 2).
   """
   return max(2, sum(size // 2 + 1 for size in file_sizes))
 
@@ -76,6 +110,12 @@ def jump_passes(nodes: int) -> int:
 
   A node at depth d (distance to its root) is resolved after
   floor(log2(d)) + 1 passes, and d <= nodes - 1.
+
+  Args:
+    nodes: the number of nodes.
+
+  Returns:
+    The passes (at least 1).
   """
   return max(1, (max(2, nodes) - 1).bit_length())
 
@@ -86,6 +126,14 @@ def round_jump_passes(first_round_nodes: int, levels: int, cap: int = 0) -> list
   Without a cap every node with an edge has a best neighbour, so it joins a
   component of 2 or more and each round at least halves the nodes with edges.
   With a cap a node can keep its edges unmerged, so the bound stays.
+
+  Args:
+    first_round_nodes: a bound on the first round's nodes (`node_bound`).
+    levels: the number of rounds.
+    cap: `--max_cluster_size` (0: none).
+
+  Returns:
+    Pointer-jumping passes per round.
   """
   return [jump_passes(first_round_nodes if cap else max(2, first_round_nodes >> r))
           for r in range(levels)]

@@ -25,7 +25,15 @@ _NONE = np.iinfo(np.int64).max
 
 
 def item_ranks(ids: list[str], seed: int) -> np.ndarray:
-  """Tie rank of every item: its position in (tie_hash, id) order; ids are sorted."""
+  """Tie rank of every item: its position in (tie_hash, id) order.
+
+  Args:
+    ids: the item ids, sorted.
+    seed: the run's seed.
+
+  Returns:
+    An int64 rank per item.
+  """
   hashes = np.fromiter((tie_hash(seed, x) for x in ids), dtype=np.uint64, count=len(ids))
   order = np.argsort(hashes, kind="stable")
   ranks = np.empty(len(ids), np.int64)
@@ -34,7 +42,15 @@ def item_ranks(ids: list[str], seed: int) -> np.ndarray:
 
 
 def exact_group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-  """Correctly rounded sum of each group values[starts[i]:starts[i+1]] (math.fsum)."""
+  """Correctly rounded sum of each group values[starts[i]:starts[i+1]] (math.fsum).
+
+  Args:
+    values: the values, grouped.
+    starts: each group's first index, increasing.
+
+  Returns:
+    One sum per group.
+  """
   counts = np.diff(starts, append=len(values))
   out = values[starts].copy()
   two = counts == 2
@@ -56,7 +72,15 @@ def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: i
                 how: str):
   """Combines values of equal (lo, hi) pairs by `max` or exact `sum`.
 
-  Returns (lo, hi, combined, occurrences), sorted by (lo, hi).
+  Args:
+    lo: each pair's smaller node.
+    hi: each pair's larger node.
+    values: each pair's value.
+    num_nodes: the number of nodes (bounds lo and hi).
+    how: `max` or `sum`.
+
+  Returns:
+    (lo, hi, combined, occurrences), sorted by (lo, hi).
   """
   m = len(lo)
   if m == 0:
@@ -83,7 +107,21 @@ def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: i
 
 
 def best_neighbours(k, a, b, value, size, node_rank, linkage, cap):
-  """Best neighbour of each of k nodes (itself when it has none) and a has-one mask."""
+  """Best neighbour of each of k nodes (itself when it has none) and a has-one mask.
+
+  Args:
+    k: the number of nodes.
+    a: each edge's first node.
+    b: each edge's second node.
+    value: each edge's combined weight.
+    size: each node's items.
+    node_rank: each node's tie rank.
+    linkage: max, average or sum.
+    cap: `--max_cluster_size` (0: none).
+
+  Returns:
+    (best neighbour per node, whether the node has one).
+  """
   weight = value / (size[a] * size[b]) if linkage == "average" else value
   if cap:
     ok = size[a] + size[b] <= cap
@@ -104,7 +142,18 @@ def best_neighbours(k, a, b, value, size, node_rank, linkage, cap):
 
 
 def components(best, has, rep, size, cap):
-  """Cluster root of every node (pointer jumping), with the size cap applied."""
+  """Cluster root of every node (pointer jumping), with the size cap applied.
+
+  Args:
+    best: each node's best neighbour (`best_neighbours`).
+    has: whether it has one.
+    rep: each node's representative item (index).
+    size: each node's items.
+    cap: `--max_cluster_size` (0: none).
+
+  Returns:
+    Each node's root.
+  """
   idx = np.arange(len(best))
   parent = best.copy()
   mutual = has & (parent[parent] == idx)
@@ -123,7 +172,21 @@ def components(best, has, rep, size, cap):
 
 
 def affinity_round(a, b, value, size, rep, ranks, linkage, cap):
-  """One round on nodes 0..k-1. Returns (cluster of each node, contracted graph)."""
+  """One affinity round on nodes 0..k-1.
+
+  Args:
+    a: each edge's first node.
+    b: each edge's second node.
+    value: each edge's combined weight.
+    size: each node's items.
+    rep: each node's representative item (index).
+    ranks: each item's tie rank (`item_ranks`).
+    linkage: max, average or sum.
+    cap: `--max_cluster_size` (0: none).
+
+  Returns:
+    (cluster of each node, the contracted graph).
+  """
   best, has = best_neighbours(len(size), a, b, value, size, ranks[rep], linkage, cap)
   root = components(best, has, rep, size, cap)
   roots, cluster = np.unique(root, return_inverse=True)
@@ -139,6 +202,16 @@ def affinity_round(a, b, value, size, rep, ranks, linkage, cap):
 def cluster_rounds(ids: list[str], src, dst, weight, rounds: int, linkage: str = "max",
                    seed: int = 0, cap: int = 0):
   """Clusters items `ids` (sorted) linked by edges src-dst (indices into ids).
+
+  Args:
+    ids: the item ids, sorted.
+    src: each edge's first item (index into ids).
+    dst: each edge's second item.
+    weight: each edge's weight.
+    rounds: the number of rounds.
+    linkage: max, average or sum.
+    seed: the run's seed.
+    cap: `--max_cluster_size` (0: none).
 
   Returns:
     (reps, edges_left, merged): reps[r][i] is the index of the representative
@@ -165,6 +238,20 @@ def cluster_rounds(ids: list[str], src, dst, weight, rounds: int, linkage: str =
 
 def cluster(ids: list[str], src, dst, weight, levels: int, linkage: str = "max",
             seed: int = 0, cap: int = 0):
-  """`cluster_rounds` with one level per round from round 1: (reps, edges_left)."""
+  """`cluster_rounds` with one level per round from round 1.
+
+  Args:
+    ids: the item ids, sorted.
+    src: each edge's first item (index into ids).
+    dst: each edge's second item.
+    weight: each edge's weight.
+    levels: the number of levels.
+    linkage: max, average or sum.
+    seed: the run's seed.
+    cap: `--max_cluster_size` (0: none).
+
+  Returns:
+    (reps, edges_left), as `cluster_rounds` gives them.
+  """
   reps, edges_left, _ = cluster_rounds(ids, src, dst, weight, levels, linkage, seed, cap)
   return reps, edges_left

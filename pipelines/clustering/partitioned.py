@@ -27,17 +27,41 @@ TABLE, QUERY = 0, 1
 
 
 def partition_of(key: str, partitions: int) -> int:
-  """Stable partition of a str key."""
+  """Stable partition of a str key.
+
+  Args:
+    key: the key.
+    partitions: the number of partitions.
+
+  Returns:
+    The partition, CRC-32 of the key modulo `partitions`.
+  """
   return zlib.crc32(key.encode("utf-8")) % partitions
 
 
 def pair_partition(a: str, b: str, partitions: int) -> int:
-  """Stable partition of a pair of str keys."""
+  """Stable partition of a pair of str keys.
+
+  Args:
+    a: the first key.
+    b: the second key.
+    partitions: the number of partitions.
+
+  Returns:
+    The pair's partition.
+  """
   return zlib.crc32(b.encode("utf-8"), zlib.crc32(a.encode("utf-8"))) % partitions
 
 
 def chunks(records):
-  """Yields lists of at most CHUNK records."""
+  """Yields lists of at most CHUNK records.
+
+  Args:
+    records: the records, in order.
+
+  Yields:
+    Lists of at most CHUNK records.
+  """
   if not isinstance(records, list):
     records = list(records)
   for start in range(0, len(records), CHUNK):
@@ -99,19 +123,49 @@ class Exchange(beam.DoFn):
 
 
 def exchange(pcoll, label: str, key_fn, partitions: int, tag: int = QUERY, gate=None):
+  """Sends chunked records to their partitions (`Exchange`).
+
+  Args:
+    pcoll: chunked records.
+    label: the step's label.
+    key_fn: a record's key, which picks its partition.
+    partitions: the number of partitions.
+    tag: TABLE or QUERY: what the records are for the receiving side.
+    gate: a side input, a list of counts: nothing is sent unless one is
+      positive (None: always sent).
+
+  Returns:
+    (partition, (tag, records)) per chunk of each partition.
+  """
   args = [] if gate is None else [gate]
   return pcoll | label >> beam.ParDo(Exchange(key_fn, partitions, tag), *args)
 
 
 def group(label: str, *exchanged):
-  """Flatten + GroupByKey of exchanged collections: (partition, [(tag, records)])."""
+  """Flatten + GroupByKey of exchanged collections: (partition, [(tag, records)]).
+
+  Args:
+    label: the step's label.
+    *exchanged: `exchange` outputs.
+
+  Returns:
+    (partition, [(tag, records)]).
+  """
   return (tuple(exchanged)
           | f"{label}Together" >> beam.Flatten()
           | f"{label}ByPartition" >> beam.GroupByKey())
 
 
 def table_and_queries(tagged, build):
-  """Reads TABLE records into `build(records)` calls, then yields QUERY records."""
+  """Reads TABLE records into `build(records)` calls, then yields QUERY records.
+
+  Args:
+    tagged: one partition's [(tag, records)].
+    build: called with each list of TABLE records (fills the partition's table).
+
+  Yields:
+    The QUERY records, once every TABLE record is built in.
+  """
   for tag, records in tagged:
     if tag == TABLE:
       build(records)
@@ -121,5 +175,13 @@ def table_and_queries(tagged, build):
 
 
 def records_of(pcoll, label: str):
-  """Chunks -> single records."""
+  """Chunks -> single records.
+
+  Args:
+    pcoll: a collection of chunks.
+    label: the step's label.
+
+  Returns:
+    The collection of single records.
+  """
   return pcoll | label >> beam.FlatMap(lambda chunk: chunk)

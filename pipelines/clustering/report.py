@@ -130,6 +130,9 @@ def finish_summary(output_dir: str, counts: dict, settings: dict) -> dict:
     output_dir: the stage's output folder.
     counts: the run's counters (edges, rejections, rounds).
     settings: the run's settings, recorded as given.
+
+  Returns:
+    The `cluster` section.
   """
   counts = dict(counts)
   counts.pop("items", None)

@@ -26,7 +26,7 @@ import apache_beam as beam
 from pipelines.combiners import add_exact
 from pipelines.clustering.partitioned import TABLE, Chunk, chunks, exchange, group, \
     table_and_queries
-from pipelines.io.edges import Edge
+from pipelines.io.edge_records import Edge
 
 
 def _pair_key(record):

@@ -29,14 +29,31 @@ from pipelines.clustering.affinity_local import exact_group_sums
 
 
 def inverse_log_degree(degrees: np.ndarray) -> np.ndarray:
-  """1 / ln(d) per degree d >= 2, computed by `math.log` (as the Beam engine does)."""
+  """1 / ln(d) per degree d >= 2, computed by `math.log` (as the Beam engine does).
+
+  Args:
+    degrees: node degrees (>= 2 where used).
+
+  Returns:
+    1 / ln(d) per degree.
+  """
   values = np.unique(degrees)
   table = np.array([1.0 / math.log(d) if d >= 2 else 0.0 for d in values.tolist()])
   return table[np.searchsorted(values, degrees)]
 
 
 def triangles(n: int, src: np.ndarray, dst: np.ndarray):
-  """Every triangle once: edge indices (e_uv, e_wu, e_wv) and its vertices (w, u, v)."""
+  """Every triangle once: edge indices (e_uv, e_wu, e_wv) and its vertices (w, u, v).
+
+  Args:
+    n: the number of nodes.
+    src: each edge's smaller node.
+    dst: each edge's larger node.
+
+  Returns:
+    ((e_uv, e_wu, e_wv), (w, u, v), degree): edge and vertex index arrays, one
+    entry per triangle, and each node's degree.
+  """
   degree = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
   rank = np.empty(n, np.int64)
   rank[np.lexsort((np.arange(n), degree))] = np.arange(n)  # (degree, id) order
@@ -68,7 +85,17 @@ def triangles(n: int, src: np.ndarray, dst: np.ndarray):
 
 
 def similarity_weights(n: int, src: np.ndarray, dst: np.ndarray, similarity: str) -> np.ndarray:
-  """The derived weight of every edge src[i]-dst[i] (unique, src < dst) of an n-node graph."""
+  """The derived weight of every edge src[i]-dst[i] (unique, src < dst) of an n-node graph.
+
+  Args:
+    n: the number of nodes.
+    src: each edge's smaller node.
+    dst: each edge's larger node.
+    similarity: `jaccard` or `adamic_adar`.
+
+  Returns:
+    A float64 weight per edge.
+  """
   m = len(src)
   if m == 0:
     return np.zeros(0)

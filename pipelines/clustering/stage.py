@@ -20,15 +20,17 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.io import edges as edges_lib
+from pipelines.io import edge_records
 import numpy as np
 
 from pipelines.io import inputs, rejected, sharded_io, summary
 from pipelines.io.cluster_tables import writer as cluster_tables
-from pipelines import runner, split
+from pipelines import split
 from pipelines.clustering import (LINKAGES, SIMILARITIES, STAGE, choose_first_round,
                                   node_bound, round_jump_passes)
 from pipelines.clustering import affinity_local, hierarchy_beam, report
 from pipelines.io import edges_local as local_io
+from pipelines.io import stage_run
 from pipelines import config_flags
 from pipelines.clustering.config import ClusterConfig
 from pipelines.clustering import similarity_beam, similarity_local
@@ -38,21 +40,54 @@ OUTPUTS = (("assignments", ".tsv"), ("clusters", ".tsv"), ("cluster_sizes", ".ts
 
 
 def parse_args(argv) -> tuple[ClusterConfig, list]:
-  """Parses `gcml cluster`'s flags into its config and the Beam pipeline options."""
+  """Parses `gcml cluster`'s flags into its config and the Beam pipeline options.
+
+  Args:
+    argv: the command line after `gcml cluster`.
+
+  Returns:
+    (the ClusterConfig, the arguments left for Beam's pipeline options).
+
+  Raises:
+    InputError: a flag that neither the stage nor Beam knows, or a bad value (one line).
+  """
   return config_flags.parse_stage_config("gcml cluster", __doc__, ClusterConfig, argv)
 
 
 def default_partitions(sizes: list) -> int:
-  """One exchange partition per 32 MiB of input: a partition's table stays small."""
+  """One exchange partition per 32 MiB of input: a partition's table stays small.
+
+  Args:
+    sizes: the input files' sizes in bytes.
+
+  Returns:
+    The number of partitions, in [8, 4096].
+  """
   return min(4096, max(8, math.ceil(sum(sizes) / (32 << 20))))
 
 
 def file_sizes(paths: list) -> list:
+  """The sizes of files in bytes.
+
+  Args:
+    paths: the files (any Beam file system).
+
+  Returns:
+    Their sizes, in order.
+  """
   return [result.metadata_list[0].size_in_bytes for result in FileSystems.match(paths)]
 
 
 def content_bound_sizes(paths: list, sizes: list) -> list:
-  """File sizes for the node bound; compressed files count 64 times their size."""
+  """File sizes for the node bound; compressed files count 64 times their size.
+
+  Args:
+    paths: the edge files.
+    sizes: their sizes in bytes (`file_sizes`).
+
+  Returns:
+    The sizes their content is bounded by.
+  """
   return [size * (1 if CompressionTypes.detect_compression_type(path) ==
                   CompressionTypes.UNCOMPRESSED else COMPRESSED_FACTOR)
           for path, size in zip(paths, sizes)]
@@ -78,7 +113,17 @@ def _by_min_weight(min_weight: float):
 
 def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_format: str,
           passes: list, num_shards: int, partitions: int) -> None:
-  """The whole Beam job: read, split, weights, all rounds, tables, rejected records, stats."""
+  """The whole Beam job: read, split, weights, all rounds, tables, rejected records, stats.
+
+  Args:
+    pipeline: the pipeline to add the job to.
+    config: the stage's config.
+    paths: the edge files.
+    edge_format: csv, tsv or tfrecord.
+    passes: pointer-jumping passes per round.
+    num_shards: shards of each cluster table.
+    partitions: exchange partitions (`partitioned.py`).
+  """
   read = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
       paths, edge_format, config.edge_combine, STAGE, min_weight=0.0)
   graph, counted = read.edges, [read.stats]
@@ -113,6 +158,14 @@ def train_train_local(ids: list, src, dst, weight, test_fraction: float,
                       validation_fraction: float = split.VALIDATION_FRACTION):
   """Drops the edges touching a test or validation item, then the items left without an edge.
 
+  Args:
+    ids: the sorted item ids.
+    src: the edges' first endpoints (numbers into `ids`).
+    dst: their second endpoints.
+    weight: their weights.
+    test_fraction: the split's test fraction.
+    validation_fraction: the split's validation fraction.
+
   Returns:
     (ids, src, dst, weight, {count name: edges dropped}), renumbered: ids stay
     sorted, edges stay in (src, dst) order.
@@ -135,7 +188,17 @@ def train_train_local(ids: list, src, dst, weight, test_fraction: float,
 
 
 def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: int) -> dict:
-  """The in-memory engine; returns the stats under the names the Beam job uses."""
+  """The in-memory engine: the Beam job's tables and rejected records, in one process.
+
+  Args:
+    config: the stage's config.
+    paths: the edge files.
+    edge_format: csv, tsv or tfrecord.
+    num_shards: shards of each cluster table.
+
+  Returns:
+    The counts, under the names the Beam job uses.
+  """
   started = time.time()
   graph = local_io.read_edges_local(paths, edge_format, config.edge_combine, STAGE)
   counts = dict(graph.stats)
@@ -166,7 +229,14 @@ def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: 
 
 
 def run(argv=None) -> dict:
-  """Runs `gcml cluster` on its command line; returns the `cluster` section of summary.json."""
+  """Runs `gcml cluster` on its command line (`parse_args`, then `run_config`).
+
+  Args:
+    argv: the command line after `gcml cluster` (None: `sys.argv[1:]`).
+
+  Returns:
+    The `cluster` section of summary.json ({} on a Beam dry run).
+  """
   return run_config(*parse_args(argv))
 
 
@@ -181,29 +251,27 @@ def run_config(config: ClusterConfig, pipeline_args: tuple = ()) -> dict:
     The `cluster` section of summary.json ({} on a Beam dry run).
   """
   config.check()
-  edge_format = edges_lib.edge_format_of(config.edges, config.edge_format)
+  edge_format = edge_records.edge_format_of(config.edges, config.edge_format)
   paths = inputs.check_files(config.edges, "--edges", edge_format == "tfrecord")
   sizes = file_sizes(paths)
   num_shards = config.num_shards or max(1, min(1024, math.ceil(sum(sizes) / (64 << 20))))
   passes = ([config.jump_passes] * config.rounds() if config.jump_passes else
             round_jump_passes(node_bound(content_bound_sizes(paths, sizes)), config.rounds(),
                               config.max_cluster_size))
-  if config.engine == "local":
-    _prepare_output(config.output_dir)
-    counts = run_local(config, paths, edge_format, num_shards)
-  else:
-    options = runner.pipeline_options(list(pipeline_args))
-    dry_run = runner.is_dry_run(options)
-    if not dry_run:
-      _prepare_output(config.output_dir)
-    pipeline = beam.Pipeline(options=options)
+  def build_beam(pipeline):
     partitions = config.partitions or default_partitions(sizes)
     build(pipeline, config, paths, edge_format, passes, num_shards, partitions)
     logging.info("cluster (beam): %d rounds, pointer-jumping passes %s, %d partitions, "
                  "%d shards", config.rounds(), passes, partitions, num_shards)
-    runner.run(pipeline, "gcml cluster")
-    if dry_run:
-      return {}
+
+  ran = stage_run.run_engine(
+      "gcml cluster", config.engine, pipeline_args, build=build_beam,
+      run_local=lambda: run_local(config, paths, edge_format, num_shards),
+      prepare_output=lambda: _prepare_output(config.output_dir))
+  if ran.dry_run:
+    return {}
+  counts = ran.local_result
+  if counts is None:
     counts = summary.merge_stats_into_summary(config.output_dir, STAGE)
   section = report.finish_summary(config.output_dir, counts, config.settings(len(paths)))
   top = section["level_stats"][-1]

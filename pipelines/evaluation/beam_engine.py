@@ -38,9 +38,9 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from model import metrics
-from pipelines import runner
 from pipelines.io import sharded_io
 from pipelines.errors import InputError
+from pipelines.io import stage_run
 from pipelines.evaluation import beam_inputs, retrieval
 
 RESULT_NAME = ".beam-retrieval.json"
@@ -143,7 +143,17 @@ def _assemble(_, config, problems, counts, totals, database):
 
 def build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_paths,
           result_path: str):
-  """Adds the evaluation to `pipeline`; it writes its result to `result_path`."""
+  """Adds the evaluation to `pipeline`; it writes its result to `result_path`.
+
+  Args:
+    pipeline: the pipeline.
+    config: the evaluation's config.
+    embedding_paths: embedding TFRecord files.
+    edge_paths: edge files.
+    edge_format: csv, tsv or tfrecord.
+    feature_paths: feature TFRecord files.
+    result_path: the JSON file the job writes its result to.
+  """
   read = pipeline | "ReadInputs" >> beam_inputs.ReadInputs(
       embedding_paths, edge_paths, edge_format, feature_paths, config.modalities,
       config.test_fraction)
@@ -213,14 +223,13 @@ def run(config, embedding_paths, edge_paths, feature_paths, pipeline_args):
   Raises:
     InputError: an input problem (one line), or no query to score.
   """
-  options = runner.pipeline_options(list(pipeline_args))
   sharded_io.ensure_dir(config.output_dir)
   result_path = FileSystems.join(config.output_dir, RESULT_NAME)
-  pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, embedding_paths, edge_paths, config.edge_format, feature_paths,
-        result_path)
-  runner.run(pipeline, "gcml evaluate")
-  if runner.is_dry_run(options):
+  ran = stage_run.run_engine(
+      "gcml evaluate", "beam", pipeline_args,
+      build=lambda pipeline: build(pipeline, config, embedding_paths, edge_paths,
+                                   config.edge_format, feature_paths, result_path))
+  if ran.dry_run:
     return None
   with FileSystems.open(result_path) as f:
     raw = json.loads(f.read().decode("utf-8"))

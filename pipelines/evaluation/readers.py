@@ -31,6 +31,9 @@ def read_embeddings(paths, keep, rejected: collections.Counter | None = None
     rejected: counts refused vectors by reason: a kept embedding with a NaN or
       infinite value is left out and counted as `embedding_not_finite`.
 
+  Returns:
+    Item id -> float32 embedding.
+
   Raises:
     InputError: a record that is not an embedding, embeddings of different
       sizes (naming both sizes and files), or a kept id found twice (naming
@@ -157,6 +160,12 @@ def check_embeddings_split(config) -> None:
 
   The split comes from the `export` section of the `summary.json` beside each
   embeddings glob (`gcml export` copies it from the model's `split.json`).
+
+  Args:
+    config: the evaluation's config (its `embeddings` and `test_fraction`).
+
+  Raises:
+    InputError: embeddings made under another split.
   """
   for glob in filter(None, (g.strip() for g in config.embeddings.split(","))):
     path = FileSystems.join(glob.rsplit("/", 1)[0] if "/" in glob else ".",

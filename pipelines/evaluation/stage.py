@@ -54,12 +54,12 @@ import json
 import logging
 from typing import Literal
 
-from pipelines.io import edges as edges_lib
 from pipelines.io import features as features_lib
 from pipelines.io import inputs, modalities, sharded_io
 from pipelines import split
 from pipelines import config_flags
 from pipelines.errors import InputError
+from pipelines.io import stage_run
 from pipelines.evaluation import annotation, readers, report, retrieval, training_summaries
 
 
@@ -198,13 +198,30 @@ def _result(config: EvaluateConfig, extra: dict, rejected: dict, results: dict,
 
 
 def parse_args(argv) -> tuple[EvaluateConfig, list]:
-  """Parses `gcml evaluate`'s flags into its config and the Beam pipeline options."""
+  """Parses `gcml evaluate`'s flags into its config and the Beam pipeline options.
+
+  Args:
+    argv: the command line after `gcml evaluate`.
+
+  Returns:
+    (the EvaluateConfig, the arguments left for Beam's pipeline options).
+
+  Raises:
+    InputError: a flag that neither the stage nor Beam knows, or a bad value (one line).
+  """
   return config_flags.parse_stage_config("gcml evaluate", __doc__, EvaluateConfig, argv,
                                          beam_engine_only=True)
 
 
 def run(argv=None) -> dict:
-  """Runs `gcml evaluate` on its command line; returns the metrics.json dictionary."""
+  """Runs `gcml evaluate` on its command line (`parse_args`, then `run_config`).
+
+  Args:
+    argv: the command line after `gcml evaluate` (None: `sys.argv[1:]`).
+
+  Returns:
+    The metrics.json dictionary ({} for a `--dry_run=True` job graph).
+  """
   return run_config(*parse_args(argv))
 
 
@@ -220,9 +237,7 @@ def run_config(config: EvaluateConfig, pipeline_args: tuple = ()) -> dict:
   """
   config.check()
   readers.check_embeddings_split(config)
-  config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
-      config.edges, config.edge_format))
-  edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
+  config, edge_paths = stage_run.resolve_edges(config)
   embedding_paths = inputs.check_files(config.embeddings, "--embeddings", tfrecord=True,
                                         require_manifest=True)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)

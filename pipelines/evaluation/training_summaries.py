@@ -37,7 +37,14 @@ MARGIN_TAGS = ("assigned_margin_mean", "assigned_margin_std", "chosen_margin_mea
 
 
 def parse_model_dirs(values) -> dict[str, str]:
-  """`--model_dir` values (repeated and/or comma-separated, `NAME=DIR` or `DIR`) -> name: dir."""
+  """`--model_dir` values (repeated and/or comma-separated, `NAME=DIR` or `DIR`) -> name: dir.
+
+  Args:
+    values: the `--model_dir` flag values.
+
+  Returns:
+    Run name -> model folder.
+  """
   runs = {}
   for value in values or ():
     for part in filter(None, (p.strip() for p in value.split(","))):
@@ -50,7 +57,15 @@ def parse_model_dirs(values) -> dict[str, str]:
 
 
 def event_files(model_dir: str, subdir: str = "train") -> list[str]:
-  """The event files of `model_dir/subdir` (or of `model_dir` itself), in name order."""
+  """The event files of `model_dir/subdir` (or of `model_dir` itself), in name order.
+
+  Args:
+    model_dir: a training run's folder.
+    subdir: its summaries' subfolder (`train`, `eval`).
+
+  Returns:
+    The event file paths.
+  """
   for folder in (FileSystems.join(model_dir, subdir), model_dir):
     pattern = FileSystems.join(folder, "events.out.tfevents.*")
     paths = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
@@ -65,6 +80,12 @@ def read_scalars(paths) -> dict[str, list[tuple[int, float]]]:
 
   A step logged twice (a job restarted from an older checkpoint) keeps the
   value with the latest wall time (then the latest in file order).
+
+  Args:
+    paths: event files.
+
+  Returns:
+    Tag -> [(step, value)] sorted by step.
   """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   by_tag: dict[str, dict[int, tuple]] = {}
@@ -90,7 +111,14 @@ def read_scalars(paths) -> dict[str, list[tuple[int, float]]]:
 
 
 def read_runs(runs: dict[str, str]) -> dict[str, dict]:
-  """name -> {tag: [(step, value)]} for each `--model_dir` run."""
+  """name -> {tag: [(step, value)]} for each `--model_dir` run.
+
+  Args:
+    runs: run name -> model folder.
+
+  Returns:
+    Run name -> {tag: [(step, value)]}.
+  """
   return {name: read_scalars(event_files(path)) for name, path in runs.items()}
 
 
@@ -106,7 +134,15 @@ def _window_mean(points, first: bool) -> float | None:
 
 
 def margin_table(scalars: dict) -> dict | None:
-  """{"early"|"late": {tag: mean over the window}, "steps": [first, last]}; None if not GCML."""
+  """{"early"|"late": {tag: mean over the window}, "steps": [first, last]}; None if not GCML.
+
+  Args:
+    scalars: one run's scalars.
+
+  Returns:
+    {"early"
+    "late": {tag: mean over the window}, "steps": [first, last]}, or None.
+  """
   if "assigned_margin_mean" not in scalars:
     return None
   table = {}
@@ -118,7 +154,15 @@ def margin_table(scalars: dict) -> dict | None:
 
 
 def training_section(runs: dict[str, str], scalars: dict[str, dict]) -> dict:
-  """The `training` section of metrics.json."""
+  """The `training` section of metrics.json.
+
+  Args:
+    runs: run name -> model folder.
+    scalars: run name -> its scalars (`read_runs`).
+
+  Returns:
+    The section.
+  """
   out = {}
   for name, path in runs.items():
     tags = scalars[name]
@@ -135,7 +179,14 @@ def _fmt(value) -> str:
 
 
 def margin_markdown(section: dict) -> str:
-  """Markdown: the paper's Table 3 per GCML run (empty when no run has margins)."""
+  """Markdown: the paper's Table 3 per GCML run (empty when no run has margins).
+
+  Args:
+    section: the `training` section.
+
+  Returns:
+    The markdown.
+  """
   lines = ["| model | phase | steps | assigned mean | assigned std | chosen mean | chosen std "
            "| usage ratio | no semi-hard |", "|---|---|---|" + "---:|" * 6]
   rows = 0
@@ -171,7 +222,16 @@ def _png(plt, fig) -> bytes:
 
 
 def curves_png(scalars: dict[str, dict], tags: tuple, titles: tuple) -> bytes | None:
-  """One panel per tag, one line per run; None when no run logged any of the tags."""
+  """One panel per tag, one line per run; None when no run logged any of the tags.
+
+  Args:
+    scalars: run name -> its scalars.
+    tags: the tags to plot.
+    titles: each panel's title.
+
+  Returns:
+    The PNG bytes, or None.
+  """
   if not any(t in run for run in scalars.values() for t in tags):
     return None
   plt, fig, axes = _figure(len(tags))
@@ -189,7 +249,14 @@ def curves_png(scalars: dict[str, dict], tags: tuple, titles: tuple) -> bytes | 
 
 
 def charts(scalars: dict[str, dict]) -> dict[str, bytes]:
-  """File name -> PNG: usage_ratio.png (GCML runs only) and training_curves.png."""
+  """File name -> PNG: usage_ratio.png (GCML runs only) and training_curves.png.
+
+  Args:
+    scalars: run name -> its scalars.
+
+  Returns:
+    File name -> PNG bytes.
+  """
   out = {}
   usage = curves_png({n: r for n, r in scalars.items() if "usage_ratio" in r},
                      ("usage_ratio",), ("Usage ratio (chosen negative = assigned)",))

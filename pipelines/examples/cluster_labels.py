@@ -35,7 +35,14 @@ QUANTILES = (("min", 0.0), ("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.
 
 
 def quantiles(histogram: dict) -> dict:
-  """Nearest-rank quantiles of a {value: count} histogram."""
+  """Nearest-rank quantiles of a {value: count} histogram.
+
+  Args:
+    histogram: value -> count.
+
+  Returns:
+    {min, p50, p90, p99, max} ({} when empty).
+  """
   total = sum(histogram.values())
   out = {}
   if not total:
@@ -102,6 +109,13 @@ def _write_classes(kv, path):
 
 
 def classes_path(output_dir: str) -> str:
+  """
+  Args:
+    output_dir: the examples' folder.
+
+  Returns:
+    The path of `classes.tsv` in it.
+  """
   return FileSystems.join(output_dir, "classes.tsv")
 
 

@@ -33,6 +33,13 @@ CLUSTER_KEY = "/cluster"  # no modality name starts with "/"
 
 
 def level_name(level: int) -> str:
+  """
+  Args:
+    level: a triplet's level (-1: random).
+
+  Returns:
+    Its name in counts (`level_0`, ..., `random`).
+  """
   return "random" if level < 0 else f"level_{level}"
 
 
@@ -62,7 +69,17 @@ def triplet_record(ids, level: int, features_by_role, modalities, clusters=None)
 
 
 def labelled_record(item_id: str, label: int, features, modalities) -> bytes:
-  """Contract 6: `id`, each modality, and `label` (dense class index)."""
+  """Contract 6: `id`, each modality, and `label` (dense class index).
+
+  Args:
+    item_id: the item.
+    label: its dense class index.
+    features: modality name -> vector.
+    modalities: the modalities, in order.
+
+  Returns:
+    The serialized tf.train.Example.
+  """
   record = {"id": item_id, "label": [int(label)]}
   for m in modalities:
     record[m.name] = features[m.name]

@@ -37,7 +37,15 @@ class Candidates(NamedTuple):
 
 
 def pair_key(a: str, b: str) -> tuple:
-  """The key of an undirected edge: its two ids in sorted order."""
+  """The key of an undirected edge: its two ids in sorted order.
+
+  Args:
+    a: one id.
+    b: the other id.
+
+  Returns:
+    (min, max).
+  """
   return (a, b) if a < b else (b, a)
 
 

@@ -177,6 +177,15 @@ class SampleAnchors(beam.PTransform):
 
 
 def slot_hash(seed: int, anchor: str, positive: str) -> tuple:
+  """
+  Args:
+    seed: the run's seed.
+    anchor: the anchor's id.
+    positive: the positive's id.
+
+  Returns:
+    (hash, anchor, positive): the order `CapTriplets` keeps slots in.
+  """
   return (hashing.hash64(seed, "slot", anchor, positive), anchor, positive)
 
 

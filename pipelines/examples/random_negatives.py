@@ -24,7 +24,18 @@ from pipelines.examples.smart_negatives import RANDOM_LEVEL, Triplet
 
 
 def draw_rank(n: int, excluded: list[int], seed: int, anchor: str, positive: str) -> int | None:
-  """A uniform rank in [0, n) minus `excluded`; None when nothing is left."""
+  """A uniform rank in [0, n) minus `excluded`; None when nothing is left.
+
+  Args:
+    n: the number of ranks.
+    excluded: ranks not to draw (the anchor's and the positive's).
+    seed: the run's seed.
+    anchor: the anchor's id.
+    positive: the positive's id.
+
+  Returns:
+    The rank, or None.
+  """
   excluded = sorted(set(excluded))
   left = n - len(excluded)
   if left <= 0:

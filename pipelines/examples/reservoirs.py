@@ -86,6 +86,15 @@ class ParentSample(NamedTuple):
 
 
 def member_hash(seed: int, level: int, item_id: str) -> int:
+  """
+  Args:
+    seed: the run's seed.
+    level: the reservoir's level.
+    item_id: the member.
+
+  Returns:
+    The member's key; the smallest keys are the reservoir.
+  """
   return hashing.hash64(seed, "reservoir", level, item_id)
 
 

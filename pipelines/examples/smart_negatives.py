@@ -71,8 +71,102 @@ def _up(kv):
   return beam.pvalue.TaggedOutput("up", kv)
 
 
+def level0_pool_empty(anchor, sample) -> bool:
+  """Whether an anchor's level-0 pool is empty (from the cluster's size, not its sample).
+
+  Args:
+    anchor: the `positives.Anchor` (its `nbr0`: graph neighbours in its L0 cluster).
+    sample: its L0 cluster's `MemberSample`, or None.
+
+  Returns:
+    True when the cluster has no member but the anchor and its neighbours.
+  """
+  return sample is None or sample.size - 1 - anchor.nbr0 <= 0
+
+
+def upper_pool_empty(sample) -> bool:
+  """Whether a level >= 1 pool is empty: the parent has fewer than 2 non-empty children.
+
+  Args:
+    sample: the anchor's level-l cluster's `ParentSample`, or None.
+
+  Returns:
+    True when there is no sibling child to draw from.
+  """
+  return sample is None or sample.num_children < 2
+
+
+def reservoir_negative(members, skip, u: float) -> str | None:
+  """The level-0 rule: a uniform member of the reservoir outside the excluded positions.
+
+  The pool is `members` without the positions in `skip` (the anchor, its
+  reservoir neighbours and the positive); the negative is the pool's member
+  at `min(size - 1, int(u * size))`, i.e. `hashing.pick(size, ...)` when `u`
+  is `hashing.uniform(seed, "negative", 0, anchor, positive)`.
+
+  Args:
+    members: the L0 cluster's reservoir, in its order.
+    skip: the excluded positions in `members`.
+    u: the slot's uniform number in (0, 1).
+
+  Returns:
+    The negative, or None when the pool is empty (a reservoir miss).
+  """
+  size = len(members) - len(skip)
+  if not size:
+    return None
+  r = min(size - 1, int(u * size))
+  for e in sorted(skip):
+    if r >= e:
+      r += 1
+  return members[r]
+
+
+def sibling_children(anchor, sample, level: int) -> tuple[list, int]:
+  """The children of a level-l cluster other than the anchor's own, and their total size.
+
+  Args:
+    anchor: the `positives.Anchor`.
+    sample: its level-l cluster's `ParentSample`.
+    level: l >= 1.
+
+  Returns:
+    (the sibling children's samples, the sum of their sizes).
+  """
+  own = anchor.info.path[level - 1]
+  siblings = [c for c in sample.children if c.id != own]
+  return siblings, sum(c.size for c in siblings)
+
+
+def sibling_member(siblings: list, total: int, child_u: float, member_u: float) -> str:
+  """The level >= 1 rule for one draw: a sibling child by size, then a member of its sample.
+
+  Args:
+    siblings: the sibling children (`sibling_children`), in order.
+    total: their total size.
+    child_u: `uniform(seed, "negative", level, anchor, positive, "child"[, t])`.
+    member_u: `uniform(seed, "negative", level, anchor, positive[, t])`.
+
+  Returns:
+    The drawn member.
+  """
+  target = child_u * total
+  child = siblings[-1]
+  for c in siblings:
+    target -= c.size
+    if target < 0:
+      child = c
+      break
+  size = len(child.members)
+  return child.members[min(size - 1, int(member_u * size))]
+
+
 class ResolveLevel(beam.DoFn):
-  """((anchor id, Anchor), sample) -> Triplets at this level, or the anchor goes up."""
+  """((anchor id, Anchor), sample) -> Triplets at this level, or the anchor goes up.
+
+  The rules are the functions above, which the in-memory engine
+  (`examples/local/negatives.py`) applies to its batches of hashes.
+  """
 
   def __init__(self, level: int, seed: int, draws: int = DEFAULT_NEGATIVE_DRAWS):
     self._level = level
@@ -89,38 +183,35 @@ class ResolveLevel(beam.DoFn):
       yield from self._upper(anchor_id, anchor, sample, n, kv)
 
   def _level0(self, anchor_id, anchor, sample, n, kv):
-    pool = 0 if sample is None else sample.size - 1 - anchor.nbr0
-    if pool <= 0:
+    if level0_pool_empty(anchor, sample):
       yield _stat("fallback/level_0_pool_empty", n)
       yield _up(kv)
       return
-    excluded = set(anchor.res_nbrs)
-    excluded.add(anchor_id)
-    candidates = [m for m in sample.members if m not in excluded]
-    if not candidates:
+    where = {m: i for i, m in enumerate(sample.members)}
+    excluded = {where[m] for m in (anchor_id, *anchor.res_nbrs) if m in where}
+    if len(excluded) == len(sample.members):
       yield _stat("fallback/level_0_reservoir_miss", n)
       yield _up(kv)
       return
     for positive, rank in anchor.positives:
       # A graph positive inside the reservoir is in res_nbrs already; a cluster
       # positive (`cluster_positives.py`) is a member that must not be its own negative.
-      pool = [m for m in candidates if m != positive]
-      if not pool:
+      own = where.get(positive)
+      negative = reservoir_negative(sample.members, excluded if own is None else excluded | {own},
+                                    hashing.uniform(self._seed, "negative", 0, anchor_id, positive))
+      if negative is None:
         yield _stat("fallback/level_0_reservoir_miss", 1)
         yield _up((anchor_id, anchor._replace(positives=((positive, rank),))))
         continue
-      i = hashing.pick(len(pool), self._seed, "negative", 0, anchor_id, positive)
-      yield Triplet(anchor_id, positive, pool[i], 0)
+      yield Triplet(anchor_id, positive, negative, 0)
 
   def _upper(self, anchor_id, anchor, sample, n, kv):
     level = self._level
-    if sample is None or sample.num_children < 2:
+    if upper_pool_empty(sample):
       yield _stat(f"fallback/level_{level}_pool_empty", n)
       yield _up(kv)
       return
-    own = anchor.info.path[level - 1]
-    siblings = [c for c in sample.children if c.id != own]
-    total = sum(c.size for c in siblings)
+    siblings, total = sibling_children(anchor, sample, level)
     for positive, positive_rank in anchor.positives:
       draws = tuple(self._draw(siblings, total, anchor_id, positive, t)
                     for t in range(self._draws))
@@ -128,19 +219,10 @@ class ResolveLevel(beam.DoFn):
           anchor_id, positive, level, draws, tuple(anchor.info), positive_rank)))
 
   def _draw(self, siblings, total, anchor_id, positive, t):
-    """Draw t: a sibling child by size, then a uniform member of its sample."""
-    level, again = self._level, (t,) if t else ()
-    target = hashing.uniform(self._seed, "negative", level, anchor_id, positive, "child",
-                             *again) * total
-    child = siblings[-1]
-    for c in siblings:
-      target -= c.size
-      if target < 0:
-        child = c
-        break
-    i = hashing.pick(len(child.members), self._seed, "negative", level, anchor_id, positive,
-                     *again)
-    return child.members[i]
+    """Draw t of a slot: `sibling_member` with the slot's two uniforms."""
+    parts, again = (self._seed, "negative", self._level, anchor_id, positive), (t,) if t else ()
+    return sibling_member(siblings, total, hashing.uniform(*parts, "child", *again),
+                          hashing.uniform(*parts, *again))
 
 
 class SmartNegativesResult(NamedTuple):

@@ -28,9 +28,10 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.io import edges as edges_lib
 from pipelines.io import features as features_lib
 from pipelines.io import inputs, modalities, rejected, sharded_io, summary
-from pipelines import runner, split
+from pipelines import split
 from pipelines import config_flags
 from pipelines.errors import InputError
+from pipelines.io import stage_run
 from pipelines.examples import cluster_labels, items, join_features, triplets, validation_set
 from pipelines.io.cluster_tables import reader as tables
 from pipelines.examples.config import KINDS, ExamplesConfig  # noqa: F401 (the stage's config)
@@ -48,7 +49,16 @@ def _train_only(value, test_fraction, validation_fraction, name):
 
 def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignment_paths,
           levels: int):
-  """Adds the examples pipeline to `pipeline`."""
+  """Adds the examples pipeline to `pipeline`.
+
+  Args:
+    pipeline: the pipeline.
+    config: the stage's config (edge format and modalities resolved).
+    edge_paths: the edge files (none for `--kind=labels`).
+    feature_paths: the feature files.
+    assignment_paths: the cluster assignment files (none for random and validation).
+    levels: the cluster tables' levels.
+  """
   read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
       feature_paths, config.modalities, STAGE)
   train = read_features.items | "TrainItems" >> beam.FlatMap(
@@ -110,7 +120,17 @@ def _write_rejections_and_stats(config, rejections, stats):
 
 
 def parse_args(argv) -> tuple[ExamplesConfig, list]:
-  """Parses `gcml examples`' flags into its config and the Beam pipeline options."""
+  """Parses `gcml examples`' flags into its config and the Beam pipeline options.
+
+  Args:
+    argv: the command line after `gcml examples`.
+
+  Returns:
+    (the ExamplesConfig, the arguments left for Beam's pipeline options).
+
+  Raises:
+    InputError: a flag that neither the stage nor Beam knows, or a bad value (one line).
+  """
   return config_flags.parse_stage_config("gcml examples", __doc__, ExamplesConfig, argv)
 
 
@@ -141,7 +161,14 @@ def _extra(config: ExamplesConfig, levels: int) -> dict:
 
 
 def run(argv=None) -> dict:
-  """Runs `gcml examples` on its command line; returns the `examples` section of summary.json."""
+  """Runs `gcml examples` on its command line (`parse_args`, then `run_config`).
+
+  Args:
+    argv: the command line after `gcml examples` (None: `sys.argv[1:]`).
+
+  Returns:
+    The `examples` section of summary.json ({} on a Beam dry run).
+  """
   return run_config(*parse_args(argv))
 
 
@@ -161,9 +188,7 @@ def run_config(config: ExamplesConfig, pipeline_args: tuple = ()) -> dict:
                                                                      feature_paths))
   edge_paths, assignment_paths, levels = [], [], 0
   if config.kind != "labels":
-    config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
-        config.edges, config.edge_format))
-    edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
+    config, edge_paths = stage_run.resolve_edges(config)
   if config.kind not in ("random", "validation"):
     assignment_paths = tables.assignment_files(config.clusters)
     levels = tables.num_levels(assignment_paths)
@@ -173,25 +198,16 @@ def run_config(config: ExamplesConfig, pipeline_args: tuple = ()) -> dict:
       if value >= levels:
         raise InputError(f"{flag}={value} but the cluster tables have {levels} "
                          f"level(s) (l0..l{levels - 1})")
-  options = runner.pipeline_options(list(pipeline_args))
-  dry_run = runner.is_dry_run(options) and config.engine == "beam"
-  if not dry_run:
-    sharded_io.ensure_dir(config.output_dir)
-    for prefix, suffix in (("triplets", ".tfrecord"), ("examples", ".tfrecord"),
-                           (validation_set.ITEMS, ".tfrecord"), (validation_set.EDGES, ".tsv")):
-      sharded_io.remove_shards(FileSystems.join(config.output_dir, prefix), suffix)
-    stale_classes = cluster_labels.classes_path(config.output_dir)
-    if config.kind != "labels" and FileSystems.exists(stale_classes):
-      FileSystems.delete([stale_classes])
-  if config.engine == "local":
-    local_engine.run_local(config, edge_paths, feature_paths, assignment_paths, levels, STAGE)
-  else:
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, config, edge_paths, feature_paths, assignment_paths, levels)
-    runner.run(pipeline, "gcml examples")
-  if dry_run:
+  ran = stage_run.run_engine(
+      "gcml examples", config.engine, pipeline_args,
+      build=lambda pipeline: build(pipeline, config, edge_paths, feature_paths,
+                                   assignment_paths, levels),
+      run_local=lambda: local_engine.run_local(config, edge_paths, feature_paths,
+                                               assignment_paths, levels, STAGE),
+      prepare_output=lambda: _prepare_output(config))
+  if ran.dry_run:
     return {}
-  section = summary.merge_stats_into_summary(config.output_dir, STAGE, _extra(config, levels))
+  section = stage_run.write_section(config.output_dir, STAGE, _extra(config, levels))
   logging.info("examples: %s", json.dumps(section, sort_keys=True))
   if config.kind == "validation":
     print(f"examples: {section.get('validation/items', 0)} validation items with "
@@ -204,3 +220,14 @@ def run_config(config: ExamplesConfig, pipeline_args: tuple = ()) -> dict:
     print(f"examples: {section.get('triplets/total', 0)} {config.kind} triplets from "
           f"{section.get('anchors', 0)} anchors; see {config.output_dir}/summary.json")
   return section
+
+
+def _prepare_output(config: ExamplesConfig) -> None:
+  """Creates the output folder and removes earlier outputs (any shard count)."""
+  sharded_io.ensure_dir(config.output_dir)
+  for prefix, suffix in (("triplets", ".tfrecord"), ("examples", ".tfrecord"),
+                         (validation_set.ITEMS, ".tfrecord"), (validation_set.EDGES, ".tsv")):
+    sharded_io.remove_shards(FileSystems.join(config.output_dir, prefix), suffix)
+  stale_classes = cluster_labels.classes_path(config.output_dir)
+  if config.kind != "labels" and FileSystems.exists(stale_classes):
+    FileSystems.delete([stale_classes])

@@ -76,7 +76,11 @@ class AnnParams:
 
 
 def configure_faiss():
-  """One thread, no BLAS: per-query results independent of batch and machine load."""
+  """One thread, no BLAS: per-query results independent of batch and machine load.
+
+  Returns:
+    The `faiss` module, configured.
+  """
   import faiss  # pylint: disable=import-outside-toplevel
   faiss.omp_set_num_threads(1)
   faiss.cvar.distance_compute_blas_threshold = NO_BLAS

@@ -25,12 +25,9 @@ are hashed into ceil(N / batch_size) buckets, each bucket is sorted by id
 and cut into batches of at most `--batch_size`, so an item's batch depends
 only on the ids. This costs one shuffle of the features (GroupByKey).
 
-RunInference: Beam's `TFModelHandlerNumpy` loads models with
-`tf.keras.models.load_model` (through `tensorflow_hub`, not a gcml
-dependency) and feeds one stacked array; our model takes a dict of modality
-tensors through a signature, so `SignatureModelHandler` is a small
-`ModelHandler` that loads the SavedModel with `tf.saved_model.load` and
-calls `serving_default` on each fixed batch.
+RunInference: Beam's `TFModelHandlerNumpy` feeds one stacked array to a Keras
+model; ours takes a dict of modality tensors through a signature, so
+`SignatureModelHandler` calls `serving_default` on each fixed batch.
 """
 
 from __future__ import annotations
@@ -50,14 +47,15 @@ from pipelines.io import features as features_lib
 from pipelines.io import frame_validation
 from pipelines.io import inputs, modalities, rejected, related_rows
 from pipelines.export import related_ann, related_items
-from pipelines import runner
 from pipelines.io import sharded_io, summary
 from pipelines import config_flags
 from pipelines.errors import InputError
+from pipelines.io import stage_run
 from pipelines.export.saved_model import (STAGE, embed_batch, embedding_record,
                                           saved_model_path, signature_modalities, stack_batch,
                                           takes_frames)
 from pipelines.export.fixed_batches import FixedBatches
+
 
 class SignatureModelHandler(ModelHandler):
   """RunInference handler: one fixed batch -> its embeddings (np.float32 [n, d]).
@@ -88,7 +86,14 @@ class SignatureModelHandler(ModelHandler):
 
 
 def split_finite(result: PredictionResult):
-  """Embedded batch -> (id, vector) pairs; a non-finite vector goes to `rejected`."""
+  """Embedded batch -> (id, vector) pairs; a non-finite vector goes to `rejected`.
+
+  Args:
+    result: RunInference's result for one fixed batch.
+
+  Yields:
+    (item id, float32 vector), or a `rejected` tagged Rejection.
+  """
   for item_id, vector in zip(result.example, np.asarray(result.inference, np.float32)):
     if np.all(np.isfinite(vector)):
       yield item_id, vector
@@ -172,7 +177,16 @@ class ExportConfig:
 
 def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, feature_paths,
           num_shards: int, frames: bool = False):
-  """The export pipeline; `frames`: frame-level files for a temporal model."""
+  """Adds the export pipeline to `pipeline`: embed every item, write embeddings and related items.
+
+  Args:
+    pipeline: the pipeline.
+    config: the stage's config (modalities resolved).
+    model_path: the SavedModel.
+    feature_paths: the feature files.
+    num_shards: shards of each output.
+    frames: the feature files are frame-level (a temporal model's SavedModel).
+  """
   if frames:
     read = pipeline | "ReadFrameFeatures" >> frame_validation.ReadFrameFeatures(
         feature_paths, config.modalities, STAGE)
@@ -208,13 +222,30 @@ def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, featur
 
 
 def parse_args(argv) -> tuple[ExportConfig, list]:
-  """Parses `gcml export`'s flags into its config and the Beam pipeline options."""
+  """Parses `gcml export`'s flags into its config and the Beam pipeline options.
+
+  Args:
+    argv: the command line after `gcml export`.
+
+  Returns:
+    (the ExportConfig, the arguments left for Beam's pipeline options).
+
+  Raises:
+    InputError: a flag that neither the stage nor Beam knows, or a bad value (one line).
+  """
   return config_flags.parse_stage_config("gcml export", __doc__, ExportConfig, argv,
                                          beam_engine_only=True)
 
 
 def run(argv=None) -> dict:
-  """Runs `gcml export` on its command line; returns the `export` section of summary.json."""
+  """Runs `gcml export` on its command line (`parse_args`, then `run_config`).
+
+  Args:
+    argv: the command line after `gcml export` (None: `sys.argv[1:]`).
+
+  Returns:
+    The `export` section of summary.json ({} on a Beam dry run).
+  """
   return run_config(*parse_args(argv))
 
 
@@ -241,17 +272,14 @@ def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
     modalities.check_given(config.modalities, feature_paths)
   num_shards = config.num_shards or max(1, len(feature_paths))
   sharded_io.ensure_dir(config.output_dir)
-  if config.engine == "local":
-    from pipelines.export import local as export_local  # pylint: disable=import-outside-toplevel
-    counts = export_local.run_local(config, model_path, feature_paths, num_shards, frames)
-  else:
-    options = runner.pipeline_options(list(pipeline_args))
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, config, model_path, feature_paths, num_shards, frames)
-    runner.run(pipeline, "gcml export")
-    if runner.is_dry_run(options):
-      return {}
-    counts = None
+  from pipelines.export import local as export_local  # pylint: disable=import-outside-toplevel
+  ran = stage_run.run_engine(
+      "gcml export", config.engine, pipeline_args,
+      build=lambda p: build(p, config, model_path, feature_paths, num_shards, frames),
+      run_local=lambda: export_local.run_local(config, model_path, feature_paths, num_shards,
+                                               frames))
+  if ran.dry_run:
+    return {}
   from model import data_split  # pylint: disable=import-outside-toplevel
   extra = {"model": model_path, "features_glob": config.features, "top_k": config.top_k,
            "search": config.search, "num_shards": num_shards,
@@ -263,10 +291,7 @@ def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
   trained_under = data_split.model_split(model_path)
   if trained_under is not None:
     extra["split"] = trained_under
-  if counts is None:
-    section = summary.merge_stats_into_summary(config.output_dir, STAGE, extra)
-  else:
-    section = summary.update_summary(config.output_dir, STAGE, {**counts, **extra})[STAGE]
+  section = stage_run.write_section(config.output_dir, STAGE, extra, ran.local_result)
   logging.info("export: %s", section)
   print(f"export: {section.get('export/embedded_items', 0)} items embedded; "
         f"{config.output_dir}/embeddings-*.tfrecord and related-*.tsv", file=sys.stdout)

@@ -34,7 +34,14 @@ def _buffers(column: pa.Array):
 
 
 def fixed_width(column: pa.Array) -> np.ndarray:
-  """A binary array as a numpy `S<width>` array (no field may hold a NUL)."""
+  """A binary array as a numpy `S<width>` array (no field may hold a NUL).
+
+  Args:
+    column: a pyarrow binary column.
+
+  Returns:
+    The numpy array.
+  """
   offsets, data = _buffers(column)
   lengths = np.diff(offsets)
   width = max(1, int(lengths.max()) if len(lengths) else 1)
@@ -46,7 +53,14 @@ def fixed_width(column: pa.Array) -> np.ndarray:
 
 
 def parse_weights(column: pa.Array) -> np.ndarray:
-  """Weights as float64; NaN where a weight is empty or not an ASCII decimal."""
+  """Weights as float64; NaN where a weight is empty or not an ASCII decimal.
+
+  Args:
+    column: a pyarrow binary column of weights.
+
+  Returns:
+    A float64 array.
+  """
   offsets, data = _buffers(column)
   if not _NOT_WEIGHT[data[offsets[0]:offsets[-1]]].any():
     try:
@@ -64,7 +78,11 @@ def parse_weights(column: pa.Array) -> np.ndarray:
 
 
 def split_block(body: bytes, delimiter: str):
-  """(src, dst, weight) of a checked block of `src<d>dst<d>weight\\n` lines.
+  """(src, dst, weight) of a checked block of `src<d>dst<d>weight\n` lines.
+
+  Args:
+    body: the block's bytes.
+    delimiter: `,` or a tab.
 
   Returns:
     Two `S<width>` arrays and a float64 array (NaN: the line needs the

@@ -27,7 +27,7 @@ import dataclasses
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.io import edges as edges_lib
+from pipelines.io import edge_records
 from pipelines.io import sharded_io, tfrecord_files
 from pipelines.clustering import affinity_local
 from pipelines.io import csv_columns
@@ -69,11 +69,11 @@ class _Collector:
     self.weight.append(weight)
 
   def add_parsed(self, result, shown: str) -> None:
-    if isinstance(result, edges_lib.Edge):
+    if isinstance(result, edge_records.Edge):
       self.pending.append(result)
       if len(self.pending) >= 65536:
         self.flush()
-    elif result in (edges_lib.HEADER, edges_lib.BLANK):
+    elif result in (edge_records.HEADER, edge_records.BLANK):
       self.counts[f"edges/{result}_lines"] += 1
     else:
       self.rejections.append(Rejection(self.stage, result, shown))
@@ -102,6 +102,12 @@ def number_ids(names: np.ndarray):
   Ids of up to 8 bytes are packed big-endian into one integer (exact, in
   string order); longer ids are grouped by a 64-bit hash, checked for
   collisions, then the distinct ids sorted.
+
+  Args:
+    names: a numpy bytes array of ids.
+
+  Returns:
+    (sorted unique ids, index of each name).
   """
   width = names.dtype.itemsize
   if width <= 8:
@@ -133,8 +139,8 @@ def _parse_line(raw: bytes, delimiter: str):
   try:
     line = raw.decode("utf-8")
   except UnicodeDecodeError:
-    return edges_lib.NOT_UTF8, raw.decode("utf-8", errors="replace")
-  return edges_lib.parse_text_edge(line, delimiter), line
+    return edge_records.NOT_UTF8, raw.decode("utf-8", errors="replace")
+  return edge_records.parse_text_edge(line, delimiter), line
 
 
 def _slow_lines(out: _Collector, lines: list, delimiter: str) -> None:
@@ -184,12 +190,22 @@ def _read_tfrecord(out: _Collector, path: str) -> None:
     if isinstance(record, Rejection):
       out.rejections.append(record)
     else:
-      out.add_parsed(edges_lib.parse_example_edge(record), binary_record(record))
+      out.add_parsed(edge_records.parse_example_edge(record), binary_record(record))
 
 
 def read_edges_local(paths: list, edge_format: str, combine: str = "max",
                      stage: str = "validate") -> LocalEdges:
-  """Reads, validates and combines edges like `ReadEdges(min_weight=0)`."""
+  """Reads, validates and combines edges like `ReadEdges(min_weight=0)`.
+
+  Args:
+    paths: the edge files.
+    edge_format: csv, tsv or tfrecord.
+    combine: max or sum.
+    stage: the stage name, for rejections.
+
+  Returns:
+    The LocalEdges: numbered ids, edge arrays, counts and rejections.
+  """
   if combine not in ("max", "sum"):
     raise InputError(f"--edge_combine must be max or sum, got {combine!r}")
   out = _Collector(stage)
@@ -215,7 +231,7 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
   overflow = ~np.isfinite(weight)
   if overflow.any():  # as ReadEdges: one weight_sum_overflow per edge, its records not valid
     for i in np.flatnonzero(overflow).tolist():
-      out.rejections.append(edges_lib.overflow_rejection(
+      out.rejections.append(edge_records.overflow_rejection(
           stage, ids[src[i]], ids[dst[i]], int(occurrences[i])))
     valid -= int(occurrences[overflow].sum())
     src, dst, weight = src[~overflow], dst[~overflow], weight[~overflow]
@@ -227,7 +243,16 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
 
 
 def write_rejected_local(output_dir: str, stage: str, rejections: list) -> dict:
-  """Writes rejected/<stage>-*.tsv as `WriteRejected` does; returns the counts."""
+  """Writes rejected/<stage>-*.tsv as `WriteRejected` does; returns the counts.
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage name.
+    rejections: the Rejections.
+
+  Returns:
+    `rejected/<reason>` -> count.
+  """
   lines = [r.line() for r in rejections]
   sharded_io.write_sorted_shards_local(((x, x) for x in lines),
                                        rejected_prefix(output_dir, stage), ".tsv", 1)

@@ -200,7 +200,15 @@ def parse_frame_item(data: bytes, modalities=DEFAULT_FRAME_MODALITIES, id_key: s
 
 
 def shown_record(data: bytes, id_key: str = "id") -> str:
-  """A refused record as text: `id=<id> b64:...` where the id is readable, else `b64:...`."""
+  """A refused record as text: `id=<id> b64:...` where the id is readable, else `b64:...`.
+
+  Args:
+    data: the record's bytes.
+    id_key: the context feature holding the id.
+
+  Returns:
+    The text.
+  """
   from tensorflow.core.example import example_pb2  # pylint: disable=import-outside-toplevel
   from pipelines.io.rejected import binary_record  # pylint: disable=import-outside-toplevel
   seq = example_pb2.SequenceExample()

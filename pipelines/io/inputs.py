@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.io import shard_sets, sharded_io
+from pipelines.io import shard_sets
+from pipelines.io import tfrecord_frames
 from pipelines.errors import InputError
 
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfr")
@@ -81,7 +82,7 @@ def check_tfrecord(path: str) -> None:
   """
   try:
     with FileSystems.open(path, compression_type="uncompressed") as f:
-      next(sharded_io.read_tfrecords(f), None)  # an empty file holds no records: valid
+      next(tfrecord_frames.read_tfrecords(f), None)  # an empty file holds no records: valid
   except ValueError as e:
     raise InputError(f"{path} is not a TFRecord file ({e})") from None
   except Exception as e:  # pylint: disable=broad-except
@@ -100,7 +101,7 @@ def tfrecords(paths: list[str]) -> Iterator[bytes]:
   for path in paths:
     with FileSystems.open(path) as f:
       try:
-        yield from sharded_io.read_tfrecords(f)
+        yield from tfrecord_frames.read_tfrecords(f)
       except ValueError as e:
         raise InputError(f"{path}: corrupt TFRecord ({e})") from None
 

@@ -20,7 +20,8 @@ import os
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.io import sharded_io, summary, tf_example
+from pipelines.io import summary, tf_example
+from pipelines.io import tfrecord_frames
 from pipelines.errors import InputError
 from pipelines.io.modality_spec import canonical_order, modalities_flag, parse_modalities, same
 
@@ -49,8 +50,8 @@ def _sampled(path: str):
   """The modalities of the first SAMPLE_RECORDS readable records of one file."""
   out = []
   with FileSystems.open(path) as f:  # corrupt frames are skipped: readers count them
-    for data in sharded_io.scan_tfrecords(f):
-      mods = None if isinstance(data, sharded_io.CorruptFrame) else record_modalities(data)
+    for data in tfrecord_frames.scan_tfrecords(f):
+      mods = None if isinstance(data, tfrecord_frames.CorruptFrame) else record_modalities(data)
       if mods is not None:
         out.append(mods)
       if len(out) >= SAMPLE_RECORDS:

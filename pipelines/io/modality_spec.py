@@ -43,7 +43,14 @@ def parse_modalities(spec: str) -> tuple[Modality, ...]:
 
 
 def modalities_flag(modalities) -> str:
-  """The `--modalities` value of (name, dim) pairs: `mean_rgb:1024,mean_audio:128`."""
+  """The `--modalities` value of (name, dim) pairs.
+
+  Args:
+    modalities: (name, dim) pairs, in order.
+
+  Returns:
+    `mean_rgb:1024,mean_audio:128`.
+  """
   return ",".join(f"{name}:{dim}" for name, dim in modalities)
 
 
@@ -52,11 +59,25 @@ def canonical_order(modalities) -> tuple[Modality, ...]:
 
   A record's features have no order, so detection needs one; this one gives
   YouTube-8M's default (`mean_rgb:1024,mean_audio:128`) for its records.
+
+  Args:
+    modalities: (name, dim) pairs, in any order.
+
+  Returns:
+    The Modalities, the largest first, then by name.
   """
   return tuple(sorted((Modality(n, int(d)) for n, d in modalities),
                       key=lambda m: (-m.dim, m.name)))
 
 
 def same(a, b) -> bool:
-  """True when two sets of (name, dim) pairs name the same modalities, in any order."""
+  """Whether two sets of (name, dim) pairs name the same modalities, in any order.
+
+  Args:
+    a: (name, dim) pairs.
+    b: (name, dim) pairs.
+
+  Returns:
+    True when they are the same.
+  """
   return sorted((n, int(d)) for n, d in a) == sorted((n, int(d)) for n, d in b)

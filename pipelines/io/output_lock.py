@@ -193,6 +193,9 @@ def held(output_dir: str | None, what: str):
   Args:
     output_dir: the folder, or None.
     what: the command, for the message.
+
+  Returns:
+    A context manager; the lock is released when the block ends.
   """
   if not output_dir:
     yield

@@ -24,32 +24,58 @@ the in-memory engines.
 import dataclasses
 import io
 import os
-import struct
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from collections.abc import Iterable
 
 import apache_beam as beam
-import google_crc32c
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.io import shard_sets
+from pipelines.io.tfrecord_frames import tfrecord_frame
 
 TEXT = "text"
 TFRECORD = "tfrecord"
 
 
 def shard_index(key: str, num_shards: int) -> int:
-  """Returns the shard of `key`: CRC-32 of its UTF-8 bytes modulo `num_shards`."""
+  """The shard of a record: CRC-32 of its sort key's UTF-8 bytes modulo `num_shards`.
+
+  Args:
+    key: the record's sort key.
+    num_shards: the number of shards.
+
+  Returns:
+    The shard index in [0, num_shards).
+  """
   return zlib.crc32(key.encode("utf-8")) % num_shards
 
 
 def shard_path(prefix: str, index: int, num_shards: int, suffix: str) -> str:
+  """The file of one shard.
+
+  Args:
+    prefix: the output's path prefix (`OUT/assignments`).
+    index: the shard.
+    num_shards: the number of shards.
+    suffix: the file name's ending (`.tsv`).
+
+  Returns:
+    `prefix-00003-of-00008.tsv`.
+  """
   return f"{prefix}-{index:05d}-of-{num_shards:05d}{suffix}"
 
 
 def shard_glob(prefix: str, suffix: str) -> str:
+  """The glob matching every shard of an output, whatever its shard count.
+
+  Args:
+    prefix: the output's path prefix.
+    suffix: the file name's ending.
+
+  Returns:
+    `prefix-?????-of-?????suffix`.
+  """
   return f"{prefix}-?????-of-?????{suffix}"
 
 
@@ -58,6 +84,9 @@ def ensure_dir(directory: str) -> None:
 
   Workers writing shards of one output race to create its folder: a worker that
   loses the race (the folder appeared between its check and its `mkdirs`) goes on.
+
+  Args:
+    directory: the folder (local or any Beam file system).
   """
   if FileSystems.exists(directory):
     return
@@ -69,7 +98,12 @@ def ensure_dir(directory: str) -> None:
 
 
 def atomic_write(path: str, data: bytes) -> None:
-  """Writes `data` to `path` through a temporary file and a rename."""
+  """Writes `data` to `path` through a temporary file and a rename.
+
+  Args:
+    path: the file to write (its folder is created if needed).
+    data: the file's bytes.
+  """
   directory, name = os.path.split(path)
   ensure_dir(directory)
   tmp = FileSystems.join(directory, f".tmp-{uuid.uuid4().hex}-{name}")
@@ -85,6 +119,10 @@ def remove_shards(prefix: str, suffix: str) -> None:
 
   The manifest goes first, so a run stopped half way never leaves a manifest
   beside shards it does not describe.
+
+  Args:
+    prefix: the output's path prefix.
+    suffix: the file name's ending.
   """
   manifest = shard_sets.manifest_path(prefix)
   if FileSystems.exists(manifest):
@@ -98,7 +136,17 @@ def remove_shards(prefix: str, suffix: str) -> None:
 
 
 def write_manifest(prefix: str, suffix: str, num_shards: int, entries) -> str:
-  """Writes the set's manifest (last); entries are (file name, bytes, crc32c hex)."""
+  """Writes a shard set's manifest, after its last shard.
+
+  Args:
+    prefix: the output's path prefix.
+    suffix: the file name's ending.
+    num_shards: the number of shards.
+    entries: (file name, size in bytes, CRC-32C hex) per shard.
+
+  Returns:
+    The manifest's path.
+  """
   path = shard_sets.manifest_path(prefix)
   atomic_write(path, shard_sets.manifest_bytes(prefix, suffix, num_shards, entries))
   return path
@@ -108,89 +156,18 @@ def _entry(path: str, data: bytes) -> tuple[str, int, str]:
   return os.path.basename(path), len(data), shard_sets.crc32c_hex(data)
 
 
-def masked_crc32c(data: bytes) -> int:
-  """The masked CRC-32C of the TFRecord format."""
-  crc = google_crc32c.value(data)
-  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def tfrecord_frame(record: bytes) -> bytes:
-  """Frames one record in the TFRecord layout (length, CRCs, data)."""
-  length = struct.pack("<Q", len(record))
-  return (length + struct.pack("<I", masked_crc32c(length)) + record +
-          struct.pack("<I", masked_crc32c(record)))
-
-
-TFRECORD_BAD_DATA_CHECKSUM = "tfrecord_bad_data_checksum"
-TFRECORD_BAD_LENGTH_CHECKSUM = "tfrecord_bad_length_checksum"
-TFRECORD_TRUNCATED = "tfrecord_truncated"
-
-
-class CorruptFrame(NamedTuple):
-  """A TFRecord frame that failed its checks, `offset` bytes into the file.
-
-  `data` holds the record when only its data checksum failed (the length was
-  verified, so reading goes on after it); otherwise it is empty and nothing
-  after `offset` can be read, since the next frame cannot be found.
-  """
-  reason: str
-  offset: int
-  data: bytes = b""
-
-  def describe(self) -> str:
-    what = {TFRECORD_BAD_DATA_CHECKSUM: "bad data checksum",
-            TFRECORD_BAD_LENGTH_CHECKSUM: "bad length checksum",
-            TFRECORD_TRUNCATED: "truncated record"}[self.reason]
-    return f"{what} at byte {self.offset}"
-
-
-def scan_tfrecords(f) -> Iterator[bytes | CorruptFrame]:
-  """Yields the records of an open TFRecord file and its corrupt frames.
-
-  Streams: holds one record at a time. The length checksum is checked before
-  the length is trusted. A record whose data checksum fails is yielded as a
-  `CorruptFrame` and reading goes on; a bad length checksum or a file that
-  ends inside a frame yields a `CorruptFrame` and ends the scan.
-  """
-  pos = 0
-  while True:
-    head = f.read(12)
-    if not head:
-      return
-    if len(head) < 12:
-      yield CorruptFrame(TFRECORD_TRUNCATED, pos)
-      return
-    length, length_crc = struct.unpack("<QI", head)
-    if masked_crc32c(head[:8]) != length_crc:
-      yield CorruptFrame(TFRECORD_BAD_LENGTH_CHECKSUM, pos)
-      return
-    body = f.read(length + 4)
-    if len(body) < length + 4:
-      yield CorruptFrame(TFRECORD_TRUNCATED, pos)
-      return
-    record = body[:length]
-    if masked_crc32c(record) != struct.unpack("<I", body[length:])[0]:
-      yield CorruptFrame(TFRECORD_BAD_DATA_CHECKSUM, pos, record)
-    else:
-      yield record
-    pos += 16 + length
-
-
-def read_tfrecords(f) -> Iterator[bytes]:
-  """Yields the records of an open TFRecord file, checking both checksums.
-
-  Raises:
-    ValueError: naming the byte offset of the first truncated or corrupt record.
-  """
-  for record in scan_tfrecords(f):
-    if isinstance(record, CorruptFrame):
-      raise ValueError(record.describe())
-    yield record
-
-
 def encode_shard(records: Iterable[tuple[str, bytes | str]], record_format: str,
                  header: str | None) -> bytes:
-  """Encodes sorted records of one shard as file bytes."""
+  """Encodes the sorted records of one shard as the file's bytes.
+
+  Args:
+    records: (sort key, payload) pairs, in order.
+    record_format: `text` (payload a str, one line each) or `tfrecord` (payload bytes).
+    header: first line of a text shard, or None.
+
+  Returns:
+    The shard file's bytes.
+  """
   out = io.BytesIO()
   if record_format == TEXT:
     if header is not None:
@@ -210,7 +187,19 @@ def _sorted(records):
 def write_sorted_shards_local(records: Iterable[tuple[str, bytes | str]], prefix: str,
                               suffix: str, num_shards: int, record_format: str = TEXT,
                               header: str | None = None) -> list[str]:
-  """Writes (sort_key, payload) records exactly as `WriteSortedShards` would."""
+  """Writes (sort key, payload) records in memory, the bytes `WriteSortedShards` writes.
+
+  Args:
+    records: (sort key, payload) pairs, in any order.
+    prefix: the output's path prefix.
+    suffix: the file name's ending.
+    num_shards: the number of shards; every shard is written, empty or not.
+    record_format: `text` or `tfrecord`.
+    header: first line of every text shard, or None.
+
+  Returns:
+    The shards' paths, in shard order.
+  """
   shards = [[] for _ in range(num_shards)]
   for key, payload in records:
     shards[shard_index(key, num_shards)].append((key, payload))

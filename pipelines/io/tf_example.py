@@ -79,6 +79,9 @@ def parse(data: bytes) -> dict[str, list | np.ndarray]:
   Args:
     data: one serialized `tf.train.Example`.
 
+  Returns:
+    Feature name -> its values.
+
   Raises:
     ValueError: if `data` is not a serialized tf.train.Example.
   """

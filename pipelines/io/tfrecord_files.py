@@ -24,11 +24,11 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.io import sharded_io
+from pipelines.io import tfrecord_frames
 from pipelines.io.rejected import Rejection, binary_record
 
 
-def frame_rejection(path: str, frame: sharded_io.CorruptFrame, stage: str) -> Rejection:
+def frame_rejection(path: str, frame: tfrecord_frames.CorruptFrame, stage: str) -> Rejection:
   """The rejection of one corrupt frame of `path`.
 
   Args:
@@ -57,8 +57,8 @@ def records_or_rejections(path: str, stage: str) -> Iterator[bytes | Rejection]:
     Each record's bytes, or the `Rejection` of a corrupt frame.
   """
   with FileSystems.open(path) as f:
-    for record in sharded_io.scan_tfrecords(f):
-      if isinstance(record, sharded_io.CorruptFrame):
+    for record in tfrecord_frames.scan_tfrecords(f):
+      if isinstance(record, tfrecord_frames.CorruptFrame):
         yield frame_rejection(path, record, stage)
       else:
         yield record

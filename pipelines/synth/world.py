@@ -147,7 +147,15 @@ def _graded_partners(world: World, rng, src: np.ndarray) -> tuple[np.ndarray, np
 
 
 def edge_chunk(world: World, shard: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-  """Draws the edges of one shard: (src index, dst index, weight, level)."""
+  """Draws the edges of one shard: (src index, dst index, weight, level).
+
+  Args:
+    world: the World.
+    shard: the shard.
+
+  Returns:
+    (src index, dst index, weight, level) arrays.
+  """
   config = world.config
   per = config.num_edges // config.num_shards
   count = per + (config.num_edges % config.num_shards if shard == config.num_shards - 1 else 0)
@@ -202,5 +210,13 @@ def edge_chunk(world: World, shard: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def id_strings(world: World, index: np.ndarray) -> list[str]:
+  """
+  Args:
+    world: the World.
+    index: item indices.
+
+  Returns:
+    Their public ids.
+  """
   width = len(str(world.config.num_items - 1))
   return [f"v{k:0{width}d}" for k in world.public_ids[index].tolist()]

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from pipelines.io import sharded_io, tf_example
+from pipelines.io import tfrecord_frames
 from pipelines.synth.config import SynthConfig
 from pipelines.synth.content import features_chunk
 from pipelines.synth.frames import write_frames_shard
@@ -47,7 +48,7 @@ def _write_items(shard: int) -> dict:
     record = {"id": item_id, "labels": labels[i]}
     for name, v in vectors.items():
       record[name] = v[i]
-    out += sharded_io.tfrecord_frame(tf_example.encode(record))
+    out += tfrecord_frames.tfrecord_frame(tf_example.encode(record))
   n = config.num_shards
   sharded_io.atomic_write(
       sharded_io.shard_path(os.path.join(_OUTPUT, "features"), shard, n, ".tfrecord"), bytes(out))
@@ -68,7 +69,16 @@ def _run_task(task):
 
 
 def generate(config: SynthConfig, output_dir: str, progress=print) -> dict:
-  """Writes the world to `output_dir`; returns the statistics in synth.json."""
+  """Writes the world to `output_dir`; returns the statistics in synth.json.
+
+  Args:
+    config: the world's SynthConfig.
+    output_dir: the folder to write.
+    progress: called with a progress line every tenth of the shards (default: print).
+
+  Returns:
+    The statistics written to synth.json.
+  """
   global _WORLD, _OUTPUT
   start = time.time()
   world = make_world(config)

@@ -21,8 +21,8 @@ from pipelines.io import edges as edges_lib
 from pipelines.io import features as features_lib
 from pipelines.io import frame_features, frame_validation
 from pipelines.io import inputs, modalities, rejected, sharded_io, summary
-from pipelines import runner
 from pipelines.validate import local as validate_local
+from pipelines.io import stage_run
 from pipelines import config_flags
 
 STAGE = "validate"
@@ -76,6 +76,15 @@ class ValidateConfig:
 
 def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths,
           frame_paths=()):
+  """Adds the validation pipeline to `pipeline`: read and check, write rejected and counts.
+
+  Args:
+    pipeline: the pipeline.
+    config: the stage's config (edge format and modalities resolved).
+    edge_paths: the edge files.
+    feature_paths: the feature files.
+    frame_paths: the frame-level feature files (none: no frame-level checks).
+  """
   read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
       edge_paths, config.edge_format, config.edge_combine, STAGE)
   read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
@@ -97,12 +106,29 @@ def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_p
 
 
 def parse_args(argv) -> tuple[ValidateConfig, list]:
-  """Parses `gcml validate`'s flags into its config and the Beam pipeline options."""
+  """Parses `gcml validate`'s flags into its config and the Beam pipeline options.
+
+  Args:
+    argv: the command line after `gcml validate`.
+
+  Returns:
+    (the ValidateConfig, the arguments left for Beam's pipeline options).
+
+  Raises:
+    InputError: a flag that neither the stage nor Beam knows, or a bad value (one line).
+  """
   return config_flags.parse_stage_config("gcml validate", __doc__, ValidateConfig, argv)
 
 
 def run(argv=None) -> dict:
-  """Runs `gcml validate` on its command line; returns the `validate` section of summary.json."""
+  """Runs `gcml validate` on its command line (`parse_args`, then `run_config`).
+
+  Args:
+    argv: the command line after `gcml validate` (None: `sys.argv[1:]`).
+
+  Returns:
+    The `validate` section of summary.json ({} on a Beam dry run).
+  """
   return run_config(*parse_args(argv))
 
 
@@ -117,9 +143,7 @@ def run_config(config: ValidateConfig, pipeline_args: tuple = ()) -> dict:
     The `validate` section of summary.json ({} on a Beam dry run).
   """
   features_lib.check_max_abs(config.max_abs_feature)
-  config = dataclasses.replace(config, edge_format=edges_lib.edge_format_of(
-      config.edges, config.edge_format))
-  edge_paths = inputs.check_files(config.edges, "--edges", config.edge_format == "tfrecord")
+  config, edge_paths = stage_run.resolve_edges(config)
   feature_paths = inputs.check_files(config.features, "--features", tfrecord=True)
   config = dataclasses.replace(config, modalities=modalities.resolve(config.modalities,
                                                                      feature_paths))
@@ -128,17 +152,15 @@ def run_config(config: ValidateConfig, pipeline_args: tuple = ()) -> dict:
   config = dataclasses.replace(config, frame_modalities=config.frame_modalities or tuple(
       features_lib.Modality(frame_features.frame_name(m.name), m.dim)
       for m in config.modalities))
-  options = runner.pipeline_options(list(pipeline_args))
   sharded_io.ensure_dir(config.output_dir)
-  if config.engine == "local":
-    validate_local.run_local(config, edge_paths, feature_paths, STAGE, frame_paths)
-  else:
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, config, edge_paths, feature_paths, frame_paths)
-    runner.run(pipeline, "gcml validate")
-  if runner.is_dry_run(options) and config.engine == "beam":
+  ran = stage_run.run_engine(
+      "gcml validate", config.engine, pipeline_args,
+      build=lambda pipeline: build(pipeline, config, edge_paths, feature_paths, frame_paths),
+      run_local=lambda: validate_local.run_local(config, edge_paths, feature_paths, STAGE,
+                                                 frame_paths))
+  if ran.dry_run:
     return {}
-  section = summary.merge_stats_into_summary(config.output_dir, STAGE, {
+  section = stage_run.write_section(config.output_dir, STAGE, {
       "edges_glob": config.edges, "features_glob": config.features,
       "edge_files": len(edge_paths), "feature_files": len(feature_paths),
       "modalities": features_lib.modalities_flag(config.modalities),

@@ -113,7 +113,7 @@ def bench_beam(paths: list, workers: list) -> dict:
 
 
 def main(argv: list) -> dict:
-  p = argparse.ArgumentParser(prog="gcml bench cluster")
+  p = argparse.ArgumentParser(prog="gcml bench cluster", allow_abbrev=False)
   p.add_argument("--data_dir", default="/tmp/gcml-bench/cluster")
   p.add_argument("--local_items", type=int, default=1_000_000)
   p.add_argument("--beam_items", type=int, default=100_000)

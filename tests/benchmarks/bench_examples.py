@@ -107,7 +107,7 @@ def _output_digest(out) -> str:
 
 
 def main(argv: list[str]) -> dict:
-  p = argparse.ArgumentParser(prog="gcml bench examples")
+  p = argparse.ArgumentParser(prog="gcml bench examples", allow_abbrev=False)
   p.add_argument("--num_items", type=int, default=250_000)
   p.add_argument("--mean_degree", type=float, default=20.0)
   p.add_argument("--modalities", default="mean_rgb:64,mean_audio:16",

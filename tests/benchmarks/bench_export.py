@@ -20,7 +20,8 @@ from pipelines import synth
 
 
 def _parse(argv):
-  p = argparse.ArgumentParser(prog="gcml bench export", description=__doc__.split("\n")[0])
+  p = argparse.ArgumentParser(prog="gcml bench export", description=__doc__.split("\n")[0],
+                              allow_abbrev=False)
   p.add_argument("--num_items", type=int, default=20_000)
   p.add_argument("--runner", default="DirectRunner")
   p.add_argument("--search", default="exact", choices=("exact", "ivfpq"))

@@ -40,7 +40,8 @@ TFA_BYTES_PER_CUBE = 20.0
 
 
 def _parse(argv):
-  p = argparse.ArgumentParser(prog="gcml bench mining", description=__doc__.split("\n")[0])
+  p = argparse.ArgumentParser(prog="gcml bench mining", description=__doc__.split("\n")[0],
+                              allow_abbrev=False)
   p.add_argument("--batch_sizes", default="256,1024,2048,9600",
                  help="comma-separated numbers of triplets B")
   p.add_argument("--dim", type=int, default=256)

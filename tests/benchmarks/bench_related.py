@@ -32,7 +32,8 @@ from pipelines.export import related_ann, related_items, related_rerank
 
 
 def _parse(argv):
-  p = argparse.ArgumentParser(prog="gcml bench related", description=__doc__.split("\n")[0])
+  p = argparse.ArgumentParser(prog="gcml bench related", description=__doc__.split("\n")[0],
+                              allow_abbrev=False)
   p.add_argument("--items", type=int, default=200_000)
   p.add_argument("--dim", type=int, default=64)
   p.add_argument("--clusters", type=int, default=2000)

@@ -59,7 +59,8 @@ def _score(model_dir, model, test_x, test_y) -> dict:
 
 
 def main(argv: list[str]) -> dict:
-  p = argparse.ArgumentParser(prog="gcml bench sampler", description=__doc__.splitlines()[0])
+  p = argparse.ArgumentParser(prog="gcml bench sampler", description=__doc__.splitlines()[0],
+                              allow_abbrev=False)
   p.add_argument("--classes", type=int, default=2000)
   p.add_argument("--per_class", type=int, default=20)
   p.add_argument("--steps", type=int, default=600)

@@ -31,7 +31,7 @@ def count_unique_edges(output_dir: str) -> int:
 
 
 def main(argv: list[str]) -> dict:
-  p = argparse.ArgumentParser(prog="gcml bench synth")
+  p = argparse.ArgumentParser(prog="gcml bench synth", allow_abbrev=False)
   p.add_argument("--preset", default="planted")
   p.add_argument("--num_items", type=int, default=None, help="default 1,000,000 for planted")
   p.add_argument("--mean_degree", type=float, default=None, help="default: the preset's")

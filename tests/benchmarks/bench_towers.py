@@ -82,7 +82,7 @@ def embed(model, items: dict, modalities) -> dict:
 
 
 def main(argv: list[str]) -> dict:
-  p = argparse.ArgumentParser(prog="gcml bench towers")
+  p = argparse.ArgumentParser(prog="gcml bench towers", allow_abbrev=False)
   p.add_argument("--world", required=True, help="a gcml synth output folder")
   p.add_argument("--triplets", required=True, help="triplet TFRecord glob (contract 5)")
   p.add_argument("--validation_data", default="")

@@ -110,7 +110,8 @@ def _bench_input(kind, data, args) -> dict:
 
 
 def main(argv: list[str]) -> dict:
-  p = argparse.ArgumentParser(prog="gcml bench train", description=__doc__.splitlines()[0])
+  p = argparse.ArgumentParser(prog="gcml bench train", description=__doc__.splitlines()[0],
+                              allow_abbrev=False)
   p.add_argument("--batch_size", type=int, default=64)
   p.add_argument("--steps", type=int, default=40)
   p.add_argument("--steps_per_loop", type=int, default=20)

@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from pipelines.io import sharded_io, tf_example
+from pipelines.io import tfrecord_frames
 
 
 def write_text(path: str, lines: list[str]) -> str:
@@ -18,7 +19,7 @@ def write_tfrecord(path: str, records: list[bytes]) -> str:
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, "wb") as f:
     for r in records:
-      f.write(sharded_io.tfrecord_frame(r))
+      f.write(tfrecord_frames.tfrecord_frame(r))
   return path
 
 
@@ -27,12 +28,12 @@ def write_damaged_tfrecord(path: str, records: list[bytes], bad_checksum: int) -
 
   Returns the byte offset of the damaged record.
   """
-  frames = [bytearray(sharded_io.tfrecord_frame(r)) for r in records]
+  frames = [bytearray(tfrecord_frames.tfrecord_frame(r)) for r in records]
   frames[bad_checksum][14] ^= 0xFF  # a data byte: the length stays valid
   offset = sum(len(f) for f in frames[:bad_checksum])
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, "wb") as f:
-    f.write(b"".join(frames) + sharded_io.tfrecord_frame(b"cut short")[:20])
+    f.write(b"".join(frames) + tfrecord_frames.tfrecord_frame(b"cut short")[:20])
   return offset
 
 

@@ -104,3 +104,57 @@ def test_commands_without_beam_options_give_the_one_line_error(argv, message, ca
   from launch import main  # pylint: disable=import-outside-toplevel
   assert main.main(argv) == 2
   assert capsys.readouterr().err.strip() == message
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["evaluate", "--embeddings=e", "--edges=e.csv", "--features=f", "--ndcg=5"],
+     "gcml evaluate: error: unknown flag --ndcg; did you mean --ndcg_k?"),
+    (["validate", "--edges=e.csv", "--features=f", "--max_abs=3"],
+     "gcml validate: error: unknown flag --max_abs; did you mean --max_abs_feature?"),
+    (["train", "--train_step=5"], "gcml train: error: unknown flag --train_step; "
+     "did you mean --train_steps?"),
+    (["demo", "--train_step=5"], "gcml demo: error: unknown flag --train_step; "
+     "did you mean --train_steps?"),
+    (["synth", "--num_item=5"], "gcml synth: error: unknown flag --num_item; "
+     "did you mean --num_items?"),
+])
+def test_a_flag_prefix_is_not_taken_as_the_flag(argv, message, tmp_path, capsys):
+  """`--ndcg=5` is no abbreviation of `--ndcg_k`: argparse's prefix matching is off."""
+  from launch import main  # pylint: disable=import-outside-toplevel
+  assert main.main([*argv, f"--output_dir={tmp_path}/out"]) == 2
+  assert capsys.readouterr().err.strip() == message
+
+
+def test_override_flags_default_to_none_and_show_the_preset():
+  import argparse  # pylint: disable=import-outside-toplevel
+  import dataclasses  # pylint: disable=import-outside-toplevel
+
+  @dataclasses.dataclass
+  class Inner:
+    """Attributes:
+      width: units per layer.
+      depth: layers.
+    """
+    width: int = 4
+    depth: int = 2
+
+  @dataclasses.dataclass
+  class Outer:
+    """Attributes:
+      steps: optimizer steps.
+      fast: a switch.
+    """
+    steps: int | None = 10
+    fast: bool = False
+    inner: Inner = dataclasses.field(default_factory=Inner)
+
+  parser = argparse.ArgumentParser(allow_abbrev=False)
+  names = config_flags.add_override_flags(parser, [(Outer, None), (Inner, ("depth",))],
+                                          lambda name: f" [preset: {name}]")
+  assert names == ("steps", "fast", "depth")
+  actions = {a.dest: a for a in parser._actions}  # pylint: disable=protected-access
+  assert actions["steps"].help == "optimizer steps. [preset: steps]"
+  assert actions["fast"].help == "a switch." and "width" not in actions
+  assert vars(parser.parse_args([])) == {"steps": None, "fast": None, "depth": None}
+  assert vars(parser.parse_args(["--steps=3", "--fast"])) == {"steps": 3, "fast": True,
+                                                              "depth": None}

@@ -19,6 +19,14 @@ def split_outputs(generator, outputs: dict, counts) -> list:
 
   `stats` outputs are added to `counts`; other tags are appended to
   `outputs[tag]`.
+
+  Args:
+    generator: what the Beam function yields for one element.
+    outputs: tag -> list, appended to.
+    counts: a Counter the `stats` outputs are added to.
+
+  Returns:
+    The main outputs.
   """
   main = []
   for value in generator:
@@ -108,7 +116,16 @@ def _positive_keys(ids: list, x, y, w, config) -> np.ndarray:
 
 
 def cap_slots(anchors: list, limit: int, seed: int) -> list:
-  """`CapTriplets`: keeps the `limit` (anchor, positive) slots of smallest `slot_hash`."""
+  """`CapTriplets`: keeps the `limit` (anchor, positive) slots of smallest `slot_hash`.
+
+  Args:
+    anchors: (anchor id, Anchor) pairs.
+    limit: the slots kept.
+    seed: the run's seed.
+
+  Returns:
+    The anchors with only their kept slots.
+  """
   if sum(len(anchor.positives) for _, anchor in anchors) <= limit:
     return anchors
   a_ids = hashing_vectorised.encoded([a for a, anchor in anchors for _ in anchor.positives])
@@ -129,6 +146,15 @@ def mix_random(anchors: list, fraction: float, seed: int, counts):
 
   A slot goes random when `uniform(seed, "mix_random", anchor, positive)` <
   `fraction`; the uniforms are hashed in one batch.
+
+  Args:
+    anchors: (anchor id, Anchor) pairs.
+    fraction: `--random_fraction`.
+    seed: the run's seed.
+    counts: a Counter, added to.
+
+  Returns:
+    (anchors kept smart, anchors sent random).
   """
   a_ids = hashing_vectorised.encoded([a for a, anchor in anchors for _ in anchor.positives])
   p_ids = hashing_vectorised.encoded([p for _, anchor in anchors for p, _ in anchor.positives])

@@ -24,13 +24,30 @@ from pipelines.examples.local import inputs, item_infos, negatives, records
 
 
 def write_stats_local(output_dir: str, stage: str, counts: dict) -> None:
-  """Writes the stats file `summary.WriteStats` writes (one `[name, count]` line per name)."""
+  """Writes the stats file `summary.WriteStats` writes (one `[name, count]` line per name).
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage name.
+    counts: name -> count.
+  """
   lines = [(k, json.dumps([k, int(v)])) for k, v in counts.items()]
   sharded_io.write_sorted_shards_local(lines, summary.stats_prefix(output_dir, stage), ".jsonl", 1)
 
 
 def read_edges(config, edge_paths: list, stage: str, counts, rejections: list):
-  """`edges.ReadEdges` (min_weight 0): unique edges; counts and rejections added."""
+  """`edges.ReadEdges` (min_weight 0): unique edges; counts and rejections added.
+
+  Args:
+    config: the stage's config.
+    edge_paths: the edge files.
+    stage: the stage name.
+    counts: a Counter, added to.
+    rejections: a list, appended to.
+
+  Returns:
+    The LocalEdges.
+  """
   edges = local_io.read_edges_local(edge_paths, config.edge_format, config.edge_combine, stage)
   counts.update(edges.stats)
   if len(edges.src):

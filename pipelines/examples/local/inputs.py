@@ -47,7 +47,14 @@ def read_features_local(paths: list, modalities, stage: str,
 
 
 def text_lines(path: str):
-  """Yields the lines of a text file as Beam's text source does (bytes, no line break)."""
+  """Yields the lines of a text file as Beam's text source does (bytes, no line break).
+
+  Args:
+    path: the text file (any Beam file system, compressed or not).
+
+  Yields:
+    Each line's bytes.
+  """
   with FileSystems.open(path) as f:
     data = f.read()
   lines = data.split(b"\n")
@@ -62,6 +69,11 @@ def text_lines(path: str):
 
 def read_assignments_local(paths: list, levels: int, stage: str):
   """Reads `assignments-*.tsv` rows like `tables.ReadAssignments`.
+
+  Args:
+    paths: the assignment files.
+    levels: the tables' levels.
+    stage: the stage name, for rejections.
 
   Returns:
     (Assignment rows, ids may repeat; rejections).

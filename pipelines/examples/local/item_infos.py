@@ -21,7 +21,16 @@ from pipelines.io.rejected import Rejection
 
 
 def split_parts(ids: list, test_fraction: float, validation_fraction: float) -> list:
-  """`split.split_of` of every id ("test", "validation" or "train"), hashed in one batch."""
+  """`split.split_of` of every id ("test", "validation" or "train"), hashed in one batch.
+
+  Args:
+    ids: item ids.
+    test_fraction: the split's test fraction.
+    validation_fraction: its validation fraction.
+
+  Returns:
+    Each id's part.
+  """
   for fraction in (test_fraction, validation_fraction):
     if not 0.0 <= fraction <= 1.0:
       raise ValueError(f"split fractions must be in [0, 1], got {fraction}")
@@ -32,7 +41,18 @@ def split_parts(ids: list, test_fraction: float, validation_fraction: float) -> 
 
 
 def train_only(ids, test_fraction: float, validation_fraction: float, name: str, counts):
-  """The ids in the train split; the others are counted as `name` with {part} filled in."""
+  """The ids in the train split; the others are counted as `name` with {part} filled in.
+
+  Args:
+    ids: item ids.
+    test_fraction: the split's test fraction.
+    validation_fraction: its validation fraction.
+    name: the count's name, with `{part}`.
+    counts: a Counter, added to.
+
+  Returns:
+    The train ids.
+  """
   ids = list(ids)
   kept = []
   for item_id, part in zip(ids, split_parts(ids, test_fraction, validation_fraction)):
@@ -44,7 +64,16 @@ def train_only(ids, test_fraction: float, validation_fraction: float, name: str,
 
 
 def dense_ranks(ids, seed: int, salt: str = "rank") -> list:
-  """The ids in increasing (seeded hash, id) order: position = `DenseRanks` rank."""
+  """The ids in increasing (seeded hash, id) order: position = `DenseRanks` rank.
+
+  Args:
+    ids: item ids.
+    seed: the run's seed.
+    salt: the rank's role in the hash.
+
+  Returns:
+    The ids in rank order.
+  """
   ids = list(ids)
   hashes = hashing_vectorised.hash64(len(ids), seed, salt, hashing_vectorised.encoded(ids))
   return [i for _, i in sorted(zip(hashes.tolist(), ids))]
@@ -65,7 +94,20 @@ class LocalInfos:
 
 def item_infos(train_ids: list, rows: list, seed: int, with_tables: bool, stage: str,
                counts, rejections: list) -> LocalInfos:
-  """`items.ItemInfos`: ranks, the first row (by line) of each id, duplicate rows rejected."""
+  """`items.ItemInfos`: ranks, the first row (by line) of each id, duplicate rows rejected.
+
+  Args:
+    train_ids: the train items with features.
+    rows: the assignment rows.
+    seed: the run's seed.
+    with_tables: whether cluster tables were given.
+    stage: the stage name, for rejections.
+    counts: a Counter, added to.
+    rejections: a list, appended to.
+
+  Returns:
+    The LocalInfos.
+  """
   ids = dense_ranks(train_ids, seed)
   rank = {item_id: r for r, item_id in enumerate(ids)}
   by_id = collections.defaultdict(list)
@@ -99,7 +141,16 @@ def _member_hashes(infos: LocalInfos, seed: int, level: int) -> list:
 
 
 def l0_samples(infos: LocalInfos, seed: int, reservoir_size: int) -> dict:
-  """`reservoirs.L0Samples`: {(0, cluster): MemberSample}; sets `infos.in_res0`."""
+  """`reservoirs.L0Samples`: {(0, cluster): MemberSample}; sets `infos.in_res0`.
+
+  Args:
+    infos: the LocalInfos.
+    seed: the run's seed.
+    reservoir_size: members kept per cluster.
+
+  Returns:
+    {(0, cluster): MemberSample}.
+  """
   groups = collections.defaultdict(list)
   for item_id, path, h in zip(infos.ids, infos.paths, _member_hashes(infos, seed, 0)):
     if path is not None:
@@ -112,7 +163,18 @@ def l0_samples(infos: LocalInfos, seed: int, reservoir_size: int) -> dict:
 
 def parent_samples(infos: LocalInfos, level: int, seed: int, reservoir_size: int,
                    max_children: int) -> dict:
-  """`reservoirs.ParentSamples` for one level >= 1: {(level, cluster): ParentSample}."""
+  """`reservoirs.ParentSamples` for one level >= 1: {(level, cluster): ParentSample}.
+
+  Args:
+    infos: the LocalInfos.
+    level: the level (>= 1).
+    seed: the run's seed.
+    reservoir_size: members kept per child.
+    max_children: children kept per cluster.
+
+  Returns:
+    {(level, cluster): ParentSample}.
+  """
   children = collections.defaultdict(list)
   for item_id, path, h in zip(infos.ids, infos.paths, _member_hashes(infos, seed, level)):
     if path is not None:

@@ -1,13 +1,15 @@
 """Smart and random negatives in memory, the seeded draws hashed in batches.
 
-Each level applies `smart_negatives.ResolveLevel`'s rule to every anchor
-with its cluster's sample (level 0: a pick in the reservoir minus excluded
-ids; above: per draw a sibling child by size, then a member), with the
+Each level applies `smart_negatives.ResolveLevel`'s rules, the same functions
+(`level0_pool_empty`, `reservoir_negative`; `upper_pool_empty`,
+`sibling_children`, `sibling_member`), to every anchor with its cluster's
+sample (level 0: a pick in the reservoir minus excluded ids; above: per draw
+a sibling child by size, then a member), with the
 uniforms of all slots hashed at once by `hashing_vectorised`; the neighbour
 filter is `neighbour_filter._choose` itself on answers looked up in the
 sorted edge keys; a random negative is `random_negatives.draw_rank`'s rank,
 computed for all slots at once. The equality tests
-(`tests/examples/test_local_engine.py`) hold the draws, fall-backs and
+(`tests/pipelines/examples/test_local_engine.py`) hold the draws, fall-backs and
 counts to the Beam engine's.
 """
 
@@ -76,7 +78,14 @@ def smart_triplets(anchors: list, samples: dict, start: int, levels: int, config
 
 
 def slot_ids(anchors: list) -> tuple:
-  """(anchor ids, positive ids) of every (anchor, positive) slot, as numpy bytes arrays."""
+  """(anchor ids, positive ids) of every (anchor, positive) slot, as numpy bytes arrays.
+
+  Args:
+    anchors: (anchor id, Anchor) pairs.
+
+  Returns:
+    (anchor ids, positive ids), one entry per slot.
+  """
   pairs = [(a, p) for a, anchor in anchors for p, _ in anchor.positives]
   return (hashing_vectorised.encoded([a for a, _ in pairs]),
           hashing_vectorised.encoded([p for _, p in pairs]))
@@ -85,7 +94,7 @@ def slot_ids(anchors: list) -> tuple:
 def _level0(anchors: list, samples: dict, seed: int, triplets: list, counts) -> list:
   """`ResolveLevel(0)` for every anchor, its picks hashed in one batch.
 
-  The rule is `ResolveLevel._level0`'s: the pool is the L0 reservoir minus
+  The rule is `smart_negatives.reservoir_negative`: the pool is the L0 reservoir minus
   the anchor, its reservoir neighbours and the positive, and the negative is
   `pool[pick(len(pool), seed, "negative", 0, anchor, positive)]`. The pool is
   not built: the pick is mapped onto the reservoir by skipping the excluded
@@ -102,7 +111,7 @@ def _level0(anchors: list, samples: dict, seed: int, triplets: list, counts) -> 
     n = len(anchor.positives)
     slot_u, at = u[at:at + n], at + n
     sample = samples.get((0, anchor.info.path[0]))
-    if sample is None or sample.size - 1 - anchor.nbr0 <= 0:
+    if smart_negatives.level0_pool_empty(anchor, sample):
       counts["fallback/level_0_pool_empty"] += n
       up.append(kv)
       continue
@@ -110,31 +119,26 @@ def _level0(anchors: list, samples: dict, seed: int, triplets: list, counts) -> 
     if where is None:
       where = positions[anchor.info.path[0]] = {m: i for i, m in enumerate(sample.members)}
     excluded = {where[m] for m in (anchor_id, *anchor.res_nbrs) if m in where}
-    left = len(sample.members) - len(excluded)
-    if not left:
+    if len(excluded) == len(sample.members):
       counts["fallback/level_0_reservoir_miss"] += n
       up.append(kv)
       continue
     for (positive, rank), value in zip(anchor.positives, slot_u):
       own = where.get(positive)
-      skip = excluded if own is None or own in excluded else excluded | {own}
-      size = left - (len(skip) - len(excluded))
-      if not size:
+      negative = smart_negatives.reservoir_negative(
+          sample.members, excluded if own is None else excluded | {own}, value)
+      if negative is None:
         counts["fallback/level_0_reservoir_miss"] += 1
         up.append((anchor_id, anchor._replace(positives=((positive, rank),))))
         continue
-      r = min(size - 1, int(value * size))
-      for e in sorted(skip):
-        if r >= e:
-          r += 1
-      triplets.append((anchor_id, positive, sample.members[r], 0))
+      triplets.append((anchor_id, positive, negative, 0))
   return up
 
 
 def _upper(anchors: list, samples: dict, level: int, config, candidates: list, counts) -> list:
   """`ResolveLevel(level)` for level >= 1, every draw's two uniforms hashed in one batch.
 
-  The rule is `ResolveLevel._upper` and `_draw`'s: draw t picks a sibling
+  The rule is `smart_negatives.sibling_member`'s: draw t picks a sibling
   child by size (`uniform(..., "child"[, t]) * total`, sizes subtracted in
   order) and a member of its sample (`pick(..., [t])`). Each slot's
   `Candidates` (as a plain tuple) is appended to `candidates`.
@@ -146,7 +150,7 @@ def _upper(anchors: list, samples: dict, level: int, config, candidates: list, c
   usable, up = [], []
   for kv in anchors:
     sample = samples.get((level, kv[1].info.path[level]))
-    if sample is None or sample.num_children < 2:
+    if smart_negatives.upper_pool_empty(sample):
       counts[f"fallback/level_{level}_pool_empty"] += len(kv[1].positives)
       up.append(kv)
     else:
@@ -159,21 +163,10 @@ def _upper(anchors: list, samples: dict, level: int, config, candidates: list, c
                                          *((t,) if t else ())).tolist() for t in range(draws)]
   at = 0
   for (anchor_id, anchor), sample in usable:
-    own = anchor.info.path[level - 1]
-    siblings = [c for c in sample.children if c.id != own]
-    total = sum(c.size for c in siblings)
+    siblings, total = smart_negatives.sibling_children(anchor, sample, level)
     for positive, positive_rank in anchor.positives:
-      drawn = []
-      for t in range(draws):
-        target = child_u[t][at] * total
-        child = siblings[-1]
-        for c in siblings:
-          target -= c.size
-          if target < 0:
-            child = c
-            break
-        size = len(child.members)
-        drawn.append(child.members[min(size - 1, int(member_u[t][at] * size))])
+      drawn = [smart_negatives.sibling_member(siblings, total, child_u[t][at], member_u[t][at])
+               for t in range(draws)]
       candidates.append((anchor_id, positive, level, tuple(drawn), tuple(anchor.info),
                          positive_rank))
       at += 1
@@ -186,6 +179,15 @@ def random_triplets(anchors: list, ranked_ids: list, seed: int, counts) -> list:
   `random_negatives.draw_rank` for every slot at once: a pick among the
   `n - |{anchor, positive}|` ranks left, then shifted past the excluded ranks
   in increasing order.
+
+  Args:
+    anchors: (anchor id, Anchor) pairs.
+    ranked_ids: the train ids in rank order.
+    seed: the run's seed.
+    counts: a Counter, added to.
+
+  Returns:
+    (anchor, positive, negative, RANDOM_LEVEL) per slot with a candidate.
   """
   n = len(ranked_ids)
   a_ids, p_ids = slot_ids(anchors)

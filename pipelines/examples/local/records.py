@@ -22,6 +22,15 @@ def write_shards(prefix: str, suffix: str, num_shards: int, keyed: list, encode,
                  record_format: str, header: str | None = None) -> list:
   """Writes (sort key, value) pairs as sorted shards; `encode(value)` gives the payload.
 
+  Args:
+    prefix: the output's path prefix.
+    suffix: the file name's ending.
+    num_shards: the number of shards.
+    keyed: (sort key, value) pairs.
+    encode: value -> payload.
+    record_format: `text` or `tfrecord`.
+    header: first line of a text shard, or None.
+
   Returns:
     The shard paths.
   """
@@ -119,6 +128,15 @@ def keyed_triplets(triplets: list, items: dict, seed: int, counts) -> list:
 
   The sort key is `order_key(seed, anchor, positive)|anchor|positive`; the
   order keys are hashed in one batch.
+
+  Args:
+    triplets: (anchor, positive, negative, level) tuples.
+    items: the ids with features (a triplet naming another is skipped).
+    seed: the run's seed.
+    counts: a Counter, added to.
+
+  Returns:
+    (sort key, triplet) pairs.
   """
   kept = []
   for triplet, copies in collections.Counter(triplets).items():

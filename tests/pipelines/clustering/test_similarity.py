@@ -14,7 +14,7 @@ from launch import main as gcml
 from pipelines.io import sharded_io
 from pipelines.clustering import similarity_local
 from pipelines.clustering.similarity_beam import SimilarityWeights
-from pipelines.io.edges import Edge
+from pipelines.io.edge_records import Edge
 from tests.pipelines.clustering import graphs
 
 # Triangle x-y-z, a tail z-w and a lone pair p-q; degrees x 2, y 2, z 3, w 1.

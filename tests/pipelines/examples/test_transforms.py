@@ -10,7 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from scipy import stats
 
 from pipelines import split
-from pipelines.io.edges import Edge
+from pipelines.io.edge_records import Edge
 from pipelines import hashing
 from pipelines.examples import items, positives, random_negatives, reservoirs
 from pipelines.io.cluster_tables import reader as tables

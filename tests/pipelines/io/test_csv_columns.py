@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from pipelines.io import edges as edges_lib
+from pipelines.io import edge_records
 from pipelines.io import csv_columns
 
 
 def _expected(line: str, delimiter: str):
-  src, dst, weight = edges_lib.split_fields(line, delimiter)
-  parsed = edges_lib.parse_weight(weight) if weight else None
+  src, dst, weight = edge_records.split_fields(line, delimiter)
+  parsed = edge_records.parse_weight(weight) if weight else None
   return src.encode(), dst.encode(), math.nan if parsed is None else parsed
 
 

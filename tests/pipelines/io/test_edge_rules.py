@@ -12,9 +12,10 @@ import os
 import pytest
 
 from launch import main as gcml
-from pipelines.io import edges, item_ids, tf_example
+from pipelines.io import item_ids, tf_example
+from pipelines.io import edge_records
 from pipelines.io import edges_local as local_io
-from pipelines.io.edges import Edge
+from pipelines.io.edge_records import Edge
 from pipelines.io.rejected import Rejection
 from tests.pipelines.io.test_edges_local import _assert_read_edges_gives, _local_read
 from tests.pipelines import files
@@ -24,38 +25,38 @@ from tests.pipelines import files
     ('"v001,x",b,1', Edge("b", "v001,x", 1.0)),  # quotes removed, the comma kept
     ('"a""q",b,2', Edge('a"q', "b", 2.0)),
     ('"a","b","3"', Edge("a", "b", 3.0)),
-    ('"a,b,1', edges.CSV_BAD_QUOTING),
-    ('a,"b"c,1', edges.CSV_BAD_QUOTING),
+    ('"a,b,1', edge_records.CSV_BAD_QUOTING),
+    ('a,"b"c,1', edge_records.CSV_BAD_QUOTING),
     ("\ufeffa,b,1", Edge("a", "b", 1.0)),  # byte order mark of a headerless file
-    ("\ufeffsrc,dst,weight", edges.HEADER),
-    ("a,b,1_000", edges.WEIGHT_NOT_A_NUMBER),
-    ("a,b,\u0661\u0662", edges.WEIGHT_NOT_A_NUMBER),  # Arabic-Indic digits
-    ("a,b,\uff11\uff12", edges.WEIGHT_NOT_A_NUMBER),  # full-width digits
-    ("a,b,0x10", edges.WEIGHT_NOT_A_NUMBER),
+    ("\ufeffsrc,dst,weight", edge_records.HEADER),
+    ("a,b,1_000", edge_records.WEIGHT_NOT_A_NUMBER),
+    ("a,b,\u0661\u0662", edge_records.WEIGHT_NOT_A_NUMBER),  # Arabic-Indic digits
+    ("a,b,\uff11\uff12", edge_records.WEIGHT_NOT_A_NUMBER),  # full-width digits
+    ("a,b,0x10", edge_records.WEIGHT_NOT_A_NUMBER),
     ("a,b,1e3", Edge("a", "b", 1000.0)),
     ("a,b,+.5", Edge("a", "b", 0.5)),
     ("a,b,7.", Edge("a", "b", 7.0)),
-    ("a,b,Infinity", edges.WEIGHT_INFINITE),
-    ("a,b,NaN", edges.WEIGHT_NAN),
+    ("a,b,Infinity", edge_records.WEIGHT_INFINITE),
+    ("a,b,NaN", edge_records.WEIGHT_NAN),
 ])
 def test_text_rules(line, expected):
-  assert edges.parse_text_edge(line, ",") == expected
+  assert edge_records.parse_text_edge(line, ",") == expected
 
 
 def test_tsv_keeps_quotes_literally():
-  assert edges.parse_text_edge('"a"\tb\t1', "\t") == Edge('"a"', "b", 1.0)
+  assert edge_records.parse_text_edge('"a"\tb\t1', "\t") == Edge('"a"', "b", 1.0)
 
 
 @pytest.mark.parametrize("record,expected", [
-    ({"src": "x", "dst": "y", "weight": [b"abc"]}, edges.WEIGHT_NOT_A_FLOAT),
-    ({"src": "x", "dst": "y", "weight": [b"1.5"]}, edges.WEIGHT_NOT_A_FLOAT),
+    ({"src": "x", "dst": "y", "weight": [b"abc"]}, edge_records.WEIGHT_NOT_A_FLOAT),
+    ({"src": "x", "dst": "y", "weight": [b"1.5"]}, edge_records.WEIGHT_NOT_A_FLOAT),
     ({"src": " y ", "dst": "x\n", "weight": [2.0]}, Edge("x", "y", 2.0)),  # stripped like text
     ({"src": [7], "dst": "y"}, item_ids.ID_NOT_BYTES),
     ({"src": "x", "dst": [7]}, item_ids.ID_NOT_BYTES),
-    ({"src": b"\xff", "dst": "y"}, edges.NOT_UTF8),
+    ({"src": b"\xff", "dst": "y"}, edge_records.NOT_UTF8),
 ])
 def test_tfrecord_rules(record, expected):
-  assert edges.parse_example_edge(tf_example.encode(record)) == expected
+  assert edge_records.parse_example_edge(tf_example.encode(record)) == expected
 
 
 def test_rejected_line_escapes_tabs():

@@ -8,7 +8,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.io import edges, item_ids, tf_example
-from pipelines.io.edges import Edge
+from pipelines.io import edge_records
+from pipelines.io.edge_records import Edge
 from pipelines.errors import InputError
 from tests.pipelines import files
 
@@ -21,55 +22,55 @@ RUNNER = "FnApiRunner"
     (" b , a , 3 ", Edge("a", "b", 3.0)),
     ("a,b", Edge("a", "b", 1.0)),
     ("a,b,", Edge("a", "b", 1.0)),
-    ("a,b,c,d", edges.WRONG_COLUMN_COUNT),
-    ("a", edges.WRONG_COLUMN_COUNT),
-    ("a,b,heavy", edges.WEIGHT_NOT_A_NUMBER),
-    ("a,b,nan", edges.WEIGHT_NAN),
-    ("a,b,inf", edges.WEIGHT_INFINITE),
-    ("a,b,-inf", edges.WEIGHT_INFINITE),
-    ("a,b,0", edges.WEIGHT_ZERO),
-    ("a,b,-1", edges.WEIGHT_NEGATIVE),
-    ("a,a,1", edges.SELF_LOOP),
-    (",b,1", edges.EMPTY_ID),
-    ("a, ,1", edges.EMPTY_ID),
+    ("a,b,c,d", edge_records.WRONG_COLUMN_COUNT),
+    ("a", edge_records.WRONG_COLUMN_COUNT),
+    ("a,b,heavy", edge_records.WEIGHT_NOT_A_NUMBER),
+    ("a,b,nan", edge_records.WEIGHT_NAN),
+    ("a,b,inf", edge_records.WEIGHT_INFINITE),
+    ("a,b,-inf", edge_records.WEIGHT_INFINITE),
+    ("a,b,0", edge_records.WEIGHT_ZERO),
+    ("a,b,-1", edge_records.WEIGHT_NEGATIVE),
+    ("a,a,1", edge_records.SELF_LOOP),
+    (",b,1", edge_records.EMPTY_ID),
+    ("a, ,1", edge_records.EMPTY_ID),
     ("a\tb,c,1", item_ids.ID_CONTROL_CHARACTER),
     ("a,b\x00c,1", item_ids.ID_CONTROL_CHARACTER),
     ("a,b\x85c,1", item_ids.ID_CONTROL_CHARACTER),
     ("a,b\r\n", Edge("a", "b", 1.0)),  # a CRLF line end is not part of the id
     ("é,ü,1", Edge("é", "ü", 1.0)),
-    ("src,dst,weight", edges.HEADER),
-    ("SRC,DST", edges.HEADER),
-    ("   ", edges.BLANK),
+    ("src,dst,weight", edge_records.HEADER),
+    ("SRC,DST", edge_records.HEADER),
+    ("   ", edge_records.BLANK),
 ])
 def test_parse_text_edge(line, expected):
-  assert edges.parse_text_edge(line, ",") == expected
+  assert edge_records.parse_text_edge(line, ",") == expected
 
 
 def test_parse_tsv_keeps_commas_in_ids():
-  assert edges.parse_text_edge("a,1\tb,2\t4", "\t") == Edge("a,1", "b,2", 4.0)
+  assert edge_records.parse_text_edge("a,1\tb,2\t4", "\t") == Edge("a,1", "b,2", 4.0)
 
 
 def test_parse_example_edge():
-  assert edges.parse_example_edge(tf_example.encode(
+  assert edge_records.parse_example_edge(tf_example.encode(
       {"src": "y", "dst": "x", "weight": [2.0]})) == Edge("x", "y", 2.0)
-  assert edges.parse_example_edge(tf_example.encode({"src": "x", "dst": "y"})) == Edge("x", "y", 1.0)
-  assert edges.parse_example_edge(tf_example.encode({"src": "x"})) == edges.MISSING_FIELD
-  assert edges.parse_example_edge(tf_example.encode(
+  assert edge_records.parse_example_edge(tf_example.encode({"src": "x", "dst": "y"})) == Edge("x", "y", 1.0)
+  assert edge_records.parse_example_edge(tf_example.encode({"src": "x"})) == edge_records.MISSING_FIELD
+  assert edge_records.parse_example_edge(tf_example.encode(
       {"src": "x\ny", "dst": "z"})) == item_ids.ID_CONTROL_CHARACTER
-  assert edges.parse_example_edge(tf_example.encode(
-      {"src": "x", "dst": "y", "weight": [math.nan]})) == edges.WEIGHT_NAN
-  assert edges.parse_example_edge(b"\xff\xff garbage") == edges.NOT_AN_EXAMPLE
+  assert edge_records.parse_example_edge(tf_example.encode(
+      {"src": "x", "dst": "y", "weight": [math.nan]})) == edge_records.WEIGHT_NAN
+  assert edge_records.parse_example_edge(b"\xff\xff garbage") == edge_records.NOT_AN_EXAMPLE
 
 
 def test_edge_format_of():
-  assert edges.edge_format_of("gs://b/e-*.csv") == "csv"
-  assert edges.edge_format_of("e.tsv") == "tsv"
-  assert edges.edge_format_of("e-*.tfrecord") == "tfrecord"
-  assert edges.edge_format_of("e.txt", "tsv") == "tsv"
+  assert edge_records.edge_format_of("gs://b/e-*.csv") == "csv"
+  assert edge_records.edge_format_of("e.tsv") == "tsv"
+  assert edge_records.edge_format_of("e-*.tfrecord") == "tfrecord"
+  assert edge_records.edge_format_of("e.txt", "tsv") == "tsv"
   with pytest.raises(InputError, match="cannot tell the format"):
-    edges.edge_format_of("e.txt")
+    edge_records.edge_format_of("e.txt")
   with pytest.raises(InputError, match="edge_format"):
-    edges.edge_format_of("e.csv", "parquet")
+    edge_records.edge_format_of("e.csv", "parquet")
 
 
 def _read(paths, fmt, combine, rejections):
@@ -86,10 +87,10 @@ LINES = ["src,dst,weight", "a,b,1.5", "b,a,2.5", "a,b,1", "b,c,0.1", "c,c,1", "c
          "c,d,nan", "c,d,inf", "c,d,0", "c,d,-2", ",d,1", "c,d,1,1", ""]
 expected_edges = {"max": [Edge("a", "b", 2.5), Edge("b", "c", 0.1)],
                   "sum": [Edge("a", "b", 5.0), Edge("b", "c", 0.1)]}
-expected_rejections = [(edges.SELF_LOOP, "c,c,1"), (edges.WEIGHT_NOT_A_NUMBER, "c,d,abc"),
-                       (edges.WEIGHT_NAN, "c,d,nan"), (edges.WEIGHT_INFINITE, "c,d,inf"),
-                       (edges.WEIGHT_ZERO, "c,d,0"), (edges.WEIGHT_NEGATIVE, "c,d,-2"),
-                       (edges.EMPTY_ID, ",d,1"), (edges.WRONG_COLUMN_COUNT, "c,d,1,1")]
+expected_rejections = [(edge_records.SELF_LOOP, "c,c,1"), (edge_records.WEIGHT_NOT_A_NUMBER, "c,d,abc"),
+                       (edge_records.WEIGHT_NAN, "c,d,nan"), (edge_records.WEIGHT_INFINITE, "c,d,inf"),
+                       (edge_records.WEIGHT_ZERO, "c,d,0"), (edge_records.WEIGHT_NEGATIVE, "c,d,-2"),
+                       (edge_records.EMPTY_ID, ",d,1"), (edge_records.WRONG_COLUMN_COUNT, "c,d,1,1")]
 _common_stats = [("edges/header_lines", 1), ("edges/blank_lines", 1), ("edges/valid_records", 4),
                  ("edges/duplicates_combined", 2), ("edges/unique_edges", 2),
                  ("edges/under_min_weight", 0)]
@@ -118,10 +119,10 @@ def test_read_edges_tfrecord_and_non_utf8(tmp_path):
     tf = p | "TF" >> edges.ReadEdges([path], "tfrecord", "sum")
     assert_that(tf.edges, equal_to([Edge("a", "b", 5.0)]), label="TFEdges")
     assert_that(tf.rejected | "TFReasons" >> beam.Map(lambda r: r.reason),
-                equal_to([edges.WEIGHT_NEGATIVE]), label="TFRejected")
+                equal_to([edge_records.WEIGHT_NEGATIVE]), label="TFRejected")
     txt = p | "Text" >> edges.ReadEdges([str(text)], "csv")
     assert_that(txt.rejected | "TextReasons" >> beam.Map(lambda r: r.reason),
-                equal_to([edges.NOT_UTF8]), label="TextRejected")
+                equal_to([edge_records.NOT_UTF8]), label="TextRejected")
 
 
 def test_sum_is_exact_and_order_independent(tmp_path):

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from launch import main as gcml
-from pipelines.io import sharded_io
+from pipelines.io import tfrecord_frames
 from tests.pipelines import files
 
 RUNNER = ["--runner=FnApiRunner"]
@@ -56,7 +56,7 @@ def test_validate_counts_every_problem(bad_world):
   assert len(lines) == 13
   assert "validate\tself_loop\ta,a,1" in lines
   damaged = f"{bad_world}/in/features-1.tfrecord"
-  frame = len(sharded_io.tfrecord_frame(files.item_record("e", rgb_dim=1024, audio_dim=128)))
+  frame = len(tfrecord_frames.tfrecord_frame(files.item_record("e", rgb_dim=1024, audio_dim=128)))
   assert any(line.startswith(f"validate\ttfrecord_bad_data_checksum\t{damaged} bad data "
                              f"checksum at byte {frame}: b64:") for line in lines)
   assert (f"validate\ttfrecord_truncated\t{damaged} truncated record at byte {3 * frame}: "
