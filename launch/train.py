@@ -24,7 +24,7 @@ from pipelines.config_flags import attribute_help
 
 # The network's fields that have a flag (the rest keep the preset's network).
 _MODEL_FLAGS = ("modalities", "hidden_units", "embedding_dim", "fusion", "tower", "input_norm",
-                "dropout")
+                "dropout", "pull_to_init")
 # Switches: given means True; not given keeps the preset's value.
 _SWITCHES = ("deterministic", "cluster_masking")
 

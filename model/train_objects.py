@@ -30,10 +30,11 @@ class TrainObjects:
     with strategy.scope():
       self.model = EmbeddingModel(config.model)
       self.model({n: tf.zeros([1, d]) for n, d in config.modalities})  # creates the variables
+      self.model.snapshot_init()  # W0 of --pull_to_init (restored with the model)
       self.table = None
       if config.mode == "clc":
         self.table = ClassEmbeddingTable(config.resolved_num_classes(),
-                                         config.model.embedding_dim)
+                                         config.model.output_dim)
       # The unigram sampler's cumulative class sizes: a variable, so each
       # device holds one copy; derived from classes.tsv, not checkpointed.
       self.cumulative_counts = None

@@ -140,7 +140,8 @@ class TrainConfig:
     model_over = {}
     if "modalities" in explicit:
       model_over["modalities"] = parse_modalities(explicit.pop("modalities"))
-    for key in ("hidden_units", "embedding_dim", "fusion", "tower", "input_norm", "dropout"):
+    for key in ("hidden_units", "embedding_dim", "fusion", "tower", "input_norm", "dropout",
+                "pull_to_init"):
       if key in explicit:
         model_over[key] = explicit.pop(key)
     if "hidden_units" in model_over and isinstance(model_over["hidden_units"], str):
