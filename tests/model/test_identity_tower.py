@@ -10,13 +10,15 @@ import numpy as np
 import tensorflow as tf
 
 from launch.train import config_from_argv
-from model import metrics
+from model import metrics, trainer
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
 from model.export import export_saved_model, load_embedder
 from model.steps import make_replica_step
 from model.towers import EmbeddingModel
 from model.trainer_config import TrainConfig
+from tests.model.shards import write_shards
+from tests.model.test_train import MODS, _triplets
 
 SMALL = (ModalityConfig("rgb", 6), ModalityConfig("audio", 3))
 MIRRORED_CHECK = pathlib.Path(__file__).with_name("mirrored_pull_check.py")
@@ -158,6 +160,25 @@ class PullToInitTest(tf.test.TestCase):
     projection = model.set_input_geometry({"rgb": x["rgb"].numpy()})
     self.assertAllClose(model.init_kernels[0], projection)
     self.assertAllClose(model.losses, [0.0])
+
+  def test_trainer_resume_keeps_the_anchors_of_the_first_run(self):
+    # The residual tower's W0 is the input geometry set on the fresh run; a resumed
+    # run builds a new (random) projection, and the checkpoint must bring W0 back.
+    data = write_shards(self.create_tempdir().full_path, "triplets",
+                        _triplets(600, np.random.default_rng(8)))
+    model_cfg = EmbeddingModelConfig.demo(
+        modalities=tuple(ModalityConfig(n, d) for n, d in MODS), hidden_units=(8,),
+        embedding_dim=4, tower="residual", pull_to_init=0.1)
+    cfg = TrainConfig.from_flags(preset="demo", mode="triplet", train_data=data, model=model_cfg,
+                                 model_dir=self.create_tempdir().full_path, batch_size=32,
+                                 train_steps=4, checkpoint_every=2, shuffle_buffer=64)
+    first = trainer.train(cfg)
+    anchor = first.model.init_kernels[0].numpy()
+    self.assertAllClose(anchor.T @ anchor, np.eye(4), atol=1e-5)  # principal directions
+    self.assertGreater(float(first.model.pull_to_init_loss()), 0.0)
+    more = trainer.train(TrainConfig(**{**cfg.__dict__, "train_steps": 6}))
+    self.assertEqual((more.start_step, more.final_step), (4, 6))
+    self.assertAllEqual(more.model.init_kernels[0], anchor)
 
   def test_mirrored_step_counts_the_penalty_once(self):
     # Each replica adds the penalty to its share of the loss; summed over the 2
