@@ -80,6 +80,7 @@ def preset_table(name: str, worlds: list[dict]) -> str:
   pairs = [("gcml_l0", "cdml"), ("gcml_l0:nomine", "cdml:nomine"), ("cdml", "cdml:nomine"),
            ("gcml_l0", "gcml_l0:nomine"), ("mixed", "gcml_l0"), ("curriculum", "gcml_l0"),
            ("cdml_identity", "cdml"), ("cdml_identity_pull0.01", "cdml_identity"),
+           ("cdml_identity_pull0.001", "cdml_identity"),
            ("contrastive_identity", "cdml_identity")]
   notes = [f"- {a} - {b}: {d}" for a, b in pairs if (d := paired(worlds, a, b))]
   if notes:
