@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from launch.train import config_from_argv
-from model import metrics, trainer
+from model import metrics, train_objects, trainer
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
 from model.export import export_saved_model, load_embedder
@@ -179,6 +179,13 @@ class PullToInitTest(tf.test.TestCase):
     more = trainer.train(TrainConfig(**{**cfg.__dict__, "train_steps": 6}))
     self.assertEqual((more.start_step, more.final_step), (4, 6))
     self.assertAllEqual(more.model.init_kernels[0], anchor)
+
+  def test_clc_class_table_has_the_embedding_size(self):
+    cfg = TrainConfig(mode="clc", train_data="x", model_dir=self.create_tempdir().full_path,
+                      num_classes=5, model=EmbeddingModelConfig.demo(modalities=SMALL,
+                                                                     tower="identity_linear"))
+    objs = train_objects.TrainObjects(cfg, tf.distribute.get_strategy())
+    self.assertEqual(tuple(objs.table.embeddings.shape), (5, 9))
 
   def test_mirrored_step_counts_the_penalty_once(self):
     # Each replica adds the penalty to its share of the loss; summed over the 2
