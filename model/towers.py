@@ -195,7 +195,10 @@ class EmbeddingModel(tf.keras.Model):
     return self.config.pull_to_init * total
 
   def model_input(self, features: list[tf.Tensor]) -> tf.Tensor:
-    """The residual tower's input: the normalised modalities, concatenated, unit norm."""
+    """The residual and identity towers' input: the normalised modalities, concatenated.
+
+    Scaled to unit norm (each modality has norm 1, so the concatenation sqrt(M)).
+    """
     x = tf.concat(features, axis=-1) if len(features) > 1 else features[0]
     return x / tf.sqrt(float(len(features)))
 

@@ -16,10 +16,11 @@ import tensorflow as tf
 def main() -> dict:
   cpu = tf.config.list_physical_devices("CPU")[0]
   tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-  from model.config import EmbeddingModelConfig, ModalityConfig  # pylint: disable=import-outside-toplevel
-  from model.steps import make_replica_step  # pylint: disable=import-outside-toplevel
-  from model.towers import EmbeddingModel  # pylint: disable=import-outside-toplevel
-  from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from model.config import EmbeddingModelConfig, ModalityConfig
+  from model.steps import make_replica_step
+  from model.towers import EmbeddingModel
+  from model.trainer_config import TrainConfig
 
   modalities = (ModalityConfig("rgb", 6), ModalityConfig("audio", 3))
   cfg = TrainConfig(mode="triplet", train_data="x", model_dir="y", batch_size=8,
