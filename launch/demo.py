@@ -78,6 +78,8 @@ def _cluster(c: DemoConfig) -> str:
   return f"{section['items']} items into clusters per level L0..L{len(per_level) - 1}: {per_level}"
 
 
+# The demo's tower: starts at the raw features (docs/comparison.md, identity tower section).
+DEMO_TOWER = "identity_linear"
 # Methods compared by the demo: training-example kind and trainer mode.
 METHODS = {"gcml": ("smart", "triplet"), "cdml": ("random", "triplet"), "clc": ("labels", "clc")}
 
@@ -102,7 +104,9 @@ def train_config(c: DemoConfig, method: str, kind: str, mode: str, validation: s
   """The `TrainConfig` of one demo method, built from typed values.
 
   No batch size: the `demo` train preset's (64). At an equal number of examples,
-  batch 64 beat 128 on all four synthetic presets (docs/comparison.md).
+  batch 64 beat 128 on all four synthetic presets (docs/comparison.md). The tower
+  is `identity_linear` (step 0 is the raw features; it beat the papers' towers
+  with CDML on the presets measured, docs/comparison.md).
 
   Args:
     c: the demo's config.
@@ -121,7 +125,7 @@ def train_config(c: DemoConfig, method: str, kind: str, mode: str, validation: s
   return train.config_from_values("demo", dict(
       mode=mode, train_data=data, model_dir=os.path.join(c.output_dir, "train", method),
       train_steps=c.train_steps, seed=c.seed, validation_data=validation,
-      validate_every=max(1, c.train_steps // 8)), read_inputs=read_inputs)
+      validate_every=max(1, c.train_steps // 8), tower=DEMO_TOWER), read_inputs=read_inputs)
 
 
 def _train(c: DemoConfig) -> str:

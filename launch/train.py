@@ -25,7 +25,7 @@ from pipelines.config_flags import attribute_help  # noqa: F401  (tests/launch/t
 
 # The network's fields that have a flag (the rest keep the preset's network).
 _MODEL_FLAGS = ("modalities", "hidden_units", "embedding_dim", "fusion", "tower", "input_norm",
-                "dropout")
+                "dropout", "pull_to_init")
 
 
 def _preset_text(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from model.errors import ConfigError
 
 FUSIONS = ("late", "early")
-TOWERS = ("mlp", "residual")
+TOWERS = ("mlp", "residual", "identity_linear")
 INPUT_NORMS = ("none", "l2")
 # Names accepted by `tf.keras.activations.get` that make sense between layers.
 ACTIVATIONS = ("relu", "relu6", "elu", "selu", "gelu", "swish", "silu", "tanh",
@@ -61,10 +61,18 @@ class EmbeddingModelConfig:
       raw features' cosine, compressed only as far as `embedding_dim`
       forces), and the MLP's last layer starts at zero, so training can only
       move away from the raw geometry as far as the loss asks. `fusion` does
-      not apply to it.
+      not apply to it. `identity_linear`: the same input x and one full-rank
+      linear map x W, W [D, D] starting at the identity (no MLP, no bias), so
+      the untrained model's output is the raw-feature baseline's vector
+      (scaled to unit norm); the embedding size is the input size D
+      (`output_dim`), and `embedding_dim`, `hidden_units` and `fusion` do not
+      apply to it.
     input_norm: `l2` scales each modality's input to unit L2 norm before the
       network (the raw-feature baseline does the same); `none` feeds the
-      values as they are. `residual` always normalises.
+      values as they are. `residual` and `identity_linear` always normalise.
+    pull_to_init: adds `pull_to_init * sum ||W - W0||^2` over the network's
+      dense kernels to the training loss, W0 being their values at the start
+      of the run (after the input geometry is set); 0 turns it off.
   """
   modalities: tuple[ModalityConfig, ...] = (
       ModalityConfig("mean_rgb", 1024), ModalityConfig("mean_audio", 128))
@@ -77,6 +85,7 @@ class EmbeddingModelConfig:
   l2_normalize: bool = True
   tower: str = "mlp"
   input_norm: str = "none"
+  pull_to_init: float = 0.0
 
   @classmethod
   def paper(cls, **overrides: Any) -> EmbeddingModelConfig:
@@ -87,6 +96,13 @@ class EmbeddingModelConfig:
   def demo(cls, **overrides: Any) -> EmbeddingModelConfig:
     """A small network for demos and tests: hidden 256, embedding 64."""
     return dataclasses.replace(cls(hidden_units=(256,), embedding_dim=64), **overrides)
+
+  @property
+  def output_dim(self) -> int:
+    """The embedding's size: the input size for `identity_linear`, else `embedding_dim`."""
+    if self.tower == "identity_linear":
+      return sum(m.dim for m in self.modalities)
+    return self.embedding_dim
 
   @property
   def modality_names(self) -> tuple[str, ...]:
@@ -130,6 +146,10 @@ class EmbeddingModelConfig:
     if self.input_norm not in INPUT_NORMS:
       raise ConfigError(f"model config: input_norm must be one of {INPUT_NORMS}, "
                         f"got {self.input_norm!r}")
+    if (not isinstance(self.pull_to_init, (int, float)) or isinstance(self.pull_to_init, bool)
+        or not 0.0 <= self.pull_to_init < float("inf")):
+      raise ConfigError(f"model config: pull_to_init must be a finite number >= 0, "
+                        f"got {self.pull_to_init!r}")
     if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
       raise ConfigError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
     return self

@@ -107,6 +107,12 @@ def network_name(variable) -> str:
   return frame_name(name)
 
 
+def _pull_anchor(key: str) -> bool:
+  """Whether a variable is a W0 copy of `--pull_to_init` (towers.py): not a weight, never
+  loaded; the target records its own after loading."""
+  return "/init_kernels/" in key or key.endswith("_init")
+
+
 def _from_checkpoint(directory: str, network) -> tuple:
   """(path read, {key: shape}, {key: target variable}, key -> value) of a checkpoint."""
   path = source_checkpoint(directory)
@@ -115,9 +121,10 @@ def _from_checkpoint(directory: str, network) -> tuple:
             if k.endswith(VALUE_SUFFIX)}
   prefix = TEMPORAL_PREFIX if any(k.startswith(TEMPORAL_PREFIX) for k in shapes) else "model/"
   shapes = {k: s for k, s in shapes.items()
-            if k.startswith(prefix) and not k.startswith("model/scorers/")}
+            if k.startswith(prefix) and not k.startswith("model/scorers/")
+            and not _pull_anchor(k)}
   wanted = {prefix + key[len("model/"):]: var
-            for key, var in variable_keys(network, "model/").items()}
+            for key, var in variable_keys(network, "model/").items() if not _pull_anchor(key)}
   return path, shapes, wanted, lambda key: reader.get_tensor(key + VALUE_SUFFIX)
 
 
@@ -125,9 +132,11 @@ def _from_saved_model(directory: str, network) -> tuple:
   """The same of a SavedModel: its variables matched by `network_name` (a Keras
   model's SavedModel tracks them as a list, not by path)."""
   loaded = tf.saved_model.load(directory)
-  source = {network_name(v): v for v in loaded.model.variables if "_frame_score/" not in v.name}
+  source = {network_name(v): v for v in loaded.model.variables
+            if "_frame_score/" not in v.name and not _pull_anchor(network_name(v))}
   return (directory, {k: v.shape.as_list() for k, v in source.items()},
-          {network_name(v): v for v in network.variables}, lambda key: source[key].numpy())
+          {network_name(v): v for v in network.variables if not _pull_anchor(network_name(v))},
+          lambda key: source[key].numpy())
 
 
 def load(model: tf.keras.Model, directory: str) -> str:

@@ -72,7 +72,10 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
       loss, diag = compute_loss(batch)
       regularization = model.losses
       if regularization:
-        loss += tf.add_n(regularization)
+        # per replica: summed over the replicas, the penalty counts once
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        loss += tf.add_n(regularization) / float(replicas)
     if variables is None:
       variables = model.trainable_variables + (table.trainable_variables if table else [])
     grads = tape.gradient(loss, variables)

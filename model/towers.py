@@ -10,7 +10,14 @@ geometry instead: normalize(x P + MLP(x)) over the concatenated, per-modality
 normalised inputs x, with P set from the training features by
 `set_input_geometry` (`principal_directions`) and the MLP's last layer at
 zero, so the untrained model ranks items as the raw features do (exactly,
-when `embedding_dim` is at least the input size).
+when `embedding_dim` is at least the input size). The `identity_linear`
+tower is normalize(x W) with one full-rank W [D, D] that starts at the
+identity: at step 0 it outputs the raw-feature baseline's vectors (scaled to
+unit norm).
+
+`pull_to_init` > 0 keeps a non-trainable copy W0 of every dense kernel
+(`snapshot_init`, checkpointed with the model) and adds
+`pull_to_init * sum ||W - W0||^2` to `model.losses`.
 
 Only standard Keras layers are used, so the model can be exported as a
 SavedModel by the trainer (with a `tf.function` serving signature).
@@ -83,7 +90,13 @@ class EmbeddingModel(tf.keras.Model):
     kwargs.setdefault("name", "embedding_model")
     super().__init__(**kwargs)
     self.config = config.validate()
-    if config.tower == "residual":
+    self.init_kernels: list[tf.Variable] = []
+    if config.tower == "identity_linear":
+      self.input_projection = tf.keras.layers.Dense(
+          config.output_dim, use_bias=False, kernel_initializer=tf.keras.initializers.Identity(),
+          name="input_projection")
+      self.towers = []
+    elif config.tower == "residual":
       input_dim = sum(m.dim for m in config.modalities)
       self.input_projection = tf.keras.layers.Dense(
           config.embedding_dim, use_bias=False, kernel_initializer=tf.keras.initializers.Identity()
@@ -126,8 +139,11 @@ class EmbeddingModel(tf.keras.Model):
       `config.l2_normalize` (the default).
     """
     features = self._check(inputs)
-    if self.config.tower == "residual" or self.config.input_norm == "l2":
+    if self.config.tower != "mlp" or self.config.input_norm == "l2":
       features = [tf.math.l2_normalize(x, axis=-1, epsilon=1e-12) for x in features]
+    if self.config.tower == "identity_linear":
+      out = self.input_projection(self.model_input(features))
+      return tf.math.l2_normalize(out, axis=-1, epsilon=1e-12) if self.config.l2_normalize else out
     if self.config.tower == "residual":
       x = self.model_input(features)
       residual = x
@@ -146,8 +162,43 @@ class EmbeddingModel(tf.keras.Model):
       fused = tf.math.l2_normalize(fused, axis=-1, epsilon=1e-12)
     return fused
 
+  def kernels(self) -> list[tf.Variable]:
+    """The dense kernels of the network, in layer order (what `pull_to_init` pulls)."""
+    layers = [self.input_projection] if self.config.tower != "mlp" else []
+    layers += [layer for tower in self.towers for layer in tower]
+    return [layer.kernel for layer in layers if isinstance(layer, tf.keras.layers.Dense)]
+
+  def snapshot_init(self) -> None:
+    """Records the kernels' current values as W0 of `pull_to_init` (no-op when it is 0).
+
+    The first call (after the model is built, under the strategy's scope)
+    creates the non-trainable copies and adds the penalty to `self.losses`;
+    later calls (after the input geometry is set) overwrite them. Restoring a
+    checkpoint restores them too.
+    """
+    if not self.config.pull_to_init:
+      return
+    if self.init_kernels:
+      for anchor, kernel in zip(self.init_kernels, self.kernels()):
+        anchor.assign(kernel)
+      return
+    self.init_kernels = [tf.Variable(k.read_value(), trainable=False,
+                                     name=k.name.split(":")[0].replace("/", "_") + "_init")
+                         for k in self.kernels()]
+    self.add_loss(self.pull_to_init_loss)
+
+  def pull_to_init_loss(self) -> tf.Tensor:
+    """`pull_to_init * sum over kernels of ||W - W0||^2` (0 before `snapshot_init`)."""
+    total = tf.constant(0.0)
+    for anchor, kernel in zip(self.init_kernels, self.kernels()):
+      total += tf.reduce_sum(tf.square(kernel - anchor))
+    return self.config.pull_to_init * total
+
   def model_input(self, features: list[tf.Tensor]) -> tf.Tensor:
-    """The residual tower's input: the normalised modalities, concatenated, unit norm."""
+    """The residual and identity towers' input: the normalised modalities, concatenated.
+
+    Scaled to unit norm (each modality has norm 1, so the concatenation sqrt(M)).
+    """
     x = tf.concat(features, axis=-1) if len(features) > 1 else features[0]
     return x / tf.sqrt(float(len(features)))
 
@@ -169,6 +220,7 @@ class EmbeddingModel(tf.keras.Model):
     if not self.input_projection.built:
       self.input_projection.build((None, basis.shape[0]))
     self.input_projection.kernel.assign(basis)
+    self.snapshot_init()
     return basis
 
   def input_signature(self, batch_size: int | None = None) -> dict[str, tf.TensorSpec]:

@@ -38,10 +38,12 @@ class TrainObjects:
       else:
         self.model = EmbeddingModel(config.model)
         self.model({n: tf.zeros([1, d]) for n, d in config.modalities})  # creates the variables
+      self.network = getattr(self.model, "video_model", self.model)
+      self.network.snapshot_init()  # W0 of --pull_to_init (restored with the model)
       self.table = None
       if config.mode == "clc":
         self.table = ClassEmbeddingTable(config.resolved_num_classes(),
-                                         config.model.embedding_dim)
+                                         config.model.output_dim)
       # The unigram sampler's cumulative class sizes: a variable, so each
       # device holds one copy; derived from classes.tsv, not checkpointed.
       self.cumulative_counts = None
@@ -86,4 +88,5 @@ class TrainObjects:
       log.info("restored %s", latest)
     elif self.config.init_from:  # a fresh run starts from the pre-trained network
       init_from.load(self.model, self.config.init_from)
+      self.network.snapshot_init()  # --pull_to_init pulls towards the pre-trained weights
     return int(self.optimizer.iterations.numpy())

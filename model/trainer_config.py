@@ -117,7 +117,7 @@ class TrainConfig:
   shuffle_buffer: int = 10000
   seed: int = 0
   deterministic: bool = False
-  # Issue 18 (docs/frames.md): temporal contrastive pre-training and --init_from.
+  # temporal contrastive pre-training (docs/frames.md) and --init_from
   clip_len: int = 8
   frame_dropout: float = 0.1
   feature_dropout: float = 0.1
@@ -150,7 +150,8 @@ class TrainConfig:
     model_over = {}
     if "modalities" in explicit:
       model_over["modalities"] = parse_modalities(explicit.pop("modalities"))
-    for key in ("hidden_units", "embedding_dim", "fusion", "tower", "input_norm", "dropout"):
+    for key in ("hidden_units", "embedding_dim", "fusion", "tower", "input_norm", "dropout",
+                "pull_to_init"):
       if key in explicit:
         model_over[key] = explicit.pop(key)
     if "hidden_units" in model_over and isinstance(model_over["hidden_units"], str):
@@ -252,7 +253,6 @@ class TrainConfig:
       raise ConfigError(f"--sampler must be one of {CLC_SAMPLERS}, got {self.sampler!r}")
     if self.on_nonfinite not in ON_NONFINITE:
       raise ConfigError(f"--on_nonfinite must be one of {ON_NONFINITE}, got {self.on_nonfinite!r}")
-    # Issue 18: temporal contrastive pre-training and --init_from.
     for name, top in (("frame_dropout", 1), ("feature_dropout", 1), ("modality_dropout", 1),
                       ("noise_std", float("inf"))):
       if not 0 <= getattr(self, name) < top:

@@ -132,7 +132,7 @@ def main(argv: list[str]) -> dict:
   p.add_argument("--validate_every", type=int, default=100,
                  help="model selection on the validation items every N steps (0: off, every "
                  "method's last step is scored)")
-  p.add_argument("--tower", default="", choices=("", "mlp", "residual"),
+  p.add_argument("--tower", default="", choices=("", "mlp", "residual", "identity_linear"),
                  help="empty: the trainer's default")
   p.add_argument("--input_norm", default="", choices=("", "none", "l2"),
                  help="empty: the trainer's default")

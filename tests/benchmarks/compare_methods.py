@@ -56,6 +56,18 @@ METHODS = {
         "train": {"mode": "contrastive", "cluster_masking": True}},
     "contrastive_masked_l1": {"examples": {"kind": "smart", "level": 0, "cluster_id_level": 1},
                               "train": {"mode": "contrastive", "cluster_masking": True}},
+    # The identity-initialised full-rank linear tower (step 0 = the raw features), alone
+    # and pulled towards its initial map (--pull_to_init).
+    "cdml_identity": {"examples": {"kind": "random"},
+                      "train": {"mode": "triplet", "tower": "identity_linear"}},
+    "cdml_identity_pull0.01": {"examples": {"kind": "random"},
+                               "train": {"mode": "triplet", "tower": "identity_linear",
+                                         "pull_to_init": 0.01}},
+    "cdml_identity_pull0.001": {"examples": {"kind": "random"},
+                                "train": {"mode": "triplet", "tower": "identity_linear",
+                                          "pull_to_init": 0.001}},
+    "contrastive_identity": {"examples": {"kind": "smart", "level": 0},
+                             "train": {"mode": "contrastive", "tower": "identity_linear"}},
 }
 
 

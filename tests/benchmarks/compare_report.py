@@ -78,7 +78,10 @@ def preset_table(name: str, worlds: list[dict]) -> str:
                  f"{v['ndcg_vs_raw'][0]:+.4f} ± {v['ndcg_vs_raw'][1]:.4f} | "
                  f"{', '.join(str(x) for x in v['steps'])} |")
   pairs = [("gcml_l0", "cdml"), ("gcml_l0:nomine", "cdml:nomine"), ("cdml", "cdml:nomine"),
-           ("gcml_l0", "gcml_l0:nomine"), ("mixed", "gcml_l0"), ("curriculum", "gcml_l0")]
+           ("gcml_l0", "gcml_l0:nomine"), ("mixed", "gcml_l0"), ("curriculum", "gcml_l0"),
+           ("cdml_identity", "cdml"), ("cdml_identity_pull0.01", "cdml_identity"),
+           ("cdml_identity_pull0.001", "cdml_identity"),
+           ("contrastive_identity", "cdml_identity")]
   notes = [f"- {a} - {b}: {d}" for a, b in pairs if (d := paired(worlds, a, b))]
   if notes:
     lines += ["", "Paired differences in MAP@60 (per seed, mean ± std):", "", *notes]
