@@ -99,7 +99,7 @@ def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
       # the same examples seen between validations at every batch size (the sweep)
       every = max(1, a.validate_every * a.batch_size // batch) if a.validate_every else 0
       fresh = compare_methods.run_world(world, [method], steps, batch, every,
-                                        model_flags)
+                                        model_flags, a.annotation_steps)
       done = {**done, "raw": fresh["raw"],
               "methods": {**done.get("methods", {}), **fresh["methods"]}}
       with open(path, "w", encoding="utf-8") as f:
@@ -144,6 +144,9 @@ def main(argv: list[str]) -> dict:
                  "from the clustering)")
   p.add_argument("--negative_shares", type=int, default=1,
                  help="1: report where each triplet set's negatives sit in the planted truth")
+  p.add_argument("--annotation_steps", type=int, default=0,
+                 help="> 0: also the annotation metrics (GAP@20, ...) of every method and of "
+                 "raw features, the classifier trained this many steps")
   p.add_argument("--report_only", action="store_true",
                  help="no runs: the report from the results already in --output_dir")
   p.add_argument("--output_dir", default="")
@@ -152,7 +155,8 @@ def main(argv: list[str]) -> dict:
   root = a.output_dir or tempfile.mkdtemp(prefix="gcml-bench-compare-")
   os.makedirs(root, exist_ok=True)
   tag = (f"s{a.train_steps}-b{a.batch_size}-{a.tower or 'default'}-"
-         f"{a.input_norm or 'default'}" + ("-truth" if a.clusters == "truth" else ""))
+         f"{a.input_norm or 'default'}" + ("-truth" if a.clusters == "truth" else "")
+         + (f"-ann{a.annotation_steps}" if a.annotation_steps else ""))
   presets = {name: _run_worlds(a, root, name, methods, a.train_steps, a.batch_size, tag)
              for name in a.presets.split(",")}
   sweep = {}

@@ -81,6 +81,17 @@ def embed_frames(model, frames: dict, batch: int = 256) -> dict:
 def score_pretrained(world, run_gcml, name: str, items: dict, edges: set, train_steps: int,
                      batch_size: int, model_flags: dict) -> dict:
   """MAP@60 / NDCG@60 of `temporal` or `temporal_video` on the test items."""
+  from tests.benchmarks import bench_towers  # pylint: disable=import-outside-toplevel
+  vectors = pretrained_vectors(world, run_gcml, name, items, train_steps, batch_size,
+                               model_flags)
+  scores = bench_towers.score(vectors, edges)
+  scores["best_step"] = train_steps
+  return scores
+
+
+def pretrained_vectors(world, run_gcml, name: str, items: dict, train_steps: int,
+                       batch_size: int, model_flags: dict) -> dict:
+  """{id: embedding} of `temporal` (frames) or `temporal_video` (video-level features)."""
   from pipelines.io import frame_validation  # pylint: disable=import-outside-toplevel
   from pipelines.io.features import Modality  # pylint: disable=import-outside-toplevel
   from tests.benchmarks import bench_towers  # pylint: disable=import-outside-toplevel
@@ -94,7 +105,6 @@ def score_pretrained(world, run_gcml, name: str, items: dict, edges: set, train_
         frames_dir(world, run_gcml)) if p.startswith("frames-"))
     read = frame_validation.read_frames_local(
         paths, tuple(Modality(n, d) for n, d in frame_modalities(world)))
-    vectors = embed_frames(result.model, {i: read.items[i].frames for i in items})
-  scores = bench_towers.score(vectors, edges)
-  scores["best_step"] = train_steps
-  return scores
+    vectors = embed_frames(result.model, {i: read.items[i].frames for i in items
+                                          if i in read.items})
+  return vectors

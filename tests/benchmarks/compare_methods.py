@@ -6,11 +6,10 @@ ones (demo preset, equal steps x batch). Methods that read the same examples
 share one examples run. A method name may end in `:nomine`: the same method
 trained with `--mining=none` (no in-batch semi-hard mining).
 
-One world = one `(preset, seed)`: `gcml synth` and `gcml cluster` run as
-subprocesses, the examples and the training in this process (it saves the
-start-up of TensorFlow and Beam per stage), and every model is scored on the
-cold-start test items as `gcml evaluate` scores embeddings (MAP@60,
-NDCG@60, the same per-modality L2-normalised raw-feature baseline).
+One world = one `(preset, seed)`: synth and cluster as subprocesses, examples
+and training in this process; every model is scored on the cold-start test
+items as `gcml evaluate` scores embeddings (MAP@60, NDCG@60, the same raw
+baseline), and with `annotation_steps` on annotation (compare_annotation.py).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import time
 
 import numpy as np
 
-from tests.benchmarks import compare_frames
+from tests.benchmarks import compare_annotation, compare_frames
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NO_MINING = ":nomine"
@@ -33,8 +32,7 @@ NO_MINING = ":nomine"
 METHODS = {
     "cdml": {"examples": {"kind": "random"}, "train": {"mode": "triplet"}},
     "gcml_l0": {"examples": {"kind": "smart", "level": 0}, "train": {"mode": "triplet"}},
-    # L1 / L2 / curriculum read one --all_levels set (each slot gets a negative from every
-    # level); --level_schedule=L keeps the triplets whose negative was drawn at level L.
+    # L1 / L2 / curriculum read one --all_levels set; --level_schedule=L keeps level L's.
     "gcml_l1": {"examples": {"kind": "smart", "all_levels": True},
                 "train": {"mode": "triplet", "level_schedule": "1"}},
     "gcml_l2": {"examples": {"kind": "smart", "all_levels": True},
@@ -44,9 +42,8 @@ METHODS = {
     "curriculum": {"examples": {"kind": "smart", "all_levels": True},
                    "train": {"mode": "triplet", "level_schedule": "2,1,0"}},
     "clc": {"examples": {"kind": "labels", "level": 0}, "train": {"mode": "clc"}},
-    # In-batch softmax over graph pairs (TFRS Retrieval); with L0 (or L1) pseudo-labels:
-    # same-cluster negatives masked, then also 2 positives per anchor from its L0 cluster
-    # (docs/contrastive.md).
+    # In-batch softmax over graph pairs; with L0 (or L1) pseudo-labels: same-cluster
+    # negatives masked, then 2 positives per anchor from its L0 cluster (docs/contrastive.md).
     "contrastive": {"examples": {"kind": "smart", "level": 0}, "train": {"mode": "contrastive"}},
     **compare_frames.FRAME_METHODS,  # frame-level, with and without pre-training (issue 18)
     "contrastive_masked": {"examples": {"kind": "smart", "level": 0, "cluster_id_level": 0},
@@ -60,12 +57,9 @@ METHODS = {
     # and pulled towards its initial map (--pull_to_init).
     "cdml_identity": {"examples": {"kind": "random"},
                       "train": {"mode": "triplet", "tower": "identity_linear"}},
-    "cdml_identity_pull0.01": {"examples": {"kind": "random"},
-                               "train": {"mode": "triplet", "tower": "identity_linear",
-                                         "pull_to_init": 0.01}},
-    "cdml_identity_pull0.001": {"examples": {"kind": "random"},
-                                "train": {"mode": "triplet", "tower": "identity_linear",
-                                          "pull_to_init": 0.001}},
+    **{f"cdml_identity_pull{pull}": {"examples": {"kind": "random"}, "train": {
+        "mode": "triplet", "tower": "identity_linear", "pull_to_init": pull}}
+       for pull in (0.01, 0.001)},
     "contrastive_identity": {"examples": {"kind": "smart", "level": 0},
                              "train": {"mode": "contrastive", "tower": "identity_linear"}},
 }
@@ -220,7 +214,7 @@ def _modalities(world: str) -> list[tuple[str, int]]:
 
 
 def run_world(world: World, methods: list[str], train_steps: int, batch_size: int,
-              validate_every: int, model_flags: dict) -> dict:
+              validate_every: int, model_flags: dict, annotation_steps: int = 0) -> dict:
   """Trains and scores every method on one world.
 
   Args:
@@ -229,6 +223,8 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
     train_steps, batch_size: the same budget for every method.
     validate_every: steps between validations (model selection; 0: the last step).
     model_flags: `gcml train` flags every method shares (e.g. tower, input_norm).
+    annotation_steps: > 0: also the annotation metrics of every method and of raw
+      features, with a classifier trained this many steps (compare_annotation.py).
 
   Returns:
     {"raw": scores, "methods": {name: scores + best_step, curve, seconds}}.
@@ -239,9 +235,14 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
   from tests.benchmarks import bench_towers  # pylint: disable=import-outside-toplevel
   items, edges = bench_towers.test_items(world.data, world.modalities)
-  raw = {i: np.concatenate([metrics.normalize_rows(f[n][None, :])[0] for n, _ in world.modalities])
-         for i, f in items.items()}
-  out = {"raw": bench_towers.score(raw, edges), "methods": {}}
+  def raw(some):  # the baseline: each modality L2-normalised, concatenated
+    return {i: np.concatenate([metrics.normalize_rows(f[n][None, :])[0]
+                               for n, _ in world.modalities]) for i, f in some.items()}
+  out = {"raw": bench_towers.score(raw(items), edges), "methods": {}}
+  if annotation_steps:  # every item's vectors: the classifier trains on the train items
+    everything, labels = compare_annotation.all_items(world.data, world.modalities)
+    out["raw"]["annotation"] = compare_annotation.annotation_scores(
+        raw(everything), labels, annotation_steps, world.seed)
   for name in methods:
     base, mining = split_name(name)
     if base == "raw":
@@ -251,6 +252,11 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
     if spec.get("frames"):  # scored on the pre-training alone (compare_frames.py)
       out["methods"][name] = compare_frames.score_pretrained(
           world, _gcml, base, items, edges, train_steps, batch_size, model_flags)
+      if annotation_steps:
+        out["methods"][name]["annotation"] = compare_annotation.annotation_scores(
+            compare_frames.pretrained_vectors(world, _gcml, base, everything, train_steps,
+                                              batch_size, model_flags),
+            labels, annotation_steps, world.seed)
       out["methods"][name]["seconds"] = round(time.time() - start, 1)
       print(f"{world.preset} seed {world.seed} {name}: MAP@60 "
             f"{out['methods'][name]['map@60']:.4f}", file=sys.stderr, flush=True)
@@ -276,6 +282,10 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
     result = trainer.train(cfg)
     scores = bench_towers.score(bench_towers.embed(result.model, items, world.modalities), edges)
     scores["best_step"] = result.validation.get("best_step", train_steps)
+    if annotation_steps:
+      scores["annotation"] = compare_annotation.annotation_scores(
+          bench_towers.embed(result.model, everything, world.modalities), labels,
+          annotation_steps, world.seed)
     state = os.path.join(model_dir, "validation.json")
     if os.path.exists(state):
       with open(state, encoding="utf-8") as f:

@@ -88,6 +88,27 @@ def preset_table(name: str, worlds: list[dict]) -> str:
   return "\n".join(lines) + "\n"
 
 
+def annotation_table(worlds: list[dict]) -> str:
+  """The annotation metrics (`--annotation_steps`), paired against raw features; '' if none."""
+  if not all("annotation" in w["raw"] for w in worlds):
+    return ""
+  raw = [w["raw"]["annotation"] for w in worlds]
+  lines = ["| method | GAP@20 | GAP@20 - raw (paired) | vs raw | Hit@1 |", "|---|---|---|---|---|",
+           f"| raw features | {_stats([r['gap@20'] for r in raw])[0]:.4f} ± "
+           f"{_stats([r['gap@20'] for r in raw])[1]:.4f} | | | "
+           f"{_stats([r['hit@1'] for r in raw])[0]:.4f} |"]
+  for name in worlds[0]["methods"]:
+    if not all("annotation" in w["methods"].get(name, {}) for w in worlds):
+      continue
+    got = [w["methods"][name]["annotation"] for w in worlds]
+    diffs = [g["gap@20"] - r["gap@20"] for g, r in zip(got, raw)]
+    gap, d = _stats([g["gap@20"] for g in got]), _stats(diffs)
+    lines.append(f"| {name} | {gap[0]:.4f} ± {gap[1]:.4f} | {d[0]:+.4f} ± {d[1]:.4f} | "
+                 f"{_verdict(diffs)} | {_stats([g['hit@1'] for g in got])[0]:.4f} |")
+  return "Annotation (the papers' classifier on train items, scored on test items):\n\n" + \
+      "\n".join(lines) + "\n"
+
+
 def negatives_table(worlds: list[dict]) -> str:
   """Mean shares (over seeds) of negatives in the anchor's planted groups, per method."""
   have = [w["negatives"] for w in worlds if w.get("negatives")]
@@ -189,6 +210,7 @@ def write_report(root: str, header: str, presets: dict, batch_size: int,
     if not worlds:
       continue
     parts.append(preset_table(name, worlds))
+    parts.append(annotation_table(worlds))
     parts.append(negatives_table(worlds))
     plot_preset(os.path.join(root, f"compare_{name}.png"), name, worlds)
     plot_curves(os.path.join(root, f"curves_{name}.png"), name, worlds, batch_size)

@@ -2,6 +2,8 @@
 
 import argparse
 
+import numpy as np
+
 import pytest
 
 from tests.benchmarks import bench_compare, compare_methods, compare_report
@@ -44,3 +46,33 @@ def test_a_method_beats_raw_only_when_the_paired_gap_exceeds_its_spread():
   assert "a - b" not in compare_report.preset_table("p", worlds)
   assert compare_report.paired(worlds, "a", "b").endswith("(above)")
   assert compare_report.paired(worlds, "a", "missing") is None
+
+
+def _annotated(raw_gap, **gaps):
+  world = _world(0.1, **{n: 0.1 for n in gaps})
+  world["raw"]["annotation"] = {"gap@20": raw_gap, "hit@1": raw_gap}
+  for name, gap in gaps.items():
+    world["methods"][name]["annotation"] = {"gap@20": gap, "hit@1": gap}
+  return world
+
+
+def test_the_annotation_table_pairs_each_method_with_raw_features():
+  worlds = [_annotated(0.5, a=0.55), _annotated(0.6, a=0.66), _annotated(0.4, a=0.43)]
+  table = compare_report.annotation_table(worlds)
+  # a: 0.55, 0.66, 0.43 -> 0.5467 ± 0.1150; paired +0.05, +0.06, +0.03 -> +0.0467 ± 0.0153
+  assert "| a | 0.5467 ± 0.1150 | +0.0467 ± 0.0153 | above | 0.5467 |" in table
+  assert "| raw features | 0.5000 ± 0.1000 |" in table
+  assert compare_report.annotation_table([_world(0.1, a=0.2)]) == ""
+
+
+def test_annotation_scores_train_on_train_items_and_score_test_items():
+  from pipelines import split  # pylint: disable=import-outside-toplevel
+  from tests.benchmarks import compare_annotation  # pylint: disable=import-outside-toplevel
+  ids = [f"v{i}" for i in range(80)]
+  labels = {i: (n % 2,) for n, i in enumerate(ids)}
+  separable = {i: np.eye(2, dtype=np.float32)[labels[i][0]] for i in ids}
+  assert any(split.is_test(i) for i in ids) and not all(split.is_test(i) for i in ids)
+  scores = compare_annotation.annotation_scores(separable, labels, steps=60, seed=0)
+  assert scores["hit@1"] == 1.0 and scores["gap@20"] > 0.9
+  noise = {i: np.random.default_rng(int(i[1:])).normal(size=2).astype(np.float32) for i in ids}
+  assert compare_annotation.annotation_scores(noise, labels, steps=60, seed=0)["hit@1"] < 0.9

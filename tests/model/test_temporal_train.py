@@ -170,3 +170,27 @@ def test_init_from_mismatch_is_one_line_naming_the_variable(pretrained, tmp_path
     train_objects.TrainObjects(cfg, make_strategy("default")).restore()
   with pytest.raises(ConfigError, match=r"--init_from: no directory or checkpoint"):
     _fine_tune_config(tmp_path, str(tmp_path / "nowhere"))
+
+
+def test_pull_to_init_pulls_towards_the_weights_loaded_by_init_from(pretrained, tmp_path):
+  # W0 of --pull_to_init is recorded after --init_from loads its weights, and a source run's
+  # own W0 copies are not weights: a run with the pull starts from another run with the pull.
+  os.makedirs(tmp_path / "a"), os.makedirs(tmp_path / "b")
+  first = _fine_tune_config(tmp_path / "a", pretrained[0].model_dir, "--pull_to_init=0.01")
+  trainer.train(first)
+  cfg = _fine_tune_config(tmp_path / "b", first.model_dir, "--pull_to_init=0.01")
+  objs = train_objects.TrainObjects(cfg, make_strategy("default"))
+  assert objs.restore() == 0 and not objs.restored
+  reader = tf.train.load_checkpoint(
+      tf.train.latest_checkpoint(os.path.join(first.model_dir, "checkpoints")))
+  pretrained_reader = tf.train.load_checkpoint(
+      os.path.join(pretrained[0].model_dir, "checkpoints", "ckpt-6"))
+  want = reader.get_tensor("model/towers/0/0/kernel" + VALUE_SUFFIX)
+  kernel = [v for v in objs.model.variables if "/rgb_tower_hidden_0/kernel" in v.name][0]
+  np.testing.assert_array_equal(kernel.numpy(), want)  # the fine-tuned run's, not step 6's
+  assert not np.array_equal(want, pretrained_reader.get_tensor(
+      "model/video_model/towers/0/0/kernel" + VALUE_SUFFIX))
+  kernels = objs.network.kernels()
+  assert len(objs.network.init_kernels) == len(kernels) > 0
+  for w0, w in zip(objs.network.init_kernels, kernels):
+    np.testing.assert_array_equal(w0.numpy(), w.numpy())
