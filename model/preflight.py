@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -19,6 +20,7 @@ import tensorflow as tf
 
 from model import input as input_lib
 from model import input_frames
+from model.config import EmbeddingModelConfig
 from model.errors import ConfigError
 from model.class_table import classes_file, read_num_classes
 from model.trainer_config import TrainConfig
@@ -100,7 +102,11 @@ def check_resume(config: TrainConfig) -> None:
   new = json.loads(json.dumps(config.to_dict(), default=str))
   diffs = [f"--{key} {stored.get(key)!r} -> {new[key]!r}"
            for key in ("mode", "optimizer") if stored.get(key) != new[key]]
-  old_model, new_model = stored.get("model") or {}, new["model"]
+  # A setting that an older gcml did not record had its default value then.
+  defaults = {f.name: json.loads(json.dumps(f.default, default=str))
+              for f in dataclasses.fields(EmbeddingModelConfig)
+              if f.default is not dataclasses.MISSING}
+  old_model, new_model = {**defaults, **(stored.get("model") or {})}, new["model"]
   diffs += [f"{key} {_flag_value(old_model.get(key))} -> {_flag_value(new_model[key])}"
             for key in new_model if key not in _MODEL_FREE and old_model.get(key) != new_model[key]]
   if diffs:

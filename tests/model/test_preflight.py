@@ -137,3 +137,20 @@ def test_model_dir_under_a_file_or_read_only_is_one_line(trained, tmp_path, caps
   ro.chmod(0o555)
   line = _one_line_error(capsys, f"--train_data={data}/triplets-*", f"--model_dir={ro}/m")
   assert "cannot be written" in line
+
+
+def test_a_setting_an_older_run_did_not_record_counts_as_its_default(trained, tmp_path, capsys):
+  # A run written before --pull_to_init existed resumes with the default (0), and is refused
+  # with another value, as if it had recorded the default.
+  import shutil  # pylint: disable=import-outside-toplevel
+  _, data, model_dir = trained
+  older = tmp_path / "older"
+  shutil.copytree(model_dir, older)
+  stored = json.loads((older / "train_config.json").read_text())
+  del stored["model"]["pull_to_init"]
+  (older / "train_config.json").write_text(json.dumps(stored))
+  line = _one_line_error(capsys, f"--train_data={data}/triplets-*", f"--model_dir={older}",
+                         "--pull_to_init=0.5")
+  assert "pull_to_init 0.0 -> 0.5" in line
+  code, line = _train(capsys, f"--train_data={data}/triplets-*", f"--model_dir={older}")
+  assert code == 0, line
