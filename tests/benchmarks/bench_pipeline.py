@@ -155,6 +155,19 @@ def table(result: dict) -> str:
 
 
 def run_engine(engine: str, world: str, root: str, a, log: str) -> dict:
+  """Runs every stage on one engine.
+
+  Args:
+    engine: `local` or `beam`.
+    world: the synth world's folder.
+    root: the benchmark's folder (this engine writes under root/engine).
+    a: the parsed flags.
+    log: the stages' log file.
+
+  Returns:
+    {"stages": {stage: measures}, "total", "triplets", "triplets_per_second",
+    "triplets_per_cpu_second", "digests": {compared stage: digest}}.
+  """
   out = os.path.join(root, engine)
   stages = {}
   for stage, args in stage_commands(engine, world, out, a).items():
@@ -178,6 +191,7 @@ def run_engine(engine: str, world: str, root: str, a, log: str) -> dict:
 
 
 def main(argv: list) -> dict:
+  """`gcml bench pipeline [flags]`: prints the table and the JSON, returns the dict."""
   p = argparse.ArgumentParser(prog="gcml bench pipeline")
   p.add_argument("--num_items", type=int, default=1_000_000)
   p.add_argument("--mean_degree", type=float, default=20.0, help="edge lines = items * this / 2")
