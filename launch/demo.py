@@ -219,11 +219,12 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(os.path.join(config.output_dir, name), ignore_errors=True)
   start, times = time.time(), {}
   for i, stage in enumerate(STAGES, 1):
-    t = time.time()
+    t, cpu = time.time(), time.process_time()  # CPU: every thread of this process
     print(f"[{i}/{len(STAGES)}] {stage.name} ...", flush=True)
     result = _run_quietly(stage, config)
     times[stage.name] = time.time() - t
-    print(f"[{i}/{len(STAGES)}] {stage.name}: {result} ({times[stage.name]:.1f}s)", flush=True)
+    print(f"[{i}/{len(STAGES)}] {stage.name}: {result} ({times[stage.name]:.1f}s, "
+          f"{time.process_time() - cpu:.1f} CPU-s)", flush=True)
   rows = demo_report.collect(os.path.join(config.output_dir, "evaluate"), list(METHODS))
   paragraph = demo_report.reading(rows)
   path = demo_report.write_report(

@@ -16,9 +16,8 @@ empty id; a weight that is not an ASCII decimal, or not finite and positive;
 a self loop) goes through the per-line parser, as does every line of a block
 that fails the block checks (for csv, a block holding a quote `"` or a byte
 order mark: RFC 4180 quoting and the BOM are the per-line parser's). TFRecord
-files always take the per-record parser. Ids are numbered without a dict:
-`number_ids` sorts packed or hashed ids; an id never holds a NUL, since ids
-with control characters are rejected as `id_control_character`.
+files always take the per-record parser. Ids are numbered without a dict
+(`id_numbering.number_ids`).
 """
 
 import collections
@@ -31,6 +30,7 @@ from pipelines.io import edge_records
 from pipelines.io import sharded_io, tfrecord_files
 from pipelines.clustering import affinity_local
 from pipelines.io import csv_columns
+from pipelines.io.id_numbering import number_ids
 from pipelines.errors import InputError
 from pipelines.io.rejected import Rejection, binary_record, rejected_prefix
 
@@ -84,55 +84,6 @@ class _Collector:
       self.add_bulk([x.encode("utf-8") for x in src], [x.encode("utf-8") for x in dst],
                     np.array(weight, np.float64))
       self.pending = []
-
-
-def _mix(words: np.ndarray) -> np.ndarray:
-  """A 64-bit hash of each row of 8-byte words (for grouping; collisions are checked)."""
-  h = np.full(len(words), 0x9E3779B97F4A7C15, np.uint64)
-  for j in range(words.shape[1]):
-    h ^= words[:, j]
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-  return h
-
-
-def number_ids(names: np.ndarray):
-  """(sorted unique ids as bytes, index of each name among them), ids in UTF-8.
-
-  Ids of up to 8 bytes are packed big-endian into one integer (exact, in
-  string order); longer ids are grouped by a 64-bit hash, checked for
-  collisions, then the distinct ids sorted.
-
-  Args:
-    names: a numpy bytes array of ids.
-
-  Returns:
-    (sorted unique ids, index of each name).
-  """
-  width = names.dtype.itemsize
-  if width <= 8:
-    key = names.astype("S8").view(">u8").astype(np.uint64)
-  else:
-    words = names.astype(f"S{-(-width // 8) * 8}").view("<u8").reshape(len(names), -1)
-    key = _mix(words)
-    del words
-  order = np.argsort(key)
-  key = key[order]
-  new = np.concatenate(([True], key[1:] != key[:-1])) if len(key) else np.zeros(0, bool)
-  del key
-  index = np.empty(len(names), np.int64)
-  index[order] = np.cumsum(new) - 1
-  unique = names[order[new]]
-  del order, new
-  if width > 8:
-    if not np.array_equal(unique[index], names):
-      raise InputError("too many edge ids for the in-memory reader (64-bit hash collision); "
-                       "use --engine=beam")
-    by_name = np.argsort(unique, kind="stable")
-    rank = np.empty(len(unique), np.int64)
-    rank[by_name] = np.arange(len(unique))
-    unique, index = unique[by_name], rank[index]
-  return unique, index
 
 
 def _parse_line(raw: bytes, delimiter: str):

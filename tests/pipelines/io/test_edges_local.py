@@ -105,12 +105,3 @@ def test_corrupt_tfrecord_frames_are_rejected(inputs):
   assert [(got.ids[a], got.ids[b]) for a, b in zip(got.src, got.dst)] == [("c", "d")]
   assert all(r.record.startswith(path + " ") for r in got.rejections
              if r.reason.startswith("tfrecord_"))
-
-
-def test_number_ids_long_and_short_ids_sort_like_python():
-  names = ["b", "a", "ab", "é", "a" * 20, "a" * 19 + "b", "b", "Z"]
-  for batch in (names, [x[:1] for x in names]):
-    unique, index = local_io.number_ids(np.array([x.encode() for x in batch], dtype="S"))
-    ids = [x.decode() for x in unique.tolist()]
-    assert ids == sorted(set(batch))
-    assert [ids[i] for i in index] == batch

@@ -1,0 +1,245 @@
+"""`gcml bench pipeline`: the whole flow on one machine, per stage, per engine.
+
+1. `gcml synth` writes a world of `--num_items` items (mean degree 20: about
+   10 edge lines per item, 10M at the default 1M items).
+2. For each engine of `--engines` (`local`, `beam`), every stage runs in its
+   own child process through the CLI (`python -m launch.main STAGE ...`, what
+   `gcml STAGE` runs): validate, cluster, examples (smart, random, labels), a
+   short `gcml train` on the smart triplets (`--train_steps`), export and
+   evaluate. `--engine=ENGINE` goes to each stage that has engines (train has
+   none); Beam stages get `--runner`.
+3. Per stage: wall seconds, CPU seconds (user + system) and peak resident
+   memory of that child alone, from `os.wait4` (the rusage of one waited-for
+   child and its own children; what `/usr/bin/time -v` reports).
+4. The outputs of validate, cluster and examples are compared file by file
+   across engines (they must be byte-identical).
+
+Prints a side-by-side table and returns (and prints) a JSON dict with every
+figure, examples triplets per second per engine and their ratio.
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENGINE_STAGES = ("validate", "cluster", "examples_smart", "examples_random", "examples_labels",
+                 "train", "export", "evaluate")
+COMPARED = ("validate", "cluster", "examples_smart", "examples_random", "examples_labels")
+TRIPLET_STAGES = ("examples_smart", "examples_random")
+
+
+def run_measured(args: list, log: str) -> dict:
+  """Runs `python -m launch.main ARGS` as a child; its own seconds, CPU and peak RSS.
+
+  Args:
+    args: the subcommand and its flags.
+    log: file that receives the child's stdout and stderr.
+
+  Returns:
+    {"seconds", "cpu_seconds", "peak_mib"}; raises RuntimeError on a failure.
+  """
+  with open(log, "ab") as f:
+    f.write(f"\n$ gcml {' '.join(args)}\n".encode())
+    f.flush()
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    started = time.time()
+    child = subprocess.Popen([sys.executable, "-m", "launch.main", *args], cwd=REPO, env=env,
+                             stdout=f, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.time() - started
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+  if child.returncode != 0:
+    raise RuntimeError(f"gcml {args[0]} exited {child.returncode}; see {log}")
+  return {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+          "peak_mib": round(usage.ru_maxrss / 1024)}
+
+
+def stage_commands(engine: str, world: str, out: str, a) -> dict:
+  """The CLI arguments of every stage of one engine's run, in order.
+
+  Args:
+    engine: `local` or `beam`.
+    world: the synth world's folder.
+    out: this engine's output folder (one subfolder per stage).
+    a: the parsed flags (modalities, runner, train steps).
+
+  Returns:
+    {stage name: argument list}, in ENGINE_STAGES order.
+  """
+  edges, features = f"--edges={world}/edges-*.csv", f"--features={world}/features-*.tfrecord"
+  beam = [f"--engine={engine}"] + ([f"--runner={a.runner}"] if engine == "beam" else [])
+  modalities = f"--modalities={a.modalities}"
+  commands = {
+      "validate": ["validate", edges, features, modalities, f"--output_dir={out}/validate",
+                   *beam],
+      "cluster": ["cluster", edges, f"--output_dir={out}/cluster", *beam]}
+  for kind in ("smart", "random", "labels"):
+    commands[f"examples_{kind}"] = [
+        "examples", f"--kind={kind}", "--level=0", edges, features, modalities,
+        f"--clusters={out}/cluster", f"--output_dir={out}/examples/{kind}", *beam]
+  commands["train"] = ["train", "--preset=demo", "--mode=triplet", f"--seed={a.seed}",
+                       f"--train_data={out}/examples/smart/triplets-*.tfrecord",
+                       f"--train_steps={a.train_steps}", f"--model_dir={out}/train"]
+  commands["export"] = ["export", f"--model_dir={out}/train", features,
+                        f"--output_dir={out}/export", *beam]
+  commands["evaluate"] = ["evaluate", f"--embeddings={out}/export/embeddings-*", edges, features,
+                          f"--output_dir={out}/evaluate", *beam]
+  return commands
+
+
+def folder_digest(folder: str, run_root: str) -> str:
+  """SHA-256 over every file's relative path and bytes, in path order.
+
+  Args:
+    folder: a stage's output folder.
+    run_root: the engine's output folder; summary.json names input folders
+      under it (e.g. `clusters_dir`), so it reads as `<run>` there.
+
+  Returns:
+    The hex digest.
+  """
+  digest = hashlib.sha256()
+  for path in sorted(glob.glob(f"{folder}/**", recursive=True)):
+    if os.path.isfile(path):
+      digest.update(os.path.relpath(path, folder).encode())
+      with open(path, "rb") as f:
+        data = f.read()
+      if os.path.basename(path) == "summary.json":
+        data = data.replace(run_root.encode(), b"<run>")
+      digest.update(data)
+  return digest.hexdigest()
+
+
+def _stage_folder(out: str, stage: str) -> str:
+  return os.path.join(out, *stage.split("_", 1)) if stage.startswith("examples") else \
+      os.path.join(out, stage)
+
+
+def triplets_written(out: str) -> int:
+  """Triplets of the smart and random runs, from their summary.json."""
+  total = 0
+  for stage in TRIPLET_STAGES:
+    with open(os.path.join(_stage_folder(out, stage), "summary.json"), encoding="utf-8") as f:
+      total += json.load(f)["examples"].get("triplets/total", 0)
+  return total
+
+
+def table(result: dict) -> str:
+  """The side-by-side text table: stage | ENGINE s | ENGINE CPU s | ENGINE peak MiB ..."""
+  engines = list(result["engines"])
+  head = ["stage"] + [f"{e} {c}" for e in engines for c in ("s", "CPU s", "peak MiB")]
+  rows = [head, ["---"] * len(head)]
+  for stage in ("synth",) + ENGINE_STAGES:
+    row = [stage]
+    for e in engines:
+      m = (result["synth"] if e == engines[0] else None) if stage == "synth" else \
+          result["engines"][e]["stages"].get(stage)
+      row += [str(m[k]) for k in ("seconds", "cpu_seconds", "peak_mib")] if m else ["-"] * 3
+    rows.append(row)
+  for label, key in (("total", "total"), ("examples triplets/s", "triplets_per_second"),
+                     ("examples triplets/CPU-s", "triplets_per_cpu_second")):
+    row = [label]
+    for e in engines:
+      value = result["engines"][e].get(key)
+      row += ([str(value["seconds"]), str(value["cpu_seconds"]), str(value["peak_mib"])]
+              if key == "total" else [str(value), "", ""])
+    rows.append(row)
+  return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def run_engine(engine: str, world: str, root: str, a, log: str) -> dict:
+  """Runs every stage on one engine.
+
+  Args:
+    engine: `local` or `beam`.
+    world: the synth world's folder.
+    root: the benchmark's folder (this engine writes under root/engine).
+    a: the parsed flags.
+    log: the stages' log file.
+
+  Returns:
+    {"stages": {stage: measures}, "total", "triplets", "triplets_per_second",
+    "triplets_per_cpu_second", "digests": {compared stage: digest}}.
+  """
+  out = os.path.join(root, engine)
+  stages = {}
+  for stage, args in stage_commands(engine, world, out, a).items():
+    if stage in a.skip_stages:
+      continue
+    stages[stage] = run_measured(args, log)
+    print(f"{engine} {stage}: {stages[stage]}", file=sys.stderr, flush=True)
+  result = {"stages": stages, "total": {
+      "seconds": round(sum(s["seconds"] for s in stages.values()), 1),
+      "cpu_seconds": round(sum(s["cpu_seconds"] for s in stages.values()), 1),
+      "peak_mib": max((s["peak_mib"] for s in stages.values()), default=0)}}
+  if all(s in stages for s in TRIPLET_STAGES):
+    triplets = triplets_written(out)
+    result["triplets"] = triplets
+    result["triplets_per_second"] = round(
+        triplets / sum(stages[s]["seconds"] for s in TRIPLET_STAGES), 1)
+    result["triplets_per_cpu_second"] = round(
+        triplets / max(0.01, sum(stages[s]["cpu_seconds"] for s in TRIPLET_STAGES)), 1)
+  result["digests"] = {s: folder_digest(_stage_folder(out, s), out) for s in COMPARED if s in stages}
+  return result
+
+
+def main(argv: list) -> dict:
+  """`gcml bench pipeline [flags]`: prints the table and the JSON, returns the dict."""
+  p = argparse.ArgumentParser(prog="gcml bench pipeline")
+  p.add_argument("--num_items", type=int, default=1_000_000)
+  p.add_argument("--mean_degree", type=float, default=20.0, help="edge lines = items * this / 2")
+  p.add_argument("--modalities", default="mean_rgb:64,mean_audio:16",
+                 help="smaller than production (1024+128) to keep the world on disk small")
+  p.add_argument("--engines", default="local,beam", help="comma-separated: local, beam")
+  p.add_argument("--train_steps", type=int, default=50)
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--runner", default="FnApiRunner", help="Beam runner of the beam engine")
+  p.add_argument("--skip_stages", default="", help="comma-separated stage names not to run")
+  p.add_argument("--output_dir", default="", help="default: a new temporary folder, kept")
+  p.add_argument("--world", default="", help="an existing `gcml synth` folder to use instead "
+                 "of a new world (its own items, degree and modalities)")
+  a = p.parse_args(argv)
+  a.skip_stages = {s.strip() for s in a.skip_stages.split(",") if s.strip()}
+  root = a.output_dir or tempfile.mkdtemp(prefix="gcml-bench-pipeline-")
+  os.makedirs(root, exist_ok=True)
+  log, world = os.path.join(root, "log.txt"), a.world or os.path.join(root, "world")
+  result = {"benchmark": "pipeline", "items": a.num_items, "mean_degree": a.mean_degree,
+            "modalities": a.modalities, "train_steps": a.train_steps, "runner": a.runner,
+            "cores": os.cpu_count(), "load_average_before": os.getloadavg(), "output_dir": root,
+            "log": log}
+  result["synth"] = None if a.world else run_measured(
+      ["synth", f"--output_dir={world}", f"--num_items={a.num_items}", f"--seed={a.seed}",
+       f"--mean_degree={a.mean_degree}", f"--modalities={a.modalities}"], log)
+  if a.world:  # its own size and modalities
+    with open(os.path.join(world, "synth.json"), encoding="utf-8") as f:
+      config = json.load(f)["config"]
+    result.update(world=world, items=config["num_items"], mean_degree=config["mean_degree"])
+    a.modalities = result["modalities"] = ",".join(f"{n}:{d}" for n, d in config["modalities"])
+  result["edge_lines"] = sum(1 for path in glob.glob(f"{world}/edges-*.csv")
+                             for _ in open(path, "rb"))  # pylint: disable=consider-using-with
+  engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+  result["engines"] = {e: run_engine(e, world, root, a, log) for e in engines}
+  if "local" in engines and "beam" in engines:
+    local, beam = result["engines"]["local"], result["engines"]["beam"]
+    result["identical_outputs"] = {s: local["digests"][s] == beam["digests"][s]
+                                   for s in local["digests"] if s in beam["digests"]}
+    if "triplets_per_second" in local and "triplets_per_second" in beam:
+      result["examples_local_over_beam"] = {
+          "wall": round(local["triplets_per_second"] / beam["triplets_per_second"], 1),
+          "cpu": round(local["triplets_per_cpu_second"] / beam["triplets_per_cpu_second"], 1)}
+  result["load_average_after"] = os.getloadavg()
+  result["table"] = table(result)
+  print(result["table"])
+  print(json.dumps(result, indent=2))
+  return result
+
+
+if __name__ == "__main__":
+  main(sys.argv[1:])
