@@ -35,7 +35,7 @@ DEMO = {
     "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
                         decay_steps=1000, batch_size=64, temperature=0.1, train_steps=200),
     "temporal_contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
-                                 decay_steps=1000, batch_size=32, temperature=0.1,
+                                 decay_steps=1000, batch_size=64, temperature=0.1,
                                  train_steps=200),
 }
 

@@ -22,6 +22,7 @@ from pipelines.evaluation import stage as evaluate
 from pipelines.export import stage as export
 from pipelines.examples import stage as make_examples
 from pipelines import runner
+from pipelines.io import stage_run
 from pipelines.validate import stage as validate
 from pipelines.evaluation import beam_engine
 
@@ -51,9 +52,12 @@ def test_custom_container_or_explicit_setup_file_is_left_alone():
                          ids=lambda m: m.__name__)
 def test_every_beam_pipeline_takes_its_options_from_the_runner(module):
   # The setup.py default lives in runner.pipeline_options; a pipeline that built
-  # PipelineOptions itself would ship no code to Dataflow workers.
+  # PipelineOptions itself would ship no code to Dataflow workers. Every stage runs its
+  # engine through stage_run.run_engine, which takes its options from the runner.
   source = inspect.getsource(getattr(module, "run_config", module.run))
-  assert "runner.pipeline_options(" in source and "runner.run(" in source
+  assert "stage_run.run_engine(" in source and "PipelineOptions(" not in source
+  engine = inspect.getsource(stage_run.run_engine)
+  assert "runner.pipeline_options(" in engine and "runner.run(" in engine
 
 
 def test_evaluate_is_not_a_beam_pipeline():
