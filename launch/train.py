@@ -15,6 +15,7 @@ frame-level files (`--train_data`, modalities from their feature lists);
 """
 
 import argparse
+import functools
 import logging
 import sys
 
@@ -23,16 +24,13 @@ from launch import logs
 from pipelines import config_flags, runner
 from pipelines.config_flags import attribute_help  # noqa: F401  (tests/launch/test_train_help.py)
 
-# The network's fields that have a flag (the rest keep the preset's network).
-_MODEL_FLAGS = ("modalities", "hidden_units", "embedding_dim", "fusion", "tower", "input_norm",
-                "dropout", "pull_to_init")
-
 
 def _preset_text(name: str) -> str:
   """What the demo preset gives a flag that is not given, for `--help`."""
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
   config = TrainConfig.from_flags(preset="demo")
-  value = getattr(config.model if hasattr(config.model, name) else config, name, None)
+  path = config_flags.nested_fields(TrainConfig)[name][0]
+  value = functools.reduce(getattr, path, config)
   if name == "modalities":
     return " [default: what `gcml examples` recorded beside --train_data]"
   if isinstance(value, tuple):
@@ -41,7 +39,8 @@ def _preset_text(name: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-  """`gcml train`'s parser: a flag per TrainConfig field and per network field it exposes.
+  """`gcml train`'s parser: a flag per data, trainer and runtime field and per network
+  field it exposes (`NETWORK_FLAGS`), flat names in `FLAT_KEYS` order.
 
   Every flag defaults to None: a flag not given keeps the preset's value
   (`--help` shows the demo preset's).
@@ -49,14 +48,14 @@ def parser() -> argparse.ArgumentParser:
   Returns:
     The parser.
   """
-  from model.config import EmbeddingModelConfig  # pylint: disable=import-outside-toplevel
   from model import train_presets  # pylint: disable=import-outside-toplevel
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
+  from model.trainer_config_flags import NETWORK_FLAGS  # pylint: disable=import-outside-toplevel
+  from model.trainer_config_groups import FLAT_KEYS  # pylint: disable=import-outside-toplevel
 
   p = argparse.ArgumentParser(prog="gcml train", description=__doc__.splitlines()[0],
                               allow_abbrev=False)
-  config_flags.add_override_flags(p, [(TrainConfig, None), (EmbeddingModelConfig, _MODEL_FLAGS)],
-                                  _preset_text)
+  config_flags.add_override_flags(p, [(TrainConfig, FLAT_KEYS + NETWORK_FLAGS)], _preset_text)
   p.add_argument("--preset", choices=tuple(train_presets.PRESETS), default="demo",
                  help="the network and per-mode values to start from (model/train_presets.py)")
   p.add_argument("--export_only", action="store_true",
@@ -113,7 +112,7 @@ def config_from_values(preset: str, explicit: dict, read_inputs: bool = True):
   from model import input_modalities
   from model.steps import input_kind
   resolved = dict(explicit)
-  input_modalities.resolve(resolved, input_kind(config.mode))
+  input_modalities.resolve(resolved, input_kind(config.trainer.mode))
   if resolved != explicit:
     config = TrainConfig.from_flags(preset=preset, **resolved).validate()
   return config
@@ -132,12 +131,13 @@ def main(argv: list[str]) -> int:
   config, args = config_from_argv(argv)
   from model import strategies, trainer
 
-  if not args.export_only and strategies.serve_cluster_task(config.strategy):
+  if not args.export_only and strategies.serve_cluster_task(config.runtime.strategy):
     return 0  # a worker or ps task of a parameter-server cluster: served until stopped
   if not args.export_only:
     from model import data_split  # pylint: disable=import-outside-toplevel
-    data_split.record_split(config.model_dir, [config.train_data, config.eval_data,
-                                               config.validation_data])
+    data_split.record_split(config.runtime.model_dir, [config.data.train_data,
+                                                       config.data.eval_data,
+                                                       config.data.validation_data])
   if args.export_only:
     path = trainer.export(config)
     print(f"exported {path}")
@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
   if result.export_dir:
     print(f"exported {result.export_dir}")
   else:
-    print(f"stopped at step {result.final_step}; checkpoint saved in {config.model_dir}")
+    print(f"stopped at step {result.final_step}; checkpoint saved in {config.runtime.model_dir}")
   return 0
 
 

@@ -36,9 +36,9 @@ def training_sample(config: TrainConfig, sample_size: int = DEFAULT_SAMPLE_SIZE)
   """
   batch = 512
   dataset = input_lib.make_dataset(input_lib.InputConfig(
-      config.train_data, input_kind(config.mode), config.modalities, batch_size=batch,
+      config.data.train_data, input_kind(config.trainer.mode), config.modalities, batch_size=batch,
       shuffle_buffer=0, repeat=False, deterministic=True))
-  key = "features" if config.mode == "clc" else "anchor"
+  key = "features" if config.trainer.mode == "clc" else "anchor"
   parts = {name: [] for name, _ in config.modalities}
   for i, batch_values in enumerate(dataset):
     if i * batch >= sample_size:
@@ -60,7 +60,7 @@ def initialize(config: TrainConfig, model: tf.keras.Model, strategy: tf.distribu
     training examples than one batch of 512, when the initialiser's
     projection stays).
   """
-  if config.model.tower != "residual" or config.mode == "temporal_contrastive":
+  if config.model.tower != "residual" or config.trainer.mode == "temporal_contrastive":
     return False  # frame-level input: the initialiser's projection (docs/frames.md)
   sample = training_sample(config, sample_size)
   if not sample:

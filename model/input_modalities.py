@@ -22,7 +22,7 @@ import tensorflow as tf
 from model import input as input_lib
 from model import input_frames
 from model.errors import ConfigError
-from model.trainer_config import parse_modalities
+from model.trainer_config_flags import parse_modalities
 from pipelines.io import modality_spec
 
 

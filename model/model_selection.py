@@ -44,22 +44,22 @@ class ModelSelection:
     self.config = config
     self.model = model
     self.chief = chief
-    self.metric = config.selection_metric
-    self.validation = ValidationSet(config.validation_data, config.modalities)
+    self.metric = config.trainer.selection_metric
+    self.validation = ValidationSet(config.data.validation_data, config.modalities)
     self._scalar = scalar_fn
-    self._state_path = os.path.join(config.model_dir, STATE_FILE)
+    self._state_path = os.path.join(config.runtime.model_dir, STATE_FILE)
     self.state = {"best_step": -1, "best": None, "since_best": 0, "history": []}
     if tf.io.gfile.exists(self._state_path):
       with tf.io.gfile.GFile(self._state_path) as f:
         self.state.update(json.load(f))
-    best_dir = os.path.join(config.model_dir, "best")
+    best_dir = os.path.join(config.runtime.model_dir, "best")
     if not chief:
-      best_dir = os.path.join(config.model_dir, f"best_tmp_{os.getpid()}")
+      best_dir = os.path.join(config.runtime.model_dir, f"best_tmp_{os.getpid()}")
     self._best_dir = best_dir
     self._checkpoint = tf.train.Checkpoint(model=model)
     self._manager = tf.train.CheckpointManager(self._checkpoint, best_dir, max_to_keep=1)
-    self._writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, "validation"))
-                    if chief else None)
+    self._writer = (tf.summary.create_file_writer(
+        os.path.join(config.runtime.model_dir, "validation")) if chief else None)
     self.raw = self.validation.raw_scores()
     log.info("validation: %d queries, %d database items; raw features %s %.4f",
              self.raw["num_queries"], self.raw["num_database"], self.metric, self.raw[self.metric])
@@ -91,7 +91,7 @@ class ModelSelection:
              self.metric, value, self.raw[self.metric], self.state["best"],
              self.state["best_step"], "" if improved else
              f", {self.state['since_best']} without improvement")
-    patience = self.config.patience
+    patience = self.config.trainer.patience
     return bool(patience) and self.state["since_best"] >= patience
 
   def restore_best(self) -> int:

@@ -37,28 +37,29 @@ def check(config: TrainConfig, kind: str) -> None:
     config: the validated configuration.
     kind: the input contract, `triplet`, `labels` or `frames` (`model.steps.input_kind`).
   """
-  if kind == "frames" and config.validation_data:
+  if kind == "frames" and config.data.validation_data:
     raise ConfigError("--validation_data scores video-level items, not frames: validate "
                       "the model fine-tuned from --mode=temporal_contrastive")
-  num_classes = config.resolved_num_classes() if config.mode == "clc" else 0
-  if config.mode == "clc" and config.num_classes:
-    path = classes_file(config.train_data)
-    if path is not None and read_num_classes(path) > config.num_classes:
-      raise ConfigError(f"--num_classes={config.num_classes} is below the "
+  num_classes = config.resolved_num_classes() if config.trainer.mode == "clc" else 0
+  if config.trainer.mode == "clc" and config.trainer.num_classes:
+    path = classes_file(config.data.train_data)
+    if path is not None and read_num_classes(path) > config.trainer.num_classes:
+      raise ConfigError(f"--num_classes={config.trainer.num_classes} is below the "
                         f"{read_num_classes(path)} classes of {path}")
-  for flag, pattern in (("--train_data", config.train_data), ("--eval_data", config.eval_data)):
+  for flag, pattern in (("--train_data", config.data.train_data),
+                        ("--eval_data", config.data.eval_data)):
     if pattern and kind == "frames":
       input_frames.check_frame_records(pattern, config.modalities, flag)
     elif pattern:
       input_lib.check_records(input_lib.InputConfig(pattern, kind, config.modalities,
-                                                    with_clusters=config.cluster_masking),
+                                                    with_clusters=config.trainer.cluster_masking),
                               flag, num_classes)
   check_model_dir(config)
 
 
 def check_model_dir(config: TrainConfig) -> None:
   """`--model_dir` is writable and, when it holds checkpoints, compatible."""
-  check_writable(config.model_dir, "--model_dir")
+  check_writable(config.runtime.model_dir, "--model_dir")
   check_resume(config)
 
 
@@ -90,8 +91,8 @@ def check_resume(config: TrainConfig) -> None:
   Raises:
     ConfigError: naming each differing setting, old and new.
   """
-  path = os.path.join(config.model_dir, CONFIG_FILE)
-  if not has_checkpoints(config.model_dir) or not tf.io.gfile.exists(path):
+  path = os.path.join(config.runtime.model_dir, CONFIG_FILE)
+  if not has_checkpoints(config.runtime.model_dir) or not tf.io.gfile.exists(path):
     return
   try:
     with tf.io.gfile.GFile(path) as f:
@@ -110,7 +111,7 @@ def check_resume(config: TrainConfig) -> None:
   diffs += [f"{key} {_flag_value(old_model.get(key))} -> {_flag_value(new_model[key])}"
             for key in new_model if key not in _MODEL_FREE and old_model.get(key) != new_model[key]]
   if diffs:
-    raise ConfigError(f"--model_dir={config.model_dir} holds checkpoints of another run "
+    raise ConfigError(f"--model_dir={config.runtime.model_dir} holds checkpoints of another run "
                       f"({CONFIG_FILE}): {'; '.join(diffs)}; resume with the same settings "
                       "or use a new --model_dir")
 

@@ -38,15 +38,16 @@ GUARD_KEYS = ("nonfinite", "skipped", "stop")
 
 def learning_rate_schedule(config: TrainConfig) -> tf.keras.optimizers.schedules.LearningRateSchedule:
   """Staircase exponential decay: lr * decay_rate ** (step // decay_steps)."""
+  trainer = config.trainer
   return tf.keras.optimizers.schedules.ExponentialDecay(
-      config.learning_rate, config.decay_steps, config.decay_rate, staircase=True)
+      trainer.learning_rate, trainer.decay_steps, trainer.decay_rate, staircase=True)
 
 
 def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Optimizer:
   schedule = learning_rate_schedule(config)
-  if config.optimizer == "rmsprop":
+  if config.trainer.optimizer == "rmsprop":
     return tf.keras.optimizers.RMSprop(schedule)
-  if config.optimizer == "sgd":
+  if config.trainer.optimizer == "sgd":
     return tf.keras.optimizers.SGD(schedule)
   return tf.keras.optimizers.Adam(schedule)
 
@@ -86,7 +87,7 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
       # all-gathers, then this) runs in the same order on every replica.
       grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
     code = nonfinite.update_code(loss, grads)
-    if config.on_nonfinite == "skip":
+    if config.trainer.on_nonfinite == "skip":
       skipped = code > 0
       nonfinite.apply_unless(skipped, optimizer, grads, variables, aggregated=many)
     else:  # stop: the update is applied; the trainer keeps nothing after this step
@@ -94,7 +95,7 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
       optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=many)
     code = code + nonfinite.variable_code(model.trainable_variables)
     stop = (code & nonfinite.VARIABLE) > 0
-    if config.on_nonfinite == "stop":
+    if config.trainer.on_nonfinite == "stop":
       stop = code > 0
     out = {"loss": loss, **diag}
     if many:
@@ -137,38 +138,40 @@ def _loss_function(config: TrainConfig, model: tf.keras.Model, optimizer,
   def compute_loss(batch):
     ctx = tf.distribute.get_replica_context()
     replicas = float(ctx.num_replicas_in_sync) if ctx is not None else 1.0
-    if config.mode == "temporal_contrastive":
+    if config.trainer.mode == "temporal_contrastive":
       za, zb = model(batch["a"], training=training), model(batch["b"], training=training)
-      return global_temporal_contrastive_loss(za, zb, config.temperature, batch["video_id"],
+      return global_temporal_contrastive_loss(za, zb, config.trainer.temperature, batch["video_id"],
                                               batch.get("cluster_id")), {}
-    if config.mode in ("triplet", "contrastive"):
+    if config.trainer.mode in ("triplet", "contrastive"):
       a, p = model(batch["anchor"], training=training), model(batch["positive"], training=training)
       diag = {}
       if not training:
         n = model(batch["negative"], training=False)
         closer = (tf.reduce_sum(tf.math.squared_difference(a, p), -1) <
                   tf.reduce_sum(tf.math.squared_difference(a, n), -1))
-        diag["triplet_accuracy"] = tf.reduce_sum(tf.cast(closer, tf.float32)) / config.batch_size
-      if config.mode == "contrastive":
+        diag["triplet_accuracy"] = (tf.reduce_sum(tf.cast(closer, tf.float32))
+                                    / config.trainer.batch_size)
+      if config.trainer.mode == "contrastive":
         loss = in_batch_softmax_loss(a, p, batch["anchor_id"], batch["positive_id"],
-                                     temperature=config.temperature,
+                                     temperature=config.trainer.temperature,
                                      anchor_cluster_ids=batch.get("anchor_cluster"),
                                      positive_cluster_ids=batch.get("positive_cluster"))
         return loss / replicas, diag
       n = model(batch["negative"], training=training)
       loss, mined = triplet_loss(a, p, n, anchor_ids=batch["anchor_id"],
                                  positive_ids=batch["positive_id"],
-                                 negative_ids=batch["negative_id"], margin=config.margin,
-                                 mining=config.mining)
+                                 negative_ids=batch["negative_id"], margin=config.trainer.margin,
+                                 mining=config.trainer.mining)
       return loss, {**diag, **{k: v / replicas for k, v in mined.items()}}
     emb = model(batch["features"], training=training)
-    sampled = config.num_sampled
-    sampler = "all" if not sampled or sampled >= table.num_classes else config.sampler
-    seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(optimizer.iterations, tf.int64)])
+    sampled = config.trainer.num_sampled
+    sampler = "all" if not sampled or sampled >= table.num_classes else config.trainer.sampler
+    seed = tf.stack([tf.constant(config.runtime.seed, tf.int64),
+                     tf.cast(optimizer.iterations, tf.int64)])
     loss = sampled_softmax_loss(emb, batch["label"], table,
                                 num_sampled=None if sampler == "all" else sampled,
                                 sampler=sampler, seed=seed, cumulative_counts=cumulative_counts,
-                                global_batch_size=config.batch_size)
+                                global_batch_size=config.trainer.batch_size)
     return loss, {}
 
   return compute_loss

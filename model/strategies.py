@@ -18,7 +18,7 @@ import os
 import tensorflow as tf
 
 from model.errors import ConfigError
-from model.trainer_config import STRATEGIES
+from model.trainer_config_groups import STRATEGIES
 
 
 def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:

@@ -21,30 +21,34 @@ def input_config(config: TrainConfig, batch_size: int, for_eval: bool,
   # Evaluation reads its files in order, unshuffled, from the start each time,
   # so every evaluation scores the same batches. Both repeat: under
   # multi-worker every worker must run the same number of steps.
-  return input_lib.InputConfig(config.eval_data if for_eval else config.train_data,
-                               input_kind(config.mode), config.modalities, batch_size=batch_size,
-                               shuffle_buffer=0 if for_eval else config.shuffle_buffer,
-                               repeat=True, seed=config.seed,
-                               deterministic=config.deterministic,
-                               level_schedule=() if for_eval else config.level_schedule,
-                               schedule_steps=config.train_steps, start_step=start_step,
-                               with_clusters=config.cluster_masking)
+  data = config.data
+  return input_lib.InputConfig(data.eval_data if for_eval else data.train_data,
+                               input_kind(config.trainer.mode), config.modalities,
+                               batch_size=batch_size,
+                               shuffle_buffer=0 if for_eval else data.shuffle_buffer,
+                               repeat=True, seed=config.runtime.seed,
+                               deterministic=config.runtime.deterministic,
+                               level_schedule=() if for_eval else data.level_schedule,
+                               schedule_steps=config.trainer.train_steps, start_step=start_step,
+                               with_clusters=config.trainer.cluster_masking)
 
 
 def frame_dataset(config: TrainConfig, batch_size: int, for_eval: bool,
                   input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
   """`--mode=temporal_contrastive`'s clip pairs (`input_frames.trainer_dataset`)."""
-  augment = dict(frame_dropout=config.frame_dropout, feature_dropout=config.feature_dropout,
-                 noise_std=config.noise_std, modality_dropout=config.modality_dropout)
+  data = config.data
+  augment = dict(frame_dropout=data.frame_dropout, feature_dropout=data.feature_dropout,
+                 noise_std=data.noise_std, modality_dropout=data.modality_dropout)
   return input_frames.trainer_dataset(
-      config.eval_data if for_eval else config.train_data, config.modalities, config.clip_len,
-      batch_size, config.seed, 0 if for_eval else config.shuffle_buffer, augment, input_context)
+      data.eval_data if for_eval else data.train_data, config.modalities, data.clip_len,
+      batch_size, config.runtime.seed, 0 if for_eval else data.shuffle_buffer, augment,
+      input_context)
 
 
 def make_dataset(config: TrainConfig, batch_size: int, for_eval: bool, start_step: int = 0,
                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
   """The mode's input at `batch_size` per replica (frames or contracts 5 / 6)."""
-  if config.mode == "temporal_contrastive":
+  if config.trainer.mode == "temporal_contrastive":
     return frame_dataset(config, batch_size, for_eval, input_context)
   return input_lib.make_dataset(input_config(config, batch_size, for_eval, start_step),
                                 input_context)
@@ -53,7 +57,7 @@ def make_dataset(config: TrainConfig, batch_size: int, for_eval: bool, start_ste
 def distributed_dataset(config: TrainConfig, strategy, for_eval: bool = False,
                         start_step: int = 0):
   def fn(ctx: tf.distribute.InputContext):
-    per_replica = ctx.get_per_replica_batch_size(config.batch_size)
+    per_replica = ctx.get_per_replica_batch_size(config.trainer.batch_size)
     return make_dataset(config, per_replica, for_eval, start_step, ctx)
   return strategy.distribute_datasets_from_function(fn)
 
@@ -68,7 +72,7 @@ class HeldOutEvaluator:
     step_fn = make_replica_eval_step(config, objs.model, objs.optimizer, objs.table,
                                      objs.cumulative_counts)
     if is_ps:
-      self.dataset = make_dataset(config, config.batch_size, True)
+      self.dataset = make_dataset(config, config.trainer.batch_size, True)
       self.step = tf.function(step_fn)
     else:
       self.dataset = distributed_dataset(config, strategy, for_eval=True)
@@ -78,10 +82,10 @@ class HeldOutEvaluator:
   def __call__(self) -> dict:
     it = iter(self.dataset)  # from the start: the same batches every time
     totals: dict[str, float] = {}
-    for _ in range(self.config.eval_steps):
+    for _ in range(self.config.trainer.eval_steps):
       out = self.step(next(it))
       for k, v in out.items():
         if self.strategy is not None:
           v = self.strategy.experimental_local_results(v)[0]
         totals[k] = totals.get(k, 0.0) + float(v)
-    return {k: v / self.config.eval_steps for k, v in totals.items()}
+    return {k: v / self.config.trainer.eval_steps for k, v in totals.items()}

@@ -31,7 +31,7 @@ class TrainObjects:
   def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy,
                chief: bool = True):
     with strategy.scope():
-      if config.mode == "temporal_contrastive":  # frame-level input (docs/frames.md)
+      if config.trainer.mode == "temporal_contrastive":  # frame-level input (docs/frames.md)
         self.model = TemporalEmbeddingModel(config.model)
         self.model({**{n: tf.zeros([1, 1, d]) for n, d in config.modalities},
                     MASK_KEY: tf.ones([1, 1], tf.bool)})
@@ -41,13 +41,13 @@ class TrainObjects:
       self.network = getattr(self.model, "video_model", self.model)
       self.network.snapshot_init()  # W0 of --pull_to_init (restored with the model)
       self.table = None
-      if config.mode == "clc":
+      if config.trainer.mode == "clc":
         self.table = ClassEmbeddingTable(config.resolved_num_classes(),
                                          config.model.output_dim)
       # The unigram sampler's cumulative class sizes: a variable, so each
       # device holds one copy; derived from classes.tsv, not checkpointed.
       self.cumulative_counts = None
-      if self.table is not None and config.sampler == "unigram":
+      if self.table is not None and config.trainer.sampler == "unigram":
         self.cumulative_counts = tf.Variable(unigram_cumulative(config.class_sizes()),
                                              trainable=False, name="unigram_cumulative")
       self.optimizer = make_optimizer(config)
@@ -59,11 +59,12 @@ class TrainObjects:
     # Every multi-worker worker must save (the save runs collectives); only the
     # chief writes model_dir/checkpoints, the others a private temporary
     # directory (deleted at the end) so no two processes write one checkpoint.
-    self.chief_dir = os.path.join(config.model_dir, "checkpoints")
+    self.chief_dir = os.path.join(config.runtime.model_dir, "checkpoints")
     self.tmp_dir = None if chief else os.path.join(
-        config.model_dir, f"checkpoints_tmp_{train_runtime.task_id(strategy)}_{os.getpid()}")
+        config.runtime.model_dir,
+        f"checkpoints_tmp_{train_runtime.task_id(strategy)}_{os.getpid()}")
     self.manager = tf.train.CheckpointManager(
-        self.checkpoint, self.tmp_dir or self.chief_dir, max_to_keep=config.max_checkpoints)
+        self.checkpoint, self.tmp_dir or self.chief_dir, max_to_keep=config.runtime.max_checkpoints)
     self.config = config
 
   def trainable_variables(self) -> list:
@@ -86,7 +87,7 @@ class TrainObjects:
     self.restored = bool(latest)
     if latest:
       log.info("restored %s", latest)
-    elif self.config.init_from:  # a fresh run starts from the pre-trained network
-      init_from.load(self.model, self.config.init_from)
+    elif self.config.trainer.init_from:  # a fresh run starts from the pre-trained network
+      init_from.load(self.model, self.config.trainer.init_from)
       self.network.snapshot_init()  # --pull_to_init pulls towards the pre-trained weights
     return int(self.optimizer.iterations.numpy())

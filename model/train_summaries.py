@@ -26,7 +26,8 @@ class TrainSummaries:
 
   def __init__(self, config: TrainConfig, chief: bool):
     self._config, self._chief = config, chief
-    self.dir = os.path.join(config.model_dir, "train" if chief else f"train_tmp_{id(config)}")
+    self.dir = os.path.join(config.runtime.model_dir,
+                            "train" if chief else f"train_tmp_{id(config)}")
     self._writer = tf.summary.create_file_writer(self.dir)
     self._t0, self._t0_step = time.time(), 0
 
@@ -35,7 +36,8 @@ class TrainSummaries:
     self._t0, self._t0_step = time.time(), step
 
   def due(self, step: int) -> bool:
-    return step % self._config.summary_every == 0 or step == self._config.train_steps
+    return (step % self._config.runtime.summary_every == 0
+            or step == self._config.trainer.train_steps)
 
   def write(self, step: int, metrics: dict, learning_rate, skipped_total: int) -> None:
     """Writes the scalars of `step` and logs its loss and throughput.
@@ -47,14 +49,14 @@ class TrainSummaries:
       skipped_total: steps skipped so far for a non-finite loss or gradient.
     """
     elapsed = max(time.time() - self._t0, 1e-9)
-    eps = (step - self._t0_step) * self._config.batch_size / elapsed
+    eps = (step - self._t0_step) * self._config.trainer.batch_size / elapsed
     lr = learning_rate(step - 1) if callable(learning_rate) else learning_rate
     with self._writer.as_default(step=step):
       for k, v in metrics.items():
         train_runtime.scalar(k, v)
       train_runtime.scalar("learning_rate", lr)
       train_runtime.scalar("examples_per_second", eps)
-      if self._config.on_nonfinite == "skip":
+      if self._config.trainer.on_nonfinite == "skip":
         train_runtime.scalar("nonfinite_skipped", skipped_total)
     self._writer.flush()
     log.info("step %d loss %.4f %.0f ex/s", step, metrics["loss"], eps)
@@ -73,11 +75,11 @@ class HeldOutEvaluation:
     self._config = config
     self._evaluator = train_inputs.HeldOutEvaluator(config, strategy, objs, is_ps)
     self._writer = tf.summary.create_file_writer(
-        os.path.join(config.model_dir, "eval")) if chief else None
+        os.path.join(config.runtime.model_dir, "eval")) if chief else None
     self.metrics: dict = {}
 
   def due(self, step: int) -> bool:
-    return step % self._config.eval_interval() == 0 or step == self._config.train_steps
+    return step % self._config.eval_interval() == 0 or step == self._config.trainer.train_steps
 
   def __call__(self, at_step: int) -> dict:
     """Evaluates, writes the scalars at `at_step` and returns them."""

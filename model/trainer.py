@@ -24,7 +24,6 @@ restore), `train_loop.py` (the steps of one host call), `train_summaries.py`
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 
@@ -58,35 +57,35 @@ class TrainResult:
 
 
 def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> TrainResult:
-  """Trains (or resumes) up to `config.train_steps`, then exports.
+  """Trains (or resumes) up to `config.trainer.train_steps`, then exports.
 
   Raises:
     ConfigError: bad configuration, found before the first step.
   """
   config.validate()
-  preflight.check(config, input_kind(config.mode))
-  if config.deterministic:
+  preflight.check(config, input_kind(config.trainer.mode))
+  if config.runtime.deterministic:
     # Process-wide and irreversible: seeds Python, NumPy and TensorFlow (so the
     # weight initialisers), and makes every op pick a deterministic kernel.
-    tf.keras.utils.set_random_seed(config.seed)
+    tf.keras.utils.set_random_seed(config.runtime.seed)
     tf.config.experimental.enable_op_determinism()
   if strategy is None:
-    strategy = make_strategy(config.strategy, config.tpu)
+    strategy = make_strategy(config.runtime.strategy, config.runtime.tpu)
   is_ps = isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)
   replicas = strategy.num_replicas_in_sync
-  config.check_replicas(replicas)
+  config.trainer.check_replicas(replicas)
   chief = train_runtime.is_chief(strategy)
   objs = TrainObjects(config, strategy, chief)
   start = objs.restore()
-  if not objs.restored and not config.init_from:
+  if not objs.restored and not config.trainer.init_from:
     input_geometry.initialize(config, objs.model, strategy)
-  tf.io.gfile.makedirs(config.model_dir)
+  tf.io.gfile.makedirs(config.runtime.model_dir)
   if chief:
-    with tf.io.gfile.GFile(os.path.join(config.model_dir, "train_config.json"), "w") as f:
-      json.dump(config.to_dict(), f, indent=1, default=str)
+    with tf.io.gfile.GFile(os.path.join(config.runtime.model_dir, "train_config.json"), "w") as f:
+      f.write(config.to_json())
   summaries = TrainSummaries(config, chief)
   selection = (model_selection.ModelSelection(config, objs.model, chief, train_runtime.scalar)
-               if config.validation_data else None)
+               if config.data.validation_data else None)
   stopped_early = False
   if selection is not None and not selection.state["history"]:
     # The untrained model of a fresh run, or the restored one of a run that
@@ -97,9 +96,9 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   run_steps, join = make_loop_runner(strategy, make_train_loop(strategy, step_fn),
                                      lambda: train_inputs.distributed_dataset(
                                          config, strategy, start_step=start),
-                                     config.steps_per_loop)
+                                     config.runtime.steps_per_loop)
   variables_finite = tf.function(lambda: nonfinite.variable_code(objs.trainable_variables()))
-  evaluation = HeldOutEvaluation(config, strategy, objs, is_ps, chief) if config.eval_data \
+  evaluation = HeldOutEvaluation(config, strategy, objs, is_ps, chief) if config.data.eval_data \
       else None
 
   losses, metrics = [], {}
@@ -110,7 +109,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   summaries.start_clock(step)
   with train_runtime.StopFlag() as flag:
     try:
-      while step < config.train_steps and not flag.stop and not stopped_early:
+      while step < config.trainer.train_steps and not flag.stop and not stopped_early:
         loop_metrics, loop_losses = run_steps(
             _next_boundary(config, step, selection is not None, is_ps) - step)
         new_step = int(objs.optimizer.iterations.numpy())
@@ -119,7 +118,7 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         step = new_step
         if loop_metrics["stop"]:
           poisoned = True
-          raise nonfinite.error(step, int(loop_metrics["nonfinite"]), config.model_dir)
+          raise nonfinite.error(step, int(loop_metrics["nonfinite"]), config.runtime.model_dir)
         if loop_metrics["skipped"]:
           skipped_total += int(loop_metrics["skipped"])
           log.warning("steps %d..%d: skipped %d batch(es) with a non-finite %s (%d so far)",
@@ -128,14 +127,14 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         metrics = {k: v for k, v in loop_metrics.items() if k not in (*GUARD_KEYS, "steps")}
         if summaries.due(step):
           summaries.write(step, metrics, objs.optimizer.learning_rate, skipped_total)
-        if step % config.checkpoint_every == 0:
+        if step % config.runtime.checkpoint_every == 0:
           _check_variables(variables_finite, step, config)
           objs.manager.save(checkpoint_number=step)
           last_save = step
         if evaluation and evaluation.due(step):
           evaluation(step)
         if selection is not None and (step % config.validation_interval() == 0 or
-                                      step == config.train_steps):
+                                      step == config.trainer.train_steps):
           stopped_early = selection.validate(step)
     finally:
       join()
@@ -155,15 +154,15 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
   export_dir = None
   validation = {}
   if selection is not None:
-    if step >= config.train_steps or stopped_early:
+    if step >= config.trainer.train_steps or stopped_early:
       selection.restore_best()
     validation = {"best_step": selection.state["best_step"], "best": selection.state["best"],
                   "raw": selection.raw[selection.metric], "stopped_early": stopped_early,
                   "history": selection.state["history"]}
     selection.close()
-  if step >= config.train_steps or stopped_early:
+  if step >= config.trainer.train_steps or stopped_early:
     _check_variables(variables_finite, step, config)
-    export_dir = export_trained(objs.model, config.model_dir, chief)
+    export_dir = export_trained(objs.model, config.runtime.model_dir, chief)
   return TrainResult(start, step, losses, export_dir, metrics,
                      evaluation.metrics if evaluation else {}, objs.model, objs.optimizer,
                      validation)
@@ -172,19 +171,19 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
 def _next_boundary(config: TrainConfig, step: int, validating: bool, is_ps: bool) -> int:
   """The step the next loop runs up to: the next summary, checkpoint, evaluation,
   validation or the end; at most `steps_per_loop` steps away (PS: per scheduled loop)."""
-  boundary = min(config.train_steps, _next_multiple(step, config.summary_every),
-                 _next_multiple(step, config.checkpoint_every),
+  boundary = min(config.trainer.train_steps, _next_multiple(step, config.runtime.summary_every),
+                 _next_multiple(step, config.runtime.checkpoint_every),
                  _next_multiple(step, config.eval_interval()),
                  _next_multiple(step, config.validation_interval()) if validating
-                 else config.train_steps)
-  return boundary if is_ps else min(boundary, step + config.steps_per_loop)
+                 else config.trainer.train_steps)
+  return boundary if is_ps else min(boundary, step + config.runtime.steps_per_loop)
 
 
 def _check_variables(variables_finite, step: int, config: TrainConfig) -> None:
   """NonFiniteError if a trainable variable (the class table included) is non-finite."""
   code = int(variables_finite())
   if code:
-    raise nonfinite.error(step, code, config.model_dir)
+    raise nonfinite.error(step, code, config.runtime.model_dir)
 
 
 def _next_multiple(step: int, every: int) -> int:
@@ -202,7 +201,7 @@ def export(config: TrainConfig) -> str:
   strategy = tf.distribute.get_strategy()
   objs = TrainObjects(config, strategy)
   if not checkpoints.candidates(objs.chief_dir):
-    raise ConfigError(f"no checkpoint in {config.model_dir}/checkpoints to export")
+    raise ConfigError(f"no checkpoint in {config.runtime.model_dir}/checkpoints to export")
   objs.restore()
-  model_selection.restore_best_weights(config.model_dir, objs.model)
-  return export_trained(objs.model, config.model_dir, True)
+  model_selection.restore_best_weights(config.runtime.model_dir, objs.model)
+  return export_trained(objs.model, config.runtime.model_dir, True)

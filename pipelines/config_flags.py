@@ -168,6 +168,33 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple = ()) -> None:
                         help=(text + shown) or None, **kwargs)
 
 
+def nested_fields(cls, prefix: tuple = ()) -> dict[str, tuple[tuple[str, ...], type, Any]]:
+  """The plain fields of a dataclass and of the dataclasses nested in it, by name.
+
+  A field whose type is a dataclass (a nested config) is walked into, depth
+  first in field order, instead of being listed. A name used twice is a ValueError.
+
+  Args:
+    cls: a config dataclass.
+    prefix: the path of `cls` inside the outer config.
+
+  Returns:
+    Field name -> (its path of attribute names, e.g. `("trainer", "batch_size")`,
+    the dataclass that declares it, its resolved type).
+  """
+  found = {}
+  hints = typing.get_type_hints(cls)
+  for field in dataclasses.fields(cls):
+    path, hint = prefix + (field.name,), hints[field.name]
+    inner = (nested_fields(hint, path) if dataclasses.is_dataclass(hint)
+             else {field.name: (path, cls, hint)})
+    for name, entry in inner.items():
+      if name in found:
+        raise ValueError(f"{cls.__name__}: two nested fields are named {name!r}")
+      found[name] = entry
+  return found
+
+
 def add_override_flags(parser: argparse.ArgumentParser, sources: list,
                        default_text: Callable[[str], str] = lambda name: "") -> tuple[str, ...]:
   """Adds flags that override a preset: every default is None (not given).
@@ -175,35 +202,37 @@ def add_override_flags(parser: argparse.ArgumentParser, sources: list,
   A command whose config starts from a preset (`gcml train --preset=NAME`)
   applies only the flags the user gave, so none may have a default of its
   own; `default_text` says in `--help` what the preset gives instead. A
-  `bool` field is a switch (given: True). A field whose type is a dataclass
-  (a nested config) gets no flag; its own flags come from its own source.
+  `bool` field is a switch (given: True). Named fields may lie in the
+  dataclasses nested in a source (`nested_fields`: a grouped config keeps
+  flat flag names); with no names, a field whose type is a dataclass gets
+  no flag (its own flags come from its own source).
 
   Args:
     parser: the command's parser.
-    sources: (config dataclass, the names of its fields that get a flag, in
-      order, or None for every field in the dataclass's order) pairs.
+    sources: (config dataclass, the names of the fields that get a flag, in
+      order, its own or its nested configs', or None for every plain field
+      of the dataclass itself in its order) pairs.
     default_text: flag name -> the text after its help (the preset's value);
       not called for switches.
 
   Returns:
     The flag names, in order.
   """
-  helps = attribute_help(*(cls for cls, _ in sources))
   names = []
   for cls, wanted in sources:
-    hints = typing.get_type_hints(cls)
-    fields = {field.name: field for field in dataclasses.fields(cls)}
-    for field in (fields.values() if wanted is None else [fields[n] for n in wanted]):
-      if dataclasses.is_dataclass(hints[field.name]):
-        continue
-      kind = flag_type(hints[field.name])[0]
-      text = helps.get(field.name, "").replace("%", "%%")
+    fields = nested_fields(cls)
+    if wanted is None:
+      wanted = [f.name for f in dataclasses.fields(cls) if f.name in fields]
+    for name in wanted:
+      _, owner, hint = fields[name]
+      kind = flag_type(hint)[0]
+      text = attribute_help(owner).get(name, "").replace("%", "%%")
       if kind is bool:
-        parser.add_argument(f"--{field.name}", action="store_true", default=None, help=text)
+        parser.add_argument(f"--{name}", action="store_true", default=None, help=text)
       else:
-        parser.add_argument(f"--{field.name}", type=kind, default=None,
-                            help=text + default_text(field.name).replace("%", "%%"))
-      names.append(field.name)
+        parser.add_argument(f"--{name}", type=kind, default=None,
+                            help=text + default_text(name).replace("%", "%%"))
+      names.append(name)
   return tuple(names)
 
 

@@ -72,7 +72,7 @@ def _bench_train(mode, size, data, model_dir, args) -> dict:
                                                      objs.table))
   it = iter(train_inputs.distributed_dataset(cfg, strategy))  # noqa: SLF001
   out = {"hidden_units": list(cfg.model.hidden_units), "embedding_dim": cfg.model.embedding_dim,
-         "optimizer": cfg.optimizer,
+         "optimizer": cfg.trainer.optimizer,
          "params": sum(int(np.prod(v.shape)) for v in objs.model.trainable_variables)}
   t = time.perf_counter()
   for n in (1, args.steps_per_loop):  # one trace serves every loop length

@@ -21,14 +21,14 @@ def test_every_demo_method_trains_at_batch_64(tmp_path):
   # docs/comparison.md: batch 64 beat 128 at equal examples on all four presets.
   for method in demo.METHODS:
     config = _config(tmp_path, method)
-    assert config.batch_size == 64, method
-    assert config.train_steps == 800, method
+    assert config.trainer.batch_size == 64, method
+    assert config.trainer.train_steps == 800, method
 
 
 def test_demo_sees_as_many_examples_as_before(tmp_path):
   # 800 x 64 = 400 x 128: the change is the batch size, not the budget.
   config = _config(tmp_path, "cdml")
-  assert config.train_steps * config.batch_size == 400 * 128
+  assert config.trainer.train_steps * config.trainer.batch_size == 400 * 128
 
 
 def test_demo_preset_batch_is_64_in_every_mode():
@@ -37,8 +37,8 @@ def test_demo_preset_batch_is_64_in_every_mode():
 
 def test_demo_selects_on_validation_items(tmp_path):
   config = _config(tmp_path, "gcml")
-  assert config.validation_data.endswith("validation")
-  assert config.validate_every == 100
+  assert config.data.validation_data.endswith("validation")
+  assert config.trainer.validate_every == 100
 
 
 def test_every_demo_method_starts_at_the_raw_features(tmp_path):

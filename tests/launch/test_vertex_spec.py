@@ -62,11 +62,12 @@ def test_container_args_are_a_valid_train_config():
   pools = spec["workerPoolSpecs"]
   # The flags only: the gs:// inputs cannot be read here.
   config, args = train.config_from_argv(pools[0]["containerSpec"]["args"], read_inputs=False)
-  assert config.strategy == "multi_worker" and config.mode == "triplet"
+  assert config.runtime.strategy == "multi_worker" and config.trainer.mode == "triplet"
   assert args.preset == "paper" and not args.export_only
-  assert config.train_data.startswith("gs://") and config.model_dir.startswith("gs://")
+  assert config.data.train_data.startswith("gs://")
+  assert config.runtime.model_dir.startswith("gs://")
   replicas = sum(p["replicaCount"] for p in pools)  # one CPU replica per machine
-  assert config.check_replicas(replicas) * replicas == config.batch_size
+  assert config.trainer.check_replicas(replicas) * replicas == config.trainer.batch_size
 
 
 def test_vertex_tf_config_layout_makes_pool_zero_the_chief():

@@ -21,10 +21,12 @@ def main() -> dict:
   from model.steps import make_replica_step
   from model.towers import EmbeddingModel
   from model.trainer_config import TrainConfig
+  from model.trainer_config_groups import DataConfig, RuntimeConfig, TrainerConfig
 
   modalities = (ModalityConfig("rgb", 6), ModalityConfig("audio", 3))
-  cfg = TrainConfig(mode="triplet", train_data="x", model_dir="y", batch_size=8,
-                    optimizer="sgd", learning_rate=0.1,
+  cfg = TrainConfig(data=DataConfig(train_data="x"), runtime=RuntimeConfig(model_dir="y"),
+                    trainer=TrainerConfig(mode="triplet", batch_size=8, optimizer="sgd",
+                                          learning_rate=0.1),
                     model=EmbeddingModelConfig.demo(modalities=modalities,
                                                     tower="identity_linear", pull_to_init=0.5))
   rng = np.random.default_rng(0)

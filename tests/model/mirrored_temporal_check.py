@@ -27,17 +27,17 @@ def main(frames, model_dir) -> dict:
                              "--deterministic", "--frame_dropout=0", "--feature_dropout=0",
                              "--modality_dropout=0"])
   # The initial weights (deterministic: seeded) and the first global batch on one device.
-  tf.keras.utils.set_random_seed(cfg.seed)
+  tf.keras.utils.set_random_seed(cfg.runtime.seed)
   from model.temporal_tower import MASK_KEY, TemporalEmbeddingModel
   reference = TemporalEmbeddingModel(cfg.model)  # built as TrainObjects builds it
   reference({**{n: tf.zeros([1, 1, d]) for n, d in cfg.modalities},
              MASK_KEY: tf.ones([1, 1], tf.bool)})
-  batch = next(iter(train_inputs.frame_dataset(cfg, cfg.batch_size, for_eval=False)))
+  batch = next(iter(train_inputs.frame_dataset(cfg, cfg.trainer.batch_size, for_eval=False)))
   za, zb = reference(batch["a"]), reference(batch["b"])
   ids = batch["video_id"]
-  global_loss = float(temporal_contrastive_loss(za, zb, cfg.temperature, ids))
-  half = cfg.batch_size // 2
-  local = [float(temporal_contrastive_loss(za[s], zb[s], cfg.temperature, ids[s]))
+  global_loss = float(temporal_contrastive_loss(za, zb, cfg.trainer.temperature, ids))
+  half = cfg.trainer.batch_size // 2
+  local = [float(temporal_contrastive_loss(za[s], zb[s], cfg.trainer.temperature, ids[s]))
            for s in (slice(0, half), slice(half, None))]
   result = trainer.train(cfg)
   return {"replicas": 2, "losses": [l for _, l in result.losses],

@@ -4,6 +4,7 @@ over 2 logical CPUs (configured before TensorFlow initialises its devices).
 argv: DATA_GLOB LABELS_GLOB MODEL_DIR. Prints one JSON line.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -32,7 +33,8 @@ def main(data, labels, model_dir) -> dict:
                     "losses": [l for _, l in r.losses], "metrics": r.last_metrics,
                     "eval": r.eval_metrics,
                     "exported": bool(r.export_dir and os.path.isdir(r.export_dir))}
-  r = trainer.train(cfg.__class__(**{**cfg.__dict__, "train_steps": 10}))
+  r = trainer.train(dataclasses.replace(
+      cfg, trainer=dataclasses.replace(cfg.trainer, train_steps=10)))
   out["resume"] = {"start": r.start_step, "final": r.final_step}
   cfg, _ = config_from_argv(common + ["--mode=clc", f"--train_data={labels}", "--num_classes=6",
                                       "--num_sampled=4", f"--model_dir={model_dir}/c",
@@ -40,7 +42,8 @@ def main(data, labels, model_dir) -> dict:
   r = trainer.train(cfg)
   out["clc"] = {"final": r.final_step, "losses": [l for _, l in r.losses]}
   # --on_nonfinite=skip applies its update through a cross-replica cond (merge_call).
-  r = trainer.train(cfg.__class__(**{**cfg.__dict__, "train_steps": 8, "on_nonfinite": "skip"}))
+  r = trainer.train(dataclasses.replace(
+      cfg, trainer=dataclasses.replace(cfg.trainer, train_steps=8, on_nonfinite="skip")))
   out["clc_skip"] = {"start": r.start_step, "final": r.final_step,
                      "losses": [l for _, l in r.losses]}
   cfg, _ = config_from_argv(common + ["--mode=triplet", f"--train_data={data}",

@@ -43,10 +43,10 @@ class ClcSamplerTest(tf.test.TestCase):
     self._config(data).validate()  # uniform does not read the sizes
 
   def test_default_and_paper_preset_sample_uniformly(self):
-    self.assertEqual(TrainConfig().sampler, "uniform")
-    self.assertEqual(TrainConfig.from_flags(preset="paper", mode="clc").sampler, "uniform")
+    self.assertEqual(TrainConfig().trainer.sampler, "uniform")
+    self.assertEqual(TrainConfig.from_flags(preset="paper", mode="clc").trainer.sampler, "uniform")
     self.assertEqual(TrainConfig.from_flags(preset="paper", mode="clc",
-                                            sampler="log_uniform").sampler, "log_uniform")
+                                            sampler="log_uniform").trainer.sampler, "log_uniform")
     self.assertEqual(K, 6)
 
 

@@ -1,5 +1,6 @@
 """The identity-initialised full-rank tower and the pull towards the initial kernels."""
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -17,6 +18,7 @@ from model.export import export_saved_model, load_embedder
 from model.steps import make_replica_step
 from model.towers import EmbeddingModel
 from model.trainer_config import TrainConfig
+from model.trainer_config_groups import DataConfig, RuntimeConfig, TrainerConfig
 from tests.model.shards import write_shards
 from tests.model.test_train import MODS, _triplets
 
@@ -106,16 +108,17 @@ class PullToInitTest(tf.test.TestCase):
     self.assertAllClose(pulled.losses, [2.0 * 9])
 
   def test_the_step_adds_the_penalty_and_its_gradient(self):
-    cfg = TrainConfig(mode="contrastive", train_data="x", model_dir="y", batch_size=4,
-                      optimizer="sgd", learning_rate=0.1,
+    cfg = TrainConfig(data=DataConfig(train_data="x"), runtime=RuntimeConfig(model_dir="y"),
+                      trainer=TrainerConfig(mode="contrastive", batch_size=4, optimizer="sgd",
+                                            learning_rate=0.1),
                       model=EmbeddingModelConfig.demo(modalities=SMALL, tower="identity_linear",
                                                       pull_to_init=0.5))
     rng = np.random.default_rng(5)
     batch = {"anchor": inputs(rng, 4), "positive": inputs(rng, 4),
              "anchor_id": tf.constant([1, 2, 3, 4], tf.int64),
              "positive_id": tf.constant([5, 6, 7, 8], tf.int64)}
-    plain = TrainConfig(**{**cfg.__dict__, "model": EmbeddingModelConfig.demo(
-        modalities=SMALL, tower="identity_linear")})
+    plain = dataclasses.replace(cfg, model=EmbeddingModelConfig.demo(
+        modalities=SMALL, tower="identity_linear"))
     out = {}
     for name, c in (("pulled", cfg), ("plain", plain)):
       model = EmbeddingModel(c.model)
@@ -176,14 +179,16 @@ class PullToInitTest(tf.test.TestCase):
     anchor = first.model.init_kernels[0].numpy()
     self.assertAllClose(anchor.T @ anchor, np.eye(4), atol=1e-5)  # principal directions
     self.assertGreater(float(first.model.pull_to_init_loss()), 0.0)
-    more = trainer.train(TrainConfig(**{**cfg.__dict__, "train_steps": 6}))
+    more = trainer.train(dataclasses.replace(
+        cfg, trainer=dataclasses.replace(cfg.trainer, train_steps=6)))
     self.assertEqual((more.start_step, more.final_step), (4, 6))
     self.assertAllEqual(more.model.init_kernels[0], anchor)
 
   def test_clc_class_table_has_the_embedding_size(self):
-    cfg = TrainConfig(mode="clc", train_data="x", model_dir=self.create_tempdir().full_path,
-                      num_classes=5, model=EmbeddingModelConfig.demo(modalities=SMALL,
-                                                                     tower="identity_linear"))
+    cfg = TrainConfig(data=DataConfig(train_data="x"),
+                      runtime=RuntimeConfig(model_dir=self.create_tempdir().full_path),
+                      trainer=TrainerConfig(mode="clc", num_classes=5),
+                      model=EmbeddingModelConfig.demo(modalities=SMALL, tower="identity_linear"))
     objs = train_objects.TrainObjects(cfg, tf.distribute.get_strategy())
     self.assertEqual(tuple(objs.table.embeddings.shape), (5, 9))
 

@@ -34,7 +34,8 @@ class LaunchTrainTest(tf.test.TestCase):
     cfg, _ = config_from_argv(["--preset=paper", "--mode=triplet", f"--train_data={data}",
                                "--model_dir=/tmp/x", "--learning_rate=0.5",
                                "--modalities=a:3,b:2", "--hidden_units=8,4"])
-    self.assertEqual((cfg.optimizer, cfg.learning_rate, cfg.batch_size), ("rmsprop", 0.5, 9600))
+    t = cfg.trainer
+    self.assertEqual((t.optimizer, t.learning_rate, t.batch_size), ("rmsprop", 0.5, 9600))
     self.assertEqual(cfg.modalities, (("a", 3), ("b", 2)))
     self.assertEqual(cfg.model.hidden_units, (8, 4))
     self.assertEqual(cfg.model.embedding_dim, 256)

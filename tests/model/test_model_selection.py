@@ -106,9 +106,9 @@ class ModelSelectionTest(tf.test.TestCase):
     # A re-export (`gcml train --export_only`) gives the selected step again, not step 20.
     again = load_embedder(trainer.export(cfg))
     self.assertAllClose(vs.score(again)["map@60"], v["raw"], atol=1e-6)
-    with open(os.path.join(cfg.model_dir, "validation.json"), encoding="utf-8") as f:
+    with open(os.path.join(cfg.runtime.model_dir, "validation.json"), encoding="utf-8") as f:
       self.assertEqual(json.load(f)["best_step"], 0)
-    events = tf.io.gfile.glob(os.path.join(cfg.model_dir, "validation", "events.*"))
+    events = tf.io.gfile.glob(os.path.join(cfg.runtime.model_dir, "validation", "events.*"))
     tags = {v.tag for path in events for e in tf.compat.v1.train.summary_iterator(path)
             for v in e.summary.value}
     self.assertIn("map@60", tags)

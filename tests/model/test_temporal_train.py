@@ -1,5 +1,6 @@
 """gcml train --mode=temporal_contrastive (frame-level pre-training) and --init_from."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -47,7 +48,8 @@ def pretrained(frames, tmp_path_factory):
                              f"--model_dir={model_dir}", "--batch_size=16", "--train_steps=4",
                              "--checkpoint_every=2", "--deterministic", *NETWORK])
   first = trainer.train(cfg)
-  again = trainer.train(cfg.__class__(**{**cfg.__dict__, "train_steps": 6}))
+  again = trainer.train(dataclasses.replace(
+      cfg, trainer=dataclasses.replace(cfg.trainer, train_steps=6)))
   return cfg, first, again
 
 
@@ -62,9 +64,10 @@ def test_pretraining_checkpoints_resumes_and_exports(pretrained):
   assert [s for s, _ in first.losses] == [1, 2, 3, 4]
   assert all(np.isfinite(l) and l > 0 for _, l in first.losses)
   assert (again.start_step, again.final_step) == (4, 6)
-  names = {os.path.basename(p) for p in glob.glob(os.path.join(cfg.model_dir, "checkpoints", "*"))}
+  names = {os.path.basename(p)
+           for p in glob.glob(os.path.join(cfg.runtime.model_dir, "checkpoints", "*"))}
   assert {"ckpt-4.index", "ckpt-6.index"} <= names
-  assert os.path.isdir(os.path.join(cfg.model_dir, "train"))
+  assert os.path.isdir(os.path.join(cfg.runtime.model_dir, "train"))
   # The export takes whole videos of any length with their frame mask.
   rng = np.random.default_rng(0)
   x = {n: rng.normal(size=(3, 5, d)).astype(np.float32) for n, d in MODS}
@@ -131,13 +134,14 @@ def _fine_tune_config(tmp_path, init_from, *extra):
 def test_init_from_loads_the_pretrained_video_network(pretrained, tmp_path, where, names):
   # Frame-level `rgb` is video-level `mean_rgb` (YouTube-8M's names).
   pre_cfg, _, again = pretrained
-  source = pre_cfg.model_dir if where == "model_dir" else again.export_dir
+  source = pre_cfg.runtime.model_dir if where == "model_dir" else again.export_dir
   rgb, audio = names.split(",")
   cfg = _fine_tune_config(tmp_path, source, f"--modalities={rgb}:16,{audio}:4")
   objs = train_objects.TrainObjects(cfg, make_strategy("default"))
   assert objs.restore() == 0 and not objs.restored
   # The rgb tower's first kernel is the pre-trained one (step 6), read from the checkpoint.
-  reader = tf.train.load_checkpoint(os.path.join(pre_cfg.model_dir, "checkpoints", "ckpt-6"))
+  reader = tf.train.load_checkpoint(
+      os.path.join(pre_cfg.runtime.model_dir, "checkpoints", "ckpt-6"))
   want = reader.get_tensor("model/video_model/towers/0/0/kernel" + VALUE_SUFFIX)
   kernel = [v for v in objs.model.variables if f"/{rgb}_tower_hidden_0/kernel" in v.name][0]
   np.testing.assert_array_equal(kernel.numpy(), want)
@@ -146,14 +150,14 @@ def test_init_from_loads_the_pretrained_video_network(pretrained, tmp_path, wher
 
 
 def test_fine_tuning_trains_from_the_pretrained_network(pretrained, tmp_path):
-  cfg = _fine_tune_config(tmp_path, pretrained[0].model_dir)
+  cfg = _fine_tune_config(tmp_path, pretrained[0].runtime.model_dir)
   result = trainer.train(cfg)
   assert (result.start_step, result.final_step) == (0, 2)
   assert all(np.isfinite(l) for _, l in result.losses)
 
 
 def test_init_from_mismatch_is_one_line_naming_the_variable(pretrained, tmp_path):
-  source = pretrained[0].model_dir
+  source = pretrained[0].runtime.model_dir
   cfg = _fine_tune_config(tmp_path, source, "--hidden_units=24")
   with pytest.raises(ConfigError, match=r"variable rgb_tower_hidden_0/kernel \(model/video_model/"
                                         r"towers/0/0/kernel\) has shape \[16, 32\] there, the "
@@ -176,15 +180,15 @@ def test_pull_to_init_pulls_towards_the_weights_loaded_by_init_from(pretrained, 
   # W0 of --pull_to_init is recorded after --init_from loads its weights, and a source run's
   # own W0 copies are not weights: a run with the pull starts from another run with the pull.
   os.makedirs(tmp_path / "a"), os.makedirs(tmp_path / "b")
-  first = _fine_tune_config(tmp_path / "a", pretrained[0].model_dir, "--pull_to_init=0.01")
+  first = _fine_tune_config(tmp_path / "a", pretrained[0].runtime.model_dir, "--pull_to_init=0.01")
   trainer.train(first)
-  cfg = _fine_tune_config(tmp_path / "b", first.model_dir, "--pull_to_init=0.01")
+  cfg = _fine_tune_config(tmp_path / "b", first.runtime.model_dir, "--pull_to_init=0.01")
   objs = train_objects.TrainObjects(cfg, make_strategy("default"))
   assert objs.restore() == 0 and not objs.restored
   reader = tf.train.load_checkpoint(
-      tf.train.latest_checkpoint(os.path.join(first.model_dir, "checkpoints")))
+      tf.train.latest_checkpoint(os.path.join(first.runtime.model_dir, "checkpoints")))
   pretrained_reader = tf.train.load_checkpoint(
-      os.path.join(pretrained[0].model_dir, "checkpoints", "ckpt-6"))
+      os.path.join(pretrained[0].runtime.model_dir, "checkpoints", "ckpt-6"))
   want = reader.get_tensor("model/towers/0/0/kernel" + VALUE_SUFFIX)
   kernel = [v for v in objs.model.variables if "/rgb_tower_hidden_0/kernel" in v.name][0]
   np.testing.assert_array_equal(kernel.numpy(), want)  # the fine-tuned run's, not step 6's

@@ -86,7 +86,7 @@ class TrainTest(tf.test.TestCase):
     for k in ("usage_ratio", "chosen_margin_mean", "active_fraction"):
       self.assertIn(k, result.last_metrics)
     tags = {}
-    for path in tf.io.gfile.glob(os.path.join(cfg.model_dir, "train", "events.*")):
+    for path in tf.io.gfile.glob(os.path.join(cfg.runtime.model_dir, "train", "events.*")):
       for event in tf.compat.v1.train.summary_iterator(path):
         for v in event.summary.value:
           tags.setdefault(v.tag, []).append(event.step)
@@ -94,11 +94,12 @@ class TrainTest(tf.test.TestCase):
                 "chosen_margin_mean", "assigned_margin_mean"):
       self.assertEqual(tags.get(tag), [10, 20, 30, 40], tag)
 
-    ckpts = tf.train.get_checkpoint_state(os.path.join(cfg.model_dir, "checkpoints"))
+    ckpts = tf.train.get_checkpoint_state(os.path.join(cfg.runtime.model_dir, "checkpoints"))
     self.assertEqual([p.rsplit("-", 1)[1] for p in ckpts.all_model_checkpoint_paths],
                      ["20", "30", "40"])
     # Resume: train_steps=45 starts where the last run stopped.
-    more = trainer.train(dataclasses.replace(cfg, train_steps=45))
+    more = trainer.train(dataclasses.replace(
+        cfg, trainer=dataclasses.replace(cfg.trainer, train_steps=45)))
     self.assertEqual((more.start_step, more.final_step), (40, 45))
     self.assertLen(more.losses, 5)
 
@@ -152,7 +153,7 @@ class TrainTest(tf.test.TestCase):
     self.assertEqual(cfg.eval_interval(), 15)
     result = trainer.train(cfg)
     evals = {tag: dict(values) for tag, values in training_summaries.read_scalars(
-        training_summaries.event_files(cfg.model_dir, "eval")).items()}
+        training_summaries.event_files(cfg.runtime.model_dir, "eval")).items()}
     self.assertEqual(sorted(evals["loss"]), [15, 30])
     self.assertEqual(sorted(evals["triplet_accuracy"]), [15, 30])
     self.assertIn("usage_ratio", evals)
@@ -177,12 +178,14 @@ class TrainTest(tf.test.TestCase):
 
   def test_presets_and_overrides(self):
     paper = TrainConfig.from_flags(preset="paper", mode="triplet")
-    self.assertEqual((paper.optimizer, paper.learning_rate, paper.decay_rate, paper.decay_steps,
-                      paper.margin, paper.batch_size), ("rmsprop", 0.1, 0.98, 300000, 0.5, 9600))
+    p = paper.trainer
+    self.assertEqual((p.optimizer, p.learning_rate, p.decay_rate, p.decay_steps,
+                      p.margin, p.batch_size), ("rmsprop", 0.1, 0.98, 300000, 0.5, 9600))
     self.assertEqual(paper.model.hidden_units, (4000,))
     clc = TrainConfig.from_flags(preset="paper", mode="clc", batch_size=256)
-    self.assertEqual((clc.optimizer, clc.learning_rate, clc.decay_rate, clc.decay_steps,
-                      clc.batch_size, clc.num_sampled), ("sgd", 300.0, 0.5, 200000, 256, 200000))
+    c = clc.trainer
+    self.assertEqual((c.optimizer, c.learning_rate, c.decay_rate, c.decay_steps,
+                      c.batch_size, c.num_sampled), ("sgd", 300.0, 0.5, 200000, 256, 200000))
 
   def test_config_errors(self):
     _, data = self._write(_triplets(8, np.random.default_rng(4)), "t")
@@ -206,7 +209,7 @@ class TrainTest(tf.test.TestCase):
       make_strategy("bogus")
     cfg = TrainConfig.from_flags(train_data=data, model_dir=md, batch_size=33)
     with self.assertRaisesRegex(ConfigError, "not divisible by the 2 replicas"):
-      cfg.check_replicas(2)
+      cfg.trainer.check_replicas(2)
     with self.assertRaisesRegex(ConfigError, "preset"):
       TrainConfig.from_flags(preset="huge")
 

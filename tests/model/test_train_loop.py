@@ -52,11 +52,11 @@ class TrainLoopTest(tf.test.TestCase):
     np.testing.assert_allclose([l for _, l in seven.losses], [l for _, l in one.losses],
                                rtol=1e-5)
     # Loop boundaries: 7, 10 (summary and checkpoint), 17, 20.
-    ckpts = tf.train.get_checkpoint_state(os.path.join(cfg7.model_dir, "checkpoints"))
+    ckpts = tf.train.get_checkpoint_state(os.path.join(cfg7.runtime.model_dir, "checkpoints"))
     self.assertEqual([p.rsplit("-", 1)[1] for p in ckpts.all_model_checkpoint_paths],
                      ["10", "20"])
     scalars = training_summaries.read_scalars(
-        training_summaries.event_files(cfg7.model_dir, "train"))
+        training_summaries.event_files(cfg7.runtime.model_dir, "train"))
     self.assertEqual(sorted(dict(scalars["loss"])), [10, 20])
     # The summary is the mean over the loop's steps (18..20 here: 17 was a loop end).
     self.assertAllClose(dict(scalars["loss"])[20],
@@ -72,8 +72,8 @@ class TrainLoopTest(tf.test.TestCase):
     with self.assertRaisesRegex(NonFiniteError,
                                 r"^non-finite loss, gradient and variable at step 2; training stopped"):
       trainer.train(cfg)  # batch 2 (records 32..63) holds the NaN
-    self.assertFalse(os.path.exists(os.path.join(cfg.model_dir, "export")))
-    ckpts = tf.train.get_checkpoint_state(os.path.join(cfg.model_dir, "checkpoints"))
+    self.assertFalse(os.path.exists(os.path.join(cfg.runtime.model_dir, "export")))
+    ckpts = tf.train.get_checkpoint_state(os.path.join(cfg.runtime.model_dir, "checkpoints"))
     self.assertEqual([p.rsplit("-", 1)[1] for p in ckpts.all_model_checkpoint_paths], ["1"])
 
   def test_absurd_learning_rate_stops(self):
@@ -82,7 +82,7 @@ class TrainLoopTest(tf.test.TestCase):
                        optimizer="sgd")
     with self.assertRaisesRegex(NonFiniteError, r"non-finite .* at step \d+"):
       trainer.train(cfg)
-    self.assertFalse(os.path.exists(os.path.join(cfg.model_dir, "export")))
+    self.assertFalse(os.path.exists(os.path.join(cfg.runtime.model_dir, "export")))
 
   def test_skip_drops_the_update_and_counts_it(self):
     records = _poison(_triplets(64, np.random.default_rng(14)), 40, float("inf"))
@@ -96,7 +96,7 @@ class TrainLoopTest(tf.test.TestCase):
     finite = [np.isfinite(l) for _, l in result.losses]
     self.assertEqual(finite, [True, False] * 3)
     scalars = training_summaries.read_scalars(
-        training_summaries.event_files(cfg.model_dir, "train"))
+        training_summaries.event_files(cfg.runtime.model_dir, "train"))
     self.assertEqual(dict(scalars["nonfinite_skipped"]), {3: 1.0, 6: 3.0})
     self.assertTrue(all(np.isfinite(v) for _, v in scalars["loss"]))  # skipped steps left out
     for v in result.model.trainable_variables:
@@ -133,7 +133,7 @@ class TrainLoopTest(tf.test.TestCase):
                     (dict(sampler="zipf"), "--sampler must be one of")):
       with self.subTest(kw=kw), self.assertRaisesRegex(ConfigError, msg):
         self._config(data, **kw).validate()
-    self.assertEqual(dataclasses.replace(self._config(data)).steps_per_loop, 1)
+    self.assertEqual(dataclasses.replace(self._config(data)).runtime.steps_per_loop, 1)
 
 
 if __name__ == "__main__":

@@ -158,3 +158,45 @@ def test_override_flags_default_to_none_and_show_the_preset():
   assert vars(parser.parse_args([])) == {"steps": None, "fast": None, "depth": None}
   assert vars(parser.parse_args(["--steps=3", "--fast"])) == {"steps": 3, "fast": True,
                                                               "depth": None}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Optimizer:
+  """Attributes:
+    rate: the learning rate.
+  """
+  rate: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+  """Attributes:
+    steps: optimizer steps.
+  """
+  steps: int = 10
+  optimizer: _Optimizer = dataclasses.field(default_factory=_Optimizer)
+
+
+def test_named_override_flags_are_found_in_nested_configs():
+  import argparse  # pylint: disable=import-outside-toplevel
+
+  assert config_flags.nested_fields(_Run) == {
+      "steps": (("steps",), _Run, int), "rate": (("optimizer", "rate"), _Optimizer, float)}
+  parser = argparse.ArgumentParser(allow_abbrev=False)
+  names = config_flags.add_override_flags(parser, [(_Run, ("rate", "steps"))],
+                                          lambda name: f" [preset: {name}]")
+  assert names == ("rate", "steps")  # the order given, flat names
+  actions = {a.dest: a for a in parser._actions}  # pylint: disable=protected-access
+  assert actions["rate"].help == "the learning rate. [preset: rate]"
+  assert actions["rate"].type is float
+  assert vars(parser.parse_args(["--rate=0.5"])) == {"rate": 0.5, "steps": None}
+
+
+def test_nested_fields_of_one_name_are_refused():
+  @dataclasses.dataclass
+  class Twice:
+    rate: float = 0.0
+    optimizer: _Optimizer = dataclasses.field(default_factory=_Optimizer)
+
+  with pytest.raises(ValueError, match="two nested fields are named 'rate'"):
+    config_flags.nested_fields(Twice)
