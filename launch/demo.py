@@ -129,7 +129,6 @@ def train_config(c: DemoConfig, method: str, kind: str, mode: str, validation: s
 
 
 def _train(c: DemoConfig) -> str:
-  from launch import train
   from model import trainer
   results = []
   validation = os.path.join(c.output_dir, "examples", "validation")

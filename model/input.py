@@ -17,8 +17,7 @@ import tensorflow as tf
 
 from model.errors import ConfigError
 from model.input_curriculum import level_curriculum
-from model.input_files import (SIDE_FILE_SUFFIXES, check_shard_sets,  # noqa: F401 (re-exported)
-                               first_record, list_files)
+from model.input_files import first_record, list_files
 from model.losses.retrieval import UNKNOWN_CLUSTER
 from model.losses.triplet import hash_ids
 

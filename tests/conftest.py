@@ -8,7 +8,7 @@
 
 from absl import flags
 
-import model  # noqa: F401
+import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 
 if not flags.FLAGS.is_parsed():
   flags.FLAGS.mark_as_parsed()

@@ -26,8 +26,7 @@ import numpy as np
 from pipelines.io import inputs, rejected, sharded_io, summary
 from pipelines.io.cluster_tables import writer as cluster_tables
 from pipelines import split
-from pipelines.clustering import (LINKAGES, SIMILARITIES, STAGE, choose_first_round,
-                                  node_bound, round_jump_passes)
+from pipelines.clustering import STAGE, choose_first_round, node_bound, round_jump_passes
 from pipelines.clustering import affinity_local, hierarchy_beam, report
 from pipelines.io import edges_local as local_io
 from pipelines.io import stage_run

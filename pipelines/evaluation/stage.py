@@ -54,7 +54,6 @@ import json
 import logging
 from typing import Literal
 
-from pipelines.io import features as features_lib
 from pipelines.io import inputs, modalities, sharded_io
 from pipelines import split
 from pipelines import config_flags

@@ -5,7 +5,6 @@ from typing import Literal
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.io import features as features_lib
 from pipelines import split
 from pipelines import config_flags
 from pipelines.errors import InputError

@@ -34,7 +34,7 @@ from pipelines.errors import InputError
 from pipelines.io import stage_run
 from pipelines.examples import cluster_labels, items, join_features, triplets, validation_set
 from pipelines.io.cluster_tables import reader as tables
-from pipelines.examples.config import KINDS, ExamplesConfig  # noqa: F401 (the stage's config)
+from pipelines.examples.config import ExamplesConfig
 from pipelines.examples.local import engine as local_engine
 
 STAGE = "examples"

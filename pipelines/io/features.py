@@ -20,7 +20,9 @@ import numpy as np
 
 from pipelines.io import item_ids, record_checks, tf_example
 from pipelines.errors import InputError
-from pipelines.io.modality_spec import (DEFAULT_MODALITIES, Modality,  # noqa: F401 (re-exported)
+# Modality, modalities_flag and parse_modalities are re-exported: the stages, synth/presets
+# and tests take contract 2's names from here.
+from pipelines.io.modality_spec import (DEFAULT_MODALITIES, Modality,  # noqa: F401
                                         modalities_flag, parse_modalities)
 from pipelines.io.rejected import binary_record
 

@@ -11,7 +11,6 @@ import collections
 
 import numpy as np
 
-from pipelines.io import edges as edges_lib
 from pipelines.io import edges_local as local_io
 from pipelines.io import frame_validation
 from pipelines.examples.local import engine, inputs

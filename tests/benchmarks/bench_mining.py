@@ -190,7 +190,7 @@ def main(argv):
   if args.child:
     _child(args)
     return {}
-  import model  # noqa: F401
+  import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
   import tensorflow as tf
 
   sizes = sorted(set(_ints(args.batch_sizes)) | set(_ints(args.baseline_extra_sizes)))

@@ -8,7 +8,7 @@ the losses of each run.
 import json
 import sys
 
-import model  # noqa: F401
+import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
 

@@ -9,7 +9,7 @@ of the two replicas' local-batch losses (what the loss would be without the gath
 import json
 import sys
 
-import model  # noqa: F401
+import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
 

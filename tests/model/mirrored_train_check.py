@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-import model  # noqa: F401
+import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
 

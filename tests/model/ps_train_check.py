@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import sys
 
-import model  # noqa: F401
+import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from tests.model.shards import free_ports
 import tensorflow as tf
 

@@ -13,7 +13,6 @@ import time
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.io import edges as edges_lib
 from pipelines import hashing, split
 from pipelines.io import sharded_io, summary, tf_example
 from pipelines.io import edges_local as local_io

@@ -13,10 +13,10 @@ import numpy as np
 
 from pipelines import hashing_vectorised
 from pipelines.split import _SCALE
-from pipelines import hashing, split
+from pipelines import hashing
 from pipelines.io.cluster_tables import reader as tables
 from pipelines.examples.items import ItemInfo
-from pipelines.examples.reservoirs import Child, MemberSample, ParentSample, member_hash
+from pipelines.examples.reservoirs import Child, MemberSample, ParentSample
 from pipelines.io.rejected import Rejection
 
 

@@ -12,7 +12,6 @@ shard's records are encoded at a time.
 import collections
 import os
 
-from pipelines import hashing
 from pipelines.io import shard_sets, sharded_io, tf_example
 from pipelines import hashing_vectorised
 from pipelines.examples.join_features import ROLES, level_name

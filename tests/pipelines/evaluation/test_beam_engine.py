@@ -8,7 +8,7 @@ import pytest
 from launch import main as gcml
 from pipelines.evaluation import stage as evaluate
 from pipelines import split
-from tests.pipelines.evaluation.test_stage import _args, _write_embeddings, world  # noqa: F401  pylint: disable=unused-import
+from tests.pipelines.evaluation.test_stage import _args, _write_embeddings, world  # noqa: F401  pylint: disable=unused-import  (a fixture)
 
 WORKERS = {1: ["--runner=FnApiRunner"],
            2: ["--runner=FnApiRunner", "--direct_num_workers=2",

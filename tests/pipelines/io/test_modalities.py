@@ -1,6 +1,5 @@
 """Modalities detected from the feature records, checked when given, read downstream."""
 
-import json
 import os
 
 import numpy as np
