@@ -27,8 +27,8 @@ from pipelines.io.modality_spec import (DEFAULT_MODALITIES, Modality,  # noqa: F
 from pipelines.io.rejected import binary_record
 
 NOT_AN_EXAMPLE = "not_a_tf_example"
-MISSING_ID = "missing_id"
-EMPTY_ID = "empty_id"
+MISSING_ID = item_ids.MISSING_ID
+EMPTY_ID = item_ids.EMPTY_ID
 DUPLICATE_ID = record_checks.DUPLICATE_ID
 BAD_LABELS = "labels_not_int64"
 DEFAULT_MAX_ABS_FEATURE = 1e6
@@ -78,14 +78,9 @@ def parse_item(data: bytes, modalities, id_key: str = "id", labels_key: str = "l
     return MISSING_ID
   if not isinstance(ids[0], bytes):
     return item_ids.ID_NOT_BYTES
-  try:
-    item_id = item_ids.normalise(ids[0].decode("utf-8"))
-  except UnicodeDecodeError:
-    return MISSING_ID
-  if not item_id:
-    return EMPTY_ID
-  if item_ids.has_control_character(item_id):
-    return item_ids.ID_CONTROL_CHARACTER
+  item_id, reason = item_ids.decode_id(ids[0])
+  if reason:
+    return reason
   vectors = {}
   for m in modalities:
     v = feats.get(m.name)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pipelines.io import item_ids, tf_example
-from pipelines.io.features import (BAD_LABELS, DEFAULT_MAX_ABS_FEATURE, EMPTY_ID, MISSING_ID,
+from pipelines.io.features import (BAD_LABELS, DEFAULT_MAX_ABS_FEATURE, MISSING_ID,
                                 NOT_AN_EXAMPLE, Modality)
 
 DEFAULT_FRAME_MODALITIES = (Modality("rgb", 1024), Modality("audio", 128))
@@ -172,14 +172,9 @@ def parse_frame_item(data: bytes, modalities=DEFAULT_FRAME_MODALITIES, id_key: s
     return item_ids.ID_NOT_BYTES if idf.WhichOneof("kind") else MISSING_ID
   if len(idf.bytes_list.value) != 1:
     return MISSING_ID
-  try:
-    item_id = item_ids.normalise(idf.bytes_list.value[0].decode("utf-8"))
-  except UnicodeDecodeError:
-    return MISSING_ID
-  if not item_id:
-    return EMPTY_ID
-  if item_ids.has_control_character(item_id):
-    return item_ids.ID_CONTROL_CHARACTER
+  item_id, reason = item_ids.decode_id(idf.bytes_list.value[0])
+  if reason:
+    return reason
   frames = {}
   for m in modalities:
     if m.name not in seq.feature_lists.feature_list:
