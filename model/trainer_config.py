@@ -112,7 +112,11 @@ class TrainConfig:
     return tuple((m.name, m.dim) for m in self.model.modalities)
 
   def resolved_num_classes(self) -> int:
-    """`num_classes`, or the classes in `classes.tsv` next to the train data."""
+    """The CLC classes.
+
+    Returns:
+      `num_classes`, or the classes in `classes.tsv` next to the train data.
+    """
     if self.trainer.num_classes:
       return self.trainer.num_classes
     path = class_table.classes_file(self.data.train_data)
@@ -122,7 +126,11 @@ class TrainConfig:
     return class_table.read_num_classes(path)
 
   def class_sizes(self) -> list[int]:
-    """Per-label `size` from `classes.tsv` next to the train data (`--sampler=unigram`)."""
+    """The class sizes of `--sampler=unigram`.
+
+    Returns:
+      Per-label `size` from `classes.tsv` next to the train data.
+    """
     path = class_table.classes_file(self.data.train_data)
     if path is None:
       raise ConfigError("--sampler=unigram needs a classes.tsv next to the train data "
@@ -130,7 +138,14 @@ class TrainConfig:
     return class_table.read_class_sizes(path, self.resolved_num_classes())
 
   def validate(self) -> TrainConfig:
-    """Checks every field; returns self. Raises ConfigError naming the flag."""
+    """Checks every field.
+
+    Returns:
+      The config itself, so that `TrainConfig.from_flags(...).validate()` chains.
+
+    Raises:
+      ConfigError: on the first bad value, naming its flag.
+    """
     data, trainer, runtime = self.data, self.trainer, self.runtime
     if trainer.mode not in MODES:
       raise ConfigError(f"--mode must be one of {MODES}, got {trainer.mode!r}")
