@@ -10,7 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.io import edges as edges_lib
-from pipelines.io import tf_example
+from pipelines.io import rejected, tf_example
 from pipelines.io import edges_local as local_io
 from tests.pipelines.clustering import graphs
 from tests.pipelines import files
@@ -88,7 +88,7 @@ def test_local_reader_equals_read_edges(inputs, monkeypatch, pattern, edge_forma
 
 def test_rejected_file_and_counts(inputs, tmp_path):
   got = local_io.read_edges_local([str(inputs / "e-0.csv")], "csv", "max", "cluster")
-  counts = local_io.write_rejected_local(str(tmp_path / "out"), "cluster", got.rejections)
+  counts = rejected.write_rejected_local(str(tmp_path / "out"), "cluster", got.rejections)
   lines = files.read_shards(str(tmp_path / "out" / "rejected" / "cluster"), ".tsv")
   assert sorted(lines) == sorted(r.line() for r in got.rejections)
   assert counts == dict(collections.Counter(f"rejected/{r.reason}" for r in got.rejections))
