@@ -16,8 +16,8 @@ ASCII decimal, or not finite and positive; a self loop) goes through the
 per-line parser, as does every line of a block that fails the checks (CRLF
 line breaks, RFC 4180 quoting, a BOM, a short or long row are the per-line
 parser's). TFRecord files always take the per-record parser. Ids of up to 8
-bytes are packed into integers and numbered by their varying bits
-(`id_numbering.pack_ids`, `number_packed`); longer ids by `number_ids`. No
+bytes are numbered by their varying bits (`id_numbering.number_short_ids`);
+longer ids by `number_ids`. No
 Python object is made per line on the bulk path.
 """
 
@@ -55,6 +55,7 @@ class _Collector:
     self.stage = stage
     self.src, self.dst, self.weight, self.pending = [], [], [], []
     self.rejections, self.counts = [], collections.Counter()
+    self.buffer = None  # text files are read into it (`_blocks`)
 
   def add_parsed(self, result, shown: str) -> None:
     if isinstance(result, edge_records.Edge):
@@ -88,15 +89,15 @@ def _slow_lines(out: _Collector, lines: list, delimiter: str) -> None:
     out.add_parsed(*_parse_line(raw, delimiter))
 
 
-def _bulk_block(out: _Collector, block: bytes, delimiter: str) -> None:
-  """A block of whole lines, each ending in `\\n`."""
+def _bulk_block(out: _Collector, block: memoryview, delimiter: str) -> None:
+  """A block of whole lines (a memoryview), each ending in `\\n`."""
   arr = np.frombuffer(block, np.uint8)
   lines = int(np.count_nonzero(arr == 10))
   columns = csv_columns.read_block(block, delimiter, lines) if csv_columns.is_plain(
       arr, delimiter) else None
   if columns is None:
-    _slow_lines(out, [x[:-1] if x.endswith(b"\r") else x for x in block.split(b"\n")[:-1]],
-                delimiter)
+    _slow_lines(out, [x[:-1] if x.endswith(b"\r") else x
+                      for x in bytes(block).split(b"\n")[:-1]], delimiter)
     return
   weight, row = columns.weight, 0
   bad = ~(np.isfinite(weight) & (weight > 0))
@@ -109,7 +110,7 @@ def _bulk_block(out: _Collector, block: bytes, delimiter: str) -> None:
   if bad.any():
     ends = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], ends[:-1] + 1))
-    _slow_lines(out, [block[starts[i]:ends[i]] for i in np.flatnonzero(bad).tolist()],
+    _slow_lines(out, [bytes(block[starts[i]:ends[i]]) for i in np.flatnonzero(bad).tolist()],
                 delimiter)
   row = 0
   for src, dst in zip(columns.src, columns.dst):
@@ -122,28 +123,63 @@ def _bulk_block(out: _Collector, block: bytes, delimiter: str) -> None:
   out.weight.append(weight[~bad])
 
 
+def _fill(f, view: memoryview) -> int:
+  """Reads into `view`; the bytes read (0 at the end of the file)."""
+  readinto = getattr(f, "readinto", None)
+  if readinto is not None:
+    return readinto(view) or 0
+  data = f.read(len(view))
+  view[:len(data)] = data
+  return len(data)
+
+
+def _blocks(f, out: "_Collector"):
+  """Yields blocks of whole lines (memoryviews of the reader's one buffer), then the rest.
+
+  Args:
+    f: the open file.
+    out: the collector, whose `buffer` is reused from file to file (a fresh
+      buffer per file would be zeroed, hence touched, every time).
+
+  Yields:
+    Memoryviews of whole lines; last, the bytes after the last newline (b""
+    when none).
+  """
+  if out.buffer is None:
+    out.buffer = bytearray(BLOCK_BYTES)
+  buf, filled = out.buffer, 0
+  while True:
+    if filled == len(buf):  # a line longer than the buffer: a new, larger one
+      buf = out.buffer = buf + bytes(len(buf))
+    n = _fill(f, memoryview(buf)[filled:])
+    end = filled + n
+    cut = buf.rfind(b"\n", 0, end) + 1 if n else 0
+    if cut:
+      yield memoryview(buf)[:cut]
+      buf[:end - cut] = buf[cut:end]
+      filled = end - cut
+    elif n:
+      filled = end
+    else:
+      yield bytes(buf[:filled])
+      return
+
+
 def _read_text(out: _Collector, path: str, delimiter: str) -> None:
   with FileSystems.open(path) as f:
-    rest, first = b"", True
-    while True:
-      data = f.read(BLOCK_BYTES)
-      if not data:
-        break
-      data = rest + data
+    first = True
+    for block in _blocks(f, out):
+      if isinstance(block, bytes):  # the bytes after the last newline: a last line
+        if block:
+          out.add_parsed(*_parse_line(block, delimiter))
+        return
       if first:  # perhaps a header: the per-line parser's
-        cut = data.find(b"\n") + 1
-        if not cut:
-          rest = data
-          continue
-        line = data[:cut - 1]
+        cut = block.obj.find(b"\n", 0, block.nbytes)  # the block starts the buffer
+        line = bytes(block[:cut])
         _slow_lines(out, [line[:-1] if line.endswith(b"\r") else line], delimiter)
-        data, first = data[cut:], False
-      cut = data.rfind(b"\n") + 1
-      rest = data[cut:]
-      if cut:
-        _bulk_block(out, data[:cut], delimiter)
-    if rest:  # a last line without a newline
-      out.add_parsed(*_parse_line(rest, delimiter))
+        block, first = block[cut + 1:], False
+      if block.nbytes:
+        _bulk_block(out, block, delimiter)
 
 
 def _read_tfrecord(out: _Collector, path: str) -> None:
@@ -158,9 +194,9 @@ def _numbered(src: list, dst: list):
   """(sorted ids as str, index of each src id, of each dst id) of binary id chunks."""
   m = sum(len(x) for x in src)
   chunks = src + dst
-  keys = id_numbering.pack_ids(chunks)
-  if keys is not None:
-    unique, index = id_numbering.number_packed(keys)
+  numbered = id_numbering.number_short_ids(chunks)
+  if numbered is not None:
+    unique, index = numbered
   else:
     names = [csv_columns.fixed_width(c) for c in chunks if len(c)]
     unique, index = id_numbering.number_ids(np.concatenate(names) if names

@@ -55,15 +55,19 @@ def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: i
   m = len(lo)
   if m == 0:
     return lo, hi, values, np.zeros(0, np.int64)
-  key = lo.astype(np.int64) * num_nodes + hi
   index_bits = max(1, (m - 1).bit_length())
-  if (num_nodes * num_nodes).bit_length() + index_bits <= 64:
-    packed = (key.astype(np.uint64) << np.uint64(index_bits)) | np.arange(m, dtype=np.uint64)
+  if (num_nodes * num_nodes).bit_length() + index_bits <= 64:  # in place: few fresh arrays
+    packed = lo.astype(np.uint64)
+    packed *= np.uint64(num_nodes)
+    np.add(packed, hi, out=packed, casting="unsafe")  # both below 2**63
+    packed <<= np.uint64(index_bits)
+    packed |= np.arange(m, dtype=np.uint64)
     packed.sort()
-    order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
-    key = (packed >> np.uint64(index_bits)).astype(np.int64)
-    del packed
+    order = packed & np.uint64((1 << index_bits) - 1)
+    packed >>= np.uint64(index_bits)
+    key, order = packed.view(np.int64), order.view(np.int64)
   else:
+    key = lo.astype(np.int64) * num_nodes + hi
     order = np.argsort(key, kind="stable")
     key = key[order]
   values = values[order]
