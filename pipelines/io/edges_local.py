@@ -6,7 +6,8 @@ line with `edges.parse_text_edge` / `edges.parse_example_edge`, combines
 duplicates like `EdgeWeightFn` and counts under the same stat names, so the
 rejected records, counts and edges equal the Beam engine's.
 
-Speed: files are read in blocks of whole lines (64 MiB). A block that
+Speed: files are read into one reused 64 MiB buffer, a block of whole lines
+at a time. A block that
 `csv_columns.is_plain` vouches for (printable ASCII, no whitespace but the
 line breaks and tsv's tabs, no csv quote) and whose lines all have three
 fields is split into columns by pyarrow's multithreaded CSV reader
@@ -16,9 +17,9 @@ ASCII decimal, or not finite and positive; a self loop) goes through the
 per-line parser, as does every line of a block that fails the checks (CRLF
 line breaks, RFC 4180 quoting, a BOM, a short or long row are the per-line
 parser's). TFRecord files always take the per-record parser. Ids of up to 8
-bytes are numbered by their varying bits (`id_numbering.number_short_ids`);
-longer ids by `number_ids`. No
-Python object is made per line on the bulk path.
+bytes are numbered by their varying bits (`id_numbering.number_short_ids`),
+longer ids by `number_ids`. No Python object is made per line on the bulk
+path.
 """
 
 import collections

@@ -4,8 +4,11 @@ Writes (or reuses, `--world=DIR`) a `gcml synth` world of `--num_items` items
 (mean degree 20: 10 edge lines per item, 10M lines at the default 1M; one
 4-float modality, so the features stay small), then calls
 `edges_local.read_edges_local` on its edge files `--repeats` times in this
-process. Per call: wall seconds and CPU seconds of the process (all threads:
-pyarrow's reader and the weight casts use both cores), the lines, unique ids
+process. Per call: wall seconds and CPU seconds of the process, user and
+system apart (all threads: pyarrow's reader, the weight casts and the id
+numbering use both cores; system time is mostly page faults of fresh arrays,
+much more with numpy's huge pages where the kernel compacts memory for them:
+compare a run under `NUMPY_MADVISE_HUGEPAGE=0`); then the lines, unique ids
 and unique edges. `--profile` prints the 15 costliest functions (cProfile,
 cumulative) of one more call. Not a timed test: it prints figures.
 """
@@ -16,6 +19,7 @@ import glob
 import json
 import os
 import pstats
+import resource
 import sys
 import time
 
@@ -54,10 +58,13 @@ def main(argv: list) -> dict:
   result = {"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "world": world,
             "bytes": sum(os.path.getsize(x) for x in paths), "runs": []}
   for _ in range(args.repeats):
-    wall, cpu = time.time(), time.process_time()
+    wall, before = time.time(), resource.getrusage(resource.RUSAGE_SELF)
     edges = edges_local.read_edges_local(paths, "csv", args.combine, "cluster")
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     result["runs"].append({"seconds": round(time.time() - wall, 2),
-                           "cpu_seconds": round(time.process_time() - cpu, 2)})
+                           "cpu_seconds": round(user + system, 2), "user_seconds": round(user, 2),
+                           "system_seconds": round(system, 2)})
   result.update({"lines": sum(edges.stats.get(k, 0) for k in
                               ("edges/valid_records", "edges/header_lines"))
                  + len(edges.rejections), "ids": len(edges.ids),
