@@ -171,8 +171,7 @@ def number_short_ids(chunks: list, threads: int = 2):
 
   Returns:
     (sorted unique ids, an `S<width>` array; each id's index, an integer
-    array), or None
-    when an id is longer than 8 bytes.
+    array), or None when an id is longer than 8 bytes.
   """
   matrices = _short_id_matrices(chunks)
   if not matrices:
