@@ -12,14 +12,13 @@ is known by the number of its representative item. Per round:
   `parent = parent[parent]` until nothing moves (O(log depth) vector passes);
 * contraction: edges grouped by (cluster, cluster) with one sort of packed
   64-bit keys; `max` by `np.maximum.reduceat`, `sum`/`average` by exact
-  summation (`exact_group_sums`), so the floats equal Beam's `ExactSumFn`.
+  summation (`io/pair_groups.py`), so the floats equal Beam's `ExactSumFn`.
 """
-
-import math
 
 import numpy as np
 
 from pipelines.clustering import tie_hash
+from pipelines.io.pair_groups import group_pairs
 
 _NONE = np.iinfo(np.int64).max
 
@@ -39,71 +38,6 @@ def item_ranks(ids: list[str], seed: int) -> np.ndarray:
   ranks = np.empty(len(ids), np.int64)
   ranks[order] = np.arange(len(ids))
   return ranks
-
-
-def exact_group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-  """Correctly rounded sum of each group values[starts[i]:starts[i+1]] (math.fsum).
-
-  Args:
-    values: the values, grouped.
-    starts: each group's first index, increasing.
-
-  Returns:
-    One sum per group.
-  """
-  counts = np.diff(starts, append=len(values))
-  out = values[starts].copy()
-  two = counts == 2
-  out[two] += values[starts[two] + 1]  # one IEEE addition is correctly rounded
-  many = np.flatnonzero(counts > 2)
-  if len(many):
-    lengths = counts[many]
-    offsets = np.repeat(starts[many] - np.cumsum(lengths) + lengths, lengths)
-    flat = values[offsets + np.arange(lengths.sum())].tolist()
-    pos, sums = 0, []
-    for n in lengths.tolist():
-      sums.append(math.fsum(flat[pos:pos + n]))
-      pos += n
-    out[many] = sums
-  return out
-
-
-def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: int,
-                how: str):
-  """Combines values of equal (lo, hi) pairs by `max` or exact `sum`.
-
-  Args:
-    lo: each pair's smaller node.
-    hi: each pair's larger node.
-    values: each pair's value.
-    num_nodes: the number of nodes (bounds lo and hi).
-    how: `max` or `sum`.
-
-  Returns:
-    (lo, hi, combined, occurrences), sorted by (lo, hi).
-  """
-  m = len(lo)
-  if m == 0:
-    return lo, hi, values, np.zeros(0, np.int64)
-  key = lo.astype(np.int64) * num_nodes + hi
-  index_bits = max(1, (m - 1).bit_length())
-  if (num_nodes * num_nodes).bit_length() + index_bits <= 64:
-    packed = (key.astype(np.uint64) << np.uint64(index_bits)) | np.arange(m, dtype=np.uint64)
-    packed.sort()
-    order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
-    key = (packed >> np.uint64(index_bits)).astype(np.int64)
-    del packed
-  else:
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-  values = values[order]
-  starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-  if how == "max":
-    combined = np.maximum.reduceat(values, starts)
-  else:
-    combined = exact_group_sums(values, starts)
-  key = key[starts]
-  return key // num_nodes, key % num_nodes, combined, np.diff(starts, append=m)
 
 
 def best_neighbours(k, a, b, value, size, node_rank, linkage, cap):

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from scipy import sparse
 
-from pipelines.clustering.affinity_local import exact_group_sums
+from pipelines.io.pair_groups import exact_group_sums
 
 
 def inverse_log_degree(degrees: np.ndarray) -> np.ndarray:

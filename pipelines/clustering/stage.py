@@ -201,7 +201,7 @@ def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: 
   started = time.time()
   graph = local_io.read_edges_local(paths, edge_format, config.edge_combine, STAGE)
   counts = dict(graph.stats)
-  counts.update(local_io.write_rejected_local(config.output_dir, STAGE, graph.rejections))
+  counts.update(rejected.write_rejected_local(config.output_dir, STAGE, graph.rejections))
   ids, src, dst, weight = graph.ids, graph.src, graph.dst, graph.weight
   if not config.cluster_all_edges:
     ids, src, dst, weight, dropped = train_train_local(

@@ -36,8 +36,7 @@ from pipelines.io import features as features_lib
 from pipelines.io import frame_validation, record_checks
 from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.io import related_rows
-from pipelines.io import sharded_io, tfrecord_files
-from pipelines.io import edges_local as local_io
+from pipelines.io import rejected, sharded_io, tfrecord_files
 from pipelines.export.fixed_batches import fixed_batches_local
 from pipelines.io.rejected import Rejection, binary_record
 
@@ -239,7 +238,7 @@ def run_local(config, model_path: str, feature_paths, num_shards: int,
   sharded_io.write_sorted_shards_local(
       related_lines(config, embeddings), FileSystems.join(output, "related"), ".tsv",
       num_shards, sharded_io.TEXT, related_rows.HEADER)
-  counts = collections.Counter(local_io.write_rejected_local(output, STAGE, rejections))
+  counts = collections.Counter(rejected.write_rejected_local(output, STAGE, rejections))
   if chosen:
     counts[frame_validation.VALID_ITEMS if frames else "features/valid_items"] = len(chosen)
   if embeddings:

@@ -1,48 +1,89 @@
 """Clean blocks of edge lines split into columns by pyarrow's CSV reader.
 
-`local_io` sends here only blocks it has checked: plain ASCII without
-whitespace, quotes or control characters, every line ending in `\\n` with
-exactly two delimiters. Such a block has no quoting, no BOM and no short or
-long rows, so pyarrow's multithreaded reader (no quoting, no escapes, every
-column binary) splits it into exactly the fields `edges.split_fields` gives.
-Ids become fixed-width byte arrays without a Python object per field.
-Weights are cast to float64 by pyarrow when every weight holds only the bytes
-of the ASCII decimal syntax (`0-9 . e E + -`) and casts cleanly (arrow's
-parser takes and rounds those strings exactly as `float` does); otherwise each
-weight is parsed by `float`, and a weight that does not parse is NaN, which
-sends its line to the exact per-line parser.
+`edges_local` sends here blocks of whole lines, each ending in `\\n`.
+`is_plain` vouches for a block: plain ASCII without whitespace (but the line
+breaks, and tabs for tsv), control characters, DEL or (for csv) quotes. Such
+a block has no quoting, no BOM and no `\\r`, so pyarrow's multithreaded reader
+(no quoting, no escapes, every column binary) splits it into exactly the
+fields `edge_records.split_fields` gives; a line with one to three fields
+but not three makes the reader refuse the block (`read_block` gives None), and
+the caller parses it line by line; an empty line is a row of empty fields (its
+empty ids send it to the per-line parser). Weights are cast to float64 by pyarrow when every
+weight of a chunk holds only the bytes of the ASCII decimal syntax
+(`0-9 . e E + -`) and casts cleanly (arrow's parser takes and rounds those
+strings exactly as `float` does); otherwise each weight is parsed by `float`,
+and a weight that does not parse is NaN, which sends its line to the exact
+per-line parser. Chunks are cast on a small thread pool (arrow releases the
+GIL), so both cores work.
 """
 
-import io
+import concurrent.futures
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv
 
+THREADS = 2
 _WEIGHT_BYTES = b"0123456789.eE+-"
 _NOT_WEIGHT = np.ones(256, bool)
 _NOT_WEIGHT[np.frombuffer(_WEIGHT_BYTES, np.uint8)] = False
 
 
-def _buffers(column: pa.Array):
-  """(offsets int64, data uint8) of a binary array."""
+class Columns(NamedTuple):
+  """A block's fields: binary chunks of ids, and one float64 weight per line."""
+  src: list  # pa.BinaryArray chunks
+  dst: list
+  weight: np.ndarray  # NaN: the line needs the per-line parser
+
+
+def is_plain(block: np.ndarray, delimiter: str) -> bool:
+  """Whether a block (uint8, whole lines) holds only bytes the bulk path may split.
+
+  Args:
+    block: the block's bytes as uint8.
+    delimiter: `,` or a tab.
+
+  Returns:
+    True when every byte is printable ASCII but line breaks (and tabs for
+    tsv), with no quote in csv.
+  """
+  if not len(block) or int(block.max()) > 126:
+    return False
+  separators = np.count_nonzero(block == 10)
+  if delimiter == "\t":
+    separators += np.count_nonzero(block == 9)
+  elif np.count_nonzero(block == 34):
+    return False
+  return int(np.count_nonzero(block < 33)) == int(separators)
+
+
+def buffers(column: pa.Array):
+  """(offsets int32, data uint8) of a binary array, without copies.
+
+  Args:
+    column: a pyarrow binary array.
+
+  Returns:
+    The offsets (len + 1) and the data buffer.
+  """
   offsets_buffer, data_buffer = column.buffers()[1:3]
   offsets = np.frombuffer(offsets_buffer, np.int32, len(column) + 1, column.offset * 4)
   data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-  return offsets.astype(np.int64), data
+  return offsets, data
 
 
 def fixed_width(column: pa.Array) -> np.ndarray:
   """A binary array as a numpy `S<width>` array (no field may hold a NUL).
 
   Args:
-    column: a pyarrow binary column.
+    column: a pyarrow binary array.
 
   Returns:
     The numpy array.
   """
-  offsets, data = _buffers(column)
+  offsets, data = buffers(column)
   lengths = np.diff(offsets)
   width = max(1, int(lengths.max()) if len(lengths) else 1)
   out = np.zeros((len(lengths), width), np.uint8)
@@ -56,12 +97,12 @@ def parse_weights(column: pa.Array) -> np.ndarray:
   """Weights as float64; NaN where a weight is empty or not an ASCII decimal.
 
   Args:
-    column: a pyarrow binary column of weights.
+    column: a pyarrow binary array of weights.
 
   Returns:
     A float64 array.
   """
-  offsets, data = _buffers(column)
+  offsets, data = buffers(column)
   if not _NOT_WEIGHT[data[offsets[0]:offsets[-1]]].any():
     try:
       return pc.cast(column.cast(pa.string()), pa.float64()).to_numpy(zero_copy_only=False)
@@ -77,28 +118,34 @@ def parse_weights(column: pa.Array) -> np.ndarray:
   return out
 
 
-def split_block(body: bytes, delimiter: str):
-  """(src, dst, weight) of a checked block of `src<d>dst<d>weight\n` lines.
+def read_block(body, delimiter: str, lines: int):
+  """The columns of a plain block (`is_plain`) of `src<d>dst<d>weight\\n` lines.
 
   Args:
-    body: the block's bytes.
+    body: the block's bytes (bytes or memoryview).
     delimiter: `,` or a tab.
+    lines: the block's line count (its `\\n`s).
 
   Returns:
-    Two `S<width>` arrays and a float64 array (NaN: the line needs the
-    per-line parser), one entry per line, in line order.
+    Columns, one entry per line in line order, or None when a line has
+    other than three fields (the caller then parses the block line by line).
   """
-  table = csv.read_csv(
-      io.BytesIO(body),
-      read_options=csv.ReadOptions(column_names=["src", "dst", "weight"], use_threads=True,
-                                   block_size=1 << 22),
-      parse_options=csv.ParseOptions(delimiter=delimiter, quote_char=False,
-                                     double_quote=False, escape_char=False,
-                                     newlines_in_values=False, ignore_empty_lines=False),
-      convert_options=csv.ConvertOptions(
-          column_types={"src": pa.binary(), "dst": pa.binary(), "weight": pa.binary()},
-          strings_can_be_null=False, quoted_strings_can_be_null=False))
-  table = table.combine_chunks()
-  src, dst, weight = (table.column(i).chunk(0) if table.num_rows else pa.array([], pa.binary())
-                      for i in range(3))
-  return fixed_width(src), fixed_width(dst), parse_weights(weight)
+  try:
+    table = csv.read_csv(
+        pa.BufferReader(pa.py_buffer(body)),
+        read_options=csv.ReadOptions(column_names=["src", "dst", "weight"], use_threads=True,
+                                     block_size=1 << 22),
+        parse_options=csv.ParseOptions(delimiter=delimiter, quote_char=False,
+                                       double_quote=False, escape_char=False,
+                                       newlines_in_values=False, ignore_empty_lines=False),
+        convert_options=csv.ConvertOptions(
+            column_types={"src": pa.binary(), "dst": pa.binary(), "weight": pa.binary()},
+            strings_can_be_null=False, quoted_strings_can_be_null=False))
+  except pa.ArrowInvalid:
+    return None
+  if table.num_rows != lines:
+    return None
+  src, dst, weight = (table.column(i).chunks for i in range(3))
+  with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
+    weights = list(pool.map(parse_weights, weight))
+  return Columns(src, dst, np.concatenate(weights) if weights else np.zeros(0))

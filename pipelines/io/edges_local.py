@@ -6,42 +6,36 @@ line with `edges.parse_text_edge` / `edges.parse_example_edge`, combines
 duplicates like `EdgeWeightFn` and counts under the same stat names, so the
 rejected records, counts and edges equal the Beam engine's.
 
-Speed: a block of text (8 MiB) whose bytes are plain ASCII with no whitespace
-other than the line breaks (and tabs for tsv), and whose lines all have three
-fields, is split into columns by pyarrow's multithreaded CSV reader
-(`csv_columns`: no quoting, binary columns, ids as fixed-width arrays,
-weights cast by arrow when they are plain ASCII decimals). Any line the bulk
-path cannot vouch for (the first line of a block, which may be a header; an
-empty id; a weight that is not an ASCII decimal, or not finite and positive;
-a self loop) goes through the per-line parser, as does every line of a block
-that fails the block checks (for csv, a block holding a quote `"` or a byte
-order mark: RFC 4180 quoting and the BOM are the per-line parser's). TFRecord
-files always take the per-record parser. Ids are numbered without a dict
-(`id_numbering.number_ids`).
+Speed: files are read into one reused 64 MiB buffer, a block of whole lines
+at a time. A block that
+`csv_columns.is_plain` vouches for (printable ASCII, no whitespace but the
+line breaks and tsv's tabs, no csv quote) and whose lines all have three
+fields is split into columns by pyarrow's multithreaded CSV reader
+(`csv_columns.read_block`). Any line the bulk path cannot vouch for (the first
+line of a file, which may be a header; an empty id; a weight that is not an
+ASCII decimal, or not finite and positive; a self loop) goes through the
+per-line parser, as does every line of a block that fails the checks (CRLF
+line breaks, RFC 4180 quoting, a BOM, a short or long row are the per-line
+parser's). TFRecord files always take the per-record parser. Ids of up to 8
+bytes are numbered by their varying bits (`id_numbering.number_short_ids`),
+longer ids by `number_ids`. No Python object is made per line on the bulk
+path.
 """
 
 import collections
 import dataclasses
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.io import edge_records
-from pipelines.io import sharded_io, tfrecord_files
-from pipelines.clustering import affinity_local
-from pipelines.io import csv_columns
-from pipelines.io.id_numbering import number_ids
 from pipelines.errors import InputError
-from pipelines.io.rejected import Rejection, binary_record, rejected_prefix
+from pipelines.io import csv_columns, edge_records, id_numbering, tfrecord_files
+from pipelines.io.pair_groups import group_pairs
+from pipelines.io.rejected import Rejection, binary_record
 
-BLOCK_BYTES = 8 << 20
-# Bytes that send a block to the line-by-line parser: control characters
-# (`id_control_character`, and str.strip() whitespace), space, DEL and
-# everything non-ASCII. The newline ends lines; the delimiter is cleared per file.
-_NOT_PLAIN = np.zeros(256, bool)
-_NOT_PLAIN[:33] = True
-_NOT_PLAIN[10] = False
-_NOT_PLAIN[127:] = True
+BLOCK_BYTES = 64 << 20
 
 
 @dataclasses.dataclass
@@ -56,17 +50,13 @@ class LocalEdges:
 
 
 class _Collector:
-  """Gathers edges (ids as bytes arrays), rejections and counts."""
+  """Gathers edges (ids as pyarrow binary chunks), rejections and counts."""
 
   def __init__(self, stage: str):
     self.stage = stage
     self.src, self.dst, self.weight, self.pending = [], [], [], []
     self.rejections, self.counts = [], collections.Counter()
-
-  def add_bulk(self, src, dst, weight: np.ndarray) -> None:
-    self.src.append(np.asarray(src, dtype="S"))
-    self.dst.append(np.asarray(dst, dtype="S"))
-    self.weight.append(weight)
+    self.buffer = None  # text files are read into it (`_blocks`)
 
   def add_parsed(self, result, shown: str) -> None:
     if isinstance(result, edge_records.Edge):
@@ -81,8 +71,9 @@ class _Collector:
   def flush(self) -> None:
     if self.pending:
       src, dst, weight = zip(*self.pending)  # ids hold no NUL (id_control_character)
-      self.add_bulk([x.encode("utf-8") for x in src], [x.encode("utf-8") for x in dst],
-                    np.array(weight, np.float64))
+      self.src.append(pa.array([x.encode("utf-8") for x in src], pa.binary()))
+      self.dst.append(pa.array([x.encode("utf-8") for x in dst], pa.binary()))
+      self.weight.append(np.array(weight, np.float64))
       self.pending = []
 
 
@@ -99,41 +90,97 @@ def _slow_lines(out: _Collector, lines: list, delimiter: str) -> None:
     out.add_parsed(*_parse_line(raw, delimiter))
 
 
-def _bulk_block(out: _Collector, block: bytes, delimiter: str) -> None:
-  """A block of whole lines, each ending in `\\n`."""
+def _bulk_block(out: _Collector, block: memoryview, delimiter: str) -> None:
+  """A block of whole lines (a memoryview), each ending in `\\n`."""
   arr = np.frombuffer(block, np.uint8)
-  sep = delimiter.encode()
-  not_plain = _NOT_PLAIN.copy()
-  not_plain[ord(sep)] = False
-  not_plain[ord('"')] = delimiter == ","  # csv quoting
-  lines = block.split(b"\n")[:-1]
-  seps_before = np.searchsorted(np.flatnonzero(arr == ord(sep)), np.flatnonzero(arr == 10))
-  if len(lines) < 2 or (np.diff(seps_before) != 2).any() or not_plain[arr].any():
-    _slow_lines(out, [x[:-1] if x.endswith(b"\r") else x for x in lines], delimiter)
+  lines = int(np.count_nonzero(arr == 10))
+  columns = csv_columns.read_block(block, delimiter, lines) if csv_columns.is_plain(
+      arr, delimiter) else None
+  if columns is None:
+    _slow_lines(out, [x[:-1] if x.endswith(b"\r") else x
+                      for x in bytes(block).split(b"\n")[:-1]], delimiter)
     return
-  _slow_lines(out, lines[:1], delimiter)  # perhaps a header
-  src, dst, weight = csv_columns.split_block(block[len(lines[0]) + 1:], delimiter)
-  bad = ~(np.isfinite(weight) & (weight > 0)) | (src == dst) | (src == b"") | (dst == b"")
+  weight, row = columns.weight, 0
+  bad = ~(np.isfinite(weight) & (weight > 0))
+  for src, dst in zip(columns.src, columns.dst):
+    n = len(src)
+    same = pc.fill_null(pc.equal(src, dst), True).to_numpy(zero_copy_only=False)
+    bad[row:row + n] |= (same | (np.diff(csv_columns.buffers(src)[0]) == 0)
+                         | (np.diff(csv_columns.buffers(dst)[0]) == 0))
+    row += n
   if bad.any():
-    _slow_lines(out, [lines[1 + i] for i in np.flatnonzero(bad).tolist()], delimiter)
-    src, dst, weight = src[~bad], dst[~bad], weight[~bad]
-  out.add_bulk(src, dst, weight)
+    ends = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    _slow_lines(out, [bytes(block[starts[i]:ends[i]]) for i in np.flatnonzero(bad).tolist()],
+                delimiter)
+  row = 0
+  for src, dst in zip(columns.src, columns.dst):
+    keep = ~bad[row:row + len(src)]
+    row += len(src)
+    if not keep.all():
+      src, dst = src.filter(pa.array(keep)), dst.filter(pa.array(keep))
+    out.src.append(src)
+    out.dst.append(dst)
+  out.weight.append(weight[~bad])
+
+
+def _fill(f, view: memoryview) -> int:
+  """Reads into `view`; the bytes read (0 at the end of the file)."""
+  readinto = getattr(f, "readinto", None)
+  if readinto is not None:
+    return readinto(view) or 0
+  data = f.read(len(view))
+  view[:len(data)] = data
+  return len(data)
+
+
+def _blocks(f, out: "_Collector"):
+  """Yields blocks of whole lines (memoryviews of the reader's one buffer), then the rest.
+
+  Args:
+    f: the open file.
+    out: the collector, whose `buffer` is reused from file to file (a fresh
+      buffer per file would be zeroed, hence touched, every time).
+
+  Yields:
+    Memoryviews of whole lines; last, the bytes after the last newline (b""
+    when none).
+  """
+  if out.buffer is None:
+    out.buffer = bytearray(BLOCK_BYTES)
+  buf, filled = out.buffer, 0
+  while True:
+    if filled == len(buf):  # a line longer than the buffer: a new, larger one
+      buf = out.buffer = buf + bytes(len(buf))
+    n = _fill(f, memoryview(buf)[filled:])
+    end = filled + n
+    cut = buf.rfind(b"\n", 0, end) + 1 if n else 0
+    if cut:
+      yield memoryview(buf)[:cut]
+      buf[:end - cut] = buf[cut:end]
+      filled = end - cut
+    elif n:
+      filled = end
+    else:
+      yield bytes(buf[:filled])
+      return
 
 
 def _read_text(out: _Collector, path: str, delimiter: str) -> None:
   with FileSystems.open(path) as f:
-    rest = b""
-    while True:
-      data = f.read(BLOCK_BYTES)
-      if not data:
-        break
-      data = rest + data
-      cut = data.rfind(b"\n") + 1
-      rest = data[cut:]
-      if cut:
-        _bulk_block(out, data[:cut], delimiter)
-    if rest:  # a last line without a newline
-      out.add_parsed(*_parse_line(rest, delimiter))
+    first = True
+    for block in _blocks(f, out):
+      if isinstance(block, bytes):  # the bytes after the last newline: a last line
+        if block:
+          out.add_parsed(*_parse_line(block, delimiter))
+        return
+      if first:  # perhaps a header: the per-line parser's
+        cut = block.obj.find(b"\n", 0, block.nbytes)  # the block starts the buffer
+        line = bytes(block[:cut])
+        _slow_lines(out, [line[:-1] if line.endswith(b"\r") else line], delimiter)
+        block, first = block[cut + 1:], False
+      if block.nbytes:
+        _bulk_block(out, block, delimiter)
 
 
 def _read_tfrecord(out: _Collector, path: str) -> None:
@@ -142,6 +189,20 @@ def _read_tfrecord(out: _Collector, path: str) -> None:
       out.rejections.append(record)
     else:
       out.add_parsed(edge_records.parse_example_edge(record), binary_record(record))
+
+
+def _numbered(src: list, dst: list):
+  """(sorted ids as str, index of each src id, of each dst id) of binary id chunks."""
+  m = sum(len(x) for x in src)
+  chunks = src + dst
+  numbered = id_numbering.number_short_ids(chunks)
+  if numbered is not None:
+    unique, index = numbered
+  else:
+    names = [csv_columns.fixed_width(c) for c in chunks if len(c)]
+    unique, index = id_numbering.number_ids(np.concatenate(names) if names
+                                            else np.zeros(0, "S1"))
+  return [x.decode("utf-8") for x in unique.tolist()], index[:m], index[m:]
 
 
 def read_edges_local(paths: list, edge_format: str, combine: str = "max",
@@ -169,14 +230,11 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
     except OSError as e:
       raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
   out.flush()
-  m = sum(len(x) for x in out.src)
-  unique, index = number_ids(np.concatenate(out.src + out.dst) if m else np.zeros(0, "S1"))
+  ids, a, b = _numbered(out.src, out.dst)
   del out.src, out.dst
-  ids = [x.decode("utf-8") for x in unique.tolist()]
-  a, b = index[:m], index[m:]
   weight = np.concatenate(out.weight) if out.weight else np.zeros(0)
   with np.errstate(over="ignore"):
-    src, dst, weight, occurrences = affinity_local.group_pairs(
+    src, dst, weight, occurrences = group_pairs(
         np.minimum(a, b), np.maximum(a, b), weight, max(1, len(ids)), combine)
   valid = len(a)
   overflow = ~np.isfinite(weight)
@@ -191,20 +249,3 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
     stats.update({"edges/valid_records": valid, "edges/duplicates_combined": valid - len(src),
                   "edges/unique_edges": len(src)})
   return LocalEdges(ids, src, dst, weight, out.rejections, stats)
-
-
-def write_rejected_local(output_dir: str, stage: str, rejections: list) -> dict:
-  """Writes rejected/<stage>-*.tsv as `WriteRejected` does; returns the counts.
-
-  Args:
-    output_dir: the stage's output folder.
-    stage: the stage name.
-    rejections: the Rejections.
-
-  Returns:
-    `rejected/<reason>` -> count.
-  """
-  lines = [r.line() for r in rejections]
-  sharded_io.write_sorted_shards_local(((x, x) for x in lines),
-                                       rejected_prefix(output_dir, stage), ".tsv", 1)
-  return dict(collections.Counter(f"rejected/{r.reason}" for r in rejections))

@@ -167,3 +167,32 @@ class ReadFeatures(beam.PTransform):
     return pbegin | "ReadCheckedFeatures" >> record_checks.ReadCheckedRecords(
         self.paths, feature_checks(self.modalities, self.id_key, self.labels_key,
                                    self.max_abs_feature), self.stage, "gcml_features")
+
+
+@dataclasses.dataclass
+class LocalFeatures:
+  """One `features.Item` per valid id, and what the readers refused."""
+  items: dict  # id -> Item
+  rejections: list
+  stats: dict
+
+
+def read_features_local(paths: list, modalities, stage: str,
+                        max_abs_feature: float = DEFAULT_MAX_ABS_FEATURE
+                        ) -> LocalFeatures:
+  """Reads and validates feature records like `features.ReadFeatures`.
+
+  Args:
+    paths: TFRecord files (already checked).
+    modalities: the float features every record must have.
+    stage: stage name written in rejections.
+    max_abs_feature: largest magnitude a feature value may have.
+
+  Returns:
+    The kept items, the rejections and the `features/valid_items` count.
+    Every TFRecord frame of every file is read and each record validated by
+    `parse_item`; of several records with one id the one whose bytes sort
+    first is kept and the others are `duplicate_id`.
+  """
+  return LocalFeatures(*record_checks.read_checked_local(
+      paths, feature_checks(modalities, max_abs=max_abs_feature), stage))

@@ -5,7 +5,7 @@ file through the readers' one record-checking path (`record_checks`): corrupt
 TFRecord frames are rejections, one record per id is kept (the one whose
 bytes sort first; the others are `duplicate_id`) and `frames/valid_items` is
 counted. Their rejections, written by `rejected.WriteRejected` or
-`edges_local.write_rejected_local`, are the same bytes.
+`rejected.write_rejected_local`, are the same bytes.
 """
 
 import dataclasses

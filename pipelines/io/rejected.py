@@ -6,6 +6,7 @@ reason counts go into `summary.json` as `rejected/<reason>`.
 """
 
 import base64
+import collections
 import dataclasses
 from typing import NamedTuple
 
@@ -68,3 +69,20 @@ class WriteRejected(beam.PTransform):
          | "WriteRejectedShards" >> sharded_io.WriteSortedShards(
              rejected_prefix(self.output_dir, self.stage), ".tsv", self.num_shards))
     return rejections | "CountByReason" >> beam.Map(lambda r: (f"rejected/{r.reason}", 1))
+
+
+def write_rejected_local(output_dir: str, stage: str, rejections: list) -> dict:
+  """Writes rejected/<stage>-*.tsv as `WriteRejected` does; returns the counts.
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage name.
+    rejections: the Rejections.
+
+  Returns:
+    `rejected/<reason>` -> count.
+  """
+  lines = [r.line() for r in rejections]
+  sharded_io.write_sorted_shards_local(((x, x) for x in lines),
+                                       rejected_prefix(output_dir, stage), ".tsv", 1)
+  return dict(collections.Counter(f"rejected/{r.reason}" for r in rejections))

@@ -105,3 +105,15 @@ def merge_stats_into_summary(output_dir: str, stage: str, extra: dict | None = N
   section.update(extra or {})
   update_summary(output_dir, stage, section)
   return section
+
+
+def write_stats_local(output_dir: str, stage: str, counts: dict) -> None:
+  """Writes the stats file `summary.WriteStats` writes (one `[name, count]` line per name).
+
+  Args:
+    output_dir: the stage's output folder.
+    stage: the stage name.
+    counts: name -> count.
+  """
+  lines = [(k, json.dumps([k, int(v)])) for k, v in counts.items()]
+  sharded_io.write_sorted_shards_local(lines, stats_prefix(output_dir, stage), ".jsonl", 1)

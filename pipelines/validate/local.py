@@ -1,7 +1,7 @@
 """`gcml validate --engine=local`: the validation stage in memory, the Beam engine's bytes.
 
 Edges are read by `io.edges_local.read_edges_local` and features by
-`examples.local.inputs.read_features_local` (frame-level files, `--frames`, by
+`io.features.read_features_local` (frame-level files, `--frames`, by
 `io.frame_validation.read_frames_local`), which apply the rules of
 `edges.ReadEdges` and `features.ReadFeatures` (`ReadFrameFeatures`); the rejected records, the stats
 file and hence `summary.json` equal what `validate.build` writes.
@@ -12,8 +12,8 @@ import collections
 import numpy as np
 
 from pipelines.io import edges_local as local_io
-from pipelines.io import frame_validation
-from pipelines.examples.local import engine, inputs
+from pipelines.io import features as features_lib
+from pipelines.io import frame_validation, rejected, summary
 
 
 def endpoint_counts(edges, item_ids) -> dict:
@@ -53,7 +53,7 @@ def run_local(config, edge_paths: list, feature_paths: list, stage: str,
     frame_paths: frame-level files (checked), `--frames`.
   """
   edges = local_io.read_edges_local(edge_paths, config.edge_format, config.edge_combine, stage)
-  features = inputs.read_features_local(feature_paths, config.modalities, stage,
+  features = features_lib.read_features_local(feature_paths, config.modalities, stage,
                                         config.max_abs_feature)
   counts = collections.Counter(edges.stats)
   if len(edges.src):
@@ -66,7 +66,7 @@ def run_local(config, edge_paths: list, feature_paths: list, stage: str,
                                                 stage, config.max_abs_feature)
     counts.update(frames.stats)
     frame_rejections = frames.rejections
-  counts.update(local_io.write_rejected_local(config.output_dir, stage,
+  counts.update(rejected.write_rejected_local(config.output_dir, stage,
                                               edges.rejections + features.rejections
                                               + frame_rejections))
-  engine.write_stats_local(config.output_dir, stage, counts)
+  summary.write_stats_local(config.output_dir, stage, counts)

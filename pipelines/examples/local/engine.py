@@ -7,31 +7,19 @@ exactly as after a Beam run (`summary.merge_stats_into_summary`).
 """
 
 import collections
-import json
 import logging
 import time
 
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import hashing, split
-from pipelines.io import sharded_io, summary, tf_example
+from pipelines.io import features as features_lib
+from pipelines.io import rejected, sharded_io, summary, tf_example
 from pipelines.io import edges_local as local_io
 from pipelines.examples import cluster_labels, validation_set
 from pipelines.examples.join_features import labelled_record
 from pipelines.examples.local import anchors as anchors_lib
 from pipelines.examples.local import inputs, item_infos, negatives, records
-
-
-def write_stats_local(output_dir: str, stage: str, counts: dict) -> None:
-  """Writes the stats file `summary.WriteStats` writes (one `[name, count]` line per name).
-
-  Args:
-    output_dir: the stage's output folder.
-    stage: the stage name.
-    counts: name -> count.
-  """
-  lines = [(k, json.dumps([k, int(v)])) for k, v in counts.items()]
-  sharded_io.write_sorted_shards_local(lines, summary.stats_prefix(output_dir, stage), ".jsonl", 1)
 
 
 def read_edges(config, edge_paths: list, stage: str, counts, rejections: list):
@@ -69,7 +57,7 @@ def run_local(config, edge_paths: list, feature_paths: list, assignment_paths: l
   """
   started = time.time()
   counts, rejections = collections.Counter(), []
-  features = inputs.read_features_local(feature_paths, config.modalities, stage)
+  features = features_lib.read_features_local(feature_paths, config.modalities, stage)
   counts.update(features.stats)
   rejections += features.rejections
   if config.kind == "validation":
@@ -78,8 +66,8 @@ def run_local(config, edge_paths: list, feature_paths: list, assignment_paths: l
   else:
     _examples(config, features.items, edge_paths, assignment_paths, levels, stage, counts,
               rejections)
-  counts.update(local_io.write_rejected_local(config.output_dir, stage, rejections))
-  write_stats_local(config.output_dir, stage, counts)
+  counts.update(rejected.write_rejected_local(config.output_dir, stage, rejections))
+  summary.write_stats_local(config.output_dir, stage, counts)
   logging.info("examples (local): %.1fs", time.time() - started)
 
 

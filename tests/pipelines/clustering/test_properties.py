@@ -1,6 +1,5 @@
 """Properties of the in-memory engine on random graphs, checked against scipy."""
 
-import math
 import time
 
 import numpy as np
@@ -89,16 +88,3 @@ def test_long_chain_local_100k():
   assert time.time() - started < 20
   assert set(reps[0].tolist()) == {ids.index(names[-2])}
   assert edges_left == [0, 0, 0]
-
-
-def test_exact_group_sums_equal_fsum():
-  rng = np.random.default_rng(0)
-  values = rng.random(5000) * 10.0 ** rng.integers(-8, 8, 5000)
-  groups = np.sort(rng.integers(0, 700, 5000))
-  order = np.argsort(groups, kind="stable")
-  values, groups = values[order], groups[order]
-  starts = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1])))
-  got = affinity_local.exact_group_sums(values, starts)
-  bounds = list(starts) + [len(values)]
-  want = [math.fsum(values[s:e]) for s, e in zip(bounds, bounds[1:])]
-  assert got.tolist() == want

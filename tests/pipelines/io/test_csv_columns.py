@@ -1,8 +1,9 @@
-"""`csv_columns.split_block` gives the fields and weights the per-line rules give."""
+"""`csv_columns.read_block` gives the fields and weights the per-line rules give."""
 
 import math
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from pipelines.io import edge_records
@@ -16,7 +17,7 @@ def _expected(line: str, delimiter: str):
 
 
 @pytest.mark.parametrize("delimiter", [",", "\t"])
-def test_split_block_matches_the_line_rules(delimiter):
+def test_read_block_matches_the_line_rules(delimiter):
   rng = np.random.default_rng(0)
   lines = [f"n{a}{delimiter}m{b}{delimiter}{w}" for a, b, w in
            zip(rng.integers(0, 10**9, 3000), rng.integers(0, 99, 3000),
@@ -25,7 +26,11 @@ def test_split_block_matches_the_line_rules(delimiter):
   for i, weight in enumerate(odd):
     lines[100 * i + 7] = f"a{i}{delimiter}b{i}{delimiter}{weight}"
   lines[5] = f"{delimiter}x{delimiter}1"
-  src, dst, weight = csv_columns.split_block(("\n".join(lines) + "\n").encode(), delimiter)
+  body = ("\n".join(lines) + "\n").encode()
+  assert csv_columns.is_plain(np.frombuffer(body, np.uint8), delimiter)
+  columns = csv_columns.read_block(body, delimiter, len(lines))
+  src, dst = (csv_columns.fixed_width(pa.concat_arrays(c)) for c in columns[:2])
+  weight = columns.weight
   for i, line in enumerate(lines):
     want = _expected(line, delimiter)
     assert (src[i], dst[i]) == want[:2], line
@@ -33,6 +38,28 @@ def test_split_block_matches_the_line_rules(delimiter):
 
 
 def test_weights_fall_back_to_float_when_arrow_refuses():
-  import pyarrow as pa  # pylint: disable=import-outside-toplevel
   weights = csv_columns.parse_weights(pa.array([b"2.5", b"1e", b"3"], pa.binary()))
   assert weights[0] == 2.5 and math.isnan(weights[1]) and weights[2] == 3.0
+
+
+@pytest.mark.parametrize("text,delimiter,plain", [
+    ("a,b,1\n", ",", True), ("a\tb\t1\n", "\t", True), ("a\tb,c\t1\n", "\t", True),
+    ('"a",b,1\n', ",", False), ('"a"\tb\t1\n', "\t", True), ("a\tb,1\n", ",", False),
+    ("a,b,1\r\n", ",", False), ("a, b,1\n", ",", False), ("a,b\x7f,1\n", ",", False),
+    ("\xe9,b,1\n", ",", False), ("", ",", False)])
+def test_is_plain(text, delimiter, plain):
+  block = np.frombuffer(text.encode("latin-1"), np.uint8)
+  assert csv_columns.is_plain(block, delimiter) == plain
+
+
+def test_read_block_refuses_a_line_of_other_than_three_fields():
+  assert csv_columns.read_block(b"a,b,1\nc,d\ne,f,2\n", ",", 3) is None
+  assert csv_columns.read_block(b"a,b,1,2\n", ",", 1) is None
+  assert csv_columns.read_block(b"a,b,1\n", ",", 2) is None  # not the lines counted
+
+
+def test_an_empty_line_is_a_row_of_empty_fields():
+  columns = csv_columns.read_block(b"a,b,1\n\ne,f,2\n", ",", 3)
+  assert [c.to_pylist() for c in columns.src] == [[b"a", b"", b"e"]]
+  assert columns.weight[0] == 1 and np.isnan(columns.weight[1]) and columns.weight[2] == 2
+  assert csv_columns.read_block(b"a,b,1,2\n", ",", 1) is None

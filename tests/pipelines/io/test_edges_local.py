@@ -1,6 +1,7 @@
 """`read_edges_local` gives what `ReadEdges` gives: edges, rejections and counts."""
 
 import collections
+import io
 import os
 
 import apache_beam as beam
@@ -10,7 +11,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.io import edges as edges_lib
-from pipelines.io import tf_example
+from pipelines.io import edge_records, rejected, tf_example
 from pipelines.io import edges_local as local_io
 from tests.pipelines.clustering import graphs
 from tests.pipelines import files
@@ -88,7 +89,7 @@ def test_local_reader_equals_read_edges(inputs, monkeypatch, pattern, edge_forma
 
 def test_rejected_file_and_counts(inputs, tmp_path):
   got = local_io.read_edges_local([str(inputs / "e-0.csv")], "csv", "max", "cluster")
-  counts = local_io.write_rejected_local(str(tmp_path / "out"), "cluster", got.rejections)
+  counts = rejected.write_rejected_local(str(tmp_path / "out"), "cluster", got.rejections)
   lines = files.read_shards(str(tmp_path / "out" / "rejected" / "cluster"), ".tsv")
   assert sorted(lines) == sorted(r.line() for r in got.rejections)
   assert counts == dict(collections.Counter(f"rejected/{r.reason}" for r in got.rejections))
@@ -105,3 +106,53 @@ def test_corrupt_tfrecord_frames_are_rejected(inputs):
   assert [(got.ids[a], got.ids[b]) for a, b in zip(got.src, got.dst)] == [("c", "d")]
   assert all(r.record.startswith(path + " ") for r in got.rejections
              if r.reason.startswith("tfrecord_"))
+
+
+def _by_line_rules(lines):
+  """Edges (max of duplicates) and rejection reasons computed with the per-line parser."""
+  edges, reasons = {}, collections.Counter()
+  for line in lines:
+    got = edge_records.parse_text_edge(line, ",")
+    if isinstance(got, edge_records.Edge):
+      key = (got.src, got.dst)
+      edges[key] = max(edges.get(key, 0.0), got.weight)
+    elif got not in (edge_records.HEADER, edge_records.BLANK):
+      reasons[got] += 1
+  return sorted((a, b, w) for (a, b), w in edges.items()), reasons
+
+
+def test_long_ids_and_lines_longer_than_a_block(tmp_path, monkeypatch):
+  monkeypatch.setattr(local_io, "BLOCK_BYTES", 64)  # every 2 lines a block; long lines grow it
+  rng = np.random.default_rng(3)
+  lines = ["src,dst,weight"] + [f"item-{a:015d},item-{b:015d},{w}" for a, b, w in zip(
+      rng.integers(0, 50, 400), rng.integers(0, 50, 400), np.round(rng.random(400) * 5, 2))]
+  lines[7] = "x" * 150 + ",y,2.5"  # longer than the block
+  lines[9] = "item-000000000000001,item-000000000000002,-1"
+  path = str(tmp_path / "e.csv")
+  files.write_text(path, lines)
+  got = local_io.read_edges_local([path], "csv", "max", "cluster")
+  edges = sorted((got.ids[a], got.ids[b], w) for a, b, w in
+                 zip(got.src.tolist(), got.dst.tolist(), got.weight.tolist()))
+  want_edges, want_reasons = _by_line_rules(lines)
+  assert edges == want_edges
+  assert collections.Counter(r.reason for r in got.rejections) == want_reasons
+  assert want_reasons["self_loop"] > 0 and want_reasons["weight_negative"] == 1
+
+
+class _ReadOnly:
+  """A file object without readinto."""
+
+  def __init__(self, data):
+    self._f = io.BytesIO(data)
+
+  def read(self, n):
+    return self._f.read(n)
+
+
+@pytest.mark.parametrize("make", [io.BytesIO, _ReadOnly])
+def test_blocks_are_whole_lines_then_the_rest(make, monkeypatch):
+  monkeypatch.setattr(local_io, "BLOCK_BYTES", 8)
+  collector = local_io._Collector("cluster")  # pylint: disable=protected-access
+  blocks = [bytes(b) for b in local_io._blocks(  # pylint: disable=protected-access
+      make(b"a,b,1\nc,d,2\nlong-line,x,3\ntail"), collector)]
+  assert blocks == [b"a,b,1\n", b"c,d,2\n", b"long-line,x,3\n", b"tail"]

@@ -10,7 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.io import features, item_ids
-from pipelines.io.edges_local import write_rejected_local
+from pipelines.io.rejected import write_rejected_local
 from pipelines.io import frame_features as ff
 from pipelines.io import frame_validation as fv
 from pipelines.io.rejected import WriteRejected

@@ -1,0 +1,80 @@
+"""Equal (lo, hi) pairs combined: `max`, or an exact (correctly rounded) `sum`.
+
+Edge readers combine duplicate edges with `group_pairs` (`io/edges_local.py`),
+and the in-memory clustering contracts the graph with it each round
+(`clustering/affinity_local.py`). Sums are `math.fsum`'s, so they equal Beam's
+`ExactSumFn` whatever the order of the values.
+"""
+
+import math
+
+import numpy as np
+
+
+def exact_group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+  """Correctly rounded sum of each group values[starts[i]:starts[i+1]] (math.fsum).
+
+  Args:
+    values: the values, grouped.
+    starts: each group's first index, increasing.
+
+  Returns:
+    One sum per group.
+  """
+  counts = np.diff(starts, append=len(values))
+  out = values[starts].copy()
+  two = counts == 2
+  out[two] += values[starts[two] + 1]  # one IEEE addition is correctly rounded
+  many = np.flatnonzero(counts > 2)
+  if len(many):
+    lengths = counts[many]
+    offsets = np.repeat(starts[many] - np.cumsum(lengths) + lengths, lengths)
+    flat = values[offsets + np.arange(lengths.sum())].tolist()
+    pos, sums = 0, []
+    for n in lengths.tolist():
+      sums.append(math.fsum(flat[pos:pos + n]))
+      pos += n
+    out[many] = sums
+  return out
+
+
+def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: int,
+                how: str):
+  """Combines values of equal (lo, hi) pairs by `max` or exact `sum`.
+
+  Args:
+    lo: each pair's smaller node.
+    hi: each pair's larger node.
+    values: each pair's value.
+    num_nodes: the number of nodes (bounds lo and hi).
+    how: `max` or `sum`.
+
+  Returns:
+    (lo, hi, combined, occurrences), sorted by (lo, hi).
+  """
+  m = len(lo)
+  if m == 0:
+    return lo, hi, values, np.zeros(0, np.int64)
+  index_bits = max(1, (m - 1).bit_length())
+  if (num_nodes * num_nodes).bit_length() + index_bits <= 64:  # in place: few fresh arrays
+    packed = lo.astype(np.uint64)
+    packed *= np.uint64(num_nodes)
+    np.add(packed, hi, out=packed, casting="unsafe")  # both below 2**63
+    packed <<= np.uint64(index_bits)
+    packed |= np.arange(m, dtype=np.uint64)
+    packed.sort()
+    order = packed & np.uint64((1 << index_bits) - 1)
+    packed >>= np.uint64(index_bits)
+    key, order = packed.view(np.int64), order.view(np.int64)
+  else:
+    key = lo.astype(np.int64) * num_nodes + hi
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+  values = values[order]
+  starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+  if how == "max":
+    combined = np.maximum.reduceat(values, starts)
+  else:
+    combined = exact_group_sums(values, starts)
+  key = key[starts]
+  return key // num_nodes, key % num_nodes, combined, np.diff(starts, append=m)
