@@ -29,7 +29,6 @@ import numpy as np
 
 from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.export.fixed_batches import fixed_batches_local
-from pipelines.io import related_rows
 from pipelines.io.related_rows import unit_rows
 
 
@@ -66,14 +65,33 @@ def _exact_lines(config, embeddings, pairs, threads):
   def one_batch(batch):
     queries = np.stack([embeddings[i] for i in batch])
     found = related_items.top_k_block(batch, queries, index, config.top_k, config.index_chunk)
-    return [row for qid, neighbours in zip(batch, found)
-            for row in related_rows.format_rows(qid, neighbours)]
+    return format_rows_bulk(batch, found)
 
   out = []
   with ThreadPoolExecutor(threads) as pool:
     for rows in pool.map(one_batch, fixed_batches_local([k for k, _ in pairs],
                                                         config.query_batch)):
       out += rows
+  return out
+
+
+def format_rows_bulk(query_ids, found) -> list[tuple[str, str]]:
+  """`related_rows.format_rows` of many queries: the same strings, scores formatted at once.
+
+  Args:
+    query_ids: the queries.
+    found: per query, its [(neighbor id, score)], best first.
+
+  Returns:
+    Every query's (sort_key, tsv line) rows, in order.
+  """
+  out = []
+  for qid, neighbours in zip(query_ids, found):
+    if not neighbours:
+      continue
+    scores = ("%.6f\n" * len(neighbours) % tuple(s for _, s in neighbours)).split("\n")
+    out += [(f"{qid}\t{rank:06d}", f"{qid}\t{rank}\t{nid}\t{score}")
+            for rank, ((nid, _), score) in enumerate(zip(neighbours, scores), start=1)]
   return out
 
 
@@ -104,8 +122,7 @@ def _ann_lines(config, pairs, threads):
     if rerank:
       rows = _reranked(matrix, units, start, [r for r, _ in rows], config.top_k)
     found = [[(ids[j], float(s)) for j, s in zip(r, sc)] for r, sc in rows]
-    return [line for q, neighbours in zip(range(start, stop), found)
-            for line in related_rows.format_rows(ids[q], neighbours)]
+    return format_rows_bulk(ids[start:stop], found)
 
   out = []
   with ThreadPoolExecutor(threads) as pool:

@@ -4,6 +4,7 @@ import numpy as np
 
 from pipelines.export import local_related
 from pipelines.export.stage import ExportConfig
+from pipelines.io import related_rows
 
 
 def _config(**kw):
@@ -34,3 +35,11 @@ def test_rows_do_not_depend_on_threads():
     one = local_related.related_lines(config, embeddings, threads=1)
     assert len(one) == 30000
     assert local_related.related_lines(config, embeddings, threads=3) == one
+
+
+def test_bulk_rows_are_format_rows():
+  found = [[("b", 0.5), ("c", -0.1234565), ("d", 1.0)], [], [("a", 2.5e-7)]]
+  want = [row for qid, neighbours in zip(["a", "x", "b"], found)
+          for row in related_rows.format_rows(qid, neighbours)]
+  assert local_related.format_rows_bulk(["a", "x", "b"], found) == want
+  assert want[0] == ("a\t000001", "a\t1\tb\t0.500000") and want[3][1] == "b\t1\ta\t0.000000"
