@@ -129,21 +129,10 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
 
 
 def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_k: int = 60):
-  """Per query of a scored block: (AP@map_k, whole-list AP, NDCG@ndcg_k, relevant count).
+  """Per query of a block: (AP@map_k, whole-list AP, NDCG@ndcg_k, relevant count).
 
-  The values of `average_precision` and `ndcg_at_k` per query, bit for bit,
-  computed for the whole block at once (`model/metrics_blocks.py`).
-
-  Args:
-    sims: [B, N] scores of a block of queries against the database.
-    rel_block: [B, N] bool relevance.
-    excl_block: optional [B, N] bool, candidates removed from each list.
-    ndcg_k: the k of NDCG@k.
-    map_k: the k of MAP@k.
-
-  Returns:
-    A list of one tuple per query that has a relevant candidate left (the
-    others are skipped), in row order.
+  The per-query functions' values, bit for bit, for the whole block at once:
+  `model/metrics_blocks.block_query_metrics` (its Args and Returns).
   """
   return metrics_blocks.block_query_metrics(sims, rel_block, excl_block, ndcg_k, map_k)
 
@@ -174,7 +163,7 @@ class RetrievalTotals:
     rows = list(rows)
     if rows:
       self.count += len(rows)
-      self.sums = [a + _exact_sum(r[i] for r in rows) for i, a in enumerate(self.sums)]
+      self.sums = [a + metrics_blocks.exact_sum(r[i] for r in rows) for i, a in enumerate(self.sums)]
       self.relevant += sum(r[3] for r in rows)
     return self
 
@@ -193,14 +182,6 @@ class RetrievalTotals:
             "num_queries": self.count, "num_database": num_database,
             "mean_relevant": float(fractions.Fraction(self.relevant, self.count))
                              if self.count else nan}
-
-
-def _exact_sum(values) -> fractions.Fraction:
-  """The exact sum of floats (each a dyadic rational) on integers, as a Fraction."""
-  ratios = [v.as_integer_ratio() for v in values]
-  shift = max(d.bit_length() for _, d in ratios) - 1
-  return fractions.Fraction(sum(n << (shift - d.bit_length() + 1) for n, d in ratios),
-                            1 << shift)
 
 
 def retrieval_sets(edges, items):

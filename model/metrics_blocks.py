@@ -8,9 +8,12 @@ same numpy operations on rows of that length that the per-query functions
 run on one row (a stable argsort, a cumulative sum, an elementwise product,
 a row sum: a reduction along a row adds in the same order as on that row
 alone), so the values, and the exact sums of `RetrievalTotals`, are the same.
+`exact_sum` adds a block's values exactly in one pass over integers.
 """
 
 from __future__ import annotations
+
+import fractions
 
 import numpy as np
 
@@ -104,3 +107,20 @@ def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_
     for r, ap_k, ap_full, ndcg, count in zip(members.tolist(), *(v.tolist() for v in values)):
       rows[r] = (ap_k, ap_full, ndcg, count)
   return [row for row in rows if row is not None]
+
+
+def exact_sum(values) -> fractions.Fraction:
+  """The exact sum of floats (each a dyadic rational), added as integers.
+
+  Args:
+    values: finite floats.
+
+  Returns:
+    Their sum as a Fraction (0 for none).
+  """
+  ratios = [v.as_integer_ratio() for v in values]
+  if not ratios:
+    return fractions.Fraction(0)
+  shift = max(d.bit_length() for _, d in ratios) - 1
+  return fractions.Fraction(sum(n << (shift - d.bit_length() + 1) for n, d in ratios),
+                            1 << shift)
