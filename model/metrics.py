@@ -45,6 +45,8 @@ import fractions
 import numpy as np
 import scipy.sparse
 
+from model import metrics_blocks
+
 
 def _ranked(relevance, scores=None):
   rel = np.asarray(relevance, dtype=np.float64).ravel()
@@ -122,35 +124,17 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
     sims = q[start:start + block] @ db.T
     rel_block = _dense_rows(relevance, start, start + block)
     excl_block = None if exclude is None else _dense_rows(exclude, start, start + block)
-    for row in block_query_metrics(sims, rel_block, excl_block, ndcg_k, map_k):
-      totals.add(row)
+    totals.add_rows(block_query_metrics(sims, rel_block, excl_block, ndcg_k, map_k))
   return totals.result(int(db.shape[0]), ndcg_k, map_k)
 
 
 def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_k: int = 60):
-  """Per query of a scored block: (AP@map_k, whole-list AP, NDCG@ndcg_k, relevant count).
+  """Per query of a block: (AP@map_k, whole-list AP, NDCG@ndcg_k, relevant count).
 
-  Args:
-    sims: [B, N] scores of a block of queries against the database.
-    rel_block: [B, N] bool relevance.
-    excl_block: optional [B, N] bool, candidates removed from each list.
-    ndcg_k: the k of NDCG@k.
-    map_k: the k of MAP@k.
-
-  Returns:
-    A generator of one tuple per query that has a relevant candidate left
-    (the others are skipped), in row order.
+  The per-query functions' values, bit for bit, for the whole block at once:
+  `model/metrics_blocks.block_query_metrics` (its Args and Returns).
   """
-  for r in range(sims.shape[0]):
-    keep = np.ones(sims.shape[1], dtype=bool)
-    if excl_block is not None:
-      keep &= ~excl_block[r]
-    rel = rel_block[r][keep]
-    if not rel.any():
-      continue
-    ranked = _ranked(rel, sims[r][keep])  # one sort per query, shared by the three metrics
-    yield (average_precision(ranked, k=map_k), average_precision(ranked),
-           ndcg_at_k(ranked, ndcg_k), int(rel.sum()))
+  return metrics_blocks.block_query_metrics(sims, rel_block, excl_block, ndcg_k, map_k)
 
 
 class RetrievalTotals:
@@ -172,6 +156,15 @@ class RetrievalTotals:
     self.count += 1
     self.sums = [a + fractions.Fraction(v) for a, v in zip(self.sums, row[:3])]
     self.relevant += row[3]
+    return self
+
+  def add_rows(self, rows) -> "RetrievalTotals":
+    """Adds many queries' rows at once: the same exact sums as `add` on each."""
+    rows = list(rows)
+    if rows:
+      self.count += len(rows)
+      self.sums = [a + metrics_blocks.exact_sum(r[i] for r in rows) for i, a in enumerate(self.sums)]
+      self.relevant += sum(r[3] for r in rows)
     return self
 
   def merge(self, other: "RetrievalTotals") -> "RetrievalTotals":

@@ -17,10 +17,11 @@ related items, rejections, manifests, summary) has the same bytes:
    most `--local_max_items` items, one pass over the features each, so
    memory is bounded by that budget. Up to that many valid records, pass 1
    keeps their features and pass 2 reads nothing again.
-3. Related items: the exact search (`related_items.top_k_block` on
-   `FixedBatches` query batches) or IVF-PQ (`related_ann`, with the exact
-   re-rank of `related_rerank`) over the finite embeddings, all in memory
-   (N x dim floats, as the broadcast index of the Beam engine).
+3. Related items (`local_related.py`): the exact search
+   (`related_items.top_k_block` on `FixedBatches` query batches) or IVF-PQ
+   (`related_ann`, with the exact re-rank of `related_rerank`) over the
+   finite embeddings, all in memory (N x dim floats, as the broadcast index
+   of the Beam engine), query batches on every core.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.export import saved_model as export_model
 from pipelines.io import features as features_lib
 from pipelines.io import frame_validation, record_checks
-from pipelines.export import related_ann, related_items, related_rerank
+from pipelines.export import local_related
 from pipelines.io import related_rows
 from pipelines.io import rejected, sharded_io, tfrecord_files
 from pipelines.export.fixed_batches import fixed_batches_local
@@ -164,54 +165,6 @@ def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
   return embeddings, rejections
 
 
-def related_lines(config, embeddings: dict) -> list[tuple[str, str]]:
-  """(sort_key, tsv line) of every item's top-K, as `RelatedItems` writes them.
-
-  Args:
-    config: the export's settings (`search`, `top_k`, batches, IVF-PQ, re-rank).
-    embeddings: {id: finite embedding}.
-
-  Returns:
-    The related-items rows of every item.
-  """
-  pairs = sorted(embeddings.items())
-  if config.search == "exact":
-    index = related_items.build_index(pairs, config.max_index_bytes)
-    out = []
-    for batch in fixed_batches_local([k for k, _ in pairs], config.query_batch):
-      queries = np.stack([embeddings[i] for i in batch])
-      for qid, found in zip(batch, related_items.top_k_block(batch, queries, index,
-                                                             config.top_k, config.index_chunk)):
-        out += related_rows.format_rows(qid, found)
-    return out
-  params = config.related_transform().ann
-  rerank = config.rerank_candidates()
-  sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
-  trained = related_ann.train_index(sample, len(pairs), params)
-  if trained is None:
-    return []
-  faiss = related_ann.configure_faiss()
-  encoder = faiss.deserialize_index(trained)
-  codes = []
-  for s in range(0, len(pairs), 1024):
-    block = pairs[s:s + 1024]
-    codes += [(k, c.tobytes()) for (k, _), c in zip(
-        block, encoder.sa_encode(related_rows.unit_rows(np.stack([v for _, v in block]))))]
-  ann = related_ann.build_index(codes, trained, config.max_index_bytes)
-  index = faiss.deserialize_index(ann.blob)
-  out = []
-  for s in range(0, len(pairs), config.query_batch):
-    block = pairs[s:s + config.query_batch]
-    ids = [k for k, _ in block]
-    found = related_ann.search_block(ids, np.stack([v for _, v in block]), index, ann.ids,
-                                     max(rerank, config.top_k), params.nprobe)
-    for (qid, vector), row in zip(block, found):
-      if rerank:
-        row = related_rerank.rerank(vector, [(c, embeddings[c]) for c, _ in row], config.top_k)
-      out += related_rows.format_rows(qid, row)
-  return out
-
-
 def run_local(config, model_path: str, feature_paths, num_shards: int,
               frames: bool = False) -> dict:
   """Writes the export's files; returns the counts `WriteStats` would sum.
@@ -236,7 +189,7 @@ def run_local(config, model_path: str, feature_paths, num_shards: int,
       (export_model.embedding_record(k, v) for k, v in embeddings.items()),
       FileSystems.join(output, "embeddings"), ".tfrecord", num_shards, sharded_io.TFRECORD)
   sharded_io.write_sorted_shards_local(
-      related_lines(config, embeddings), FileSystems.join(output, "related"), ".tsv",
+      local_related.related_lines(config, embeddings), FileSystems.join(output, "related"), ".tsv",
       num_shards, sharded_io.TEXT, related_rows.HEADER)
   counts = collections.Counter(rejected.write_rejected_local(output, STAGE, rejections))
   if chosen:

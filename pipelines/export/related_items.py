@@ -80,6 +80,11 @@ def top_k_block(query_ids, queries: np.ndarray, index: Index, k: int,
                 index_chunk: int = 65536):
   """Exact top-k neighbours (by cosine, not self) for a block of queries.
 
+  Per index chunk the scores are one matrix product; only the entries at
+  least as good as the running k-th best (on the first chunk: the chunk's
+  own k-th best, `np.partition`) are candidates, and the candidates are
+  ordered by (score descending, row ascending), all vectorised.
+
   Args:
     query_ids: the block's ids.
     queries: their embeddings, one row each.
@@ -93,46 +98,53 @@ def top_k_block(query_ids, queries: np.ndarray, index: Index, k: int,
   queries = np.asarray(queries, np.float32)
   norms = np.linalg.norm(queries, axis=1, keepdims=True)
   queries = np.divide(queries, norms, out=np.zeros_like(queries), where=norms > 0)
-  n = len(index.ids)
-  self_rows = np.array([index.position.get(q, -1) for q in query_ids])
-  best_scores = np.full((len(query_ids), 0), -np.inf, np.float32)
-  best_rows = np.zeros((len(query_ids), 0), np.int64)
+  n, b = len(index.ids), len(query_ids)
+  self_rows = np.array([index.position.get(q, -1) for q in query_ids], np.int64)
+  best_scores = np.full((b, 0), -np.inf, np.float32)
+  best_rows = np.zeros((b, 0), np.int64)
   for start in range(0, n, index_chunk):
     chunk = index.matrix[start:start + index_chunk]
     scores = queries @ chunk.T
-    rows = np.arange(start, start + chunk.shape[0])
     hit = (self_rows >= start) & (self_rows < start + chunk.shape[0])
     scores[np.nonzero(hit)[0], self_rows[hit] - start] = -np.inf
-    # Keep k + ties: candidates with the k-th score or better, then sort exactly.
-    all_scores = np.concatenate([best_scores, scores], axis=1)
-    all_rows = np.concatenate([best_rows, np.broadcast_to(rows, scores.shape)], axis=1)
-    idx = _top_by_score_then_row(all_scores, all_rows, min(k, all_scores.shape[1]))
-    best_scores = np.take_along_axis(all_scores, idx, axis=1)
-    best_rows = np.take_along_axis(all_rows, idx, axis=1)
+    if best_scores.shape[1] >= k:  # the running k-th best bounds what can still enter
+      threshold = best_scores[:, k - 1:k]
+    elif scores.shape[1] > k:  # the chunk's own k-th best (ties kept)
+      kth = scores.shape[1] - k
+      threshold = np.partition(scores, kth, axis=1)[:, kth:kth + 1]
+    else:
+      threshold = None
+    cand_scores, cand_rows = _candidates(scores, threshold, start, n)
+    all_scores = np.concatenate([best_scores, cand_scores], axis=1)
+    all_rows = np.concatenate([best_rows, cand_rows], axis=1)
+    order = np.lexsort((all_rows, -all_scores), axis=1)[:, :k]
+    best_scores = np.take_along_axis(all_scores, order, axis=1)
+    best_rows = np.take_along_axis(all_rows, order, axis=1)
   finite = np.isfinite(best_scores)
   return [[(index.ids[j], s) for s, j in zip(best_scores[r][finite[r]].tolist(),
                                               best_rows[r][finite[r]].tolist())]
-          for r in range(len(query_ids))]
+          for r in range(b)]
 
 
-def _top_by_score_then_row(scores, rows, keep):
-  """Column indices of the `keep` best per row: score desc, then row (id) asc.
+def _candidates(scores, threshold, start: int, n: int):
+  """Per row, the entries with score >= threshold (all with None), padded.
 
-  An argpartition finds the keep-th best score; only the candidates at least
-  that good (ties included) are sorted exactly.
+  Returns (scores, rows) [B, m]: m the most candidates of a row; a row with
+  fewer is padded with -inf at row n (after every real row), which the
+  ordering puts last and the final finite filter drops.
   """
-  if keep == 0:
-    return np.zeros((scores.shape[0], 0), np.int64)
-  if keep < scores.shape[1]:
-    kth = -np.partition(-scores, keep - 1, axis=1)[:, keep - 1:keep]
-  else:
-    kth = np.full((scores.shape[0], 1), -np.inf, scores.dtype)
-  out = np.empty((scores.shape[0], keep), np.int64)
-  for r in range(scores.shape[0]):
-    cand = np.nonzero(scores[r] >= kth[r, 0])[0]
-    order = np.lexsort((rows[r, cand], -scores[r, cand]))[:keep]
-    out[r] = cand[order]
-  return out
+  b, width = scores.shape
+  if threshold is None:
+    return scores, np.broadcast_to(np.arange(start, start + width, dtype=np.int64), (b, width))
+  r, c = np.divmod(np.flatnonzero(scores >= threshold), width)
+  counts = np.bincount(r, minlength=b)
+  m = int(counts.max()) if b else 0
+  out_scores = np.full((b, m), -np.inf, np.float32)
+  out_rows = np.full((b, m), n, np.int64)
+  slot = np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
+  out_scores[r, slot] = scores[r, c]
+  out_rows[r, slot] = c + start
+  return out_scores, out_rows
 
 
 class _TopKDoFn(beam.DoFn):

@@ -88,7 +88,7 @@ def stage_commands(engine: str, world: str, out: str, a) -> dict:
                        f"--train_data={out}/examples/smart/triplets-*.tfrecord",
                        f"--train_steps={a.train_steps}", f"--model_dir={out}/train"]
   commands["export"] = ["export", f"--model_dir={out}/train", features,
-                        f"--output_dir={out}/export", *beam]
+                        f"--output_dir={out}/export", f"--search={a.export_search}", *beam]
   commands["evaluate"] = ["evaluate", f"--embeddings={out}/export/embeddings-*", edges, features,
                           f"--output_dir={out}/evaluate", *beam]
   return commands
@@ -200,6 +200,9 @@ def main(argv: list) -> dict:
   p.add_argument("--engines", default="local,beam", help="comma-separated: local, beam")
   p.add_argument("--train_steps", type=int, default=50)
   p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--export_search", default="exact", choices=("exact", "ivfpq"),
+                 help="export's related-items search (ivfpq: the choice at 1M items, "
+                      "docs/export_and_evaluation.md)")
   p.add_argument("--runner", default="FnApiRunner", help="Beam runner of the beam engine")
   p.add_argument("--skip_stages", default="", help="comma-separated stage names not to run")
   p.add_argument("--output_dir", default="", help="default: a new temporary folder, kept")

@@ -1,0 +1,174 @@
+"""Related items for `gcml export --engine=local`: the Beam engine's rows, on every core.
+
+The same searches as the Beam transforms, on the same operands, so the rows
+are the same bytes (`tests/pipelines/export/test_local.py`):
+
+* exact: `related_items.top_k_block` on the `FixedBatches` query batches;
+  the batches run on `threads` Python threads at once (numpy and BLAS
+  release the GIL while they compute). Each product is the Beam engine's
+  call on the same operands, with BLAS's own threads as in the Beam worker:
+  OpenBLAS's thread count changes the last bits of a product (6 % of the
+  entries of (256 x 64) @ (64 x 20000) between one thread and two, on the
+  2-core machine), concurrent calls do not.
+* ivfpq: the index is trained, encoded and built as `related_ann` does; the
+  query blocks are searched on `threads` threads (faiss releases the GIL;
+  one OpenMP thread per search, so a query's candidates do not depend on
+  the others). The exact re-rank (`related_rerank.rerank`) is vectorised
+  over a block: candidates sorted by id are the rows sorted by position,
+  their unit rows are gathered from one unit-row matrix, and one batched
+  matrix-vector product per block gives the per-query products' bits (a
+  query with fewer candidates than asked goes through `rerank` itself).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from pipelines.export import related_ann, related_items, related_rerank
+from pipelines.export.fixed_batches import fixed_batches_local
+from pipelines.io.related_rows import unit_rows
+
+
+def default_threads() -> int:
+  """The cores this process may run on (the search's thread count)."""
+  try:
+    return max(1, len(os.sched_getaffinity(0)))
+  except AttributeError:  # not on Linux
+    return max(1, os.cpu_count() or 1)
+
+
+def related_lines(config, embeddings: dict, threads: int = 0) -> list[tuple[str, str]]:
+  """(sort_key, tsv line) of every item's top-K, as `RelatedItems` writes them.
+
+  Args:
+    config: the export's settings (`search`, `top_k`, batches, IVF-PQ, re-rank).
+    embeddings: {id: finite embedding}.
+    threads: query batches searched at once (0: one per core); the rows do
+      not depend on it.
+
+  Returns:
+    The related-items rows of every item.
+  """
+  threads = threads or default_threads()
+  pairs = sorted(embeddings.items())
+  if config.search == "exact":
+    return _exact_lines(config, embeddings, pairs, threads)
+  return _ann_lines(config, pairs, threads)
+
+
+def _exact_lines(config, embeddings, pairs, threads):
+  index = related_items.build_index(pairs, config.max_index_bytes)
+
+  def one_batch(batch):
+    queries = np.stack([embeddings[i] for i in batch])
+    found = related_items.top_k_block(batch, queries, index, config.top_k, config.index_chunk)
+    return format_rows_bulk(batch, found)
+
+  out = []
+  with ThreadPoolExecutor(threads) as pool:
+    for rows in pool.map(one_batch, fixed_batches_local([k for k, _ in pairs],
+                                                        config.query_batch)):
+      out += rows
+  return out
+
+
+def format_rows_bulk(query_ids, found) -> list[tuple[str, str]]:
+  """`related_rows.format_rows` of many queries: the same strings, scores formatted at once.
+
+  Args:
+    query_ids: the queries.
+    found: per query, its [(neighbor id, score)], best first.
+
+  Returns:
+    Every query's (sort_key, tsv line) rows, in order.
+  """
+  out = []
+  for qid, neighbours in zip(query_ids, found):
+    if not neighbours:
+      continue
+    scores = ("%.6f\n" * len(neighbours) % tuple(s for _, s in neighbours)).split("\n")
+    out += [(f"{qid}\t{rank:06d}", f"{qid}\t{rank}\t{nid}\t{score}")
+            for rank, ((nid, _), score) in enumerate(zip(neighbours, scores), start=1)]
+  return out
+
+
+def _ann_lines(config, pairs, threads):
+  params = config.related_transform().ann
+  rerank = config.rerank_candidates()
+  sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
+  trained = related_ann.train_index(sample, len(pairs), params)
+  if trained is None:
+    return []
+  faiss = related_ann.configure_faiss()
+  encoder = faiss.deserialize_index(trained)
+  ids = [k for k, _ in pairs]
+  matrix = np.stack([np.asarray(v, np.float32) for _, v in pairs])
+  units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
+  codes = []
+  for s in range(0, len(pairs), 1024):
+    codes += [c.tobytes() for c in encoder.sa_encode(units[s:s + 1024])]
+  ann = related_ann.build_index(list(zip(ids, codes)), trained, config.max_index_bytes)
+  del codes
+  index = faiss.deserialize_index(ann.blob)
+  index.nprobe = min(params.nprobe, index.nlist)
+  wanted = max(rerank, config.top_k)
+
+  def one_block(start):
+    stop = min(start + config.query_batch, len(ids))
+    rows = _candidate_rows(index, units[start:stop], np.arange(start, stop), wanted)
+    if rerank:
+      rows = _reranked(matrix, units, start, [r for r, _ in rows], config.top_k)
+    found = [[(ids[j], float(s)) for j, s in zip(r, sc)] for r, sc in rows]
+    return format_rows_bulk(ids[start:stop], found)
+
+  out = []
+  with ThreadPoolExecutor(threads) as pool:
+    for lines in pool.map(one_block, range(0, len(ids), config.query_batch)):
+      out += lines
+  return out
+
+
+def _candidate_rows(index, queries, self_rows, k: int):
+  """`related_ann.search_block` on rows: per query (rows, scores) of its top k, never itself."""
+  scores, labels = index.search(queries, min(k + 1, index.ntotal))
+  keep = (labels >= 0) & (labels != self_rows[:, None])
+  order = np.lexsort((labels, -scores, ~keep), axis=1)[:, :k]
+  counts = np.minimum(keep.sum(axis=1), k)
+  labels = np.take_along_axis(labels, order, axis=1)
+  scores = np.take_along_axis(scores, order, axis=1)
+  return [(labels[r, :c], scores[r, :c]) for r, c in enumerate(counts.tolist())]
+
+
+def _reranked(matrix, units, start: int, candidates, k: int):
+  """`related_rerank.rerank` of each query's candidate rows, vectorised over the full ones.
+
+  Args:
+    matrix: every item's embedding, in id order.
+    units: `unit_rows(matrix)`.
+    start: the block's first row (query q is row start + q).
+    candidates: per query, its candidate rows.
+    k: neighbours kept.
+
+  Returns:
+    Per query, (neighbour rows, scores) as `rerank` orders them.
+  """
+  width = max((len(c) for c in candidates), default=0)
+  full = [q for q, c in enumerate(candidates) if len(c) == width and width]
+  found = [None] * len(candidates)
+  if full:
+    rows = np.sort(np.stack([candidates[q] for q in full]), axis=1)  # id order
+    scores = np.matmul(units[rows], units[start + np.array(full)][:, :, None])[:, :, 0]
+    order = np.lexsort((np.broadcast_to(np.arange(width), scores.shape), -scores),
+                       axis=1)[:, :k]
+    best_rows = np.take_along_axis(rows, order, axis=1).tolist()
+    best_scores = np.take_along_axis(scores, order, axis=1).tolist()
+    for q, r, s in zip(full, best_rows, best_scores):
+      found[q] = (r, s)
+  for q, c in enumerate(candidates):
+    if found[q] is None:
+      best = related_rerank.rerank(matrix[start + q], [(int(j), matrix[j]) for j in c], k)
+      found[q] = ([j for j, _ in best], [s for _, s in best])
+  return found
