@@ -136,6 +136,8 @@ class TrainConfig:
         `modalities` may be a "name:dim,name:dim" string or (name, dim) pairs.
     """
     explicit = {k: v for k, v in explicit.items() if v is not None}
+    if preset in train_presets.PRESETS:  # the preset's mode unless --mode is given
+      explicit.setdefault("mode", train_presets.PRESETS[preset].default_mode)
     mode = explicit.get("mode", cls.mode)
     values: dict[str, Any] = {}
     if preset is not None:
@@ -145,7 +147,7 @@ class TrainConfig:
       if mode not in MODES:
         raise ConfigError(f"--mode must be one of {MODES}, got {mode!r}")
       values.update(train_presets.PRESETS[preset].modes[mode])
-    model_cfg = (train_presets.PRESETS[preset].network() if preset is not None
+    model_cfg = (train_presets.PRESETS[preset].network_for(mode) if preset is not None
                  else EmbeddingModelConfig.demo())
     model_over = {}
     if "modalities" in explicit:
