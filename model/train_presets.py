@@ -1,8 +1,17 @@
 """The presets of `gcml train --preset=NAME`: one registry, `PRESETS`.
 
-A preset is the network it starts from and, per mode, the optimizer,
-schedule, batch and loss values (`TrainConfig.from_flags` applies it, then
-the user's explicit flags). A new preset is one `Preset` entry in `PRESETS`.
+A preset is the mode it trains when `--mode` is not given, the network it
+starts from (per mode where a mode has its own tower) and, per mode, the
+optimizer, schedule, batch and loss values (`TrainConfig.from_flags` applies
+it, then the user's explicit flags). A new preset is one `Preset` entry in
+`PRESETS`.
+
+`demo` (the default of `gcml train` and of `gcml demo`) trains the contrastive
+mode with the identity-initialised tower: the configuration above raw
+features beyond the spread on all four synthetic presets (docs/comparison.md).
+Its triplet and CLC modes keep the papers' towers at demo size, so
+`--mode=triplet` is still the papers' CDML / GCML method (`--tower` changes it).
+`paper` is the papers' methods: triplet mode, 4000/256 towers.
 """
 
 import dataclasses
@@ -40,7 +49,6 @@ DEMO = {
 }
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Preset:
   """A named starting point of a training run.
@@ -48,10 +56,29 @@ class Preset:
   Attributes:
     network: builds the network's config.
     modes: mode -> TrainConfig field values.
+    default_mode: the mode when `--mode` is not given.
+    mode_towers: mode -> the tower that mode trains instead of the network's.
   """
   network: Callable[[], EmbeddingModelConfig]
   modes: dict
+  default_mode: str = "triplet"
+  mode_towers: dict = dataclasses.field(default_factory=dict)
+
+  def network_for(self, mode: str) -> EmbeddingModelConfig:
+    """The network a run of `mode` starts from.
+
+    Args:
+      mode: the trainer mode.
+
+    Returns:
+      The network's config (the mode's tower where `mode_towers` names one).
+    """
+    network = self.network()
+    if mode in self.mode_towers:
+      network = dataclasses.replace(network, tower=self.mode_towers[mode])
+    return network
 
 
 PRESETS = {"paper": Preset(EmbeddingModelConfig.paper, PAPER),
-           "demo": Preset(EmbeddingModelConfig.demo, DEMO)}
+           "demo": Preset(EmbeddingModelConfig.demo, DEMO, default_mode="contrastive",
+                          mode_towers={"contrastive": "identity_linear"})}

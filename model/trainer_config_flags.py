@@ -40,6 +40,8 @@ def preset_values(preset: str | None,
     ConfigError: an unknown preset, mode or key, or a value that does not parse.
   """
   explicit = {k: v for k, v in explicit.items() if v is not None}
+  if preset in train_presets.PRESETS:  # the preset's mode unless --mode is given
+    explicit.setdefault("mode", train_presets.PRESETS[preset].default_mode)
   mode = explicit.get("mode", TrainerConfig.mode)
   values: dict[str, Any] = {}
   if preset is not None:
@@ -49,7 +51,7 @@ def preset_values(preset: str | None,
     if mode not in MODES:
       raise ConfigError(f"--mode must be one of {MODES}, got {mode!r}")
     values.update(train_presets.PRESETS[preset].modes[mode])
-  network = (train_presets.PRESETS[preset].network() if preset is not None
+  network = (train_presets.PRESETS[preset].network_for(mode) if preset is not None
              else EmbeddingModelConfig.demo())
   network_over = {}
   if "modalities" in explicit:

@@ -63,7 +63,7 @@ def pretrain(world, run_gcml, train_steps: int, batch_size: int, model_flags: di
       modalities=",".join(f"{n}:{d}" for n, d in frame_modalities(world)),
       model_dir=os.path.join(world.root, "models", run, "pretrain"), train_steps=train_steps,
       batch_size=batch_size, seed=world.seed, deterministic=True, checkpoint_every=train_steps,
-      **model_flags)
+      **{"tower": "mlp", **model_flags})  # the papers' towers unless --tower (compare_methods)
   return trainer.train(cfg)
 
 

@@ -23,10 +23,13 @@ import time
 
 import numpy as np
 
-from tests.benchmarks import compare_annotation, compare_frames
+from tests.benchmarks import compare_annotation, compare_frames, compare_identity
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NO_MINING = ":nomine"
+# The papers' towers unless a method names its tower or --tower overrides it (the `demo`
+# preset's contrastive mode trains the identity tower; the methods keep their meaning).
+PAPERS_TOWER = {"tower": "mlp"}
 
 # name -> {"examples": gcml examples flags, "train": gcml train flags}; keep it a dict.
 METHODS = {
@@ -53,15 +56,7 @@ METHODS = {
         "train": {"mode": "contrastive", "cluster_masking": True}},
     "contrastive_masked_l1": {"examples": {"kind": "smart", "level": 0, "cluster_id_level": 1},
                               "train": {"mode": "contrastive", "cluster_masking": True}},
-    # The identity-initialised full-rank linear tower (step 0 = the raw features), alone
-    # and pulled towards its initial map (--pull_to_init).
-    "cdml_identity": {"examples": {"kind": "random"},
-                      "train": {"mode": "triplet", "tower": "identity_linear"}},
-    **{f"cdml_identity_pull{pull}": {"examples": {"kind": "random"}, "train": {
-        "mode": "triplet", "tower": "identity_linear", "pull_to_init": pull}}
-       for pull in (0.01, 0.001)},
-    "contrastive_identity": {"examples": {"kind": "smart", "level": 0},
-                             "train": {"mode": "contrastive", "tower": "identity_linear"}},
+    **compare_identity.IDENTITY_METHODS,  # identity-started tower (compare_identity.py)
 }
 
 
@@ -70,6 +65,11 @@ def split_name(name: str) -> tuple[str, str]:
   if name.endswith(NO_MINING):
     return name[:-len(NO_MINING)], "none"
   return name, "semihard"
+
+
+def train_flags(base: str, model_flags: dict) -> dict:
+  """The `gcml train` flags of method `base` (the papers' towers unless it names one)."""
+  return {**PAPERS_TOWER, **METHODS[base]["train"], **model_flags}
 
 
 def check_methods(names: list[str]) -> None:
@@ -157,7 +157,6 @@ class World:
       self._examples([*argv, f"--output_dir={out}", f"--seed={self.seed}"])
     prefix = "examples" if flags["kind"] == "labels" else "triplets"
     return f"{out}/{prefix}-*.tfrecord"
-
 
   def negative_shares(self, flags: dict) -> dict:
     """Where the negatives of a triplet set sit in the planted hierarchy, per level.
@@ -278,7 +277,7 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
         train_steps=train_steps, batch_size=batch_size, seed=world.seed, deterministic=True,
         checkpoint_every=train_steps, **({"mining": mining} if spec["train"]["mode"] ==
                                          "triplet" else {}),
-        **spec["train"], **model_flags, **selection, **init)
+        **train_flags(base, model_flags), **selection, **init)
     result = trainer.train(cfg)
     scores = bench_towers.score(bench_towers.embed(result.model, items, world.modalities), edges)
     scores["best_step"] = result.validation.get("best_step", train_steps)

@@ -62,19 +62,20 @@ def test_demo_runs_every_stage_and_reruns_cleanly_on_beam(tmp_path, capsys):
   assert len(levels) == 3 and levels[0]["clusters"] > levels[2]["clusters"]
   with open(os.path.join(out, "report", "report.md"), encoding="utf-8") as f:
     report = f.read()
-  for method in ("GCML", "CDML", "CLC", "raw content features"):
+  for method in ("contrastive", "GCML", "CDML", "CLC", "raw content features"):
     assert method in report
   assert os.path.exists(os.path.join(out, "report", "retrieval.png"))
   for png in ("usage_ratio.png", "training_curves.png"):  # from the trainers' summaries
     assert f"]({png})" in report and os.path.exists(os.path.join(out, "report", png))
   assert "| GCML | early |" in report and "| CDML | late |" in report  # margin table
   assert "report: " in printed and "Best retrieval MAP@60" in printed
+  assert "Primary model, contrastive (in-batch softmax, identity tower): test MAP@60" in printed
   # Model selection: every method validated and exported its best step.
   assert "best validation MAP@60" in printed
   assert "| exported step | validation MAP@60 |" in report
   assert "](validation.png)" in report and os.path.exists(os.path.join(out, "report",
                                                                          "validation.png"))
-  for method in ("gcml", "cdml", "clc"):
+  for method in ("contrastive", "gcml", "cdml", "clc"):
     with open(os.path.join(out, "train", method, "validation.json"), encoding="utf-8") as f:
       state = json.load(f)
     assert state["history"][0][0] == 0 and state["best_step"] in [s for s, _ in state["history"]]

@@ -76,3 +76,16 @@ def test_annotation_scores_train_on_train_items_and_score_test_items():
   assert scores["hit@1"] == 1.0 and scores["gap@20"] > 0.9
   noise = {i: np.random.default_rng(int(i[1:])).normal(size=2).astype(np.float32) for i in ids}
   assert compare_annotation.annotation_scores(noise, labels, steps=60, seed=0)["hit@1"] < 0.9
+
+
+def test_named_methods_keep_their_tower_whatever_the_demo_preset_trains():
+  # The `demo` preset's contrastive mode trains the identity tower; the bench's methods
+  # keep the papers' towers unless they name one, and --tower overrides every method.
+  assert compare_methods.train_flags("cdml", {})["tower"] == "mlp"
+  assert compare_methods.train_flags("contrastive", {}) == {"tower": "mlp",
+                                                            "mode": "contrastive"}
+  assert compare_methods.train_flags("contrastive_identity", {})["tower"] == "identity_linear"
+  assert compare_methods.train_flags("contrastive_identity_t0.05", {}) == {
+      "tower": "identity_linear", "mode": "contrastive", "temperature": 0.05}
+  assert compare_methods.train_flags("cdml", {"tower": "identity_linear"})["tower"] == \
+      "identity_linear"

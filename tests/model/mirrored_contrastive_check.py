@@ -19,7 +19,7 @@ def main(one_cluster, distinct, model_dir) -> dict:
   from launch.train import config_from_argv
   from model import trainer
 
-  common = ["--mode=contrastive", "--cluster_masking", "--strategy=mirrored",
+  common = ["--mode=contrastive", "--tower=mlp", "--cluster_masking", "--strategy=mirrored",
             "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=32", "--embedding_dim=16",
             "--batch_size=32", "--train_steps=3", "--steps_per_loop=3"]
   out = {}
