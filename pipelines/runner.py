@@ -4,21 +4,27 @@
 * On Dataflow the workers install gcml from this checkout's `setup.py`
   (`--setup_file` is filled in unless given), and `--dry_run=True` builds and
   validates the job graph without submitting it.
+* Beam is imported only when needed: a stage run on the in-memory engine
+  without Beam options never loads it.
 * A file that cannot be read when the runner opens it is a one-line
   `InputError`. Bad records never fail a run: readers reject them
   (`rejected.py`, `tfrecord_files.py`); other errors keep their traceback.
 """
+
+from __future__ import annotations
 
 import argparse
 import difflib
 import functools
 import logging
 import pathlib
-
-import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
+import typing
 
 from pipelines.errors import InputError
+
+if typing.TYPE_CHECKING:
+  import apache_beam as beam
+  from apache_beam.options.pipeline_options import PipelineOptions
 
 SETUP_PY = pathlib.Path(__file__).resolve().parents[1] / "setup.py"
 
@@ -26,7 +32,8 @@ SETUP_PY = pathlib.Path(__file__).resolve().parents[1] / "setup.py"
 @functools.lru_cache(maxsize=1)
 def _beam_parser() -> argparse.ArgumentParser:
   """The parser Beam builds from every PipelineOptions class (as get_all_options does)."""
-  from apache_beam.options.pipeline_options import _BeamArgumentParser  # pylint: disable=import-outside-toplevel
+  from apache_beam.options.pipeline_options import (  # pylint: disable=import-outside-toplevel
+      PipelineOptions, _BeamArgumentParser)
   parser = _BeamArgumentParser(allow_abbrev=False)
   classes = {}
   for cls in PipelineOptions.__subclasses__():
@@ -59,6 +66,8 @@ def parse_stage_args(parser: argparse.ArgumentParser, argv) -> tuple[argparse.Na
     InputError: an argument that neither the stage nor Beam knows.
   """
   known, rest = parser.parse_known_args(argv)
+  if not rest:  # nothing left for Beam: no need to import it
+    return known, rest
   _, unknown = _beam_parser().parse_known_args(rest)
   if unknown:
     raise unknown_argument(parser, unknown[0], beam=True)
@@ -122,6 +131,8 @@ def pipeline_options(pipeline_args: list[str]) -> PipelineOptions:
   Returns:
     The PipelineOptions.
   """
+  from apache_beam.options.pipeline_options import (  # pylint: disable=import-outside-toplevel
+      PipelineOptions, SetupOptions, StandardOptions, WorkerOptions)
   options = PipelineOptions(pipeline_args)
   standard = options.view_as(StandardOptions)
   if not standard.runner:
@@ -129,7 +140,7 @@ def pipeline_options(pipeline_args: list[str]) -> PipelineOptions:
   if "Dataflow" in str(standard.runner):
     setup = options.view_as(SetupOptions)
     if not setup.setup_file and not options.view_as(
-        beam.options.pipeline_options.WorkerOptions).sdk_container_image and SETUP_PY.exists():
+        WorkerOptions).sdk_container_image and SETUP_PY.exists():
       setup.setup_file = str(SETUP_PY)
   return options
 

@@ -9,7 +9,7 @@ import io
 import logging
 import math
 
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines.clustering import COLLAPSE_SHARE, STAGE, choose_first_round
 from pipelines.io import sharded_io, summary

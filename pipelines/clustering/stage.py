@@ -15,24 +15,21 @@ import logging
 import math
 import time
 
-import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
-
-from pipelines.io import edges as edges_lib
-from pipelines.io import edge_records
 import numpy as np
 
+from pipelines import beam_parts
+from pipelines.io import edge_records, file_system
+from pipelines.io.file_system import FileSystems
 from pipelines.io import inputs, rejected, sharded_io, summary
 from pipelines.io.cluster_tables import writer as cluster_tables
 from pipelines import split
 from pipelines.clustering import STAGE, choose_first_round, node_bound, round_jump_passes
-from pipelines.clustering import affinity_local, hierarchy_beam, report
+from pipelines.clustering import affinity_local, report
 from pipelines.io import edges_local as local_io
 from pipelines.io import stage_run
 from pipelines import config_flags
 from pipelines.clustering.config import ClusterConfig
-from pipelines.clustering import similarity_beam, similarity_local
+from pipelines.clustering import similarity_local
 
 COMPRESSED_FACTOR = 64
 OUTPUTS = (("assignments", ".tsv"), ("clusters", ".tsv"), ("cluster_sizes", ".tsv"))
@@ -87,70 +84,8 @@ def content_bound_sizes(paths: list, sizes: list) -> list:
   Returns:
     The sizes their content is bounded by.
   """
-  return [size * (1 if CompressionTypes.detect_compression_type(path) ==
-                  CompressionTypes.UNCOMPRESSED else COMPRESSED_FACTOR)
+  return [size * (COMPRESSED_FACTOR if file_system.is_compressed(path) else 1)
           for path, size in zip(paths, sizes)]
-
-
-def _train_train(test_fraction: float, validation_fraction: float):
-  def side(edge):
-    parts = {split.split_of(i, test_fraction, validation_fraction) for i in (edge.src, edge.dst)}
-    if parts == {"train"}:
-      return [edge]
-    held_out = "test" if "test" in parts else "validation"
-    return [beam.pvalue.TaggedOutput("touching_test", (f"edges/touching_{held_out}", 1))]
-  return side
-
-
-def _by_min_weight(min_weight: float):
-  def side(e):
-    if e.weight >= min_weight:
-      return [(e.src, e.dst, e.weight, 1, 1)]
-    return [beam.pvalue.TaggedOutput("ignored", (e.src, e.dst))]
-  return side
-
-
-def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_format: str,
-          passes: list, num_shards: int, partitions: int) -> None:
-  """The whole Beam job: read, split, weights, all rounds, tables, rejected records, stats.
-
-  Args:
-    pipeline: the pipeline to add the job to.
-    config: the stage's config.
-    paths: the edge files.
-    edge_format: csv, tsv or tfrecord.
-    passes: pointer-jumping passes per round.
-    num_shards: shards of each cluster table.
-    partitions: exchange partitions (`partitioned.py`).
-  """
-  read = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
-      paths, edge_format, config.edge_combine, STAGE, min_weight=0.0)
-  graph, counted = read.edges, [read.stats]
-  if not config.cluster_all_edges:
-    sides = graph | "SplitTrainTest" >> beam.FlatMap(
-        _train_train(config.test_fraction, config.validation_fraction)).with_outputs(
-            "touching_test", main="train")
-    graph = sides.train
-    counted.append(sides.touching_test)
-  if config.similarity != "weight":
-    graph = graph | "Similarity" >> similarity_beam.SimilarityWeights(
-        config.similarity, partitions)
-  sides = graph | "SplitByMinWeight" >> beam.FlatMap(
-      _by_min_weight(config.min_weight)).with_outputs("ignored", main="kept")
-  counted.append(sides.ignored | "UnderMinWeight" >> beam.Map(
-      lambda _: ("edges/under_min_weight", 1)))
-  assignments, round_stats = ((sides.kept, sides.ignored)
-                              | "AffinityClustering" >> hierarchy_beam.AffinityClustering(
-                                  config.levels, passes, partitions, config.seed,
-                                  config.linkage, config.max_cluster_size, config.first_round,
-                                  config.target_l0_size))
-  _ = assignments | "WriteTables" >> cluster_tables.WriteClusterTables(
-      config.output_dir, config.levels, num_shards)
-  counted.append(read.rejected | "WriteRejected" >> rejected.WriteRejected(
-      config.output_dir, STAGE))
-  _ = ((*counted, round_stats)
-       | "AllStats" >> beam.Flatten()
-       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
 
 
 def train_train_local(ids: list, src, dst, weight, test_fraction: float,
@@ -259,7 +194,8 @@ def run_config(config: ClusterConfig, pipeline_args: tuple = ()) -> dict:
                               config.max_cluster_size))
   def build_beam(pipeline):
     partitions = config.partitions or default_partitions(sizes)
-    build(pipeline, config, paths, edge_format, passes, num_shards, partitions)
+    from pipelines.clustering import stage_beam  # pylint: disable=import-outside-toplevel
+    stage_beam.build(pipeline, config, paths, edge_format, passes, num_shards, partitions)
     logging.info("cluster (beam): %d rounds, pointer-jumping passes %s, %d partitions, "
                  "%d shards", config.rounds(), passes, partitions, num_shards)
 
@@ -285,3 +221,7 @@ def _prepare_output(output_dir: str) -> None:
   sharded_io.ensure_dir(output_dir)
   for name, suffix in OUTPUTS:
     sharded_io.remove_shards(FileSystems.join(output_dir, name), suffix)
+
+
+# `build` is in `stage_beam`, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("build", "_train_train", "_by_min_weight"))

@@ -3,7 +3,7 @@
 import dataclasses
 from typing import Literal
 
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines import split
 from pipelines import config_flags

@@ -22,17 +22,15 @@ import dataclasses
 import json
 import logging
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
-
-from pipelines.io import edges as edges_lib
+from pipelines import beam_parts
+from pipelines.io.file_system import FileSystems
 from pipelines.io import features as features_lib
-from pipelines.io import inputs, modalities, rejected, sharded_io, summary
+from pipelines.io import inputs, modalities, sharded_io
 from pipelines import split
 from pipelines import config_flags
 from pipelines.errors import InputError
 from pipelines.io import stage_run
-from pipelines.examples import cluster_labels, items, join_features, triplets, validation_set
+from pipelines.examples import cluster_labels, validation_set
 from pipelines.io.cluster_tables import reader as tables
 from pipelines.examples.config import ExamplesConfig
 from pipelines.examples.local import engine as local_engine
@@ -40,83 +38,9 @@ from pipelines.examples.local import engine as local_engine
 STAGE = "examples"
 
 
-def _train_only(value, test_fraction, validation_fraction, name):
-  part = split.split_of(value.id, test_fraction, validation_fraction)
-  if part != "train":
-    return [beam.pvalue.TaggedOutput("stats", (name.format(part=part), 1))]
-  return [value]
-
-
-def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignment_paths,
-          levels: int):
-  """Adds the examples pipeline to `pipeline`.
-
-  Args:
-    pipeline: the pipeline.
-    config: the stage's config (edge format and modalities resolved).
-    edge_paths: the edge files (none for `--kind=labels`).
-    feature_paths: the feature files.
-    assignment_paths: the cluster assignment files (none for random and validation).
-    levels: the cluster tables' levels.
-  """
-  read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
-      feature_paths, config.modalities, STAGE)
-  train = read_features.items | "TrainItems" >> beam.FlatMap(
-      _train_only, config.test_fraction, config.validation_fraction,
-      "items/{part}_with_features").with_outputs(
-          "stats", main="items")
-  stats = [read_features.stats, train.stats]
-  rejections = [read_features.rejected]
-  if config.kind == "validation":
-    read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
-        edge_paths, config.edge_format, config.edge_combine, STAGE)
-    written = ((read_features.items, read_edges.edges)
-               | "WriteValidationSet" >> validation_set.WriteValidationSet(
-                   config.output_dir, config.test_fraction, config.validation_fraction,
-                   config.num_shards))
-    _write_rejections_and_stats(config, [read_features.rejected, read_edges.rejected],
-                                [read_features.stats, read_edges.stats, written.stats])
-    return
-  if config.kind == "random":
-    assignments = pipeline | "NoTables" >> beam.Create([])
-  else:
-    read = pipeline | "ReadAssignments" >> tables.ReadAssignments(assignment_paths, levels, STAGE)
-    rejections.append(read.rejected)
-    kept = read.assignments | "TrainRows" >> beam.FlatMap(
-        _train_only, config.test_fraction, config.validation_fraction,
-        "items/{part}_in_tables").with_outputs(
-            "stats", main="rows")
-    assignments = kept.rows
-    stats.append(kept.stats)
-  ids = train.items | "TrainIds" >> beam.Map(lambda item: item.id)
-  infos = (ids, assignments) | "ItemInfos" >> items.ItemInfos(
-      config.seed, config.kind != "random", STAGE)
-  stats += [infos.stats, infos.count | "CountTrain" >> beam.Map(
-      lambda n: ("items/train_with_features", n))]
-  rejections.append(infos.rejected)
-  if config.kind == "labels":
-    labels = infos.infos | "ClusterLabels" >> cluster_labels.ClusterLabels(
-        config.level, config.max_per_cluster, config.min_cluster_size, config.seed,
-        config.output_dir)
-    encoded = ((labels.labels, train.items)
-               | "EncodeLabelled" >> join_features.EncodeLabelled(config.modalities, config.seed))
-    records = encoded.records
-    stats += [labels.stats, encoded.stats]
-  else:
-    records, more_stats, more_rejections = triplets.build_triplets(
-        pipeline, config, edge_paths, infos, train.items, levels, STAGE)
-    stats += more_stats
-    rejections += more_rejections
-  _ = records | "WriteRecords" >> sharded_io.WriteSortedShards(
-      config.output_prefix, ".tfrecord", config.num_shards, sharded_io.TFRECORD)
-  _write_rejections_and_stats(config, rejections, stats)
-
-
-def _write_rejections_and_stats(config, rejections, stats):
-  rejection_counts = (tuple(rejections) | "AllRejections" >> beam.Flatten()
-                      | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
-  _ = ((*stats, rejection_counts) | "AllStats" >> beam.Flatten()
-       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+def _beam_engine():
+  from pipelines.examples import stage_beam  # pylint: disable=import-outside-toplevel
+  return stage_beam
 
 
 def parse_args(argv) -> tuple[ExamplesConfig, list]:
@@ -200,8 +124,8 @@ def run_config(config: ExamplesConfig, pipeline_args: tuple = ()) -> dict:
                          f"level(s) (l0..l{levels - 1})")
   ran = stage_run.run_engine(
       "gcml examples", config.engine, pipeline_args,
-      build=lambda pipeline: build(pipeline, config, edge_paths, feature_paths,
-                                   assignment_paths, levels),
+      build=lambda pipeline: _beam_engine().build(pipeline, config, edge_paths, feature_paths,
+                                                  assignment_paths, levels),
       run_local=lambda: local_engine.run_local(config, edge_paths, feature_paths,
                                                assignment_paths, levels, STAGE),
       prepare_output=lambda: _prepare_output(config))
@@ -231,3 +155,7 @@ def _prepare_output(config: ExamplesConfig) -> None:
   stale_classes = cluster_labels.classes_path(config.output_dir)
   if config.kind != "labels" and FileSystems.exists(stale_classes):
     FileSystems.delete([stale_classes])
+
+
+# `build` is in `stage_beam`, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("build",))

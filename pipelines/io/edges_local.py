@@ -28,7 +28,7 @@ import dataclasses
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines.errors import InputError
 from pipelines.io import csv_columns, edge_records, id_numbering, tfrecord_files

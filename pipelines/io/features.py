@@ -15,10 +15,10 @@ import functools
 import math
 from typing import NamedTuple
 
-import apache_beam as beam
 import numpy as np
 
-from pipelines.io import item_ids, record_checks, tf_example
+from pipelines import beam_parts
+from pipelines.io import feature_batches, item_ids, record_checks, tf_example
 from pipelines.errors import InputError
 # Modality, modalities_flag and parse_modalities are re-exported: the stages, synth/presets
 # and tests take contract 2's names from here.
@@ -101,6 +101,49 @@ def parse_item(data: bytes, modalities, id_key: str = "id", labels_key: str = "l
   return Item(item_id, vectors, tuple(labels))
 
 
+def parse_items(records: list, modalities, id_key: str = "id", labels_key: str = "labels",
+                max_abs: float = DEFAULT_MAX_ABS_FEATURE) -> list:
+  """`parse_item` for many records: the plain, valid ones decoded as one batch.
+
+  Plain records (`feature_batches.plain_record`) have each modality decoded
+  for the whole batch with one `np.frombuffer` and checked there; every other
+  record, and every plain one that fails a check, goes through `parse_item`.
+
+  Args:
+    records: serialized records.
+    modalities: the float features every record must have, with their sizes.
+    id_key: name of the id feature.
+    labels_key: name of the optional int64 labels feature.
+    max_abs: largest magnitude a feature value may have.
+
+  Returns:
+    `parse_item`'s result (an Item or a reason) for each record, in order.
+  """
+  names = {m.name.encode("utf-8"): 4 * m.dim for m in modalities}
+  keys = (id_key.encode("utf-8"), labels_key.encode("utf-8"))
+  plain = [None] * len(records)
+  if (len(names) == len(modalities) and all(m.dim > 0 for m in modalities)
+      and not set(keys) & set(names) and keys[0] != keys[1]):
+    plain = [feature_batches.plain_record(r, names, *keys) for r in records]
+  rows = [i for i, p in enumerate(plain) if p is not None]
+  arrays, valid = {}, np.ones(len(rows), bool)
+  for m in modalities if rows else ():
+    payloads = bytearray().join(plain[i][1][m.name.encode("utf-8")] for i in rows)
+    values = np.frombuffer(payloads, "<f4").reshape(len(rows), m.dim).astype(np.float32,
+                                                                              copy=False)
+    with np.errstate(invalid="ignore"):
+      valid &= np.isfinite(values).all(axis=1) & (
+          np.abs(values).max(axis=1).astype(np.float64) <= max_abs)
+    arrays[m.name] = values
+  results = [None] * len(records)
+  for row, i in enumerate(rows):
+    if valid[row]:
+      results[i] = Item(plain[i][0], {name: values[row] for name, values in arrays.items()},
+                        plain[i][2])
+  return [parse_item(r, modalities, id_key, labels_key, max_abs) if result is None else result
+          for r, result in zip(records, results)]
+
+
 def shown_record(data: bytes, id_key: str = "id") -> str:
   """A refused record as text: `id=<id> b64:...` (the id readable, to grep), or `b64:...`.
 
@@ -134,39 +177,11 @@ def feature_checks(modalities, id_key: str = "id", labels_key: str = "labels",
   Returns:
     The RecordCheck that `ReadFeatures` and the in-memory readers apply.
   """
+  settings = {"modalities": tuple(modalities), "id_key": id_key, "labels_key": labels_key,
+              "max_abs": max_abs}
   return record_checks.RecordCheck(
-      functools.partial(parse_item, modalities=tuple(modalities), id_key=id_key,
-                        labels_key=labels_key, max_abs=max_abs),
-      functools.partial(shown_record, id_key=id_key), "features/valid_items")
-
-
-@dataclasses.dataclass
-class ReadFeatures(beam.PTransform):
-  """Reads and validates feature records; one `Item` per id (`record_checks`:
-  `.items`, `.rejected`, `.stats`).
-
-  Attributes:
-    paths: TFRecord files (see `inputs.check_files`).
-    modalities: the float features every record must have, with their sizes.
-    stage: stage name written in rejection records.
-    id_key: name of the id feature.
-    labels_key: name of the optional int64 labels feature.
-    max_abs_feature: largest magnitude a feature value may have.
-  """
-  paths: list[str]
-  modalities: tuple = DEFAULT_MODALITIES
-  stage: str = "validate"
-  id_key: str = "id"
-  labels_key: str = "labels"
-  max_abs_feature: float = DEFAULT_MAX_ABS_FEATURE
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, pbegin):
-    return pbegin | "ReadCheckedFeatures" >> record_checks.ReadCheckedRecords(
-        self.paths, feature_checks(self.modalities, self.id_key, self.labels_key,
-                                   self.max_abs_feature), self.stage, "gcml_features")
+      functools.partial(parse_item, **settings), functools.partial(shown_record, id_key=id_key),
+      "features/valid_items", functools.partial(parse_items, **settings))
 
 
 @dataclasses.dataclass
@@ -196,3 +211,7 @@ def read_features_local(paths: list, modalities, stage: str,
   """
   return LocalFeatures(*record_checks.read_checked_local(
       paths, feature_checks(modalities, max_abs=max_abs_feature), stage))
+
+
+# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("ReadFeatures",))

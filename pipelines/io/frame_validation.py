@@ -8,12 +8,11 @@ counted. Their rejections, written by `rejected.WriteRejected` or
 `rejected.write_rejected_local`, are the same bytes.
 """
 
-import dataclasses
 import functools
 from typing import NamedTuple
 
-import apache_beam as beam
 
+from pipelines import beam_parts
 from pipelines.io import record_checks
 from pipelines.io.features import DEFAULT_MAX_ABS_FEATURE
 from pipelines.io import frame_features as ff
@@ -63,26 +62,5 @@ def read_frames_local(paths: list, modalities=ff.DEFAULT_FRAME_MODALITIES,
       paths, frame_checks(modalities, max_abs_feature), stage))
 
 
-@dataclasses.dataclass
-class ReadFrameFeatures(beam.PTransform):
-  """Reads and validates frame-level records on Beam; one `FrameItem` per id
-  (`.items`, `.rejected`, `.stats`).
-
-  Attributes:
-    paths: TFRecord files (see `inputs.check_files`).
-    modalities: the feature lists every record must have, with their sizes.
-    stage: stage name written in rejection records.
-    max_abs_feature: largest magnitude a dequantised value may have.
-  """
-  paths: list
-  modalities: tuple = ff.DEFAULT_FRAME_MODALITIES
-  stage: str = "validate"
-  max_abs_feature: float = DEFAULT_MAX_ABS_FEATURE
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, pbegin):
-    return pbegin | "ReadCheckedFrames" >> record_checks.ReadCheckedRecords(
-        self.paths, frame_checks(self.modalities, self.max_abs_feature), self.stage,
-        "gcml_frames")
+# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("ReadFrameFeatures",))

@@ -10,7 +10,7 @@ files (`_MANIFEST-*.json`, `_LOCK`) are left out of what a wildcard matches.
 import os
 from collections.abc import Iterator
 
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines.io import shard_sets
 from pipelines.io import tfrecord_frames

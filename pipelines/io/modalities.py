@@ -18,7 +18,7 @@ import collections
 import concurrent.futures
 import os
 
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines.io import summary, tf_example
 from pipelines.io import tfrecord_frames

@@ -19,7 +19,7 @@ import os
 import re
 import socket
 
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines.errors import InputError
 

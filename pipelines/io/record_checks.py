@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
-import apache_beam as beam
-
+from pipelines import beam_parts
 from pipelines.errors import InputError
 from pipelines.io import tfrecord_files
 from pipelines.io.rejected import Rejection, binary_record
 
 DUPLICATE_ID = "duplicate_id"
+BATCH_RECORDS = 4096  # records checked together by `RecordCheck.parse_many`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,10 +39,13 @@ class RecordCheck:
     parse: record bytes -> an item (with an `id`) or a reason string.
     shown: record bytes -> the text written to `rejected/` (`id=<id> b64:...`).
     valid_key: the stats key that counts the kept items.
+    parse_many: a list of records -> `parse`'s result for each, quicker per
+      record (the in-memory readers use it); None: `parse` one by one.
   """
   parse: Callable[[bytes], Any]
   shown: Callable[[bytes], str]
   valid_key: str
+  parse_many: Callable[[list], list] | None = None
 
 
 def check(record: bytes, checks: RecordCheck, stage: str):
@@ -85,17 +88,31 @@ def read_checked_local(paths: list, checks: RecordCheck, stage: str):
   Raises:
     InputError: a file cannot be read.
   """
-  by_id, rejections = {}, []
+  by_id, rejections, batch = {}, [], []
+
+  def flush():  # the batch's results, in file order
+    results = (checks.parse_many(batch) if checks.parse_many is not None
+               else [checks.parse(r) for r in batch])
+    for record, result in zip(batch, results):
+      if isinstance(result, str):
+        rejections.append(Rejection(stage, result, checks.shown(record)))
+      else:
+        by_id.setdefault(result.id, []).append((record, result))
+    batch.clear()
+
   for path in paths:
     try:
       for record in tfrecord_files.records_or_rejections(path, stage):
-        result = record if isinstance(record, Rejection) else check(record, checks, stage)
-        if isinstance(result, Rejection):
-          rejections.append(result)
+        if isinstance(record, Rejection):
+          flush()
+          rejections.append(record)
         else:
-          by_id.setdefault(result.id, []).append((record, result))
+          batch.append(record)
+          if len(batch) >= BATCH_RECORDS:
+            flush()
     except OSError as e:
       raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
+  flush()
   items = {}
   for item_id, records in by_id.items():
     items[item_id], rejected = keep_first(item_id, records, stage)
@@ -103,68 +120,5 @@ def read_checked_local(paths: list, checks: RecordCheck, stage: str):
   return items, rejections, ({checks.valid_key: len(items)} if items else {})
 
 
-class _CheckRecords(beam.DoFn):
-
-  def __init__(self, checks: RecordCheck, stage: str, namespace: str):
-    self._checks, self._stage = checks, stage
-    self._read = beam.metrics.Metrics.counter(namespace, "records_read")
-    self._rejected = beam.metrics.Metrics.counter(namespace, "records_rejected")
-
-  def process(self, record: bytes):
-    self._read.inc()
-    result = check(record, self._checks, self._stage)
-    if isinstance(result, Rejection):
-      self._rejected.inc()
-      yield beam.pvalue.TaggedOutput("rejected", result)
-    else:
-      yield (result.id, (record, result))
-
-
-class _KeepOnePerId(beam.DoFn):
-
-  def __init__(self, stage: str):
-    self._stage = stage
-
-  def process(self, kv):
-    item, rejected = keep_first(kv[0], list(kv[1]), self._stage)
-    yield item
-    for r in rejected:
-      yield beam.pvalue.TaggedOutput("rejected", r)
-
-
-class CheckedRecords(NamedTuple):
-  items: beam.PCollection  # one item per id
-  rejected: beam.PCollection  # Rejection
-  stats: beam.PCollection  # (name, count)
-
-
-class ReadCheckedRecords(beam.PTransform):
-  """Reads and checks records on Beam; one item per id (see the module docstring)."""
-
-  def __init__(self, paths: list, checks: RecordCheck, stage: str, namespace: str):
-    """Args:
-      paths: TFRecord files (see `inputs.check_files`).
-      checks: the reader's RecordCheck.
-      stage: stage name written in rejections.
-      namespace: the Beam metrics namespace of the read and rejected counters.
-    """
-    super().__init__()
-    self._paths, self._checks, self._stage, self._namespace = paths, checks, stage, namespace
-
-  def expand(self, pbegin):
-    read = (pbegin
-            | "ListFiles" >> beam.Create(self._paths)
-            | "ReadRecords" >> tfrecord_files.ReadTFRecordFiles(self._stage))
-    parsed = (read.records
-              | "CheckRecords" >> beam.ParDo(_CheckRecords(
-                  self._checks, self._stage, self._namespace)).with_outputs(
-                      "rejected", main="items"))
-    unique = (parsed.items
-              | "GroupById" >> beam.GroupByKey()
-              | "KeepOnePerId" >> beam.ParDo(_KeepOnePerId(self._stage)).with_outputs(
-                  "rejected", main="items"))
-    rejected = ((read.rejected, parsed.rejected, unique.rejected)
-                | "FlattenRejected" >> beam.Flatten())
-    key = self._checks.valid_key
-    stats = unique.items | "CountItems" >> beam.Map(lambda _: (key, 1))
-    return CheckedRecords(unique.items, rejected, stats)
+# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("CheckedRecords", "ReadCheckedRecords"))

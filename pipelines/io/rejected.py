@@ -7,11 +7,10 @@ reason counts go into `summary.json` as `rejected/<reason>`.
 
 import base64
 import collections
-import dataclasses
 from typing import NamedTuple
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
+from pipelines import beam_parts
+from pipelines.io.file_system import FileSystems
 
 from pipelines.io import sharded_io
 
@@ -53,24 +52,6 @@ def rejected_prefix(output_dir: str, stage: str) -> str:
   return FileSystems.join(output_dir, "rejected", stage)
 
 
-@dataclasses.dataclass
-class WriteRejected(beam.PTransform):
-  """Writes rejections and returns their counts as (`rejected/<reason>`, n) stats."""
-  output_dir: str
-  stage: str
-  num_shards: int = 1
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, rejections):
-    _ = (rejections
-         | "AsLine" >> beam.Map(lambda r: (r.line(), r.line()))
-         | "WriteRejectedShards" >> sharded_io.WriteSortedShards(
-             rejected_prefix(self.output_dir, self.stage), ".tsv", self.num_shards))
-    return rejections | "CountByReason" >> beam.Map(lambda r: (f"rejected/{r.reason}", 1))
-
-
 def write_rejected_local(output_dir: str, stage: str, rejections: list) -> dict:
   """Writes rejected/<stage>-*.tsv as `WriteRejected` does; returns the counts.
 
@@ -86,3 +67,7 @@ def write_rejected_local(output_dir: str, stage: str, rejections: list) -> dict:
   sharded_io.write_sorted_shards_local(((x, x) for x in lines),
                                        rejected_prefix(output_dir, stage), ".tsv", 1)
   return dict(collections.Counter(f"rejected/{r.reason}" for r in rejections))
+
+
+# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("WriteRejected",))

@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable
 
 import google_crc32c
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines.errors import InputError
 from pipelines.io import output_lock

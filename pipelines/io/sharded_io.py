@@ -21,15 +21,14 @@ A shard is sorted in one worker's memory: choose `num_shards` so that one shard
 the in-memory engines.
 """
 
-import dataclasses
 import io
 import os
 import uuid
 import zlib
 from collections.abc import Iterable
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
+from pipelines import beam_parts
+from pipelines.io.file_system import FileSystems
 
 from pipelines.io import shard_sets
 from pipelines.io.tfrecord_frames import tfrecord_frame
@@ -215,49 +214,5 @@ def write_sorted_shards_local(records: Iterable[tuple[str, bytes | str]], prefix
   return paths
 
 
-@dataclasses.dataclass
-class WriteSortedShards(beam.PTransform):
-  """Writes a PCollection of (sort_key, payload) as deterministic sorted shards.
-
-  Returns a PCollection of one element, the manifest's path, produced once
-  every shard is in place.
-
-  Attributes:
-    prefix: output path prefix, e.g. `OUT/assignments`.
-    suffix: file name suffix, e.g. `.tsv`.
-    num_shards: number of shards; every shard is written, empty or not.
-    record_format: `text` (payload is a line, str) or `tfrecord` (payload bytes).
-    header: first line of every text shard, or None.
-  """
-  prefix: str
-  suffix: str
-  num_shards: int = 1
-  record_format: str = TEXT
-  header: str | None = None
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, records):
-    num_shards, prefix, suffix = self.num_shards, self.prefix, self.suffix
-    cleared = (records.pipeline
-               | "Start" >> beam.Create([None])
-               | "RemoveEarlierSet" >> beam.Map(lambda _: remove_shards(prefix, suffix) or prefix))
-    by_shard = records | "KeyByShard" >> beam.Map(
-        lambda kv: (shard_index(kv[0], num_shards), kv))
-    every_shard = (records.pipeline
-                   | "EveryShard" >> beam.Create([(i, None) for i in range(num_shards)]))
-    return ({"records": by_shard, "shard": every_shard}
-            | "GroupByShard" >> beam.CoGroupByKey()
-            | "WriteShard" >> beam.MapTuple(self._write_shard,
-                                            beam.pvalue.AsSingleton(cleared))
-            | "ListShards" >> beam.combiners.ToList()
-            | "WriteManifest" >> beam.Map(
-                lambda entries: write_manifest(prefix, suffix, num_shards, entries)))
-
-  def _write_shard(self, index, grouped, _cleared=None):
-    path = shard_path(self.prefix, index, self.num_shards, self.suffix)
-    data = encode_shard(_sorted(grouped["records"]), self.record_format, self.header)
-    atomic_write(path, data)
-    beam.metrics.Metrics.counter("gcml", "shards_written").inc()
-    return _entry(path, data)
+# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("WriteSortedShards",))

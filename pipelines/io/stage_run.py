@@ -8,11 +8,15 @@ taken around the whole stage by `gcml` itself (`launch/main.py`,
 `output_lock.held`).
 """
 
+from __future__ import annotations
+
 import dataclasses
+import typing
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import apache_beam as beam
+if typing.TYPE_CHECKING:
+  import apache_beam as beam
 
 from pipelines import runner
 from pipelines.io import edge_records
@@ -64,12 +68,15 @@ def run_engine(what: str, engine: str, pipeline_args, build: Callable[[beam.Pipe
   Returns:
     The `EngineRun`.
   """
+  if engine == "local":  # Beam is not imported
+    if prepare_output is not None:
+      prepare_output()
+    return EngineRun(False, run_local())
   options = runner.pipeline_options(list(pipeline_args))
-  dry_run = engine == "beam" and runner.is_dry_run(options)
+  dry_run = runner.is_dry_run(options)
   if prepare_output is not None and not dry_run:
     prepare_output()
-  if engine == "local":
-    return EngineRun(False, run_local())
+  import apache_beam as beam  # pylint: disable=import-outside-toplevel,redefined-outer-name
   pipeline = beam.Pipeline(options=options)
   build(pipeline)
   runner.run(pipeline, what)

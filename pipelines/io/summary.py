@@ -8,11 +8,10 @@ the data rather than only in Beam metrics keeps the figures exact on every
 runner; the same counts also go to Beam metrics for progress.
 """
 
-import dataclasses
 import json
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
+from pipelines import beam_parts
+from pipelines.io.file_system import FileSystems
 
 from pipelines.io import sharded_io
 
@@ -30,23 +29,6 @@ def stats_prefix(output_dir: str, stage: str) -> str:
     The stats file's prefix (`OUTPUT/.stats-STAGE`).
   """
   return FileSystems.join(output_dir, f".stats-{stage}")
-
-
-@dataclasses.dataclass
-class WriteStats(beam.PTransform):
-  """Sums (name, count) pairs and writes them as one JSON object."""
-  output_dir: str
-  stage: str
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, stats):
-    return (stats
-            | "SumByName" >> beam.CombinePerKey(sum)
-            | "AsLine" >> beam.MapTuple(lambda k, v: (k, json.dumps([k, int(v)])))
-            | "WriteStatsFile" >> sharded_io.WriteSortedShards(
-                stats_prefix(self.output_dir, self.stage), ".jsonl", num_shards=1))
 
 
 def read_json(path: str) -> dict:
@@ -117,3 +99,7 @@ def write_stats_local(output_dir: str, stage: str, counts: dict) -> None:
   """
   lines = [(k, json.dumps([k, int(v)])) for k, v in counts.items()]
   sharded_io.write_sorted_shards_local(lines, stats_prefix(output_dir, stage), ".jsonl", 1)
+
+
+# These Beam transforms are in `summary_beam`, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("WriteStats",))

@@ -17,12 +17,11 @@ starts (`inputs.check_files`). The Beam transform and the in-memory readers
 share `records_or_rejections`, so both give the same records and rejections.
 """
 
-import dataclasses
 from collections.abc import Iterator
-from typing import NamedTuple
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
+
+from pipelines import beam_parts
+from pipelines.io.file_system import FileSystems
 
 from pipelines.io import tfrecord_frames
 from pipelines.io.rejected import Rejection, binary_record
@@ -64,44 +63,5 @@ def records_or_rejections(path: str, stage: str) -> Iterator[bytes | Rejection]:
         yield record
 
 
-class _ReadFile(beam.DoFn):
-  """path -> its records; corrupt frames go to the `rejected` output."""
-
-  def __init__(self, stage: str):
-    self._stage = stage
-    self._records = beam.metrics.Metrics.counter("tfrecord_files", "records_read")
-    self._corrupt = beam.metrics.Metrics.counter("tfrecord_files", "corrupt_frames")
-
-  def process(self, path: str):
-    for record in records_or_rejections(path, self._stage):
-      if isinstance(record, Rejection):
-        self._corrupt.inc()
-        yield beam.pvalue.TaggedOutput("rejected", record)
-      else:
-        self._records.inc()
-        yield record
-
-
-class TFRecordFilesResult(NamedTuple):
-  records: beam.PCollection  # bytes
-  rejected: beam.PCollection  # Rejection
-
-
-@dataclasses.dataclass
-class ReadTFRecordFiles(beam.PTransform):
-  """A PCollection of TFRecord paths -> their records and corrupt-frame rejections.
-
-  Attributes:
-    stage: stage name written in rejection records.
-  """
-  stage: str
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, paths):
-    read = (paths
-            | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadFrames" >> beam.ParDo(_ReadFile(self.stage)).with_outputs(
-                "rejected", main="records"))
-    return TFRecordFilesResult(read.records, read.rejected)
+# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("TFRecordFilesResult", "ReadTFRecordFiles"))

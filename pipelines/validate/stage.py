@@ -15,37 +15,16 @@ import dataclasses
 import json
 import logging
 
-import apache_beam as beam
 
-from pipelines.io import edges as edges_lib
+from pipelines import beam_parts
 from pipelines.io import features as features_lib
-from pipelines.io import frame_features, frame_validation
-from pipelines.io import inputs, modalities, rejected, sharded_io, summary
+from pipelines.io import frame_features
+from pipelines.io import inputs, modalities, sharded_io
 from pipelines.validate import local as validate_local
 from pipelines.io import stage_run
 from pipelines import config_flags
 
 STAGE = "validate"
-
-
-@dataclasses.dataclass
-class CountEndpointsWithoutFeatures(beam.PTransform):
-  """Counts edge endpoints that have no feature record (they are kept)."""
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, pcolls):
-    edges, items = pcolls
-    endpoints = (edges
-                 | "Endpoints" >> beam.FlatMap(lambda e: [(e.src, 1), (e.dst, 1)])
-                 | "DistinctEndpoints" >> beam.CombinePerKey(sum))
-    with_features = items | "ItemIds" >> beam.Map(lambda item: (item.id, 1))
-    return ({"edge": endpoints, "features": with_features}
-            | "JoinIdsToFeatures" >> beam.CoGroupByKey()
-            | "CountMissing" >> beam.FlatMapTuple(lambda _, g: (
-                [("edges/endpoints_without_features", 1)] if g["edge"] and not g["features"]
-                else [("features/items_without_edges", 1)] if not g["edge"] else [])))
 
 
 @dataclasses.dataclass
@@ -74,35 +53,9 @@ class ValidateConfig:
   frame_modalities: tuple | None = config_flags.modalities_field()  # None: from modalities
 
 
-def build(pipeline: beam.Pipeline, config: ValidateConfig, edge_paths, feature_paths,
-          frame_paths=()):
-  """Adds the validation pipeline to `pipeline`: read and check, write rejected and counts.
-
-  Args:
-    pipeline: the pipeline.
-    config: the stage's config (edge format and modalities resolved).
-    edge_paths: the edge files.
-    feature_paths: the feature files.
-    frame_paths: the frame-level feature files (none: no frame-level checks).
-  """
-  read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
-      edge_paths, config.edge_format, config.edge_combine, STAGE)
-  read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
-      feature_paths, config.modalities, STAGE, max_abs_feature=config.max_abs_feature)
-  rejected_parts, stats_parts = [read_edges.rejected, read_features.rejected], []
-  if frame_paths:
-    read_frames = pipeline | "ReadFrames" >> frame_validation.ReadFrameFeatures(
-        list(frame_paths), config.frame_modalities, STAGE, config.max_abs_feature)
-    rejected_parts.append(read_frames.rejected)
-    stats_parts.append(read_frames.stats)
-  rejections = tuple(rejected_parts) | "AllRejections" >> beam.Flatten()
-  rejection_counts = rejections | "WriteRejected" >> rejected.WriteRejected(
-      config.output_dir, STAGE)
-  missing = ((read_edges.edges, read_features.items)
-             | "EndpointsWithoutFeatures" >> CountEndpointsWithoutFeatures())
-  _ = ((read_edges.stats, read_features.stats, rejection_counts, missing, *stats_parts)
-       | "AllStats" >> beam.Flatten()
-       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+def _beam_engine():
+  from pipelines.validate import stage_beam  # pylint: disable=import-outside-toplevel
+  return stage_beam
 
 
 def parse_args(argv) -> tuple[ValidateConfig, list]:
@@ -155,7 +108,8 @@ def run_config(config: ValidateConfig, pipeline_args: tuple = ()) -> dict:
   sharded_io.ensure_dir(config.output_dir)
   ran = stage_run.run_engine(
       "gcml validate", config.engine, pipeline_args,
-      build=lambda pipeline: build(pipeline, config, edge_paths, feature_paths, frame_paths),
+      build=lambda pipeline: _beam_engine().build(pipeline, config, edge_paths, feature_paths,
+                                                   frame_paths),
       run_local=lambda: validate_local.run_local(config, edge_paths, feature_paths, STAGE,
                                                  frame_paths))
   if ran.dry_run:
@@ -173,3 +127,7 @@ def run_config(config: ValidateConfig, pipeline_args: tuple = ()) -> dict:
         f"{section.get('features/valid_items', 0)} items with features, "
         f"{rejected_total} records rejected; see {config.output_dir}/summary.json")
   return section
+
+
+# `build` and its transforms are in `stage_beam`, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("CountEndpointsWithoutFeatures", "build"))

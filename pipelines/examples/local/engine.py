@@ -10,7 +10,7 @@ import collections
 import logging
 import time
 
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines import hashing, split
 from pipelines.io import features as features_lib

@@ -6,7 +6,7 @@ last line without a newline counts), each parsed by
 `tables.parse_assignment`.
 """
 
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines.errors import InputError
 from pipelines.io.cluster_tables import reader as tables

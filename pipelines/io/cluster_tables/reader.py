@@ -12,18 +12,16 @@ ids are resolved after the join with the features (see `examples/items.py`).
 `read_histogram` reads the size histogram back for the cluster stage's summary.
 """
 
-import dataclasses
 import logging
 from typing import NamedTuple
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
+from pipelines import beam_parts
+from pipelines.io.file_system import FileSystems
 
 from pipelines import split
 from pipelines.errors import InputError
 from pipelines.io import inputs, sharded_io, summary
 from pipelines.io.cluster_tables.writer import prefix
-from pipelines.io.rejected import Rejection
 
 ASSIGNMENTS = "assignments"
 WRONG_COLUMN_COUNT = "assignment_wrong_column_count"
@@ -135,56 +133,6 @@ def parse_assignment(line: str, levels: int) -> Assignment | str | None:
   return Assignment(fields[0], tuple(fields[1:]), line)
 
 
-class _ParseAssignments(beam.DoFn):
-
-  def __init__(self, levels: int, stage: str):
-    self._levels = levels
-    self._stage = stage
-
-  def process(self, raw: bytes):
-    try:
-      line = raw.decode("utf-8")
-    except UnicodeDecodeError:
-      yield beam.pvalue.TaggedOutput("rejected", Rejection(
-          self._stage, NOT_UTF8, raw.decode("utf-8", errors="replace")))
-      return
-    result = parse_assignment(line, self._levels)
-    if isinstance(result, Assignment):
-      yield result
-    elif result is not None:
-      yield beam.pvalue.TaggedOutput("rejected", Rejection(self._stage, result, line))
-
-
-class ReadAssignmentsResult(NamedTuple):
-  assignments: beam.PCollection  # Assignment (ids may repeat; resolved later)
-  rejected: beam.PCollection  # Rejection
-
-
-@dataclasses.dataclass
-class ReadAssignments(beam.PTransform):
-  """Reads `assignments-*.tsv` rows.
-
-  Attributes:
-    paths: the assignment shards (see `assignment_files`).
-    levels: number of level columns (see `num_levels`).
-    stage: stage name written in rejection records.
-  """
-  paths: list[str]
-  levels: int
-  stage: str = "examples"
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, pbegin):
-    parsed = (pbegin
-              | "ListFiles" >> beam.Create(self.paths)
-              | "ReadLines" >> beam.io.ReadAllFromText(coder=beam.coders.BytesCoder())
-              | "Parse" >> beam.ParDo(_ParseAssignments(self.levels, self.stage)).with_outputs(
-                  "rejected", main="assignments"))
-    return ReadAssignmentsResult(parsed.assignments, parsed.rejected)
-
-
 def read_histogram(output_dir: str) -> dict:
   """{level: [(size, clusters), ...]} from cluster_sizes-*.tsv.
 
@@ -203,3 +151,8 @@ def read_histogram(output_dir: str) -> dict:
         level, size, count = map(int, line.split("\t"))
         hist.setdefault(level, []).append((size, count))
   return {level: sorted(pairs) for level, pairs in sorted(hist.items())}
+
+
+# These Beam transforms are in `reader_beam`, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, (
+    "ReadAssignments", "ReadAssignmentsResult", "_ParseAssignments"))

@@ -4,11 +4,9 @@ Both engines of the cluster stage write through `sharded_io` with the same sort
 keys, so their tables are byte-identical.
 """
 
-import dataclasses
-
-import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
+from pipelines import beam_parts
+from pipelines.io.file_system import FileSystems
 
 from pipelines.io import sharded_io
 
@@ -98,62 +96,6 @@ def size_record(level: int, size: int, count: int) -> tuple:
   return f"{level:04d}\t{size:012d}", f"{level}\t{size}\t{count}"
 
 
-class _SizeAndParent(beam.CombineFn):
-  """(members, parent) of a cluster; every member names the same parent."""
-
-  def create_accumulator(self):
-    return (0, None)
-
-  def add_input(self, acc, value):
-    return (acc[0] + 1, acc[1] if acc[1] is not None else value)
-
-  def merge_accumulators(self, accs):
-    count, parent = 0, None
-    for n, p in accs:
-      count, parent = count + n, parent if parent is not None else p
-    return (count, parent)
-
-  def extract_output(self, acc):
-    return acc
-
-
-def _per_level(item_reps):
-  _, reps = item_reps
-  for level, rep in enumerate(reps):
-    yield (level, rep), (reps[level + 1] if level + 1 < len(reps) else None)
-
-
-@dataclasses.dataclass
-class WriteClusterTables(beam.PTransform):
-  """(item, reps per level) -> the three tables."""
-  output_dir: str
-  levels: int
-  num_shards: int
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, assignments):
-    out, shards = self.output_dir, self.num_shards
-    _ = (assignments
-         | "AssignmentLines" >> beam.MapTuple(assignment_record)
-         | "WriteAssignments" >> sharded_io.WriteSortedShards(
-             prefix(out, "assignments"), ".tsv", shards, header=assignments_header(self.levels)))
-    clusters = (assignments
-                | "PerLevel" >> beam.FlatMap(_per_level)
-                | "SizeAndParent" >> beam.CombinePerKey(_SizeAndParent()))
-    _ = (clusters
-         | "ClusterLines" >> beam.MapTuple(lambda k, sp: cluster_record(k[0], k[1], sp[1], sp[0]))
-         | "WriteClusters" >> sharded_io.WriteSortedShards(
-             prefix(out, "clusters"), ".tsv", shards, header=CLUSTERS_HEADER))
-    return (clusters
-            | "LevelAndSize" >> beam.MapTuple(lambda k, sp: ((k[0], sp[0]), 1))
-            | "Histogram" >> beam.CombinePerKey(sum)
-            | "SizeLines" >> beam.MapTuple(lambda k, n: size_record(k[0], k[1], n))
-            | "WriteSizes" >> sharded_io.WriteSortedShards(
-                prefix(out, "cluster_sizes"), ".tsv", 1, header=SIZES_HEADER))
-
-
 def write_tables_local(output_dir: str, ids: list, reps: list, num_shards: int) -> None:
   """The same tables from reps[level][item] (indices into the sorted `ids`).
 
@@ -180,3 +122,7 @@ def write_tables_local(output_dir: str, ids: list, reps: list, num_shards: int) 
                                        num_shards, header=CLUSTERS_HEADER)
   sharded_io.write_sorted_shards_local(sizes, prefix(output_dir, "cluster_sizes"), ".tsv", 1,
                                        header=SIZES_HEADER)
+
+
+# These Beam transforms are in `writer_beam`, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("WriteClusterTables", "_SizeAndParent"))

@@ -1,0 +1,29 @@
+"""The Beam transforms of `summary`.
+
+Kept apart so that the in-memory engines import `summary` without Beam
+(`pipelines/beam_parts.py`); `summary` offers them under the same names.
+"""
+
+import dataclasses
+import json
+
+import apache_beam as beam
+
+from pipelines.io import sharded_io, summary
+
+
+@dataclasses.dataclass
+class WriteStats(beam.PTransform):
+  """Sums (name, count) pairs and writes them as one JSON object."""
+  output_dir: str
+  stage: str
+
+  def __post_init__(self):
+    super().__init__()
+
+  def expand(self, stats):
+    return (stats
+            | "SumByName" >> beam.CombinePerKey(sum)
+            | "AsLine" >> beam.MapTuple(lambda k, v: (k, json.dumps([k, int(v)])))
+            | "WriteStatsFile" >> sharded_io.WriteSortedShards(
+                summary.stats_prefix(self.output_dir, self.stage), ".jsonl", num_shards=1))
