@@ -14,7 +14,7 @@ from model.trainer_config import TrainConfig
 from pipelines.io import tf_example
 from pipelines.evaluation import training_summaries
 from tests.model.shards import write_shards
-from tests.model.test_launch_train import ROOT
+from tests.launch.test_train import ROOT
 from tests.model.test_train import _model, _triplets
 
 
