@@ -38,7 +38,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/class_table.py",
     "model/config.py",
     "model/data_split.py",
-    "model/errors.py",
     "model/init_from.py",
     "model/input_curriculum.py",
     "model/input_files.py",
@@ -60,7 +59,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/clustering/report.py",
     "pipelines/clustering/similarity_beam.py",
     "pipelines/clustering/similarity_local.py",
-    "pipelines/errors.py",
     "pipelines/examples/cluster_labels.py",
     "pipelines/examples/cluster_positives.py",
     "pipelines/examples/config.py",
@@ -82,11 +80,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/io/output_lock.py",
     "pipelines/io/record_checks.py",
     "pipelines/io/related_rows.py",
-    "pipelines/synth/config.py",
-    "pipelines/synth/content.py",
-    "pipelines/synth/presets.py",
-    "pipelines/synth/world.py",
-    "pipelines/synth/writer.py",
 ))
 
 

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from launch import synth as synth_command
+from pipelines import synth
 from pipelines.errors import InputError
 from pipelines.io.modality_spec import Modality
 
@@ -55,3 +56,18 @@ def test_main_writes_the_world_and_prints_its_figures(tmp_path, capsys):
           figures["micro_clusters"]) == ("planted", 40, 80, 8)
   assert lines[-1] == (f"synth: wrote {out}/edges-*.csv, features-*.tfrecord, hierarchy-*.tsv, "
                        "synth.json")
+
+
+def test_flags_override_the_preset():
+  from launch import synth as cli
+  from pipelines.errors import InputError
+  config, out = cli.parse_args(["--output_dir=o", "--preset=small", "--num_items=2000"])
+  assert out == "o" and config.preset == "small"
+  assert (config.num_items, config.mean_degree, config.unit_weights) == (2000, 2.2, True)
+  config, _ = cli.parse_args(["--output_dir=o", "--preset=small", "--no-unit_weights",
+                              "--level_mix=0.7,0.1,0.1,0.1"])
+  assert not config.unit_weights and config.level_mix == (0.7, 0.1, 0.1, 0.1)
+  config, _ = cli.parse_args(["--output_dir=o"])
+  assert config == synth.SynthConfig()
+  with pytest.raises(InputError, match="--preset"):
+    cli.parse_args(["--output_dir=o", "--preset=no_such_world"])
