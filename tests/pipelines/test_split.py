@@ -24,6 +24,19 @@ def test_split_is_a_stable_hash_of_the_id():
   assert all(split.is_test(i, 0.5) for i in ids if split.is_test(i, 0.3))
 
 
+def test_split_is_stable_and_about_thirty_percent():
+  # Fixed values: the split must never change (evaluation depends on it).
+  assert [split.is_test(f"v{i}") for i in range(8)] == [
+      split.split_hash(f"v{i}") < 0.3 * 2**64 for i in range(8)]
+  assert split.split_hash("v0") == int.from_bytes(
+      __import__("hashlib").blake2b(b"v0", digest_size=8).digest(), "big")
+  share = sum(split.is_test(f"item{i}") for i in range(20000)) / 20000
+  assert 0.29 < share < 0.31
+  assert all(split.is_test(f"x{i}", 0.5) for i in range(2000) if split.is_test(f"x{i}", 0.3))
+  assert split.split_of("v0") in ("train", "validation", "test")
+  assert not split.is_test("v0", 0.0)
+
+
 def test_check_same_refuses_another_fraction_in_one_line():
   split.check_same(split.describe(0.3), 0.3, "x")
   split.check_same(None, 0.3, "x")  # hand-made inputs carry no record
