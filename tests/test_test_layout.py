@@ -53,8 +53,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/clustering/config.py",
     "pipelines/clustering/partitioned.py",
     "pipelines/clustering/report.py",
-    "pipelines/clustering/similarity_beam.py",
-    "pipelines/clustering/similarity_local.py",
     "pipelines/examples/cluster_positives.py",
     "pipelines/examples/config.py",
     "pipelines/examples/join_features.py",
