@@ -50,8 +50,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/train_summaries.py",
     "model/trainer.py",
     "model/validation.py",
-    "pipelines/clustering/config.py",
-    "pipelines/clustering/partitioned.py",
     "pipelines/clustering/report.py",
     "pipelines/examples/cluster_positives.py",
     "pipelines/examples/config.py",
