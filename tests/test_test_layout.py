@@ -50,7 +50,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/train_summaries.py",
     "model/trainer.py",
     "model/validation.py",
-    "pipelines/clustering/report.py",
     "pipelines/examples/cluster_positives.py",
     "pipelines/examples/config.py",
     "pipelines/examples/join_features.py",
