@@ -60,10 +60,7 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/io/cluster_tables/writer.py",
     "pipelines/io/frame_validation.py",
     "pipelines/io/inputs.py",
-    "pipelines/io/modality_spec.py",
     "pipelines/io/output_lock.py",
-    "pipelines/io/record_checks.py",
-    "pipelines/io/related_rows.py",
 ))
 
 
