@@ -58,7 +58,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/examples/triplets.py",
     "pipelines/examples/validation_set.py",
     "pipelines/io/cluster_tables/writer.py",
-    "pipelines/io/frame_validation.py",
     "pipelines/io/inputs.py",
     "pipelines/io/output_lock.py",
 ))
