@@ -59,7 +59,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/examples/validation_set.py",
     "pipelines/io/cluster_tables/writer.py",
     "pipelines/io/inputs.py",
-    "pipelines/io/output_lock.py",
 ))
 
 
