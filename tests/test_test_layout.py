@@ -58,7 +58,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/examples/triplets.py",
     "pipelines/examples/validation_set.py",
     "pipelines/io/cluster_tables/writer.py",
-    "pipelines/io/inputs.py",
 ))
 
 
