@@ -57,7 +57,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/examples/stage.py",
     "pipelines/examples/triplets.py",
     "pipelines/examples/validation_set.py",
-    "pipelines/io/cluster_tables/writer.py",
 ))
 
 
