@@ -39,7 +39,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/data_split.py",
     "model/init_from.py",
     "model/losses/temporal_contrastive.py",
-    "model/nonfinite.py",
     "model/steps.py",
     "model/train_inputs.py",
     "model/train_objects.py",
