@@ -42,7 +42,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/steps.py",
     "model/train_inputs.py",
     "model/train_objects.py",
-    "model/train_runtime.py",
     "model/train_summaries.py",
     "model/trainer.py",
     "model/validation.py",
