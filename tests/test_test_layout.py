@@ -36,7 +36,6 @@ NOT_YET_MIRRORED = frozenset((
     # only through the `gcml` commands.
     "model/annotation.py",
     "model/config.py",
-    "model/data_split.py",
     "model/init_from.py",
     "model/losses/temporal_contrastive.py",
     "model/steps.py",

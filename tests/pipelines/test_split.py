@@ -7,8 +7,6 @@ import shutil
 import pytest
 
 from launch import main as gcml
-from model import data_split
-from model.errors import ConfigError
 from pipelines import split
 from pipelines.io import tf_example
 from pipelines.errors import InputError
@@ -50,18 +48,6 @@ def _summary(folder, stage, record):
   with open(os.path.join(folder, "summary.json"), "w", encoding="utf-8") as f:
     json.dump({stage: {"split": record}}, f)
   return os.path.join(folder, "triplets-*.tfrecord")
-
-
-def test_trainer_refuses_inputs_of_different_splits(tmp_path):
-  train = _summary(tmp_path / "train", "examples", split.describe(0.3))
-  held_out = _summary(tmp_path / "eval", "examples", split.describe(0.2))
-  with pytest.raises(ConfigError, match="different cold-start splits"):
-    data_split.record_split(str(tmp_path / "model"), [train, held_out])
-  assert data_split.record_split(str(tmp_path / "model"), [train]) == split.describe(0.3)
-  assert data_split.model_split(str(tmp_path / "model" / "export")) == split.describe(0.3)
-  # Resuming the model_dir on data of another split is refused.
-  with pytest.raises(ConfigError, match="was trained under test_fraction=0.3"):
-    data_split.record_split(str(tmp_path / "model"), [held_out])
 
 
 def test_examples_refuse_cluster_tables_of_another_split(tmp_path, capsys):
