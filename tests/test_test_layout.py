@@ -36,12 +36,10 @@ NOT_YET_MIRRORED = frozenset((
     # only through the `gcml` commands.
     "model/annotation.py",
     "model/init_from.py",
-    "model/losses/temporal_contrastive.py",
     "model/steps.py",
     "model/train_inputs.py",
     "model/train_objects.py",
     "model/train_summaries.py",
-    "model/trainer.py",
     "model/validation.py",
     "pipelines/examples/cluster_positives.py",
     "pipelines/examples/config.py",

@@ -14,7 +14,7 @@ from launch import train
 from launch.train import config_from_argv
 from model.errors import ConfigError
 from tests.model.shards import write_shards
-from tests.model.test_train import _labels, _triplets
+from tests.model.test_trainer import _labels, _triplets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHECK = pathlib.Path(__file__).with_name("mirrored_train_check.py")

@@ -17,7 +17,7 @@ import tensorflow as tf
 from launch.tf_config import tf_config
 from pipelines.evaluation import training_summaries
 from tests.model.shards import free_ports, write_shards
-from tests.model.test_train import _labels, _triplets
+from tests.model.test_trainer import _labels, _triplets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TIMEOUT = 240
