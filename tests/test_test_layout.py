@@ -42,7 +42,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/train_summaries.py",
     "model/validation.py",
     "pipelines/examples/cluster_positives.py",
-    "pipelines/examples/config.py",
     "pipelines/examples/join_features.py",
     "pipelines/examples/neighbour_filter.py",
     "pipelines/examples/stage.py",
