@@ -41,7 +41,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/train_objects.py",
     "model/train_summaries.py",
     "model/validation.py",
-    "pipelines/examples/join_features.py",
     "pipelines/examples/stage.py",
     "pipelines/examples/triplets.py",
     "pipelines/examples/validation_set.py",
