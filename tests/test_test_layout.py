@@ -43,7 +43,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/validation.py",
     "pipelines/examples/stage.py",
     "pipelines/examples/triplets.py",
-    "pipelines/examples/validation_set.py",
 ))
 
 
