@@ -38,7 +38,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/steps.py",
     "model/train_inputs.py",
     "model/train_objects.py",
-    "model/validation.py",
     "pipelines/examples/triplets.py",
 ))
 
