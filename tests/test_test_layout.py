@@ -37,7 +37,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/init_from.py",
     "model/steps.py",
     "model/train_inputs.py",
-    "model/train_objects.py",
     "pipelines/examples/triplets.py",
 ))
 
