@@ -36,7 +36,6 @@ NOT_YET_MIRRORED = frozenset((
     # only through the `gcml` commands.
     "model/init_from.py",
     "model/steps.py",
-    "model/train_inputs.py",
     "pipelines/examples/triplets.py",
 ))
 
