@@ -1,7 +1,7 @@
 """Contrastive loss (InfoNCE / NT-Xent) over graph-neighbour pairs, with
 optional pseudo-label (cluster) masking.
 
-Definitions (shared with tests/model/test_contrastive.py):
+Definitions (shared with tests/model/losses/test_contrastive.py):
 
 * A batch holds B pairs `(a_i, p_i)`, `p_i` a graph neighbour of `a_i`.
   Similarities are dot products (cosine on the model's L2-normalised output).

@@ -1,6 +1,6 @@
 """CLC: cluster-id classification with a class-embedding table and sampled softmax.
 
-Definitions (shared with tests/model/test_sampled_softmax.py):
+Definitions (shared with tests/model/losses/test_sampled_softmax.py):
 
 * Samplers (`model/losses/samplers.py`): `uniform` (default), `log_uniform`,
   `unigram` and `all`, each drawing `num_sampled` classes WITH replacement

@@ -1,6 +1,6 @@
 """Triplet hinge loss with online semi-hard negative mining (CDML, GCML).
 
-Definitions (shared with the numpy reference in tests/model/test_triplet.py):
+Definitions (shared with the numpy reference in tests/model/losses/test_triplet.py):
 
 * Distance: squared L2, `d(x, y) = ||x - y||^2` (the model's embeddings are
   L2-normalised, but nothing here assumes it).

@@ -25,7 +25,7 @@ from model.towers import EmbeddingModel
 from pipelines.io import sharded_io, tf_example
 from tests.pipelines import files
 from tests.model.shards import write_shards
-from tests.model.test_train import _triplets
+from tests.model.test_trainer import _triplets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODS = "mean_rgb:8,mean_audio:4"

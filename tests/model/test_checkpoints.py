@@ -12,7 +12,7 @@ from launch import main as gcml
 from model import checkpoints
 from model.errors import ConfigError
 from tests.model.shards import write_shards
-from tests.model.test_train import _triplets
+from tests.model.test_trainer import _triplets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NET = ["--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=16", "--embedding_dim=8",

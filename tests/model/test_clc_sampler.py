@@ -9,7 +9,7 @@ from model import trainer
 from model.errors import ConfigError
 from model.trainer_config import TrainConfig
 from tests.model.shards import write_shards
-from tests.model.test_train import K, _labels, _model
+from tests.model.test_trainer import K, _labels, _model
 
 
 class ClcSamplerTest(tf.test.TestCase):

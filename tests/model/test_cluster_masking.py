@@ -16,7 +16,7 @@ from model.losses.retrieval import UNKNOWN_CLUSTER
 from model.trainer_config import TrainConfig
 from pipelines.io import tf_example
 from tests.model.shards import write_shards
-from tests.model.test_train import MODS, _model
+from tests.model.test_trainer import MODS, _model
 
 CHECK = pathlib.Path(__file__).with_name("mirrored_contrastive_check.py")
 ROOT = pathlib.Path(__file__).resolve().parents[2]

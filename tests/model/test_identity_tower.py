@@ -20,7 +20,7 @@ from model.towers import EmbeddingModel
 from model.trainer_config import TrainConfig
 from model.trainer_config_groups import DataConfig, RuntimeConfig, TrainerConfig
 from tests.model.shards import write_shards
-from tests.model.test_train import MODS, _triplets
+from tests.model.test_trainer import MODS, _triplets
 
 SMALL = (ModalityConfig("rgb", 6), ModalityConfig("audio", 3))
 MIRRORED_CHECK = pathlib.Path(__file__).with_name("mirrored_pull_check.py")

@@ -73,15 +73,6 @@ class ModelSelectionTest(tf.test.TestCase):
     super().setUp()
     tf.keras.utils.set_random_seed(0)
 
-  def test_validation_set_scores_raw_features_like_evaluate(self):
-    d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
-    vs = ValidationSet(d, MODS)
-    raw = vs.raw_scores()
-    self.assertEqual(raw["num_queries"], GROUPS * 6)
-    self.assertGreater(raw["map@60"], 0.5)  # groups are well separated
-    with self.assertRaisesRegex(ConfigError, "no items-"):
-      ValidationSet(self.create_tempdir().full_path, MODS)
-
   def test_misleading_training_stops_early_and_exports_the_best_step(self):
     validation, data, model_dir = _inputs(self, 2, 600)
     model = _model(hidden_units=(16,), embedding_dim=9, tower="residual")

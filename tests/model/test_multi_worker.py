@@ -1,6 +1,6 @@
 """`gcml train --strategy=multi_worker`: two worker processes on 127.0.0.1 with
 TF_CONFIG (from `launch.tf_config`); both finish, the chief exports, the loss falls.
-Also the TF_CONFIG helper itself."""
+(The TF_CONFIG helper itself: tests/launch/test_tf_config.py.)"""
 
 import json
 import os
@@ -14,11 +14,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from launch.tf_config import main as tf_config_main
 from launch.tf_config import tf_config
 from pipelines.evaluation import training_summaries
 from tests.model.shards import free_ports, write_shards
-from tests.model.test_train import _labels, _triplets
+from tests.model.test_trainer import _labels, _triplets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -39,27 +38,6 @@ def _logged_eval(stderr):
 
 def _logged_losses(stderr):
   return [float(x) for x in re.findall(r"INFO step \d+ loss ([-\d.naif]+)", stderr)]
-
-
-class TfConfigTest(tf.test.TestCase):
-
-  def test_tf_config(self):
-    cfg = tf_config("a:1,b:2", 1)
-    self.assertEqual(cfg, {"cluster": {"worker": ["a:1", "b:2"]},
-                           "task": {"type": "worker", "index": 1}})
-    cfg = tf_config(["a:1", "b:2"], 0, ps="c:3", chief="d:4", task_type="ps")
-    self.assertEqual(cfg["cluster"], {"worker": ["a:1", "b:2"], "ps": ["c:3"], "chief": ["d:4"]})
-    self.assertEqual(cfg["task"], {"type": "ps", "index": 0})
-    for bad in (dict(hosts="a:1", index=1), dict(hosts="a", index=0), dict(hosts="", index=0),
-                dict(hosts="a:1", index=0, task_type="ps")):
-      with self.assertRaises(ValueError):
-        tf_config(**bad)
-    proc = subprocess.run([sys.executable, "-m", "launch.tf_config", "--hosts=h1:5,h2:6",
-                           "--index=0", "--ps=h3:7"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    self.assertEqual(proc.returncode, 0, proc.stderr)
-    self.assertEqual(json.loads(proc.stdout)["cluster"]["ps"], ["h3:7"])
-    self.assertEqual(tf_config_main(["--hosts=h1:5", "--index=3"]), 2)
 
 
 class MultiWorkerTest(tf.test.TestCase):

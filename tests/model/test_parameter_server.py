@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from launch.tf_config import tf_config
 from tests.model.shards import free_ports, write_shards
-from tests.model.test_train import _labels
+from tests.model.test_trainer import _labels
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHECK = pathlib.Path(__file__).with_name("ps_train_check.py")

@@ -9,7 +9,7 @@ import pytest
 from launch import main as gcml
 from pipelines.io import tf_example
 from tests.model.shards import write_shards
-from tests.model.test_train import _labels, _triplets
+from tests.model.test_trainer import _labels, _triplets
 
 NET = ["--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=16", "--embedding_dim=8",
        "--batch_size=16"]

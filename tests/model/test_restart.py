@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.model.shards import write_shards
-from tests.model.test_train import _triplets
+from tests.model.test_trainer import _triplets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ from model.trainer_config import TrainConfig
 from pipelines.io import tf_example
 from pipelines.evaluation import training_summaries
 from tests.model.shards import write_shards
-from tests.model.test_launch_train import ROOT
-from tests.model.test_train import _model, _triplets
+from tests.launch.test_train import ROOT
+from tests.model.test_trainer import _model, _triplets
 
 
 def _poison(records, index, value=float("nan")):

@@ -8,7 +8,7 @@ import pytest
 from launch import main as gcml
 from pipelines.io import modalities, sharded_io, summary, tf_example
 from pipelines.errors import InputError
-from pipelines.io.modality_spec import Modality, canonical_order, parse_modalities
+from pipelines.io.modality_spec import parse_modalities
 from tests.pipelines import files
 
 RUNNER = ["--runner=FnApiRunner"]
@@ -30,12 +30,6 @@ def _visual_world(tmp_path):
   _features(str(tmp_path / "in" / "features-1.tfrecord"), ["c"], visual=6, audio=3)
   files.write_text(str(tmp_path / "in" / "edges-0.csv"), ["src,dst,weight", "a,b,1", "b,c,2"])
   return tmp_path
-
-
-def test_canonical_order_is_larger_first_then_name():
-  assert canonical_order([("mean_audio", 128), ("mean_rgb", 1024)]) == (
-      Modality("mean_rgb", 1024), Modality("mean_audio", 128))
-  assert canonical_order([("b", 3), ("a", 3), ("c", 9)]) == (("c", 9), ("a", 3), ("b", 3))
 
 
 def test_detect_reads_names_and_sizes_from_the_records(visual_world):

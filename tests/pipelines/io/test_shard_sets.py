@@ -3,8 +3,6 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import apache_beam as beam
 import pytest
@@ -114,41 +112,6 @@ def test_set_without_manifest(shards):
   files.write_text(str(shards / "out-00000-of-00001.tsv"), ["k\tv"])
   with pytest.raises(InputError, match="files of 2 shard sets"):
     _check(shards)
-
-
-def test_second_writer_is_refused_while_the_first_lives(tmp_path, capsys):
-  out = tmp_path / "out"
-  out.mkdir()
-  holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-  try:
-    (out / "_LOCK").write_text(json.dumps({"host": output_lock.socket.gethostname(),
-                                           "pid": holder.pid, "command": "gcml cluster"}))
-    code = gcml.main(["cluster", "--edges=none.csv", f"--output_dir={out}"])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and "\n" not in err
-    assert f"is being written by another run (gcml cluster, host" in err and str(holder.pid) in err
-  finally:
-    holder.kill()
-    holder.wait()
-
-
-def test_dead_writers_lock_and_temporaries_are_cleared(tmp_path):
-  out = tmp_path / "out"
-  (out / "rejected").mkdir(parents=True)
-  dead = subprocess.Popen([sys.executable, "-c", "pass"])
-  dead.wait()
-  (out / "_LOCK").write_text(json.dumps({"host": output_lock.socket.gethostname(),
-                                         "pid": dead.pid, "command": "gcml examples"}))
-  (out / f".tmp-{'a' * 32}-triplets-00000-of-00008.tfrecord").write_bytes(b"x" * 100)
-  (out / "rejected" / f".tmp-{'b' * 32}-examples-00000-of-00001.tsv").write_bytes(b"x")
-  (out / ".tmp-not-ours").write_bytes(b"a user's file")
-  with output_lock.held(str(out), "test"):
-    assert sorted(os.listdir(out)) == [".tmp-not-ours", "_LOCK", "rejected"]
-    assert not os.listdir(out / "rejected")
-    with output_lock.held(str(out), "nested"):  # re-entrant in one process
-      pass
-    assert (out / "_LOCK").exists()
-  assert not (out / "_LOCK").exists()
 
 
 @pytest.fixture(name="clustered", scope="module")

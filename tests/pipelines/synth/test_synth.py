@@ -204,21 +204,6 @@ def test_planted_is_the_default_and_keeps_its_bytes(tmp_path):
     assert json.load(f)["preset"] == "planted"
 
 
-def test_flags_override_the_preset():
-  from launch import synth as cli
-  from pipelines.errors import InputError
-  config, out = cli.parse_args(["--output_dir=o", "--preset=small", "--num_items=2000"])
-  assert out == "o" and config.preset == "small"
-  assert (config.num_items, config.mean_degree, config.unit_weights) == (2000, 2.2, True)
-  config, _ = cli.parse_args(["--output_dir=o", "--preset=small", "--no-unit_weights",
-                              "--level_mix=0.7,0.1,0.1,0.1"])
-  assert not config.unit_weights and config.level_mix == (0.7, 0.1, 0.1, 0.1)
-  config, _ = cli.parse_args(["--output_dir=o"])
-  assert config == synth.SynthConfig()
-  with pytest.raises(InputError, match="--preset"):
-    cli.parse_args(["--output_dir=o", "--preset=no_such_world"])
-
-
 def test_graded_neighbours_are_closer_than_the_rest_of_their_micro_cluster(preset_dirs):
   gaps = {}
   for name in ("planted", "graded"):

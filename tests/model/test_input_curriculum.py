@@ -1,4 +1,5 @@
-"""The level curriculum of `model/input.py`: phases of the run read one level each."""
+"""The level curriculum (`model/input_curriculum.py`, through `model/input.py`): phases of the
+run read one level each."""
 
 import numpy as np
 import tensorflow as tf

@@ -1,4 +1,5 @@
-"""`gcml examples` as a command: one-line errors, and the Dataflow job graph offline."""
+"""`pipelines/examples/stage.py` (`gcml examples`) as a command: one-line errors, and the Dataflow
+job graph offline."""
 
 import importlib
 

@@ -1,4 +1,4 @@
-"""gcml train: the three modes on tiny data, resume, export, config errors."""
+"""`model/trainer.py` (`gcml train`): the three modes on tiny data, resume, export, config errors."""
 
 import dataclasses
 import os

@@ -1,4 +1,5 @@
-"""Properties of the in-memory engine on random graphs, checked against scipy."""
+"""`pipelines/clustering/affinity_local.py`: properties of the in-memory engine on random graphs,
+checked against scipy."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""Run by test_launch_train.py in a fresh process: `gcml train --strategy=mirrored`
+"""Run by test_train.py in a fresh process: `gcml train --strategy=mirrored`
 over 2 logical CPUs (configured before TensorFlow initialises its devices).
 
 argv: DATA_GLOB LABELS_GLOB MODEL_DIR. Prints one JSON line.

@@ -1,4 +1,5 @@
-"""`gcml train` flags, errors (one line, exit 2) and mirrored over 2 logical CPUs."""
+"""`gcml train` (`launch/train.py`): flags, `--help` text (every flag has its help and, where set,
+its default), errors (one line, exit 2) and mirrored over 2 logical CPUs."""
 
 import json
 import os
@@ -9,10 +10,11 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from launch import train
 from launch.train import config_from_argv
 from model.errors import ConfigError
 from tests.model.shards import write_shards
-from tests.model.test_train import _labels, _triplets
+from tests.model.test_trainer import _labels, _triplets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHECK = pathlib.Path(__file__).with_name("mirrored_train_check.py")
@@ -93,6 +95,33 @@ class LaunchTrainTest(tf.test.TestCase):
     self.assertLen(out["clc_skip"]["losses"], 4)
     self.assertTrue(all(np.isfinite(out["clc_skip"]["losses"])))
     self.assertIn("not divisible by the 2 replicas", out["odd_batch_error"])
+
+
+
+def test_every_config_flag_has_help():
+  actions = {a.dest: a for a in train.parser()._actions}  # pylint: disable=protected-access
+  missing = [name for name in train._FIELDS if name != "tpu" and not actions[name].help]  # pylint: disable=protected-access
+  assert not missing, missing
+
+
+def test_help_shows_the_demo_default():
+  actions = {a.dest: a for a in train.parser()._actions}  # pylint: disable=protected-access
+  assert actions["batch_size"].help == (
+      "GLOBAL batch size (divided over the replicas). [demo preset: 64]")
+  assert actions["margin"].help.endswith("[demo preset: 0.5]")
+  assert actions["modalities"].help.endswith(
+      "[default: what `gcml examples` recorded beside --train_data]")
+
+
+def test_entries_naming_several_fields_give_each_the_text():
+  class Config:
+    """Attributes:
+      a / b: first
+        continued.
+      c, d: second.
+    """
+  assert train.attribute_help(Config) == {
+      "a": "first continued.", "b": "first continued.", "c": "second.", "d": "second."}
 
 
 if __name__ == "__main__":

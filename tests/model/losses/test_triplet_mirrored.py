@@ -14,7 +14,7 @@ import sys
 import tensorflow as tf
 
 SCRIPT = pathlib.Path(__file__).with_name("mirrored_mining_check.py")
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 class MirroredMiningTest(tf.test.TestCase):

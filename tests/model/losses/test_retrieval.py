@@ -108,7 +108,7 @@ class TfrsAccidentalHitsTest(tf.test.TestCase):
 def test_under_mirrored_strategy():
   """Two replicas, each its own in-batch negatives: the script compares with numpy."""
   script = os.path.join(os.path.dirname(__file__), "mirrored_retrieval_check.py")
-  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
   env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"}
   out = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300,
                        env=env, cwd=root, check=False)

@@ -1,0 +1,62 @@
+"""`launch/bench.py`: `gcml bench NAME|all` finds `tests/benchmarks/bench_NAME.py` and runs it."""
+
+import json
+
+import pytest
+
+from launch import bench
+from pipelines.errors import InputError
+
+_BENCH = '''
+def main(argv):
+  figures = {"name": %r, "flags": argv}
+  print("figures", figures)
+  return figures
+'''
+
+
+@pytest.fixture(name="bench_dir")
+def fixture_bench_dir(tmp_path, monkeypatch):
+  """A benchmark folder holding bench_a.py, bench_b.py and a file that is not a benchmark."""
+  for name in ("a", "b"):
+    (tmp_path / f"bench_{name}.py").write_text(_BENCH % name)
+  (tmp_path / "compare_a.py").write_text("raise SystemExit('not a benchmark')\n")
+  monkeypatch.setattr(bench, "BENCH_DIR", tmp_path)
+  return tmp_path
+
+
+def test_the_repository_benchmarks_are_listed():
+  names = bench.available()
+  assert {"synth", "read_edges", "cluster"} <= set(names)
+  assert names == sorted(names) and "compare_methods" not in names
+
+
+def test_available_lists_bench_files_only(bench_dir):
+  assert bench.available() == ["a", "b"]
+
+
+def test_run_benchmark_returns_the_figures(bench_dir):
+  assert bench.run_benchmark("b", ["--n=3"]) == {"name": "b", "flags": ["--n=3"]}
+
+
+def test_an_unknown_benchmark_names_the_available_ones(bench_dir):
+  with pytest.raises(InputError, match=r"^no benchmark 'c'; available: a, b$"):
+    bench.run_benchmark("c", [])
+
+
+def test_main_all_prints_every_benchmarks_figures(bench_dir, capsys):
+  assert bench.main(["all", "--x"]) == 0
+  out = capsys.readouterr().out
+  assert json.loads(out[out.index("{\n"):]) == {"a": {"name": "a", "flags": ["--x"]},
+                                                "b": {"name": "b", "flags": ["--x"]}}
+
+
+def test_main_help_lists_the_benchmarks(bench_dir, capsys):
+  assert bench.main(["--help"]) == 0
+  assert capsys.readouterr().out == "usage: gcml bench NAME|all [flags]\nbenchmarks: a, b\n"
+
+
+def test_main_without_a_benchmark_folder(tmp_path, monkeypatch):
+  monkeypatch.setattr(bench, "BENCH_DIR", tmp_path / "missing")
+  with pytest.raises(InputError, match="benchmarks not found at .*missing"):
+    bench.main(["a"])

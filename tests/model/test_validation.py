@@ -1,0 +1,51 @@
+"""`model/validation.py`: the validation set read once and scored like `gcml evaluate`, and its
+one-line errors."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from model.errors import ConfigError
+from model.validation import ValidationSet
+from pipelines.io import sharded_io, tf_example
+from tests.model.test_model_selection import GROUPS, MODS, _validation_set
+
+
+class ValidationSetTest(tf.test.TestCase):
+
+  def test_validation_set_scores_raw_features_like_evaluate(self):
+    d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
+    vs = ValidationSet(d, MODS)
+    raw = vs.raw_scores()
+    self.assertEqual(raw["num_queries"], GROUPS * 6)
+    self.assertGreater(raw["map@60"], 0.5)  # groups are well separated
+    with self.assertRaisesRegex(ConfigError, "no items-"):
+      ValidationSet(self.create_tempdir().full_path, MODS)
+
+  def test_non_finite_embeddings_are_one_line(self):
+    vs = ValidationSet(_validation_set(self.create_tempdir().full_path,
+                                       np.random.default_rng(1)), MODS)
+    with self.assertRaisesRegex(ConfigError, r"^validation: the model's embeddings are not finite$"):
+      vs.score(lambda batch: np.full((len(batch["mean_rgb"]), 2), np.nan))
+
+  def test_items_without_the_models_features_are_one_line(self):
+    d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
+    with self.assertRaisesRegex(ConfigError, r"items do not carry the model's features "
+                                             r"\['mean_rgb', 'depth'\]"):
+      ValidationSet(d, (("mean_rgb", 6), ("depth", 2)))
+
+  def test_a_set_without_edges_between_its_items_is_one_line(self):
+    d = self.create_tempdir().full_path
+    records = [(i, tf_example.encode({"id": i, "mean_rgb": np.ones(6, np.float32),
+                                      "mean_audio": np.ones(3, np.float32)})) for i in "ab"]
+    sharded_io.write_sorted_shards_local(records, os.path.join(d, "items"), ".tfrecord", 1,
+                                         record_format=sharded_io.TFRECORD)
+    sharded_io.write_sorted_shards_local([("a\tz", "a\tz")], os.path.join(d, "edges"), ".tsv",
+                                         1, header="src\tdst")
+    with self.assertRaisesRegex(ConfigError, "no validation item has a related"):
+      ValidationSet(d, MODS)
+
+
+if __name__ == "__main__":
+  tf.test.main()
