@@ -2,6 +2,8 @@
 
 Every module under `pipelines/`, `model/` and `launch/` (not `__init__.py`) has its test file at
 the same path under `tests/`, named `test_<module>.py`, except the modules on the allow-list below.
+A module's Beam half, `<module>_beam.py` beside `<module>.py` (see `pipelines/beam_parts.py`), is
+one unit with it and is tested in the same `test_<module>.py`.
 """
 
 import pathlib
@@ -48,6 +50,8 @@ def mirrored_test_path(module: str) -> str:
     Its test file's path from the repository root, such as `tests/pipelines/io/test_edges.py`.
   """
   folder, _, name = module.rpartition("/")
+  if name.endswith("_beam.py") and (ROOT / folder / name.replace("_beam.py", ".py")).is_file():
+    name = name.replace("_beam.py", ".py")  # the Beam half of a module: tested with it
   return f"tests/{folder}/test_{name}"
 
 
@@ -61,6 +65,11 @@ def test_mirrored_test_path():
   assert mirrored_test_path("pipelines/io/edges.py") == "tests/pipelines/io/test_edges.py"
   assert mirrored_test_path("model/losses/triplet.py") == "tests/model/losses/test_triplet.py"
   assert mirrored_test_path("launch/main.py") == "tests/launch/test_main.py"
+  assert (mirrored_test_path("pipelines/io/features_beam.py")
+          == "tests/pipelines/io/test_features.py")
+  # Not a module's Beam half: no `affinity.py` beside `affinity_beam.py`.
+  assert (mirrored_test_path("pipelines/clustering/affinity_beam.py")
+          == "tests/pipelines/clustering/test_affinity_beam.py")
 
 
 def test_modules_lists_modules_but_not_init_files(tmp_path):
