@@ -26,12 +26,13 @@ def trained(tmp_path_factory):
   (data / "rejected" / "examples-00000-of-00001.tsv").write_text("")
   model_dir = root / "model"
   assert gcml.main(["train", f"--train_data={data}/triplets-*", f"--model_dir={model_dir}",
-                    "--train_steps=4", "--checkpoint_every=2", *NET]) == 0
+                    "--train_steps=4", "--checkpoint_every=2", "--mode=triplet", *NET]) == 0
   return root, data, model_dir
 
 
 def _train(capsys, *flags):
-  code = gcml.main(["train", *NET, "--train_steps=6", *flags])
+  # A triplet run (the demo preset's default is contrastive); a flag may name another mode.
+  code = gcml.main(["train", *NET, "--mode=triplet", "--train_steps=6", *flags])
   err = capsys.readouterr().err.strip().splitlines()
   return code, err[-1] if err else ""
 
