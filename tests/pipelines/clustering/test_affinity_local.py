@@ -1,7 +1,6 @@
 """`pipelines/clustering/affinity_local.py`: properties of the in-memory engine on random graphs,
 checked against scipy."""
 
-import time
 
 import numpy as np
 import pytest
@@ -84,8 +83,7 @@ def test_max_linkage_levels_are_connected_in_the_spanning_forest():
 def test_long_chain_local_100k():
   edges, names = graphs.chain(100_000)
   ids, src, dst, weight = _arrays(edges)
-  started = time.time()
+  # A chain is the worst case for round counts; its speed is `gcml bench cluster`'s figure.
   reps, edges_left = affinity_local.cluster(ids, src, dst, weight, levels=3)
-  assert time.time() - started < 20
   assert set(reps[0].tolist()) == {ids.index(names[-2])}
   assert edges_left == [0, 0, 0]
