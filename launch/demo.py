@@ -164,11 +164,11 @@ def _evaluate(c: DemoConfig) -> str:
   # The first evaluation also reads every run's training summaries (usage-ratio
   # curves, margin table), so they are plotted side by side.
   runs = {m.upper(): os.path.join(c.output_dir, "train", m) for m in METHODS}
-  for i, method in enumerate(METHODS):
-    evaluate.run_config(evaluate.EvaluateConfig(
-        f"{os.path.join(c.output_dir, 'export', method)}/embeddings-*", f"{data}/edges-*.csv",
-        f"{data}/features-*.tfrecord", os.path.join(c.output_dir, "evaluate", method),
-        model_dir=runs if i == 0 else None))
+  # One call: the features and edges are read, and raw features scored, once for all.
+  evaluate.run_configs([evaluate.EvaluateConfig(
+      f"{os.path.join(c.output_dir, 'export', method)}/embeddings-*", f"{data}/edges-*.csv",
+      f"{data}/features-*.tfrecord", os.path.join(c.output_dir, "evaluate", method),
+      model_dir=runs if i == 0 else None) for i, method in enumerate(METHODS)])
   return ("retrieval MAP@60 and NDCG@60 on the cold-start split, learned vs raw features; "
           "training curves")
 
@@ -179,7 +179,11 @@ STAGES = [Stage("synth", _synth), Stage("validate", _validate), Stage("cluster",
 
 
 def _run_quietly(stage: Stage, config: DemoConfig) -> str:
-  """Runs a stage with its own prints and logs in `OUTPUT/logs/<stage>.log`."""
+  """Runs a stage with its own prints and logs in `OUTPUT/logs/<stage>.log`.
+
+  What native code writes to the process's stdout and stderr (TensorFlow's
+  start-up lines, which `TF_CPP_MIN_LOG_LEVEL` does not silence) goes there too.
+  """
   log_dir = os.path.join(config.output_dir, "logs")
   os.makedirs(log_dir, exist_ok=True)
   with open(os.path.join(log_dir, f"{stage.name}.log"), "w", encoding="utf-8") as log:
@@ -189,11 +193,29 @@ def _run_quietly(stage: Stage, config: DemoConfig) -> str:
     saved = root.handlers[:]
     root.handlers = [handler]
     try:
-      with contextlib.redirect_stdout(log):
+      with contextlib.redirect_stdout(log), _native_output_to(log):
         return stage.run(config)
     finally:
       root.handlers = saved
       logs.setup(level=logging.WARNING)
+
+
+@contextlib.contextmanager
+def _native_output_to(log):
+  """File descriptors 1 and 2 point at `log` for the block, then back."""
+  for stream in (sys.stdout, sys.stderr, log):
+    stream.flush()
+  saved = [os.dup(1), os.dup(2)]
+  try:
+    for fd in (1, 2):
+      os.dup2(log.fileno(), fd)
+    yield
+  finally:
+    for stream in (sys.stdout, sys.stderr, log):
+      stream.flush()
+    for fd, copy in zip((1, 2), saved):
+      os.dup2(copy, fd)
+      os.close(copy)
 
 
 def parse_args(argv) -> DemoConfig:

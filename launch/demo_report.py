@@ -108,10 +108,8 @@ def _validation(output_dir: str, train_dir: str | None) -> list[str]:
         runs[method] = json.load(f)
   if not runs:
     return []
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+  fig = training_summaries.figure(figsize=(7, 3.6), dpi=100)
+  ax = fig.subplots()
   for i, (method, state) in enumerate(runs.items()):
     steps, values = zip(*state["history"])
     color = f"C{i}"
@@ -124,7 +122,6 @@ def _validation(output_dir: str, train_dir: str | None) -> list[str]:
   ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(os.path.join(output_dir, "validation.png"))
-  plt.close(fig)
   lines = ["### model selection on the validation items", "",
            "| method | exported step | validation MAP@60 | raw features |", "|---|---:|---:|---:|"]
   lines += [f"| {NAMES.get(m, m)} | {s['best_step']} | {s['best']:.4f} | {s['raw']:.4f} |"
@@ -148,12 +145,10 @@ def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str,
   Returns:
     The path of report.md.
   """
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
   os.makedirs(output_dir, exist_ok=True)
   names = list(rows)
-  fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), dpi=100)
+  fig = training_summaries.figure(figsize=(11, 3.6), dpi=100)
+  axes = fig.subplots(1, 2)
   for ax, key in zip(axes, ("map@60", "ndcg@60")):
     bars = ax.bar([NAMES.get(n, n).split(" (")[0] for n in names], [rows[n][key] for n in names],
                   color=[f"C{i}" for i in range(len(names) - 1)] + ["tab:gray"])
@@ -162,7 +157,6 @@ def write_report(output_dir: str, rows: dict, stage_times: dict, paragraph: str,
     ax.set_ylim(0, max(rows[n][key] for n in names) * 1.25)
   fig.tight_layout()
   fig.savefig(os.path.join(output_dir, "retrieval.png"))
-  plt.close(fig)
   lines = ["# gcml demo report", "", paragraph, "",
            "| method | MAP@60 | NDCG@60 | queries | database |", "|---|---:|---:|---:|---:|"]
   for n in names:

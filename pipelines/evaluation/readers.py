@@ -1,7 +1,11 @@
 """The evaluation's readers: embeddings, baseline features, labels and test edges, in memory.
 
 Each reader streams its files and keeps only the ids `keep` accepts, so
-memory is O(kept items x dim) (`gcml evaluate`, the in-memory engine).
+memory is O(kept items x dim) (`gcml evaluate`, the in-memory engine). Local
+files are read without Beam (`pipelines/io/file_system.py`); feature records
+are checked in batches (`features.parse_items`), and an embedding record that
+is exactly `gcml export`'s encoding of its id and vector is read from its wire
+format (`feature_batches.plain_record`); any other record is parsed in full.
 """
 
 from __future__ import annotations
@@ -10,15 +14,19 @@ import collections
 import json
 import logging
 
+import itertools
+
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
 from model import metrics
 from pipelines.io import features as features_lib
-from pipelines.io import inputs, tf_example
+from pipelines.io import feature_batches, inputs, tf_example
+from pipelines.io.file_system import FileSystems
 from pipelines import split
 from pipelines.io import edges_local as local_io
 from pipelines.errors import InputError
+
+FEATURE_BATCH = 4096  # feature records checked per `features.parse_items` call
 
 
 def read_embeddings(paths, keep, rejected: collections.Counter | None = None
@@ -43,12 +51,7 @@ def read_embeddings(paths, keep, rejected: collections.Counter | None = None
   first = None  # (dim, path) of the first embedding
   for path in paths:
     for data in inputs.tfrecords([path]):
-      try:
-        rec = tf_example.parse(data)
-        item_id = rec["id"][0].decode("utf-8")
-        vec = np.asarray(rec["embedding"], np.float32)
-      except (ValueError, KeyError, IndexError, UnicodeDecodeError, TypeError) as e:
-        raise InputError(f"--embeddings: {path}: not an embedding record ({e})") from None
+      item_id, vec = _embedding_record(data, path, first[0] if first else 0)
       if first is None:
         first = (vec.size, path)
       if vec.size != first[0] or not vec.size:
@@ -71,6 +74,27 @@ def read_embeddings(paths, keep, rejected: collections.Counter | None = None
   return out
 
 
+def _embedding_record(data: bytes, path: str, dim: int) -> tuple[str, np.ndarray]:
+  """(id, float32 vector) of one embedding record.
+
+  A record of `dim` values that is exactly `tf_example.encode` of its id and
+  vector (what `gcml export` writes) is read from its wire format; any other
+  record (another size, another layout, an id with surrounding spaces) is
+  parsed in full, which gives the same id and values for the records both read.
+  """
+  if dim:
+    plain = feature_batches.plain_record(data, {b"embedding": 4 * dim}, b"id", b"labels")
+    if plain is not None:
+      vec = np.frombuffer(plain[1][b"embedding"], "<f4")
+      if tf_example.encode({"embedding": vec, "id": plain[0]}) == data:
+        return plain[0], vec
+  try:
+    rec = tf_example.parse(data)
+    return rec["id"][0].decode("utf-8"), np.asarray(rec["embedding"], np.float32)
+  except (ValueError, KeyError, IndexError, UnicodeDecodeError, TypeError, AttributeError) as e:
+    raise InputError(f"--embeddings: {path}: not an embedding record ({e})") from None
+
+
 def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
   """id -> concatenation of the L2-normalised modalities (valid records only).
 
@@ -83,11 +107,32 @@ def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:
     {id: float32 baseline vector}; an id found twice keeps its first valid record.
   """
   out = {}
-  for data in inputs.tfrecords(paths):
-    item = features_lib.parse_item(data, modalities)
-    if isinstance(item, features_lib.Item) and keep(item.id) and item.id not in out:
-      out[item.id] = baseline_vector(item, modalities)
+  records = inputs.tfrecords(paths)
+  while batch := list(itertools.islice(records, FEATURE_BATCH)):
+    fresh = {}
+    for item in features_lib.parse_items(batch, modalities):
+      if isinstance(item, features_lib.Item) and item.id not in out and item.id not in fresh \
+          and keep(item.id):
+        fresh[item.id] = item
+    out.update(zip(fresh, baseline_vectors(list(fresh.values()), modalities)))
   return out
+
+
+def baseline_vectors(items: list, modalities) -> np.ndarray:
+  """`baseline_vector` of many items at once (the same values: each row is normalised alone).
+
+  Args:
+    items: valid feature records.
+    modalities: the modalities, in order.
+
+  Returns:
+    float32 [items, sum of the modalities' sizes].
+  """
+  if not items:
+    return np.zeros((0, sum(m.dim for m in modalities)), np.float32)
+  return np.concatenate(
+      [metrics.normalize_rows(np.stack([item.features[m.name] for item in items]))
+       for m in modalities], axis=1).astype(np.float32)
 
 
 def baseline_vector(item: features_lib.Item, modalities) -> np.ndarray:

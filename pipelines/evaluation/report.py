@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 
-from apache_beam.io.filesystems import FileSystems
-
 from pipelines.io import sharded_io
+from pipelines.io.file_system import FileSystems
 from pipelines.errors import InputError
 from pipelines.evaluation import training_summaries
 
@@ -63,21 +61,16 @@ def bar_chart_png(title: str, values: dict[str, float]) -> bytes:
   Returns:
     PNG bytes.
   """
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(values), 3), dpi=100)
+  fig = training_summaries.figure(figsize=(1.6 + 1.4 * len(values), 3), dpi=100)
+  ax = fig.subplots()
   names = list(values)
   colors = ["tab:blue", "tab:gray", "tab:orange"]
   bars = ax.bar(names, [values[n] for n in names], color=colors[:len(names)])
   ax.bar_label(bars, fmt="%.4f")
   ax.set_title(title)
   ax.set_ylim(0, max(1e-9, max(values.values())) * 1.2)
-  fig.tight_layout()
-  buf = io.BytesIO()
-  fig.savefig(buf, format="png", metadata={"Software": None})
-  plt.close(fig)
-  return buf.getvalue()
+  return training_summaries.png_bytes(fig)
+
 
 
 def write_outputs(output_dir: str, result: dict, ndcg_k: int,

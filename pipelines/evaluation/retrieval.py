@@ -20,7 +20,7 @@ NO_QUERIES = ("no test item has a related test item with both an embedding and f
 
 
 def retrieval_results(vectors_by_model: dict, test_edges, ndcg_k: int = 60, map_k: int = 60,
-                      block: int = 1024):
+                      block: int = 1024, reuse: dict | None = None):
   """Scores every model on the queries and database its items share.
 
   Args:
@@ -30,6 +30,11 @@ def retrieval_results(vectors_by_model: dict, test_edges, ndcg_k: int = 60, map_
     ndcg_k: the k of NDCG@k.
     map_k: the k of MAP@k.
     block: queries scored per matrix product.
+    reuse: model name -> {items: results} of earlier calls whose vectors of
+      that model and `test_edges` were the same (the raw-feature baseline of
+      several evaluations of one world): the results of the same items are
+      taken from there (the same queries, database and vectors, so the same
+      numbers), and new ones are added to it.
 
   Returns:
     (results, queries, database): model name -> `metrics.retrieval_metrics`,
@@ -42,9 +47,15 @@ def retrieval_results(vectors_by_model: dict, test_edges, ndcg_k: int = 60, map_
   queries, database, relevance, exclude = metrics.retrieval_sets(test_edges, items)
   if not queries:
     raise InputError(NO_QUERIES)
-  results = {}
+  results, items = {}, frozenset(items)
   for name, vectors in vectors_by_model.items():
+    earlier = (reuse or {}).get(name)
+    if earlier is not None and items in earlier:
+      results[name] = dict(earlier[items])
+      continue
     results[name] = metrics.retrieval_metrics(
         np.stack([vectors[q] for q in queries]), np.stack([vectors[d] for d in database]),
         relevance, exclude, ndcg_k=ndcg_k, map_k=map_k, block=block)
+    if earlier is not None:
+      earlier[items] = dict(results[name])
   return results, queries, database

@@ -48,7 +48,6 @@ and learning rate) and the margin table (the paper's Table 3) in
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
 import logging
@@ -59,7 +58,7 @@ from pipelines import split
 from pipelines import config_flags
 from pipelines.errors import InputError
 from pipelines.io import stage_run
-from pipelines.evaluation import annotation, readers, report, retrieval, training_summaries
+from pipelines.evaluation import local_engine, readers, report, training_summaries
 
 
 @dataclasses.dataclass
@@ -129,11 +128,11 @@ class EvaluateConfig:
 
 
 def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths,
-             pipeline_args: tuple = ()) -> dict:
+             pipeline_args: tuple = (), shared: local_engine.SharedReads | None = None) -> dict:
   """Reads the inputs and scores retrieval (and annotation with `labels_from`).
 
-  `config.engine` "local" runs in memory; "beam" runs the retrieval as a
-  Beam pipeline (`pipelines/evaluation/beam_engine.py`), same numbers.
+  `config.engine` "local" runs in memory (`pipelines/evaluation/local_engine.py`);
+  "beam" runs the retrieval as a Beam pipeline (`pipelines/evaluation/beam_engine.py`), same numbers.
 
   Args:
     config: the evaluation's settings.
@@ -141,6 +140,7 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths,
     edge_paths: edge files (contract 1).
     feature_paths: feature TFRecord files (contract 2), for the baseline.
     pipeline_args: Beam's options (`--engine=beam`).
+    shared: reads shared with other evaluations of the same world (local engine).
 
   Returns:
     The metrics.json dictionary (without the `training` section); None for
@@ -154,33 +154,9 @@ def evaluate(config: EvaluateConfig, embedding_paths, edge_paths, feature_paths,
     results, split_counts, rejected = scored
     return _result(config, {}, rejected, results, split_counts)
 
-  def keep(item_id):
-    return split.is_test(item_id, config.test_fraction)
-
-  read_keep = (lambda _: True) if config.labels_from else keep
-  rejected = collections.Counter()
-  emb_all = readers.read_embeddings(embedding_paths, read_keep, rejected)
-  if rejected:
-    logging.warning("evaluate: embeddings left out: %s", dict(sorted(rejected.items())))
-  raw_all = readers.read_baseline_features(feature_paths, config.modalities, read_keep)
-  emb = {k: v for k, v in emb_all.items() if keep(k)}
-  raw = {k: v for k, v in raw_all.items() if keep(k)}
-  test_edges = readers.read_test_edges(edge_paths, config.edge_format, keep)
-  results, queries, database = retrieval.retrieval_results(
-      {"embeddings": emb, "raw_features": raw}, test_edges, config.ndcg_k, config.map_k,
-      config.query_block)
-  extra = {}
-  if config.labels_from:
-    labels = readers.read_labels(
-        inputs.check_files(config.labels_from, "--labels_from", tfrecord=True))
-    extra["annotation"], extra["annotation_split"] = annotation.annotation_results(
-        config, emb_all, raw_all, labels)
-  split_counts = {"test_items_with_embedding": len(emb), "test_items_with_features": len(raw),
-                  "test_items_with_both": len(set(emb) & set(raw)),
-                  "test_test_edges": len(test_edges),
-                  "queries": len(queries), "database": len(database)}
-  return _result(config, extra, {f"embeddings/{k}": v for k, v in rejected.items()}, results,
-                 split_counts)
+  extra, rejected, results, split_counts = local_engine.score(
+      config, embedding_paths, edge_paths, feature_paths, shared)
+  return _result(config, extra, rejected, results, split_counts)
 
 
 def _result(config: EvaluateConfig, extra: dict, rejected: dict, results: dict,
@@ -224,12 +200,32 @@ def run(argv=None) -> dict:
   return run_config(*parse_args(argv))
 
 
-def run_config(config: EvaluateConfig, pipeline_args: tuple = ()) -> dict:
+def run_configs(configs: list, pipeline_args: tuple = ()) -> list[dict]:
+  """Runs several evaluations in turn (`run_config`), reading what they share once.
+
+  Evaluations of several models on the same features and edges read them,
+  and score the raw-feature baseline, once (`local_engine.SharedReads`);
+  each writes the bytes it writes alone.
+
+  Args:
+    configs: the EvaluateConfigs.
+    pipeline_args: Beam pipeline options, for `--engine=beam`.
+
+  Returns:
+    Each one's metrics.json dictionary, in order.
+  """
+  shared = local_engine.SharedReads()
+  return [run_config(config, pipeline_args, shared) for config in configs]
+
+
+def run_config(config: EvaluateConfig, pipeline_args: tuple = (),
+               shared: local_engine.SharedReads | None = None) -> dict:
   """Evaluates and writes metrics.json, metrics.md and the charts.
 
   Args:
     config: what to score.
     pipeline_args: Beam pipeline options (`--runner=...`), for `--engine=beam`.
+    shared: reads shared with other evaluations of the same world (`run_configs`).
 
   Returns:
     The metrics.json dictionary ({} for a `--dry_run=True` job graph).
@@ -243,7 +239,7 @@ def run_config(config: EvaluateConfig, pipeline_args: tuple = ()) -> dict:
   config = dataclasses.replace(config, modalities=modalities.settle(
       config.modalities, feature_paths, modalities.directory_of(config.embeddings), "export"))
   scalars = training_summaries.read_runs(config.model_dir or {})  # fails early on a bad dir
-  result = evaluate(config, embedding_paths, edge_paths, feature_paths, pipeline_args)
+  result = evaluate(config, embedding_paths, edge_paths, feature_paths, pipeline_args, shared)
   if result is None:
     print("evaluate: --dry_run: the job graph was built, nothing was scored")
     return {}

@@ -26,9 +26,8 @@ import io
 import os
 
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
-
 from pipelines.io import inputs
+from pipelines.io.file_system import FileSystems
 from pipelines.errors import InputError
 
 WINDOW = 0.1  # share of the logged steps that is "early" / "late"
@@ -205,19 +204,32 @@ def margin_markdown(section: dict) -> str:
           f"first / last {WINDOW:.0%} of the logged steps):\n\n" + "\n".join(lines) + "\n")
 
 
-def _figure(panels: int):
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.6), dpi=100, squeeze=False)
-  return plt, fig, axes[0]
+def figure(**kwargs):
+  """A matplotlib `Figure` drawn by Agg, without pyplot (half its import time, no
+  figure manager to close; the same pixels as `plt.subplots`).
+
+  Args:
+    **kwargs: `Figure`'s arguments (`figsize`, `dpi`).
+
+  Returns:
+    The Figure.
+  """
+  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+  return Figure(**kwargs)
 
 
-def _png(plt, fig) -> bytes:
+def png_bytes(fig) -> bytes:
+  """A figure laid out tightly, as PNG bytes without the `Software` stamp.
+
+  Args:
+    fig: a matplotlib Figure.
+
+  Returns:
+    PNG bytes.
+  """
   fig.tight_layout()
   buf = io.BytesIO()
   fig.savefig(buf, format="png", metadata={"Software": None})
-  plt.close(fig)
   return buf.getvalue()
 
 
@@ -234,7 +246,8 @@ def curves_png(scalars: dict[str, dict], tags: tuple, titles: tuple) -> bytes | 
   """
   if not any(t in run for run in scalars.values() for t in tags):
     return None
-  plt, fig, axes = _figure(len(tags))
+  fig = figure(figsize=(5.5 * len(tags), 3.6), dpi=100)
+  axes = fig.subplots(1, len(tags), squeeze=False)[0]
   for ax, tag, title in zip(axes, tags, titles):
     for name, run in scalars.items():
       if run.get(tag):
@@ -245,7 +258,7 @@ def curves_png(scalars: dict[str, dict], tags: tuple, titles: tuple) -> bytes | 
     ax.grid(alpha=0.3)
     if ax.has_data():
       ax.legend(fontsize=8)
-  return _png(plt, fig)
+  return png_bytes(fig)
 
 
 def charts(scalars: dict[str, dict]) -> dict[str, bytes]:

@@ -18,7 +18,9 @@ from tests.pipelines.examples import messy_world, worlds
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCAL_MODULES = ("launch.main", "launch.validate", "launch.cluster", "launch.examples",
+                 "launch.evaluate", "launch.demo_report",
                  "pipelines.validate.local", "pipelines.examples.local.engine",
+                 "pipelines.evaluation.stage", "pipelines.evaluation.local_engine",
                  "pipelines.io.features", "pipelines.io.edges_local", "pipelines.io.file_system")
 REPORT = ("import json, sys; print(json.dumps(sorted(m for m in sys.modules "
           "if m.split('.')[0] == 'apache_beam')))")
@@ -60,6 +62,26 @@ def test_running_the_local_engines_loads_no_beam(tmp_path):
   assert _beam_modules_after(code) == []
   assert glob.glob(str(tmp_path / "smart" / "triplets-*.tfrecord"))
   assert glob.glob(str(tmp_path / "cluster" / "assignments-*.tsv"))
+
+
+def test_evaluating_in_memory_loads_no_beam(tmp_path):
+  from launch import main as gcml  # pylint: disable=import-outside-toplevel
+  from pipelines.io import features, inputs, sharded_io, tf_example  # pylint: disable=import-outside-toplevel
+  world = str(tmp_path / "world")
+  assert gcml.main(["synth", f"--output_dir={world}", "--num_items=120",
+                    "--modalities=mean_rgb:6,mean_audio:3"]) == 0
+  items = features.read_features_local(
+      inputs.expand(f"{world}/features-*.tfrecord", "features"),
+      features.parse_modalities("mean_rgb:6,mean_audio:3"), "test").items
+  sharded_io.write_sorted_shards_local(
+      [(i, tf_example.encode({"id": i, "embedding": item.features["mean_rgb"]}))
+       for i, item in items.items()], str(tmp_path / "model" / "embeddings"), ".tfrecord", 1,
+      sharded_io.TFRECORD)
+  run = ["evaluate", f"--embeddings={tmp_path}/model/embeddings-*",
+         f"--edges={world}/edges-*.csv", f"--features={world}/features-*.tfrecord",
+         f"--output_dir={tmp_path}/evaluate"]
+  assert _beam_modules_after(f"from launch.main import main\nassert main({run!r}) == 0\n") == []
+  assert os.path.exists(tmp_path / "evaluate" / "metrics.json")
 
 
 def test_tagged_output_without_beam_has_beams_fields():
