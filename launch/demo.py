@@ -5,18 +5,29 @@ one line with its time, and the end says where everything is. Rerunning into
 the same directory replaces the results (every stage rewrites its outputs).
 """
 
-import contextlib
 import dataclasses
 import logging
 import os
+import resource
 import shutil
 import sys
 import time
 from collections.abc import Callable
 from typing import Literal
 
-from launch import demo_report, logs
+from launch import demo_jobs, demo_report, logs
 from pipelines import config_flags, runner
+from pipelines.errors import InputError
+
+# The demo's tower: starts at the raw features (docs/comparison.md, identity tower section).
+DEMO_TOWER = "identity_linear"
+# Methods compared by the demo: training-example kind and trainer mode. The first is the
+# primary model, the `demo` train preset's default (contrastive mode, identity tower): the
+# one configuration above raw features on all four synthetic presets (docs/comparison.md).
+# The papers' methods follow, with the same tower.
+PRIMARY = "contrastive"
+METHODS = {PRIMARY: ("smart", "contrastive"), "gcml": ("smart", "triplet"),
+           "cdml": ("random", "triplet"), "clc": ("labels", "clc")}
 
 
 @dataclasses.dataclass
@@ -31,6 +42,12 @@ class DemoConfig:
     train_steps: steps per method.
     engine: local: validate, cluster, examples and export in memory (the same
       bytes as Beam, docs/engines.md); beam: every pipeline stage on --runner.
+    methods: the methods trained, exported, evaluated and reported
+      (comma-separated, of contrastive, gcml, cdml, clc); only the examples
+      they read are made.
+    jobs: runs of a stage at a time (examples kinds, trainings, exports), each
+      in a child process with its own log (logs/STAGE-RUN.log); 1: one after
+      another in this process; 0: one per core.
   """
   output_dir: str = "out/demo"
   num_items: int = 20000
@@ -38,6 +55,21 @@ class DemoConfig:
   runner: str = "DirectRunner"
   train_steps: int = 800  # x batch 64 (the demo preset): 51,200 examples, as 400 x 128 was
   engine: Literal["local", "beam"] = "local"
+  methods: str = ",".join(METHODS)
+  jobs: int = 1
+
+  def __post_init__(self):
+    unknown = [m for m in self.method_names() if m not in METHODS]
+    if unknown or not self.method_names():
+      raise InputError(f"--methods: {','.join(unknown) or 'none given'}: choose from "
+                       f"{', '.join(METHODS)}")
+    if self.jobs < 0:
+      raise InputError(f"--jobs must be >= 0 (0: one per core), got {self.jobs}")
+
+  def method_names(self) -> list[str]:
+    """The `--methods` chosen, in the order of METHODS (the first leads the report)."""
+    chosen = {m.strip() for m in self.methods.split(",") if m.strip()}
+    return [m for m in METHODS if m in chosen] + sorted(chosen - set(METHODS))
 
   def pipeline_args(self) -> list[str]:
     """The Beam options of the pipeline stages (the runner, on `engine=beam`)."""
@@ -78,30 +110,27 @@ def _cluster(c: DemoConfig) -> str:
   return f"{section['items']} items into clusters per level L0..L{len(per_level) - 1}: {per_level}"
 
 
-# The demo's tower: starts at the raw features (docs/comparison.md, identity tower section).
-DEMO_TOWER = "identity_linear"
-# Methods compared by the demo: training-example kind and trainer mode. The first is the
-# primary model, the `demo` train preset's default (contrastive mode, identity tower): the
-# one configuration above raw features on all four synthetic presets (docs/comparison.md).
-# The papers' methods follow, with the same tower.
-PRIMARY = "contrastive"
-METHODS = {PRIMARY: ("smart", "contrastive"), "gcml": ("smart", "triplet"),
-           "cdml": ("random", "triplet"), "clc": ("labels", "clc")}
+def _examples_of_kind(c: DemoConfig, kind: str) -> str:
+  from pipelines.examples import stage as make_examples
+  data, out = os.path.join(c.output_dir, "data"), os.path.join(c.output_dir, "examples")
+  section = make_examples.run_config(make_examples.ExamplesConfig(
+      kind, f"{data}/features-*.tfrecord", f"{out}/{kind}", edges=f"{data}/edges-*.csv",
+      clusters=os.path.join(c.output_dir, "cluster"), level=0, seed=c.seed, num_shards=4,
+      engine=c.engine), c.pipeline_args())
+  total = section.get({"labels": "examples/total", "validation": "validation/items"}.get(
+      kind, "triplets/total"), 0)
+  return f"{kind} {total}"
 
 
 def _examples(c: DemoConfig) -> str:
-  from pipelines.examples import stage as make_examples
-  data, out = os.path.join(c.output_dir, "data"), os.path.join(c.output_dir, "examples")
-  counts = []
-  for kind in ("smart", "random", "labels", "validation"):
-    section = make_examples.run_config(make_examples.ExamplesConfig(
-        kind, f"{data}/features-*.tfrecord", f"{out}/{kind}", edges=f"{data}/edges-*.csv",
-        clusters=os.path.join(c.output_dir, "cluster"), level=0, seed=c.seed, num_shards=4,
-        engine=c.engine), c.pipeline_args())
-    total = section.get({"labels": "examples/total", "validation": "validation/items"}.get(
-        kind, "triplets/total"), 0)
-    counts.append(f"{kind} {total}")
-  return ", ".join(counts)
+  kinds = {METHODS[m][0] for m in c.method_names()}
+  kinds = [k for k in ("smart", "random", "labels") if k in kinds] + ["validation"]
+  return ", ".join(_each("examples", _examples_of_kind, c, kinds))
+
+
+def _each(stage: str, function, c: DemoConfig, items: list[str]) -> list:
+  return demo_jobs.run_each(stage, function, c, items, c.jobs,
+                            os.path.join(c.output_dir, "logs"))
 
 
 def train_config(c: DemoConfig, method: str, kind: str, mode: str, validation: str,
@@ -134,28 +163,33 @@ def train_config(c: DemoConfig, method: str, kind: str, mode: str, validation: s
       validate_every=max(1, c.train_steps // 8), tower=DEMO_TOWER), read_inputs=read_inputs)
 
 
-def _train(c: DemoConfig) -> str:
+def _train_method(c: DemoConfig, method: str) -> str:
   from model import trainer
-  results = []
-  validation = os.path.join(c.output_dir, "examples", "validation")
-  for method, (kind, mode) in METHODS.items():
-    config = train_config(c, method, kind, mode, validation)
-    result = trainer.train(config)
-    v = result.validation
-    results.append(f"{method} best validation MAP@60 {v['best']:.4f} at step {v['best_step']} "
-                   f"(raw {v['raw']:.4f})")
-  return f"{c.train_steps} steps each: " + ", ".join(results)
+  kind, mode = METHODS[method]
+  config = train_config(c, method, kind, mode, os.path.join(c.output_dir, "examples",
+                                                             "validation"))
+  v = trainer.train(config).validation
+  return (f"{method} best validation MAP@60 {v['best']:.4f} at step {v['best_step']} "
+          f"(raw {v['raw']:.4f})")
+
+
+def _train(c: DemoConfig) -> str:
+  return f"{c.train_steps} steps each: " + ", ".join(
+      _each("train", _train_method, c, c.method_names()))
+
+
+def _export_method(c: DemoConfig, method: str) -> None:
+  from pipelines.export import stage as export
+  data = os.path.join(c.output_dir, "data")
+  export.run_config(export.ExportConfig(
+      os.path.join(c.output_dir, "train", method), f"{data}/features-*.tfrecord",
+      os.path.join(c.output_dir, "export", method), top_k=60, engine=c.engine),
+      c.pipeline_args())
 
 
 def _export(c: DemoConfig) -> str:
-  from pipelines.export import stage as export
-  data = os.path.join(c.output_dir, "data")
-  for method in METHODS:
-    export.run_config(export.ExportConfig(
-        os.path.join(c.output_dir, "train", method), f"{data}/features-*.tfrecord",
-        os.path.join(c.output_dir, "export", method), top_k=60, engine=c.engine),
-        c.pipeline_args())
-  return f"embeddings and related-items top-60 for {', '.join(METHODS)}"
+  _each("export", _export_method, c, c.method_names())
+  return f"embeddings and related-items top-60 for {', '.join(c.method_names())}"
 
 
 def _evaluate(c: DemoConfig) -> str:
@@ -163,12 +197,12 @@ def _evaluate(c: DemoConfig) -> str:
   data = os.path.join(c.output_dir, "data")
   # The first evaluation also reads every run's training summaries (usage-ratio
   # curves, margin table), so they are plotted side by side.
-  runs = {m.upper(): os.path.join(c.output_dir, "train", m) for m in METHODS}
+  runs = {m.upper(): os.path.join(c.output_dir, "train", m) for m in c.method_names()}
   # One call: the features and edges are read, and raw features scored, once for all.
   evaluate.run_configs([evaluate.EvaluateConfig(
       f"{os.path.join(c.output_dir, 'export', method)}/embeddings-*", f"{data}/edges-*.csv",
       f"{data}/features-*.tfrecord", os.path.join(c.output_dir, "evaluate", method),
-      model_dir=runs if i == 0 else None) for i, method in enumerate(METHODS)])
+      model_dir=runs if i == 0 else None) for i, method in enumerate(c.method_names())])
   return ("retrieval MAP@60 and NDCG@60 on the cold-start split, learned vs raw features; "
           "training curves")
 
@@ -179,43 +213,15 @@ STAGES = [Stage("synth", _synth), Stage("validate", _validate), Stage("cluster",
 
 
 def _run_quietly(stage: Stage, config: DemoConfig) -> str:
-  """Runs a stage with its own prints and logs in `OUTPUT/logs/<stage>.log`.
-
-  What native code writes to the process's stdout and stderr (TensorFlow's
-  start-up lines, which `TF_CPP_MIN_LOG_LEVEL` does not silence) goes there too.
-  """
-  log_dir = os.path.join(config.output_dir, "logs")
-  os.makedirs(log_dir, exist_ok=True)
-  with open(os.path.join(log_dir, f"{stage.name}.log"), "w", encoding="utf-8") as log:
-    handler = logging.StreamHandler(log)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    saved = root.handlers[:]
-    root.handlers = [handler]
-    try:
-      with contextlib.redirect_stdout(log), _native_output_to(log):
-        return stage.run(config)
-    finally:
-      root.handlers = saved
-      logs.setup(level=logging.WARNING)
+  """Runs a stage with its prints, logs and native output in `OUTPUT/logs/<stage>.log`."""
+  with demo_jobs.quiet(os.path.join(config.output_dir, "logs", f"{stage.name}.log")):
+    return stage.run(config)
 
 
-@contextlib.contextmanager
-def _native_output_to(log):
-  """File descriptors 1 and 2 point at `log` for the block, then back."""
-  for stream in (sys.stdout, sys.stderr, log):
-    stream.flush()
-  saved = [os.dup(1), os.dup(2)]
-  try:
-    for fd in (1, 2):
-      os.dup2(log.fileno(), fd)
-    yield
-  finally:
-    for stream in (sys.stdout, sys.stderr, log):
-      stream.flush()
-    for fd, copy in zip((1, 2), saved):
-      os.dup2(copy, fd)
-      os.close(copy)
+def _cpu_seconds() -> float:
+  """CPU seconds of this process and of its children that have ended."""
+  children = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def parse_args(argv) -> DemoConfig:
@@ -246,17 +252,17 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(os.path.join(config.output_dir, name), ignore_errors=True)
   start, times = time.time(), {}
   for i, stage in enumerate(STAGES, 1):
-    t, cpu = time.time(), time.process_time()  # CPU: every thread of this process
+    t, cpu = time.time(), _cpu_seconds()  # every thread of this process, and its children
     print(f"[{i}/{len(STAGES)}] {stage.name} ...", flush=True)
     result = _run_quietly(stage, config)
     times[stage.name] = time.time() - t
     print(f"[{i}/{len(STAGES)}] {stage.name}: {result} ({times[stage.name]:.1f}s, "
-          f"{time.process_time() - cpu:.1f} CPU-s)", flush=True)
-  rows = demo_report.collect(os.path.join(config.output_dir, "evaluate"), list(METHODS))
+          f"{_cpu_seconds() - cpu:.1f} CPU-s)", flush=True)
+  rows = demo_report.collect(os.path.join(config.output_dir, "evaluate"), config.method_names())
   paragraph = demo_report.reading(rows, PRIMARY, os.path.join(config.output_dir, "train"))
   path = demo_report.write_report(
       os.path.join(config.output_dir, "report"), rows, times, paragraph,
-      training_dir=os.path.join(config.output_dir, "evaluate", next(iter(METHODS))),
+      training_dir=os.path.join(config.output_dir, "evaluate", config.method_names()[0]),
       train_dir=os.path.join(config.output_dir, "train"))
   print(f"demo: done in {time.time() - start:.1f}s; report: {os.path.abspath(path)}")
   print(paragraph)

@@ -79,7 +79,13 @@ def test_demo_runs_every_stage_and_reruns_cleanly_on_beam(tmp_path, capsys):
     with open(os.path.join(out, "train", method, "validation.json"), encoding="utf-8") as f:
       state = json.load(f)
     assert state["history"][0][0] == 0 and state["best_step"] in [s for s, _ in state["history"]]
-  # The rerun on the Beam engines replaces every result with the same stage outputs.
-  assert gcml.main(argv + ["--engine=beam"]) == 0
+  # The rerun on the Beam engines (the primary method only: training is engine-blind)
+  # replaces every result, with the same stage outputs.
+  assert gcml.main(argv + ["--engine=beam", "--methods=contrastive"]) == 0
   with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
     assert json.load(f) == first
+  assert sorted(os.listdir(os.path.join(out, "train"))) == ["contrastive"]
+  assert sorted(os.listdir(os.path.join(out, "examples"))) == ["smart", "validation"]
+  with open(os.path.join(out, "report", "report.md"), encoding="utf-8") as f:
+    report = f.read()
+  assert "Primary model, contrastive" in report and "CDML" not in report

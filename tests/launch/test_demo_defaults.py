@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from launch import demo, demo_report, train
 from model import train_presets
 from model.trainer_config import TrainConfig
@@ -101,3 +103,12 @@ def test_every_demo_method_starts_at_the_raw_features(tmp_path):
     config = _config(tmp_path, method)
     assert config.model.tower == "identity_linear", method
     assert config.model.pull_to_init == 0.0, method
+
+
+def test_methods_flag_keeps_the_methods_order_and_refuses_unknown_ones():
+  assert demo.parse_args([]).method_names() == list(demo.METHODS)
+  assert demo.parse_args(["--methods=clc, contrastive"]).method_names() == ["contrastive", "clc"]
+  with pytest.raises(demo.InputError, match="^--methods: triplets: choose from contrastive"):
+    demo.parse_args(["--methods=contrastive,triplets"])
+  with pytest.raises(demo.InputError, match="none given"):
+    demo.parse_args(["--methods=,"])
