@@ -21,24 +21,52 @@ import numpy as np
 PAIRS_PER_STEP = 1024  # (query, relevant item) pairs ranked per comparison matrix
 
 
+def _equal_before(sims, rows, cols):
+  """How many candidates of each (row, col) pair's row score equal and sit before col."""
+  counts = np.empty(len(rows), np.int64)
+  positions = np.arange(sims.shape[1])
+  for s in range(0, len(rows), PAIRS_PER_STEP):
+    r, c = rows[s:s + PAIRS_PER_STEP], cols[s:s + PAIRS_PER_STEP]
+    scores, own = sims[r], sims[r, c][:, None]
+    counts[s:s + len(r)] = ((scores == own) & (positions < c[:, None])).sum(axis=1)
+  return counts
+
+
 def _relevant_ranks(sims, rel):
   """0-based rank of every relevant candidate in its row's stable descending order.
 
   The rank of candidate j is the number of candidates scored higher plus the
   number scored equal and placed before it: its place in
-  `np.argsort(-scores, kind="stable")`, without sorting the row.
+  `np.argsort(-scores, kind="stable")`. Each row is sorted once and the
+  higher-scored count read off by binary search; the equal-and-before count
+  is counted exactly, but only for the pairs whose score occurs more than
+  once in the row. A block with a non-finite score counts every pair directly
+  (a NaN sorts last but compares unequal).
 
   Returns:
     (rows, ranks) of the relevant candidates, ordered by row then rank.
   """
   rows, cols = np.nonzero(rel)
-  ranks = np.empty(len(rows), np.int64)
-  positions = np.arange(sims.shape[1])
-  for s in range(0, len(rows), PAIRS_PER_STEP):
-    r, c = rows[s:s + PAIRS_PER_STEP], cols[s:s + PAIRS_PER_STEP]
-    scores, own = sims[r], sims[r, c][:, None]
-    ranks[s:s + len(r)] = ((scores > own).sum(axis=1) +
-                           ((scores == own) & (positions < c[:, None])).sum(axis=1))
+  n = sims.shape[1]
+  if not np.isfinite(sims).all():
+    ranks = np.empty(len(rows), np.int64)
+    for s in range(0, len(rows), PAIRS_PER_STEP):
+      r, c = rows[s:s + PAIRS_PER_STEP], cols[s:s + PAIRS_PER_STEP]
+      ranks[s:s + len(r)] = (sims[r] > sims[r, c][:, None]).sum(axis=1)
+    ranks += _equal_before(sims, rows, cols)
+  else:
+    own = sims[rows, cols]
+    ascending = np.sort(sims, axis=1)
+    ranks = np.empty(len(rows), np.int64)
+    tied = np.zeros(len(rows), bool)
+    starts = np.searchsorted(rows, np.arange(sims.shape[0] + 1))
+    for r in np.unique(rows):
+      a, b = starts[r], starts[r + 1]
+      above = np.searchsorted(ascending[r], own[a:b], side="right")
+      ranks[a:b] = n - above
+      tied[a:b] = above - np.searchsorted(ascending[r], own[a:b], side="left") > 1
+    if tied.any():
+      ranks[tied] += _equal_before(sims, rows[tied], cols[tied])
   order = np.lexsort((ranks, rows))
   return rows[order], ranks[order]
 
