@@ -55,6 +55,12 @@ def run_local(config, edge_paths: list, feature_paths: list, stage: str,
     stage: stage name for rejections and stats.
     frame_paths: frame-level files (checked), `--frames`.
   """
+  with local_io.small_pages():
+    _run_local(config, edge_paths, feature_paths, stage, frame_paths)
+
+
+def _run_local(config, edge_paths: list, feature_paths: list, stage: str,
+               frame_paths: list) -> None:
   edges = local_io.read_edges_local(edge_paths, config.edge_format, config.edge_combine, stage)
   item_ids, feature_rejections, feature_stats = record_checks.read_checked_ids_local(
       feature_paths, features_lib.feature_checks(config.modalities,
