@@ -101,8 +101,13 @@ def parse_item(data: bytes, modalities, id_key: str = "id", labels_key: str = "l
   return Item(item_id, vectors, tuple(labels))
 
 
+class ItemId(NamedTuple):
+  """A valid item known by its id alone (`parse_items(ids_only=True)`)."""
+  id: str
+
+
 def parse_items(records: list, modalities, id_key: str = "id", labels_key: str = "labels",
-                max_abs: float = DEFAULT_MAX_ABS_FEATURE) -> list:
+                max_abs: float = DEFAULT_MAX_ABS_FEATURE, ids_only: bool = False) -> list:
   """`parse_item` for many records: the plain, valid ones decoded as one batch.
 
   Plain records (`feature_batches.plain_record`, most read by layout:
@@ -116,6 +121,8 @@ def parse_items(records: list, modalities, id_key: str = "id", labels_key: str =
     id_key: name of the id feature.
     labels_key: name of the optional int64 labels feature.
     max_abs: largest magnitude a feature value may have.
+    ids_only: a plain valid record's result is its `ItemId` (what `gcml
+      validate` keeps), not an Item; other records still give `parse_item`'s.
 
   Returns:
     `parse_item`'s result (an Item or a reason) for each record, in order.
@@ -135,9 +142,10 @@ def parse_items(records: list, modalities, id_key: str = "id", labels_key: str =
     arrays[m.name] = values
   results = [None] * len(records)
   for row, i in enumerate(rows.tolist() if len(rows) else []):
-    if valid[row]:
-      results[i] = Item(ids[row], {name: values[row] for name, values in arrays.items()},
-                        labels[row])
+    if not valid[row]:
+      continue
+    results[i] = ItemId(ids[row]) if ids_only else Item(
+        ids[row], {name: values[row] for name, values in arrays.items()}, labels[row])
   return [parse_item(r, modalities, id_key, labels_key, max_abs) if result is None else result
           for r, result in zip(records, results)]
 

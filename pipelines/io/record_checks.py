@@ -120,7 +120,7 @@ def read_checked_local(paths: list, checks: RecordCheck, stage: str):
   return items, rejections, ({checks.valid_key: len(items)} if items else {})
 
 
-def read_checked_ids_local(paths: list, checks: RecordCheck, stage: str):
+def read_checked_ids_local(paths: list, checks: RecordCheck, stage: str, parse_many=None):
   """`read_checked_local` keeping only the ids: what `gcml validate` writes, in less memory.
 
   Holds one id per kept item and no record: when an id comes twice, the
@@ -131,6 +131,8 @@ def read_checked_ids_local(paths: list, checks: RecordCheck, stage: str):
     paths: TFRecord files (already checked).
     checks: the reader's RecordCheck.
     stage: stage name written in rejections.
+    parse_many: replaces `checks.parse_many`: results need only an `id` (e.g.
+      `features.parse_items(ids_only=True)`); None: `checks`'.
 
   Returns:
     ({id: the number of its first record}, [Rejection], {valid_key: count} or {}).
@@ -140,10 +142,11 @@ def read_checked_ids_local(paths: list, checks: RecordCheck, stage: str):
   """
   first, repeated, rejections, batch = {}, {}, [], []
   count = 0  # records before the batch
+  parse_many = parse_many or checks.parse_many
 
   def flush():
     nonlocal count
-    results = (checks.parse_many(batch) if checks.parse_many is not None
+    results = (parse_many(batch) if parse_many is not None
                else [checks.parse(r) for r in batch])
     for number, (record, result) in enumerate(zip(batch, results), count):
       if isinstance(result, str):

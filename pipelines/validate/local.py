@@ -9,6 +9,7 @@ file and hence `summary.json` equal what `validate.build` writes.
 """
 
 import collections
+import functools
 
 import numpy as np
 
@@ -64,7 +65,9 @@ def _run_local(config, edge_paths: list, feature_paths: list, stage: str,
   edges = local_io.read_edges_local(edge_paths, config.edge_format, config.edge_combine, stage)
   item_ids, feature_rejections, feature_stats = record_checks.read_checked_ids_local(
       feature_paths, features_lib.feature_checks(config.modalities,
-                                                 max_abs=config.max_abs_feature), stage)
+                                                 max_abs=config.max_abs_feature), stage,
+      functools.partial(features_lib.parse_items, modalities=config.modalities,
+                        max_abs=config.max_abs_feature, ids_only=True))
   counts = collections.Counter(edges.stats)
   if len(edges.src):
     counts["edges/under_min_weight"] += 0
