@@ -146,4 +146,3 @@ def _plain_record(data: bytes, names: dict, id_key: bytes, labels_key: bytes):
   if item_id is None or len(vectors) != len(names):
     return None
   return item_id, vectors, labels
-
