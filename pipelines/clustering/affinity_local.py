@@ -17,7 +17,7 @@ is known by the number of its representative item. Per round:
 
 import numpy as np
 
-from pipelines.clustering import tie_hash
+from pipelines import hashing_vectorised
 from pipelines.io.pair_groups import group_pairs
 
 _NONE = np.iinfo(np.int64).max
@@ -33,7 +33,9 @@ def item_ranks(ids: list[str], seed: int) -> np.ndarray:
   Returns:
     An int64 rank per item.
   """
-  hashes = np.fromiter((tie_hash(seed, x) for x in ids), dtype=np.uint64, count=len(ids))
+  # tie_hash(seed, x) of every id: BLAKE2b-64 of `seed:x`, hashed in batches
+  messages = np.strings.add(f"{seed}:".encode("utf-8"), hashing_vectorised.encoded(ids))
+  hashes = hashing_vectorised.blake2b64_strings(messages) if len(ids) else np.zeros(0, np.uint64)
   order = np.argsort(hashes, kind="stable")
   ranks = np.empty(len(ids), np.int64)
   ranks[order] = np.arange(len(ids))

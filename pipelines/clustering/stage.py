@@ -22,7 +22,7 @@ from pipelines.io import edge_records, file_system
 from pipelines.io.file_system import FileSystems
 from pipelines.io import inputs, rejected, sharded_io, summary
 from pipelines.io.cluster_tables import writer as cluster_tables
-from pipelines import split
+from pipelines import hashing_vectorised, split
 from pipelines.clustering import STAGE, choose_first_round, node_bound, round_jump_passes
 from pipelines.clustering import affinity_local, report
 from pipelines.io import edges_local as local_io
@@ -33,6 +33,7 @@ from pipelines.clustering import similarity_local
 
 COMPRESSED_FACTOR = 64
 OUTPUTS = (("assignments", ".tsv"), ("clusters", ".tsv"), ("cluster_sizes", ".tsv"))
+_HASH_RANGE = float(2**64)  # split._SCALE: the split hash is below test_fraction * this
 
 
 def parse_args(argv) -> tuple[ClusterConfig, list]:
@@ -104,9 +105,12 @@ def train_train_local(ids: list, src, dst, weight, test_fraction: float,
     (ids, src, dst, weight, {count name: edges dropped}), renumbered: ids stay
     sorted, edges stay in (src, dst) order.
   """
-  test = np.fromiter((split.is_test(x, test_fraction) for x in ids), bool, len(ids))
-  held = np.fromiter((not split.is_train(x, test_fraction, validation_fraction) for x in ids),
-                     bool, len(ids))
+  if ids:  # the fractions' checks, one id
+    split.is_train(ids[0], test_fraction, validation_fraction)
+  hashes = hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))  # split_hash
+  test = hashing_vectorised.below(hashes, test_fraction * _HASH_RANGE)  # split.is_test
+  held = test | ~hashing_vectorised.below(hashes, (1.0 - validation_fraction) * _HASH_RANGE)
+  del hashes
   touching_test = test[src] | test[dst] if len(src) else np.zeros(0, bool)
   touching = held[src] | held[dst] if len(src) else np.zeros(0, bool)
   dropped = {"edges/touching_test": int(touching_test.sum())}
@@ -133,6 +137,11 @@ def run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: 
   Returns:
     The counts, under the names the Beam job uses.
   """
+  with local_io.small_pages():
+    return _run_local(config, paths, edge_format, num_shards)
+
+
+def _run_local(config: ClusterConfig, paths: list, edge_format: str, num_shards: int) -> dict:
   started = time.time()
   graph = local_io.read_edges_local(paths, edge_format, config.edge_combine, STAGE)
   counts = dict(graph.stats)

@@ -38,12 +38,14 @@ class Columns(NamedTuple):
   weight: np.ndarray  # NaN: the line needs the per-line parser
 
 
-def is_plain(block: np.ndarray, delimiter: str) -> bool:
+def is_plain(block: np.ndarray, delimiter: str, scratch: np.ndarray | None = None) -> bool:
   """Whether a block (uint8, whole lines) holds only bytes the bulk path may split.
 
   Args:
     block: the block's bytes as uint8.
     delimiter: `,` or a tab.
+    scratch: a bool array at least as long as the block, reused for the
+      comparisons (fresh arrays are made when None).
 
   Returns:
     True when every byte is printable ASCII but line breaks (and tabs for
@@ -51,12 +53,13 @@ def is_plain(block: np.ndarray, delimiter: str) -> bool:
   """
   if not len(block) or int(block.max()) > 126:
     return False
-  separators = np.count_nonzero(block == 10)
+  flags = None if scratch is None else scratch[:len(block)]
+  separators = np.count_nonzero(np.equal(block, 10, out=flags))
   if delimiter == "\t":
-    separators += np.count_nonzero(block == 9)
-  elif np.count_nonzero(block == 34):
+    separators += np.count_nonzero(np.equal(block, 9, out=flags))
+  elif np.count_nonzero(np.equal(block, 34, out=flags)):
     return False
-  return int(np.count_nonzero(block < 33)) == int(separators)
+  return int(np.count_nonzero(np.less(block, 33, out=flags))) == int(separators)
 
 
 def buffers(column: pa.Array):

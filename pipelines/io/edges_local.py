@@ -23,7 +23,9 @@ path.
 """
 
 import collections
+import contextlib
 import dataclasses
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +38,31 @@ from pipelines.io.pair_groups import group_pairs
 from pipelines.io.rejected import Rejection, binary_record
 
 BLOCK_BYTES = 64 << 20
+
+
+@contextlib.contextmanager
+def small_pages():
+  """numpy's huge-page advice off inside the block (as `NUMPY_MADVISE_HUGEPAGE=0`).
+
+  numpy advises the kernel to back each array of 4 MB or more with huge pages.
+  Where transparent huge pages are on `defrag=madvise`, the kernel then
+  compacts memory at the first touch of each fresh array: reading 10M edge
+  lines spent 7 to 9 of its 10 CPU-seconds there. Small pages cost a fraction
+  of that. Left alone when `NUMPY_MADVISE_HUGEPAGE` is set (the user's choice).
+
+  Yields:
+    None; numpy's previous setting is restored on the way out.
+  """
+  setter = getattr(getattr(getattr(np, "_core", None), "multiarray", None),
+                   "_set_madvise_hugepage", None)
+  if setter is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+    yield
+    return
+  previous = setter(False)
+  try:
+    yield
+  finally:
+    setter(previous)
 
 
 @dataclasses.dataclass
@@ -57,6 +84,7 @@ class _Collector:
     self.src, self.dst, self.weight, self.pending = [], [], [], []
     self.rejections, self.counts = [], collections.Counter()
     self.buffer = None  # text files are read into it (`_blocks`)
+    self.scratch = None  # a bool per byte of a block, reused by `_bulk_block`
 
   def add_parsed(self, result, shown: str) -> None:
     if isinstance(result, edge_records.Edge):
@@ -93,9 +121,11 @@ def _slow_lines(out: _Collector, lines: list, delimiter: str) -> None:
 def _bulk_block(out: _Collector, block: memoryview, delimiter: str) -> None:
   """A block of whole lines (a memoryview), each ending in `\\n`."""
   arr = np.frombuffer(block, np.uint8)
-  lines = int(np.count_nonzero(arr == 10))
+  if out.scratch is None or len(out.scratch) < len(arr):  # one for every block and file
+    out.scratch = np.empty(max(len(arr), BLOCK_BYTES), bool)
+  lines = int(np.count_nonzero(np.equal(arr, 10, out=out.scratch[:len(arr)])))
   columns = csv_columns.read_block(block, delimiter, lines) if csv_columns.is_plain(
-      arr, delimiter) else None
+      arr, delimiter, out.scratch) else None
   if columns is None:
     _slow_lines(out, [x[:-1] if x.endswith(b"\r") else x
                       for x in bytes(block).split(b"\n")[:-1]], delimiter)
@@ -109,7 +139,7 @@ def _bulk_block(out: _Collector, block: memoryview, delimiter: str) -> None:
                          | (np.diff(csv_columns.buffers(dst)[0]) == 0))
     row += n
   if bad.any():
-    ends = np.flatnonzero(arr == 10)
+    ends = np.flatnonzero(np.equal(arr, 10, out=out.scratch[:len(arr)]))
     starts = np.concatenate(([0], ends[:-1] + 1))
     _slow_lines(out, [bytes(block[starts[i]:ends[i]]) for i in np.flatnonzero(bad).tolist()],
                 delimiter)
@@ -220,6 +250,11 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
   """
   if combine not in ("max", "sum"):
     raise InputError(f"--edge_combine must be max or sum, got {combine!r}")
+  with small_pages():
+    return _read_edges(paths, edge_format, combine, stage)
+
+
+def _read_edges(paths: list, edge_format: str, combine: str, stage: str) -> LocalEdges:
   out = _Collector(stage)
   for path in paths:
     try:
@@ -233,10 +268,13 @@ def read_edges_local(paths: list, edge_format: str, combine: str = "max",
   ids, a, b = _numbered(out.src, out.dst)
   del out.src, out.dst
   weight = np.concatenate(out.weight) if out.weight else np.zeros(0)
-  with np.errstate(over="ignore"):
-    src, dst, weight, occurrences = group_pairs(
-        np.minimum(a, b), np.maximum(a, b), weight, max(1, len(ids)), combine)
   valid = len(a)
+  lo = np.minimum(a, b)
+  hi = np.maximum(a, b, out=a)  # a is not needed after
+  del a, b
+  with np.errstate(over="ignore"):
+    src, dst, weight, occurrences = group_pairs(lo, hi, weight, max(1, len(ids)), combine)
+  del lo, hi
   overflow = ~np.isfinite(weight)
   if overflow.any():  # as ReadEdges: one weight_sum_overflow per edge, its records not valid
     for i in np.flatnonzero(overflow).tolist():

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pipelines import beam_parts
-from pipelines.io import feature_batches, item_ids, record_checks, tf_example
+from pipelines.io import feature_layouts, item_ids, record_checks, tf_example
 from pipelines.errors import InputError
 # Modality, modalities_flag and parse_modalities are re-exported: the stages, synth/presets
 # and tests take contract 2's names from here.
@@ -101,12 +101,18 @@ def parse_item(data: bytes, modalities, id_key: str = "id", labels_key: str = "l
   return Item(item_id, vectors, tuple(labels))
 
 
+class ItemId(NamedTuple):
+  """A valid item known by its id alone (`parse_items(ids_only=True)`)."""
+  id: str
+
+
 def parse_items(records: list, modalities, id_key: str = "id", labels_key: str = "labels",
-                max_abs: float = DEFAULT_MAX_ABS_FEATURE) -> list:
+                max_abs: float = DEFAULT_MAX_ABS_FEATURE, ids_only: bool = False) -> list:
   """`parse_item` for many records: the plain, valid ones decoded as one batch.
 
-  Plain records (`feature_batches.plain_record`) have each modality decoded
-  for the whole batch with one `np.frombuffer` and checked there; every other
+  Plain records (`feature_batches.plain_record`, most read by layout:
+  `feature_layouts.plain_records`) have each modality decoded for the whole
+  batch as one matrix and checked there; every other
   record, and every plain one that fails a check, goes through `parse_item`.
 
   Args:
@@ -115,31 +121,31 @@ def parse_items(records: list, modalities, id_key: str = "id", labels_key: str =
     id_key: name of the id feature.
     labels_key: name of the optional int64 labels feature.
     max_abs: largest magnitude a feature value may have.
+    ids_only: a plain valid record's result is its `ItemId` (what `gcml
+      validate` keeps), not an Item; other records still give `parse_item`'s.
 
   Returns:
     `parse_item`'s result (an Item or a reason) for each record, in order.
   """
   names = {m.name.encode("utf-8"): 4 * m.dim for m in modalities}
   keys = (id_key.encode("utf-8"), labels_key.encode("utf-8"))
-  plain = [None] * len(records)
+  rows, ids, labels, payloads = [], [], [], {}
   if (len(names) == len(modalities) and all(m.dim > 0 for m in modalities)
       and not set(keys) & set(names) and keys[0] != keys[1]):
-    plain = [feature_batches.plain_record(r, names, *keys) for r in records]
-  rows = [i for i, p in enumerate(plain) if p is not None]
+    rows, ids, labels, payloads = feature_layouts.plain_records(records, names, *keys)
   arrays, valid = {}, np.ones(len(rows), bool)
-  for m in modalities if rows else ():
-    payloads = bytearray().join(plain[i][1][m.name.encode("utf-8")] for i in rows)
-    values = np.frombuffer(payloads, "<f4").reshape(len(rows), m.dim).astype(np.float32,
-                                                                              copy=False)
+  for m in modalities if len(rows) else ():
+    values = payloads[m.name.encode("utf-8")].view("<f4").astype(np.float32, copy=False)
     with np.errstate(invalid="ignore"):
       valid &= np.isfinite(values).all(axis=1) & (
           np.abs(values).max(axis=1).astype(np.float64) <= max_abs)
     arrays[m.name] = values
   results = [None] * len(records)
-  for row, i in enumerate(rows):
-    if valid[row]:
-      results[i] = Item(plain[i][0], {name: values[row] for name, values in arrays.items()},
-                        plain[i][2])
+  for row, i in enumerate(rows.tolist() if len(rows) else []):
+    if not valid[row]:
+      continue
+    results[i] = ItemId(ids[row]) if ids_only else Item(
+        ids[row], {name: values[row] for name, values in arrays.items()}, labels[row])
   return [parse_item(r, modalities, id_key, labels_key, max_abs) if result is None else result
           for r, result in zip(records, results)]
 

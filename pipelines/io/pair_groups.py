@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+_CHUNK = 1 << 20  # rows per step of in-place work (its temporaries are reused, not faulted)
+
 
 def exact_group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
   """Correctly rounded sum of each group values[starts[i]:starts[i+1]] (math.fsum).
@@ -61,7 +63,8 @@ def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: i
     packed *= np.uint64(num_nodes)
     np.add(packed, hi, out=packed, casting="unsafe")  # both below 2**63
     packed <<= np.uint64(index_bits)
-    packed |= np.arange(m, dtype=np.uint64)
+    for start in range(0, m, _CHUNK):  # the row numbers, without a fresh array of m
+      packed[start:start + _CHUNK] |= np.arange(start, min(m, start + _CHUNK), dtype=np.uint64)
     packed.sort()
     order = packed & np.uint64((1 << index_bits) - 1)
     packed >>= np.uint64(index_bits)
@@ -76,5 +79,9 @@ def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: i
     combined = np.maximum.reduceat(values, starts)
   else:
     combined = exact_group_sums(values, starts)
+  del values, order
+  occurrences = np.diff(starts, append=m)
   key = key[starts]
-  return key // num_nodes, key % num_nodes, combined, np.diff(starts, append=m)
+  del starts
+  lo, hi = np.divmod(key, num_nodes)
+  return lo, hi, combined, occurrences

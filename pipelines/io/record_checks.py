@@ -120,5 +120,72 @@ def read_checked_local(paths: list, checks: RecordCheck, stage: str):
   return items, rejections, ({checks.valid_key: len(items)} if items else {})
 
 
+def read_checked_ids_local(paths: list, checks: RecordCheck, stage: str, parse_many=None):
+  """`read_checked_local` keeping only the ids: what `gcml validate` writes, in less memory.
+
+  Holds one id per kept item and no record: when an id comes twice, the
+  files are read a second time for the records of the repeated ids only, and
+  `keep_first` rejects the same records as `read_checked_local`.
+
+  Args:
+    paths: TFRecord files (already checked).
+    checks: the reader's RecordCheck.
+    stage: stage name written in rejections.
+    parse_many: replaces `checks.parse_many`: results need only an `id` (e.g.
+      `features.parse_items(ids_only=True)`); None: `checks`'.
+
+  Returns:
+    ({id: the number of its first record}, [Rejection], {valid_key: count} or {}).
+
+  Raises:
+    InputError: a file cannot be read.
+  """
+  first, repeated, rejections, batch = {}, {}, [], []
+  count = 0  # records before the batch
+  parse_many = parse_many or checks.parse_many
+
+  def flush():
+    nonlocal count
+    results = (parse_many(batch) if parse_many is not None
+               else [checks.parse(r) for r in batch])
+    for number, (record, result) in enumerate(zip(batch, results), count):
+      if isinstance(result, str):
+        rejections.append(Rejection(stage, result, checks.shown(record)))
+      elif first.setdefault(result.id, number) != number:
+        repeated[number] = result.id
+    count += len(batch)
+    batch.clear()
+
+  for record in _records(paths, stage, rejections, flush):
+    batch.append(record)
+    if len(batch) >= BATCH_RECORDS:
+      flush()
+  flush()
+  if repeated:
+    wanted = dict(repeated)
+    wanted.update({first[item_id]: item_id for item_id in set(repeated.values())})
+    by_id = {}
+    for number, record in enumerate(_records(paths, stage, [], lambda: None)):
+      if number in wanted:
+        by_id.setdefault(wanted[number], []).append((record, None))
+    for item_id, records in by_id.items():
+      rejections.extend(keep_first(item_id, records, stage)[1])
+  return first, rejections, ({checks.valid_key: len(first)} if first else {})
+
+
+def _records(paths: list, stage: str, rejections: list, before_rejection):
+  """Every record of `paths`; corrupt frames go to `rejections` (`before_rejection()` first)."""
+  for path in paths:
+    try:
+      for record in tfrecord_files.records_or_rejections(path, stage):
+        if isinstance(record, Rejection):
+          before_rejection()
+          rejections.append(record)
+        else:
+          yield record
+    except OSError as e:
+      raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
+
+
 # The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
 __getattr__ = beam_parts.lazy_attributes(__name__, ("CheckedRecords", "ReadCheckedRecords"))

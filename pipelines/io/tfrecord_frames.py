@@ -40,6 +40,7 @@ def tfrecord_frame(record: bytes) -> bytes:
           struct.pack("<I", masked_crc32c(record)))
 
 
+_CHUNK = 4 << 20  # bytes read at a time by `scan_tfrecords`
 TFRECORD_BAD_DATA_CHECKSUM = "tfrecord_bad_data_checksum"
 TFRECORD_BAD_LENGTH_CHECKSUM = "tfrecord_bad_length_checksum"
 TFRECORD_TRUNCATED = "tfrecord_truncated"
@@ -67,7 +68,8 @@ class CorruptFrame(NamedTuple):
 def scan_tfrecords(f) -> Iterator[bytes | CorruptFrame]:
   """Yields the records of an open TFRecord file and its corrupt frames.
 
-  Streams: holds one record at a time. The length checksum is checked before
+  Streams: reads 4 MiB at a time (one read per record cost more than the
+  checks) and holds one chunk and one record. The length checksum is checked before
   the length is trusted. A record whose data checksum fails is yielded as a
   `CorruptFrame` and reading goes on; a bad length checksum or a file that
   ends inside a frame yields a `CorruptFrame` and ends the scan.
@@ -78,28 +80,54 @@ def scan_tfrecords(f) -> Iterator[bytes | CorruptFrame]:
   Yields:
     Each record's bytes, or a `CorruptFrame`.
   """
+  reader = _Chunks(f)
   pos = 0
   while True:
-    head = f.read(12)
-    if not head:
+    have = reader.fill(12)
+    if not have:
       return
-    if len(head) < 12:
+    if have < 12:
       yield CorruptFrame(TFRECORD_TRUNCATED, pos)
       return
-    length, length_crc = struct.unpack("<QI", head)
-    if masked_crc32c(head[:8]) != length_crc:
+    data, at = reader.data, reader.start
+    length, length_crc = struct.unpack_from("<QI", data, at)
+    if masked_crc32c(data[at:at + 8]) != length_crc:
       yield CorruptFrame(TFRECORD_BAD_LENGTH_CHECKSUM, pos)
       return
-    body = f.read(length + 4)
-    if len(body) < length + 4:
+    if reader.fill(16 + length) < 16 + length:
       yield CorruptFrame(TFRECORD_TRUNCATED, pos)
       return
-    record = body[:length]
-    if masked_crc32c(record) != struct.unpack("<I", body[length:])[0]:
+    data, at = reader.data, reader.start
+    record = data[at + 12:at + 12 + length]
+    if masked_crc32c(record) != struct.unpack_from("<I", data, at + 12 + length)[0]:
       yield CorruptFrame(TFRECORD_BAD_DATA_CHECKSUM, pos, record)
     else:
       yield record
+    reader.start += 16 + length
     pos += 16 + length
+
+
+class _Chunks:
+  """A file read 4 MiB at a time: `data[start:]` holds the bytes not yet used."""
+
+  def __init__(self, f):
+    self.f, self.data, self.start, self.eof = f, b"", 0, False
+
+  def fill(self, n: int) -> int:
+    """At least n bytes from `start` unless the file ends first; the bytes there."""
+    have = len(self.data) - self.start
+    if have >= n or self.eof:
+      return have
+    parts = [self.data[self.start:]]
+    while have < n:  # never more than 4 MiB past n, whatever length a frame claims
+      chunk = self.f.read(_CHUNK)
+      if not chunk:
+        self.eof = True
+        break
+      parts.append(chunk)
+      have += len(chunk)
+    self.data, self.start = b"".join(parts), 0
+    return have
 
 
 def read_tfrecords(f) -> Iterator[bytes]:

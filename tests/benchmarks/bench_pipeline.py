@@ -13,6 +13,13 @@
    child and its own children; what `/usr/bin/time -v` reports).
 4. The outputs of validate, cluster and examples are compared file by file
    across engines (they must be byte-identical).
+5. `--beam_items=N`: the Beam engine at 1M items takes hours on the local
+   runners, so Beam runs instead on a world of N items made by `gcml synth`
+   with the full world's settings (the same generator, seed, degree and
+   modalities; only the item count differs), and the local engine runs again
+   on that world: the side-by-side table, byte equality and the local/Beam
+   ratios (examples triplets per second and per CPU-second, and CPU seconds
+   per stage) come from that pair, while the full world gets the local run.
 
 Prints a side-by-side table and returns (and prints) a JSON dict with every
 figure, examples triplets per second per engine and their ratio.
@@ -154,6 +161,35 @@ def table(result: dict) -> str:
   return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
+def _synth_flags(config: dict, num_items: int) -> list:
+  """`gcml synth` flags remaking a world of `config` (synth.json's) with num_items items."""
+  flags = []
+  for key, value in sorted(dict(config, num_items=num_items).items()):
+    if key == "modalities":
+      value = ",".join(f"{n}:{d}" for n, d in value)
+    elif isinstance(value, bool):
+      flags.append(f"--{'' if value else 'no-'}{key}")
+      continue
+    elif isinstance(value, (list, tuple)):
+      value = ",".join(map(str, value))
+    flags.append(f"--{key}={value}")
+  return flags
+
+
+def _compare(local: dict, beam: dict) -> dict:
+  """Byte equality, CPU-s Beam/local per stage, examples' local/Beam rates, on one world."""
+  out = {"identical_outputs": {s: local["digests"][s] == beam["digests"][s]
+                               for s in local["digests"] if s in beam["digests"]},
+         "cpu_beam_over_local": {
+             s: round(beam["stages"][s]["cpu_seconds"] / max(0.01, m["cpu_seconds"]), 1)
+             for s, m in local["stages"].items() if s in beam["stages"]}}
+  if "triplets_per_second" in local and "triplets_per_second" in beam:
+    out["examples_local_over_beam"] = {
+        "wall": round(local["triplets_per_second"] / beam["triplets_per_second"], 1),
+        "cpu": round(local["triplets_per_cpu_second"] / beam["triplets_per_cpu_second"], 1)}
+  return out
+
+
 def run_engine(engine: str, world: str, root: str, a, log: str) -> dict:
   """Runs every stage on one engine.
 
@@ -204,6 +240,9 @@ def main(argv: list) -> dict:
                  help="export's related-items search (ivfpq: the choice at 1M items, "
                       "docs/export_and_evaluation.md)")
   p.add_argument("--runner", default="FnApiRunner", help="Beam runner of the beam engine")
+  p.add_argument("--beam_items", type=int, default=0,
+                 help="run the beam engine (and local again) on a synth world of this many "
+                      "items with the full world's settings; 0: on the full world")
   p.add_argument("--skip_stages", default="", help="comma-separated stage names not to run")
   p.add_argument("--output_dir", default="", help="default: a new temporary folder, kept")
   p.add_argument("--world", default="", help="an existing `gcml synth` folder to use instead "
@@ -228,18 +267,29 @@ def main(argv: list) -> dict:
   result["edge_lines"] = sum(1 for path in glob.glob(f"{world}/edges-*.csv")
                              for _ in open(path, "rb"))  # pylint: disable=consider-using-with
   engines = [e.strip() for e in a.engines.split(",") if e.strip()]
-  result["engines"] = {e: run_engine(e, world, root, a, log) for e in engines}
-  if "local" in engines and "beam" in engines:
-    local, beam = result["engines"]["local"], result["engines"]["beam"]
-    result["identical_outputs"] = {s: local["digests"][s] == beam["digests"][s]
-                                   for s in local["digests"] if s in beam["digests"]}
-    if "triplets_per_second" in local and "triplets_per_second" in beam:
-      result["examples_local_over_beam"] = {
-          "wall": round(local["triplets_per_second"] / beam["triplets_per_second"], 1),
-          "cpu": round(local["triplets_per_cpu_second"] / beam["triplets_per_cpu_second"], 1)}
+  sampled = a.beam_items > 0 and "beam" in engines
+  result["engines"] = {e: run_engine(e, world, root, a, log) for e in engines
+                       if not (sampled and e == "beam")}
+  pair = result["engines"]
+  if sampled:  # Beam on a smaller world of the same settings, local again on it
+    with open(os.path.join(world, "synth.json"), encoding="utf-8") as f:
+      config = json.load(f)["config"]
+    sample_root = os.path.join(root, "sample")
+    sample_world = os.path.join(sample_root, "world")
+    sample = result["sample"] = {"items": a.beam_items, "world": sample_world}
+    sample["synth"] = run_measured(["synth", f"--output_dir={sample_world}",
+                                    *_synth_flags(config, a.beam_items)], log)
+    pair = sample["engines"] = {e: run_engine(e, sample_world, sample_root, a, log)
+                                for e in ("local", "beam")}
+  if "local" in pair and "beam" in pair:
+    result.update(_compare(pair["local"], pair["beam"]))
   result["load_average_after"] = os.getloadavg()
   result["table"] = table(result)
   print(result["table"])
+  if sampled:
+    result["sample"]["table"] = table(result["sample"])
+    print(f"\nBeam and local on {a.beam_items} items of the same settings:")
+    print(result["sample"]["table"])
   print(json.dumps(result, indent=2))
   return result
 

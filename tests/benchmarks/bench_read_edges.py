@@ -7,8 +7,8 @@ Writes (or reuses, `--world=DIR`) a `gcml synth` world of `--num_items` items
 process. Per call: wall seconds and CPU seconds of the process, user and
 system apart (all threads: pyarrow's reader, the weight casts and the id
 numbering use both cores; system time is mostly page faults of fresh arrays,
-much more with numpy's huge pages where the kernel compacts memory for them:
-compare a run under `NUMPY_MADVISE_HUGEPAGE=0`); then the lines, unique ids
+fewer since the reader turns numpy's huge-page advice off, `edges_local.small_pages`,
+unless `NUMPY_MADVISE_HUGEPAGE` is set); then the lines, unique ids
 and unique edges. `--profile` prints the 15 costliest functions (cProfile,
 cumulative) of one more call. Not a timed test: it prints figures.
 """

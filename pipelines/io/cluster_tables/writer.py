@@ -106,10 +106,15 @@ def write_tables_local(output_dir: str, ids: list, reps: list, num_shards: int) 
     num_shards: shards of the assignments and clusters tables.
   """
   levels = len(reps)
-  columns = [[ids[i] for i in r.tolist()] for r in reps]
+  names = np.array(ids, dtype=np.dtypes.StringDType())
+  lines = names
+  for level, r in enumerate(reps):  # assignment_record's lines, built by columns
+    lines = np.strings.add(np.strings.add(lines, f"\tl{level}-"), names[r])
+  del names
   sharded_io.write_sorted_shards_local(
-      (assignment_record(item, level_reps) for item, *level_reps in zip(ids, *columns)),
-      prefix(output_dir, "assignments"), ".tsv", num_shards, header=assignments_header(levels))
+      zip(ids, lines.tolist()), prefix(output_dir, "assignments"), ".tsv", num_shards,
+      header=assignments_header(levels))
+  del lines
   clusters, sizes = [], []
   for level, r in enumerate(reps):
     unique, first, counts = np.unique(r, return_index=True, return_counts=True)

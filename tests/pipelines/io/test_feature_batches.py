@@ -138,3 +138,12 @@ def test_other_settings_take_the_exact_path():
   for modalities in (same_names, (Modality("id", 1),)):
     assert _same(features.parse_items([record], modalities)[0],
                  features.parse_item(record, modalities))
+
+
+def test_ids_only_gives_the_ids_and_the_same_reasons():
+  records = list(PLAIN.values()) + list(NOT_PLAIN.values())
+  full = features.parse_items(records, MODALITIES)
+  ids = features.parse_items(records, MODALITIES, ids_only=True)
+  for a, b in zip(full, ids):
+    assert a == b if isinstance(a, str) else a.id == b.id
+  assert ids[0] == features.ItemId("a")  # sorted keys, labels: a plain record

@@ -11,7 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.errors import InputError
 from pipelines.io.record_checks import (DUPLICATE_ID, RecordCheck, ReadCheckedRecords, check,
-                                        keep_first, read_checked_local)
+                                        keep_first, read_checked_ids_local,
+                                        read_checked_local)
 from pipelines.io.rejected import Rejection
 from tests.pipelines import files
 
@@ -54,6 +55,23 @@ def test_in_memory(tmp_path):
   assert sorted(items.values()) == ITEMS
   assert sorted(rejections) == sorted(REJECTIONS)
   assert counts == {"items/valid": 2}
+
+
+def test_ids_only_reject_the_same_records(tmp_path):
+  # c comes three times (c:9 kept), a twice across files; the second pass reads them again.
+  records = RECORDS + [b"c:9", b"c:;", b"c:z"]
+  paths = [files.write_tfrecord(f"{tmp_path}/f-0.tfrecord", records[:2] + records[5:]),
+           files.write_tfrecord(f"{tmp_path}/f-1.tfrecord", records[2:5])]
+  first, rejections, counts = read_checked_ids_local(paths, CHECKS, "s")
+  # numbered in read order: a:1 b:2 c:; c:z (file 0), bad a:0 c:9 (file 1)
+  assert first == {"a": 0, "b": 1, "c": 2}
+  shown = {r: "b64:" + base64.b64encode(r).decode() for r in (b"c:;", b"c:z")}
+  assert sorted(rejections) == sorted(REJECTIONS + [
+      Rejection("s", DUPLICATE_ID, f"id=c {shown[b'c:;']}"),
+      Rejection("s", DUPLICATE_ID, f"id=c {shown[b'c:z']}")])
+  assert counts == {"items/valid": 3}
+  _, expected, _ = read_checked_local(paths, CHECKS, "s")
+  assert sorted(rejections) == sorted(expected)
 
 
 def test_no_items_no_count(tmp_path):

@@ -47,3 +47,15 @@ def test_read_tfrecords_raises_at_the_first_corrupt_frame():
   assert next(reader) == b"a"
   with pytest.raises(ValueError, match=f"^truncated record at byte {16 + 1}$"):
     next(reader)
+
+
+def test_frames_across_read_chunks(monkeypatch):
+  monkeypatch.setattr(tfrecord_frames, "_CHUNK", 5)  # every frame spans several reads
+  frames = [bytearray(tfrecord_frames.tfrecord_frame(r)) for r in RECORDS]
+  frames[1][12] ^= ord("s") ^ ord("r")
+  data = b"".join(frames)
+  assert _scan(data) == [
+      b"first", tfrecord_frames.CorruptFrame("tfrecord_bad_data_checksum", FRAME[0], b"recond"),
+      b"third"]
+  assert _scan(data[:-1])[-1] == tfrecord_frames.CorruptFrame("tfrecord_truncated",
+                                                               FRAME[0] + FRAME[1])
