@@ -24,6 +24,7 @@ seconds (`time.process_time`, every thread) and the best validation MAP@60.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -154,7 +155,7 @@ def main(argv: list[str]) -> dict:
   p.add_argument("--demo_dir", default="", help="a gcml demo output: time its train stage")
   p.add_argument("--train_steps", type=int, default=800, help="with --demo_dir: steps per model")
   args = p.parse_args(argv)
-  import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+  importlib.import_module("model")  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
   import tensorflow as tf
 
   if args.demo_dir:
