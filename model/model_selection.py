@@ -22,7 +22,7 @@ import os
 
 import tensorflow as tf
 
-from model.validation import ValidationSet
+from model import validation
 
 log = logging.getLogger(__name__)
 STATE_FILE = "validation.json"
@@ -45,7 +45,7 @@ class ModelSelection:
     self.model = model
     self.chief = chief
     self.metric = config.trainer.selection_metric
-    self.validation = ValidationSet(config.data.validation_data, config.modalities)
+    self.validation = validation.load(config.data.validation_data, config.modalities)
     self._scalar = scalar_fn
     self._state_path = os.path.join(config.runtime.model_dir, STATE_FILE)
     self.state = {"best_step": -1, "best": None, "since_best": 0, "history": []}

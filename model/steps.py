@@ -30,6 +30,7 @@ import tensorflow as tf
 from model import nonfinite
 from model.losses import ClassEmbeddingTable, sampled_softmax_loss, triplet_loss
 from model.losses.retrieval import in_batch_softmax_loss
+from model.losses.triplet import DIAGNOSTICS
 from model.losses.temporal_contrastive import global_temporal_contrastive_loss
 from model.trainer_config import TrainConfig
 
@@ -61,8 +62,9 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
                       table: ClassEmbeddingTable | None = None, cumulative_counts=None):
   """Returns `step(batch) -> {name: scalar}`: loss and diagnostics, already summed
   over the replicas (every replica returns the global values), plus the guard's
-  `GUARD_KEYS` (float32 scalars). `cumulative_counts`: the unigram sampler's
-  table (`--sampler=unigram`)."""
+  `GUARD_KEYS` (float32 scalars); its `output_keys` attribute names them
+  (`step_output_keys`). `cumulative_counts`: the unigram sampler's table
+  (`--sampler=unigram`)."""
   variables = None
   compute_loss = _loss_function(config, model, optimizer, table, training=True,
                                 cumulative_counts=cumulative_counts)
@@ -106,7 +108,15 @@ def make_replica_step(config: TrainConfig, model: tf.keras.Model, optimizer,
     guard = {"nonfinite": code, "skipped": skipped, "stop": stop}
     return {**out, **{k: tf.cast(v, tf.float32) for k, v in guard.items()}}
 
+  step.output_keys = step_output_keys(config)
   return step
+
+
+def step_output_keys(config: TrainConfig) -> tuple[str, ...]:
+  """The names a training step of the mode returns: the loss, the triplet
+  diagnostics (triplet mode), then `GUARD_KEYS`."""
+  diagnostics = DIAGNOSTICS if config.trainer.mode == "triplet" else ()
+  return ("loss", *diagnostics, *GUARD_KEYS)
 
 
 def make_replica_eval_step(config: TrainConfig, model: tf.keras.Model, optimizer,

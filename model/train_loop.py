@@ -35,14 +35,19 @@ def make_train_loop(strategy: tf.distribute.Strategy, replica_step):
 
   Args:
     strategy: The strategy whose `run` calls `replica_step`.
-    replica_step: `step(batch) -> {name: scalar}` from `model.steps.make_replica_step`.
+    replica_step: `step(batch) -> {name: scalar}` from `model.steps.make_replica_step`,
+      with `output_keys`, the names it returns.
 
   Returns:
     `loop(iterator, num_steps)`, a `tf.function` (see the module docstring).
   """
 
+  keys = tuple(replica_step.output_keys)
+
   def one_step(iterator):
     out = strategy.run(replica_step, args=(next(iterator),))
+    if set(out) != set(keys):
+      raise ValueError(f"the step returned {sorted(out)}, its output_keys say {sorted(keys)}")
     return {k: tf.cast(strategy.experimental_local_results(v)[0], tf.float32)
             for k, v in out.items()}
 
@@ -53,13 +58,17 @@ def make_train_loop(strategy: tf.distribute.Strategy, replica_step):
     new["nonfinite"], new["stop"] = out["nonfinite"], out["stop"]
     return new
 
-  @tf.function
+  # No AutoGraph: the loop is an explicit `tf.while_loop` and the steps branch
+  # on Python values only (a tensor in a Python `if` fails the trace), so
+  # converting the whole call tree (model, losses, optimizer) would build the
+  # same graph at several times the tracing cost. Every step runs in the loop's
+  # body (none peeled off before it), so a step is the same graph, and gives
+  # the same bits, whatever `num_steps` is.
+  @tf.function(autograph=False)
   def loop(iterator, num_steps):
     num_steps = tf.cast(num_steps, tf.int32)
-    first = one_step(iterator)
-    zeros = {k: tf.zeros_like(v) for k, v in first.items()}
-    sums = add(zeros, first)
-    losses = tf.TensorArray(tf.float32, size=num_steps, element_shape=[]).write(0, first["loss"])
+    sums = {k: tf.constant(0.0) for k in keys}
+    losses = tf.TensorArray(tf.float32, size=num_steps, element_shape=[])
 
     def cond(i, sums, losses):
       return (i < num_steps) & tf.equal(sums["stop"], 0.0)
@@ -68,7 +77,7 @@ def make_train_loop(strategy: tf.distribute.Strategy, replica_step):
       out = one_step(iterator)
       return i + 1, add(sums, out), losses.write(i, out["loss"])
 
-    steps, sums, losses = tf.while_loop(cond, body, (tf.constant(1), sums, losses))
+    steps, sums, losses = tf.while_loop(cond, body, (tf.constant(0), sums, losses))
     applied = tf.maximum(tf.cast(steps, tf.float32) - sums["skipped"], 1.0)
     metrics = {k: (v if k in GUARD_KEYS else v / applied) for k, v in sums.items()}
     metrics["steps"] = tf.cast(steps, tf.float32)

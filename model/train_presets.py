@@ -36,16 +36,21 @@ PAPER = {
     "temporal_contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
                                  decay_steps=100_000, batch_size=1024, temperature=0.1),
 }
+# Demo-size steps take milliseconds: 100 steps per host call (a loop still ends
+# at every summary, checkpoint and validation step; the weights are the same
+# bits as one step per call, model/train_loop.py) save the per-call overhead.
+DEMO_LOOP = dict(steps_per_loop=100)
 DEMO = {
     "triplet": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
-                    margin=0.5, batch_size=64, train_steps=200),
+                    margin=0.5, batch_size=64, train_steps=200, **DEMO_LOOP),
     "clc": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0, decay_steps=1000,
-                batch_size=64, num_sampled=64, train_steps=200),
+                batch_size=64, num_sampled=64, train_steps=200, **DEMO_LOOP),
     "contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
-                        decay_steps=1000, batch_size=64, temperature=0.1, train_steps=200),
+                        decay_steps=1000, batch_size=64, temperature=0.1, train_steps=200,
+                        **DEMO_LOOP),
     "temporal_contrastive": dict(optimizer="adam", learning_rate=1e-3, decay_rate=1.0,
                                  decay_steps=1000, batch_size=64, temperature=0.1,
-                                 train_steps=200),
+                                 train_steps=200, **DEMO_LOOP),
 }
 
 

@@ -81,8 +81,8 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     input_geometry.initialize(config, objs.model, strategy)
   tf.io.gfile.makedirs(config.runtime.model_dir)
   if chief:
-    with tf.io.gfile.GFile(os.path.join(config.runtime.model_dir, "train_config.json"), "w") as f:
-      f.write(config.to_json())
+    _write_atomically(os.path.join(config.runtime.model_dir, "train_config.json"),
+                      config.to_json())
   summaries = TrainSummaries(config, chief)
   selection = (model_selection.ModelSelection(config, objs.model, chief, train_runtime.scalar)
                if config.data.validation_data else None)
@@ -184,6 +184,14 @@ def _check_variables(variables_finite, step: int, config: TrainConfig) -> None:
   code = int(variables_finite())
   if code:
     raise nonfinite.error(step, code, config.runtime.model_dir)
+
+
+def _write_atomically(path: str, text: str) -> None:
+  """Writes `text` to a temporary sibling, then renames it over `path` (no half file)."""
+  tmp = f"{path}.tmp-{os.getpid()}"
+  with tf.io.gfile.GFile(tmp, "w") as f:
+    f.write(text)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def _next_multiple(step: int, every: int) -> int:

@@ -8,6 +8,8 @@ exactly as `gcml evaluate` scores the test items: the queries are the items
 with a related item, the database the union of their related items, cosine
 ranking, MAP@60 and NDCG@60 (`model/metrics.py`). It also scores the raw
 features once (the baseline a model must beat), so the trainer can log both.
+`load` keeps the last set read, so the runs of one process (the demo's four
+models) read and score the raw features once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,36 @@ import tensorflow as tf
 from model import metrics
 from model.errors import ConfigError
 from model.input_files import check_shard_sets
+
+
+_LOADED: dict = {}  # the last set `load` read: {key: ValidationSet}
+
+
+def load(directory: str, modalities, k: int = 60) -> "ValidationSet":
+  """The `ValidationSet` of `directory`, read once per process while its files are unchanged.
+
+  The runs of one process (the demo trains four models on one validation set)
+  share it and its raw-feature scores; a changed, added or removed file
+  (name, size or modification time) reads the set again.
+
+  Args:
+    directory: the `gcml examples --kind=validation` output.
+    modalities: (name, dim) pairs of the model's inputs.
+    k: the cut-off of MAP@k and NDCG@k.
+
+  Returns:
+    The validation set (see `ValidationSet`, whose errors it raises).
+  """
+  files = sorted(tf.io.gfile.glob(os.path.join(directory, "items-*.tfrecord")) +
+                 tf.io.gfile.glob(os.path.join(directory, "edges-*.tsv")))
+  stats = [tf.io.gfile.stat(path) for path in files]
+  key = (directory, tuple(tuple(m) for m in modalities), k,
+         tuple((path, st.length, st.mtime_nsec) for path, st in zip(files, stats)))
+  if key not in _LOADED:
+    loaded = ValidationSet(directory, modalities, k)
+    _LOADED.clear()
+    _LOADED[key] = loaded
+  return _LOADED[key]
 
 
 class ValidationSet:
@@ -73,6 +105,7 @@ class ValidationSet:
     self.database_rows = np.array([position[d] for d in database])
     self.features = {name: np.concatenate(parts) for name, parts in features.items()}
     self.num_items = len(ids)
+    self._raw = None
 
   def _score(self, vectors: np.ndarray) -> dict:
     return metrics.retrieval_metrics(vectors[self.query_rows], vectors[self.database_rows],
@@ -80,9 +113,11 @@ class ValidationSet:
                                      map_k=self.k)
 
   def raw_scores(self) -> dict:
-    """The raw-feature baseline: each modality L2-normalised, concatenated."""
-    return self._score(np.concatenate([metrics.normalize_rows(self.features[name])
-                                       for name, _ in self.modalities], axis=1))
+    """The raw-feature baseline: each modality L2-normalised, concatenated (scored once)."""
+    if self._raw is None:
+      self._raw = self._score(np.concatenate([metrics.normalize_rows(self.features[name])
+                                              for name, _ in self.modalities], axis=1))
+    return dict(self._raw)
 
   def score(self, model, batch_size: int = 2048) -> dict:
     """MAP@k, NDCG@k (and the whole-list MAP) of the model's embeddings.

@@ -86,7 +86,14 @@ def in_batch_softmax_loss(anchors, positives, anchor_ids, positive_ids,
       loss=tf.keras.losses.CategoricalCrossentropy(
           from_logits=True, reduction=tf.keras.losses.Reduction.NONE),
       temperature=temperature, remove_accidental_hits=True)
-  per_row = task(anchors, positives, candidate_sampling_probability=candidate_sampling_probability,
-                 candidate_ids=positive_ids, compute_metrics=False, compute_batch_metrics=False,
-                 score_mask=score_mask)
+  # AutoGraph on for TFRS's call (it takes `len` of a shape tensor), also when
+  # the caller traces without it (the trainer's loop, `model/train_loop.py`).
+  per_row = tf.autograph.to_graph(_call_task)(
+      task, anchors, positives, candidate_sampling_probability=candidate_sampling_probability,
+      candidate_ids=positive_ids, compute_metrics=False, compute_batch_metrics=False,
+      score_mask=score_mask)
   return tf.reduce_mean(per_row)
+
+
+def _call_task(task, *args, **kwargs):
+  return task(*args, **kwargs)

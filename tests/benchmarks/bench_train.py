@@ -9,6 +9,12 @@ metrics read per step) and after (`--steps_per_loop`, default 20: one call and
 one read per 20 steps); `ratio` is after / before in steps/s. Plus the input
 pipeline alone (`model.input.make_dataset` iterated without training).
 
+With `--demo_dir=DIR` (a `gcml demo` output, read only) it times instead the
+demo's train stage as `gcml demo` runs it: its four models (`launch/demo.py`
+`METHODS`, `train_config`) one after the other in one process, `--train_steps`
+each (800), model folders in a temporary directory; per model the wall and CPU
+seconds (`time.process_time`, every thread) and the best validation MAP@60.
+
 `main(argv) -> dict`; prints the dict as JSON. Flags: --batch_size (64),
 --steps (timed steps per variant, 40; a multiple of --steps_per_loop),
 --steps_per_loop (20), --records (512), --num_classes (1000), --num_sampled
@@ -18,6 +24,7 @@ pipeline alone (`model.input.make_dataset` iterated without training).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -109,6 +116,31 @@ def _bench_input(kind, data, args) -> dict:
   return {"examples_per_second": round(n * args.batch_size / dt, 1), "batches": n}
 
 
+def _bench_demo(demo_dir: str, train_steps: int) -> dict:
+  """The demo's train stage on `demo_dir`'s examples: per model seconds and best MAP@60."""
+  import dataclasses
+
+  from launch import demo
+  from model import trainer
+
+  c = demo.DemoConfig(output_dir=demo_dir, train_steps=train_steps)
+  validation = os.path.join(demo_dir, "examples", "validation")
+  out = {}
+  with tempfile.TemporaryDirectory() as d:
+    for method, (kind, mode) in demo.METHODS.items():
+      config = demo.train_config(c, method, kind, mode, validation)
+      config = dataclasses.replace(config, runtime=dataclasses.replace(
+          config.runtime, model_dir=os.path.join(d, method)))
+      wall, cpu = time.perf_counter(), time.process_time()
+      v = trainer.train(config).validation
+      out[method] = {"wall_s": round(time.perf_counter() - wall, 1),
+                     "cpu_s": round(time.process_time() - cpu, 1),
+                     "best_map@60": round(v["best"], 4), "best_step": v["best_step"],
+                     "raw_map@60": round(v["raw"], 4)}
+      print(f"{method}: {out[method]}", flush=True)
+  return out
+
+
 def main(argv: list[str]) -> dict:
   p = argparse.ArgumentParser(prog="gcml bench train", description=__doc__.splitlines()[0],
                               allow_abbrev=False)
@@ -120,9 +152,20 @@ def main(argv: list[str]) -> dict:
   p.add_argument("--num_sampled", type=int, default=100)
   p.add_argument("--sizes", default="demo,paper")
   p.add_argument("--modes", default="triplet,clc")
+  p.add_argument("--demo_dir", default="", help="a gcml demo output: time its train stage")
+  p.add_argument("--train_steps", type=int, default=800, help="with --demo_dir: steps per model")
   args = p.parse_args(argv)
-  import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+  importlib.import_module("model")  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
   import tensorflow as tf
+
+  if args.demo_dir:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = {"demo_dir": args.demo_dir, "train_steps": args.train_steps, "cpus": os.cpu_count(),
+              "models": _bench_demo(args.demo_dir, args.train_steps)}
+    result.update(wall_s=round(time.perf_counter() - wall, 1),
+                  cpu_s=round(time.process_time() - cpu, 1))
+    print(json.dumps(result, indent=1))
+    return result
 
   tf.keras.utils.set_random_seed(0)
   result = {"batch_size": args.batch_size, "steps": args.steps,

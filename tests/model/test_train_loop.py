@@ -39,7 +39,8 @@ class TrainLoopTest(tf.test.TestCase):
 
   def test_loop_gives_the_steps_of_one_step_calls(self):
     # One shard, seeded shuffle, seeded initialisers: the same batches and weights,
-    # so 7 steps per call give the losses of 1 step per call.
+    # so 7 steps per call give the losses and weights of 1 step per call, bit for
+    # bit (every step runs in the loop's body, whatever the loop's length).
     data = self._data(_triplets(200, np.random.default_rng(11)))
     runs = {}
     for per_loop in (1, 7):
@@ -47,10 +48,11 @@ class TrainLoopTest(tf.test.TestCase):
       cfg = self._config(data, train_steps=20, steps_per_loop=per_loop, checkpoint_every=10,
                          summary_every=10)
       runs[per_loop] = (cfg, trainer.train(cfg))
-    (cfg1, one), (cfg7, seven) = runs[1], runs[7]
+    one, (cfg7, seven) = runs[1][1], runs[7]
     self.assertEqual([s for s, _ in seven.losses], list(range(1, 21)))
-    np.testing.assert_allclose([l for _, l in seven.losses], [l for _, l in one.losses],
-                               rtol=1e-5)
+    self.assertEqual(seven.losses, one.losses)
+    for a, b in zip(one.model.weights, seven.model.weights, strict=True):
+      self.assertEqual(a.numpy().tobytes(), b.numpy().tobytes(), a.name)
     # Loop boundaries: 7, 10 (summary and checkpoint), 17, 20.
     ckpts = tf.train.get_checkpoint_state(os.path.join(cfg7.runtime.model_dir, "checkpoints"))
     self.assertEqual([p.rsplit("-", 1)[1] for p in ckpts.all_model_checkpoint_paths],
@@ -133,7 +135,9 @@ class TrainLoopTest(tf.test.TestCase):
                     (dict(sampler="zipf"), "--sampler must be one of")):
       with self.subTest(kw=kw), self.assertRaisesRegex(ConfigError, msg):
         self._config(data, **kw).validate()
-    self.assertEqual(dataclasses.replace(self._config(data)).runtime.steps_per_loop, 1)
+    self.assertEqual(dataclasses.replace(self._config(data)).runtime.steps_per_loop, 100)
+    self.assertEqual(TrainConfig.from_flags(preset="paper", train_data=data)
+                     .runtime.steps_per_loop, 1)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""`model/validation.py`: the validation set read once and scored like `gcml evaluate`, and its
-one-line errors."""
+"""`model/validation.py`: the validation set read once (per process while its files are
+unchanged) and scored like `gcml evaluate`, and its one-line errors."""
 
 import os
 
@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from model.errors import ConfigError
+from model import validation
 from model.validation import ValidationSet
 from pipelines.io import sharded_io, tf_example
 from tests.model.test_model_selection import GROUPS, MODS, _validation_set
@@ -22,6 +23,18 @@ class ValidationSetTest(tf.test.TestCase):
     self.assertGreater(raw["map@60"], 0.5)  # groups are well separated
     with self.assertRaisesRegex(ConfigError, "no items-"):
       ValidationSet(self.create_tempdir().full_path, MODS)
+
+  def test_load_reads_a_set_once_until_its_files_change(self):
+    d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
+    first = validation.load(d, MODS)
+    self.assertIs(validation.load(d, MODS), first)  # the demo's later runs
+    self.assertEqual(first.raw_scores(), ValidationSet(d, MODS).raw_scores())
+    self.assertIsNot(validation.load(d, MODS[:1]), first)  # other modalities
+    first = validation.load(d, MODS)
+    _validation_set(d, np.random.default_rng(2), per_group=3)  # a new set in its place
+    again = validation.load(d, MODS)
+    self.assertIsNot(again, first)
+    self.assertEqual(again.raw_scores()["num_queries"], GROUPS * 3)
 
   def test_non_finite_embeddings_are_one_line(self):
     vs = ValidationSet(_validation_set(self.create_tempdir().full_path,
