@@ -10,6 +10,7 @@ import collections
 import logging
 import time
 
+import numpy as np
 from pipelines.io.file_system import FileSystems
 
 from pipelines import hashing, split
@@ -19,7 +20,7 @@ from pipelines.io import edges_local as local_io
 from pipelines.examples import cluster_labels, validation_set
 from pipelines.examples.join_features import labelled_record
 from pipelines.examples.local import anchors as anchors_lib
-from pipelines.examples.local import inputs, item_infos, negatives, records
+from pipelines.examples.local import inputs, item_infos, negatives, records, triplet_records
 
 
 def read_edges(config, edge_paths: list, stage: str, counts, rejections: list):
@@ -94,11 +95,18 @@ def _examples(config, items, edge_paths, assignment_paths, levels, stage, counts
                                                    config.modalities), sharded_io.TFRECORD)
     return
   triplets = _triplets(config, infos, edge_paths, levels, stage, counts, rejections)
-  keyed = records.keyed_triplets(triplets, items, config.seed, counts)
+  rank = infos.rank
+  columns = (np.fromiter((rank[t[i]] for t in triplets), np.int64, len(triplets))
+             for i in range(3))
+  arrays = (*columns, np.fromiter((t[3] for t in triplets), np.int64, len(triplets)))
   del triplets
-  encoder = records.TripletEncoder(items, config.modalities)
-  records.write_shards(config.output_prefix, ".tfrecord", config.num_shards, keyed,
-                       encoder.encode, sharded_io.TFRECORD)
+
+  def vectors_of(name, used):
+    return np.stack([items[infos.ids[i]].features[name] for i in used.tolist()]) if len(
+        used) else np.zeros((0, 1), np.float32)
+
+  triplet_records.write_triplets(config.output_prefix, config.num_shards, arrays, infos.ids,
+                                 vectors_of, config.modalities, config.seed, counts)
 
 
 def _triplets(config, infos, edge_paths, levels, stage, counts, rejections) -> list:
