@@ -31,16 +31,16 @@ def _field(tag: int, payload: bytes) -> bytes:
   return tf_example._field(tag, payload)  # pylint: disable=protected-access
 
 
-def _entry(name: str, feature: bytes) -> bytes:
-  """A map entry of the Example's features: (name, Feature)."""
+def entry(name: str, feature: bytes) -> bytes:
+  """A map entry of an Example's features: (name, serialized Feature)."""
   return _field(0x0A, _field(0x0A, name.encode("utf-8")) + _field(0x12, feature))
 
 
-class RoleBlocks:
-  """Each item's encoded entries for one role, as bytes, with lengths and CRC-32C.
+class Blocks:
+  """Encoded pieces of records, as bytes, with their lengths and CRC-32C.
 
   Attributes:
-    blocks: object array by item index (None for items not encoded).
+    blocks: object array of bytes (None where not encoded).
     lengths: int64 array of the blocks' lengths.
     crcs: uint32 array of their CRC-32C.
   """
@@ -51,35 +51,51 @@ class RoleBlocks:
     self.crcs = np.zeros(n, np.uint32)
 
 
-def role_blocks(role: str, names: np.ndarray, used: np.ndarray, vectors: dict,
-                modalities) -> RoleBlocks:
-  """The entries `<role>/id` and `<role>/<modality>` of the items `used`, in name order.
+def value_blocks(pieces: list) -> Blocks:
+  """Blocks of a few given pieces (the `level` entry of each level, say).
 
   Args:
-    role: `anchor`, `positive` or `negative`.
+    pieces: bytes values.
+
+  Returns:
+    Their Blocks.
+  """
+  out = Blocks(len(pieces))
+  out.blocks[:] = pieces
+  out.lengths[:] = [len(b) for b in pieces]
+  out.crcs[:] = frame_batches.crc32c_each(pieces)
+  return out
+
+
+def item_blocks(entries: list, names: np.ndarray, used: np.ndarray, vectors: dict) -> Blocks:
+  """Each used item's map entries `entries`, in the given order, as one block.
+
+  Args:
+    entries: (key, entry name) pairs: key `id` (the item's id, a bytes list) or a modality
+      name (its float vector).
     names: the items' ids as a numpy bytes array (UTF-8).
     used: the item indices to encode.
     vectors: modality name -> float32 matrix, one row per entry of `used`.
-    modalities: the modalities.
 
   Returns:
-    The RoleBlocks (indexed like `names`).
+    The Blocks (indexed like `names`).
   """
-  out = RoleBlocks(len(names))
-  keys = sorted([("id", f"{role}/id")] + [(m.name, f"{role}/{m.name}") for m in modalities],
-                key=lambda kv: kv[1])
+  out = Blocks(len(names))
+  if not entries:
+    out.blocks[used] = b""
+    return out
   lengths = np.strings.str_len(names[used]) if len(used) else np.zeros(0, np.int64)
   for id_length in np.unique(lengths).tolist():
     rows = np.flatnonzero(lengths == id_length)
     columns = []
-    for key, name in keys:
+    for key, name in entries:
       if key == "id":
-        prefix = _entry(name, tf_example._feature(b"\0" * id_length))[:-id_length or None]  # pylint: disable=protected-access
-        ids = names[used[rows]].astype(f"S{max(1, id_length)}")
-        data = np.frombuffer(ids.tobytes(), np.uint8).reshape(len(rows), -1)[:, :id_length]
+        prefix = entry(name, tf_example._feature(b"\0" * id_length))[:-id_length]  # pylint: disable=protected-access
+        ids = names[used[rows]].astype(f"S{id_length}")
+        data = np.frombuffer(ids.tobytes(), np.uint8).reshape(len(rows), id_length)
       else:
         values = vectors[key][rows].astype("<f4", copy=False)
-        prefix = _entry(name, tf_example._feature(values[0]))[:-4 * values.shape[1]]  # pylint: disable=protected-access
+        prefix = entry(name, tf_example._feature(values[0]))[:-4 * values.shape[1]]  # pylint: disable=protected-access
         data = np.ascontiguousarray(values).view(np.uint8).reshape(len(rows), -1)
       columns += [np.broadcast_to(np.frombuffer(prefix, np.uint8), (len(rows), len(prefix))),
                   data]
@@ -91,6 +107,28 @@ def role_blocks(role: str, names: np.ndarray, used: np.ndarray, vectors: dict,
     out.lengths[at] = width
     out.crcs[at] = frame_batches.crc32c_each(blocks)
   return out
+
+
+def role_entries(role: str, modalities) -> list:
+  """A triplet role's (key, entry name) pairs in name order: `<role>/id`, `<role>/<modality>`."""
+  return sorted([("id", f"{role}/id")] + [(m.name, f"{role}/{m.name}") for m in modalities],
+                key=lambda kv: kv[1])
+
+
+def item_vectors(vectors_of, modalities, groups: list) -> list:
+  """Each group's {modality: float32 matrix, a row per item}, every item read once.
+
+  Args:
+    vectors_of: (modality name, item indices) -> float32 matrix.
+    modalities: the modalities.
+    groups: arrays of distinct item indices, increasing.
+
+  Returns:
+    One dict per group.
+  """
+  every = np.unique(np.concatenate(groups)) if groups else np.zeros(0, np.int64)
+  matrices = {m.name: vectors_of(m.name, every) for m in modalities}
+  return [{k: v[np.searchsorted(every, g)] for k, v in matrices.items()} for g in groups]
 
 
 def distinct_triplets(a, p, n, level, counts) -> tuple:
@@ -119,15 +157,15 @@ def distinct_triplets(a, p, n, level, counts) -> tuple:
   return a, p, n, level
 
 
-def write_triplets(prefix: str, num_shards: int, triplets: tuple, ids: list, vectors_of,
+def write_triplets(prefix: str, num_shards: int, triplets: tuple, names: np.ndarray, vectors_of,
                    modalities, seed: int, counts) -> list:
   """Writes the triplet shards (`triplets-*.tfrecord`) and their manifest.
 
   Args:
     prefix: the output's path prefix.
     num_shards: the number of shards.
-    triplets: (anchor, positive, negative, level) int64 arrays; the first three index `ids`.
-    ids: the item ids.
+    triplets: (anchor, positive, negative, level) int64 arrays; the first three index `names`.
+    names: the item ids as a numpy bytes array (UTF-8, `hashing_vectorised.encoded`).
     vectors_of: (modality name, item indices) -> float32 matrix of those items' values.
     modalities: the modalities.
     seed: the run's seed.
@@ -137,43 +175,61 @@ def write_triplets(prefix: str, num_shards: int, triplets: tuple, ids: list, vec
     The shard paths.
   """
   a, p, n, level = distinct_triplets(*(np.asarray(t, np.int64) for t in triplets), counts)
-  names = hashing_vectorised.encoded(ids) if len(ids) else np.zeros(0, "S1")
-  blocks = {}
-  for role, members in zip(ROLES, (a, p, n)):
-    used = np.unique(members)
-    vectors = {m.name: vectors_of(m.name, used) for m in modalities}
-    blocks[role] = role_blocks(role, names, used, vectors, modalities)
+  used = [np.unique(members) for members in (a, p, n)]
+  blocks = [item_blocks(role_entries(role, modalities), names, u, vectors)
+            for role, u, vectors in zip(ROLES, used, item_vectors(vectors_of, modalities, used))]
   level_values, level_index = np.unique(level, return_inverse=True)
-  level_entries = [_entry("level", tf_example._feature([int(v)])) for v in level_values.tolist()]  # pylint: disable=protected-access
-  level_blocks = np.array(level_entries + [None], object)[:-1]
-  level_lengths = np.array([len(e) for e in level_entries], np.int64)[level_index]
-  level_crcs = frame_batches.crc32c_each(level_entries)[level_index]
+  levels = value_blocks([entry("level", tf_example._feature([int(v)]))  # pylint: disable=protected-access
+                         for v in level_values.tolist()])
   hashes = hashing_vectorised.hash64(len(a), seed, "order", names[a], names[p])
   keys = np.strings.add(np.strings.add(np.strings.add(np.strings.add(
       hashing_vectorised.hex16(hashes), b"|"), names[a]), b"|"), names[p])
-  shard = np.fromiter(map(zlib.crc32, keys.tolist()), np.int64, len(a)) % num_shards
+  anchor, positive, negative = blocks
+  return write_sorted_records(prefix, num_shards, hashes, keys, [
+      (anchor, a), (levels, level_index.reshape(-1)), (negative, n), (positive, p)])
+
+
+def write_sorted_records(prefix: str, num_shards: int, hashes: np.ndarray, keys: np.ndarray,
+                         parts: list) -> list:
+  """Writes records made of block pieces as sorted TFRecord shards, and their manifest.
+
+  Record i is `0x0A varint(body length)` and the body: the blocks
+  `blocks[index[i]]` of every (blocks, index) part, in order (an Example with
+  one `features` field, its entries in name order). Its sort key `keys[i]`
+  starts with the 16 hex digits of `hashes[i]`; shards and order are
+  `sharded_io.WriteSortedShards`'s: CRC-32 of the key, then (key, payload).
+
+  Args:
+    prefix: the output's path prefix.
+    num_shards: the number of shards.
+    hashes: uint64 order hashes.
+    keys: the sort keys (numpy bytes, UTF-8).
+    parts: (Blocks, index array) pairs.
+
+  Returns:
+    The shard paths.
+  """
+  shard = np.fromiter(map(zlib.crc32, keys.tolist()), np.int64, len(keys)) % num_shards
   order = np.lexsort((hashes, shard))
-  a, p, n, level_index, keys = a[order], p[order], n[order], level_index[order], keys[order]
-  shard, hashes, level_lengths, level_crcs = (shard[order], hashes[order], level_lengths[order],
-                                              level_crcs[order])
-  anchor, positive, negative = blocks["anchor"], blocks["positive"], blocks["negative"]
-  tail_length = level_lengths + negative.lengths[n] + positive.lengths[p]
-  body = anchor.lengths[a] + tail_length
-  body_values, body_index = np.unique(body, return_inverse=True)
+  shard, hashes, keys = shard[order], hashes[order], keys[order]
+  parts = [(blocks, index[order]) for blocks, index in parts]
+  lengths = [blocks.lengths[index] for blocks, index in parts]
+  after = np.zeros(len(keys), np.int64)  # bytes after the current part
+  crcs = np.zeros(len(keys), np.uint32)
+  for (blocks, index), length in zip(reversed(parts), reversed(lengths)):
+    crcs ^= frame_batches.shift(blocks.crcs[index], after)
+    after += length
+  body_values, body_index = np.unique(after, return_inverse=True)
+  body_index = body_index.reshape(-1)
   headers = [b"\x0a" + tf_example._varint(v) for v in body_values.tolist()]  # pylint: disable=protected-access
-  header_crcs = frame_batches.crc32c_each(headers)[body_index]
-  crcs = (frame_batches.shift(header_crcs, body) ^ frame_batches.shift(anchor.crcs[a], tail_length)
-          ^ frame_batches.shift(level_crcs, tail_length - level_lengths)
-          ^ frame_batches.shift(negative.crcs[n], positive.lengths[p]) ^ positive.crcs[p])
+  crcs ^= frame_batches.shift(frame_batches.crc32c_each(headers)[body_index], after)
   heads = np.array([frame_batches.frame_head(len(h) + v) + h
                     for h, v in zip(headers, body_values.tolist())] + [None], object)[:-1]
-  pieces = np.empty((len(a), 6), object)
+  pieces = np.empty((len(keys), len(parts) + 2), object)
   pieces[:, 0] = heads[body_index]
-  pieces[:, 1] = anchor.blocks[a]
-  pieces[:, 2] = level_blocks[level_index]
-  pieces[:, 3] = negative.blocks[n]
-  pieces[:, 4] = positive.blocks[p]
-  pieces[:, 5] = frame_batches.frame_tails(crcs)
+  for column, (blocks, index) in enumerate(parts, 1):
+    pieces[:, column] = blocks.blocks[index]
+  pieces[:, -1] = frame_batches.frame_tails(crcs)
   _sort_ties(pieces, shard, hashes, keys)
   bounds = np.searchsorted(shard, np.arange(num_shards + 1))
   sharded_io.remove_shards(prefix, ".tfrecord")
@@ -204,6 +260,6 @@ def _sort_ties(pieces: np.ndarray, shard: np.ndarray, hashes: np.ndarray, keys: 
     while stop < len(shard) and shard[stop] == shard[start] and hashes[stop] == hashes[start]:
       stop += 1
     rows = list(range(start, stop))
-    rows.sort(key=lambda r: (keys[r], pieces[r, 0][12:] + b"".join(pieces[r, 1:5].tolist())))
+    rows.sort(key=lambda r: (keys[r], pieces[r, 0][12:] + b"".join(pieces[r, 1:-1].tolist())))
     pieces[start:stop] = pieces[rows]
     keys[start:stop] = keys[rows]
