@@ -85,12 +85,10 @@ def sample_anchors(edges, infos, config, smart: bool, counts) -> "AnchorSlots":
   if smart:
     keep = l0[x] >= 0
     x, y, w, same = x[keep], y[keep], w[keep], same[keep]
-  in_res0 = np.fromiter((i in infos.in_res0 for i in infos.ids), bool, len(infos.ids))
+  in_res0 = np.zeros(len(infos.ids), bool) if infos.in_res0 is None else infos.in_res0
   res = same & in_res0[y]
   key = _positive_keys(infos.ids, x, y, w, config)
-  by_name = np.empty(len(infos.ids), np.int64)
-  by_name[np.argsort(np.array(infos.ids, dtype=object), kind="stable")] = np.arange(
-      len(infos.ids))
+  by_name = infos.by_name
   order = np.lexsort((by_name[y], key, x))
   x, y, same, res = x[order], y[order], same[order], res[order]
   first = np.ones(len(x), bool)

@@ -111,13 +111,20 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
   """
   smart = config.kind == "smart"
   edges = read_edges(config, edge_paths, stage, counts, rejections)
-  samples = {}
+  arrays = {}
   if smart:
-    if config.level == 0 or config.all_levels:
-      samples[0] = item_infos.l0_samples(infos, config.seed, config.reservoir_size)
-    for level in range(1 if config.all_levels else max(1, config.level), levels):
-      samples[level] = item_infos.parent_samples(infos, level, config.seed,
-                                                 config.reservoir_size, config.max_children)
+    first_sampled = 0 if config.all_levels or config.level == 0 else max(1, config.level)
+    for level in range(levels):
+      if level < first_sampled:
+        arrays[level] = sample_arrays.LevelArrays(infos.paths, level)
+      elif level == 0:
+        arrays[0] = sample_arrays.level0_samples(infos, names, infos.by_name, config.seed,
+                                                 config.reservoir_size)
+        infos.in_res0 = arrays[0].position >= 0
+      else:
+        arrays[level] = sample_arrays.parent_samples(
+            infos, names, infos.by_name, level, config.seed, config.reservoir_size,
+            config.max_children, arrays[level - 1])
   slots = anchors_lib.sample_anchors(edges, infos, config, smart, counts)
   if len(slots.anchor):
     counts["anchors"] += len(slots.anchor)
@@ -133,11 +140,9 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
     mixed = anchors_lib.mix_random(sa, sp, names, config.random_fraction, config.seed, counts)
     to_random.append(np.stack((sa[mixed], sp[mixed])))
     sa, sp = sa[~mixed], sp[~mixed]
-  arrays = {0: sample_arrays.level0_arrays(infos, samples.get(0, {}))}
-  for level in range(1, levels):
-    arrays[level] = sample_arrays.parent_arrays(infos, level, samples.get(level, {}),
-                                                arrays[level - 1])
-  excluded = sample_arrays.excluded_positions(slots, arrays[0], len(infos.ids))
+  excluded = None
+  if infos.in_res0 is not None:
+    excluded = sample_arrays.excluded_positions(slots, arrays[0], len(infos.ids))
   nbr0 = np.zeros(len(infos.ids), np.int64)
   nbr0[slots.anchor] = slots.nbr0
   edge_set = negatives.EdgeSet(edges, slots.rank_of_edge_id, len(infos.ids))

@@ -8,6 +8,8 @@ order) are consecutive rows with their sizes and running size totals.
 
 import numpy as np
 
+from pipelines import hashing_vectorised
+
 
 class LevelArrays:
   """One level's clusters and samples.
@@ -43,81 +45,120 @@ class LevelArrays:
     return np.where(found, self._child_pair_rows[at] if len(self._child_pairs) else -1, -1)
 
 
-def _member_ranks(samples_members, rank: dict) -> tuple:
-  """(flat member ranks, starts, lengths) of a sequence of member tuples."""
-  lengths = np.fromiter(map(len, samples_members), np.int64, len(samples_members))
-  starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-  members = np.fromiter((rank[m] for ms in samples_members for m in ms), np.int64,
-                        int(lengths.sum()))
-  return members, starts, lengths
+def _set_children(out: LevelArrays, below: LevelArrays, child_code, child_size, members,
+                  sample_start, sample_length) -> None:
+  """Sets a parent level's child rows (in parent order, `child_start`/`child_count` set)."""
+  out.child_code, out.child_size, out.members = child_code, child_size, members
+  out.child_sample_start, out.child_sample_length = sample_start, sample_length
+  parent_of_row = np.repeat(np.arange(len(out.child_start)), out.child_count)
+  cum = np.cumsum(out.child_size)
+  out.child_cum = cum - np.repeat(np.concatenate(([0], cum))[out.child_start], out.child_count)
+  out.key_width = int(out.child_cum.max(initial=0)) + 1
+  out.child_keys = parent_of_row * out.key_width + out.child_cum
+  out._child_key_width = max(1, len(below.codes)) + 1  # pylint: disable=protected-access
+  pairs = parent_of_row * out._child_key_width + out.child_code  # pylint: disable=protected-access
+  order = np.argsort(pairs, kind="stable")
+  out._child_pairs, out._child_pair_rows = pairs[order], order  # pylint: disable=protected-access
 
 
-def level0_arrays(infos, samples: dict) -> LevelArrays:
-  """The L0 reservoirs (`item_infos.l0_samples`) as arrays.
+def _groups(keys: list) -> tuple:
+  """Runs of equal rows of the sorted key columns: (starts, sizes)."""
+  n = len(keys[0])
+  first = np.ones(n, bool)
+  if n:
+    first[1:] = np.any([k[1:] != k[:-1] for k in keys], axis=0)
+  starts = np.flatnonzero(first)
+  return starts, np.diff(np.append(starts, n))
+
+
+def _first_k(order_rows: np.ndarray, starts: np.ndarray, sizes: np.ndarray, k: int) -> tuple:
+  """The first min(size, k) rows of each run: (rows, sample starts, sample lengths)."""
+  take = np.minimum(sizes, k)
+  offsets = np.cumsum(take) - take
+  within = np.arange(int(take.sum())) - np.repeat(offsets, take)
+  return order_rows[np.repeat(starts, take) + within], offsets, take
+
+
+def level0_samples(infos, names: np.ndarray, by_name: np.ndarray, seed: int,
+                   reservoir_size: int) -> LevelArrays:
+  """`item_infos.l0_samples` built as arrays: each L0 cluster's bottom-k by (hash, id).
 
   Args:
     infos: the `item_infos.LocalInfos`.
-    samples: {(0, cluster): MemberSample}.
+    names: ids by rank (numpy bytes).
+    by_name: each rank's position in id order.
+    seed: the run's seed.
+    reservoir_size: members kept per cluster.
 
   Returns:
     The LevelArrays of level 0.
   """
   out = LevelArrays(infos.paths, 0)
-  clusters = list(out.codes)
-  out.size = np.zeros(len(clusters), np.int64)
-  member_lists = []
-  for code, cluster in enumerate(clusters):
-    sample = samples.get((0, cluster))
-    if sample is not None:
-      out.size[code] = sample.size
-    member_lists.append(() if sample is None else sample.members)
-  out.members, out.sample_start, out.sample_length = _member_ranks(member_lists, infos.rank)
+  ranks = np.flatnonzero(out.cluster_of >= 0)
+  hashes = hashing_vectorised.hash64(len(ranks), seed, "reservoir", 0, names[ranks])
+  cluster = out.cluster_of[ranks]
+  order = np.lexsort((by_name[ranks], hashes, cluster))
+  ranks, cluster = ranks[order], cluster[order]
+  starts, out.size = _groups([cluster])
+  out.members, out.sample_start, out.sample_length = _first_k(ranks, starts, out.size,
+                                                              reservoir_size)
   out.position = np.full(len(infos.ids), -1, np.int64)
   out.position[out.members] = np.arange(len(out.members)) - np.repeat(out.sample_start,
                                                                        out.sample_length)
   return out
 
 
-def parent_arrays(infos, level: int, samples: dict, below: LevelArrays) -> LevelArrays:
-  """A level's parent samples (`item_infos.parent_samples`) as arrays.
+def parent_samples(infos, names: np.ndarray, by_name: np.ndarray, level: int, seed: int,
+                   reservoir_size: int, max_children: int, below: LevelArrays) -> LevelArrays:
+  """`item_infos.parent_samples` built as arrays.
+
+  Children are the (parent, child) runs of the items sorted by (parent,
+  child, member hash, id); each parent keeps its `max_children` children of
+  smallest (child hash, child id).
 
   Args:
     infos: the `item_infos.LocalInfos`.
+    names: ids by rank (numpy bytes).
+    by_name: each rank's position in id order.
     level: the level (>= 1).
-    samples: {(level, cluster): ParentSample}.
-    below: the LevelArrays of level - 1 (its `codes` number the children).
+    seed: the run's seed.
+    reservoir_size: members kept per child.
+    max_children: children kept per parent.
+    below: the LevelArrays of level - 1.
 
   Returns:
     The LevelArrays of the level.
   """
   out = LevelArrays(infos.paths, level)
-  clusters = list(out.codes)
-  out.num_children = np.zeros(len(clusters), np.int64)
-  children = []
-  out.child_start = np.zeros(len(clusters), np.int64)
-  out.child_count = np.zeros(len(clusters), np.int64)
-  for code, cluster in enumerate(clusters):
-    sample = samples.get((level, cluster))
-    out.child_start[code] = len(children)
-    if sample is not None:
-      out.num_children[code] = sample.num_children
-      out.child_count[code] = len(sample.children)
-      children += sample.children
-  out.child_code = np.fromiter((below.codes.get(c.id, -1) for c in children), np.int64,
-                               len(children))
-  out.child_size = np.fromiter((c.size for c in children), np.int64, len(children))
-  parent_of_row = np.repeat(np.arange(len(clusters)), out.child_count)
-  cum = np.cumsum(out.child_size)
-  out.child_cum = cum - np.repeat(np.concatenate(([0], cum))[out.child_start], out.child_count)
-  out.key_width = int(out.child_cum.max(initial=0)) + 1
-  out.child_keys = parent_of_row * out.key_width + out.child_cum
-  out.members, out.child_sample_start, out.child_sample_length = _member_ranks(
-      [c.members for c in children], infos.rank)
-  out._child_key_width = max(1, len(below.codes)) + 1  # pylint: disable=protected-access
-  pairs = parent_of_row * out._child_key_width + out.child_code  # pylint: disable=protected-access
-  order = np.argsort(pairs, kind="stable")
-  out._child_pairs, out._child_pair_rows = pairs[order], order  # pylint: disable=protected-access
+  ranks = np.flatnonzero(out.cluster_of >= 0)
+  hashes = hashing_vectorised.hash64(len(ranks), seed, "reservoir", level, names[ranks])
+  parent, child = out.cluster_of[ranks], below.cluster_of[ranks]
+  order = np.lexsort((by_name[ranks], hashes, child, parent))
+  ranks, parent, child = ranks[order], parent[order], child[order]
+  starts, sizes = _groups([parent, child])
+  members, sample_start, sample_length = _first_k(ranks, starts, sizes, reservoir_size)
+  g_parent, g_child = parent[starts], child[starts]
+  child_ids = list(below.codes)
+  child_names = hashing_vectorised.encoded(child_ids) if child_ids else np.zeros(0, "S1")
+  child_hash = hashing_vectorised.hash64(len(g_child), seed, "child", level,
+                                         child_names[g_child])
+  id_order = np.empty(len(child_ids), np.int64)
+  id_order[np.argsort(np.array(child_ids, dtype=object), kind="stable")] = np.arange(
+      len(child_ids))
+  rows = np.lexsort((id_order[g_child], child_hash, g_parent))
+  parent_starts, out.num_children = _groups([g_parent[rows]])
+  kept, out.child_start, out.child_count = _first_k(rows, parent_starts, out.num_children,
+                                                    max_children)
+  _set_children(out, below, g_child[kept], sizes[kept],
+                *_gather_runs(members, sample_start[kept], sample_length[kept]))
   return out
+
+
+def _gather_runs(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple:
+  """values[starts[i]:starts[i] + lengths[i]] for each i, concatenated: (values, starts, lengths)."""
+  offsets = np.cumsum(lengths) - lengths
+  within = np.arange(int(lengths.sum())) - np.repeat(offsets, lengths)
+  return values[np.repeat(starts, lengths) + within], offsets, lengths
 
 
 def excluded_positions(slots, l0: LevelArrays, n: int) -> tuple:

@@ -1,56 +1,98 @@
-"""`examples.local.sample_arrays`: cluster samples as arrays of ranks, hand-checked."""
+"""`examples.local.sample_arrays`: the cluster samples as arrays, against the scalar rules."""
 
 import numpy as np
 
+from pipelines import hashing, hashing_vectorised
 from pipelines.examples.local import sample_arrays
 from pipelines.examples.local.anchors import AnchorSlots
-from pipelines.examples.local.item_infos import LocalInfos
-from pipelines.examples.reservoirs import Child, MemberSample, ParentSample
+from pipelines.examples.local.item_infos import LocalInfos, ranked
 
-# Ranks 0..5; paths (l0, l1); rank 5 has no cluster row.
-INFOS = LocalInfos(["a", "b", "c", "d", "e", "f"], {k: i for i, k in enumerate("abcdef")},
-                   [("x", "P"), ("y", "P"), ("x", "P"), ("z", "Q"), ("y", "P"), None], set())
-L0 = {(0, "x"): MemberSample(2, ("c", "a")), (0, "y"): MemberSample(5, ("e",)),
-      (0, "z"): MemberSample(1, ("d",))}
-L1 = {(1, "P"): ParentSample(3, (Child("y", 5, ("e", "b")), Child("x", 2, ("a",)))),
-      (1, "Q"): ParentSample(1, (Child("z", 1, ("d",)),))}
+SEED = 3
 
 
-def test_level0_arrays():
-  l0 = sample_arrays.level0_arrays(INFOS, L0)
-  assert l0.codes == {"x": 0, "y": 1, "z": 2}
-  assert l0.cluster_of.tolist() == [0, 1, 0, 2, 1, -1]
-  assert l0.size.tolist() == [2, 5, 1]
-  assert l0.members.tolist() == [2, 0, 4, 3]
-  assert l0.sample_start.tolist() == [0, 2, 3] and l0.sample_length.tolist() == [2, 1, 1]
-  assert l0.position.tolist() == [1, -1, 0, 0, 0, -1]
+def _infos():
+  # 40 items in L0 clusters x0..x5, L1 clusters P (x0..x2), Q (x3, x4), R (x5); 3 without path.
+  ids, by_name = ranked([f"i{k:02d}" for k in range(40)], SEED)
+  paths = []
+  for item_id in ids:
+    k = int(item_id[1:])
+    l0 = k % 6
+    paths.append(None if k >= 37 else (f"x{l0}", "P" if l0 < 3 else "Q" if l0 < 5 else "R"))
+  return LocalInfos(ids, {i: r for r, i in enumerate(ids)}, paths, by_name)
 
 
-def test_parent_arrays():
-  l0 = sample_arrays.level0_arrays(INFOS, L0)
-  l1 = sample_arrays.parent_arrays(INFOS, 1, L1, l0)
-  assert l1.cluster_of.tolist() == [0, 0, 0, 1, 0, -1]
-  assert l1.num_children.tolist() == [3, 1]
-  assert l1.child_start.tolist() == [0, 2] and l1.child_count.tolist() == [2, 1]
-  assert l1.child_code.tolist() == [1, 0, 2]
-  assert l1.child_size.tolist() == [5, 2, 1]
-  assert l1.child_cum.tolist() == [5, 7, 1]
-  assert l1.key_width == 8 and l1.child_keys.tolist() == [5, 7, 9]
-  assert l1.members.tolist() == [4, 1, 0, 3]
-  assert l1.child_sample_start.tolist() == [0, 2, 3]
-  assert l1.child_sample_length.tolist() == [2, 1, 1]
-  # (parent P, child x) is row 1, (Q, z) row 2; (P, z) and (Q, y) are not sampled.
-  assert l1.child_index(np.array([0, 1, 0, 1]), np.array([0, 2, 2, 1])).tolist() == [1, 2, -1, -1]
+def _bottom_k(groups: dict, k: int) -> dict:
+  """The scalar rule: {key: (count, k smallest (hash, value) pairs)}."""
+  return {key: (len(pairs), sorted(pairs)[:k]) for key, pairs in groups.items()}
+
+
+def test_level0_samples_are_bottom_k_by_hash_and_id():
+  infos = _infos()
+  names = hashing_vectorised.encoded(infos.ids)
+  l0 = sample_arrays.level0_samples(infos, names, infos.by_name, SEED, 3)
+  groups = {}
+  for item_id, path in zip(infos.ids, infos.paths):
+    if path is not None:
+      groups.setdefault(path[0], []).append((hashing.hash64(SEED, "reservoir", 0, item_id),
+                                              item_id))
+  for cluster, (count, smallest) in _bottom_k(groups, 3).items():
+    code = l0.codes[cluster]
+    assert l0.size[code] == count
+    start, length = l0.sample_start[code], l0.sample_length[code]
+    assert [infos.ids[r] for r in l0.members[start:start + length]] == [m for _, m in smallest]
+  for r, item_id in enumerate(infos.ids):
+    code = l0.cluster_of[r]
+    members = l0.members[l0.sample_start[code]:l0.sample_start[code] + l0.sample_length[code]]
+    expected = members.tolist().index(r) if code >= 0 and r in members else -1
+    assert l0.position[r] == expected
+
+
+def test_parent_samples_keep_children_by_hash():
+  infos = _infos()
+  names = hashing_vectorised.encoded(infos.ids)
+  l0 = sample_arrays.LevelArrays(infos.paths, 0)
+  l1 = sample_arrays.parent_samples(infos, names, infos.by_name, 1, SEED, 2, 2, l0)
+  children = {}
+  for item_id, path in zip(infos.ids, infos.paths):
+    if path is not None:
+      children.setdefault((path[1], path[0]), []).append(
+          (hashing.hash64(SEED, "reservoir", 1, item_id), item_id))
+  parents = {}
+  for (parent, child), (count, smallest) in _bottom_k(children, 2).items():
+    parents.setdefault(parent, []).append((hashing.hash64(SEED, "child", 1, child), child,
+                                           count, [m for _, m in smallest]))
+  child_ids = list(l0.codes)
+  for parent, kids in parents.items():
+    code = l1.codes[parent]
+    kept = sorted(kids)[:2]
+    assert l1.num_children[code] == len(kids)
+    rows = range(l1.child_start[code], l1.child_start[code] + l1.child_count[code])
+    got = [(child_ids[l1.child_code[i]], l1.child_size[i], [infos.ids[m] for m in l1.members[
+        l1.child_sample_start[i]:l1.child_sample_start[i] + l1.child_sample_length[i]]])
+           for i in rows]
+    assert got == [(c, n, m) for _, c, n, m in kept]
+    assert l1.child_cum[list(rows)].tolist() == np.cumsum([n for _, _, n, _ in kept]).tolist()
+    for i in rows:
+      assert l1.child_index(np.array([code]), l1.child_code[[i]]).tolist() == [i]
+  assert l1.child_index(np.array([l1.codes["R"]]), np.array([l0.codes["x0"]])).tolist() == [-1]
 
 
 def test_excluded_positions():
-  l0 = sample_arrays.level0_arrays(INFOS, L0)
+  infos = _infos()
+  l0 = sample_arrays.level0_samples(infos, hashing_vectorised.encoded(infos.ids),
+                                    infos.by_name, SEED, 3)
+  # Anchor a: the first member of cluster 0's reservoir, with its third member as a reservoir
+  # neighbour; anchor b: a rank outside every reservoir, with cluster 1's first member.
+  start0, start1 = l0.sample_start[0], l0.sample_start[1]
+  a, c = l0.members[start0], l0.members[start0 + 2]
+  b = int(np.flatnonzero(l0.position < 0)[0])
+  e = l0.members[start1]
   empty = np.zeros(0, np.int64)
-  # Anchor a (rank 0, position 1 of x's reservoir) with reservoir neighbour c (position 0);
-  # anchor b (rank 1, not in y's reservoir) with reservoir neighbour e (position 0).
-  slots = AnchorSlots(np.array([0, 1]), np.array([1, 1]), np.array([1, 1]), empty, empty,
-                      np.array([0, 1]), np.array([2, 4]), empty)
-  keys, width, count = sample_arrays.excluded_positions(slots, l0, 6)
-  assert width == 3
-  # a: positions 0, 1 -> e_j - j = 0, 0; b: position 0 -> 0.
-  assert keys.tolist() == [0, 0, 3] and count.tolist() == [2, 1, 0, 0, 0, 0]
+  anchors = np.array(sorted([a, b]))
+  slots = AnchorSlots(anchors, np.ones(2, np.int64), np.ones(2, np.int64), empty, empty,
+                      np.array([a, b]), np.array([c, e]), empty)
+  keys, width, count = sample_arrays.excluded_positions(slots, l0, len(infos.ids))
+  assert width == 4
+  # a: positions 0 and 2 -> e_j - j = 0, 1; b: position 0 -> 0.
+  assert sorted(keys.tolist()) == sorted([a * 4 + 0, a * 4 + 1, b * 4 + 0])
+  assert count[a] == 2 and count[b] == 1 and count.sum() == 3
