@@ -18,13 +18,18 @@ writes them.
 """
 
 import os
+import uuid
 import zlib
 
+import google_crc32c
 import numpy as np
 
 from pipelines import hashing_vectorised
 from pipelines.examples.join_features import ROLES, level_name
-from pipelines.io import frame_batches, shard_sets, sharded_io, tf_example
+from pipelines.io import frame_batches, sharded_io, tf_example
+from pipelines.io.file_system import FileSystems
+
+_CHUNK_BYTES = 8 << 20  # joined and written at a time: under glibc's largest mmap threshold
 
 
 def _field(tag: int, payload: bytes) -> bytes:
@@ -101,7 +106,8 @@ def item_blocks(entries: list, names: np.ndarray, used: np.ndarray, vectors: dic
                   data]
     matrix = np.concatenate(columns, axis=1)
     width = matrix.shape[1]
-    blocks = np.frombuffer(np.ascontiguousarray(matrix).tobytes(), f"V{width}").astype(object)
+    blocks = np.ascontiguousarray(matrix).view(f"V{width}").reshape(-1).astype(object)
+    del matrix, columns
     at = used[rows]
     out.blocks[at] = blocks
     out.lengths[at] = width
@@ -235,14 +241,40 @@ def write_sorted_records(prefix: str, num_shards: int, hashes: np.ndarray, keys:
   sharded_io.remove_shards(prefix, ".tfrecord")
   paths, entries = [], []
   for i in range(num_shards):
-    data = b"".join(pieces[bounds[i]:bounds[i + 1]].ravel().tolist())
     path = sharded_io.shard_path(prefix, i, num_shards, ".tfrecord")
-    sharded_io.atomic_write(path, data)
+    size, crc = _write_atomically(path, pieces[bounds[i]:bounds[i + 1]])
     paths.append(path)
-    entries.append((os.path.basename(path), len(data), shard_sets.crc32c_hex(data)))
-    del data
+    entries.append((os.path.basename(path), size, f"{crc:08x}"))
   sharded_io.write_manifest(prefix, ".tfrecord", num_shards, entries)
   return paths
+
+
+def _write_atomically(path: str, pieces: np.ndarray) -> tuple:
+  """`sharded_io.atomic_write` of the pieces' concatenation, joined a few MB at a time.
+
+  A chunk's memory is reused for the next (no fresh pages to fault in for a
+  whole shard), and the shard's CRC-32C is extended chunk by chunk.
+
+  Returns:
+    (size in bytes, CRC-32C).
+  """
+  directory, name = os.path.split(path)
+  sharded_io.ensure_dir(directory)
+  tmp = FileSystems.join(directory, f".tmp-{uuid.uuid4().hex}-{name}")
+  per_row = max(1, int(sum(len(b) for b in pieces[0]) if len(pieces) else 1))
+  step = max(1, _CHUNK_BYTES // per_row)
+  size, crc = 0, 0
+  with FileSystems.create(tmp) as f:
+    for start in range(0, len(pieces), step):
+      chunk = b"".join(pieces[start:start + step].ravel().tolist())
+      f.write(chunk)
+      crc = google_crc32c.extend(crc, chunk)
+      size += len(chunk)
+      del chunk
+  if FileSystems.exists(path):
+    FileSystems.delete([path])
+  FileSystems.rename([tmp], [path])
+  return size, crc
 
 
 def _sort_ties(pieces: np.ndarray, shard: np.ndarray, hashes: np.ndarray, keys: np.ndarray):
