@@ -16,7 +16,9 @@ cluster samples laid out as arrays (`sample_arrays`):
   float, exactly the loop's subtractions), found with one `searchsorted`
   over the parents' cumulative child sizes, then a member of its sample; the
   first draw that is no neighbour of the anchor is kept (`neighbour_filter._choose`),
-  neighbours looked up in the sorted edge keys;
+  neighbours looked up in the sorted edge keys (draw t is hashed only for the
+  slots whose earlier draws were all neighbours: the kept draw and the counts
+  depend on nothing else);
 * random (`random_negatives.draw_rank`): a pick among the ranks left, shifted
   past the excluded ranks.
 
@@ -121,27 +123,35 @@ def upper(sa, sp, level: int, arrays: LevelArrays, below: LevelArrays, names, co
   before_own = np.where(own >= 0, arrays.child_cum[np.maximum(own, 0)] - own_size, 0)
   total = arrays.child_cum[first + count - 1] - own_size
   last = np.where(own == first + count - 1, first + count - 2, first + count - 1)
-  drawn = np.empty((len(a), draws), np.int64)
-  ia, ip = names[a], names[p]
-  for t in range(draws):
+  chosen = np.full(len(a), -1, np.int64)
+  negative = np.zeros(len(a), np.int64)
+  active = np.arange(len(a))
+  for t in range(draws):  # draw t only for the slots whose draws so far were all neighbours
     extra = (t,) if t else ()
-    child_u = hashing_vectorised.uniform(len(a), seed, "negative", level, ia, ip, "child", *extra)
-    member_u = hashing_vectorised.uniform(len(a), seed, "negative", level, ia, ip, *extra)
-    target = np.floor(child_u * total).astype(np.int64)
-    target += np.where(target >= before_own, own_size, 0)
-    child = np.searchsorted(arrays.child_keys, parent * arrays.key_width + target, side="right")
-    child = np.where(child < first + count, child, last)
+    ia, ip, at = names[a[active]], names[p[active]], active
+    child_u = hashing_vectorised.uniform(len(at), seed, "negative", level, ia, ip, "child",
+                                         *extra)
+    member_u = hashing_vectorised.uniform(len(at), seed, "negative", level, ia, ip, *extra)
+    target = np.floor(child_u * total[at]).astype(np.int64)
+    target += np.where(target >= before_own[at], own_size[at], 0)
+    child = np.searchsorted(arrays.child_keys, parent[at] * arrays.key_width + target,
+                            side="right")
+    child = np.where(child < first[at] + count[at], child, last[at])
     length = arrays.child_sample_length[child]
     pick = np.minimum(length - 1, (member_u * length).astype(np.int64))
-    drawn[:, t] = arrays.members[arrays.child_sample_start[child] + pick]
-  neighbour = edge_set.contains(np.repeat(a, draws), drawn.ravel()).reshape(drawn.shape)
-  exhausted = neighbour.all(axis=1)
-  chosen = np.argmax(~neighbour, axis=1)
+    drawn = arrays.members[arrays.child_sample_start[child] + pick]
+    neighbour = edge_set.contains(a[at], drawn)
+    chosen[at[~neighbour]] = t
+    negative[at[~neighbour]] = drawn[~neighbour]
+    active = at[neighbour]
+    if not len(active):
+      break
+  exhausted = chosen < 0
   _add(counts, "negatives/neighbour_draws_skipped",
        chosen[~exhausted].sum() + draws * exhausted.sum())
   _add(counts, f"fallback/level_{level}_draws_all_neighbours", exhausted.sum())
   kept = ~exhausted
-  negative = drawn[np.flatnonzero(kept), chosen[kept]]
+  negative = negative[kept]
   all_neighbours = np.zeros(len(sa), bool)
   all_neighbours[go[exhausted]] = True
   return (a[kept], p[kept], negative), empty, all_neighbours
