@@ -90,9 +90,12 @@ def _examples(config, items, edge_paths, assignment_paths, levels, stage, counts
   counts["items/train_with_features"] += len(infos.ids)
   names = hashing_vectorised.encoded(infos.ids) if infos.ids else np.zeros(0, "S1")
 
+  matrices = {m.name: np.stack([items[i].features[m.name] for i in infos.ids]) if infos.ids
+              else np.zeros((0, m.dim), np.float32) for m in config.modalities}
+  items.clear()  # every value the records need is in `matrices` now (a row per rank)
+
   def vectors_of(name, used):
-    return np.stack([items[infos.ids[i]].features[name] for i in used.tolist()]) if len(
-        used) else np.zeros((0, 1), np.float32)
+    return matrices[name][used]
 
   if config.kind == "labels":
     members, labels = _labels(config, infos, names, counts)
