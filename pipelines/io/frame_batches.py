@@ -34,6 +34,27 @@ def _shift_tables(n: int) -> np.ndarray:
   return tables
 
 
+def distinct(values) -> tuple:
+  """`np.unique(values, return_inverse=True)` of integers, by counting when their range is small.
+
+  Args:
+    values: integers.
+
+  Returns:
+    (the distinct values, increasing; each value's index among them).
+  """
+  values = np.asarray(values, np.int64).reshape(-1)
+  if not len(values):
+    return values, np.zeros(0, np.int64)
+  low, high = int(values.min()), int(values.max())
+  if high - low >= max(1 << 16, len(values)):
+    found, inverse = np.unique(values, return_inverse=True)
+    return found, inverse.reshape(-1)
+  present = np.zeros(high - low + 1, bool)
+  present[values - low] = True
+  return np.flatnonzero(present) + low, (np.cumsum(present) - 1)[values - low]
+
+
 def shift(crcs: np.ndarray, lengths) -> np.ndarray:
   """`shift(c, n)` of each CRC: the register after n more zero bytes (without conditioning).
 
@@ -47,9 +68,9 @@ def shift(crcs: np.ndarray, lengths) -> np.ndarray:
   crcs = np.asarray(crcs, np.uint32)
   lengths = np.broadcast_to(np.asarray(lengths, np.int64), crcs.shape)
   out = np.empty_like(crcs)
-  distinct = np.unique(lengths)
-  for n in distinct.tolist():
-    at = slice(None) if len(distinct) == 1 else lengths == n
+  found, _ = distinct(lengths)
+  for n in found.tolist():
+    at = slice(None) if len(found) == 1 else lengths == n
     c, t = crcs[at], _shift_tables(n)
     out[at] = (t[0][c & 0xFF] ^ t[1][(c >> 8) & 0xFF] ^ t[2][(c >> 16) & 0xFF] ^
                t[3][c >> 24])

@@ -46,7 +46,7 @@ def _count(counts, name: str, n) -> None:
     counts[name] += int(n)
 
 
-def sample_anchors(edges, infos, config, smart: bool, counts) -> "AnchorSlots":
+def sample_anchors(edges, infos, config, smart: bool, counts, l0=None) -> "AnchorSlots":
   """Every anchor with a usable neighbour and its positives, as `SampleAnchors`.
 
   Args:
@@ -55,6 +55,7 @@ def sample_anchors(edges, infos, config, smart: bool, counts) -> "AnchorSlots":
     config: the `ExamplesConfig`.
     smart: anchors need a cluster path.
     counts: the stage's counter (edge counts are added).
+    l0: each rank's L0 cluster number (-1: none; None: no rank has one).
 
   Returns:
     The AnchorSlots.
@@ -76,9 +77,7 @@ def sample_anchors(edges, infos, config, smart: bool, counts) -> "AnchorSlots":
   used = (rs >= 0) & (rd >= 0)
   _count(counts, "edges/used", used.sum())
   rs, rd, w = rs[used], rd[used], w[used]
-  codes = {}
-  l0 = np.array([-1 if p is None else codes.setdefault(p[0], len(codes)) for p in infos.paths],
-                np.int64)
+  l0 = np.full(len(infos.ids), -1, np.int64) if l0 is None else l0
   same = (l0[rs] >= 0) & (l0[rs] == l0[rd])
   x, y = np.concatenate((rs, rd)), np.concatenate((rd, rs))
   w, same = np.concatenate((w, w)), np.concatenate((same, same))

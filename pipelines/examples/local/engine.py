@@ -128,7 +128,8 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
         arrays[level] = sample_arrays.parent_samples(
             infos, names, infos.by_name, level, config.seed, config.reservoir_size,
             config.max_children, arrays[level - 1])
-  slots = anchors_lib.sample_anchors(edges, infos, config, smart, counts)
+  slots = anchors_lib.sample_anchors(edges, infos, config, smart, counts,
+                                     arrays[0].cluster_of if smart else None)
   if len(slots.anchor):
     counts["anchors"] += len(slots.anchor)
     counts["triplets/before_cap"] += len(slots.slot_anchor)

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipelines import hashing_vectorised
 from pipelines.examples.local import triplet_records
-from pipelines.io import shard_sets, sharded_io, tf_example
+from pipelines.io import frame_batches, shard_sets, sharded_io, tf_example
 
 
 def write_shards(prefix: str, suffix: str, num_shards: int, keyed: list, encode,
@@ -76,14 +76,14 @@ def write_labelled(prefix: str, num_shards: int, members: np.ndarray, labels: np
   entries = sorted([("id", "id"), ("label", "label")] + [(m.name, m.name) for m in modalities],
                    key=lambda kv: kv[1])
   split = [k for k, _ in entries].index("label")
-  used = np.unique(members)
+  used = triplet_records.members_of(members)
   vectors = triplet_records.item_vectors(vectors_of, modalities, [used])[0]
   before = triplet_records.item_blocks(entries[:split], names, used, vectors)
   after = triplet_records.item_blocks(entries[split + 1:], names, used, vectors)
-  values, index = np.unique(labels, return_inverse=True)
+  values, index = frame_batches.distinct(labels)
   label_blocks = triplet_records.value_blocks([triplet_records.entry(
       "label", tf_example._feature([int(v)])) for v in values.tolist()])  # pylint: disable=protected-access
   hashes = hashing_vectorised.hash64(len(members), seed, "order", names[members])
   keys = np.strings.add(np.strings.add(hashing_vectorised.hex16(hashes), b"|"), names[members])
   return triplet_records.write_sorted_records(prefix, num_shards, hashes, keys, [
-      (before, members), (label_blocks, index.reshape(-1)), (after, members)])
+      (before, members), (label_blocks, index), (after, members)])

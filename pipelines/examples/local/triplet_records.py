@@ -90,7 +90,7 @@ def item_blocks(entries: list, names: np.ndarray, used: np.ndarray, vectors: dic
     out.blocks[used] = b""
     return out
   lengths = np.strings.str_len(names[used]) if len(used) else np.zeros(0, np.int64)
-  for id_length in np.unique(lengths).tolist():
+  for id_length in frame_batches.distinct(lengths)[0].tolist():
     rows = np.flatnonzero(lengths == id_length)
     columns = []
     for key, name in entries:
@@ -115,6 +115,15 @@ def item_blocks(entries: list, names: np.ndarray, used: np.ndarray, vectors: dic
   return out
 
 
+def members_of(indices: np.ndarray) -> np.ndarray:
+  """The distinct item indices (non-negative), increasing."""
+  if not len(indices):
+    return np.zeros(0, np.int64)
+  present = np.zeros(int(indices.max()) + 1, bool)
+  present[indices] = True
+  return np.flatnonzero(present)
+
+
 def role_entries(role: str, modalities) -> list:
   """A triplet role's (key, entry name) pairs in name order: `<role>/id`, `<role>/<modality>`."""
   return sorted([("id", f"{role}/id")] + [(m.name, f"{role}/{m.name}") for m in modalities],
@@ -132,7 +141,7 @@ def item_vectors(vectors_of, modalities, groups: list) -> list:
   Returns:
     One dict per group.
   """
-  every = np.unique(np.concatenate(groups)) if groups else np.zeros(0, np.int64)
+  every = members_of(np.concatenate(groups)) if groups else np.zeros(0, np.int64)
   matrices = {m.name: vectors_of(m.name, every) for m in modalities}
   return [{k: v[np.searchsorted(every, g)] for k, v in matrices.items()} for g in groups]
 
@@ -147,17 +156,21 @@ def distinct_triplets(a, p, n, level, counts) -> tuple:
   Returns:
     (a, p, n, level) of the distinct triplets, in no particular order.
   """
-  order = np.lexsort((level, n, p, a))
-  a, p, n, level = a[order], p[order], n[order], level[order]
+  span = int(max(a.max(), p.max(), n.max())) + 1 if len(a) else 1
+  low = int(level.min()) if len(a) else 0
+  pairs, rest = a * span + p, n * (int(level.max()) - low + 1 if len(a) else 1) + (level - low)
+  order = np.lexsort((rest, pairs))  # (a, p, n, level) order, two keys instead of four
+  a, p, n, level, pairs, rest = a[order], p[order], n[order], level[order], pairs[order], rest[
+      order]
   first = np.ones(len(a), bool)
-  first[1:] = (a[1:] != a[:-1]) | (p[1:] != p[:-1]) | (n[1:] != n[:-1]) | (
-      level[1:] != level[:-1])
+  first[1:] = (pairs[1:] != pairs[:-1]) | (rest[1:] != rest[:-1])
   merged = len(a) - int(first.sum())
   if merged:
     counts["triplets/duplicates_merged"] += merged
   a, p, n, level = a[first], p[first], n[first], level[first]
-  for value, count in zip(*np.unique(level, return_counts=True)):
-    counts[f"triplets/{level_name(int(value))}"] += int(count)
+  values, index = frame_batches.distinct(level)
+  for value, count in zip(values.tolist(), np.bincount(index).tolist()):
+    counts[f"triplets/{level_name(value)}"] += count
   if len(a):
     counts["triplets/total"] += len(a)
   return a, p, n, level
@@ -181,10 +194,10 @@ def write_triplets(prefix: str, num_shards: int, triplets: tuple, names: np.ndar
     The shard paths.
   """
   a, p, n, level = distinct_triplets(*(np.asarray(t, np.int64) for t in triplets), counts)
-  used = [np.unique(members) for members in (a, p, n)]
+  used = [members_of(members) for members in (a, p, n)]
   blocks = [item_blocks(role_entries(role, modalities), names, u, vectors)
             for role, u, vectors in zip(ROLES, used, item_vectors(vectors_of, modalities, used))]
-  level_values, level_index = np.unique(level, return_inverse=True)
+  level_values, level_index = frame_batches.distinct(level)
   levels = value_blocks([entry("level", tf_example._feature([int(v)]))  # pylint: disable=protected-access
                          for v in level_values.tolist()])
   hashes = hashing_vectorised.hash64(len(a), seed, "order", names[a], names[p])
@@ -192,7 +205,7 @@ def write_triplets(prefix: str, num_shards: int, triplets: tuple, names: np.ndar
       hashing_vectorised.hex16(hashes), b"|"), names[a]), b"|"), names[p])
   anchor, positive, negative = blocks
   return write_sorted_records(prefix, num_shards, hashes, keys, [
-      (anchor, a), (levels, level_index.reshape(-1)), (negative, n), (positive, p)])
+      (anchor, a), (levels, level_index), (negative, n), (positive, p)])
 
 
 def write_sorted_records(prefix: str, num_shards: int, hashes: np.ndarray, keys: np.ndarray,
@@ -225,8 +238,7 @@ def write_sorted_records(prefix: str, num_shards: int, hashes: np.ndarray, keys:
   for (blocks, index), length in zip(reversed(parts), reversed(lengths)):
     crcs ^= frame_batches.shift(blocks.crcs[index], after)
     after += length
-  body_values, body_index = np.unique(after, return_inverse=True)
-  body_index = body_index.reshape(-1)
+  body_values, body_index = frame_batches.distinct(after)
   headers = [b"\x0a" + tf_example._varint(v) for v in body_values.tolist()]  # pylint: disable=protected-access
   crcs ^= frame_batches.shift(frame_batches.crc32c_each(headers)[body_index], after)
   heads = np.array([frame_batches.frame_head(len(h) + v) + h

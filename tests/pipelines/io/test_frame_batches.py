@@ -44,3 +44,10 @@ def test_head_and_tail_frame_a_record_as_tfrecord_frame():
       tfrecord_frame(r) for r in records]
   # Hand-computed head of an empty record: 8 zero bytes, then the masked CRC of those bytes.
   assert frame_batches.frame_head(0) == bytes(8) + masked_crc32c(bytes(8)).to_bytes(4, "little")
+
+
+def test_distinct_is_unique_with_inverse():
+  for values in ([5, -1, 5, 3, -1], [0], [], [7, 1 << 40, 7]):  # small range, and a wide one
+    found, index = frame_batches.distinct(values)
+    expected, inverse = np.unique(np.array(values, np.int64), return_inverse=True)
+    assert found.tolist() == expected.tolist() and index.tolist() == inverse.tolist()
