@@ -3,18 +3,14 @@
 A triplet record (`join_features.triplet_record`) is an Example whose map
 entries sort as `anchor/*`, `level`, `negative/*`, `positive/*`; the entries
 of one role depend only on the item. So each (role, item) block is encoded
-once, for all items of a role at once (`role_blocks`: a numpy byte matrix per
-id length, the modalities' float bytes copied in as columns), with its length
-and CRC-32C. A record is then its header, three blocks and the level entry:
-its length is a sum, its CRC-32C is combined from the blocks' CRCs
-(`frame_batches.combine`), and a shard's bytes are one join of (frame head,
-blocks, level, masked CRC) pieces. No record is built or scanned on its own.
-
-Records are grouped like `join_features.EncodeTriplets` (one record per
-distinct triplet, duplicates counted), keyed by
-`order_key(seed, anchor, positive)|anchor|positive`, sharded by the CRC-32
-of that key and sorted by (key, payload), as `sharded_io.WriteSortedShards`
-writes them.
+once, for all items at once (`item_blocks`: a numpy byte matrix per id
+length, the float bytes copied in as columns), with its length and CRC-32C.
+A record is its header, three blocks and the level entry: its length is a
+sum, its CRC-32C is combined from the blocks' (`frame_batches.combine`), and
+a shard is joined from (frame head, blocks, masked CRC) pieces. Records are
+grouped like `EncodeTriplets` (one per distinct triplet, duplicates counted),
+keyed `order_key(seed, anchor, positive)|anchor|positive`, and sharded and
+sorted as `sharded_io.WriteSortedShards` writes them.
 """
 
 import os
@@ -32,13 +28,10 @@ from pipelines.io.file_system import FileSystems
 _CHUNK_BYTES = 8 << 20  # joined and written at a time: under glibc's largest mmap threshold
 
 
-def _field(tag: int, payload: bytes) -> bytes:
-  return tf_example._field(tag, payload)  # pylint: disable=protected-access
-
-
 def entry(name: str, feature: bytes) -> bytes:
   """A map entry of an Example's features: (name, serialized Feature)."""
-  return _field(0x0A, _field(0x0A, name.encode("utf-8")) + _field(0x12, feature))
+  field = tf_example._field  # pylint: disable=protected-access
+  return field(0x0A, field(0x0A, name.encode("utf-8")) + field(0x12, feature))
 
 
 class Blocks:
@@ -232,12 +225,11 @@ def write_sorted_records(prefix: str, num_shards: int, hashes: np.ndarray, keys:
   order = np.lexsort((hashes, shard))
   shard, hashes, keys = shard[order], hashes[order], keys[order]
   parts = [(blocks, index[order]) for blocks, index in parts]
-  lengths = [blocks.lengths[index] for blocks, index in parts]
   after = np.zeros(len(keys), np.int64)  # bytes after the current part
   crcs = np.zeros(len(keys), np.uint32)
-  for (blocks, index), length in zip(reversed(parts), reversed(lengths)):
+  for blocks, index in reversed(parts):
     crcs ^= frame_batches.shift(blocks.crcs[index], after)
-    after += length
+    after += blocks.lengths[index]
   body_values, body_index = frame_batches.distinct(after)
   headers = [b"\x0a" + tf_example._varint(v) for v in body_values.tolist()]  # pylint: disable=protected-access
   crcs ^= frame_batches.shift(frame_batches.crc32c_each(headers)[body_index], after)
@@ -306,4 +298,3 @@ def _sort_ties(pieces: np.ndarray, shard: np.ndarray, hashes: np.ndarray, keys: 
     rows = list(range(start, stop))
     rows.sort(key=lambda r: (keys[r], pieces[r, 0][12:] + b"".join(pieces[r, 1:-1].tolist())))
     pieces[start:stop] = pieces[rows]
-    keys[start:stop] = keys[rows]
