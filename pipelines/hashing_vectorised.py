@@ -22,6 +22,7 @@ from pipelines import hashing
 
 _BLOCK = 128
 _CHUNK = 1 << 13  # lanes per compression pass: the state stays in cache
+_KEYS_CHUNK = 1 << 16  # keys per message block (8 MiB): not one block of n * 128 bytes
 _IV = np.array([0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B,
                 0xA54FF53A5F1D36F1, 0x510E527FADE682D1, 0x9B05688C2B3E6C1F,
                 0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179], np.uint64)
@@ -171,10 +172,13 @@ def blake2b64_strings(values: np.ndarray) -> np.ndarray:
   Returns:
     A uint64 array.
   """
-  block, lengths = keys(len(values), values)
-  out = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
-  for i in np.flatnonzero(lengths > _BLOCK).tolist():
-    out[i] = hashing.blake2b64(values[i])
+  out = np.empty(len(values), np.uint64)
+  for start in range(0, len(values), _KEYS_CHUNK):
+    chunk = values[start:start + _KEYS_CHUNK]
+    block, lengths = keys(len(chunk), chunk)
+    out[start:start + len(chunk)] = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
+    for i in np.flatnonzero(lengths > _BLOCK).tolist():
+      out[start + i] = hashing.blake2b64(chunk[i])
   return out
 
 
@@ -205,11 +209,15 @@ def hash64(n: int, seed: int, *parts) -> np.ndarray:
   Returns:
     A uint64 array.
   """
-  block, lengths = keys(n, seed, *parts)
-  out = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
-  for i in np.flatnonzero(lengths > _BLOCK).tolist():
-    row = [p[i].decode("utf-8") if isinstance(p, np.ndarray) else p for p in parts]
-    out[i] = hashing.hash64(seed, *row)
+  out = np.empty(n, np.uint64)
+  for start in range(0, n, _KEYS_CHUNK):  # messages built a chunk at a time: small, reused
+    stop = min(n, start + _KEYS_CHUNK)
+    chunk = [p[start:stop] if isinstance(p, np.ndarray) else p for p in parts]
+    block, lengths = keys(stop - start, seed, *chunk)
+    out[start:stop] = blake2b64_rows(block, np.minimum(lengths, _BLOCK))
+    for i in np.flatnonzero(lengths > _BLOCK).tolist():
+      row = [p[i].decode("utf-8") if isinstance(p, np.ndarray) else p for p in chunk]
+      out[start + i] = hashing.hash64(seed, *row)
   return out
 
 

@@ -65,3 +65,12 @@ def test_uint64_to_float_rounds_as_python():
       (v + 0.5) / float(2**64) for v in values]
   assert hv.hex16(array).tolist() == [f"{v:016x}".encode() for v in values]
   assert all(math.isfinite(x) for x in hv.uniform(3, 0, hv.encoded(["a", "b", "c"])))
+
+
+def test_hash64_over_several_message_chunks_with_a_long_key_in_the_second():
+  n = hv._KEYS_CHUNK + 5  # pylint: disable=protected-access
+  ids = [f"i{k}" for k in range(n)]
+  ids[n - 2] = "x" * 200  # a message over 128 bytes: hashed by hashlib, in the second chunk
+  got = hv.hash64(n, 7, "p", hv.encoded(ids), "q")
+  for k in (0, n - 6, n - 5, n - 2, n - 1):
+    assert got[k] == hashing.hash64(7, "p", ids[k], "q")

@@ -10,16 +10,18 @@ samples and the `--num_triplets` cap are sorts and dictionaries here.
 
 Modules, in the order data flows through them:
 
-* `inputs`: features, cluster tables (`ReadFeatures`, `ReadAssignments`).
-* `item_infos`: train items, dense ranks, cluster paths, reservoirs.
-* `anchors`: train edges, positives per anchor, the cap, the random mix.
-* `negatives`: smart negatives level by level, the neighbour filter, random
-  negatives.
-* `records`: triplet and labelled records, the validation set, shards
-  written one at a time.
-* `engine`: `run_local`, the whole stage.
+* `inputs`: cluster tables (`ReadAssignments`; features: `io.features`).
+* `item_infos`: train items, dense ranks, cluster paths.
+* `sample_arrays`: the cluster samples (reservoirs) as arrays of ranks.
+* `anchors`: train edges, positives per anchor (slots), the cap, the random mix.
+* `negatives`: smart negatives level by level for every slot at once, the
+  neighbour filter, random negatives.
+* `triplet_records`, `records`: triplet and labelled records assembled in bulk
+  from per-item blocks, shards written a few MB at a time.
+* `engine`: `run_local`, the whole stage, and the validation set.
 
-Memory: the features of the train items (as read), the edges (two int64
-arrays and a float64 array per unique edge, plus the ids), one small tuple per
-(anchor, positive) slot, and one output shard's encoded records at a time.
+Memory: the train items' values as one float32 matrix per modality (the
+parsed records are dropped), the edges (two int64 arrays and a float64 array
+per unique edge, plus the ids), int64 arrays per slot and per triplet, and
+one encoded block per (role, item) of the items in triplets.
 """

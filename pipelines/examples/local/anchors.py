@@ -7,10 +7,11 @@ arrays; the per-anchor bottom-k of `AdjacencyFn` is one sort of the directed
 edges by (anchor, key, neighbour id), with the same seeded keys.
 """
 
+import dataclasses
+
 import numpy as np
 
 from pipelines import hashing_vectorised
-from pipelines.examples.positives import Anchor
 from pipelines.split import _SCALE as SCALE
 
 
@@ -45,8 +46,8 @@ def _count(counts, name: str, n) -> None:
     counts[name] += int(n)
 
 
-def sample_anchors(edges, infos, config, smart: bool, counts) -> list:
-  """(anchor id, Anchor) for every anchor with a usable neighbour, as `SampleAnchors`.
+def sample_anchors(edges, infos, config, smart: bool, counts, l0=None) -> "AnchorSlots":
+  """Every anchor with a usable neighbour and its positives, as `SampleAnchors`.
 
   Args:
     edges: `local_io.LocalEdges` of the run.
@@ -54,9 +55,10 @@ def sample_anchors(edges, infos, config, smart: bool, counts) -> list:
     config: the `ExamplesConfig`.
     smart: anchors need a cluster path.
     counts: the stage's counter (edge counts are added).
+    l0: each rank's L0 cluster number (-1: none; None: no rank has one).
 
   Returns:
-    The anchors, in no particular order.
+    The AnchorSlots.
   """
   ids = edges.ids
   hashes = hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))
@@ -75,35 +77,53 @@ def sample_anchors(edges, infos, config, smart: bool, counts) -> list:
   used = (rs >= 0) & (rd >= 0)
   _count(counts, "edges/used", used.sum())
   rs, rd, w = rs[used], rd[used], w[used]
-  codes = {}
-  l0 = np.array([-1 if p is None else codes.setdefault(p[0], len(codes)) for p in infos.paths],
-                np.int64)
+  l0 = np.full(len(infos.ids), -1, np.int64) if l0 is None else l0
   same = (l0[rs] >= 0) & (l0[rs] == l0[rd])
   x, y = np.concatenate((rs, rd)), np.concatenate((rd, rs))
   w, same = np.concatenate((w, w)), np.concatenate((same, same))
   if smart:
     keep = l0[x] >= 0
     x, y, w, same = x[keep], y[keep], w[keep], same[keep]
-  in_res0 = np.fromiter((i in infos.in_res0 for i in infos.ids), bool, len(infos.ids))
+  in_res0 = np.zeros(len(infos.ids), bool) if infos.in_res0 is None else infos.in_res0
   res = same & in_res0[y]
   key = _positive_keys(infos.ids, x, y, w, config)
-  by_name = np.empty(len(infos.ids), np.int64)
-  by_name[np.argsort(np.array(infos.ids, dtype=object), kind="stable")] = np.arange(
-      len(infos.ids))
+  by_name = infos.by_name
   order = np.lexsort((by_name[y], key, x))
   x, y, same, res = x[order], y[order], same[order], res[order]
-  starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1]))) if len(x) else []
-  ends = np.append(starts[1:], len(x)).astype(np.int64) if len(x) else []
-  k = config.positives_per_anchor
-  anchors = []
-  for a, b in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist()):
-    info = infos.info(int(x[a]))
-    ys = y[a:b]
-    positives = tuple((infos.ids[r], r) for r in ys[:k].tolist())
-    res_nbrs = tuple(infos.ids[r] for r in ys[res[a:b]][np.argsort(by_name[ys[res[a:b]]])]
-                     .tolist())
-    anchors.append((info.id, Anchor(info, positives, b - a, int(same[a:b].sum()), res_nbrs)))
-  return anchors
+  first = np.ones(len(x), bool)
+  first[1:] = x[1:] != x[:-1]
+  starts = np.flatnonzero(first)
+  group = np.cumsum(first) - 1
+  slot = np.arange(len(x)) - starts[group] < config.positives_per_anchor
+  in_res = np.flatnonzero(res)
+  in_res = in_res[np.lexsort((by_name[y[in_res]], x[in_res]))]
+  return AnchorSlots(x[starts], np.diff(np.append(starts, len(x))),
+                     np.add.reduceat(same.astype(np.int64), starts) if len(x) else np.zeros(0, np.int64),
+                     x[slot], y[slot], x[in_res], y[in_res], rank_of)
+
+
+@dataclasses.dataclass
+class AnchorSlots:
+  """The anchors and their (anchor, positive) slots as arrays of item ranks (`infos.ids`).
+
+  Attributes:
+    anchor: each anchor's rank, increasing.
+    degree: its usable neighbours.
+    nbr0: of which in its L0 cluster.
+    slot_anchor: each slot's anchor (grouped by anchor, in `anchor` order).
+    slot_positive: each slot's positive, in sampling order within an anchor.
+    res_anchor: for each (anchor, neighbour in its L0 reservoir) pair, the anchor.
+    res_neighbour: the neighbour (ordered by id within an anchor).
+    rank_of_edge_id: the rank of each of the edges' ids (-1: not a train item with features).
+  """
+  anchor: np.ndarray
+  degree: np.ndarray
+  nbr0: np.ndarray
+  slot_anchor: np.ndarray
+  slot_positive: np.ndarray
+  res_anchor: np.ndarray
+  res_neighbour: np.ndarray
+  rank_of_edge_id: np.ndarray
 
 
 def _positive_keys(ids: list, x, y, w, config) -> np.ndarray:
@@ -115,58 +135,51 @@ def _positive_keys(ids: list, x, y, w, config) -> np.ndarray:
   return hashing_vectorised.uniform(len(x), config.seed, "positive", xs, ys)
 
 
-def cap_slots(anchors: list, limit: int, seed: int) -> list:
-  """`CapTriplets`: keeps the `limit` (anchor, positive) slots of smallest `slot_hash`.
+def cap_slots(sa: np.ndarray, sp: np.ndarray, names: np.ndarray, limit: int,
+              seed: int) -> np.ndarray:
+  """`CapTriplets`: the `limit` (anchor, positive) slots of smallest `slot_hash`.
+
+  `slot_hash` is (hash, anchor, positive): slots are kept in (hash, ids) order.
 
   Args:
-    anchors: (anchor id, Anchor) pairs.
+    sa, sp: the slots' anchor and positive ranks.
+    names: ids by rank (numpy bytes, UTF-8).
     limit: the slots kept.
     seed: the run's seed.
 
   Returns:
-    The anchors with only their kept slots.
+    A mask of the kept slots.
   """
-  if sum(len(anchor.positives) for _, anchor in anchors) <= limit:
-    return anchors
-  a_ids = hashing_vectorised.encoded([a for a, anchor in anchors for _ in anchor.positives])
-  p_ids = hashing_vectorised.encoded([p for _, anchor in anchors for p, _ in anchor.positives])
-  values = iter(hashing_vectorised.hash64(len(a_ids), seed, "slot", a_ids, p_ids).tolist())
-  hashed = [[(next(values), a, p) for p, _ in anchor.positives] for a, anchor in anchors]
-  threshold = sorted(h for slots in hashed for h in slots)[limit - 1]
-  kept = []
-  for (a, anchor), slots in zip(anchors, hashed):
-    positives = tuple(p for p, h in zip(anchor.positives, slots) if h <= threshold)
-    if positives:
-      kept.append((a, anchor._replace(positives=positives)))
-  return kept
+  if len(sa) <= limit:
+    return np.ones(len(sa), bool)
+  hashes = hashing_vectorised.hash64(len(sa), seed, "slot", names[sa], names[sp])
+  bound = np.partition(hashes, limit - 1)[limit - 1]
+  keep = hashes < bound
+  tied = np.flatnonzero(hashes == bound)
+  tied = sorted(tied.tolist(), key=lambda i: (names[sa[i]].decode("utf-8"),
+                                              names[sp[i]].decode("utf-8")))
+  keep[tied[:limit - int(keep.sum())]] = True
+  return keep
 
 
-def mix_random(anchors: list, fraction: float, seed: int, counts):
-  """`--random_fraction` (`triplets._mix_random`): (anchors kept smart, anchors sent random).
+def mix_random(sa: np.ndarray, sp: np.ndarray, names: np.ndarray, fraction: float, seed: int,
+               counts) -> np.ndarray:
+  """`--random_fraction` (`triplets._mix_random`): which slots take a random negative.
 
   A slot goes random when `uniform(seed, "mix_random", anchor, positive)` <
   `fraction`; the uniforms are hashed in one batch.
 
   Args:
-    anchors: (anchor id, Anchor) pairs.
+    sa, sp: the slots' anchor and positive ranks.
+    names: ids by rank (numpy bytes).
     fraction: `--random_fraction`.
     seed: the run's seed.
     counts: a Counter, added to.
 
   Returns:
-    (anchors kept smart, anchors sent random).
+    A mask of the slots sent random.
   """
-  a_ids = hashing_vectorised.encoded([a for a, anchor in anchors for _ in anchor.positives])
-  p_ids = hashing_vectorised.encoded([p for _, anchor in anchors for p, _ in anchor.positives])
-  chosen_all = iter((hashing_vectorised.uniform(len(a_ids), seed, "mix_random", a_ids, p_ids)
-                     < fraction).tolist())
-  smart, mixed = [], []
-  for anchor_id, anchor in anchors:
-    chosen = [p for p in anchor.positives if next(chosen_all)]
-    if chosen:
-      counts["triplets/mixed_random"] += len(chosen)
-      mixed.append((anchor_id, anchor._replace(positives=tuple(chosen))))
-    if len(chosen) < len(anchor.positives):
-      smart.append((anchor_id, anchor._replace(
-          positives=tuple(p for p in anchor.positives if p not in chosen))))
-  return smart, mixed
+  mixed = hashing_vectorised.uniform(len(sa), seed, "mix_random", names[sa], names[sp]) < fraction
+  if mixed.any():
+    counts["triplets/mixed_random"] += int(mixed.sum())
+  return mixed

@@ -10,16 +10,17 @@ import collections
 import logging
 import time
 
+import numpy as np
 from pipelines.io.file_system import FileSystems
 
-from pipelines import hashing, split
+from pipelines import hashing_vectorised, split
 from pipelines.io import features as features_lib
 from pipelines.io import rejected, sharded_io, summary, tf_example
 from pipelines.io import edges_local as local_io
 from pipelines.examples import cluster_labels, validation_set
-from pipelines.examples.join_features import labelled_record
 from pipelines.examples.local import anchors as anchors_lib
-from pipelines.examples.local import inputs, item_infos, negatives, records
+from pipelines.examples.local import (inputs, item_infos, negatives, records, sample_arrays,
+                                      triplet_records)
 
 
 def read_edges(config, edge_paths: list, stage: str, counts, rejections: list):
@@ -87,87 +88,133 @@ def _examples(config, items, edge_paths, assignment_paths, levels, stage, counts
   infos = item_infos.item_infos(train_ids, rows, config.seed, config.kind != "random", stage,
                                 counts, rejections)
   counts["items/train_with_features"] += len(infos.ids)
+  names = hashing_vectorised.encoded(infos.ids) if infos.ids else np.zeros(0, "S1")
+
+  matrices = {m.name: np.stack([items[i].features[m.name] for i in infos.ids]) if infos.ids
+              else np.zeros((0, m.dim), np.float32) for m in config.modalities}
+  items.clear()  # every value the records need is in `matrices` now (a row per rank)
+
+  def vectors_of(name, used):
+    return matrices[name][used]
+
   if config.kind == "labels":
-    keyed = _labels(config, infos, counts)
-    records.write_shards(config.output_prefix, ".tfrecord", config.num_shards, keyed,
-                         lambda v: labelled_record(v[0], v[1], items[v[0]].features,
-                                                   config.modalities), sharded_io.TFRECORD)
+    members, labels = _labels(config, infos, names, counts)
+    records.write_labelled(config.output_prefix, config.num_shards, members, labels, names,
+                           vectors_of, config.modalities, config.seed)
     return
-  triplets = _triplets(config, infos, edge_paths, levels, stage, counts, rejections)
-  keyed = records.keyed_triplets(triplets, items, config.seed, counts)
-  del triplets
-  encoder = records.TripletEncoder(items, config.modalities)
-  records.write_shards(config.output_prefix, ".tfrecord", config.num_shards, keyed,
-                       encoder.encode, sharded_io.TFRECORD)
+  arrays = _triplets(config, infos, names, edge_paths, levels, stage, counts, rejections)
+  triplet_records.write_triplets(config.output_prefix, config.num_shards, arrays, names,
+                                 vectors_of, config.modalities, config.seed, counts)
 
 
-def _triplets(config, infos, edge_paths, levels, stage, counts, rejections) -> list:
-  """The triplet branch (`triplets.build_triplets`): (anchor, positive, negative, level)."""
+def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejections) -> tuple:
+  """The triplet branch (`triplets.build_triplets`): (anchor, positive, negative, level) arrays.
+
+  Anchors, positives and negatives are ranks (indices into `infos.ids`).
+  """
   smart = config.kind == "smart"
   edges = read_edges(config, edge_paths, stage, counts, rejections)
-  samples = {}
+  arrays = {}
   if smart:
-    if config.level == 0 or config.all_levels:
-      samples[0] = item_infos.l0_samples(infos, config.seed, config.reservoir_size)
-    for level in range(1 if config.all_levels else max(1, config.level), levels):
-      samples[level] = item_infos.parent_samples(infos, level, config.seed,
-                                                 config.reservoir_size, config.max_children)
-  anchors = anchors_lib.sample_anchors(edges, infos, config, smart, counts)
-  if anchors:
-    counts["anchors"] += len(anchors)
-    counts["triplets/before_cap"] += sum(len(a.positives) for _, a in anchors)
+    first_sampled = 0 if config.all_levels or config.level == 0 else max(1, config.level)
+    for level in range(levels):
+      if level < first_sampled:
+        arrays[level] = sample_arrays.LevelArrays(infos.paths, level)
+      elif level == 0:
+        arrays[0] = sample_arrays.level0_samples(infos, names, infos.by_name, config.seed,
+                                                 config.reservoir_size)
+        infos.in_res0 = arrays[0].position >= 0
+      else:
+        arrays[level] = sample_arrays.parent_samples(
+            infos, names, infos.by_name, level, config.seed, config.reservoir_size,
+            config.max_children, arrays[level - 1])
+  slots = anchors_lib.sample_anchors(edges, infos, config, smart, counts,
+                                     arrays[0].cluster_of if smart else None)
+  if len(slots.anchor):
+    counts["anchors"] += len(slots.anchor)
+    counts["triplets/before_cap"] += len(slots.slot_anchor)
+  sa, sp = slots.slot_anchor, slots.slot_positive
   if config.num_triplets:
-    anchors = anchors_lib.cap_slots(anchors, config.num_triplets, config.seed)
-  triplets, to_random = [], anchors
-  if smart:
-    mixed = []
-    if config.random_fraction > 0:
-      anchors, mixed = anchors_lib.mix_random(anchors, config.random_fraction, config.seed,
-                                              counts)
-    edge_set = negatives.EdgeSet(edges)
-    to_random = []
-    for start in (range(levels) if config.all_levels else [config.level]):
-      drawn, pending = negatives.smart_triplets(anchors, samples, start, levels, config,
-                                                edge_set, counts)
-      triplets += drawn
-      to_random += pending
-    to_random += mixed
-  triplets += negatives.random_triplets(to_random, infos.ids, config.seed, counts)
-  return triplets
+    kept = anchors_lib.cap_slots(sa, sp, names, config.num_triplets, config.seed)
+    sa, sp = sa[kept], sp[kept]
+  if not smart:
+    return negatives.random_triplets(sa, sp, names, config.seed, counts)
+  to_random = [np.zeros((2, 0), np.int64)]
+  if config.random_fraction > 0:
+    mixed = anchors_lib.mix_random(sa, sp, names, config.random_fraction, config.seed, counts)
+    to_random.append(np.stack((sa[mixed], sp[mixed])))
+    sa, sp = sa[~mixed], sp[~mixed]
+  excluded = None
+  if infos.in_res0 is not None:
+    excluded = sample_arrays.excluded_positions(slots, arrays[0], len(infos.ids))
+  nbr0 = np.zeros(len(infos.ids), np.int64)
+  nbr0[slots.anchor] = slots.nbr0
+  edge_set = negatives.EdgeSet(edges, slots.rank_of_edge_id, len(infos.ids))
+  del slots, edges
+  drawn = []
+  for start in (range(levels) if config.all_levels else [config.level]):
+    a, p = sa, sp
+    for level in range(start, levels):
+      if level == 0:
+        triplets, up = negatives.level0(a, p, nbr0[a], excluded, arrays[0], names,
+                                        config.seed, counts)
+      else:
+        triplets, up, exhausted = negatives.upper(a, p, level, arrays[level],
+                                                  arrays[level - 1], names, config,
+                                                  edge_set, counts)
+        to_random.append(np.stack((a[exhausted], p[exhausted])))
+      drawn.append((*triplets, np.full(len(triplets[0]), level, np.int64)))
+      a, p = a[up], p[up]
+    to_random.append(np.stack((a, p)))
+  pending = np.concatenate(to_random, axis=1)
+  drawn.append(negatives.random_triplets(pending[0], pending[1], names, config.seed, counts))
+  return tuple(np.concatenate(column) for column in zip(*drawn))
 
 
-def _labels(config, infos, counts) -> list:
-  """`cluster_labels.ClusterLabels`: (sort key, (id, label)); writes `classes.tsv`."""
-  groups = collections.defaultdict(list)
-  for item_id, path in zip(infos.ids, infos.paths):
-    if path is not None:
-      groups[path[config.level]].append((hashing.hash64(config.seed, "label", item_id),
-                                         item_id))
-  kept = []
-  for cluster, pairs in groups.items():
-    pairs.sort()
-    kv = (cluster, (len(pairs), tuple(pairs[:config.max_per_cluster])))
-    kept += anchors_lib.split_outputs(
-        cluster_labels._keep_class(kv, config.min_cluster_size), {}, counts)  # pylint: disable=protected-access
-  label_of = {c: r for r, c in enumerate(item_infos.dense_ranks(
-      [c for c, _ in kept], config.seed, salt="label"))}
-  rows, keyed, histograms = [], [], {"size": collections.Counter(),
-                                     "members": collections.Counter()}
-  for cluster, (count, members) in kept:
-    label = label_of[cluster]
-    rows.append((label, cluster, len(members), count))
-    histograms["size"][len(members)] += 1
-    histograms["members"][count] += 1
-    counts["classes/count"] += 1
-    counts["examples/total"] += len(members)
-    keyed += [(f"{hashing.order_key(config.seed, m)}|{m}", (m, label)) for m in members]
+def _labels(config, infos, names, counts) -> tuple:
+  """`cluster_labels.ClusterLabels`: (members, labels) arrays of ranks; writes `classes.tsv`."""
+  level = sample_arrays.LevelArrays(infos.paths, config.level)
+  clusters = list(level.codes)
+  ranks = np.flatnonzero(level.cluster_of >= 0)
+  hashes = hashing_vectorised.hash64(len(ranks), config.seed, "label", names[ranks])
+  cluster = level.cluster_of[ranks]
+  order = np.lexsort((hashes, cluster))
+  ranks, hashes, cluster = ranks[order], hashes[order], cluster[order]
+  tied = np.flatnonzero((cluster[1:] == cluster[:-1]) & (hashes[1:] == hashes[:-1]))
+  for i in tied.tolist():  # equal hashes in one cluster: (hash, id) order, as the pairs sort
+    j = i + 1
+    while j > 0 and hashes[j - 1] == hashes[j] and cluster[j - 1] == cluster[j] and (
+        infos.ids[ranks[j - 1]] > infos.ids[ranks[j]]):
+      ranks[[j - 1, j]] = ranks[[j, j - 1]]
+      j -= 1
+  first = np.ones(len(ranks), bool)
+  first[1:] = cluster[1:] != cluster[:-1]
+  starts = np.flatnonzero(first)
+  sizes = np.diff(np.append(starts, len(ranks)))
+  small = sizes < config.min_cluster_size
+  if small.any():
+    counts["classes/dropped_small"] += int(small.sum())
+    counts["items/in_dropped_classes"] += int(sizes[small].sum())
+  starts, sizes = starts[~small], sizes[~small]
+  kept_ids = [clusters[c] for c in cluster[starts].tolist()]
+  label_of = {c: r for r, c in enumerate(item_infos.dense_ranks(kept_ids, config.seed,
+                                                                 salt="label"))}
+  labels = np.array([label_of[c] for c in kept_ids], np.int64)
+  written = np.minimum(sizes, config.max_per_cluster)
+  rows = list(zip(labels.tolist(), kept_ids, written.tolist(), sizes.tolist()))
+  if len(starts):
+    counts["classes/count"] += len(starts)
+    counts["examples/total"] += int(written.sum())
   cluster_labels._write_classes((0, {"row": rows}),  # pylint: disable=protected-access
                                 cluster_labels.classes_path(config.output_dir))
-  for name, histogram in histograms.items():
-    if histogram:
-      for key, value in cluster_labels._quantile_stats((name, dict(histogram))):  # pylint: disable=protected-access
+  for name, values in (("size", written), ("members", sizes)):
+    if len(values):
+      histogram = dict(zip(*(v.tolist() for v in np.unique(values, return_counts=True))))
+      for key, value in cluster_labels._quantile_stats((name, histogram)):  # pylint: disable=protected-access
         counts[key] += value
-  return keyed
+  within = np.arange(int(written.sum())) - np.repeat(np.cumsum(written) - written, written)
+  members = ranks[np.repeat(starts, written) + within]
+  return members, np.repeat(labels, written)
 
 
 def _write_validation_set(config, items: dict, edges, counts) -> None:

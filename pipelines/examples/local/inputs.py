@@ -6,6 +6,8 @@ last line without a newline counts), each parsed by
 `tables.parse_assignment`.
 """
 
+import re
+
 from pipelines.io.file_system import FileSystems
 
 from pipelines.errors import InputError
@@ -51,6 +53,10 @@ def read_assignments_local(paths: list, levels: int, stage: str):
       lines = list(text_lines(path))
     except OSError as e:
       raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
+    plain = _plain_text(lines)
+    if plain is not None:
+      rows += _plain_rows(plain, levels, stage, rejections)
+      continue
     for raw in lines:
       try:
         line = raw.decode("utf-8")
@@ -64,3 +70,33 @@ def read_assignments_local(paths: list, levels: int, stage: str):
       elif result is not None:
         rejections.append(Rejection(stage, result, line))
   return rows, rejections
+
+
+_NOT_PLAIN = re.compile(rb"[^\x21-\x7e\t]")  # ASCII without space, control but tab, DEL
+
+
+def _plain_text(lines: list) -> list | None:
+  """The lines as str when every byte is printable ASCII or a tab (no whitespace to strip)."""
+  data = b"\n".join(lines)
+  if _NOT_PLAIN.search(data):
+    return None
+  return data.decode("ascii").split("\n") if lines else []
+
+
+def _plain_rows(lines: list, levels: int, stage: str, rejections: list) -> list:
+  """`tables.parse_assignment` of plain lines: a row of `levels` + 1 non-empty fields is an
+  `Assignment` as it would parse it (no field has whitespace to strip); any other line
+  (header, blank, wrong count, empty field) goes through `parse_assignment` itself."""
+  rows = []
+  width = levels + 1
+  for line in lines:
+    fields = line.split("\t")
+    if len(fields) == width and all(fields) and fields[0] != "id":
+      rows.append(tables.Assignment(fields[0], tuple(fields[1:]), line))
+      continue
+    result = tables.parse_assignment(line, levels)
+    if isinstance(result, tables.Assignment):
+      rows.append(result)
+    elif result is not None:
+      rejections.append(Rejection(stage, result, line))
+  return rows

@@ -1,9 +1,7 @@
-"""Train items, dense ranks, cluster paths and reservoirs, in memory.
+"""Train items, dense ranks and cluster paths, in memory.
 
-The same rules as `make_examples._train_only`, `items.ItemInfos`,
-`items.DenseRanks` and `reservoirs` (bottom-k by seeded hash, exact counts):
-a bottom-k is a sort of (hash, value) pairs and a slice, which is what the
-Beam combiners compute piece by piece.
+The same rules as `make_examples._train_only`, `items.ItemInfos` and
+`items.DenseRanks` (the cluster samples are built in `sample_arrays.py`).
 """
 
 import collections
@@ -13,10 +11,7 @@ import numpy as np
 
 from pipelines import hashing_vectorised
 from pipelines.split import _SCALE
-from pipelines import hashing
 from pipelines.io.cluster_tables import reader as tables
-from pipelines.examples.items import ItemInfo
-from pipelines.examples.reservoirs import Child, MemberSample, ParentSample
 from pipelines.io.rejected import Rejection
 
 
@@ -74,9 +69,24 @@ def dense_ranks(ids, seed: int, salt: str = "rank") -> list:
   Returns:
     The ids in rank order.
   """
-  ids = list(ids)
+  return ranked(ids, seed, salt)[0]
+
+
+def ranked(ids, seed: int, salt: str = "rank") -> tuple:
+  """`dense_ranks`, with each ranked id's position in id order.
+
+  Args:
+    ids: item ids.
+    seed: the run's seed.
+    salt: the rank's role in the hash.
+
+  Returns:
+    (the ids in rank order, int64 array: each one's position in sorted id order).
+  """
+  ids = sorted(ids)
   hashes = hashing_vectorised.hash64(len(ids), seed, salt, hashing_vectorised.encoded(ids))
-  return [i for _, i in sorted(zip(hashes.tolist(), ids))]
+  order = np.argsort(hashes, kind="stable")  # ids sorted: equal hashes stay in id order
+  return [ids[i] for i in order.tolist()], order
 
 
 @dataclasses.dataclass
@@ -85,11 +95,8 @@ class LocalInfos:
   ids: list  # ids[rank]
   rank: dict  # id -> rank
   paths: list  # paths[rank]: cluster path tuple or None
-  in_res0: set  # ids inside their L0 cluster's reservoir
-
-  def info(self, rank: int) -> ItemInfo:
-    item_id = self.ids[rank]
-    return ItemInfo(item_id, rank, self.paths[rank], item_id in self.in_res0)
+  by_name: np.ndarray  # by_name[rank]: position of the id in sorted id order
+  in_res0: np.ndarray | None = None  # in_res0[rank]: inside its L0 cluster's reservoir
 
 
 def item_infos(train_ids: list, rows: list, seed: int, with_tables: bool, stage: str,
@@ -108,80 +115,31 @@ def item_infos(train_ids: list, rows: list, seed: int, with_tables: bool, stage:
   Returns:
     The LocalInfos.
   """
-  ids = dense_ranks(train_ids, seed)
+  ids, by_name = ranked(train_ids, seed)
   rank = {item_id: r for r, item_id in enumerate(ids)}
-  by_id = collections.defaultdict(list)
+  first, repeated = {}, set()
   for row in rows:
-    by_id[row.id].append(row)
+    if first.setdefault(row.id, row) is not row:
+      repeated.add(row.id)
+  if repeated:
+    by_id = collections.defaultdict(list)
+    for row in rows:
+      if row.id in repeated:
+        by_id[row.id].append(row)
+    for item_id in [i for i in first if i in repeated]:
+      its_rows = sorted(by_id[item_id], key=lambda a: a.line)
+      first[item_id] = its_rows[0]
+      for row in its_rows[1:]:
+        rejections.append(Rejection(stage, tables.DUPLICATE_ID, row.line))
   paths = [None] * len(ids)
-  for item_id, its_rows in by_id.items():
-    its_rows.sort(key=lambda a: a.line)
-    for row in its_rows[1:]:
-      rejections.append(Rejection(stage, tables.DUPLICATE_ID, row.line))
-    if item_id not in rank:
+  for item_id, row in first.items():
+    r = rank.get(item_id)
+    if r is None:
       counts["items/assigned_without_features"] += 1
     else:
-      paths[rank[item_id]] = its_rows[0].path
+      paths[r] = row.path
   if with_tables:
     missing = paths.count(None)
     if missing:
       counts["items/train_without_cluster"] += missing
-  return LocalInfos(ids, rank, paths, set())
-
-
-def _bottom_k(groups: dict, k: int) -> dict:
-  """{key: [(hash, value), ...]} -> {key: (count, k smallest pairs in order)}."""
-  return {key: (len(pairs), tuple(sorted(pairs)[:k])) for key, pairs in groups.items()}
-
-
-def _member_hashes(infos: LocalInfos, seed: int, level: int) -> list:
-  """`reservoirs.member_hash(seed, level, id)` of every item, by rank."""
-  return hashing_vectorised.hash64(len(infos.ids), seed, "reservoir", level,
-                                   hashing_vectorised.encoded(infos.ids)).tolist()
-
-
-def l0_samples(infos: LocalInfos, seed: int, reservoir_size: int) -> dict:
-  """`reservoirs.L0Samples`: {(0, cluster): MemberSample}; sets `infos.in_res0`.
-
-  Args:
-    infos: the LocalInfos.
-    seed: the run's seed.
-    reservoir_size: members kept per cluster.
-
-  Returns:
-    {(0, cluster): MemberSample}.
-  """
-  groups = collections.defaultdict(list)
-  for item_id, path, h in zip(infos.ids, infos.paths, _member_hashes(infos, seed, 0)):
-    if path is not None:
-      groups[(0, path[0])].append((h, item_id))
-  samples = {key: MemberSample(count, tuple(m for _, m in smallest))
-             for key, (count, smallest) in _bottom_k(groups, reservoir_size).items()}
-  infos.in_res0 = {m for sample in samples.values() for m in sample.members}
-  return samples
-
-
-def parent_samples(infos: LocalInfos, level: int, seed: int, reservoir_size: int,
-                   max_children: int) -> dict:
-  """`reservoirs.ParentSamples` for one level >= 1: {(level, cluster): ParentSample}.
-
-  Args:
-    infos: the LocalInfos.
-    level: the level (>= 1).
-    seed: the run's seed.
-    reservoir_size: members kept per child.
-    max_children: children kept per cluster.
-
-  Returns:
-    {(level, cluster): ParentSample}.
-  """
-  children = collections.defaultdict(list)
-  for item_id, path, h in zip(infos.ids, infos.paths, _member_hashes(infos, seed, level)):
-    if path is not None:
-      children[(path[level], path[level - 1])].append((h, item_id))
-  parents = collections.defaultdict(list)
-  for (parent, child), (count, smallest) in _bottom_k(children, reservoir_size).items():
-    parents[(level, parent)].append((hashing.hash64(seed, "child", level, child),
-                                     Child(child, count, tuple(m for _, m in smallest))))
-  return {key: ParentSample(count, tuple(c for _, c in smallest))
-          for key, (count, smallest) in _bottom_k(parents, max_children).items()}
+  return LocalInfos(ids, rank, paths, by_name)

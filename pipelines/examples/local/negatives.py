@@ -1,179 +1,164 @@
-"""Smart and random negatives in memory, the seeded draws hashed in batches.
+"""Smart and random negatives in memory: every slot at once, as arrays of item ranks.
 
-Each level applies `smart_negatives.ResolveLevel`'s rules, the same functions
-(`level0_pool_empty`, `reservoir_negative`; `upper_pool_empty`,
-`sibling_children`, `sibling_member`), to every anchor with its cluster's
-sample (level 0: a pick in the reservoir minus excluded ids; above: per draw
-a sibling child by size, then a member), with the
-uniforms of all slots hashed at once by `hashing_vectorised`; the neighbour
-filter is `neighbour_filter._choose` itself on answers looked up in the
-sorted edge keys; a random negative is `random_negatives.draw_rank`'s rank,
-computed for all slots at once. The equality tests
-(`tests/pipelines/examples/test_local_engine.py`) hold the draws, fall-backs and
-counts to the Beam engine's.
+A slot is an (anchor, positive) pair of ranks (`anchors.AnchorSlots`). Each
+level applies `smart_negatives.ResolveLevel`'s rules to all its slots with
+numpy, the seeded uniforms hashed in batches by `hashing_vectorised`, on the
+cluster samples laid out as arrays (`sample_arrays`):
+
+* level 0 (`reservoir_negative`): the pool is empty when
+  `size - 1 - nbr0 <= 0`; a reservoir whose every member is excluded (the
+  anchor and its neighbours inside it; a positive inside it is one of those
+  neighbours) is a reservoir miss; else the pick `r` among the members left is
+  mapped past the excluded positions e_0 < e_1 < ... as
+  `r + #{j : e_j - j <= r}`, which is the loop's result;
+* level l >= 1 (`sibling_member`): draw t's child is the first sibling whose
+  running size total exceeds `u * total` (a comparison of integers with the
+  float, exactly the loop's subtractions), found with one `searchsorted`
+  over the parents' cumulative child sizes, then a member of its sample; the
+  first draw that is no neighbour of the anchor is kept (`neighbour_filter._choose`),
+  neighbours looked up in the sorted edge keys (draw t is hashed only for the
+  slots whose earlier draws were all neighbours: the kept draw and the counts
+  depend on nothing else);
+* random (`random_negatives.draw_rank`): a pick among the ranks left, shifted
+  past the excluded ranks.
+
+The equality tests (`tests/pipelines/examples/test_local_engine.py`) hold the
+draws, fall-backs and counts to the Beam engine's.
 """
 
 import numpy as np
 
 from pipelines import hashing_vectorised
-from pipelines.examples import neighbour_filter, smart_negatives
-from pipelines.examples.local.anchors import split_outputs
-from pipelines.examples.neighbour_filter import Candidates
+from pipelines.examples import smart_negatives
+from pipelines.examples.local.sample_arrays import LevelArrays
 
 
 class EdgeSet:
-  """Membership of undirected pairs of ids in the edges (`local_io.LocalEdges`)."""
+  """Membership of undirected pairs of item ranks in the edges (`local_io.LocalEdges`)."""
 
-  def __init__(self, edges):
-    self._index = {item_id: i for i, item_id in enumerate(edges.ids)}
-    self._n = max(1, len(edges.ids))
-    self._keys = np.sort(edges.src.astype(np.int64) * self._n + edges.dst)
+  def __init__(self, edges, rank_of_edge_id: np.ndarray, n: int):
+    rs, rd = rank_of_edge_id[edges.src], rank_of_edge_id[edges.dst]
+    both = (rs >= 0) & (rd >= 0)
+    rs, rd = rs[both], rd[both]
+    self._n = max(1, n)
+    self._keys = np.sort(np.minimum(rs, rd) * self._n + np.maximum(rs, rd))
 
-  def contains(self, pairs: list) -> np.ndarray:
-    """Whether each (a, b) pair of ids is an edge (either direction)."""
-    a = np.fromiter((self._index.get(p[0], -1) for p in pairs), np.int64, len(pairs))
-    b = np.fromiter((self._index.get(p[1], -1) for p in pairs), np.int64, len(pairs))
-    known = (a >= 0) & (b >= 0)
+  def contains(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether each (a, b) pair of ranks is an edge (either direction)."""
     keys = np.minimum(a, b) * self._n + np.maximum(a, b)
-    at = np.minimum(np.searchsorted(self._keys, keys), max(0, len(self._keys) - 1))
-    found = self._keys[at] == keys if len(self._keys) else np.zeros(len(pairs), bool)
-    return known & found
+    if not len(self._keys):
+      return np.zeros(keys.shape, bool)
+    at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+    return self._keys[at] == keys
 
 
-def smart_triplets(anchors: list, samples: dict, start: int, levels: int, config,
-                   edge_set: EdgeSet, counts):
-  """`smart_negatives.SmartNegatives` from level `start`.
-
-  Args:
-    anchors: (anchor id, Anchor) pairs.
-    samples: {level: {(level, cluster): MemberSample or ParentSample}}.
-    start: the first level tried.
-    levels: number of levels of the tables.
-    config: the `ExamplesConfig`.
-    edge_set: the graph's edges (every edge read, as the Beam filter joins).
-    counts: the stage's counter.
-
-  Returns:
-    (triplets (anchor, positive, negative, level), anchors left for a random negative).
-  """
-  triplets, candidates, pending = [], [], anchors
-  for level in range(start, levels):
-    if level == 0:
-      pending = _level0(pending, samples[0], config.seed, triplets, counts)
-      continue
-    pending = _upper(pending, samples[level], level, config, candidates, counts)
-  if levels > max(1, start) and candidates:
-    probes = [(slot[0], draw) for slot in candidates for draw in slot[3]]
-    neighbour = edge_set.contains(probes).tolist()
-    outputs, at = {}, 0
-    for slot in candidates:
-      n = len(slot[3])
-      answers = list(zip(range(n), neighbour[at:at + n]))
-      at += n
-      triplets += split_outputs(neighbour_filter._choose(Candidates(*slot), answers),  # pylint: disable=protected-access
-                                outputs, counts)
-    pending = pending + [smart_negatives._as_pending(s)  # pylint: disable=protected-access
-                         for s in outputs.get("exhausted", [])]
-  return [tuple(t) for t in triplets], pending
+def _add(counts, name: str, n) -> None:
+  if n:
+    counts[name] += int(n)
 
 
-def slot_ids(anchors: list) -> tuple:
-  """(anchor ids, positive ids) of every (anchor, positive) slot, as numpy bytes arrays.
+def level0(sa, sp, nbr0, excluded, l0: LevelArrays, names, seed, counts) -> tuple:
+  """`ResolveLevel(0)` for every slot.
 
   Args:
-    anchors: (anchor id, Anchor) pairs.
+    sa, sp: the slots' anchor and positive ranks.
+    nbr0: each slot's anchor's neighbours in its L0 cluster.
+    excluded: (keys, starts) of the anchors' excluded reservoir positions
+      (`anchors.AnchorSlots.excluded`): key = anchor rank * width + e_j - j.
+    l0: the L0 samples as arrays.
+    names: ids by rank (numpy bytes).
+    seed: the run's seed.
+    counts: a Counter, added to.
 
   Returns:
-    (anchor ids, positive ids), one entry per slot.
+    ((anchor, positive, negative) of the drawn slots, mask of the slots that go up a level).
   """
-  pairs = [(a, p) for a, anchor in anchors for p, _ in anchor.positives]
-  return (hashing_vectorised.encoded([a for a, _ in pairs]),
-          hashing_vectorised.encoded([p for _, p in pairs]))
+  keys, width, excluded_count = excluded
+  cluster = l0.cluster_of[sa]
+  has = cluster >= 0
+  sample = np.where(has, cluster, 0)
+  empty = ~has | (l0.size[sample] - 1 - nbr0 <= 0)
+  _add(counts, "fallback/level_0_pool_empty", empty.sum())
+  left = l0.sample_length[sample] - excluded_count[sa]
+  miss = ~empty & (left == 0)
+  _add(counts, "fallback/level_0_reservoir_miss", miss.sum())
+  go = ~empty & ~miss
+  a, p, left, sample = sa[go], sp[go], left[go], sample[go]
+  u = hashing_vectorised.uniform(len(a), seed, "negative", 0, names[a], names[p])
+  r = np.minimum(left - 1, (u * left).astype(np.int64))
+  base = a * width
+  r += (np.searchsorted(keys, base + r, side="right") - np.searchsorted(keys, base))
+  return (a, p, l0.members[l0.sample_start[sample] + r]), ~go
 
 
-def _level0(anchors: list, samples: dict, seed: int, triplets: list, counts) -> list:
-  """`ResolveLevel(0)` for every anchor, its picks hashed in one batch.
+def upper(sa, sp, level: int, arrays: LevelArrays, below: LevelArrays, names, config,
+          edge_set: EdgeSet, counts) -> tuple:
+  """`ResolveLevel(level)` (level >= 1) and `ExcludeNeighbours` for every slot.
 
-  The rule is `smart_negatives.reservoir_negative`: the pool is the L0 reservoir minus
-  the anchor, its reservoir neighbours and the positive, and the negative is
-  `pool[pick(len(pool), seed, "negative", 0, anchor, positive)]`. The pool is
-  not built: the pick is mapped onto the reservoir by skipping the excluded
-  positions, as `random_negatives.draw_rank` skips excluded ranks.
-
-  Returns:
-    The anchors (or single slots) that go up a level.
-  """
-  a_ids, p_ids = slot_ids(anchors)
-  u = hashing_vectorised.uniform(len(a_ids), seed, "negative", 0, a_ids, p_ids).tolist()
-  positions, up, at = {}, [], 0
-  for kv in anchors:
-    anchor_id, anchor = kv
-    n = len(anchor.positives)
-    slot_u, at = u[at:at + n], at + n
-    sample = samples.get((0, anchor.info.path[0]))
-    if smart_negatives.level0_pool_empty(anchor, sample):
-      counts["fallback/level_0_pool_empty"] += n
-      up.append(kv)
-      continue
-    where = positions.get(anchor.info.path[0])
-    if where is None:
-      where = positions[anchor.info.path[0]] = {m: i for i, m in enumerate(sample.members)}
-    excluded = {where[m] for m in (anchor_id, *anchor.res_nbrs) if m in where}
-    if len(excluded) == len(sample.members):
-      counts["fallback/level_0_reservoir_miss"] += n
-      up.append(kv)
-      continue
-    for (positive, rank), value in zip(anchor.positives, slot_u):
-      own = where.get(positive)
-      negative = smart_negatives.reservoir_negative(
-          sample.members, excluded if own is None else excluded | {own}, value)
-      if negative is None:
-        counts["fallback/level_0_reservoir_miss"] += 1
-        up.append((anchor_id, anchor._replace(positives=((positive, rank),))))
-        continue
-      triplets.append((anchor_id, positive, negative, 0))
-  return up
-
-
-def _upper(anchors: list, samples: dict, level: int, config, candidates: list, counts) -> list:
-  """`ResolveLevel(level)` for level >= 1, every draw's two uniforms hashed in one batch.
-
-  The rule is `smart_negatives.sibling_member`'s: draw t picks a sibling
-  child by size (`uniform(..., "child"[, t]) * total`, sizes subtracted in
-  order) and a member of its sample (`pick(..., [t])`). Each slot's
-  `Candidates` (as a plain tuple) is appended to `candidates`.
+  Args:
+    sa, sp: the slots' anchor and positive ranks.
+    level: the level.
+    arrays: the level's parent samples as arrays.
+    below: the level below (the anchor's own child is its cluster there).
+    names: ids by rank (numpy bytes).
+    config: the `ExamplesConfig` (seed, negative_draws).
+    edge_set: the graph's edges.
+    counts: a Counter, added to.
 
   Returns:
-    The anchors that go up a level (pool empty).
+    ((anchor, positive, negative) of the drawn slots, mask of the slots whose pool is
+    empty (they go up), mask of the slots whose every draw was a neighbour).
   """
   seed, draws = config.seed, config.negative_draws
-  usable, up = [], []
-  for kv in anchors:
-    sample = samples.get((level, kv[1].info.path[level]))
-    if smart_negatives.upper_pool_empty(sample):
-      counts[f"fallback/level_{level}_pool_empty"] += len(kv[1].positives)
-      up.append(kv)
-    else:
-      usable.append((kv, sample))
-  a_ids, p_ids = slot_ids([kv for kv, _ in usable])
-  n = len(a_ids)
-  child_u = [hashing_vectorised.uniform(n, seed, "negative", level, a_ids, p_ids, "child",
-                                        *((t,) if t else ())).tolist() for t in range(draws)]
-  member_u = [hashing_vectorised.uniform(n, seed, "negative", level, a_ids, p_ids,
-                                         *((t,) if t else ())).tolist() for t in range(draws)]
-  at = 0
-  for (anchor_id, anchor), sample in usable:
-    siblings, total = smart_negatives.sibling_children(anchor, sample, level)
-    for positive, positive_rank in anchor.positives:
-      drawn = [smart_negatives.sibling_member(siblings, total, child_u[t][at], member_u[t][at])
-               for t in range(draws)]
-      candidates.append((anchor_id, positive, level, tuple(drawn), tuple(anchor.info),
-                         positive_rank))
-      at += 1
-  return up
+  parent = arrays.cluster_of[sa]
+  has = parent >= 0
+  safe = np.where(has, parent, 0)
+  empty = ~has | (arrays.num_children[safe] < 2)
+  _add(counts, f"fallback/level_{level}_pool_empty", empty.sum())
+  go = np.flatnonzero(~empty)
+  a, p, parent = sa[go], sp[go], parent[go]
+  first, count = arrays.child_start[parent], arrays.child_count[parent]
+  own = arrays.child_index(parent, below.cluster_of[a])
+  own_size = np.where(own >= 0, arrays.child_size[np.maximum(own, 0)], 0)
+  before_own = np.where(own >= 0, arrays.child_cum[np.maximum(own, 0)] - own_size, 0)
+  total = arrays.child_cum[first + count - 1] - own_size
+  last = np.where(own == first + count - 1, first + count - 2, first + count - 1)
+  chosen = np.full(len(a), -1, np.int64)
+  negative = np.zeros(len(a), np.int64)
+  active = np.arange(len(a))
+  for t in range(draws):  # draw t only for the slots whose draws so far were all neighbours
+    extra = (t,) if t else ()
+    ia, ip, at = names[a[active]], names[p[active]], active
+    child_u = hashing_vectorised.uniform(len(at), seed, "negative", level, ia, ip, "child",
+                                         *extra)
+    member_u = hashing_vectorised.uniform(len(at), seed, "negative", level, ia, ip, *extra)
+    target = np.floor(child_u * total[at]).astype(np.int64)
+    target += np.where(target >= before_own[at], own_size[at], 0)
+    child = np.searchsorted(arrays.child_keys, parent[at] * arrays.key_width + target,
+                            side="right")
+    child = np.where(child < first[at] + count[at], child, last[at])
+    length = arrays.child_sample_length[child]
+    pick = np.minimum(length - 1, (member_u * length).astype(np.int64))
+    drawn = arrays.members[arrays.child_sample_start[child] + pick]
+    neighbour = edge_set.contains(a[at], drawn)
+    chosen[at[~neighbour]] = t
+    negative[at[~neighbour]] = drawn[~neighbour]
+    active = at[neighbour]
+    if not len(active):
+      break
+  exhausted = chosen < 0
+  _add(counts, "negatives/neighbour_draws_skipped",
+       chosen[~exhausted].sum() + draws * exhausted.sum())
+  _add(counts, f"fallback/level_{level}_draws_all_neighbours", exhausted.sum())
+  kept = ~exhausted
+  negative = negative[kept]
+  all_neighbours = np.zeros(len(sa), bool)
+  all_neighbours[go[exhausted]] = True
+  return (a[kept], p[kept], negative), empty, all_neighbours
 
 
-def random_triplets(anchors: list, ranked_ids: list, seed: int, counts) -> list:
+def random_triplets(a_rank: np.ndarray, p_rank: np.ndarray, names: np.ndarray, seed: int,
+                    counts) -> tuple:
   """`random_negatives.RandomNegatives`: a uniform train item other than anchor and positive.
 
   `random_negatives.draw_rank` for every slot at once: a pick among the
@@ -181,31 +166,26 @@ def random_triplets(anchors: list, ranked_ids: list, seed: int, counts) -> list:
   in increasing order.
 
   Args:
-    anchors: (anchor id, Anchor) pairs.
-    ranked_ids: the train ids in rank order.
+    a_rank: each slot's anchor rank.
+    p_rank: each slot's positive rank.
+    names: the train ids in rank order, as a numpy bytes array (`hashing_vectorised.encoded`).
     seed: the run's seed.
     counts: a Counter, added to.
 
   Returns:
-    (anchor, positive, negative, RANDOM_LEVEL) per slot with a candidate.
+    (anchor, positive, negative, level) int64 arrays (ranks; level RANDOM_LEVEL), one entry
+    per slot with a candidate.
   """
-  n = len(ranked_ids)
-  a_ids, p_ids = slot_ids(anchors)
-  a_rank = np.fromiter((a.info.rank for _, a in anchors for _ in a.positives), np.int64,
-                       len(a_ids))
-  p_rank = np.fromiter((r for _, a in anchors for _, r in a.positives), np.int64, len(a_ids))
+  n = len(names)
   low, high = np.minimum(a_rank, p_rank), np.maximum(a_rank, p_rank)
   distinct = low != high
   left = n - 1 - distinct
   ok = left > 0
   if (~ok).any():
     counts["skipped/no_random_candidate"] += int((~ok).sum())
-  u = hashing_vectorised.uniform(len(a_ids), seed, "random", a_ids, p_ids)
+  u = hashing_vectorised.uniform(len(a_rank), seed, "random", names[a_rank], names[p_rank])
   r = np.minimum(left - 1, (u * left).astype(np.int64))
   r += r >= low
   r += distinct & (r >= high)
-  out = []
-  for a, p, rank in zip(a_ids[ok].tolist(), p_ids[ok].tolist(), r[ok].tolist()):
-    out.append((a.decode("utf-8"), p.decode("utf-8"), ranked_ids[rank],
-                smart_negatives.RANDOM_LEVEL))
-  return out
+  return (a_rank[ok], p_rank[ok], r[ok],
+          np.full(int(ok.sum()), smart_negatives.RANDOM_LEVEL, np.int64))

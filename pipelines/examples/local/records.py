@@ -1,20 +1,19 @@
-"""Output records of the in-memory engine, written shard by shard.
+"""Output records of the in-memory engine: labelled examples, and sorted shards of any records.
 
-Triplets (contract 5) are grouped like `join_features.EncodeTriplets` (one
-record per distinct triplet, duplicates counted) and encoded by
-`TripletEncoder`, which writes the bytes of `join_features.triplet_record`
-from per-item pieces serialised once. Shards are written as
-`sharded_io.WriteSortedShards` writes them (CRC-32 of the sort key picks the
-shard, records sorted by (key, payload), the manifest last), but only one
-shard's records are encoded at a time.
+`write_labelled` writes contract 6's records in bulk, with the machinery of
+`triplet_records.py`. `write_shards` writes (key, value) pairs encoded one by
+one, as `sharded_io.WriteSortedShards` writes them (CRC-32 of the sort key
+picks the shard, records sorted by (key, payload), the manifest last), one
+shard's records encoded at a time.
 """
 
-import collections
 import os
 
-from pipelines.io import shard_sets, sharded_io, tf_example
+import numpy as np
+
 from pipelines import hashing_vectorised
-from pipelines.examples.join_features import ROLES, level_name
+from pipelines.examples.local import triplet_records
+from pipelines.io import frame_batches, shard_sets, sharded_io, tf_example
 
 
 def write_shards(prefix: str, suffix: str, num_shards: int, keyed: list, encode,
@@ -51,104 +50,40 @@ def write_shards(prefix: str, suffix: str, num_shards: int, keyed: list, encode,
   return paths
 
 
-def _varint(n: int) -> bytes:
-  """Protobuf varint of a length (non-negative)."""
-  if n < 0x80:
-    return bytes((n,))
-  if n < 0x4000:
-    return bytes((n & 0x7F | 0x80, n >> 7))
-  return tf_example._varint(n)  # pylint: disable=protected-access
+def write_labelled(prefix: str, num_shards: int, members: np.ndarray, labels: np.ndarray,
+                   names: np.ndarray, vectors_of, modalities, seed: int) -> list:
+  """Writes the labelled examples (`join_features.labelled_record`) as sorted shards.
 
-
-def _field(tag: int, payload: bytes) -> bytes:
-  return bytes((tag,)) + _varint(len(payload)) + payload
-
-
-class TripletEncoder:
-  """The bytes of `join_features.triplet_record`, each item's role blocks serialised once.
-
-  An Example is a list of map entries `(name, Feature)` in sorted name order:
-  `anchor/*`, `level`, `negative/*`, `positive/*`. The entries of one role
-  depend only on the item, so each (item, role) block is built once and a
-  record is three cached blocks, the level entry and the framing; an item's
-  encoded values are shared by its roles. Memory: about four times the
-  features of the items that appear in triplets.
-  """
-
-  def __init__(self, items: dict, modalities):
-    self._items = items
-    self._names = [m.name for m in modalities]
-    self._blocks = [{} for _ in ROLES]
-    self._values = {}
-    self._levels = {}
-    self._role_names = [[_field(0x0A, name.encode("utf-8")) for name in
-                         sorted([f"{role}/id"] + [f"{role}/{m}" for m in self._names])]
-                        for role in ROLES]
-    self._role_keys = [["id" if name.endswith("/id") else name.split("/", 1)[1] for name in
-                        sorted([f"{role}/id"] + [f"{role}/{m}" for m in self._names])]
-                       for role in ROLES]
-    if sorted(["level"] + [f"{r}/x" for r in ROLES]) != ["anchor/x", "level", "negative/x",
-                                                         "positive/x"] or any(
-                                                             keys != self._role_keys[0]
-                                                             for keys in self._role_keys):
-      raise AssertionError("the roles no longer sort as encode() writes them")
-
-  def _block(self, role: int, item_id: str) -> bytes:
-    """The role's map entries of one item; the feature values are encoded once per item."""
-    values = self._values.get(item_id)
-    if values is None:
-      features = self._items[item_id].features
-      values = self._values[item_id] = [
-          _field(0x12, tf_example._feature(  # pylint: disable=protected-access
-              item_id if key == "id" else features[key])) for key in self._role_keys[0]]
-    block = self._blocks[role][item_id] = b"".join(
-        b"\x0a" + _varint(len(name) + len(value)) + name + value
-        for name, value in zip(self._role_names[role], values))
-    return block
-
-  def _level(self, level: int) -> bytes:
-    name = _field(0x0A, b"level")
-    value = _field(0x12, tf_example._feature([int(level)]))  # pylint: disable=protected-access
-    entry = self._levels[level] = b"\x0a" + _varint(len(name) + len(value)) + name + value
-    return entry
-
-  def encode(self, triplet: tuple) -> bytes:
-    """(anchor, positive, negative, level) -> the serialized Example."""
-    anchors, positives, negatives = self._blocks
-    body = b"".join((anchors.get(triplet[0]) or self._block(0, triplet[0]),
-                     self._levels.get(triplet[3]) or self._level(triplet[3]),
-                     negatives.get(triplet[2]) or self._block(2, triplet[2]),
-                     positives.get(triplet[1]) or self._block(1, triplet[1])))
-    return b"\x0a" + _varint(len(body)) + body
-
-
-def keyed_triplets(triplets: list, items: dict, seed: int, counts) -> list:
-  """(sort key, triplet) per distinct triplet, counted as `_Encode` counts them.
-
-  The sort key is `order_key(seed, anchor, positive)|anchor|positive`; the
-  order keys are hashed in one batch.
+  A record's entries sort as the ones before `label` (`id`, ...), `label`,
+  and the ones after: the item's two blocks are encoded once
+  (`triplet_records.item_blocks`), the label entry once per label, and the
+  records assembled in bulk (`triplet_records.write_sorted_records`), keyed
+  `order_key(seed, id)|id`.
 
   Args:
-    triplets: (anchor, positive, negative, level) tuples.
-    items: the ids with features (a triplet naming another is skipped).
+    prefix: the output's path prefix.
+    num_shards: the number of shards.
+    members: the items written (indices into `names`, distinct).
+    labels: each one's label.
+    names: ids as a numpy bytes array (UTF-8).
+    vectors_of: (modality name, item indices) -> float32 matrix of those items' values.
+    modalities: the modalities.
     seed: the run's seed.
-    counts: a Counter, added to.
 
   Returns:
-    (sort key, triplet) pairs.
+    The shard paths.
   """
-  kept = []
-  for triplet, copies in collections.Counter(triplets).items():
-    anchor, positive, negative, level = triplet
-    if anchor not in items or positive not in items or negative not in items:
-      counts["skipped/missing_features"] += 1
-      continue
-    if copies > 1:
-      counts["triplets/duplicates_merged"] += copies - 1
-    counts[f"triplets/{level_name(level)}"] += 1
-    counts["triplets/total"] += 1
-    kept.append(triplet)
-  order = hashing_vectorised.order_key(
-      len(kept), seed, hashing_vectorised.encoded([t[0] for t in kept]),
-      hashing_vectorised.encoded([t[1] for t in kept])).tolist()
-  return [(f"{key.decode('ascii')}|{t[0]}|{t[1]}", t) for key, t in zip(order, kept)]
+  entries = sorted([("id", "id"), ("label", "label")] + [(m.name, m.name) for m in modalities],
+                   key=lambda kv: kv[1])
+  split = [k for k, _ in entries].index("label")
+  used = triplet_records.members_of(members)
+  vectors = triplet_records.item_vectors(vectors_of, modalities, [used])[0]
+  before = triplet_records.item_blocks(entries[:split], names, used, vectors)
+  after = triplet_records.item_blocks(entries[split + 1:], names, used, vectors)
+  values, index = frame_batches.distinct(labels)
+  label_blocks = triplet_records.value_blocks([triplet_records.entry(
+      "label", tf_example._feature([int(v)])) for v in values.tolist()])  # pylint: disable=protected-access
+  hashes = hashing_vectorised.hash64(len(members), seed, "order", names[members])
+  keys = np.strings.add(np.strings.add(hashing_vectorised.hex16(hashes), b"|"), names[members])
+  return triplet_records.write_sorted_records(prefix, num_shards, hashes, keys, [
+      (before, members), (label_blocks, index), (after, members)])
