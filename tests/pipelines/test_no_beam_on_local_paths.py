@@ -19,7 +19,9 @@ from tests.pipelines.examples import messy_world, worlds
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCAL_MODULES = ("launch.main", "launch.validate", "launch.cluster", "launch.examples",
                  "pipelines.validate.local", "pipelines.examples.local.engine",
-                 "pipelines.io.features", "pipelines.io.edges_local", "pipelines.io.file_system")
+                 "pipelines.io.features", "pipelines.io.edges_local", "pipelines.io.file_system",
+                 "launch.export", "pipelines.export.stage", "pipelines.export.local",
+                 "pipelines.export.local_related")
 REPORT = ("import json, sys; print(json.dumps(sorted(m for m in sys.modules "
           "if m.split('.')[0] == 'apache_beam')))")
 
