@@ -4,7 +4,8 @@ The same rules as the Beam pipeline (`pipelines/export.py`; the model calls in `
 order of operations on the same operands, so every file (embeddings,
 related items, rejections, manifests, summary) has the same bytes:
 
-1. Scan (pass 1): every feature record is validated (`features.parse_item`;
+1. Scan (pass 1): every feature record is validated (`features.parse_items`, the
+   batched wire-format reader that sends anything unusual through `parse_item`;
    for a temporal model's frame-level files `frame_features.parse_frame_item`,
    corrupt frames as `tfrecord_files.records_or_rejections`); only ids and
    record locations are kept. An id found more than once keeps the record
@@ -21,7 +22,11 @@ related items, rejections, manifests, summary) has the same bytes:
    (`related_items.top_k_block` on `FixedBatches` query batches) or IVF-PQ
    (`related_ann`, with the exact re-rank of `related_rerank`) over the
    finite embeddings, all in memory (N x dim floats, as the broadcast index
-   of the Beam engine), query batches on every core.
+   of the Beam engine), query batches on every core, into a
+   `related_rows.RelatedTable` (arrays, N x K x 8 bytes), which
+   `related_rows.write_table` writes shard by shard as it formats the rows.
+
+Beam is not imported on this path (`pipelines/io/file_system.py` for files).
 """
 
 from __future__ import annotations
