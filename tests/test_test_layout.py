@@ -30,8 +30,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/examples/local/item_infos.py",
     "pipelines/examples/local/negatives.py",
     "pipelines/examples/local/records.py",
-    "pipelines/export/fixed_batches.py",
-    "pipelines/export/related_items.py",
     "pipelines/export/saved_model.py",
     "pipelines/io/tf_example.py",
     # Not reached yet: the triplet branch is tested end to end through `gcml examples`

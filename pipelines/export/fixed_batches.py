@@ -11,11 +11,7 @@ batches (`fixed_batches_local`), so both write the same bytes.
 
 from __future__ import annotations
 
-import dataclasses
-
-import apache_beam as beam
-
-from pipelines import hashing
+from pipelines import beam_parts, hashing
 
 
 def batch_of(item_id: str, num_batches: int) -> int:
@@ -46,30 +42,6 @@ def split_bucket(bucket, batch_size: int):
     yield pairs[start:start + batch_size]
 
 
-@dataclasses.dataclass
-class FixedBatches(beam.PTransform):
-  """(id, value) -> lists of (id, value): batches that depend only on the ids.
-
-  The N ids are hashed into ceil(N / batch_size) buckets; each bucket, sorted
-  by id, is cut into batches of at most `batch_size`. So an item always sits
-  in the same batch at the same place whatever the runner, the bundling or
-  the input layout. Costs a count and one GroupByKey of the values.
-  """
-  batch_size: int
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, pairs):
-    size = self.batch_size
-    count = pairs | "CountIds" >> beam.combiners.Count.Globally()
-    return (pairs
-            | "BucketById" >> beam.Map(lambda kv, n: (batch_of(kv[0], max(1, -(-n // size))), kv),
-                                       beam.pvalue.AsSingleton(count))
-            | "GroupBuckets" >> beam.GroupByKey()
-            | "SplitBuckets" >> beam.FlatMap(split_bucket, size))
-
-
 def fixed_batches_local(ids, batch_size: int) -> list[list]:
   """The batches `FixedBatches` forms, in memory: lists of ids, each sorted.
 
@@ -90,3 +62,7 @@ def fixed_batches_local(ids, batch_size: int) -> list[list]:
     members = sorted(buckets[bucket])
     out += [members[s:s + batch_size] for s in range(0, len(members), batch_size)]
   return out
+
+
+# The Beam transform is in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("FixedBatches",))

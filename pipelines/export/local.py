@@ -4,7 +4,8 @@ The same rules as the Beam pipeline (`pipelines/export.py`; the model calls in `
 order of operations on the same operands, so every file (embeddings,
 related items, rejections, manifests, summary) has the same bytes:
 
-1. Scan (pass 1): every feature record is validated (`features.parse_item`;
+1. Scan (pass 1): every feature record is validated (`features.parse_items`, the
+   batched wire-format reader that sends anything unusual through `parse_item`;
    for a temporal model's frame-level files `frame_features.parse_frame_item`,
    corrupt frames as `tfrecord_files.records_or_rejections`); only ids and
    record locations are kept. An id found more than once keeps the record
@@ -21,7 +22,11 @@ related items, rejections, manifests, summary) has the same bytes:
    (`related_items.top_k_block` on `FixedBatches` query batches) or IVF-PQ
    (`related_ann`, with the exact re-rank of `related_rerank`) over the
    finite embeddings, all in memory (N x dim floats, as the broadcast index
-   of the Beam engine), query batches on every core.
+   of the Beam engine), query batches on every core, into a
+   `related_rows.RelatedTable` (arrays, N x K x 8 bytes), which
+   `related_rows.write_table` writes shard by shard as it formats the rows.
+
+Beam is not imported on this path (`pipelines/io/file_system.py` for files).
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ import collections
 import logging
 
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
 from pipelines.export import saved_model as export_model
 from pipelines.io import features as features_lib
@@ -39,6 +43,7 @@ from pipelines.export import local_related
 from pipelines.io import related_rows
 from pipelines.io import rejected, sharded_io, tfrecord_files
 from pipelines.export.fixed_batches import fixed_batches_local
+from pipelines.io.file_system import FileSystems
 from pipelines.io.rejected import Rejection, binary_record
 
 STAGE = export_model.STAGE
@@ -52,6 +57,11 @@ def _records(paths):
       yield (f, r), record
 
 
+def _checks(modalities, frames: bool):
+  return (frame_validation.frame_checks(modalities) if frames
+          else features_lib.feature_checks(modalities))
+
+
 def parse_record(data: bytes, modalities, frames: bool = False):
   """One record as the Beam engine's reader parses it.
 
@@ -63,12 +73,44 @@ def parse_record(data: bytes, modalities, frames: bool = False):
   Returns:
     (id, features: {modality: vector or [frames, dim]}), or a Rejection.
   """
-  checks = (frame_validation.frame_checks(modalities) if frames
-            else features_lib.feature_checks(modalities))
-  item = record_checks.check(data, checks, STAGE)
+  item = record_checks.check(data, _checks(modalities, frames), STAGE)
   if isinstance(item, Rejection):
     return item
   return item.id, (item.frames if frames else item.features)
+
+
+def _parsed(paths, modalities, frames: bool, wanted=None):
+  """(location, (id, features) or Rejection) of every record, checked in batches.
+
+  The records go through the reader's `parse_many` (the batched wire-format
+  reader of `features.parse_items`) `record_checks.BATCH_RECORDS` at a time;
+  each result is the one `parse_record` gives. With `wanted` (locations),
+  only those records are parsed and yielded (corrupt frames are skipped).
+  """
+  checks = _checks(modalities, frames)
+  batch = []
+
+  def flush():
+    results = (checks.parse_many([d for _, d in batch]) if checks.parse_many is not None
+               else [checks.parse(d) for _, d in batch])
+    for (location, data), item in zip(batch, results):
+      if isinstance(item, str):
+        yield location, Rejection(STAGE, item, checks.shown(data))
+      else:
+        yield location, (item.id, item.frames if frames else item.features)
+    batch.clear()
+
+  for location, data in _records(paths):
+    if wanted is not None and location not in wanted:
+      continue
+    if isinstance(data, Rejection):
+      yield from flush()
+      yield location, data
+      continue
+    batch.append((location, data))
+    if len(batch) >= record_checks.BATCH_RECORDS:
+      yield from flush()
+  yield from flush()
 
 
 def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS, frames: bool = False):
@@ -85,11 +127,7 @@ def scan_features(paths, modalities, max_items: int = MAX_ITEMS_PER_PASS, frames
     ({id: location}, [Rejection], {location: features} or None).
   """
   locations, rejections, kept = collections.defaultdict(list), [], {}
-  for location, data in _records(paths):
-    if isinstance(data, Rejection):
-      rejections.append(data)
-      continue
-    parsed = parse_record(data, modalities, frames)
+  for location, parsed in _parsed(paths, modalities, frames):
     if isinstance(parsed, Rejection):
       rejections.append(parsed)
       continue
@@ -130,11 +168,10 @@ def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
     frames: frame-level records (a temporal model).
 
   Returns:
-    ({id: finite float32 embedding}, [embedding_not_finite Rejection]).
+    (the ids with a finite embedding, sorted; float32 [n, d], their
+    embeddings in that order; [embedding_not_finite Rejection]).
   """
-  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  fn = tf.saved_model.load(model_path).signatures["serving_default"]
+  fn = export_model.load(model_path).signatures["serving_default"]
   batches = fixed_batches_local(sorted(chosen), batch_size)
   groups, size = [[]], 0
   for batch in batches:
@@ -143,26 +180,31 @@ def embed(paths, modalities, chosen: dict, model_path: str, batch_size: int,
       size = 0
     groups[-1].append(batch)
     size += len(batch)
-  embeddings, rejections = {}, []
+  ids = sorted(chosen)
+  position = {item_id: row for row, item_id in enumerate(ids)}
+  matrix, finite, rejections = None, np.zeros(len(ids), bool), []
   for group in groups:
     wanted = {chosen[item_id]: item_id for batch in group for item_id in batch}
     if kept is not None:
       features = {item_id: kept[location] for location, item_id in wanted.items()}
     else:
-      features = {}
-      for location, data in _records(paths):
-        if location in wanted:
-          features[wanted[location]] = parse_record(data, modalities, frames)[1]
+      features = {wanted[location]: parsed[1]
+                  for location, parsed in _parsed(paths, modalities, frames, wanted)}
     for batch in group:
-      ids, stacked = export_model.stack_batch([(i, features.pop(i)) for i in batch])
-      out = export_model.embed_batch(fn, stacked)
-      for item_id, vector in zip(ids, np.asarray(out, np.float32)):
-        if np.all(np.isfinite(vector)):
-          embeddings[item_id] = vector
-        else:
-          rejections.append(Rejection(STAGE, "embedding_not_finite",
-                                      f"{item_id}: the model's embedding has NaN or inf"))
-  return embeddings, rejections
+      batch_ids, stacked = export_model.stack_batch([(i, features.pop(i)) for i in batch])
+      out = np.asarray(export_model.embed_batch(fn, stacked), np.float32)
+      if matrix is None:
+        matrix = np.zeros((len(ids), out.shape[1]), np.float32)
+      rows = np.array([position[i] for i in batch_ids], np.int64)
+      good = np.isfinite(out).all(axis=1)
+      matrix[rows[good]] = out[good]
+      finite[rows[good]] = True
+      rejections += [Rejection(STAGE, "embedding_not_finite",
+                               f"{item_id}: the model's embedding has NaN or inf")
+                     for item_id, ok in zip(batch_ids, good.tolist()) if not ok]
+  keep = np.flatnonzero(finite)
+  matrix = matrix[keep] if matrix is not None else np.zeros((0, 0), np.float32)
+  return [ids[r] for r in keep.tolist()], matrix, rejections
 
 
 def run_local(config, model_path: str, feature_paths, num_shards: int,
@@ -181,21 +223,21 @@ def run_local(config, model_path: str, feature_paths, num_shards: int,
   """
   chosen, rejections, kept = scan_features(feature_paths, config.modalities,
                                            config.local_max_items, frames)
-  embeddings, not_finite = embed(feature_paths, config.modalities, chosen, model_path,
-                                 config.batch_size, config.local_max_items, kept, frames)
+  ids, matrix, not_finite = embed(feature_paths, config.modalities, chosen, model_path,
+                                  config.batch_size, config.local_max_items, kept, frames)
+  del kept
   rejections += not_finite
   output = config.output_dir
   sharded_io.write_sorted_shards_local(
-      (export_model.embedding_record(k, v) for k, v in embeddings.items()),
+      (export_model.embedding_record(k, v) for k, v in zip(ids, matrix)),
       FileSystems.join(output, "embeddings"), ".tfrecord", num_shards, sharded_io.TFRECORD)
-  sharded_io.write_sorted_shards_local(
-      local_related.related_lines(config, embeddings), FileSystems.join(output, "related"), ".tsv",
-      num_shards, sharded_io.TEXT, related_rows.HEADER)
+  table = local_related.related_table(config, ids, matrix)
+  related_rows.write_table(table, FileSystems.join(output, "related"), num_shards)
   counts = collections.Counter(rejected.write_rejected_local(output, STAGE, rejections))
   if chosen:
     counts[frame_validation.VALID_ITEMS if frames else "features/valid_items"] = len(chosen)
-  if embeddings:
-    counts["export/embedded_items"] = len(embeddings)
+  if ids:
+    counts["export/embedded_items"] = len(ids)
   logging.info("export (local): %d items, %d embedded, %d rejections", len(chosen),
-               len(embeddings), len(rejections))
+               len(ids), len(rejections))
   return dict(sorted(counts.items()))

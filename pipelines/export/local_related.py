@@ -3,6 +3,10 @@
 The same searches as the Beam transforms, on the same operands, so the rows
 are the same bytes (`tests/pipelines/export/test_local.py`):
 
+The result is a `related_rows.RelatedTable` (neighbours as rows of the
+sorted ids, scores as float32, never a string per row), which
+`related_rows.write_table` writes shard by shard as it formats.
+
 * exact: `related_items.top_k_block` on the `FixedBatches` query batches;
   the batches run on `threads` Python threads at once (numpy and BLAS
   release the GIL while they compute). Each product is the Beam engine's
@@ -23,13 +27,15 @@ are the same bytes (`tests/pipelines/export/test_local.py`):
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.export.fixed_batches import fixed_batches_local
-from pipelines.io.related_rows import unit_rows
+from pipelines.io import related_rows
+from pipelines.io.related_rows import RelatedTable, unit_rows
 
 
 def default_threads() -> int:
@@ -40,75 +46,72 @@ def default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def related_lines(config, embeddings: dict, threads: int = 0) -> list[tuple[str, str]]:
-  """(sort_key, tsv line) of every item's top-K, as `RelatedItems` writes them.
+def related_table(config, ids, matrix: np.ndarray, threads: int = 0) -> RelatedTable:
+  """Every item's top-K, as `RelatedItems` finds them.
 
   Args:
     config: the export's settings (`search`, `top_k`, batches, IVF-PQ, re-rank).
-    embeddings: {id: finite embedding}.
+    ids: the item ids, sorted.
+    matrix: float32 [N, d]: their finite embeddings, row i of ids[i].
     threads: query batches searched at once (0: one per core); the rows do
       not depend on it.
 
   Returns:
-    The related-items rows of every item.
+    The `RelatedTable` of every item.
   """
   threads = threads or default_threads()
-  pairs = sorted(embeddings.items())
+  table = related_rows.empty_table(ids, config.top_k)
   if config.search == "exact":
-    return _exact_lines(config, embeddings, pairs, threads)
-  return _ann_lines(config, pairs, threads)
+    _exact(config, table, matrix, threads)
+  else:
+    _ann(config, table, matrix, threads)
+  return table
 
 
-def _exact_lines(config, embeddings, pairs, threads):
-  index = related_items.build_index(pairs, config.max_index_bytes)
+def _store(table: RelatedTable, rows, neighbour_rows, scores):
+  """Puts the found (neighbour rows, scores) of query `rows` in the table."""
+  for row, found, found_scores in zip(rows, neighbour_rows, scores):
+    m = len(found)
+    table.neighbours[row, :m] = found
+    table.scores[row, :m] = found_scores
+    table.counts[row] = m
+
+
+def _exact(config, table, matrix, threads):
+  index = related_items.index_from_matrix(table.ids, matrix, config.max_index_bytes)
+  position = index.position
+  product_lock = threading.Lock()
 
   def one_batch(batch):
-    queries = np.stack([embeddings[i] for i in batch])
-    found = related_items.top_k_block(batch, queries, index, config.top_k, config.index_chunk)
-    return format_rows_bulk(batch, found)
+    rows = np.array([position[i] for i in batch], np.int64)
+    # The batch's unit rows: the bits `top_k_block` gets normalising the stacked batch
+    # (each row is scaled by its own norm).
+    scores, found = related_items.top_k_rows(index.matrix[rows], rows, index.matrix,
+                                             config.top_k, config.index_chunk, product_lock)
+    finite = np.isfinite(scores)
+    counts = finite.sum(axis=1)
+    table.neighbours[rows, :found.shape[1]] = np.where(finite, found, 0)
+    table.scores[rows, :scores.shape[1]] = np.where(finite, scores, 0)
+    table.counts[rows] = counts
 
-  out = []
   with ThreadPoolExecutor(threads) as pool:
-    for rows in pool.map(one_batch, fixed_batches_local([k for k, _ in pairs],
-                                                        config.query_batch)):
-      out += rows
-  return out
+    list(pool.map(one_batch, fixed_batches_local(table.ids, config.query_batch)))
 
 
-def format_rows_bulk(query_ids, found) -> list[tuple[str, str]]:
-  """`related_rows.format_rows` of many queries: the same strings, scores formatted at once.
-
-  Args:
-    query_ids: the queries.
-    found: per query, its [(neighbor id, score)], best first.
-
-  Returns:
-    Every query's (sort_key, tsv line) rows, in order.
-  """
-  out = []
-  for qid, neighbours in zip(query_ids, found):
-    if not neighbours:
-      continue
-    scores = ("%.6f\n" * len(neighbours) % tuple(s for _, s in neighbours)).split("\n")
-    out += [(f"{qid}\t{rank:06d}", f"{qid}\t{rank}\t{nid}\t{score}")
-            for rank, ((nid, _), score) in enumerate(zip(neighbours, scores), start=1)]
-  return out
-
-
-def _ann_lines(config, pairs, threads):
-  params = config.related_transform().ann
+def _ann(config, table, matrix, threads):
+  params = config.ann_params()
   rerank = config.rerank_candidates()
-  sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
-  trained = related_ann.train_index(sample, len(pairs), params)
+  ids = table.ids
+  order = sorted(range(len(ids)), key=lambda r: related_ann.sample_key(ids[r]))
+  sample = [(ids[r], matrix[r]) for r in order[:params.train_size]]
+  trained = related_ann.train_index(sample, len(ids), params)
   if trained is None:
-    return []
+    return
   faiss = related_ann.configure_faiss()
   encoder = faiss.deserialize_index(trained)
-  ids = [k for k, _ in pairs]
-  matrix = np.stack([np.asarray(v, np.float32) for _, v in pairs])
   units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
   codes = []
-  for s in range(0, len(pairs), 1024):
+  for s in range(0, len(ids), 1024):
     codes += [c.tobytes() for c in encoder.sa_encode(units[s:s + 1024])]
   ann = related_ann.build_index(list(zip(ids, codes)), trained, config.max_index_bytes)
   del codes
@@ -121,14 +124,10 @@ def _ann_lines(config, pairs, threads):
     rows = _candidate_rows(index, units[start:stop], np.arange(start, stop), wanted)
     if rerank:
       rows = _reranked(matrix, units, start, [r for r, _ in rows], config.top_k)
-    found = [[(ids[j], float(s)) for j, s in zip(r, sc)] for r, sc in rows]
-    return format_rows_bulk(ids[start:stop], found)
+    _store(table, range(start, stop), [r for r, _ in rows], [sc for _, sc in rows])
 
-  out = []
   with ThreadPoolExecutor(threads) as pool:
-    for lines in pool.map(one_block, range(0, len(ids), config.query_batch)):
-      out += lines
-  return out
+    list(pool.map(one_block, range(0, len(ids), config.query_batch)))
 
 
 def _candidate_rows(index, queries, self_rows, k: int):

@@ -38,11 +38,9 @@ import dataclasses
 import math
 from typing import NamedTuple
 
-import apache_beam as beam
 import numpy as np
 
-from pipelines import hashing
-from pipelines.export import related_rerank
+from pipelines import beam_parts, hashing
 from pipelines.io import related_rows
 from pipelines.io.related_rows import unit_rows
 
@@ -133,23 +131,6 @@ def train_index(sample, count: int, params: AnnParams):
   return faiss.serialize_index(index)
 
 
-class _EncodeDoFn(beam.DoFn):
-  """Batch of (id, vector) -> (id, IVF-PQ code bytes)."""
-
-  def setup(self):
-    self._faiss = configure_faiss()
-    self._key, self._index = None, None
-
-  def process(self, batch, trained):
-    if trained is None:
-      return
-    if self._key != id(trained):
-      self._key, self._index = id(trained), self._faiss.deserialize_index(trained)
-    codes = self._index.sa_encode(unit_rows(np.stack([kv[1] for kv in batch])))
-    for (item_id, _), code in zip(batch, codes):
-      yield item_id, code.tobytes()
-
-
 def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):
   """The filled, serialised index from (id, code) pairs; checks the broadcast cap.
 
@@ -208,77 +189,5 @@ def search_block(query_ids, queries, index, ids: tuple, k: int, nprobe: int):
   return results
 
 
-class _SearchDoFn(beam.DoFn):
-  """Batch of (id, vector) -> (sort_key, tsv line), as the exact path.
-
-  With `candidates_only` it yields (id, [candidate ids]) instead, for the
-  exact re-rank (`pipelines/export/related_rerank.py`).
-  """
-
-  def __init__(self, k: int, nprobe: int, candidates_only: bool = False):
-    self._k = k
-    self._nprobe = nprobe
-    self._candidates_only = candidates_only
-
-  def setup(self):
-    self._faiss = configure_faiss()
-    self._key, self._index = None, None
-
-  def process(self, batch, ann: AnnIndex):
-    if self._key != id(ann):
-      self._key = id(ann)
-      self._index = self._faiss.deserialize_index(ann.blob) if ann.ids else None
-    ids = [kv[0] for kv in batch]
-    queries = np.stack([np.asarray(kv[1], np.float32) for kv in batch])
-    found = search_block(ids, queries, self._index, ann.ids, self._k, self._nprobe)
-    for qid, neighbours in zip(ids, found):
-      if self._candidates_only:
-        yield qid, [n for n, _ in neighbours]
-      else:
-        yield from related_rows.format_rows(qid, neighbours)
-
-
-@dataclasses.dataclass
-class AnnRelatedItems(beam.PTransform):
-  """(id, embedding) -> (sort_key, tsv line) through a broadcast IVF-PQ index.
-
-  Attributes:
-    k: neighbours per item.
-    query_batch: queries per faiss search call.
-    max_index_bytes: cap on the serialised index plus ids broadcast to workers.
-    params: the IVF-PQ settings.
-    rerank: 0: the index's top k as they come; R > 0: the index's top
-      max(R, k) re-scored by exact cosine, the k best kept
-      (`pipelines/export/related_rerank.py`).
-  """
-  k: int = 60
-  query_batch: int = 256
-  max_index_bytes: int = related_rows.MAX_INDEX_BYTES
-  params: AnnParams = AnnParams()
-  rerank: int = 0
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, embeddings):
-    count = embeddings | "CountItems" >> beam.combiners.Count.Globally()
-    trained = (embeddings
-               | "TrainSample" >> beam.combiners.Top.Of(
-                   self.params.train_size, key=lambda kv: sample_key(kv[0]), reverse=True)
-               | "Train" >> beam.Map(train_index, beam.pvalue.AsSingleton(count), self.params))
-    trained_side = beam.pvalue.AsSingleton(trained)
-    index = (embeddings
-             | "BatchEncode" >> beam.BatchElements(min_batch_size=1, max_batch_size=1024)
-             | "Encode" >> beam.ParDo(_EncodeDoFn(), trained=trained_side)
-             | "CollectCodes" >> beam.combiners.ToList()
-             | "BuildIndex" >> beam.Map(build_index, trained_side, self.max_index_bytes))
-    batches = embeddings | "BatchQueries" >> beam.BatchElements(
-        min_batch_size=1, max_batch_size=self.query_batch)
-    if not self.rerank:
-      return batches | "TopK" >> beam.ParDo(_SearchDoFn(self.k, self.params.nprobe),
-                                            ann=beam.pvalue.AsSingleton(index))
-    return (batches
-            | "Candidates" >> beam.ParDo(
-                _SearchDoFn(max(self.rerank, self.k), self.params.nprobe, candidates_only=True),
-                ann=beam.pvalue.AsSingleton(index))
-            | "ExactRerank" >> related_rerank.ExactRerank(embeddings, self.k))
+# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ('AnnRelatedItems',))

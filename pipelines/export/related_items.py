@@ -30,15 +30,13 @@ Design (see docs/export_and_evaluation.md):
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 from typing import NamedTuple
 
-import apache_beam as beam
 import numpy as np
 
-from pipelines.export import related_ann
-from pipelines.export.fixed_batches import FixedBatches
-from pipelines.io.related_rows import MAX_INDEX_BYTES, SEARCHES, IndexTooLargeError, format_rows
+from pipelines import beam_parts
+from pipelines.io.related_rows import MAX_INDEX_BYTES, IndexTooLargeError
 
 
 class Index(NamedTuple):
@@ -61,16 +59,32 @@ def build_index(pairs, max_bytes: int = MAX_INDEX_BYTES) -> Index:
     The `Index`.
   """
   pairs = sorted(pairs, key=lambda kv: kv[0])
-  size = sum(4 * np.asarray(v).size + len(k.encode("utf-8")) for k, v in pairs)
+  if not pairs:
+    return index_from_matrix((), np.zeros((0, 0), np.float32), max_bytes)
+  return index_from_matrix(tuple(k for k, _ in pairs),
+                           np.stack([np.asarray(v, np.float32) for _, v in pairs]), max_bytes)
+
+
+def index_from_matrix(ids, matrix: np.ndarray, max_bytes: int = MAX_INDEX_BYTES) -> Index:
+  """`build_index` of ids already sorted and their embeddings, one row each.
+
+  Args:
+    ids: the sorted item ids.
+    matrix: float32 [N, d], row i the embedding of ids[i].
+    max_bytes: the cap on the index's size (`build_index`).
+
+  Returns:
+    The `Index`.
+  """
+  size = 4 * int(matrix.size) + sum(len(k.encode("utf-8")) for k in ids)
   if size > max_bytes:
     raise IndexTooLargeError(
-        f"the exact related-items index is {size} bytes ({len(pairs)} items), over the "
+        f"the exact related-items index is {size} bytes ({len(ids)} items), over the "
         f"broadcast limit of {max_bytes} bytes (--max_index_bytes); use the approximate "
         "search (--search=ivfpq) or raise the limit (docs/export_and_evaluation.md)")
-  ids = tuple(k for k, _ in pairs)
-  if not pairs:
+  ids = tuple(ids)
+  if not ids:
     return Index((), np.zeros((0, 0), np.float32), {})
-  matrix = np.stack([np.asarray(v, np.float32) for _, v in pairs])
   norms = np.linalg.norm(matrix, axis=1, keepdims=True)
   matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
   return Index(ids, matrix, {k: i for i, k in enumerate(ids)})
@@ -98,13 +112,39 @@ def top_k_block(query_ids, queries: np.ndarray, index: Index, k: int,
   queries = np.asarray(queries, np.float32)
   norms = np.linalg.norm(queries, axis=1, keepdims=True)
   queries = np.divide(queries, norms, out=np.zeros_like(queries), where=norms > 0)
-  n, b = len(index.ids), len(query_ids)
   self_rows = np.array([index.position.get(q, -1) for q in query_ids], np.int64)
+  best_scores, best_rows = top_k_rows(queries, self_rows, index.matrix, k, index_chunk)
+  finite = np.isfinite(best_scores)
+  return [[(index.ids[j], s) for s, j in zip(best_scores[r][finite[r]].tolist(),
+                                              best_rows[r][finite[r]].tolist())]
+          for r in range(len(query_ids))]
+
+
+def top_k_rows(queries: np.ndarray, self_rows: np.ndarray, matrix: np.ndarray, k: int,
+               index_chunk: int = 65536, product_lock=contextlib.nullcontext()):
+  """`top_k_block` on rows: unit-norm queries against the index's unit rows.
+
+  Args:
+    queries: float32 [B, d], unit-norm rows.
+    self_rows: int64 [B]: each query's own row in `matrix` (-1: none).
+    matrix: the index's unit rows ([N, d]).
+    k: neighbours per query.
+    index_chunk: index rows scored per matrix product.
+    product_lock: held around each matrix product (threads that share one:
+      one product at a time, BLAS's own threads on every core; the bits do
+      not change).
+
+  Returns:
+    (scores, rows) [B, m], m <= k: best first; -inf scores (row N) past a
+    query's last neighbour.
+  """
+  n, b = matrix.shape[0], queries.shape[0]
   best_scores = np.full((b, 0), -np.inf, np.float32)
   best_rows = np.zeros((b, 0), np.int64)
   for start in range(0, n, index_chunk):
-    chunk = index.matrix[start:start + index_chunk]
-    scores = queries @ chunk.T
+    chunk = matrix[start:start + index_chunk]
+    with product_lock:
+      scores = queries @ chunk.T
     hit = (self_rows >= start) & (self_rows < start + chunk.shape[0])
     scores[np.nonzero(hit)[0], self_rows[hit] - start] = -np.inf
     if best_scores.shape[1] >= k:  # the running k-th best bounds what can still enter
@@ -120,10 +160,7 @@ def top_k_block(query_ids, queries: np.ndarray, index: Index, k: int,
     order = np.lexsort((all_rows, -all_scores), axis=1)[:, :k]
     best_scores = np.take_along_axis(all_scores, order, axis=1)
     best_rows = np.take_along_axis(all_rows, order, axis=1)
-  finite = np.isfinite(best_scores)
-  return [[(index.ids[j], s) for s, j in zip(best_scores[r][finite[r]].tolist(),
-                                              best_rows[r][finite[r]].tolist())]
-          for r in range(b)]
+  return best_scores, best_rows
 
 
 def _candidates(scores, threshold, start: int, n: int):
@@ -147,55 +184,5 @@ def _candidates(scores, threshold, start: int, n: int):
   return out_scores, out_rows
 
 
-class _TopKDoFn(beam.DoFn):
-
-  def __init__(self, k: int, index_chunk: int):
-    self._k = k
-    self._chunk = index_chunk
-
-  def process(self, batch, index):
-    ids = [kv[0] for kv in batch]
-    queries = np.stack([np.asarray(kv[1], np.float32) for kv in batch])
-    for qid, neighbours in zip(ids, top_k_block(ids, queries, index, self._k, self._chunk)):
-      yield from format_rows(qid, neighbours)
-
-
-@dataclasses.dataclass
-class RelatedItems(beam.PTransform):
-  """(id, embedding) -> (sort_key, `id\\trank\\tneighbor\\tscore`) lines.
-
-  Attributes:
-    k: neighbours per item.
-    query_batch: queries scored per matrix product.
-    index_chunk: index rows scored per matrix product (exact search).
-    max_index_bytes: cap on the bytes broadcast to every worker.
-    search: "exact" or "ivfpq" (approximate, `pipelines/export/related_ann.py`).
-    ann: `related_ann.AnnParams` for "ivfpq" (None: defaults).
-    rerank: "ivfpq": candidates re-scored by exact cosine per item (0: none;
-      `pipelines/export/related_rerank.py`).
-  """
-  k: int = 60
-  query_batch: int = 256
-  index_chunk: int = 65536
-  max_index_bytes: int = MAX_INDEX_BYTES
-  search: str = "exact"
-  ann: object = None
-  rerank: int = 0
-
-  def __post_init__(self):
-    super().__init__()
-
-  def expand(self, embeddings):
-    if self.search not in SEARCHES:
-      raise ValueError(f"search must be one of {SEARCHES}, got {self.search!r}")
-    if self.search == "ivfpq":
-      return embeddings | "Approximate" >> related_ann.AnnRelatedItems(
-          self.k, self.query_batch, self.max_index_bytes, self.ann or related_ann.AnnParams(),
-          self.rerank)
-    index = (embeddings
-             | "CollectIndex" >> beam.combiners.ToList()
-             | "BuildIndex" >> beam.Map(build_index, self.max_index_bytes))
-    return (embeddings
-            | "BatchQueries" >> FixedBatches(self.query_batch)
-            | "TopK" >> beam.ParDo(_TopKDoFn(self.k, self.index_chunk),
-                                   index=beam.pvalue.AsSingleton(index)))
+# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ('RelatedItems',))

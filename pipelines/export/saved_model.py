@@ -7,8 +7,10 @@ on the same arrays in the same way.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
+from pipelines.io.file_system import FileSystems
 
 from pipelines.io.modality_spec import canonical_order
 from pipelines.io import tf_example
@@ -41,6 +43,30 @@ def saved_model_path(model_dir: str) -> str:
                    f"or {export}")
 
 
+def load(path: str):
+  """The SavedModel at `path`, loaded once per process while its saved_model.pb is unchanged.
+
+  Args:
+    path: the SavedModel's folder.
+
+  Returns:
+    The loaded SavedModel.
+  """
+  pb = FileSystems.join(path, "saved_model.pb")
+  stamp = None
+  if FileSystems.exists(pb):
+    found = FileSystems.match([pb])[0].metadata_list
+    stamp = (found[0].size_in_bytes, found[0].last_updated_in_seconds) if found else None
+  return _load(path, stamp)
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str, stamp):  # pylint: disable=unused-argument
+  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  return tf.saved_model.load(path)
+
+
 def signature_modalities(path: str) -> tuple:
   """The modalities (name, dim) of the SavedModel's serving signature.
 
@@ -51,9 +77,7 @@ def signature_modalities(path: str) -> tuple:
     `features.Modality` tuples, larger first, then by name (the order
     `pipelines/io/modalities.py` detects them in).
   """
-  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  sig = tf.saved_model.load(path).signatures["serving_default"]
+  sig = load(path).signatures["serving_default"]
   specs = sig.structured_input_signature[1]
   return canonical_order((name, int(spec.shape[-1])) for name, spec in specs.items()
                          if name != FRAME_MASK)
@@ -68,9 +92,7 @@ def takes_frames(path: str) -> bool:
   Returns:
     True for a temporal model: it reads frame-level feature files.
   """
-  import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  sig = tf.saved_model.load(path).signatures["serving_default"]
+  sig = load(path).signatures["serving_default"]
   return FRAME_MASK in sig.structured_input_signature[1]
 
 

@@ -35,71 +35,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-from collections.abc import Sequence
 from typing import Literal
 
-import apache_beam as beam
-import numpy as np
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
-
 from pipelines.io import features as features_lib
-from pipelines.io import frame_validation
-from pipelines.io import inputs, modalities, rejected, related_rows
+from pipelines.io import inputs, modalities, related_rows
 from pipelines.export import related_ann, related_items
-from pipelines.io import sharded_io, summary
-from pipelines import config_flags
+from pipelines.io import sharded_io
+from pipelines import beam_parts, config_flags
 from pipelines.errors import InputError
 from pipelines.io import stage_run
-from pipelines.export.saved_model import (STAGE, embed_batch, embedding_record,
-                                          saved_model_path, signature_modalities, stack_batch,
+from pipelines.export.saved_model import (STAGE, saved_model_path, signature_modalities,
                                           takes_frames)
-from pipelines.export.fixed_batches import FixedBatches
-
-
-class SignatureModelHandler(ModelHandler):
-  """RunInference handler: one fixed batch -> its embeddings (np.float32 [n, d]).
-
-  Every element is a whole batch (`stack_batch`) and RunInference passes
-  one element per call, so the model sees exactly the batches formed there.
-  """
-
-  def __init__(self, path: str):
-    super().__init__(min_batch_size=1, max_batch_size=1)
-    self._path = path
-
-  def load_model(self):
-    import model  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    return tf.saved_model.load(self._path)
-
-  def run_inference(self, batch: Sequence[tuple], model, inference_args=None):
-    fn = model.signatures["serving_default"]
-    return [PredictionResult(ids, embed_batch(fn, features), self._path)
-            for ids, features in batch]
-
-  def get_num_bytes(self, batch: Sequence[tuple]) -> int:
-    return sum(v.nbytes for _, features in batch for v in features.values())
-
-  def get_metrics_namespace(self) -> str:
-    return "gcml_export"
-
-
-def split_finite(result: PredictionResult):
-  """Embedded batch -> (id, vector) pairs; a non-finite vector goes to `rejected`.
-
-  Args:
-    result: RunInference's result for one fixed batch.
-
-  Yields:
-    (item id, float32 vector), or a `rejected` tagged Rejection.
-  """
-  for item_id, vector in zip(result.example, np.asarray(result.inference, np.float32)):
-    if np.all(np.isfinite(vector)):
-      yield item_id, vector
-    else:
-      yield beam.pvalue.TaggedOutput("rejected", rejected.Rejection(
-          STAGE, "embedding_not_finite", f"{item_id}: the model's embedding has NaN or inf"))
 
 
 @dataclasses.dataclass
@@ -168,57 +114,16 @@ class ExportConfig:
     """Candidates per item re-scored exactly with --search=ivfpq (0: none)."""
     return 4 * self.top_k if self.ann_rerank is None else self.ann_rerank
 
-  def related_transform(self) -> related_items.RelatedItems:
+  def ann_params(self) -> related_ann.AnnParams:
+    """The IVF-PQ settings of --search=ivfpq."""
+    return related_ann.AnnParams(self.ann_nprobe, self.ann_code_bytes, self.ann_nlist,
+                                 self.ann_train_size)
+
+  def related_transform(self):
+    """The Beam `related_items.RelatedItems` transform of these settings (imports Beam)."""
     return related_items.RelatedItems(
         self.top_k, self.query_batch, self.index_chunk, self.max_index_bytes, self.search,
-        related_ann.AnnParams(self.ann_nprobe, self.ann_code_bytes, self.ann_nlist,
-                              self.ann_train_size), self.rerank_candidates())
-
-
-def build(pipeline: beam.Pipeline, config: ExportConfig, model_path: str, feature_paths,
-          num_shards: int, frames: bool = False):
-  """Adds the export pipeline to `pipeline`: embed every item, write embeddings and related items.
-
-  Args:
-    pipeline: the pipeline.
-    config: the stage's config (modalities resolved).
-    model_path: the SavedModel.
-    feature_paths: the feature files.
-    num_shards: shards of each output.
-    frames: the feature files are frame-level (a temporal model's SavedModel).
-  """
-  if frames:
-    read = pipeline | "ReadFrameFeatures" >> frame_validation.ReadFrameFeatures(
-        feature_paths, config.modalities, STAGE)
-    keyed = read.items | "KeyById" >> beam.Map(lambda item: (item.id, item.frames))
-  else:
-    read = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
-        feature_paths, config.modalities, STAGE)
-    keyed = read.items | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
-  embedded = (keyed
-              | "FixedBatches" >> FixedBatches(config.batch_size)
-              | "StackBatches" >> beam.Map(stack_batch)
-              | "Embed" >> RunInference(SignatureModelHandler(model_path))
-              | "SplitFinite" >> beam.FlatMap(split_finite).with_outputs("rejected",
-                                                                         main="embeddings"))
-  embeddings = embedded.embeddings
-  _ = (embeddings
-       | "EncodeEmbeddings" >> beam.MapTuple(embedding_record)
-       | "WriteEmbeddings" >> sharded_io.WriteSortedShards(
-           FileSystems.join(config.output_dir, "embeddings"), ".tfrecord", num_shards,
-           sharded_io.TFRECORD))
-  _ = (embeddings
-       | "RelatedItems" >> config.related_transform()
-       | "WriteRelated" >> sharded_io.WriteSortedShards(
-           FileSystems.join(config.output_dir, "related"), ".tsv", num_shards,
-           sharded_io.TEXT, related_rows.HEADER))
-  rejection_counts = ((read.rejected, embedded.rejected)
-                      | "AllRejected" >> beam.Flatten()
-                      | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
-  counted = embeddings | "CountEmbedded" >> beam.Map(lambda _: ("export/embedded_items", 1))
-  _ = ((read.stats, rejection_counts, counted)
-       | "AllStats" >> beam.Flatten()
-       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+        self.ann_params(), self.rerank_candidates())
 
 
 def parse_args(argv) -> tuple[ExportConfig, list]:
@@ -273,9 +178,13 @@ def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
   num_shards = config.num_shards or max(1, len(feature_paths))
   sharded_io.ensure_dir(config.output_dir)
   from pipelines.export import local as export_local  # pylint: disable=import-outside-toplevel
+
+  def build(pipeline):
+    from pipelines.export import stage_beam  # pylint: disable=import-outside-toplevel
+    stage_beam.build(pipeline, config, model_path, feature_paths, num_shards, frames)
+
   ran = stage_run.run_engine(
-      "gcml export", config.engine, pipeline_args,
-      build=lambda p: build(p, config, model_path, feature_paths, num_shards, frames),
+      "gcml export", config.engine, pipeline_args, build=build,
       run_local=lambda: export_local.run_local(config, model_path, feature_paths, num_shards,
                                                frames))
   if ran.dry_run:
@@ -297,3 +206,7 @@ def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
         f"{config.output_dir}/embeddings-*.tfrecord and related-*.tsv", file=sys.stdout)
   return section
 
+
+# The Beam parts are in the `_beam` sibling, imported with Beam when first asked for.
+__getattr__ = beam_parts.lazy_attributes(__name__, ("SignatureModelHandler", "split_finite",
+                                                    "build"))

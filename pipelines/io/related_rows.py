@@ -8,7 +8,17 @@ module for them.
 
 from __future__ import annotations
 
+import functools
+import os
+import uuid
+import zlib
+from typing import NamedTuple
+
+import google_crc32c
 import numpy as np
+
+from pipelines.io import sharded_io
+from pipelines.io.file_system import FileSystems
 
 HEADER = "id\trank\tneighbor\tscore"
 SEARCHES = ("exact", "ivfpq")
@@ -45,3 +55,157 @@ def unit_rows(vectors) -> np.ndarray:
   x = np.asarray(vectors, np.float32)
   norms = np.linalg.norm(x, axis=1, keepdims=True)
   return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+class RelatedTable(NamedTuple):
+  """Every item's top-K as arrays: what `write_table` writes as `related-*.tsv` rows.
+
+  Attributes:
+    ids: the item ids, sorted (row i is `ids[i]`).
+    neighbours: int32 [N, K]: per row, its neighbours' rows, best first.
+    scores: float32 [N, K]: their scores (a row's first `counts[i]` are real).
+    counts: int [N]: neighbours found per row.
+  """
+  ids: list
+  neighbours: np.ndarray
+  scores: np.ndarray
+  counts: np.ndarray
+
+
+def empty_table(ids, k: int) -> RelatedTable:
+  """A table for `ids` (sorted) with room for k neighbours each, none found yet.
+
+  Args:
+    ids: the sorted item ids.
+    k: neighbours per item.
+
+  Returns:
+    The `RelatedTable`, to fill row by row.
+  """
+  n = len(ids)
+  return RelatedTable(list(ids), np.zeros((n, k), np.int32), np.zeros((n, k), np.float32),
+                      np.zeros(n, np.int64))
+
+
+@functools.lru_cache(maxsize=4)
+def _shift_tables(suffix_bytes: int) -> np.ndarray:
+  """CRC-32 is linear: crc(a + b) = L(crc(a)) ^ crc(b) for a fixed len(b). L, per byte of crc(a)."""
+  zeros = bytes(suffix_bytes)
+  base = zlib.crc32(zeros)
+  return np.array([[zlib.crc32(zeros, v << (8 * j)) ^ base for v in range(256)]
+                   for j in range(4)], np.uint32)
+
+
+def key_shards(ids, k: int, num_shards: int) -> np.ndarray:
+  """`sharded_io.shard_index` of every row's keys, `f"{id}\\t{rank:06d}"`, as [N, k] ints.
+
+  One CRC-32 per id: the key's CRC is the id's, shifted over the 7-byte
+  suffix (`_shift_tables`), XOR the suffix's own CRC.
+
+  Args:
+    ids: the item ids.
+    k: ranks per id (at most 999,999: the rank has six digits).
+    num_shards: the number of shards.
+
+  Returns:
+    int64 [N, k]: the shard of rank r + 1 of id i at [i, r].
+  """
+  tables = _shift_tables(7)
+  crcs = np.fromiter((zlib.crc32(i.encode("utf-8")) for i in ids), np.uint32, len(ids))
+  shifted = (tables[0][crcs & 0xFF] ^ tables[1][(crcs >> 8) & 0xFF]
+             ^ tables[2][(crcs >> 16) & 0xFF] ^ tables[3][crcs >> 24])
+  suffixes = np.array([zlib.crc32(b"\t%06d" % rank) for rank in range(1, k + 1)], np.uint32)
+  return ((shifted[:, None] ^ suffixes[None, :]) % np.uint32(num_shards)).astype(np.int64)
+
+
+def table_lines(table: RelatedTable, start: int, stop: int, num_shards: int = 1):
+  """The tsv lines of rows [start, stop), in key order, and each line's shard.
+
+  Args:
+    table: the related items.
+    start: the first row.
+    stop: the row after the last.
+    num_shards: the shard count the shard of each line is taken modulo.
+
+  Returns:
+    (lines, shards): `format_rows`' lines of those rows (ids ascending, then
+    rank), and an int array of their shards (`sharded_io.shard_index` of their keys).
+  """
+  counts = table.counts[start:stop]
+  k = table.neighbours.shape[1]
+  real = np.arange(k)[None, :] < counts[:, None]
+  rows = np.nonzero(real)
+  neighbours = table.neighbours[start:stop][real].tolist()
+  scores = ("%.6f\n" * len(neighbours) % tuple(table.scores[start:stop][real].tolist()))
+  prefixes = [f"{table.ids[start + q]}\t" for q in range(stop - start)]
+  rank_text = [f"{r}\t" for r in range(1, k + 1)]
+  ids = table.ids
+  lines = [f"{prefixes[q]}{rank_text[r]}{ids[n]}\t{s}" for q, r, n, s in
+           zip(rows[0].tolist(), rows[1].tolist(), neighbours, scores.split("\n"))]
+  if num_shards == 1:
+    return lines, np.zeros(len(lines), np.int64)
+  return lines, key_shards(table.ids[start:stop], k, num_shards)[real]
+
+
+def write_table(table: RelatedTable, prefix: str, num_shards: int, header: str | None = HEADER,
+                rows_per_chunk: int = 16384) -> list[str]:
+  """Writes the table's rows as `sharded_io.write_sorted_shards_local` would, as it goes.
+
+  A shard's rows sorted by key are its rows by id, then rank (an id has no
+  control character, so the tab after it sorts before any of its
+  characters): the rows are formatted `rows_per_chunk` ids at a time, in id
+  order, and appended to their shard's temporary file, which is renamed
+  into place once whole; then the manifest. Only one chunk's lines are held.
+
+  Args:
+    table: the related items.
+    prefix: the output's path prefix (`OUT/related`).
+    num_shards: the number of shards; every shard is written.
+    header: first line of every shard, or None.
+    rows_per_chunk: ids formatted at a time.
+
+  Returns:
+    The shards' paths, in shard order.
+  """
+  suffix = ".tsv"
+  sharded_io.remove_shards(prefix, suffix)
+  directory = os.path.dirname(prefix)
+  sharded_io.ensure_dir(directory)
+  paths = [sharded_io.shard_path(prefix, i, num_shards, suffix) for i in range(num_shards)]
+  tmps = [FileSystems.join(directory, f".tmp-{uuid.uuid4().hex}-{os.path.basename(p)}")
+          for p in paths]
+  sums = [google_crc32c.Checksum() for _ in paths]
+  sizes = [0] * num_shards
+  files = [FileSystems.create(t) for t in tmps]
+  try:
+    def put(shard: int, lines):
+      if lines:
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        files[shard].write(data)
+        sums[shard].update(data)
+        sizes[shard] += len(data)
+
+    for shard in range(num_shards if header is not None else 0):
+      put(shard, [header])
+    for start in range(0, len(table.ids), rows_per_chunk):
+      lines, shards = table_lines(table, start, min(len(table.ids), start + rows_per_chunk),
+                                  num_shards)
+      if num_shards == 1:
+        put(0, lines)
+        continue
+      order = np.argsort(shards, kind="stable")
+      bounds = np.searchsorted(shards[order], np.arange(num_shards + 1)).tolist()
+      order = order.tolist()
+      for shard in range(num_shards):
+        put(shard, [lines[j] for j in order[bounds[shard]:bounds[shard + 1]]])
+  finally:
+    for f in files:
+      f.close()
+  entries = []
+  for path, tmp, crc, size in zip(paths, tmps, sums, sizes):
+    if FileSystems.exists(path):
+      FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+    entries.append((os.path.basename(path), size, crc.hexdigest().decode("ascii")))
+  sharded_io.write_manifest(prefix, suffix, num_shards, entries)
+  return paths

@@ -11,6 +11,12 @@ Gaussian centres, noise 0.5 per dimension), with `gcml export`'s defaults
    `_reranked`): queries per second and per CPU-second;
 3. recall@K of the first 512 of them against the exact search.
 
+`--index=ivfflat` (a faiss IVF-Flat index: exact inner products in the
+probed lists, candidates re-scored by the same exact re-rank) and
+`--index=hnsw` (`--hnsw_m`, `--ef_search`) measure the other candidate
+searches on the same data, and `--nprobe`, `--rerank`, `--code_bytes` the
+IVF-PQ settings, for the choice documented in docs/export_and_evaluation.md.
+
 Prints one JSON line; with the build time and queries per CPU-second the
 whole related-items step at N items is about build + N / rate CPU-seconds.
 """
@@ -28,6 +34,36 @@ from pipelines.export.stage import ExportConfig
 from pipelines.io.related_rows import unit_rows
 
 
+def _build(a, params, pairs, units, out):
+  """The faiss index the queries search (labels: rows of the sorted ids)."""
+  faiss = related_ann.configure_faiss()
+  sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
+  if a.index == "hnsw":
+    index = faiss.IndexHNSWFlat(a.dim, a.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.add(units)
+    index.hnsw.efSearch = a.ef_search
+    out.update(hnsw_m=a.hnsw_m, ef_search=a.ef_search)
+    return index
+  trained = related_ann.train_index(sample, len(pairs), params)
+  if a.index == "ivfflat":
+    pq = faiss.deserialize_index(trained)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(a.dim), a.dim, pq.nlist,
+                               faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = related_ann.SEED
+    index.train(unit_rows(np.stack([v for _, v in sample])))
+    index.add(units)
+  else:
+    encoder = faiss.deserialize_index(trained)
+    codes = [c.tobytes() for s in range(0, len(pairs), 1024)
+             for c in encoder.sa_encode(units[s:s + 1024])]
+    ann = related_ann.build_index([(k, c) for (k, _), c in zip(pairs, codes)], trained, 1 << 62)
+    index = faiss.deserialize_index(ann.blob)
+    out["code_bytes"] = index.pq.M
+  index.nprobe = min(params.nprobe, index.nlist)
+  out.update(nlist=index.nlist, nprobe=index.nprobe)
+  return index
+
+
 def main(argv):
   p = argparse.ArgumentParser(prog="gcml bench related_local", allow_abbrev=False)
   p.add_argument("--items", type=int, default=1_000_000)
@@ -36,29 +72,33 @@ def main(argv):
   p.add_argument("--queries", type=int, default=20480)
   p.add_argument("--threads", type=int, default=0, help="0: one per core")
   p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--index", choices=("ivfpq", "ivfflat", "hnsw"), default="ivfpq")
+  p.add_argument("--nprobe", type=int, default=0, help="0: the export's default")
+  p.add_argument("--rerank", type=int, default=-1, help="-1: the export's default (4 x K)")
+  p.add_argument("--code_bytes", type=int, default=0, help="0: dim / 2")
+  p.add_argument("--hnsw_m", type=int, default=32)
+  p.add_argument("--ef_search", type=int, default=128)
   a = p.parse_args(argv)
   rng = np.random.default_rng(a.seed)
   centers = rng.normal(size=(a.clusters, a.dim)).astype(np.float32)
   x = (centers[rng.integers(0, a.clusters, a.items)] +
        0.5 * rng.normal(size=(a.items, a.dim)).astype(np.float32))
   ids = [f"i{j:08d}" for j in range(a.items)]
-  config = ExportConfig("model", "features", "out", search="ivfpq")
-  params, k = config.related_transform().ann, config.top_k
+  flags = {"search": "ivfpq", "ann_code_bytes": a.code_bytes}
+  if a.nprobe:
+    flags["ann_nprobe"] = a.nprobe
+  if a.rerank >= 0:
+    flags["ann_rerank"] = a.rerank
+  config = ExportConfig("model", "features", "out", **flags)
+  params, k = config.ann_params(), config.top_k
   wanted = max(config.rerank_candidates(), k)
   threads = a.threads or local_related.default_threads()
-  out = {"items": a.items, "dim": a.dim, "threads": threads, "nprobe": params.nprobe,
+  out = {"items": a.items, "dim": a.dim, "threads": threads, "index": a.index,
          "rerank": config.rerank_candidates()}
   wall, cpu = time.perf_counter(), time.process_time()
   pairs = list(zip(ids, x))
-  sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
-  trained = related_ann.train_index(sample, a.items, params)
-  faiss = related_ann.configure_faiss()
-  encoder, units = faiss.deserialize_index(trained), unit_rows(x)
-  codes = [c.tobytes() for s in range(0, a.items, 1024)
-           for c in encoder.sa_encode(units[s:s + 1024])]
-  ann = related_ann.build_index(list(zip(ids, codes)), trained, 1 << 62)
-  index = faiss.deserialize_index(ann.blob)
-  index.nprobe = min(params.nprobe, index.nlist)
+  units = unit_rows(x)
+  index = _build(a, params, pairs, units, out)
   out["build_s"] = round(time.perf_counter() - wall, 1)
   out["build_cpu_s"] = round(time.process_time() - cpu, 1)
 

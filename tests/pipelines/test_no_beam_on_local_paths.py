@@ -21,7 +21,9 @@ LOCAL_MODULES = ("launch.main", "launch.validate", "launch.cluster", "launch.exa
                  "launch.evaluate", "launch.demo_report",
                  "pipelines.validate.local", "pipelines.examples.local.engine",
                  "pipelines.evaluation.stage", "pipelines.evaluation.local_engine",
-                 "pipelines.io.features", "pipelines.io.edges_local", "pipelines.io.file_system")
+                 "pipelines.io.features", "pipelines.io.edges_local", "pipelines.io.file_system",
+                 "launch.export", "pipelines.export.stage", "pipelines.export.local",
+                 "pipelines.export.local_related")
 REPORT = ("import json, sys; print(json.dumps(sorted(m for m in sys.modules "
           "if m.split('.')[0] == 'apache_beam')))")
 

@@ -11,10 +11,19 @@ def _config(**kw):
   return ExportConfig("model", "features", "out", **kw)
 
 
+def _lines(config, embeddings, threads):
+  """(sort key, tsv line) of every row of the table, as `related_rows.format_rows` keys them."""
+  ids = sorted(embeddings)
+  table = local_related.related_table(config, ids, np.stack([embeddings[i] for i in ids]),
+                                      threads=threads)
+  lines, _ = related_rows.table_lines(table, 0, len(ids))
+  return [(f"{line.split(chr(9))[0]}\t{int(line.split(chr(9))[1]):06d}", line) for line in lines]
+
+
 def test_exact_rows_hand_computed():
   embeddings = {"a": np.array([1, 0], np.float32), "b": np.array([2, 0], np.float32),
                 "c": np.array([1, 1], np.float32), "d": np.array([-1, 0], np.float32)}
-  rows = dict(local_related.related_lines(_config(top_k=2), embeddings, threads=2))
+  rows = dict(_lines(_config(top_k=2), embeddings, threads=2))
   # cos(a, b) = 1, cos(a, c) = 0.707107, cos(c, d) = -0.707107, cos(a, d) = -1.
   assert rows["a\t000001"] == "a\t1\tb\t1.000000"
   assert rows["a\t000002"] == "a\t2\tc\t0.707107"
@@ -32,14 +41,6 @@ def test_rows_do_not_depend_on_threads():
                  _config(top_k=10, query_batch=100, search="ivfpq", ann_train_size=2000),
                  _config(top_k=10, query_batch=100, search="ivfpq", ann_train_size=2000,
                          ann_rerank=0)):
-    one = local_related.related_lines(config, embeddings, threads=1)
+    one = _lines(config, embeddings, threads=1)
     assert len(one) == 30000
-    assert local_related.related_lines(config, embeddings, threads=3) == one
-
-
-def test_bulk_rows_are_format_rows():
-  found = [[("b", 0.5), ("c", -0.1234565), ("d", 1.0)], [], [("a", 2.5e-7)]]
-  want = [row for qid, neighbours in zip(["a", "x", "b"], found)
-          for row in related_rows.format_rows(qid, neighbours)]
-  assert local_related.format_rows_bulk(["a", "x", "b"], found) == want
-  assert want[0] == ("a\t000001", "a\t1\tb\t0.500000") and want[3][1] == "b\t1\ta\t0.000000"
+    assert _lines(config, embeddings, threads=3) == one

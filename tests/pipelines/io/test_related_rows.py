@@ -1,6 +1,9 @@
 """`pipelines/io/related_rows.py`: the related-items rows (contract 7) and unit-norm rows."""
 
 import numpy as np
+import pytest
+
+from pipelines.io import related_rows, sharded_io
 
 from pipelines.io.related_rows import (HEADER, MAX_INDEX_BYTES, SEARCHES, IndexTooLargeError,
                                        format_rows, unit_rows)
@@ -28,3 +31,50 @@ def test_searches_and_the_broadcast_budget():
   assert SEARCHES == ("exact", "ivfpq")
   assert MAX_INDEX_BYTES == 2**30
   assert issubclass(IndexTooLargeError, ValueError)
+
+
+def _table():
+  """Three ids; "b" found no neighbour; scores that round at the sixth decimal."""
+  table = related_rows.empty_table(["a", "b", "é\u4e2d"], 3)
+  table.neighbours[0, :2] = [2, 1]
+  table.scores[0, :2] = [0.5, -0.1234565]
+  table.neighbours[2, :3] = [0, 1, 0]
+  table.scores[2, :3] = [2.5e-7, 1.0, -1.0]
+  table.counts[:] = [2, 0, 3]
+  return table
+
+
+def test_table_lines_are_format_rows_in_key_order():
+  table = _table()
+  want = (format_rows("a", [("é\u4e2d", np.float32(0.5)), ("b", np.float32(-0.1234565))])
+          + format_rows("é\u4e2d", [("a", np.float32(2.5e-7)), ("b", 1.0), ("a", -1.0)]))
+  lines, shards = related_rows.table_lines(table, 0, 3)
+  assert lines == [line for _, line in want]
+  assert lines[0] == "a\t1\té\u4e2d\t0.500000" and lines[2] == "é\u4e2d\t1\ta\t0.000000"
+  assert shards.tolist() == [0] * 5
+  assert related_rows.table_lines(table, 1, 2)[0] == []
+
+
+def test_key_shards_are_the_crc_of_each_key():
+  ids = ["a", "é\u4e2d", "item-0042", "x" * 300]
+  got = related_rows.key_shards(ids, 12, 7)
+  want = [[sharded_io.shard_index(f"{i}\t{rank:06d}", 7) for rank in range(1, 13)] for i in ids]
+  assert got.tolist() == want
+
+
+@pytest.mark.parametrize("num_shards,rows_per_chunk", [(1, 2), (3, 1), (4, 16384)])
+def test_write_table_writes_the_bytes_of_the_sorted_shard_writer(tmp_path, num_shards,
+                                                                 rows_per_chunk):
+  table = _table()
+  lines, _ = related_rows.table_lines(table, 0, 3)
+  records = [(f"{line.split(chr(9))[0]}\t{int(line.split(chr(9))[1]):06d}", line)
+             for line in lines]
+  sharded_io.write_sorted_shards_local(records[::-1], str(tmp_path / "want" / "related"),
+                                       ".tsv", num_shards, sharded_io.TEXT, HEADER)
+  (tmp_path / "got").mkdir()
+  (tmp_path / "got" / "related-00000-of-00009.tsv").write_text("stale")
+  related_rows.write_table(table, str(tmp_path / "got" / "related"), num_shards,
+                           rows_per_chunk=rows_per_chunk)
+  want = {p.name: p.read_bytes() for p in (tmp_path / "want").iterdir()}
+  got = {p.name: p.read_bytes() for p in (tmp_path / "got").iterdir()}
+  assert got == want and len(want) == num_shards + 1
