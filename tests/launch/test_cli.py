@@ -50,7 +50,7 @@ def test_demo_runs_every_stage_and_reruns_cleanly_on_beam(tmp_path, capsys):
   out = str(tmp_path / "demo")
   argv = ["demo", f"--output_dir={out}", "--num_items=1500", "--runner=FnApiRunner",
           "--train_steps=30"]
-  assert gcml.main(argv) == 0
+  assert gcml.main(argv + ["--methods=all"]) == 0
   printed = capsys.readouterr().out
   assert "[1/" in printed and "demo: done in" in printed
   with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
