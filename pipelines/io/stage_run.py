@@ -11,6 +11,7 @@ taken around the whole stage by `gcml` itself (`launch/main.py`,
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import typing
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -78,7 +79,14 @@ def run_engine(what: str, engine: str, pipeline_args, build: Callable[[beam.Pipe
     prepare_output()
   import apache_beam as beam  # pylint: disable=import-outside-toplevel,redefined-outer-name
   pipeline = beam.Pipeline(options=options)
-  build(pipeline)
+  try:
+    build(pipeline)
+  except BaseException:
+    # Beam makes the pipeline's `beam-pipeline-temp*` folder (in the system temp folder) when
+    # the pipeline is made and removes it only in `Pipeline.run`, which a failed build never
+    # reaches.
+    shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)
+    raise
   runner.run(pipeline, what)
   return EngineRun(dry_run, None)
 

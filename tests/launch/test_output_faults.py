@@ -25,7 +25,7 @@ from model.towers import EmbeddingModel
 from pipelines.io import sharded_io, tf_example
 from tests.pipelines import files
 from tests.model.shards import write_shards
-from tests.model.test_trainer import _triplets
+from tests.model.training_records import triplet_records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODS = "mean_rgb:8,mean_audio:4"
@@ -46,7 +46,7 @@ def world(tmp_path_factory):
   sharded_io.write_sorted_shards_local(
       [(i, tf_example.encode({"id": i, "embedding": rng.normal(size=6).astype(np.float32)}))
        for i in ids], f"{root}/e/embeddings", ".tfrecord", 1, sharded_io.TFRECORD)
-  write_shards(f"{root}/t", "t", _triplets(64, np.random.default_rng(0)))
+  write_shards(f"{root}/t", "t", triplet_records(64, np.random.default_rng(0)))
   return root
 
 

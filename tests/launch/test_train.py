@@ -14,7 +14,7 @@ from launch import train
 from launch.train import config_from_argv
 from model.errors import ConfigError
 from tests.model.shards import write_shards
-from tests.model.test_trainer import _labels, _triplets
+from tests.model.training_records import labelled_records, triplet_records
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHECK = pathlib.Path(__file__).with_name("mirrored_train_check.py")
@@ -32,7 +32,7 @@ class LaunchTrainTest(tf.test.TestCase):
     return write_shards(self.create_tempdir().full_path, name, records)
 
   def test_flags_override_preset(self):
-    data = self._write(_triplets(8, np.random.default_rng(0)), "t")
+    data = self._write(triplet_records(8, np.random.default_rng(0)), "t")
     cfg, _ = config_from_argv(["--preset=paper", "--mode=triplet", f"--train_data={data}",
                                "--model_dir=/tmp/x", "--learning_rate=0.5",
                                "--modalities=a:3,b:2", "--hidden_units=8,4"])
@@ -53,7 +53,7 @@ class LaunchTrainTest(tf.test.TestCase):
 
   def test_deterministic_runs_give_identical_weights(self):
     data = write_shards(self.create_tempdir().full_path, "t",
-                        _triplets(400, np.random.default_rng(7)), num_shards=4)
+                        triplet_records(400, np.random.default_rng(7)), num_shards=4)
     flags = ["-m", "launch.train", "--deterministic", "--mode=triplet", f"--train_data={data}",
              "--train_steps=30", "--batch_size=32", "--shuffle_buffer=64", "--seed=3",
              "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=32", "--embedding_dim=16"]
@@ -75,8 +75,8 @@ class LaunchTrainTest(tf.test.TestCase):
 
   def test_mirrored_two_logical_cpus(self):
     rng = np.random.default_rng(5)
-    data = self._write(_triplets(200, rng), "t")
-    labels = self._write(_labels(200, rng), "l")
+    data = self._write(triplet_records(200, rng), "t")
+    labels = self._write(labelled_records(200, rng), "l")
     proc = _run([str(CHECK), data, labels, self.create_tempdir().full_path])
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -12,7 +12,7 @@ from launch import main as gcml
 from model import checkpoints
 from model.errors import ConfigError
 from tests.model.shards import write_shards
-from tests.model.test_trainer import _triplets
+from tests.model.training_records import triplet_records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NET = ["--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=16", "--embedding_dim=8",
@@ -22,7 +22,7 @@ NET = ["--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=16", "--embedding
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
   root = tmp_path_factory.mktemp("ckpt_data")
-  return write_shards(str(root), "t", _triplets(64, np.random.default_rng(0)))
+  return write_shards(str(root), "t", triplet_records(64, np.random.default_rng(0)))
 
 
 def _train(data, model_dir, steps, capsys):

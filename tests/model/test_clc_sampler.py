@@ -9,20 +9,20 @@ from model import trainer
 from model.errors import ConfigError
 from model.trainer_config import TrainConfig
 from tests.model.shards import write_shards
-from tests.model.test_trainer import K, _labels, _model
+from tests.model.training_records import K, labelled_records, small_model_config
 
 
 class ClcSamplerTest(tf.test.TestCase):
 
   def _data(self, sizes):
     d = self.create_tempdir().full_path
-    data = write_shards(d, "labels", _labels(200, np.random.default_rng(21)))
+    data = write_shards(d, "labels", labelled_records(200, np.random.default_rng(21)))
     with open(os.path.join(d, "classes.tsv"), "w") as f:
       f.write("label\tcluster\tsize\n" + "".join(f"{c}\tc{c}\t{n}\n" for c, n in enumerate(sizes)))
     return data
 
   def _config(self, data, **kw):
-    return TrainConfig.from_flags(preset="demo", mode="clc", train_data=data, model=_model(),
+    return TrainConfig.from_flags(preset="demo", mode="clc", train_data=data, model=small_model_config(),
                                   model_dir=self.create_tempdir().full_path, batch_size=32,
                                   shuffle_buffer=64, num_sampled=3, learning_rate=0.05, **kw)
 

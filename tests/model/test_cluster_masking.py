@@ -16,7 +16,7 @@ from model.losses.retrieval import UNKNOWN_CLUSTER
 from model.trainer_config import TrainConfig
 from pipelines.io import tf_example
 from tests.model.shards import write_shards
-from tests.model.test_trainer import MODS, _model
+from tests.model.training_records import MODS, small_model_config
 
 CHECK = pathlib.Path(__file__).with_name("mirrored_contrastive_check.py")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ class ClusterMaskingTest(tf.test.TestCase):
     d = self.create_tempdir().full_path
     data = write_shards(d, "triplets", _triplets(96, clusters, np.random.default_rng(0)))
     cfg = TrainConfig.from_flags(preset="demo", mode="contrastive", train_data=data,
-                                 model=_model(), batch_size=32, train_steps=3,
+                                 model=small_model_config(), batch_size=32, train_steps=3,
                                  model_dir=self.create_tempdir().full_path, deterministic=True,
                                  **kw).validate()
     return trainer.train(cfg)

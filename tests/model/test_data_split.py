@@ -9,12 +9,12 @@ import pytest
 from model import data_split
 from model.errors import ConfigError
 from pipelines import split
-from tests.pipelines.test_split import _summary
+from tests.pipelines.split_summaries import write_split_summary
 
 
 def test_trainer_refuses_inputs_of_different_splits(tmp_path):
-  train = _summary(tmp_path / "train", "examples", split.describe(0.3))
-  held_out = _summary(tmp_path / "eval", "examples", split.describe(0.2))
+  train = write_split_summary(tmp_path / "train", "examples", split.describe(0.3))
+  held_out = write_split_summary(tmp_path / "eval", "examples", split.describe(0.2))
   with pytest.raises(ConfigError, match="different cold-start splits"):
     data_split.record_split(str(tmp_path / "model"), [train, held_out])
   assert data_split.record_split(str(tmp_path / "model"), [train]) == split.describe(0.3)
@@ -46,6 +46,6 @@ def test_a_summary_that_is_not_json_is_one_line(tmp_path):
 
 
 def test_a_task_that_does_not_write_only_checks(tmp_path):
-  train = _summary(tmp_path / "train", "examples", split.describe(0.3))
+  train = write_split_summary(tmp_path / "train", "examples", split.describe(0.3))
   assert data_split.record_split(str(tmp_path / "m"), [train], write=False) == split.describe(0.3)
   assert not os.path.exists(tmp_path / "m" / data_split.SPLIT_FILE)

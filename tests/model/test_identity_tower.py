@@ -20,7 +20,7 @@ from model.towers import EmbeddingModel
 from model.trainer_config import TrainConfig
 from model.trainer_config_groups import DataConfig, RuntimeConfig, TrainerConfig
 from tests.model.shards import write_shards
-from tests.model.test_trainer import MODS, _triplets
+from tests.model.training_records import MODS, triplet_records
 
 SMALL = (ModalityConfig("rgb", 6), ModalityConfig("audio", 3))
 MIRRORED_CHECK = pathlib.Path(__file__).with_name("mirrored_pull_check.py")
@@ -168,7 +168,7 @@ class PullToInitTest(tf.test.TestCase):
     # The residual tower's W0 is the input geometry set on the fresh run; a resumed
     # run builds a new (random) projection, and the checkpoint must bring W0 back.
     data = write_shards(self.create_tempdir().full_path, "triplets",
-                        _triplets(600, np.random.default_rng(8)))
+                        triplet_records(600, np.random.default_rng(8)))
     model_cfg = EmbeddingModelConfig.demo(
         modalities=tuple(ModalityConfig(n, d) for n, d in MODS), hidden_units=(8,),
         embedding_dim=4, tower="residual", pull_to_init=0.1)

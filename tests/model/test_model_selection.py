@@ -8,36 +8,12 @@ import tensorflow as tf
 
 from model import trainer
 from model.config import EmbeddingModelConfig, ModalityConfig
-from model.errors import ConfigError
 from model.export import load_embedder
 from model.trainer_config import TrainConfig
 from model.validation import ValidationSet
-from pipelines.io import sharded_io, tf_example
+from pipelines.io import tf_example
 from tests.model.shards import write_shards
-
-MODS = (("mean_rgb", 6), ("mean_audio", 3))
-GROUPS = 12
-RNG = np.random.default_rng(0)
-CENTERS = {n: RNG.normal(size=(GROUPS, d)).astype(np.float32) for n, d in MODS}
-
-
-def _features(group, rng):
-  return {n: CENTERS[n][group] + 0.4 * rng.normal(size=d).astype(np.float32) for n, d in MODS}
-
-
-def _validation_set(directory, rng, per_group=6):
-  """Items in groups with edges inside each group: raw features retrieve them well."""
-  records, edges = [], []
-  for g in range(GROUPS):
-    ids = [f"val{g}_{i}" for i in range(per_group)]
-    for item_id in ids:
-      records.append((item_id, tf_example.encode({"id": item_id, **_features(g, rng)})))
-    edges += [f"{a}\t{b}" for a, b in zip(ids, ids[1:])]
-  sharded_io.write_sorted_shards_local(records, os.path.join(directory, "items"), ".tfrecord",
-                                       2, record_format=sharded_io.TFRECORD)
-  sharded_io.write_sorted_shards_local([(e, e) for e in edges], os.path.join(directory, "edges"),
-                                       ".tsv", 1, header="src\tdst")
-  return directory
+from tests.model.validation_items import GROUPS, MODS, group_features, write_validation_set
 
 
 def _misleading_triplets(n, rng):
@@ -49,7 +25,7 @@ def _misleading_triplets(n, rng):
     rec = {"level": [0]}
     for role, g in (("anchor", ga), ("positive", gp), ("negative", ga)):
       rec[f"{role}/id"] = f"t{i}-{role}"
-      rec.update({f"{role}/{k}": v for k, v in _features(g, rng).items()})
+      rec.update({f"{role}/{k}": v for k, v in group_features(g, rng).items()})
     records.append(tf_example.encode(rec))
   return records
 
@@ -58,7 +34,7 @@ def _inputs(test, seed, triplets):
   """(validation folder, triplet glob, model_dir) of a fresh temporary run."""
   rng = np.random.default_rng(seed)
   root = test.create_tempdir().full_path
-  validation = _validation_set(os.path.join(root, "validation"), rng)
+  validation = write_validation_set(os.path.join(root, "validation"), rng)
   data = write_shards(root, "triplets", _misleading_triplets(triplets, rng))
   return validation, data, os.path.join(root, "model")
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 from launch.tf_config import tf_config
 from pipelines.evaluation import training_summaries
 from tests.model.shards import free_ports, write_shards
-from tests.model.test_trainer import _labels, _triplets
+from tests.model.training_records import labelled_records, triplet_records
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -94,8 +94,8 @@ class MultiWorkerTest(tf.test.TestCase):
     self.assertLess(np.mean(summaries[-4:]), np.mean(summaries[:4]))
 
   def test_triplet_two_workers_with_evaluation(self):
-    data = self._write(_triplets(400, np.random.default_rng(5)), "t")
-    held_out = self._write(_triplets(128, np.random.default_rng(6)), "e")
+    data = self._write(triplet_records(400, np.random.default_rng(5)), "t")
+    held_out = self._write(triplet_records(128, np.random.default_rng(6)), "e")
     model_dir, outs = self._train("triplet", data, [f"--eval_data={held_out}", "--eval_steps=2"])
     self._check(model_dir, outs, evaluated=True)
     evals = [_logged_eval(err) for _, err in outs]
@@ -107,7 +107,7 @@ class MultiWorkerTest(tf.test.TestCase):
     (the chief's collectives break; the cluster manager stops what is left),
     the cluster manager restarts every worker with the same command, and
     training continues from the last checkpoint, not from zero."""
-    data = self._write(_triplets(400, np.random.default_rng(5)), "t")
+    data = self._write(triplet_records(400, np.random.default_rng(5)), "t")
     model_dir = self.create_tempdir().full_path
     steps = 200
     ckpt = os.path.join(model_dir, "checkpoints")
@@ -143,7 +143,7 @@ class MultiWorkerTest(tf.test.TestCase):
     self.assertEqual(tf.train.latest_checkpoint(ckpt), os.path.join(ckpt, f"ckpt-{steps}"))
 
   def test_clc_two_workers(self):
-    data = self._write(_labels(400, np.random.default_rng(5)), "l")
+    data = self._write(labelled_records(400, np.random.default_rng(5)), "l")
     # 4 steps per host call: the collectives run inside the in-function loop.
     self._check(*self._train("clc", data, ["--num_classes=6", "--num_sampled=4",
                                            "--steps_per_loop=4"]))

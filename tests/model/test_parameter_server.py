@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from launch.tf_config import tf_config
 from tests.model.shards import free_ports, write_shards
-from tests.model.test_trainer import _labels
+from tests.model.training_records import labelled_records
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHECK = pathlib.Path(__file__).with_name("ps_train_check.py")
@@ -27,7 +27,7 @@ class ParameterServerTest(tf.test.TestCase):
 
   def test_clc_partitioned_table(self):
     d = self.create_tempdir().full_path
-    recs = _labels(400, np.random.default_rng(5))
+    recs = labelled_records(400, np.random.default_rng(5))
     write_shards(d, "l", recs)
     model_dir = self.create_tempdir().full_path
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
@@ -59,7 +59,7 @@ class ParameterServerTest(tf.test.TestCase):
 
   def test_separate_processes_with_tf_config(self):
     d = self.create_tempdir().full_path
-    write_shards(d, "l", _labels(400, np.random.default_rng(5)))
+    write_shards(d, "l", labelled_records(400, np.random.default_rng(5)))
     model_dir = self.create_tempdir().full_path
     ports = [f"127.0.0.1:{p}" for p in free_ports(4)]
     workers, ps, chief = ports[:2], ports[2], ports[3]

@@ -9,7 +9,7 @@ import pytest
 from launch import main as gcml
 from pipelines.io import tf_example
 from tests.model.shards import write_shards
-from tests.model.test_trainer import _labels, _triplets
+from tests.model.training_records import labelled_records, triplet_records
 
 NET = ["--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=16", "--embedding_dim=8",
        "--batch_size=16"]
@@ -20,7 +20,7 @@ def trained(tmp_path_factory):
   """An examples-like output directory and a model_dir trained 4 steps on it."""
   root = tmp_path_factory.mktemp("preflight")
   data = root / "examples"
-  write_shards(str(data), "triplets", _triplets(64, np.random.default_rng(0)))
+  write_shards(str(data), "triplets", triplet_records(64, np.random.default_rng(0)))
   (data / "summary.json").write_text("{}\n")
   (data / "rejected").mkdir()
   (data / "rejected" / "examples-00000-of-00001.tsv").write_text("")
@@ -86,13 +86,13 @@ def test_triplets_for_clc_and_labels_for_triplet_are_one_line(trained, tmp_path,
   line = _one_line_error(capsys, f"--train_data={data}/triplets-*", "--mode=clc",
                          "--num_classes=4", f"--model_dir={tmp_path}/m")
   assert "records have no `label`" in line
-  write_shards(str(tmp_path), "l", _labels(32, np.random.default_rng(1)))
+  write_shards(str(tmp_path), "l", labelled_records(32, np.random.default_rng(1)))
   line = _one_line_error(capsys, f"--train_data={tmp_path}/l-*", f"--model_dir={tmp_path}/m")
   assert "records have no `level`" in line
 
 
 def test_num_classes_below_the_labels_is_one_line(tmp_path, capsys):
-  write_shards(str(tmp_path), "l", _labels(32, np.random.default_rng(1)))  # labels 0..5
+  write_shards(str(tmp_path), "l", labelled_records(32, np.random.default_rng(1)))  # labels 0..5
   (tmp_path / "classes.tsv").write_text(
       "label\tcluster\tsize\n" + "".join(f"{i}\tc{i}\t5\n" for i in range(6)))
   line = _one_line_error(capsys, f"--train_data={tmp_path}/l-*", "--mode=clc",

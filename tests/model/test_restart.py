@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.model.shards import write_shards
-from tests.model.test_trainer import _triplets
+from tests.model.training_records import triplet_records
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ class RestartTest(tf.test.TestCase):
   def setUp(self):
     super().setUp()
     d = self.create_tempdir().full_path
-    write_shards(d, "t", _triplets(200, np.random.default_rng(7)))
+    write_shards(d, "t", triplet_records(200, np.random.default_rng(7)))
     self.model_dir = self.create_tempdir().full_path
     self.flags = ["--mode=triplet", f"--train_data={d}/t-*.tfrecord",
                   f"--model_dir={self.model_dir}", "--modalities=mean_rgb:8,mean_audio:4",

@@ -8,15 +8,15 @@ from model import nonfinite, steps, train_inputs
 from model.train_objects import TrainObjects
 from model.trainer_config import TrainConfig
 from tests.model.shards import write_shards
-from tests.model.test_trainer import _model, _triplets
+from tests.model.training_records import small_model_config, triplet_records
 
 
 class StepsTest(tf.test.TestCase):
 
   def _config(self, **kw):
     root = self.create_tempdir().full_path
-    data = write_shards(root, "t", _triplets(16, np.random.default_rng(0)))
-    return TrainConfig.from_flags(preset="demo", mode="triplet", train_data=data, model=_model(),
+    data = write_shards(root, "t", triplet_records(16, np.random.default_rng(0)))
+    return TrainConfig.from_flags(preset="demo", mode="triplet", train_data=data, model=small_model_config(),
                                   batch_size=8, shuffle_buffer=0, model_dir=f"{root}/m", **kw)
 
   def test_staircase_learning_rate(self):

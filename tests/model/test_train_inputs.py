@@ -8,17 +8,17 @@ from model import train_inputs
 from model.train_objects import TrainObjects
 from model.trainer_config import TrainConfig
 from tests.model.shards import write_shards
-from tests.model.test_trainer import MODS, _model, _triplets
+from tests.model.training_records import MODS, small_model_config, triplet_records
 
 
 class TrainInputsTest(tf.test.TestCase):
 
   def _config(self, **kw):
     root = self.create_tempdir().full_path
-    train = write_shards(root, "train", _triplets(24, np.random.default_rng(0)))
-    held_out = write_shards(root, "eval", _triplets(16, np.random.default_rng(1)))
+    train = write_shards(root, "train", triplet_records(24, np.random.default_rng(0)))
+    held_out = write_shards(root, "eval", triplet_records(16, np.random.default_rng(1)))
     return TrainConfig.from_flags(preset="demo", mode="triplet", train_data=train,
-                                  eval_data=held_out, model=_model(), batch_size=8,
+                                  eval_data=held_out, model=small_model_config(), batch_size=8,
                                   shuffle_buffer=64, model_dir=f"{root}/m", eval_steps=2, **kw)
 
   def test_input_config_of_the_training_and_the_evaluation_stream(self):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -14,8 +15,9 @@ from model.trainer_config import TrainConfig
 from pipelines.io import tf_example
 from pipelines.evaluation import training_summaries
 from tests.model.shards import write_shards
-from tests.launch.test_train import ROOT
-from tests.model.test_trainer import _model, _triplets
+from tests.model.training_records import small_model_config, triplet_records
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _poison(records, index, value=float("nan")):
@@ -32,7 +34,7 @@ class TrainLoopTest(tf.test.TestCase):
     kw = {"model_dir": self.create_tempdir().full_path, "learning_rate": 0.01,
           "shuffle_buffer": 64, **kw}
     return TrainConfig.from_flags(preset="demo", mode="triplet", train_data=data,
-                                  model=_model(), batch_size=32, **kw)
+                                  model=small_model_config(), batch_size=32, **kw)
 
   def _data(self, records):
     return write_shards(self.create_tempdir().full_path, "t", records, num_shards=1)
@@ -41,7 +43,7 @@ class TrainLoopTest(tf.test.TestCase):
     # One shard, seeded shuffle, seeded initialisers: the same batches and weights,
     # so 7 steps per call give the losses and weights of 1 step per call, bit for
     # bit (every step runs in the loop's body, whatever the loop's length).
-    data = self._data(_triplets(200, np.random.default_rng(11)))
+    data = self._data(triplet_records(200, np.random.default_rng(11)))
     runs = {}
     for per_loop in (1, 7):
       tf.keras.utils.set_random_seed(0)
@@ -67,7 +69,7 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertIsNotNone(seven.export_dir)
 
   def test_nan_feature_stops_with_the_step_and_no_export(self):
-    records = _poison(_triplets(64, np.random.default_rng(12)), 40)
+    records = _poison(triplet_records(64, np.random.default_rng(12)), 40)
     data = self._data(records)
     cfg = self._config(data, train_steps=6, steps_per_loop=4, checkpoint_every=1,
                        shuffle_buffer=0)
@@ -79,7 +81,7 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertEqual([p.rsplit("-", 1)[1] for p in ckpts.all_model_checkpoint_paths], ["1"])
 
   def test_absurd_learning_rate_stops(self):
-    data = self._data(_triplets(64, np.random.default_rng(13)))
+    data = self._data(triplet_records(64, np.random.default_rng(13)))
     cfg = self._config(data, train_steps=20, steps_per_loop=5, learning_rate=1e38,
                        optimizer="sgd")
     with self.assertRaisesRegex(NonFiniteError, r"non-finite .* at step \d+"):
@@ -87,7 +89,7 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertFalse(os.path.exists(os.path.join(cfg.runtime.model_dir, "export")))
 
   def test_skip_drops_the_update_and_counts_it(self):
-    records = _poison(_triplets(64, np.random.default_rng(14)), 40, float("inf"))
+    records = _poison(triplet_records(64, np.random.default_rng(14)), 40, float("inf"))
     data = self._data(records)
     cfg = self._config(data, train_steps=6, steps_per_loop=3, shuffle_buffer=0,
                        on_nonfinite="skip", summary_every=3)
@@ -110,7 +112,7 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertTrue(all(np.all(np.isfinite(v.numpy())) for v in slots))
 
   def test_cli_nan_triplet_is_a_one_line_error_exit_2(self):
-    records = _poison(_triplets(64, np.random.default_rng(16)), 3)
+    records = _poison(triplet_records(64, np.random.default_rng(16)), 3)
     data = self._data(records)
     model_dir = self.create_tempdir().full_path
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
@@ -128,7 +130,7 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertIsNone(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")))
 
   def test_flags(self):
-    data = self._data(_triplets(8, np.random.default_rng(15)))
+    data = self._data(triplet_records(8, np.random.default_rng(15)))
     from model.errors import ConfigError
     for kw, msg in ((dict(steps_per_loop=0), "--steps_per_loop must be a positive int"),
                     (dict(on_nonfinite="ignore"), "--on_nonfinite must be one of"),

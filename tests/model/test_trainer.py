@@ -7,7 +7,6 @@ import numpy as np
 import tensorflow as tf
 
 from model import train_objects, trainer
-from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
 from model.export import load_embedder
 from model.strategies import make_strategy
@@ -15,44 +14,8 @@ from model.trainer_config import TrainConfig
 from pipelines.io import tf_example
 from pipelines.evaluation import training_summaries
 from tests.model.shards import write_shards
-
-MODS = (("mean_rgb", 8), ("mean_audio", 4))
-K = 6  # CLC classes
-GROUPS = 64  # triplets: anchor and positive from one group, the negative from another
-RNG = np.random.default_rng(0)
-CENTERS = {n: RNG.normal(size=(GROUPS, d)).astype(np.float32) for n, d in MODS}
-NOISE = 0.3
-
-
-def _item(c, rng):
-  return {n: CENTERS[n][c] + NOISE * rng.normal(size=d).astype(np.float32) for n, d in MODS}
-
-
-def _triplets(n, rng):
-  recs = []
-  for i in range(n):
-    ca = int(rng.integers(GROUPS))
-    cn = int((ca + 1 + rng.integers(GROUPS - 1)) % GROUPS)
-    rec = {"level": [0]}
-    for role, c in (("anchor", ca), ("positive", ca), ("negative", cn)):
-      rec[f"{role}/id"] = f"v{i}-{role}"
-      for name, x in _item(c, rng).items():
-        rec[f"{role}/{name}"] = x
-    recs.append(tf_example.encode(rec))
-  return recs
-
-
-def _labels(n, rng):
-  recs = []
-  for i in range(n):
-    c = int(rng.integers(K))
-    recs.append(tf_example.encode({"id": f"v{i}", "label": [c], **_item(c, rng)}))
-  return recs
-
-
-def _model():
-  return EmbeddingModelConfig.demo(modalities=tuple(ModalityConfig(n, d) for n, d in MODS),
-                                  hidden_units=(32,), embedding_dim=16)
+from tests.model.training_records import (K, MODS, labelled_records, small_model_config,
+                                          triplet_records)
 
 
 class TrainTest(tf.test.TestCase):
@@ -67,7 +30,7 @@ class TrainTest(tf.test.TestCase):
 
   def _config(self, mode, data, **kw):
     kw = {"model_dir": self.create_tempdir().full_path, "learning_rate": 0.01, **kw}
-    return TrainConfig.from_flags(preset="demo", mode=mode, train_data=data, model=_model(),
+    return TrainConfig.from_flags(preset="demo", mode=mode, train_data=data, model=small_model_config(),
                                   batch_size=32, shuffle_buffer=256, **kw)
 
   def _assert_falls(self, result):
@@ -78,7 +41,7 @@ class TrainTest(tf.test.TestCase):
 
   def test_triplet_trains_resumes_and_exports(self):
     rng = np.random.default_rng(1)
-    _, data = self._write(_triplets(400, rng), "triplets")
+    _, data = self._write(triplet_records(400, rng), "triplets")
     cfg = self._config("triplet", data, train_steps=40, checkpoint_every=10, summary_every=10)
     result = trainer.train(cfg)
     self.assertEqual((result.start_step, result.final_step), (0, 40))
@@ -129,7 +92,7 @@ class TrainTest(tf.test.TestCase):
 
   def test_clc_reads_classes_tsv_and_trains(self):
     rng = np.random.default_rng(2)
-    d, data = self._write(_labels(400, rng), "labels")
+    d, data = self._write(labelled_records(400, rng), "labels")
     with open(os.path.join(d, "classes.tsv"), "w") as f:
       f.write("label\tcluster\tsize\n" + "".join(f"{c}\tc{c}\t10\n" for c in range(K)))
     cfg = self._config("clc", data, train_steps=30, num_sampled=4, learning_rate=0.05)
@@ -139,15 +102,15 @@ class TrainTest(tf.test.TestCase):
 
   def test_contrastive_trains(self):
     rng = np.random.default_rng(3)
-    _, data = self._write(_triplets(200, rng), "triplets")
+    _, data = self._write(triplet_records(200, rng), "triplets")
     result = trainer.train(self._config("contrastive", data, train_steps=5))
     self.assertEqual(result.final_step, 5)
     self.assertTrue(all(np.isfinite(l) for _, l in result.losses))
 
   def test_evaluation_on_eval_data(self):
     rng = np.random.default_rng(6)
-    _, data = self._write(_triplets(400, rng), "triplets")
-    _, held_out = self._write(_triplets(160, rng), "held_out")
+    _, data = self._write(triplet_records(400, rng), "triplets")
+    _, held_out = self._write(triplet_records(160, rng), "held_out")
     cfg = self._config("triplet", data, eval_data=held_out, train_steps=30, checkpoint_every=10,
                        summary_every=10, eval_every=15, eval_steps=5)
     self.assertEqual(cfg.eval_interval(), 15)
@@ -188,7 +151,7 @@ class TrainTest(tf.test.TestCase):
                       c.batch_size, c.num_sampled), ("sgd", 300.0, 0.5, 200000, 256, 200000))
 
   def test_config_errors(self):
-    _, data = self._write(_triplets(8, np.random.default_rng(4)), "t")
+    _, data = self._write(triplet_records(8, np.random.default_rng(4)), "t")
     md = self.create_tempdir().full_path
     cases = [
         (dict(train_data=""), "--train_data is required"),

@@ -10,13 +10,13 @@ from model.errors import ConfigError
 from model import validation
 from model.validation import ValidationSet
 from pipelines.io import sharded_io, tf_example
-from tests.model.test_model_selection import GROUPS, MODS, _validation_set
+from tests.model.validation_items import GROUPS, MODS, write_validation_set
 
 
 class ValidationSetTest(tf.test.TestCase):
 
   def test_validation_set_scores_raw_features_like_evaluate(self):
-    d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
+    d = write_validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
     vs = ValidationSet(d, MODS)
     raw = vs.raw_scores()
     self.assertEqual(raw["num_queries"], GROUPS * 6)
@@ -25,25 +25,25 @@ class ValidationSetTest(tf.test.TestCase):
       ValidationSet(self.create_tempdir().full_path, MODS)
 
   def test_load_reads_a_set_once_until_its_files_change(self):
-    d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
+    d = write_validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
     first = validation.load(d, MODS)
     self.assertIs(validation.load(d, MODS), first)  # the demo's later runs
     self.assertEqual(first.raw_scores(), ValidationSet(d, MODS).raw_scores())
     self.assertIsNot(validation.load(d, MODS[:1]), first)  # other modalities
     first = validation.load(d, MODS)
-    _validation_set(d, np.random.default_rng(2), per_group=3)  # a new set in its place
+    write_validation_set(d, np.random.default_rng(2), per_group=3)  # a new set in its place
     again = validation.load(d, MODS)
     self.assertIsNot(again, first)
     self.assertEqual(again.raw_scores()["num_queries"], GROUPS * 3)
 
   def test_non_finite_embeddings_are_one_line(self):
-    vs = ValidationSet(_validation_set(self.create_tempdir().full_path,
-                                       np.random.default_rng(1)), MODS)
+    vs = ValidationSet(write_validation_set(self.create_tempdir().full_path,
+                                            np.random.default_rng(1)), MODS)
     with self.assertRaisesRegex(ConfigError, r"^validation: the model's embeddings are not finite$"):
       vs.score(lambda batch: np.full((len(batch["mean_rgb"]), 2), np.nan))
 
   def test_items_without_the_models_features_are_one_line(self):
-    d = _validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
+    d = write_validation_set(self.create_tempdir().full_path, np.random.default_rng(1))
     with self.assertRaisesRegex(ConfigError, r"items do not carry the model's features "
                                              r"\['mean_rgb', 'depth'\]"):
       ValidationSet(d, (("mean_rgb", 6), ("depth", 2)))

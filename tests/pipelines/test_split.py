@@ -1,6 +1,5 @@
 """The cold-start split: one definition, recorded by every stage, checked by its readers."""
 
-import json
 import os
 import shutil
 
@@ -10,6 +9,7 @@ from launch import main as gcml
 from pipelines import split
 from pipelines.errors import InputError
 from tests.pipelines.examples import worlds
+from tests.pipelines.split_summaries import write_split_summary
 
 
 def test_split_is_a_stable_hash_of_the_id():
@@ -41,18 +41,11 @@ def test_check_same_refuses_another_fraction_in_one_line():
   assert "\n" not in str(e.value)
 
 
-def _summary(folder, stage, record):
-  os.makedirs(folder, exist_ok=True)
-  with open(os.path.join(folder, "summary.json"), "w", encoding="utf-8") as f:
-    json.dump({stage: {"split": record}}, f)
-  return os.path.join(folder, "triplets-*.tfrecord")
-
-
 def test_examples_refuse_cluster_tables_of_another_split(tmp_path, capsys):
   world = worlds.hand_world(str(tmp_path / "w"))
   clusters = str(tmp_path / "clusters")
   shutil.copytree(world.clusters_dir, clusters)
-  _summary(clusters, "cluster", split.describe(0.2, clustered="train_train"))
+  write_split_summary(clusters, "cluster", split.describe(0.2, clustered="train_train"))
   code = gcml.main(["examples", "--kind=smart", f"--edges={world.edges_glob}",
                     f"--features={world.features_glob}", f"--clusters={clusters}",
                     f"--output_dir={tmp_path / 'out'}", f"--modalities={worlds.MODALITIES}",
@@ -63,7 +56,7 @@ def test_examples_refuse_cluster_tables_of_another_split(tmp_path, capsys):
 
 
 def test_evaluate_refuses_embeddings_of_a_model_trained_under_another_split(tmp_path, capsys):
-  embeddings = _summary(tmp_path / "export", "export", split.describe(0.2))
+  embeddings = write_split_summary(tmp_path / "export", "export", split.describe(0.2))
   with open(os.path.join(tmp_path / "export", "embeddings-00000-of-00001.tfrecord"), "wb"):
     pass
   code = gcml.main(["evaluate", f"--embeddings={tmp_path}/export/embeddings-*",

@@ -8,7 +8,7 @@ import pytest
 from launch import main as gcml
 from pipelines.evaluation import stage as evaluate
 from pipelines import split
-from tests.pipelines.evaluation.test_stage import _args, _write_embeddings, world  # noqa: F401  pylint: disable=unused-import  (a fixture)
+from tests.pipelines.evaluation.evaluate_inputs import evaluate_args, write_embeddings
 
 WORKERS = {1: ["--runner=FnApiRunner"],
            2: ["--runner=FnApiRunner", "--direct_num_workers=2",
@@ -21,20 +21,20 @@ def _read(path):
 
 
 @pytest.fixture(scope="module")
-def embeddings(world):  # noqa: F811  pylint: disable=redefined-outer-name
+def embeddings(world):
   root, feats, _ = world
   rng = np.random.default_rng(4)
   vectors = {i: rng.normal(size=6) for i in sorted(feats)}
   test_ids = sorted(i for i in vectors if split.is_test(i))
   vectors[test_ids[0]] = np.full(6, np.nan)  # left out and counted by both engines
-  return _write_embeddings(root, "beam_engine", vectors)
+  return write_embeddings(root, "beam_engine", vectors)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_beam_engine_equals_memory(world, embeddings, tmp_path, workers):  # noqa: F811  pylint: disable=redefined-outer-name
+def test_beam_engine_equals_memory(world, embeddings, tmp_path, workers):  # pylint: disable=redefined-outer-name
   root, _, _ = world
-  memory = evaluate.run(_args(root, embeddings, str(tmp_path / "memory")))
-  beam = evaluate.run(_args(root, embeddings, str(tmp_path / "beam")) +
+  memory = evaluate.run(evaluate_args(root, embeddings, str(tmp_path / "memory")))
+  beam = evaluate.run(evaluate_args(root, embeddings, str(tmp_path / "beam")) +
                       ["--engine=beam"] + WORKERS[workers])
   assert beam == memory  # every float bit for bit: exact sums, the same blocks
   assert memory["rejected"] == {"embeddings/embedding_not_finite": 1}
@@ -44,29 +44,29 @@ def test_beam_engine_equals_memory(world, embeddings, tmp_path, workers):  # noq
   assert sorted(os.listdir(tmp_path / "beam")) == sorted(os.listdir(tmp_path / "memory"))
 
 
-def test_beam_engine_problems_are_one_line(world, tmp_path, capsys):  # noqa: F811  pylint: disable=redefined-outer-name
+def test_beam_engine_problems_are_one_line(world, tmp_path, capsys):
   root, feats, _ = world
   rng = np.random.default_rng(3)
   vectors = {i: rng.normal(size=6) for i in sorted(feats) if split.is_test(i)}
-  a = _write_embeddings(str(tmp_path), "a", vectors)
-  b = _write_embeddings(str(tmp_path), "b", {k: -v for k, v in vectors.items()})
-  code = gcml.main(["evaluate", *_args(root, f"{a},{b}", f"{tmp_path}/o"), "--engine=beam",
-                    "--runner=FnApiRunner"])
+  a = write_embeddings(str(tmp_path), "a", vectors)
+  b = write_embeddings(str(tmp_path), "b", {k: -v for k, v in vectors.items()})
+  code = gcml.main(["evaluate", *evaluate_args(root, f"{a},{b}", f"{tmp_path}/o"),
+                    "--engine=beam", "--runner=FnApiRunner"])
   line = capsys.readouterr().err.strip().splitlines()[-1]
   assert code == 2
   assert line.startswith("gcml evaluate: error: --embeddings: id ") and "appears in" in line
-  code = gcml.main(["evaluate", *_args(root, a, f"{tmp_path}/o"), "--engine=beam",
+  code = gcml.main(["evaluate", *evaluate_args(root, a, f"{tmp_path}/o"), "--engine=beam",
                     "--labels_from=x"])
   assert code == 2
   with pytest.raises(SystemExit):  # a Beam option without --engine=beam: unknown, as before
-    evaluate.parse_args(_args(root, a, f"{tmp_path}/o") + ["--runner=FnApiRunner"])
+    evaluate.parse_args(evaluate_args(root, a, f"{tmp_path}/o") + ["--runner=FnApiRunner"])
 
 
-def test_dataflow_job_graph_builds_offline(world, embeddings, tmp_path):  # noqa: F811  pylint: disable=redefined-outer-name
+def test_dataflow_job_graph_builds_offline(world, embeddings, tmp_path):  # pylint: disable=redefined-outer-name
   root, _, _ = world
-  code = gcml.main(["evaluate", *_args(root, embeddings, f"{tmp_path}/dry"), "--engine=beam",
-                    "--runner=DataflowRunner", "--dry_run=True", "--project=gcml-test",
-                    "--region=us-central1", "--temp_location=gs://gcml-test/tmp",
-                    "--sdk_location=container"])
+  code = gcml.main(["evaluate", *evaluate_args(root, embeddings, f"{tmp_path}/dry"),
+                    "--engine=beam", "--runner=DataflowRunner", "--dry_run=True",
+                    "--project=gcml-test", "--region=us-central1",
+                    "--temp_location=gs://gcml-test/tmp", "--sdk_location=container"])
   assert code == 0
   assert not os.path.exists(tmp_path / "dry" / "metrics.json")

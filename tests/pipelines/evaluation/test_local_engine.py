@@ -6,9 +6,7 @@ import numpy as np
 
 from pipelines.evaluation import local_engine
 from pipelines.evaluation import stage as evaluate
-from tests.pipelines.evaluation import test_stage
-
-world = test_stage.world  # the fixture: a 300-item synthetic world
+from tests.pipelines.evaluation.evaluate_inputs import write_embeddings
 
 
 def _config(root, emb_glob, out):
@@ -24,14 +22,14 @@ def test_shared_reads_compute_each_key_once():
   assert calls == ["a", "b"]
 
 
-def test_run_configs_write_the_bytes_of_separate_runs(world, tmp_path):  # pylint: disable=redefined-outer-name
+def test_run_configs_write_the_bytes_of_separate_runs(world, tmp_path):
   root, feats, _ = world
   rng = np.random.default_rng(3)
-  globs = [test_stage._write_embeddings(str(tmp_path), name, {i: rng.normal(size=5) for i in feats})
+  globs = [write_embeddings(str(tmp_path), name, {i: rng.normal(size=5) for i in feats})
            for name in ("m1", "m2")]
   # m3 lacks some items: its raw-feature baseline is scored on other items, not reused.
-  globs.append(test_stage._write_embeddings(str(tmp_path), "m3", {i: rng.normal(size=5)
-                                                       for i in sorted(feats)[::2]}))
+  globs.append(write_embeddings(str(tmp_path), "m3", {i: rng.normal(size=5)
+                                                      for i in sorted(feats)[::2]}))
   together = evaluate.run_configs([_config(root, g, f"{tmp_path}/together/{i}")
                                    for i, g in enumerate(globs)])
   alone = [evaluate.run_config(_config(root, g, f"{tmp_path}/alone/{i}"))

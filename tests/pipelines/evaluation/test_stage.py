@@ -1,7 +1,6 @@
 """gcml evaluate end to end on a tiny synthetic world, against an independent computation."""
 
 import collections
-import glob
 import json
 import os
 
@@ -13,41 +12,8 @@ from launch import main as gcml
 from pipelines.evaluation import stage as evaluate
 from pipelines import split
 from pipelines.io import sharded_io, tf_example
-from tests.pipelines import files
-
-MODS = "mean_rgb:16,mean_audio:4"
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-  root = str(tmp_path_factory.mktemp("evaluate"))
-  assert gcml.main(["synth", f"--output_dir={root}/w", "--num_items=300",
-                    f"--modalities={MODS}"]) == 0
-  feats = {}
-  for rec in files.read_tfrecords(glob.glob(f"{root}/w/features-*.tfrecord")):
-    p = tf_example.parse(rec)
-    feats[p["id"][0].decode()] = (p["mean_rgb"], p["mean_audio"])
-  edges = []
-  for path in glob.glob(f"{root}/w/edges-*.csv"):
-    with open(path, encoding="utf-8") as f:
-      for line in f.read().splitlines()[1:]:
-        a, b, _ = line.split(",")
-        edges.append((a, b))
-  return root, feats, edges
-
-
-def _write_embeddings(root, name, vectors):
-  prefix = os.path.join(root, name, "embeddings")
-  sharded_io.write_sorted_shards_local(
-      [(i, tf_example.encode({"id": i, "embedding": v.astype(np.float32)}))
-       for i, v in vectors.items()], prefix, ".tfrecord", 2, sharded_io.TFRECORD)
-  return prefix + "-*.tfrecord"
-
-
-def _args(root, emb_glob, out):
-  return [f"--embeddings={emb_glob}", f"--edges={root}/w/edges-*.csv",
-          f"--features={root}/w/features-*.tfrecord", f"--output_dir={out}",
-          f"--modalities={MODS}", "--query_block=7"]
+from tests.pipelines.evaluation.evaluate_inputs import evaluate_args, write_embeddings
+from tests.pipelines.evaluation.training_events import write_run
 
 
 def _ap_at_60(rel, scores):
@@ -89,7 +55,7 @@ def test_raw_baseline_and_embeddings_match_an_independent_computation(world):
   rng = np.random.default_rng(0)
   emb = {i: rng.normal(size=6) for i in feats}  # every item: train ones are ignored
   out = os.path.join(root, "out")
-  result = evaluate.run(_args(root, _write_embeddings(root, "random", emb), out))
+  result = evaluate.run(evaluate_args(root, write_embeddings(root, "random", emb), out))
   raw = {i: np.concatenate([r / np.linalg.norm(r), a / np.linalg.norm(a)])
          for i, (r, a) in feats.items()}
   for name, vectors in (("raw_features", raw), ("embeddings", emb)):
@@ -119,8 +85,8 @@ def test_embeddings_equal_to_the_baseline_score_the_same(world):
   root, feats, _ = world
   raw = {i: np.concatenate([r / np.linalg.norm(r), a / np.linalg.norm(a)])
          for i, (r, a) in feats.items() if split.is_test(i)}
-  result = evaluate.run(_args(root, _write_embeddings(root, "same", raw),
-                              os.path.join(root, "out2")))
+  result = evaluate.run(evaluate_args(root, write_embeddings(root, "same", raw),
+                                      os.path.join(root, "out2")))
   a, b = result["retrieval"]["embeddings"], result["retrieval"]["raw_features"]
   assert a["map@60"] == pytest.approx(b["map@60"], abs=1e-6)
   assert a["ndcg@60"] == pytest.approx(b["ndcg@60"], abs=1e-6)
@@ -128,10 +94,11 @@ def test_embeddings_equal_to_the_baseline_score_the_same(world):
 
 def test_cli_errors_are_one_line(world, tmp_path):
   root, _, _ = world
-  code = gcml.main(["evaluate"] + _args(root, f"{tmp_path}/none-*.tfrecord", f"{tmp_path}/o"))
+  code = gcml.main(["evaluate"] + evaluate_args(root, f"{tmp_path}/none-*.tfrecord",
+                                                f"{tmp_path}/o"))
   assert code == 2
-  code = gcml.main(["evaluate"] + _args(root, f"{root}/same/embeddings-*.tfrecord",
-                                        f"{tmp_path}/o") + ["--labels_from=x"])
+  code = gcml.main(["evaluate"] + evaluate_args(root, f"{root}/same/embeddings-*.tfrecord",
+                                                f"{tmp_path}/o") + ["--labels_from=x"])
   assert code == 2
 
 
@@ -140,7 +107,7 @@ def test_annotation_on_embeddings_and_raw_features(world):
   raw = {i: np.concatenate([r / np.linalg.norm(r), a / np.linalg.norm(a)])
          for i, (r, a) in feats.items()}
   out = os.path.join(root, "out3")
-  result = evaluate.run(_args(root, _write_embeddings(root, "all", raw), out) + [
+  result = evaluate.run(evaluate_args(root, write_embeddings(root, "all", raw), out) + [
       f"--labels_from={root}/w/features-*.tfrecord", "--annotation_hidden=32",
       "--annotation_steps=40", "--annotation_batch=64"])
   assert set(result["annotation"]) == {"embeddings", "raw_features", "embeddings+raw_features"}
@@ -156,13 +123,12 @@ def test_annotation_on_embeddings_and_raw_features(world):
 
 
 def test_training_summaries_from_model_dirs(world, tmp_path):
-  from tests.pipelines.evaluation.test_training_summaries import write_run  # pylint: disable=import-outside-toplevel
   root, feats, _ = world
   raw = {i: np.concatenate([r, a]) for i, (r, a) in feats.items()}
   gcml_dir = write_run(str(tmp_path / "gcml_run"))
   cdml_dir = write_run(str(tmp_path / "cdml_run"), gcml=False)
   out = str(tmp_path / "out")
-  result = evaluate.run(_args(root, _write_embeddings(root, "summaries", raw), out) + [
+  result = evaluate.run(evaluate_args(root, write_embeddings(root, "summaries", raw), out) + [
       f"--model_dir=GCML={gcml_dir}", f"--model_dir=CDML={cdml_dir}"])
   assert sorted(result["training"]) == ["CDML", "GCML"]
   with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
@@ -174,7 +140,8 @@ def test_training_summaries_from_model_dirs(world, tmp_path):
   for png in ("usage_ratio.png", "training_curves.png"):
     with open(os.path.join(out, png), "rb") as f:
       assert f.read(4) == b"\x89PNG"
-  code = gcml.main(["evaluate", *_args(root, _write_embeddings(root, "summaries", raw), out),
+  code = gcml.main(["evaluate",
+                    *evaluate_args(root, write_embeddings(root, "summaries", raw), out),
                     f"--model_dir={tmp_path}/none"])
   assert code == 2
 
@@ -196,9 +163,9 @@ def test_mixed_dimensions_are_one_line_naming_both(world, tmp_path, capsys):
   root, feats, _ = world
   vectors = _test_vectors(feats)
   ids = sorted(vectors)
-  a = _write_embeddings(str(tmp_path), "a", {i: vectors[i] for i in ids[:20]})
-  b = _write_embeddings(str(tmp_path), "b", {i: vectors[i][:4] for i in ids[20:]})
-  line = _one_line_error(capsys, _args(root, f"{a},{b}", f"{tmp_path}/o"))
+  a = write_embeddings(str(tmp_path), "a", {i: vectors[i] for i in ids[:20]})
+  b = write_embeddings(str(tmp_path), "b", {i: vectors[i][:4] for i in ids[20:]})
+  line = _one_line_error(capsys, evaluate_args(root, f"{a},{b}", f"{tmp_path}/o"))
   assert "embeddings of 6 values in" in line and "of 4 values in" in line
   assert f"{tmp_path}/a/embeddings-" in line and f"{tmp_path}/b/embeddings-" in line
 
@@ -206,9 +173,9 @@ def test_mixed_dimensions_are_one_line_naming_both(world, tmp_path, capsys):
 def test_duplicate_ids_are_one_line_not_last_wins(world, tmp_path, capsys):
   root, feats, _ = world
   vectors = _test_vectors(feats)
-  a = _write_embeddings(str(tmp_path), "a", vectors)
-  b = _write_embeddings(str(tmp_path), "b", {k: -v for k, v in vectors.items()})
-  line = _one_line_error(capsys, _args(root, f"{a},{b}", f"{tmp_path}/o"))
+  a = write_embeddings(str(tmp_path), "a", vectors)
+  b = write_embeddings(str(tmp_path), "b", {k: -v for k, v in vectors.items()})
+  line = _one_line_error(capsys, evaluate_args(root, f"{a},{b}", f"{tmp_path}/o"))
   assert "appears in" in line and "each id must appear once" in line
   # Twice in one file (a shard set of one shard, with its manifest).
   item = sorted(vectors)[0]
@@ -218,7 +185,7 @@ def test_duplicate_ids_are_one_line_not_last_wins(world, tmp_path, capsys):
        for k, v in enumerate((vectors[item], -vectors[item]))], prefix, ".tfrecord", 1,
       sharded_io.TFRECORD)
   one = sharded_io.shard_path(prefix, 0, 1, ".tfrecord")
-  line = _one_line_error(capsys, _args(root, prefix + "-*.tfrecord", f"{tmp_path}/o"))
+  line = _one_line_error(capsys, evaluate_args(root, prefix + "-*.tfrecord", f"{tmp_path}/o"))
   assert f"id {item!r} appears twice in {one}" in line
 
 
@@ -230,8 +197,8 @@ def test_non_finite_embeddings_are_counted_and_left_out(world, tmp_path):
                 np.array([np.inf, 0, 0, 0, 0, 0.0]) if k in bad else v)
             for k, v in vectors.items()}
   out = os.path.join(str(tmp_path), "o")
-  result = evaluate.run(_args(root, _write_embeddings(str(tmp_path), "nan", broken), out))
-  clean = evaluate.run(_args(root, _write_embeddings(
+  result = evaluate.run(evaluate_args(root, write_embeddings(str(tmp_path), "nan", broken), out))
+  clean = evaluate.run(evaluate_args(root, write_embeddings(
       str(tmp_path), "clean", {k: v for k, v in vectors.items() if k not in bad}),
       os.path.join(str(tmp_path), "o2")))
   assert result["rejected"] == {"embeddings/embedding_not_finite": 5}

@@ -1,44 +1,11 @@
 """Trainer summaries read back: scalars, margin table, charts (no training)."""
 
-import os
-
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from model import train_runtime
 from pipelines.evaluation import training_summaries
 from pipelines.errors import InputError
-
-STEPS = range(10, 210, 10)  # 20 summaries
-
-
-def expected(tag: str, step: int) -> float:
-  return {"loss": 1.0 / step, "learning_rate": 0.01 * (1 - step / 400),
-          "examples_per_second": 1000.0 + step, "usage_ratio": 1.0 - step / 400,
-          "no_semihard_fraction": 0.5 - step / 1000, "active_fraction": 0.9,
-          "assigned_margin_mean": -0.2 + step / 1000, "assigned_margin_std": 0.3,
-          "chosen_margin_mean": 0.05 + step / 2000, "chosen_margin_std": 0.1}[tag]
-
-
-def write_run(model_dir: str, gcml: bool = True, steps=STEPS, restart_at: int | None = None):
-  """Events as `model.trainer.train` writes them (`train_runtime.scalar`, into `model_dir/train`)."""
-  tags = ["loss", "learning_rate", "examples_per_second"]
-  if gcml:
-    tags += [t for t in training_summaries.MARGIN_TAGS + ("active_fraction",)]
-  chunks = [list(steps)] if restart_at is None else [
-      [s for s in steps if s <= restart_at + 20], [s for s in steps if s > restart_at]]
-  for chunk_no, chunk in enumerate(chunks):
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"),
-                                           filename_suffix=f".{chunk_no}")
-    for step in chunk:
-      with writer.as_default(step=step):
-        for tag in tags:
-          # A restarted job logs some steps again: the later value must win.
-          stale = chunk_no == 0 and restart_at is not None and step > restart_at
-          train_runtime.scalar(tag, expected(tag, step) + (100.0 if stale else 0.0))  # pylint: disable=protected-access
-    writer.close()
-  return model_dir
+from tests.pipelines.evaluation.training_events import STEPS, expected, write_run
 
 
 def test_scalars_read_back(tmp_path):

@@ -17,8 +17,8 @@ from pipelines.io import edge_records
 from pipelines.io import edges_local as local_io
 from pipelines.io.edge_records import Edge
 from pipelines.io.rejected import Rejection
-from tests.pipelines.io.test_edges_local import _assert_read_edges_gives, _local_read
 from tests.pipelines import files
+from tests.pipelines.io.edge_readers import assert_read_edges_gives, local_edges
 
 
 @pytest.mark.parametrize("line,expected", [
@@ -94,8 +94,8 @@ def _messy(tmp_path):
 def test_both_engines_agree(messy, monkeypatch, pattern, edge_format, combine):
   monkeypatch.setattr(local_io, "BLOCK_BYTES", 1024)
   paths = sorted(str(p) for p in messy.glob(pattern))
-  local = _local_read(paths, edge_format, combine)
-  _assert_read_edges_gives(paths, edge_format, combine, local)
+  local = local_edges(paths, edge_format, combine)
+  assert_read_edges_gives(paths, edge_format, combine, local)
 
 
 def test_local_reader_reasons(messy):

@@ -4,17 +4,13 @@ import collections
 import io
 import os
 
-import apache_beam as beam
 import numpy as np
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
-from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.io import edges as edges_lib
 from pipelines.io import edge_records, rejected, tf_example
 from pipelines.io import edges_local as local_io
-from tests.pipelines.clustering import graphs
 from tests.pipelines import files
+from tests.pipelines.io.edge_readers import assert_read_edges_gives, local_edges
 
 MESSY = ["src,dst,weight", "a,b,2", "b,a,5", "a,c,1.25", "", "c,z,1", "a,a,1", "a,b,x",
          "a,b,nan", "a,b,inf", "a,b,0", "a,b,-1", ",b,1", "a,b,1,2", " d , e , 3 ", "d,e",
@@ -56,35 +52,15 @@ def _inputs(tmp_path):
   return d
 
 
-def _assert_read_edges_gives(paths, edge_format, combine, expected):
-  """ReadEdges on the same files gives the expected (edges, rejection lines, stats)."""
-  edges, rejected, stats = expected
-  with TestPipeline(runner=graphs.RUNNER) as p:
-    r = p | edges_lib.ReadEdges(paths, edge_format, combine, "cluster")
-    assert_that(r.edges | beam.Map(tuple), equal_to(edges), label="Edges")
-    assert_that(r.rejected | beam.Map(lambda x: x.line()), equal_to(rejected), label="Rejected")
-    assert_that(r.stats | beam.CombinePerKey(sum), equal_to(list(stats.items())), label="Stats")
-
-
-def _local_read(paths, edge_format, combine):
-  got = local_io.read_edges_local(paths, edge_format, combine, "cluster")
-  edges = sorted((got.ids[a], got.ids[b], w) for a, b, w in
-                 zip(got.src.tolist(), got.dst.tolist(), got.weight.tolist()))
-  stats = dict(got.stats)
-  if edges:  # ReadEdges(min_weight=0) counts every unique edge under this name, as 0
-    stats["edges/under_min_weight"] = 0
-  return edges, sorted(r.line() for r in got.rejections), stats
-
-
 @pytest.mark.parametrize("pattern,edge_format,combine", [
     ("e-*.csv", "csv", "max"), ("e-*.csv", "csv", "sum"), ("t-0.tsv", "tsv", "max"),
     ("r-*.tfrecord", "tfrecord", "sum")])
 def test_local_reader_equals_read_edges(inputs, monkeypatch, pattern, edge_format, combine):
   monkeypatch.setattr(local_io, "BLOCK_BYTES", 4096)  # many blocks, lines across boundaries
   paths = sorted(str(p) for p in inputs.glob(pattern))
-  local = _local_read(paths, edge_format, combine)
+  local = local_edges(paths, edge_format, combine)
   assert local[0] and local[1]
-  _assert_read_edges_gives(paths, edge_format, combine, local)
+  assert_read_edges_gives(paths, edge_format, combine, local)
 
 
 def test_rejected_file_and_counts(inputs, tmp_path):

@@ -13,13 +13,13 @@ from pipelines.io import frame_features as ff
 from pipelines.io import frame_validation as fv
 from pipelines.io.rejected import WriteRejected, write_rejected_local
 from tests.pipelines import files
-from tests.pipelines.io.test_frame_features import MODS, _float_record, _frames
+from tests.pipelines.io.frame_items import MODS, float_frame_record, frame_arrays
 
 
 def _world(tmp_path):
-  good = [ff.encode(f"v{i}", _frames(value=i / 10)) for i in range(4)]
-  dup = ff.encode("v1", _frames(value=0.9))
-  bad = [ff.encode("w", _frames(rgb=5)), _float_record("x", _frames(value=np.inf))]
+  good = [ff.encode(f"v{i}", frame_arrays(value=i / 10)) for i in range(4)]
+  dup = ff.encode("v1", frame_arrays(value=0.9))
+  bad = [ff.encode("w", frame_arrays(rgb=5)), float_frame_record("x", frame_arrays(value=np.inf))]
   a = files.write_tfrecord(str(tmp_path / "in" / "a.tfrecord"), good[:2] + bad)
   b = files.write_tfrecord(str(tmp_path / "in" / "b.tfrecord"), good[2:] + [dup])
   return [a, b]

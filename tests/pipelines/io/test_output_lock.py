@@ -47,7 +47,7 @@ def test_second_writer_is_refused_while_the_first_lives(tmp_path, capsys):
     code = gcml.main(["cluster", "--edges=none.csv", f"--output_dir={out}"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err
-    assert f"is being written by another run (gcml cluster, host" in err and str(holder.pid) in err
+    assert "is being written by another run (gcml cluster, host" in err and str(holder.pid) in err
   finally:
     holder.kill()
     holder.wait()

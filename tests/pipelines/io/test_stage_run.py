@@ -1,6 +1,7 @@
 """pipelines/io/stage_run.py: edge inputs resolved once, the engine run, the summary section."""
 
 import json
+import tempfile
 
 import apache_beam as beam
 import pytest
@@ -59,6 +60,24 @@ def test_beam_dry_run_builds_the_graph_and_leaves_the_output_alone():
       build=lambda pipeline: calls.append("build") or (pipeline | beam.Create([1])),
       prepare_output=lambda: calls.append("prepare"))
   assert ran.dry_run and calls == ["build"]
+
+
+def test_beam_runs_leave_no_beam_temp_folder_even_when_the_graph_fails_to_build(
+    tmp_path, monkeypatch):
+  # Beam makes `beam-pipeline-temp*` in the system temp folder for each pipeline and removes
+  # it only in `Pipeline.run`; a build that raises must not leave it behind.
+  monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+  stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"],
+                       build=lambda pipeline: pipeline | beam.Create([1]))
+  assert not list(tmp_path.glob("beam-pipeline-temp*"))
+
+  def build(pipeline):
+    _ = pipeline | beam.Create([1])
+    raise InputError("gcml test: a problem found while building the job graph")
+
+  with pytest.raises(InputError, match="while building the job graph"):
+    stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build)
+  assert not list(tmp_path.glob("beam-pipeline-temp*"))
 
 
 def test_write_section_records_the_in_memory_counts_beside_the_settings(tmp_path):
