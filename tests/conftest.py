@@ -4,11 +4,35 @@
   imports TensorFlow.
 * Marks absl flags as parsed, so `tf.test.TestCase` helpers such as
   `create_tempdir` work under pytest (which does not run `absl.app`).
+* Restores the root logger after each test (`gcml.main` reconfigures it).
 """
 
+import logging
+
+import pytest
 from absl import flags
 
 import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 
 if not flags.FLAGS.is_parsed():
   flags.FLAGS.mark_as_parsed()
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored():
+  """Removes the console handlers a test left on the root logger.
+
+  `gcml.main` calls `logs.setup`, whose `logging.basicConfig(force=True)` binds
+  a `StreamHandler` to the `sys.stderr` of the moment: under pytest's capture, a
+  stream that is closed after the test. Left in place, a later test's log record
+  (for example TensorFlow's checkpoint warnings at garbage collection) hits the
+  closed stream and prints a logging-error traceback into the test output.
+  pytest's own capture handlers are left to pytest.
+  """
+  root = logging.getLogger()
+  before, level = set(root.handlers), root.level
+  yield
+  for handler in root.handlers[:]:
+    if handler not in before and type(handler) is logging.StreamHandler:  # pylint: disable=unidiomatic-typecheck
+      root.removeHandler(handler)
+  root.setLevel(level)
