@@ -39,7 +39,8 @@ def ann_index(ids, x, params=related_ann.AnnParams()):
 def test_recall_against_exact_search():
   ids, x = clustered(20_000, 64, 200)
   k = 10
-  ann, index = ann_index(ids, x, related_ann.AnnParams(train_size=20_000))
+  # trained on half the items, as a sample-trained index is in use (recall 0.843 here)
+  ann, index = ann_index(ids, x, related_ann.AnnParams(train_size=10_000))
   assert ann.ids == tuple(ids)
   assert ann.broadcast_bytes() < 0.25 * 4 * x.size  # 32-byte codes vs 256 float bytes
   queries = slice(0, 20_000, 10)  # every 10th item: 2,000 queries
