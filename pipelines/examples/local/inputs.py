@@ -64,12 +64,17 @@ def read_assignments_local(paths: list, levels: int, stage: str):
         rejections.append(Rejection(stage, tables.NOT_UTF8,
                                     raw.decode("utf-8", errors="replace")))
         continue
-      result = tables.parse_assignment(line, levels)
-      if isinstance(result, tables.Assignment):
-        rows.append(result)
-      elif result is not None:
-        rejections.append(Rejection(stage, result, line))
+      _parse_line(line, levels, stage, rows, rejections)
   return rows, rejections
+
+
+def _parse_line(line: str, levels: int, stage: str, rows: list, rejections: list) -> None:
+  """`tables.parse_assignment` of one line: its row, its rejection, or nothing (a header)."""
+  result = tables.parse_assignment(line, levels)
+  if isinstance(result, tables.Assignment):
+    rows.append(result)
+  elif result is not None:
+    rejections.append(Rejection(stage, result, line))
 
 
 _NOT_PLAIN = re.compile(rb"[^\x21-\x7e\t]")  # ASCII without space, control but tab, DEL
@@ -94,9 +99,5 @@ def _plain_rows(lines: list, levels: int, stage: str, rejections: list) -> list:
     if len(fields) == width and all(fields) and fields[0] != "id":
       rows.append(tables.Assignment(fields[0], tuple(fields[1:]), line))
       continue
-    result = tables.parse_assignment(line, levels)
-    if isinstance(result, tables.Assignment):
-      rows.append(result)
-    elif result is not None:
-      rejections.append(Rejection(stage, result, line))
+    _parse_line(line, levels, stage, rows, rejections)
   return rows
