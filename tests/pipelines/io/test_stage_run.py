@@ -11,7 +11,7 @@ import apache_beam as beam
 import pytest
 
 from pipelines.errors import InputError
-from pipelines.io import output_lock, stage_run, summary
+from pipelines.io import output_lock, stage_run, summary_beam
 from pipelines.validate.stage import ValidateConfig
 
 DATAFLOW_DRY_RUN = ["--runner=DataflowRunner", "--dry_run=True", "--project=gcml-test",
@@ -48,7 +48,7 @@ def test_beam_engine_runs_the_built_pipeline(tmp_path):
 
   def build(pipeline):
     _ = (pipeline | beam.Create([("edges", 2), ("edges", 5)])
-         | summary.WriteStats(str(tmp_path), "test"))
+         | summary_beam.WriteStats(str(tmp_path), "test"))
 
   ran = stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build,
                              prepare_output=lambda: calls.append("prepare"))
