@@ -3,16 +3,59 @@
 Benchmarks are files `tests/benchmarks/bench_<name>.py` with a
 `main(argv: list[str]) -> dict` that measures, prints its figures as JSON and
 returns them. They are never part of the default test run.
+
+A SIGTERM stops a benchmark with one line (exit 143) and no figures. While a
+benchmark trains, the trainer takes SIGTERM itself (it checkpoints and returns
+before its budget, without an export): benchmarks pass each training's result
+to `require_finished`, so a partial run is never scored as a finished one.
 """
 
+import contextlib
 import json
 import pathlib
 import runpy
+import signal
 import sys
+import threading
 
 from pipelines.errors import InputError
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parents[1] / "tests" / "benchmarks"
+
+
+class Stopped(Exception):
+  """A benchmark stopped before its figures were complete (SIGTERM)."""
+
+
+def require_finished(result, what: str) -> None:
+  """Raises `Stopped` when a `model.trainer.train` result stopped before its budget.
+
+  Args:
+    result: the `TrainResult` (a finished training has exported the model).
+    what: the run, for the message.
+
+  Raises:
+    Stopped: the trainer returned early (it took a SIGTERM) and exported nothing.
+  """
+  if result.export_dir is None:
+    raise Stopped(f"{what}: training stopped at step {result.final_step}, before its budget")
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm():
+  """SIGTERM raises `Stopped` for the block (in the main thread; elsewhere nothing changes)."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+
+  def stop(*_):
+    raise Stopped("SIGTERM")
+
+  previous = signal.signal(signal.SIGTERM, stop)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
 
 
 def available() -> list[str]:
@@ -61,7 +104,13 @@ def main(argv: list[str]) -> int:
   names = available() if argv[0] == "all" else [argv[0]]
   results = {}
   for name in names:
-    results[name] = run_benchmark(name, argv[1:])
+    try:
+      with _stopped_by_sigterm():
+        results[name] = run_benchmark(name, argv[1:])
+    except Stopped as e:
+      print(f"gcml bench {name}: stopped ({e}); the unfinished run is not scored",
+            file=sys.stderr)
+      return 143  # 128 + SIGTERM, as a shell reports it
   if len(names) > 1:
     print(json.dumps(results, indent=2, sort_keys=True))
   return 0

@@ -6,7 +6,8 @@ malformed inputs, bad flag values) print one line and exit 2, no traceback.
 So do file-system faults (`launch/faults.py`): an output path under a file, a
 read-only or full file system, a file size or quota limit, no permission,
 whether raised directly, inside a Beam stage or by a TensorFlow file op.
-`GCML_TRACEBACK=1` re-raises them with the whole traceback.
+`GCML_TRACEBACK=1` re-raises them with the whole traceback. TensorFlow's native
+start-up lines go to the log at DEBUG, not the console (`launch/tf_startup.py`).
 """
 
 import importlib
@@ -14,6 +15,7 @@ import os
 import sys
 
 import model  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+from launch import tf_startup
 from launch.faults import file_fault
 
 SUBCOMMANDS = {
@@ -48,6 +50,7 @@ def run_subcommand(name: str, argv: list[str]) -> int:
   from pipelines.io import output_lock
   from pipelines.errors import InputError
 
+  tf_startup.install()
   try:
     module = importlib.import_module(f"launch.{name}")
   except ModuleNotFoundError as e:

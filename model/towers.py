@@ -108,6 +108,29 @@ class EmbeddingModel(tf.keras.Model):
     else:
       self.towers = [_tower(config, "early_tower")]
 
+  def get_config(self) -> dict:
+    """The model's constructor arguments (Keras saves them beside a SavedModel).
+
+    Returns:
+      `{"name": ..., "config": EmbeddingModelConfig.to_dict()}`, JSON-serialisable.
+    """
+    return {"name": self.name, "config": self.config.to_dict()}
+
+  @classmethod
+  def from_config(cls, config: dict, custom_objects=None) -> EmbeddingModel:
+    """Makes an untrained model from `get_config()`'s dict (the inverse).
+
+    Args:
+      config: what `get_config` returned (possibly through JSON).
+      custom_objects: unused (Keras's signature).
+
+    Returns:
+      A new `EmbeddingModel` with the same architecture and name.
+    """
+    del custom_objects
+    config = dict(config)
+    return cls(EmbeddingModelConfig.from_dict(config.pop("config")), **config)
+
   def _check(self, inputs: dict[str, tf.Tensor]) -> list[tf.Tensor]:
     if not isinstance(inputs, dict):
       raise ConfigError("EmbeddingModel expects a dict {modality_name: [batch, dim] tensor}")

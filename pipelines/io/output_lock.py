@@ -7,6 +7,9 @@ by a process that died (same host, pid gone) is taken over with a warning; one
 from another host cannot be checked from here, so it is refused and the message
 says how to clear it. On taking the lock, temporaries of killed runs
 (`.tmp-<uuid>-*`, up to two folders down) are deleted: no live writer owns them.
+So is the `beam-pipeline-temp*` folder Beam made for each pipeline of the dead
+run: Beam removes it only when the pipeline's run ends, so `stage_run` records
+it in the lock while the pipeline exists (`beam_temp_recorded`).
 
 The lock is re-entrant within one process (a stage that calls another stage).
 """
@@ -17,13 +20,18 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
+import tempfile
+import uuid
 
 from pipelines.io.file_system import FileSystems
 
 from pipelines.errors import InputError
 
 LOCK_NAME = "_LOCK"
+BEAM_TEMP_PREFIX = "beam-pipeline-temp"  # Beam's `tempfile.mkdtemp` prefix (pipeline.py)
+_BEAM_TEMP_KEY = "beam_temp_dirs"
 _held = {}  # lock path -> depth, for this process
 
 
@@ -108,6 +116,69 @@ def remove_temporaries(output_dir: str) -> int:
   return len(paths)
 
 
+def _rewrite(path: str, holder: dict) -> None:
+  body = (json.dumps(holder, sort_keys=True) + "\n").encode()
+  if not _is_local(path):
+    with FileSystems.create(path) as f:
+      f.write(body)
+    return
+  temporary = os.path.join(os.path.dirname(path), f".tmp-{uuid.uuid4().hex}-{LOCK_NAME}")
+  with open(temporary, "wb") as f:
+    f.write(body)
+  os.replace(temporary, path)  # a reader sees the old lock or the new one, never a part
+
+
+def _note_beam_temp(folder: str, present: bool) -> None:
+  """Adds `folder` to (or drops it from) every lock this process holds."""
+  for path in list(_held):
+    holder = _holder(path)
+    if holder.get("pid") != os.getpid():
+      continue  # not (or no longer) our lock file
+    folders = [f for f in holder.get(_BEAM_TEMP_KEY, []) if f != folder]
+    folders += [folder] if present else []
+    holder[_BEAM_TEMP_KEY] = folders
+    if not folders:
+      del holder[_BEAM_TEMP_KEY]
+    _rewrite(path, holder)
+
+
+@contextlib.contextmanager
+def beam_temp_recorded(folder: str):
+  """Records a Beam pipeline's temp folder in this process's locks for a `with` block.
+
+  A run killed inside the block leaves the folder and the record; the next
+  run that takes over the dead run's lock deletes the folder.
+
+  Args:
+    folder: the pipeline's `local_tempdir`.
+
+  Returns:
+    A context manager; the record is dropped when the block ends.
+  """
+  _note_beam_temp(folder, True)
+  try:
+    yield
+  finally:
+    _note_beam_temp(folder, False)
+
+
+def _remove_beam_temp(folders, what: str) -> None:
+  """Deletes the folders a dead run's lock recorded that are Beam temp folders.
+
+  Only a directory (not a link) named `beam-pipeline-temp*` right under this
+  host's temp root is deleted; any other path is left alone.
+  """
+  root = os.path.realpath(tempfile.gettempdir())
+  for folder in folders if isinstance(folders, list) else []:
+    if not isinstance(folder, str) or not os.path.isabs(folder):
+      continue
+    parent, name = os.path.split(os.path.normpath(folder))
+    if (name.startswith(BEAM_TEMP_PREFIX) and os.path.isdir(folder)
+        and not os.path.islink(folder) and os.path.realpath(parent) == root):
+      shutil.rmtree(folder, ignore_errors=True)
+      logging.info("%s: removed %s left by a killed run", what, folder)
+
+
 def acquire(output_dir: str, what: str) -> None:
   """Takes the directory's lock for this process, or raises InputError.
 
@@ -128,6 +199,7 @@ def acquire(output_dir: str, what: str) -> None:
     FileSystems.mkdirs(output_dir)
   me = {"host": socket.gethostname(), "pid": os.getpid(), "command": what}
   body = (json.dumps(me, sort_keys=True) + "\n").encode()
+  dead_beam_temp = []
   for _ in range(2):
     try:
       if _create(path, body):
@@ -143,6 +215,7 @@ def acquire(output_dir: str, what: str) -> None:
     if same_host and isinstance(pid, int) and not _pid_alive(pid):
       logging.warning("%s: taking over the lock of %s (pid %d is gone)", what, path, pid)
       FileSystems.delete([path])
+      dead_beam_temp = holder.get(_BEAM_TEMP_KEY, [])
       continue
     raise InputError(
         f"--output_dir={output_dir} is being written by another run "
@@ -151,6 +224,7 @@ def acquire(output_dir: str, what: str) -> None:
   else:
     raise InputError(f"--output_dir={output_dir}: could not take the lock {path}")
   _held[path] = 1
+  _remove_beam_temp(dead_beam_temp, what)
   removed = remove_temporaries(output_dir)
   if removed:
     logging.info("%s: removed %d temporary file(s) of earlier runs", what, removed)

@@ -21,7 +21,7 @@ if typing.TYPE_CHECKING:
 
 from pipelines import runner
 from pipelines.io import edge_records
-from pipelines.io import inputs, summary
+from pipelines.io import inputs, output_lock, summary
 
 
 def resolve_edges(config: Any) -> tuple[Any, list[str]]:
@@ -79,15 +79,16 @@ def run_engine(what: str, engine: str, pipeline_args, build: Callable[[beam.Pipe
     prepare_output()
   import apache_beam as beam  # pylint: disable=import-outside-toplevel,redefined-outer-name
   pipeline = beam.Pipeline(options=options)
-  try:
-    build(pipeline)
-  except BaseException:
-    # Beam makes the pipeline's `beam-pipeline-temp*` folder (in the system temp folder) when
-    # the pipeline is made and removes it only in `Pipeline.run`, which a failed build never
-    # reaches.
-    shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)
-    raise
-  runner.run(pipeline, what)
+  # Beam makes the pipeline's `beam-pipeline-temp*` folder (in the system temp folder) when
+  # the pipeline is made and removes it only in `Pipeline.run`: a failed build never gets
+  # there, and a killed run leaves it; the lock records it for the run that takes over.
+  with output_lock.beam_temp_recorded(pipeline.local_tempdir):
+    try:
+      build(pipeline)
+    except BaseException:
+      shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)
+      raise
+    runner.run(pipeline, what)
   return EngineRun(dry_run, None)
 
 

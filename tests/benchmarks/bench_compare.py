@@ -74,8 +74,45 @@ def _negatives(world, methods: list[str]) -> dict:
   return out
 
 
-def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
+def validate_every_at(a, batch: int) -> int:
+  """Steps between validations at `batch`: the same examples seen as at `--batch_size`.
+
+  Args:
+    a: the parsed flags.
+    batch: the batch size of the runs (the sweep's differ from `--batch_size`).
+
+  Returns:
+    The steps (0: no validation).
+  """
+  return max(1, a.validate_every * a.batch_size // batch) if a.validate_every else 0
+
+
+def run_tag(a, steps: int, batch: int) -> str:
+  """The name of a world's results file: every flag that changes a method's scores.
+
+  Args:
+    a: the parsed flags.
+    steps: training steps of the runs.
+    batch: their batch size.
+
+  Returns:
+    E.g. `s800-b128-v100-default-default` (`-truth`, `-ann<N>` when set).
+  """
+  return (f"s{steps}-b{batch}-v{validate_every_at(a, batch)}-{a.tower or 'default'}-"
+          f"{a.input_norm or 'default'}" + ("-truth" if a.clusters == "truth" else "")
+          + (f"-ann{a.annotation_steps}" if a.annotation_steps else ""))
+
+
+def _save(path: str, results: dict) -> None:
+  """Writes a results file whole or not at all (a stopped run leaves the previous one)."""
+  with open(f"{path}.tmp", "w", encoding="utf-8") as f:
+    json.dump(results, f, indent=1)
+  os.replace(f"{path}.tmp", path)
+
+
+def _run_worlds(a, root, preset, methods, steps, batch) -> list[dict]:
   """One result per seed for `preset` (resumed from each world's results file)."""
+  tag = run_tag(a, steps, batch)
   model_flags = {k: v for k, v in (("tower", a.tower), ("input_norm", a.input_norm)) if v}
   worlds = []
   for seed in range(a.seeds):
@@ -96,19 +133,16 @@ def _run_worlds(a, root, preset, methods, steps, batch, tag) -> list[dict]:
                                   a.clusters)
     todo = [m for m in methods if m != "raw" and m not in done.get("methods", {})]
     for method in (todo or ([] if done else ["raw"])):  # saved after each method
-      # the same examples seen between validations at every batch size (the sweep)
-      every = max(1, a.validate_every * a.batch_size // batch) if a.validate_every else 0
-      fresh = compare_methods.run_world(world, [method], steps, batch, every,
-                                        model_flags, a.annotation_steps)
+      fresh = compare_methods.run_world(world, [method], steps, batch,
+                                        validate_every_at(a, batch), model_flags,
+                                        a.annotation_steps)
       done = {**done, "raw": fresh["raw"],
               "methods": {**done.get("methods", {}), **fresh["methods"]}}
-      with open(path, "w", encoding="utf-8") as f:
-        json.dump(done, f, indent=1)
+      _save(path, done)
     missing = [m for m in _triplet(methods) if m not in done.get("negatives", {})]
     if a.negative_shares and missing:
       done["negatives"] = {**done.get("negatives", {}), **_negatives(world, missing)}
-      with open(path, "w", encoding="utf-8") as f:
-        json.dump(done, f, indent=1)
+      _save(path, done)
     done["methods"] = {m: done["methods"][m] for m in methods if m in done["methods"]}
     worlds.append(done)
   return worlds
@@ -154,19 +188,14 @@ def main(argv: list[str]) -> dict:
   methods = _method_list(a)
   root = a.output_dir or tempfile.mkdtemp(prefix="gcml-bench-compare-")
   os.makedirs(root, exist_ok=True)
-  tag = (f"s{a.train_steps}-b{a.batch_size}-{a.tower or 'default'}-"
-         f"{a.input_norm or 'default'}" + ("-truth" if a.clusters == "truth" else "")
-         + (f"-ann{a.annotation_steps}" if a.annotation_steps else ""))
-  presets = {name: _run_worlds(a, root, name, methods, a.train_steps, a.batch_size, tag)
+  presets = {name: _run_worlds(a, root, name, methods, a.train_steps, a.batch_size)
              for name in a.presets.split(",")}
   sweep = {}
   examples_seen = a.train_steps * a.batch_size
   for b in [int(x) for x in a.batch_sizes.split(",") if x]:
     steps = max(1, examples_seen // b)
     sweep[str(b)] = _run_worlds(a, root, a.presets.split(",")[0],
-                                a.sweep_methods.split(","), steps, b,
-                                f"s{steps}-b{b}-{a.tower or 'default'}-"
-                                f"{a.input_norm or 'default'}")
+                                a.sweep_methods.split(","), steps, b)
   header = (f"# gcml bench compare\n\n`gcml bench compare {' '.join(argv)}`\n\n"
             f"Equal budget: {a.train_steps} steps x batch {a.batch_size} = {examples_seen} "
             f"training examples per method, demo network, at most {a.num_triplets} triplets "
@@ -180,8 +209,7 @@ def main(argv: list[str]) -> dict:
   result = {"benchmark": "compare", "argv": argv, "presets": presets, "sweep": sweep,
             "summary": {n: compare_report.summarize(w) for n, w in presets.items() if w},
             "report": os.path.join(root, "report.md")}
-  with open(os.path.join(root, "results.json"), "w", encoding="utf-8") as f:
-    json.dump(result, f, indent=1)
+  _save(os.path.join(root, "results.json"), result)
   print(json.dumps(result["summary"], indent=1))
   return result
 

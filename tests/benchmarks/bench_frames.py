@@ -46,6 +46,7 @@ def main(argv: list[str]) -> dict:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
   from model import trainer  # pylint: disable=import-outside-toplevel
+  from launch import bench  # pylint: disable=import-outside-toplevel
   from model.temporal_tower import MASK_KEY, TemporalEmbeddingModel  # pylint: disable=import-outside-toplevel
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
   from pipelines import synth  # pylint: disable=import-outside-toplevel
@@ -70,6 +71,7 @@ def main(argv: list[str]) -> dict:
     untrained({**{n: tf.zeros([1, 1, d]) for n, d in MODS}, MASK_KEY: tf.ones([1, 1], tf.bool)})
     cpu, wall = time.process_time(), time.time()
     result = trainer.train(cfg)
+    bench.require_finished(result, f"seed {seed}")
     cpu, wall = time.process_time() - cpu, time.time() - wall
     losses = [l for _, l in result.losses]
     rows.append({"seed": seed, "loss_first20": round(float(np.mean(losses[:20])), 3),

@@ -70,6 +70,7 @@ def main(argv: list[str]) -> dict:
   import tensorflow as tf
 
   from model import trainer
+  from launch import bench  # pylint: disable=import-outside-toplevel
   from model.config import EmbeddingModelConfig, ModalityConfig
   from model.trainer_config import TrainConfig
   from tests.model.shards import write_shards
@@ -97,6 +98,7 @@ def main(argv: list[str]) -> dict:
           learning_rate=0.01, steps_per_loop=50, checkpoint_every=args.steps,
           summary_every=args.steps, shuffle_buffer=10000)
       r = trainer.train(cfg)
+      bench.require_finished(r, sampler)
       result[sampler] = _score(model_dir, r.model, test_x, test_y)
   print(json.dumps(result, indent=1))
   return result

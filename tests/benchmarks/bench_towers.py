@@ -98,6 +98,7 @@ def main(argv: list[str]) -> dict:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
   from model import trainer  # pylint: disable=import-outside-toplevel
+  from launch import bench  # pylint: disable=import-outside-toplevel
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
   with open(os.path.join(a.world, "synth.json"), encoding="utf-8") as f:
     synth = json.load(f)
@@ -126,6 +127,7 @@ def main(argv: list[str]) -> dict:
           batch_size=a.batch_size, seed=seed, deterministic=True,
           checkpoint_every=a.train_steps, **over, **extra)
       result = trainer.train(cfg)
+      bench.require_finished(result, f"{name} seed {seed}")
       scores = score(embed(result.model, items, modalities), edges)
       scores["best_step"] = result.validation.get("best_step", a.train_steps)
       runs.append(scores)

@@ -122,6 +122,7 @@ def _bench_demo(demo_dir: str, train_steps: int) -> dict:
 
   from launch import demo
   from model import trainer
+  from launch import bench  # pylint: disable=import-outside-toplevel
 
   c = demo.DemoConfig(output_dir=demo_dir, train_steps=train_steps)
   validation = os.path.join(demo_dir, "examples", "validation")
@@ -132,7 +133,9 @@ def _bench_demo(demo_dir: str, train_steps: int) -> dict:
       config = dataclasses.replace(config, runtime=dataclasses.replace(
           config.runtime, model_dir=os.path.join(d, method)))
       wall, cpu = time.perf_counter(), time.process_time()
-      v = trainer.train(config).validation
+      result = trainer.train(config)
+      bench.require_finished(result, method)
+      v = result.validation
       out[method] = {"wall_s": round(time.perf_counter() - wall, 1),
                      "cpu_s": round(time.process_time() - cpu, 1),
                      "best_map@60": round(v["best"], 4), "best_step": v["best_step"],

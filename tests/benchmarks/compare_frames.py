@@ -54,6 +54,7 @@ def frame_modalities(world) -> list[tuple[str, int]]:
 def pretrain(world, run_gcml, train_steps: int, batch_size: int, model_flags: dict):
   """The world's temporal pre-training at this budget (resumed when done); its TrainResult."""
   from model import trainer  # pylint: disable=import-outside-toplevel
+  from launch import bench  # pylint: disable=import-outside-toplevel
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
   frames = frames_dir(world, run_gcml)
   run = "-".join([f"s{train_steps}", f"b{batch_size}",
@@ -64,7 +65,9 @@ def pretrain(world, run_gcml, train_steps: int, batch_size: int, model_flags: di
       model_dir=os.path.join(world.root, "models", run, "pretrain"), train_steps=train_steps,
       batch_size=batch_size, seed=world.seed, deterministic=True, checkpoint_every=train_steps,
       **{"tower": "mlp", **model_flags})  # the papers' towers unless --tower (compare_methods)
-  return trainer.train(cfg)
+  result = trainer.train(cfg)
+  bench.require_finished(result, f"{world.preset} seed {world.seed} pretraining")
+  return result
 
 
 def embed_frames(model, frames: dict, batch: int = 256) -> dict:

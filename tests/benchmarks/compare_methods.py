@@ -231,6 +231,7 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
   from model import metrics, trainer  # pylint: disable=import-outside-toplevel
+  from launch import bench  # pylint: disable=import-outside-toplevel
   from model.trainer_config import TrainConfig  # pylint: disable=import-outside-toplevel
   from tests.benchmarks import bench_towers  # pylint: disable=import-outside-toplevel
   items, edges = bench_towers.test_items(world.data, world.modalities)
@@ -266,9 +267,10 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
     data = world.examples(spec["examples"])
     selection = ({"validation_data": world.validation, "validate_every": validate_every}
                  if validate_every else {})
-    # one folder per budget, network and clusters: a model_dir with a later checkpoint
-    # would be resumed, not trained
-    run = "-".join([f"s{train_steps}", f"b{batch_size}", os.path.basename(world.clusters),
+    # one folder per budget, validation interval, network and clusters: a model_dir with a
+    # later checkpoint would be resumed, not trained
+    run = "-".join([f"s{train_steps}", f"b{batch_size}", f"v{validate_every}",
+                    os.path.basename(world.clusters),
                     *(f"{k}_{v}" for k, v in sorted(model_flags.items()))])
     model_dir = os.path.join(world.root, "models", run, name.replace(":", "-"))
     tf.keras.backend.clear_session()
@@ -279,6 +281,7 @@ def run_world(world: World, methods: list[str], train_steps: int, batch_size: in
                                          "triplet" else {}),
         **train_flags(base, model_flags), **selection, **init)
     result = trainer.train(cfg)
+    bench.require_finished(result, f"{world.preset} seed {world.seed} {name}")
     scores = bench_towers.score(bench_towers.embed(result.model, items, world.modalities), edges)
     scores["best_step"] = result.validation.get("best_step", train_steps)
     if annotation_steps:

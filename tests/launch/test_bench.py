@@ -1,6 +1,7 @@
 """`launch/bench.py`: `gcml bench NAME|all` finds `tests/benchmarks/bench_NAME.py` and runs it."""
 
 import json
+import signal
 
 import pytest
 
@@ -60,3 +61,48 @@ def test_main_without_a_benchmark_folder(tmp_path, monkeypatch):
   monkeypatch.setattr(bench, "BENCH_DIR", tmp_path / "missing")
   with pytest.raises(InputError, match="benchmarks not found at .*missing"):
     bench.main(["a"])
+
+
+_SIGTERMED = '''
+import os, signal
+def main(argv):
+  os.kill(os.getpid(), signal.SIGTERM)
+  figures = {"score": 1.0}
+  print("figures", figures)
+  return figures
+'''
+
+# A SIGTERM taken by the trainer (`StopFlag`): it returns before its budget, without an export.
+_TRAINING_SIGTERMED = '''
+import os, signal
+from launch import bench
+from model import train_runtime, trainer
+def main(argv):
+  with train_runtime.StopFlag() as flag:
+    os.kill(os.getpid(), signal.SIGTERM)
+  assert flag.stop
+  result = trainer.TrainResult(start_step=0, final_step=7, losses=[], export_dir=None,
+                               last_metrics={})
+  bench.require_finished(result, "cdml seed 0")
+  print("figures", {"score": 1.0})
+  return {"score": 1.0}
+'''
+
+
+def test_a_sigterm_stops_the_benchmark_in_one_line_without_figures(bench_dir, capsys):
+  (bench_dir / "bench_c.py").write_text(_SIGTERMED)
+  before = signal.getsignal(signal.SIGTERM)
+  assert bench.main(["c"]) == 143
+  captured = capsys.readouterr()
+  assert captured.out == ""
+  assert captured.err == "gcml bench c: stopped (SIGTERM); the unfinished run is not scored\n"
+  assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_training_stopped_by_sigterm_is_not_scored(bench_dir, capsys):
+  (bench_dir / "bench_d.py").write_text(_TRAINING_SIGTERMED)
+  assert bench.main(["d"]) == 143
+  captured = capsys.readouterr()
+  assert captured.out == ""
+  assert captured.err == ("gcml bench d: stopped (cdml seed 0: training stopped at step 7, "
+                          "before its budget); the unfinished run is not scored\n")

@@ -89,3 +89,16 @@ def test_named_methods_keep_their_tower_whatever_the_demo_preset_trains():
       "tower": "identity_linear", "mode": "contrastive", "temperature": 0.05}
   assert compare_methods.train_flags("cdml", {"tower": "identity_linear"})["tower"] == \
       "identity_linear"
+
+
+def test_the_run_tag_names_every_flag_that_changes_the_scores():
+  flags = dict(validate_every=100, batch_size=128, tower="", input_norm="", clusters="affinity",
+               annotation_steps=0)
+  tag = bench_compare.run_tag(argparse.Namespace(**flags), 800, 128)
+  assert tag == "s800-b128-v100-default-default"
+  assert bench_compare.run_tag(argparse.Namespace(**{**flags, "validate_every": 0}), 800,
+                               128) == "s800-b128-v0-default-default"
+  # The sweep (batch 256, half the steps) validates after the same examples seen: 50 steps.
+  sweep = argparse.Namespace(**{**flags, "clusters": "truth", "annotation_steps": 30,
+                                "tower": "residual"})
+  assert bench_compare.run_tag(sweep, 400, 256) == "s400-b256-v50-residual-default-truth-ann30"

@@ -62,6 +62,9 @@ class LaunchTrainTest(tf.test.TestCase):
       model_dir = self.create_tempdir().full_path
       proc = _run([*flags, f"--model_dir={model_dir}"])
       self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+      # TensorFlow's native start-up lines are not on the console (`launch/tf_startup.py`).
+      self.assertNotRegex(proc.stderr, r"(?m)^([IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|"
+                                       r"WARNING: All log messages before)")
       reader = tf.train.load_checkpoint(os.path.join(model_dir, "checkpoints"))
       names = sorted(n for n in reader.get_variable_to_shape_map() if "/.ATTRIBUTES/" in n)
       weights.append({n: reader.get_tensor(n) for n in names})

@@ -1,12 +1,14 @@
 """Model config and towers: validation, shapes, fusion maths, SavedModel export."""
 
 import dataclasses
+import json
 
 import numpy as np
 import tensorflow as tf
 
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.errors import ConfigError
+from model.export import export_saved_model
 from model.towers import EmbeddingModel, principal_directions
 
 SMALL = (ModalityConfig("rgb", 6), ModalityConfig("audio", 3))
@@ -111,6 +113,30 @@ class TowersTest(tf.test.TestCase):
     loaded = tf.saved_model.load(path)
     got = loaded.signatures["serving_default"](**x)["embedding"]
     self.assertAllClose(got, expected, atol=1e-6)
+
+  def test_config_round_trips_through_json(self):
+    cfg = EmbeddingModelConfig(modalities=SMALL, hidden_units=(4, 3), embedding_dim=5,
+                               tower="residual", pull_to_init=0.5, dropout=0.25)
+    model = EmbeddingModel(cfg, name="video_model")
+    saved = json.loads(json.dumps(model.get_config()))
+    self.assertEqual(saved["name"], "video_model")
+    self.assertEqual(saved["config"]["hidden_units"], [4, 3])
+    self.assertEqual(saved["config"]["modalities"],
+                     [{"name": "rgb", "dim": 6}, {"name": "audio", "dim": 3}])
+    copy = EmbeddingModel.from_config(saved)
+    self.assertEqual((copy.config, copy.name), (cfg, "video_model"))
+    x = inputs(np.random.default_rng(4), 3)
+    model(x)
+    copy(x)
+    copy.set_weights(model.get_weights())  # same architecture: the same variables, in order
+    self.assertAllClose(copy(x), model(x), atol=0)
+
+  def test_export_warns_of_no_missing_get_config(self):
+    model = EmbeddingModel(EmbeddingModelConfig(modalities=SMALL, hidden_units=(4,),
+                                                embedding_dim=3))
+    model(inputs(np.random.default_rng(5), 2))
+    with self.assertNoLogs("tensorflow", level="WARNING"):
+      export_saved_model(model, self.get_temp_dir() + "/export")
 
 
 def raw_cosine_inputs(x):

@@ -1,13 +1,17 @@
 """pipelines/io/stage_run.py: edge inputs resolved once, the engine run, the summary section."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 
 import apache_beam as beam
 import pytest
 
 from pipelines.errors import InputError
-from pipelines.io import stage_run, summary
+from pipelines.io import output_lock, stage_run, summary_beam
 from pipelines.validate.stage import ValidateConfig
 
 DATAFLOW_DRY_RUN = ["--runner=DataflowRunner", "--dry_run=True", "--project=gcml-test",
@@ -44,7 +48,7 @@ def test_beam_engine_runs_the_built_pipeline(tmp_path):
 
   def build(pipeline):
     _ = (pipeline | beam.Create([("edges", 2), ("edges", 5)])
-         | summary.WriteStats(str(tmp_path), "test"))
+         | summary_beam.WriteStats(str(tmp_path), "test"))
 
   ran = stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build,
                              prepare_output=lambda: calls.append("prepare"))
@@ -78,6 +82,67 @@ def test_beam_runs_leave_no_beam_temp_folder_even_when_the_graph_fails_to_build(
   with pytest.raises(InputError, match="while building the job graph"):
     stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build)
   assert not list(tmp_path.glob("beam-pipeline-temp*"))
+
+
+def _recorded(out) -> list:
+  with open(out / "_LOCK", encoding="utf-8") as f:
+    return json.load(f).get("beam_temp_dirs", [])
+
+
+def test_the_lock_records_the_beam_temp_folder_while_the_pipeline_exists(tmp_path):
+  seen = []
+
+  def build(pipeline):
+    seen.append((pipeline.local_tempdir, _recorded(tmp_path / "out")))
+    _ = pipeline | beam.Create([1])
+
+  with output_lock.held(str(tmp_path / "out"), "gcml test"):
+    stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build)
+    assert _recorded(tmp_path / "out") == []  # dropped once Beam has removed it
+  [(folder, recorded)] = seen
+  assert recorded == [folder] and os.path.basename(folder).startswith("beam-pipeline-temp")
+
+
+# A stage that holds its output's lock and is SIGKILLed while its Beam pipeline exists.
+KILLED_STAGE = """
+import sys, time
+from pipelines.io import output_lock, stage_run
+output_lock.acquire(sys.argv[1], "gcml test")
+def build(pipeline):
+  print(pipeline.local_tempdir, flush=True)
+  time.sleep(300)
+stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build)
+"""
+
+
+def test_a_rerun_deletes_the_beam_temp_folder_of_a_killed_run_and_nothing_else(
+    tmp_path, monkeypatch):
+  root, out = tmp_path / "tmp", tmp_path / "out"
+  root.mkdir()
+  repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+  child = subprocess.Popen([sys.executable, "-c", KILLED_STAGE, str(out)], cwd=repo,
+                           env={**os.environ, "PYTHONPATH": repo, "TMPDIR": str(root)},
+                           stdout=subprocess.PIPE, text=True)
+  folder = child.stdout.readline().strip()
+  child.send_signal(signal.SIGKILL)
+  child.communicate()
+  assert os.path.dirname(folder) == str(root) and os.path.isdir(folder)
+  assert _recorded(out) == [folder]
+  # Recorded paths that are not a Beam temp folder right under the temp root stay.
+  (root / "beam-pipeline-tempfile").write_text("a file")
+  (tmp_path / "elsewhere" / "beam-pipeline-tempx").mkdir(parents=True)
+  (root / "users-folder").mkdir()
+  (root / "beam-pipeline-temp-unrecorded").mkdir()
+  with open(out / "_LOCK", encoding="utf-8") as f:
+    lock = json.load(f)
+  lock["beam_temp_dirs"] += [str(root / "beam-pipeline-tempfile"), str(root / "users-folder"),
+                             str(tmp_path / "elsewhere" / "beam-pipeline-tempx"), "relative"]
+  (out / "_LOCK").write_text(json.dumps(lock))
+  monkeypatch.setattr(tempfile, "tempdir", str(root))
+  with output_lock.held(str(out), "gcml test"):  # takes over the dead run's lock
+    assert sorted(os.listdir(root)) == [
+        "beam-pipeline-temp-unrecorded", "beam-pipeline-tempfile", "users-folder"]
+    assert os.path.isdir(tmp_path / "elsewhere" / "beam-pipeline-tempx")
 
 
 def test_write_section_records_the_in_memory_counts_beside_the_settings(tmp_path):
