@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/gcml demo --output_dir=$(OUTPUT_DIR)
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 tests $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/gcml bench all
