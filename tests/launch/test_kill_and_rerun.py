@@ -1,7 +1,6 @@
 """Fault injection: `gcml cluster`, `examples` and `export` SIGKILLed at seeded points.
 
-Each stage runs once uninterrupted (the clean bytes; in this process, which
-spares an interpreter's, Beam's and TensorFlow's start-up), twice into another
+Each stage runs once uninterrupted (the clean bytes), twice into another
 folder, each run SIGKILLed (with its process group) as soon as a seeded
 number of names has appeared under its output (a progress point, not a time:
 about the same on a fast or a loaded machine; one early and one late point,
@@ -18,7 +17,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -82,31 +80,6 @@ def _run(args: list[str], out: str, kill_after: int | None = None, watch: bool =
   return proc.returncode, seen, err
 
 
-def _run_here(args: list[str], out: str):
-  """Runs `gcml ARGS --output_dir=OUT` in this process, polling OUT as `_run` does.
-
-  Returns:
-    (exit status, names seen while it ran: the folder is polled every 2 ms from
-    a thread).
-  """
-  seen, done = set(), threading.Event()
-
-  def watch():
-    while not done.is_set():
-      if os.path.isdir(out):
-        seen.update(_names(out))
-      time.sleep(0.002)
-
-  watcher = threading.Thread(target=watch)
-  watcher.start()
-  try:
-    code = gcml.main([*args, f"--output_dir={out}", "--runner=FnApiRunner"])
-  finally:
-    done.set()
-    watcher.join()
-  return code, seen
-
-
 def _bytes(out: str, names) -> dict:
   out_names = sorted(n for n in names if os.path.exists(os.path.join(out, n)))
   return {n: open(os.path.join(out, n), "rb").read() for n in out_names}
@@ -157,17 +130,12 @@ def _reader_verdict(reader, killed, expected) -> str:
   return "accepted the clean bytes"
 
 
-def _clean_run(world, name, args):
-  """The uninterrupted run: (names seen while it ran, the bytes of its output)."""
-  clean = os.path.join(world, name, "clean")
-  code, timeline = _run_here(args, clean)
-  assert code == 0, name
-  return timeline, _bytes(clean, _names(clean))
-
-
-def _kill_and_rerun(world, name, args, reader, seed, timeline, expected):
-  """Two kills into one folder (the second over the first's leftovers); rerun."""
-  killed = os.path.join(world, name, "killed")
+def _kill_and_rerun(world, name, args, reader, seed):
+  """Clean run; two kills into one folder (the second over the first's leftovers); rerun."""
+  clean, killed = os.path.join(world, name, "clean"), os.path.join(world, name, "killed")
+  code, timeline, err = _run(args, clean)
+  assert code == 0, err
+  expected = _bytes(clean, _names(clean))
   # One seeded point in the first half of the clean run's names, one in the second.
   rng, half = random.Random(seed), max(3, len(timeline) // 2)
   points = [rng.randrange(2, half), rng.randrange(half, max(half + 1, len(timeline) - 1))]
@@ -188,9 +156,8 @@ def _kill_and_rerun(world, name, args, reader, seed, timeline, expected):
 @pytest.mark.slow
 def test_killed_stages_are_refused_and_reruns_give_the_clean_bytes(world):
   stages = _stages(world)
-  clean = {name: _clean_run(world, name, args) for name, (args, _) in stages.items()}
   with concurrent.futures.ThreadPoolExecutor(len(stages)) as pool:
-    runs = [pool.submit(_kill_and_rerun, world, name, args, reader, SEED + i, *clean[name])
+    runs = [pool.submit(_kill_and_rerun, world, name, args, reader, SEED + i)
             for i, (name, (args, reader)) in enumerate(stages.items())]
     results = [r.result() for r in runs]
   for name, outcomes in results:
