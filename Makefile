@@ -5,7 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 OUTPUT_DIR ?= out/demo
 PYTEST_ARGS ?=
-# Test files run on this many processes (pytest-xdist), a file per process at a time.
+# Test files run on this many processes (pytest-xdist), a file per process at a time, in
+# collection order (--no-loadscope-reorder, xdist >= 3.8): tests/conftest.py puts the files
+# with @pytest.mark.slow tests first, so no long file starts last.
 TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
@@ -23,7 +25,7 @@ demo: $(STAMP)
 	$(VENV)/bin/gcml demo --output_dir=$(OUTPUT_DIR)
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 tests $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/gcml bench all

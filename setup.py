@@ -32,7 +32,7 @@ setuptools.setup(
     extras_require={
         # dev includes the GCP extra so that CI builds every Dataflow job graph offline
         # (--runner=DataflowRunner --dry_run=True).
-        "dev": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.5", "apache-beam[gcp]>=2.77,<3"],
+        "dev": ["pytest>=8", "pytest-xdist>=3.8", "scikit-learn>=1.5", "apache-beam[gcp]>=2.77,<3"],
         "gcp": ["apache-beam[gcp]>=2.77,<3"],
     },
     entry_points={"console_scripts": ["gcml=launch.main:main"]},

@@ -5,6 +5,10 @@
 * Marks absl flags as parsed, so `tf.test.TestCase` helpers such as
   `create_tempdir` work under pytest (which does not run `absl.app`).
 * Restores the root logger after each test (`gcml.main` reconfigures it).
+* Runs the files holding `@pytest.mark.slow` tests first (most slow tests first):
+  with `make test`'s `--dist loadfile --no-loadscope-reorder`, xdist hands out
+  files in this order, so a long file never starts last while the other
+  worker runs out of work (longest first keeps the 2 workers finishing together).
 """
 
 import logging
@@ -16,6 +20,14 @@ import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 
 if not flags.FLAGS.is_parsed():
   flags.FLAGS.mark_as_parsed()
+
+
+def pytest_collection_modifyitems(items):
+  """Orders the files by their number of slow tests, most first (stable otherwise)."""
+  slow = {}
+  for item in items:
+    slow[item.path] = slow.get(item.path, 0) + (item.get_closest_marker("slow") is not None)
+  items.sort(key=lambda item: -slow[item.path])
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from launch import bench, main as gcml
 
 
@@ -46,16 +48,17 @@ def test_synth_bad_flags_one_line(tmp_path, capsys):
   assert err.startswith("gcml synth: error: --branching") and "\n" not in err
 
 
+@pytest.mark.slow
 def test_demo_runs_every_stage_and_reruns_cleanly_on_beam(tmp_path, capsys):
   out = str(tmp_path / "demo")
-  argv = ["demo", f"--output_dir={out}", "--num_items=1500", "--runner=FnApiRunner",
-          "--train_steps=30"]
+  argv = ["demo", f"--output_dir={out}", "--num_items=800", "--runner=FnApiRunner",
+          "--train_steps=10"]
   assert gcml.main(argv + ["--methods=all"]) == 0
   printed = capsys.readouterr().out
   assert "[1/" in printed and "demo: done in" in printed
   with open(os.path.join(out, "validate", "summary.json"), encoding="utf-8") as f:
     first = json.load(f)
-  assert first["validate"]["features/valid_items"] == 1500
+  assert first["validate"]["features/valid_items"] == 800
   assert os.path.exists(os.path.join(out, "cluster", "cluster_sizes.png"))
   with open(os.path.join(out, "cluster", "summary.json"), encoding="utf-8") as f:
     levels = json.load(f)["cluster"]["level_stats"]

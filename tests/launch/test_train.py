@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from launch import train
@@ -51,6 +52,7 @@ class LaunchTrainTest(tf.test.TestCase):
     self.assertEqual(proc.stderr.strip().splitlines(),
                      ["gcml train: error: --train_data: no file matches /nonexistent/*.tfrecord"])
 
+  @pytest.mark.slow
   def test_deterministic_runs_give_identical_weights(self):
     data = write_shards(self.create_tempdir().full_path, "t",
                         triplet_records(400, np.random.default_rng(7)), num_shards=4)
@@ -76,6 +78,7 @@ class LaunchTrainTest(tf.test.TestCase):
       config_from_argv([f"--train_data={data}", "--model_dir=/tmp/x", "--deterministic",
                         "--strategy=parameter_server"])
 
+  @pytest.mark.slow
   def test_mirrored_two_logical_cpus(self):
     rng = np.random.default_rng(5)
     data = self._write(triplet_records(200, rng), "t")

@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.model.shards import write_shards
@@ -59,6 +60,7 @@ class RestartTest(tf.test.TestCase):
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     return re.search(r"trained steps (\d+)\.\.(\d+)", proc.stderr).groups(), proc.stdout
 
+  @pytest.mark.slow
   def test_sigkill_then_resume(self):
     rc, _, _ = self._start_and_stop(signal.SIGKILL)
     self.assertEqual(rc, -signal.SIGKILL)

@@ -18,7 +18,7 @@ FLAGS = ["--min_weight=1.0", "--seed=3", "--num_shards=2", "--edge_format=csv"]
 @pytest.fixture(name="world", scope="module")
 def _world(tmp_path_factory):
   out = tmp_path_factory.mktemp("world")
-  synth.generate(synth.SynthConfig(num_items=1500, seed=1, processes=1), str(out),
+  synth.generate(synth.SynthConfig(num_items=500, seed=1, processes=1), str(out),
                  progress=lambda *_: None)
   with open(out / "edges-00000-of-00001.csv", "a", encoding="utf-8") as f:
     f.write("not,a,number\nself,self,1\nzz_b,zz_a,2\nzz_a,zz_b,3\n")  # + a reversed duplicate
@@ -75,6 +75,7 @@ def test_local_outputs_and_summary(local_out):
   assert outputs["cluster_sizes.png"].startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_beam_output_equals_local_output(world, local_out, tmp_path, workers):
   runner = (["--runner=FnApiRunner"] if workers == 1 else
@@ -83,6 +84,7 @@ def test_beam_output_equals_local_output(world, local_out, tmp_path, workers):
   assert outputs == local_out[1]
 
 
+@pytest.mark.slow
 def test_beam_equals_local_with_the_new_flags(world, tmp_path):
   """Every edge, derived weights and a searched L0 round: still the same bytes."""
   flags = ["--cluster_all_edges", "--similarity=adamic_adar", "--target_l0_size=6",

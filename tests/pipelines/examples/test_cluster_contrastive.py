@@ -72,6 +72,7 @@ def test_cluster_positives_come_from_the_anchors_l0_cluster(world):
       assert list(r["positive/cluster"]) == list(r["anchor/cluster"])
 
 
+@pytest.mark.slow
 def test_cluster_positives_are_capped_and_deterministic(world, tmp_path):
   out, section = _run(world, "cpos1", "--cluster_positives=1")
   other = str(tmp_path / "two")

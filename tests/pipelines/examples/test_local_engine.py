@@ -42,7 +42,8 @@ def _run(world, out, engine, case, *more):
 
 
 @pytest.mark.parametrize("case,workers", [(case, ONE_WORKER) for case in CASES] + [
-    ("smart_all_levels", TWO_WORKERS), ("labels", TWO_WORKERS)])
+    pytest.param(case, TWO_WORKERS, marks=pytest.mark.slow)
+    for case in ("smart_all_levels", "labels")])
 def test_local_writes_the_beam_bytes(world, tmp_path, case, workers):
   local = _run(world, tmp_path / "local", "local", case)
   beam = _run(world, tmp_path / "beam", "beam", case, *workers)
