@@ -5,7 +5,10 @@ skipping side files a glob such as `DIR/*` also matches, and applies the
 readers' shard-set rule (`pipelines/io/shard_sets.py`) through TensorFlow's file
 API (the trainer image has no Beam GCS extra): a killed `gcml examples` (its
 set without a manifest, or fewer shards than its `-of-N`) or two runs' sets
-mixed in one folder is a one-line `ConfigError`.
+mixed in one folder is a one-line `ConfigError`. `first_record` reads a
+shard's first record with gcml's own TFRecord reader (`tfrecord_frames`, both
+checksums checked): a truncated or corrupt first frame is a one-line
+`ConfigError` too.
 """
 
 import logging
@@ -15,6 +18,7 @@ import tensorflow as tf
 
 from model.errors import ConfigError
 from pipelines.io import shard_sets
+from pipelines.io import tfrecord_frames
 from pipelines.errors import InputError
 
 # Names a glob over a stage's output also matches that are not example shards:
@@ -96,15 +100,44 @@ def list_files(file_pattern: str, flag: str = "--train_data", note: bool = False
   return files
 
 
+class _SmallReads:
+  """An open file read at most 64 KiB at a time.
+
+  `tfrecord_frames` reads 4 MiB at a time; for one first record per shard that
+  would read 4 MiB of every shard. It reads again until a frame is whole.
+  """
+
+  def __init__(self, f):
+    self.f = f
+
+  def read(self, size: int) -> bytes:
+    return self.f.read(min(size, 64 << 10))
+
+
 def first_record(path: str, flag: str) -> bytes | None:
-  # The record iterator, not tf.data: these checks run before the strategy is
-  # made, and an eager tf.data op would start TensorFlow's runtime too early
-  # for MultiWorkerMirroredStrategy ("Collective ops must be configured at
-  # program startup").
+  """The first record of a TFRecord file, its length and data checksums checked.
+
+  Args:
+    path: one TFRecord file (any file system TensorFlow reads).
+    flag: the flag named in the errors.
+
+  Returns:
+    The record's bytes, or None for an empty file.
+
+  Raises:
+    ConfigError: one line naming the file: it cannot be read, it is shorter
+      than one frame, or the first frame fails its checksums.
+  """
+  # gcml's own reader (`pipelines/io/tfrecord_frames.py`) on TensorFlow's file
+  # API, not tf.data: these checks run before the strategy is made, and an
+  # eager tf.data op would start TensorFlow's runtime too early for
+  # MultiWorkerMirroredStrategy ("Collective ops must be configured at program
+  # startup"). TensorFlow's own record iterator is deprecated (a 4-line warning).
   try:
-    for record in tf.compat.v1.io.tf_record_iterator(path):
-      return record
+    with tf.io.gfile.GFile(path, "rb") as f:
+      return next(tfrecord_frames.read_tfrecords(_SmallReads(f)), None)
+  except ValueError as e:
+    raise ConfigError(f"{flag}: {path} is not a TFRecord file ({e})") from None
   except tf.errors.OpError as e:
     raise ConfigError(f"{flag}: {path} is not a TFRecord file "
                       f"({e.__class__.__name__})") from None
-  return None

@@ -56,6 +56,30 @@ class TemporalEmbeddingModel(tf.keras.Model):
                     for m in config.modalities}
     self.video_model = EmbeddingModel(config, name="video_model")
 
+  def get_config(self) -> dict:
+    """The model's constructor arguments (Keras saves them beside a SavedModel).
+
+    Returns:
+      `{"name": ..., "config": EmbeddingModelConfig.to_dict()}`, JSON-serialisable;
+      the same layout as `EmbeddingModel.get_config`.
+    """
+    return {"name": self.name, "config": self.config.to_dict()}
+
+  @classmethod
+  def from_config(cls, config: dict, custom_objects=None) -> TemporalEmbeddingModel:
+    """Makes an untrained model from `get_config()`'s dict (the inverse).
+
+    Args:
+      config: what `get_config` returned (possibly through JSON).
+      custom_objects: unused (Keras's signature).
+
+    Returns:
+      A new `TemporalEmbeddingModel` with the same architecture and name.
+    """
+    del custom_objects
+    config = dict(config)
+    return cls(EmbeddingModelConfig.from_dict(config.pop("config")), **config)
+
   def pool(self, inputs: dict) -> dict:
     """The pooled `{modality: [batch, dim]}` inputs of the video-level network.
 
