@@ -2,8 +2,8 @@
 
 `number_ids` indexes a table by the bits that vary among the ids, or sorts
 packed or hashed ids; `number_short_ids` numbers ids of up to 8 bytes from
-pyarrow chunks without making a fixed-width copy of them (`edges_local`
-numbers the edge ends with these). An id
+pyarrow chunks without making a fixed-width copy of them; `number_edge_ends`
+numbers `edges_local`'s edge ends with these. An id
 never holds a NUL, since ids with control characters are rejected as
 `id_control_character` before they are numbered.
 """
@@ -242,3 +242,24 @@ def number_ids(names: np.ndarray):
     rank[by_name] = np.arange(len(unique))
     unique, index = unique[by_name], rank[index]
   return unique, index
+
+
+def number_edge_ends(src: list, dst: list):
+  """Numbers the ends of edges given as binary chunks, by `number_short_ids` or `number_ids`.
+
+  Args:
+    src: pyarrow binary arrays of the edges' first ids (no NUL).
+    dst: pyarrow binary arrays of their second ids, as many in all.
+
+  Returns:
+    (sorted unique ids as str, the index of each src id, of each dst id).
+  """
+  m = sum(len(x) for x in src)
+  chunks = src + dst
+  numbered = number_short_ids(chunks)
+  if numbered is not None:
+    unique, index = numbered
+  else:
+    names = [csv_columns.fixed_width(c) for c in chunks if len(c)]
+    unique, index = number_ids(np.concatenate(names) if names else np.zeros(0, "S1"))
+  return [x.decode("utf-8") for x in unique.tolist()], index[:m], index[m:]
