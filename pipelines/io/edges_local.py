@@ -25,6 +25,7 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import mmap
 import os
 import threading
 
@@ -95,9 +96,15 @@ class _Collector:
     self.rejections, self.counts = [], collections.Counter()
     self.buffers = []  # read buffers free for reuse (`_blocks`), from file to file
 
-  def take_buffer(self) -> bytearray:
-    """A free read buffer (a fresh one would be zeroed, hence touched, every time)."""
-    return self.buffers.pop() if self.buffers else bytearray(BLOCK_BYTES)
+  def take_buffer(self, size: int = 0) -> mmap.mmap:
+    """A free read buffer of at least `size` bytes (BLOCK_BYTES at least).
+
+    Anonymous memory: unlike a bytearray, which is zeroed when made, its pages
+    are touched only as far as data is read into it.
+    """
+    if self.buffers and len(self.buffers[-1]) >= size:
+      return self.buffers.pop()
+    return mmap.mmap(-1, max(size, BLOCK_BYTES))
 
   def add_parsed(self, result, shown: str) -> None:
     if isinstance(result, edge_records.Edge):
@@ -164,14 +171,13 @@ def _blocks(f, out: "_Collector"):
   buf, filled = out.take_buffer(), 0
   while True:
     if filled == len(buf):  # a line longer than the buffer: a new, larger one
-      buf = buf + bytes(len(buf))
+      buf, old = out.take_buffer(2 * len(buf)), buf
+      buf[:filled] = old[:filled]
     n = _fill(f, memoryview(buf)[filled:])
     end = filled + n
     cut = buf.rfind(b"\n", 0, end) + 1 if n else 0
     if cut:
-      rest = out.take_buffer()
-      if len(rest) < end - cut:
-        rest = bytearray(len(buf))
+      rest = out.take_buffer(end - cut)
       rest[:end - cut] = buf[cut:end]
       yield memoryview(buf)[:cut]
       buf, filled = rest, end - cut

@@ -15,6 +15,8 @@ import numpy as np
 from pipelines.errors import InputError
 from pipelines.io import csv_columns
 
+_STEP = 1 << 20  # keys per step of the table's scatter and gather (their intp copies reused)
+
 
 def _mix(words: np.ndarray) -> np.ndarray:
   """A 64-bit hash of each row of 8-byte words (for grouping; collisions are checked)."""
@@ -186,8 +188,7 @@ def number_short_ids(chunks: list, threads: int = 2):
   with concurrent.futures.ThreadPoolExecutor(threads) as pool:
     list(pool.map(lambda i: _compact_keys(matrices[i], spans, key[starts[i]:starts[i + 1]]),
                   range(len(matrices))))
-    bounds = [rows * i // threads for i in range(threads + 1)]
-    parts = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    parts = [(a, min(rows, a + _STEP)) for a in range(0, rows, _STEP)]  # small index copies
     if 1 << bits <= max(1 << 20, 2 * rows):
       present = np.zeros(1 << bits, bool)
       list(pool.map(lambda r: present.__setitem__(key[r[0]:r[1]], True), parts))
