@@ -26,8 +26,6 @@ import pyarrow.compute as pc
 from pyarrow import csv
 
 _WEIGHT_BYTES = b"0123456789.eE+-"
-_NOT_WEIGHT = np.ones(256, bool)
-_NOT_WEIGHT[np.frombuffer(_WEIGHT_BYTES, np.uint8)] = False
 
 
 class Columns(NamedTuple):
@@ -105,7 +103,7 @@ def parse_weights(column: pa.Array) -> np.ndarray:
     A float64 array.
   """
   offsets, data = buffers(column)
-  if not _NOT_WEIGHT[data[offsets[0]:offsets[-1]]].any():
+  if not data[offsets[0]:offsets[-1]].tobytes().translate(None, _WEIGHT_BYTES):  # all decimal
     try:
       return pc.cast(column.cast(pa.string()), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
