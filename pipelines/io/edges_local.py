@@ -97,11 +97,7 @@ class _Collector:
     self.buffers = []  # read buffers free for reuse (`_blocks`), from file to file
 
   def take_buffer(self, size: int = 0) -> mmap.mmap:
-    """A free read buffer of at least `size` bytes (BLOCK_BYTES at least).
-
-    Anonymous memory: unlike a bytearray, which is zeroed when made, its pages
-    are touched only as far as data is read into it.
-    """
+    """A free read buffer of at least `size` bytes: anonymous memory, touched as data comes."""
     if self.buffers and len(self.buffers[-1]) >= size:
       return self.buffers.pop()
     return mmap.mmap(-1, max(size, BLOCK_BYTES))
@@ -184,9 +180,8 @@ def _blocks(f, out: "_Collector"):
     elif n:
       filled = end
     else:
-      tail = bytes(buf[:filled])
       out.buffers.append(buf)
-      yield tail
+      yield bytes(buf[:filled])  # the buffer is not written again before this is made
       return
 
 
@@ -278,16 +273,19 @@ def _read_edges(paths: list, edge_format: str, combine: str, stage: str) -> Loca
     except OSError as e:
       raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
   out.flush()
-  ids, a, b = id_numbering.number_edge_ends(out.src, out.dst)
+  unique, a, b = id_numbering.number_edge_ends(out.src, out.dst)
   del out.src, out.dst
   weight = np.concatenate(out.weight) if out.weight else np.zeros(0)
   valid = len(a)
   lo = np.minimum(a, b)
   hi = np.maximum(a, b, out=a)  # a is not needed after
   del a, b
-  with np.errstate(over="ignore"):
-    src, dst, weight, occurrences = group_pairs(lo, hi, weight, max(1, len(ids)), combine)
-  del lo, hi
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:  # ids decoded while pairs are grouped
+    decoding = pool.submit(lambda: [x.decode("utf-8") for x in unique.tolist()])
+    with np.errstate(over="ignore"):
+      src, dst, weight, occurrences = group_pairs(lo, hi, weight, max(1, len(unique)), combine)
+    del lo, hi
+    ids = decoding.result()
   overflow = ~np.isfinite(weight)
   if overflow.any():  # as ReadEdges: one weight_sum_overflow per edge, its records not valid
     for i in np.flatnonzero(overflow).tolist():

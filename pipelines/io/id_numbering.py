@@ -253,7 +253,8 @@ def number_edge_ends(src: list, dst: list):
     dst: pyarrow binary arrays of their second ids, as many in all.
 
   Returns:
-    (sorted unique ids as str, the index of each src id, of each dst id).
+    (sorted unique ids as bytes, an `S<width>` array; the index of each src
+    id, of each dst id).
   """
   m = sum(len(x) for x in src)
   chunks = src + dst
@@ -263,4 +264,4 @@ def number_edge_ends(src: list, dst: list):
   else:
     names = [csv_columns.fixed_width(c) for c in chunks if len(c)]
     unique, index = number_ids(np.concatenate(names) if names else np.zeros(0, "S1"))
-  return [x.decode("utf-8") for x in unique.tolist()], index[:m], index[m:]
+  return unique, index[:m], index[m:]
