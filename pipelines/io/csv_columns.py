@@ -3,7 +3,7 @@
 `edges_local` sends here blocks of whole lines, each ending in `\\n`.
 `is_plain` vouches for a block: plain ASCII without whitespace (but the line
 breaks, and tabs for tsv), control characters, DEL or (for csv) quotes. Such
-a block has no quoting, no BOM and no `\\r`, so pyarrow's multithreaded reader
+a block has no quoting, no BOM and no `\\r`, so pyarrow's reader
 (no quoting, no escapes, every column binary) splits it into exactly the
 fields `edge_records.split_fields` gives; a line with one to three fields
 but not three makes the reader refuse the block (`read_block` gives None), and
@@ -13,11 +13,11 @@ weight of a chunk holds only the bytes of the ASCII decimal syntax
 (`0-9 . e E + -`) and casts cleanly (arrow's parser takes and rounds those
 strings exactly as `float` does); otherwise each weight is parsed by `float`,
 and a weight that does not parse is NaN, which sends its line to the exact
-per-line parser. Chunks are cast on a small thread pool (arrow releases the
-GIL), so both cores work.
+per-line parser. `split_block` does all of this for one block on the calling
+thread (arrow and numpy release the GIL): `edges_local` splits blocks on two
+threads, so both cores work.
 """
 
-import concurrent.futures
 from typing import NamedTuple
 
 import numpy as np
@@ -25,10 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv
 
-THREADS = 2
 _WEIGHT_BYTES = b"0123456789.eE+-"
-_NOT_WEIGHT = np.ones(256, bool)
-_NOT_WEIGHT[np.frombuffer(_WEIGHT_BYTES, np.uint8)] = False
 
 
 class Columns(NamedTuple):
@@ -106,7 +103,7 @@ def parse_weights(column: pa.Array) -> np.ndarray:
     A float64 array.
   """
   offsets, data = buffers(column)
-  if not _NOT_WEIGHT[data[offsets[0]:offsets[-1]]].any():
+  if not data[offsets[0]:offsets[-1]].tobytes().translate(None, _WEIGHT_BYTES):  # all decimal
     try:
       return pc.cast(column.cast(pa.string()), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -136,7 +133,7 @@ def read_block(body, delimiter: str, lines: int):
   try:
     table = csv.read_csv(
         pa.BufferReader(pa.py_buffer(body)),
-        read_options=csv.ReadOptions(column_names=["src", "dst", "weight"], use_threads=True,
+        read_options=csv.ReadOptions(column_names=["src", "dst", "weight"], use_threads=False,
                                      block_size=1 << 22),
         parse_options=csv.ParseOptions(delimiter=delimiter, quote_char=False,
                                        double_quote=False, escape_char=False,
@@ -149,6 +146,61 @@ def read_block(body, delimiter: str, lines: int):
   if table.num_rows != lines:
     return None
   src, dst, weight = (table.column(i).chunks for i in range(3))
-  with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
-    weights = list(pool.map(parse_weights, weight))
+  weights = [parse_weights(w) for w in weight]
   return Columns(src, dst, np.concatenate(weights) if weights else np.zeros(0))
+
+
+class Block(NamedTuple):
+  """A block's edges the bulk path vouches for, and the lines it leaves to the per-line parser."""
+  src: list  # pa.BinaryArray chunks
+  dst: list
+  weight: np.ndarray
+  lines: list  # raw lines (bytes, no line break), in line order
+
+
+def split_block(block, delimiter: str, scratch: np.ndarray) -> Block:
+  """Splits a block of whole lines, each ending in `\\n`, into columns where it can.
+
+  A block `is_plain` vouches for, all of whose lines have three fields, is
+  split by `read_block`; of its lines, those with an empty id, a self loop
+  or a weight that is not a finite positive ASCII decimal are left to the
+  per-line parser. Any other block is left to it whole (a `\\r` before a
+  line break dropped, as Beam's text source does).
+
+  Args:
+    block: the block (bytes or memoryview).
+    delimiter: `,` or a tab.
+    scratch: a bool array at least as long as the block, reused.
+
+  Returns:
+    The Block.
+  """
+  arr = np.frombuffer(block, np.uint8)
+  flags = scratch[:len(arr)]
+  lines = int(np.count_nonzero(np.equal(arr, 10, out=flags)))
+  columns = read_block(block, delimiter, lines) if is_plain(arr, delimiter, scratch) else None
+  if columns is None:
+    return Block([], [], np.zeros(0), [x[:-1] if x.endswith(b"\r") else x
+                                       for x in bytes(block).split(b"\n")[:-1]])
+  weight, row = columns.weight, 0
+  bad = ~(np.isfinite(weight) & (weight > 0))
+  for src, dst in zip(columns.src, columns.dst):
+    n = len(src)
+    same = pc.fill_null(pc.equal(src, dst), True).to_numpy(zero_copy_only=False)
+    bad[row:row + n] |= (same | (np.diff(buffers(src)[0]) == 0)
+                         | (np.diff(buffers(dst)[0]) == 0))
+    row += n
+  slow = []
+  if bad.any():
+    ends = np.flatnonzero(np.equal(arr, 10, out=flags))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    slow = [bytes(block[starts[i]:ends[i]]) for i in np.flatnonzero(bad).tolist()]
+  src_kept, dst_kept, row = [], [], 0
+  for src, dst in zip(columns.src, columns.dst):
+    keep = ~bad[row:row + len(src)]
+    row += len(src)
+    if not keep.all():
+      src, dst = src.filter(pa.array(keep)), dst.filter(pa.array(keep))
+    src_kept.append(src)
+    dst_kept.append(dst)
+  return Block(src_kept, dst_kept, weight[~bad], slow)

@@ -2,8 +2,8 @@
 
 `number_ids` indexes a table by the bits that vary among the ids, or sorts
 packed or hashed ids; `number_short_ids` numbers ids of up to 8 bytes from
-pyarrow chunks without making a fixed-width copy of them (`edges_local`
-numbers the edge ends with these). An id
+pyarrow chunks without making a fixed-width copy of them; `number_edge_ends`
+numbers `edges_local`'s edge ends with these. An id
 never holds a NUL, since ids with control characters are rejected as
 `id_control_character` before they are numbered.
 """
@@ -14,6 +14,8 @@ import numpy as np
 
 from pipelines.errors import InputError
 from pipelines.io import csv_columns
+
+_STEP = 1 << 20  # keys per step of the table's scatter and gather (their intp copies reused)
 
 
 def _mix(words: np.ndarray) -> np.ndarray:
@@ -186,8 +188,7 @@ def number_short_ids(chunks: list, threads: int = 2):
   with concurrent.futures.ThreadPoolExecutor(threads) as pool:
     list(pool.map(lambda i: _compact_keys(matrices[i], spans, key[starts[i]:starts[i + 1]]),
                   range(len(matrices))))
-    bounds = [rows * i // threads for i in range(threads + 1)]
-    parts = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    parts = [(a, min(rows, a + _STEP)) for a in range(0, rows, _STEP)]  # small index copies
     if 1 << bits <= max(1 << 20, 2 * rows):
       present = np.zeros(1 << bits, bool)
       list(pool.map(lambda r: present.__setitem__(key[r[0]:r[1]], True), parts))
@@ -242,3 +243,25 @@ def number_ids(names: np.ndarray):
     rank[by_name] = np.arange(len(unique))
     unique, index = unique[by_name], rank[index]
   return unique, index
+
+
+def number_edge_ends(src: list, dst: list):
+  """Numbers the ends of edges given as binary chunks, by `number_short_ids` or `number_ids`.
+
+  Args:
+    src: pyarrow binary arrays of the edges' first ids (no NUL).
+    dst: pyarrow binary arrays of their second ids, as many in all.
+
+  Returns:
+    (sorted unique ids as bytes, an `S<width>` array; the index of each src
+    id, of each dst id).
+  """
+  m = sum(len(x) for x in src)
+  chunks = src + dst
+  numbered = number_short_ids(chunks)
+  if numbered is not None:
+    unique, index = numbered
+  else:
+    names = [csv_columns.fixed_width(c) for c in chunks if len(c)]
+    unique, index = number_ids(np.concatenate(names) if names else np.zeros(0, "S1"))
+  return unique, index[:m], index[m:]

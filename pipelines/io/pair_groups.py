@@ -66,22 +66,41 @@ def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: i
     for start in range(0, m, _CHUNK):  # the row numbers, without a fresh array of m
       packed[start:start + _CHUNK] |= np.arange(start, min(m, start + _CHUNK), dtype=np.uint64)
     packed.sort()
-    order = packed & np.uint64((1 << index_bits) - 1)
+    row_bits = np.uint64((1 << index_bits) - 1)
+    step = np.empty(min(m, _CHUNK), np.uint64)  # the row numbers of a chunk, reused
+    sorted_values = np.empty_like(values)
+    for start in range(0, m, _CHUNK):  # the values in key order, without an array of m rows
+      chunk = packed[start:start + _CHUNK]
+      rows = np.bitwise_and(chunk, row_bits, out=step[:len(chunk)]).view(np.int64)
+      np.take(values, rows, out=sorted_values[start:start + len(chunk)])
+    values = sorted_values
     packed >>= np.uint64(index_bits)
-    key, order = packed.view(np.int64), order.view(np.int64)
+    key = packed.view(np.int64)
   else:
     key = lo.astype(np.int64) * num_nodes + hi
     order = np.argsort(key, kind="stable")
     key = key[order]
-  values = values[order]
-  starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    values = values[order]
+    del order
+  new = np.empty(m, bool)
+  new[0] = True
+  np.not_equal(key[1:], key[:-1], out=new[1:])
+  starts = np.flatnonzero(new)
+  del new
   if how == "max":
     combined = np.maximum.reduceat(values, starts)
   else:
     combined = exact_group_sums(values, starts)
-  del values, order
-  occurrences = np.diff(starts, append=m)
-  key = key[starts]
+  del values
+  occurrences = np.empty(len(starts), np.int64)
+  np.subtract(starts[1:], starts[:-1], out=occurrences[:-1])
+  occurrences[-1] = m - starts[-1]
+  groups = len(starts)
+  for start in range(0, groups, _CHUNK):  # key[starts] into key's first rows (starts[i] >= i)
+    part = starts[start:start + _CHUNK]
+    key[start:start + len(part)] = key[part]
   del starts
-  lo, hi = np.divmod(key, num_nodes)
+  hi = key[:groups]
+  lo = np.empty_like(hi)
+  np.divmod(hi, num_nodes, out=(lo, hi))  # in place
   return lo, hi, combined, occurrences

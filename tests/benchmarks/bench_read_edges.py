@@ -5,10 +5,11 @@ Writes (or reuses, `--world=DIR`) a `gcml synth` world of `--num_items` items
 4-float modality, so the features stay small), then calls
 `edges_local.read_edges_local` on its edge files `--repeats` times in this
 process. Per call: wall seconds and CPU seconds of the process, user and
-system apart (all threads: pyarrow's reader, the weight casts and the id
-numbering use both cores; system time is mostly page faults of fresh arrays,
-fewer since the reader turns numpy's huge-page advice off, `edges_local.small_pages`,
-unless `NUMPY_MADVISE_HUGEPAGE` is set); then the lines, unique ids
+system apart (all threads: blocks are split and the ids numbered on two
+threads; system time is mostly page faults of fresh arrays, fewer since the
+reader turns numpy's huge-page advice off and puts arrow on the system
+allocator, `edges_local.small_pages`, unless `NUMPY_MADVISE_HUGEPAGE` or
+`ARROW_DEFAULT_MEMORY_POOL` is set); then the lines, unique ids
 and unique edges. `--profile` prints the 15 costliest functions (cProfile,
 cumulative) of one more call. Not a timed test: it prints figures.
 """
