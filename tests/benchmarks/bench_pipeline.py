@@ -113,11 +113,11 @@ def folder_digest(folder: str, run_root: str) -> str:
   for path in sorted(glob.glob(f"{folder}/**", recursive=True)):
     if os.path.isfile(path):
       digest.update(os.path.relpath(path, folder).encode())
-      with open(path, "rb") as f:
-        data = f.read()
-      if os.path.basename(path) == "summary.json":
-        data = data.replace(run_root.encode(), b"<run>")
-      digest.update(data)
+      with open(path, "rb") as f:  # in chunks: the stages fork from this process, at its size
+        if os.path.basename(path) == "summary.json":
+          digest.update(f.read().replace(run_root.encode(), b"<run>"))
+        for chunk in iter(lambda: f.read(1 << 20), b""):  # pylint: disable=cell-var-from-loop
+          digest.update(chunk)
   return digest.hexdigest()
 
 
