@@ -24,7 +24,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/evaluation/readers.py",
     "pipelines/evaluation/report.py",
     "pipelines/evaluation/retrieval.py",
-    "pipelines/examples/local/anchors.py",
     "pipelines/examples/local/engine.py",
     "pipelines/examples/local/inputs.py",
     "pipelines/examples/local/item_infos.py",

@@ -127,27 +127,50 @@ def parse_items(records: list, modalities, id_key: str = "id", labels_key: str =
   Returns:
     `parse_item`'s result (an Item or a reason) for each record, in order.
   """
-  names = {m.name.encode("utf-8"): 4 * m.dim for m in modalities}
-  keys = (id_key.encode("utf-8"), labels_key.encode("utf-8"))
-  rows, ids, labels, payloads = [], [], [], {}
-  if (len(names) == len(modalities) and all(m.dim > 0 for m in modalities)
-      and not set(keys) & set(names) and keys[0] != keys[1]):
-    rows, ids, labels, payloads = feature_layouts.plain_records(records, names, *keys)
-  arrays, valid = {}, np.ones(len(rows), bool)
-  for m in modalities if len(rows) else ():
-    values = payloads[m.name.encode("utf-8")].view("<f4").astype(np.float32, copy=False)
-    with np.errstate(invalid="ignore"):
-      valid &= np.isfinite(values).all(axis=1) & (
-          np.abs(values).max(axis=1).astype(np.float64) <= max_abs)
-    arrays[m.name] = values
+  rows, ids, labels, arrays = parse_plain(records, modalities, id_key, labels_key, max_abs)
   results = [None] * len(records)
-  for row, i in enumerate(rows.tolist() if len(rows) else []):
-    if not valid[row]:
-      continue
+  for row, i in enumerate(rows.tolist()):
     results[i] = ItemId(ids[row]) if ids_only else Item(
         ids[row], {name: values[row] for name, values in arrays.items()}, labels[row])
   return [parse_item(r, modalities, id_key, labels_key, max_abs) if result is None else result
           for r, result in zip(records, results)]
+
+
+def parse_plain(records: list, modalities, id_key: str = "id", labels_key: str = "labels",
+                max_abs: float = DEFAULT_MAX_ABS_FEATURE) -> tuple:
+  """The plain records of a batch that `parse_item` accepts, decoded as matrices.
+
+  Args:
+    records: serialized records.
+    modalities: the float features every record must have, with their sizes.
+    id_key: name of the id feature.
+    labels_key: name of the optional int64 labels feature.
+    max_abs: largest magnitude a feature value may have.
+
+  Returns:
+    (their indices in `records`, increasing; their ids; their labels; {modality
+    name: float32 matrix, one row each}). `parse_item` gives each of them the
+    Item of that row; every other record needs `parse_item` itself.
+  """
+  names = {m.name.encode("utf-8"): 4 * m.dim for m in modalities}
+  keys = (id_key.encode("utf-8"), labels_key.encode("utf-8"))
+  rows, ids, labels, payloads = np.zeros(0, np.int64), [], [], {}
+  if (len(names) == len(modalities) and all(m.dim > 0 for m in modalities)
+      and not set(keys) & set(names) and keys[0] != keys[1]):
+    rows, ids, labels, payloads = feature_layouts.plain_records(records, names, *keys)
+  arrays, valid = {}, np.ones(len(rows), bool)
+  for m in modalities:
+    values = (payloads[m.name.encode("utf-8")].view("<f4").astype(np.float32, copy=False)
+              if len(rows) else np.zeros((0, m.dim), np.float32))
+    with np.errstate(invalid="ignore"):
+      valid &= np.isfinite(values).all(axis=1) & (
+          np.abs(values).max(axis=1, initial=0).astype(np.float64) <= max_abs)
+    arrays[m.name] = values
+  if valid.all():
+    return rows, ids, labels, arrays
+  kept = np.flatnonzero(valid).tolist()
+  return (rows[valid], [ids[i] for i in kept], [labels[i] for i in kept],
+          {name: values[valid] for name, values in arrays.items()})
 
 
 def shown_record(data: bytes, id_key: str = "id") -> str:

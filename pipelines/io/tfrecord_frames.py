@@ -82,28 +82,40 @@ def scan_tfrecords(f) -> Iterator[bytes | CorruptFrame]:
   """
   reader = _Chunks(f)
   pos = 0
+  length_crcs = {}  # length -> the masked CRC-32C of its 8 bytes: one checksum per length
+  unpack, value = struct.unpack_from, google_crc32c.value
   while True:
-    have = reader.fill(12)
-    if not have:
-      return
-    if have < 12:
-      yield CorruptFrame(TFRECORD_TRUNCATED, pos)
-      return
     data, at = reader.data, reader.start
-    length, length_crc = struct.unpack_from("<QI", data, at)
-    if masked_crc32c(data[at:at + 8]) != length_crc:
+    if len(data) - at < 12:  # the chunk ends inside the frame's head: read on
+      have = reader.fill(12)
+      if not have:
+        return
+      if have < 12:
+        yield CorruptFrame(TFRECORD_TRUNCATED, pos)
+        return
+      data, at = reader.data, reader.start
+    length, length_crc = unpack("<QI", data, at)
+    expected = length_crcs.get(length)
+    if expected is None:
+      expected = masked_crc32c(data[at:at + 8])
+      if expected == length_crc and len(length_crcs) < 4096:
+        length_crcs[length] = expected
+    if expected != length_crc:
       yield CorruptFrame(TFRECORD_BAD_LENGTH_CHECKSUM, pos)
       return
-    if reader.fill(16 + length) < 16 + length:
-      yield CorruptFrame(TFRECORD_TRUNCATED, pos)
-      return
-    data, at = reader.data, reader.start
+    if len(data) - at < 16 + length:
+      if reader.fill(16 + length) < 16 + length:
+        yield CorruptFrame(TFRECORD_TRUNCATED, pos)
+        return
+      data, at = reader.data, reader.start
     record = data[at + 12:at + 12 + length]
-    if masked_crc32c(record) != struct.unpack_from("<I", data, at + 12 + length)[0]:
+    crc = value(record)
+    if ((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+        != unpack("<I", data, at + 12 + length)[0]):
       yield CorruptFrame(TFRECORD_BAD_DATA_CHECKSUM, pos, record)
     else:
       yield record
-    reader.start += 16 + length
+    reader.start = at + 16 + length
     pos += 16 + length
 
 

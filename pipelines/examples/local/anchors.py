@@ -88,7 +88,7 @@ def sample_anchors(edges, infos, config, smart: bool, counts, l0=None) -> "Ancho
   res = same & in_res0[y]
   key = _positive_keys(infos.ids, x, y, w, config)
   by_name = infos.by_name
-  order = np.lexsort((by_name[y], key, x))
+  order = by_key_within(x, key, by_name[y])
   x, y, same, res = x[order], y[order], same[order], res[order]
   first = np.ones(len(x), bool)
   first[1:] = x[1:] != x[:-1]
@@ -96,10 +96,47 @@ def sample_anchors(edges, infos, config, smart: bool, counts, l0=None) -> "Ancho
   group = np.cumsum(first) - 1
   slot = np.arange(len(x)) - starts[group] < config.positives_per_anchor
   in_res = np.flatnonzero(res)
-  in_res = in_res[np.lexsort((by_name[y[in_res]], x[in_res]))]
+  in_res = in_res[np.argsort(x[in_res] * max(1, len(by_name)) + by_name[y[in_res]])]  # distinct
   return AnchorSlots(x[starts], np.diff(np.append(starts, len(x))),
                      np.add.reduceat(same.astype(np.int64), starts) if len(x) else np.zeros(0, np.int64),
                      x[slot], y[slot], x[in_res], y[in_res], rank_of)
+
+
+def by_key_within(group: np.ndarray, key: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+  """`np.lexsort((tiebreak, key, group))` in two unstable sorts and a fix-up of ties.
+
+  Each key's rank (`argsort(key)`) makes `group * n + rank` distinct, so one
+  sort of it orders by (group, key); runs of one group and equal keys (equal
+  as floats; NaNs equal) are then put in `tiebreak` order.
+
+  Args:
+    group: int64 values >= 0 (the anchors).
+    key: float64 keys.
+    tiebreak: int64 values, distinct within a group (the neighbours' id order).
+
+  Returns:
+    The order, as `np.lexsort((tiebreak, key, group))` gives it.
+  """
+  n = len(key)
+  rank = np.empty(n, np.int64)
+  rank[np.argsort(key)] = np.arange(n)
+  order = np.argsort(group * max(1, n) + rank)
+  k, g = key[order], group[order]
+  tie = (g[1:] == g[:-1]) & ((k[1:] == k[:-1]) | (np.isnan(k[1:]) & np.isnan(k[:-1])))
+  for start, stop in _runs(np.flatnonzero(tie)):
+    run = order[start:stop]
+    order[start:stop] = run[np.argsort(tiebreak[run], kind="stable")]
+  return order
+
+
+def _runs(tie: np.ndarray) -> list:
+  """The [start, stop) spans covered by the tied adjacent pairs (i, i + 1) of `tie`."""
+  if not len(tie):
+    return []
+  breaks = np.flatnonzero(np.diff(tie) != 1)
+  starts = np.concatenate(([tie[0]], tie[breaks + 1]))
+  stops = np.concatenate((tie[breaks], [tie[-1]])) + 2
+  return list(zip(starts.tolist(), stops.tolist()))
 
 
 @dataclasses.dataclass

@@ -19,8 +19,8 @@ from pipelines.io import rejected, sharded_io, summary, tf_example
 from pipelines.io import edges_local as local_io
 from pipelines.examples import cluster_labels, validation_set
 from pipelines.examples.local import anchors as anchors_lib
-from pipelines.examples.local import (inputs, item_infos, negatives, records, sample_arrays,
-                                      triplet_records)
+from pipelines.examples.local import (feature_rows, inputs, item_infos, negatives, records,
+                                      sample_arrays, triplet_records)
 
 
 def read_edges(config, edge_paths: list, stage: str, counts, rejections: list):
@@ -56,26 +56,34 @@ def run_local(config, edge_paths: list, feature_paths: list, assignment_paths: l
     levels: levels of the cluster tables (0 without tables).
     stage: stage name for rejections and stats.
   """
+  with local_io.small_pages():  # no huge-page compaction at each fresh array's first touch
+    _run_local(config, edge_paths, feature_paths, assignment_paths, levels, stage)
+
+
+def _run_local(config, edge_paths, feature_paths, assignment_paths, levels, stage) -> None:
   started = time.time()
   counts, rejections = collections.Counter(), []
-  features = features_lib.read_features_local(feature_paths, config.modalities, stage)
+  read = (features_lib.read_features_local if config.kind == "validation"
+          else feature_rows.read_feature_rows_local)
+  features = read(feature_paths, config.modalities, stage)
   counts.update(features.stats)
   rejections += features.rejections
   if config.kind == "validation":
     edges = read_edges(config, edge_paths, stage, counts, rejections)
     _write_validation_set(config, features.items, edges, counts)
   else:
-    _examples(config, features.items, edge_paths, assignment_paths, levels, stage, counts,
+    _examples(config, features, edge_paths, assignment_paths, levels, stage, counts,
               rejections)
   counts.update(rejected.write_rejected_local(config.output_dir, stage, rejections))
   summary.write_stats_local(config.output_dir, stage, counts)
   logging.info("examples (local): %.1fs", time.time() - started)
 
 
-def _examples(config, items, edge_paths, assignment_paths, levels, stage, counts, rejections):
+def _examples(config, features, edge_paths, assignment_paths, levels, stage, counts,
+              rejections):
   fractions = (config.test_fraction, config.validation_fraction)
-  train_ids = item_infos.train_only(sorted(items), *fractions, "items/{part}_with_features",
-                                    counts)
+  train_ids = item_infos.train_only(sorted(features.row), *fractions,
+                                    "items/{part}_with_features", counts)
   rows = []
   if config.kind != "random":
     all_rows, refused = inputs.read_assignments_local(assignment_paths, levels, stage)
@@ -90,9 +98,10 @@ def _examples(config, items, edge_paths, assignment_paths, levels, stage, counts
   counts["items/train_with_features"] += len(infos.ids)
   names = hashing_vectorised.encoded(infos.ids) if infos.ids else np.zeros(0, "S1")
 
-  matrices = {m.name: np.stack([items[i].features[m.name] for i in infos.ids]) if infos.ids
-              else np.zeros((0, m.dim), np.float32) for m in config.modalities}
-  items.clear()  # every value the records need is in `matrices` now (a row per rank)
+  rows = np.fromiter((features.row[i] for i in infos.ids), np.int64, len(infos.ids))
+  matrices = {m.name: features.matrices[m.name][rows] for m in config.modalities}
+  features.row.clear()  # every value the records need is in `matrices` now (a row per rank)
+  features.matrices.clear()
 
   def vectors_of(name, used):
     return matrices[name][used]

@@ -77,7 +77,8 @@ def _parse_line(line: str, levels: int, stage: str, rows: list, rejections: list
     rejections.append(Rejection(stage, result, line))
 
 
-_NOT_PLAIN = re.compile(rb"[^\x21-\x7e\t]")  # ASCII without space, control but tab, DEL
+# ASCII without space, control but tab, DEL; `\n` only as the separator `_plain_text` joins with
+_NOT_PLAIN = re.compile(rb"[^\x21-\x7e\t\n]")
 
 
 def _plain_text(lines: list) -> list | None:

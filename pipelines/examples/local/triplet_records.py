@@ -7,10 +7,9 @@ once, for all items at once (`item_blocks`: a numpy byte matrix per id
 length, the float bytes copied in as columns), with its length and CRC-32C.
 A record is its header, three blocks and the level entry: its length is a
 sum, its CRC-32C is combined from the blocks' (`frame_batches.combine`), and
-a shard is joined from (frame head, blocks, masked CRC) pieces. Records are
-grouped like `EncodeTriplets` (one per distinct triplet, duplicates counted),
-keyed `order_key(seed, anchor, positive)|anchor|positive`, and sharded and
-sorted as `sharded_io.WriteSortedShards` writes them.
+a shard is joined from (frame head, blocks, masked CRC) pieces. Records are grouped like
+`EncodeTriplets` (one per distinct triplet, duplicates counted), keyed `order_key(seed,
+anchor, positive)|anchor|positive`, sharded and sorted as `WriteSortedShards` does.
 """
 
 import os
@@ -35,18 +34,12 @@ def entry(name: str, feature: bytes) -> bytes:
 
 
 class Blocks:
-  """Encoded pieces of records, as bytes, with their lengths and CRC-32C.
-
-  Attributes:
-    blocks: object array of bytes (None where not encoded).
-    lengths: int64 array of the blocks' lengths.
-    crcs: uint32 array of their CRC-32C.
-  """
+  """Encoded pieces of records: `blocks` (object array of bytes, None where not encoded),
+  their `lengths` (int64) and `crcs` (uint32 CRC-32C)."""
 
   def __init__(self, n: int):
-    self.blocks = np.full(n, None, object)
-    self.lengths = np.zeros(n, np.int64)
-    self.crcs = np.zeros(n, np.uint32)
+    self.blocks, self.lengths, self.crcs = (np.full(n, None, object), np.zeros(n, np.int64),
+                                            np.zeros(n, np.uint32))
 
 
 def value_blocks(pieces: list) -> Blocks:
@@ -110,9 +103,7 @@ def item_blocks(entries: list, names: np.ndarray, used: np.ndarray, vectors: dic
 
 def members_of(indices: np.ndarray) -> np.ndarray:
   """The distinct item indices (non-negative), increasing."""
-  if not len(indices):
-    return np.zeros(0, np.int64)
-  present = np.zeros(int(indices.max()) + 1, bool)
+  present = np.zeros(int(indices.max()) + 1 if len(indices) else 0, bool)
   present[indices] = True
   return np.flatnonzero(present)
 
@@ -222,7 +213,7 @@ def write_sorted_records(prefix: str, num_shards: int, hashes: np.ndarray, keys:
     The shard paths.
   """
   shard = np.fromiter(map(zlib.crc32, keys.tolist()), np.int64, len(keys)) % num_shards
-  order = np.lexsort((hashes, shard))
+  order = _by_shard_and_hash(shard, hashes)
   shard, hashes, keys = shard[order], hashes[order], keys[order]
   parts = [(blocks, index[order]) for blocks, index in parts]
   after = np.zeros(len(keys), np.int64)  # bytes after the current part
@@ -251,6 +242,14 @@ def write_sorted_records(prefix: str, num_shards: int, hashes: np.ndarray, keys:
     entries.append((os.path.basename(path), size, f"{crc:08x}"))
   sharded_io.write_manifest(prefix, ".tfrecord", num_shards, entries)
   return paths
+
+
+def _by_shard_and_hash(shard: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+  """Rows by (shard, hash), ties in any order (`_sort_ties`): a hash sort, a radix sort."""
+  if len(shard) and int(shard.max()) >= 1 << 15:
+    return np.lexsort((hashes, shard))
+  order = np.argsort(hashes)
+  return order[np.argsort(shard[order].astype(np.int16), kind="stable")]
 
 
 def _write_atomically(path: str, pieces: np.ndarray) -> tuple:

@@ -15,7 +15,7 @@ import pytest
 from pipelines.examples import stage as make_examples
 from pipelines.errors import InputError
 from tests.pipelines.examples import worlds
-from tests.pipelines.examples.test_smart import true_pool, usable_neighbours, run_smart
+from tests.pipelines.examples.smart_model import run_smart, true_pool, usable_neighbours
 
 CLUSTER_FIELDS = ("anchor/cluster", "positive/cluster")
 

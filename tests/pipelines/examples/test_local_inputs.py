@@ -30,3 +30,6 @@ def test_plain_and_other_files_parse_as_parse_assignment(tmp_path):
   assert rows == expected_rows
   assert refused == expected_refused
   assert [r.id for r in rows] == ["a", "id", "a", "e", "f", "g", "h"]
+  # the plain file takes the plain path (whole lines split on tabs); the spaced one does not
+  assert inputs._plain_text([line.encode() for line in plain]) == plain  # pylint: disable=protected-access
+  assert inputs._plain_text([line.encode() for line in spaced]) is None  # pylint: disable=protected-access

@@ -13,40 +13,11 @@ import os
 import numpy as np
 import pytest
 
-from pipelines.examples import stage as make_examples
 from pipelines import split
 from pipelines.examples import reservoirs
 from tests.pipelines.examples import worlds
-
-RUNNER = ["--runner=FnApiRunner"]
-LEVELS = 3
-
-
-def true_pool(world, anchor, level):
-  p = world.paths[anchor]
-  members = [m for m in world.paths if world.eligible(m)]
-  if level == 0:
-    return {m for m in members if world.paths[m][0] == p[0]} - {anchor} - world.neighbours(anchor)
-  return {m for m in members
-          if world.paths[m][level] == p[level] and world.paths[m][level - 1] != p[level - 1]}
-
-
-def expected_level(world, anchor, start):
-  for level in range(start, LEVELS):
-    if true_pool(world, anchor, level):
-      return level
-  return -1
-
-
-def usable_neighbours(world, anchor):
-  return {b for b in world.neighbours(anchor) if world.usable(b)}
-
-
-def run_smart(world, out, *flags):
-  return make_examples.run([
-      "--kind=smart", f"--edges={world.edges_glob}", f"--features={world.features_glob}",
-      f"--clusters={world.clusters_dir}", f"--output_dir={out}",
-      f"--modalities={worlds.MODALITIES}", "--num_shards=3", *flags] + RUNNER)
+from tests.pipelines.examples.smart_model import (LEVELS, expected_level, run_smart, true_pool,
+                                                  usable_neighbours)
 
 
 @pytest.fixture(scope="module", name="world")

@@ -8,41 +8,21 @@ import pytest
 from pipelines import example_proto
 from pipelines.io import feature_batches, features, tf_example
 from pipelines.io.modality_spec import Modality
+from tests.pipelines.io.feature_records import AUDIO, NAMES, RGB, entry, example, field, floats
+from tests.pipelines.io.feature_records import bytes_feature as _id
 
 MODALITIES = (Modality("rgb", 3), Modality("audio", 2))
-NAMES = {b"rgb": 12, b"audio": 8}
-RGB, AUDIO = np.array([0.5, -1.0, 2.0], np.float32), np.array([0.25, 0.0], np.float32)
-
-
-def _field(tag: int, payload: bytes) -> bytes:
-  return tf_example._field(tag, payload)  # pylint: disable=protected-access
-
-
-def _entry(key: str, feature: bytes) -> bytes:
-  return _field(0x0A, _field(0x0A, key.encode()) + _field(0x12, feature))
-
-
-def _floats(values) -> bytes:
-  return _field(0x12, _field(0x0A, np.asarray(values, "<f4").tobytes()))
-
-
-def _id(raw: bytes) -> bytes:
-  return _field(0x0A, _field(0x0A, raw))
-
-
-def _example(*entries: bytes) -> bytes:
-  return _field(0x0A, b"".join(entries))
 
 
 def _proto_serialized() -> bytes:
   """An Example built and written by protobuf itself (its own map order)."""
-  example = example_proto.example_class()()
-  feature = example.features.feature
+  proto = example_proto.example_class()()
+  feature = proto.features.feature
   feature["rgb"].float_list.value.extend([1.0, 2.0, 3.0])
   feature["id"].bytes_list.value.append(b"proto")
   feature["audio"].float_list.value.extend([4.0, 5.0])
   feature["labels"].int64_list.value.extend([3, 1])
-  return example.SerializeToString()
+  return proto.SerializeToString()
 
 
 PLAIN = {
@@ -50,8 +30,8 @@ PLAIN = {
                                               "labels": [4, 2]}),
     "no labels": tf_example.encode({"id": "b", "rgb": RGB, "audio": AUDIO}),
     "empty labels": tf_example.encode({"id": "c", "rgb": RGB, "audio": AUDIO, "labels": []}),
-    "id last, audio first": _example(_entry("audio", _floats(AUDIO)), _entry("rgb", _floats(RGB)),
-                                     _entry("id", _id(b"d"))),
+    "id last, audio first": example(entry("audio", floats(AUDIO)), entry("rgb", floats(RGB)),
+                                    entry("id", _id(b"d"))),
     "negative and 64-bit labels": tf_example.encode(
         {"id": "e", "rgb": RGB, "audio": AUDIO, "labels": [-1, 2**63 - 1, 300]}),
     "written by protobuf": _proto_serialized(),
@@ -74,16 +54,16 @@ NOT_PLAIN = {
     "extra feature": tf_example.encode({"id": "m", "rgb": RGB, "audio": AUDIO,
                                         "other": np.float32([1])}),
     "two ids": tf_example.encode({"id": [b"n", b"o"], "rgb": RGB, "audio": AUDIO}),
-    "id twice": _example(_entry("id", _id(b"p")), _entry("rgb", _floats(RGB)),
-                         _entry("audio", _floats(AUDIO)), _entry("id", _id(b"q"))),
-    "modality twice": _example(_entry("id", _id(b"r")), _entry("rgb", _floats([9, 9, 9])),
-                               _entry("audio", _floats(AUDIO)), _entry("rgb", _floats(RGB))),
+    "id twice": example(entry("id", _id(b"p")), entry("rgb", floats(RGB)),
+                         entry("audio", floats(AUDIO)), entry("id", _id(b"q"))),
+    "modality twice": example(entry("id", _id(b"r")), entry("rgb", floats([9, 9, 9])),
+                               entry("audio", floats(AUDIO)), entry("rgb", floats(RGB))),
     "float id": tf_example.encode({"id": np.float32([1]), "rgb": RGB, "audio": AUDIO}),
     "no id": tf_example.encode({"rgb": RGB, "audio": AUDIO}),
     "float labels": tf_example.encode({"id": "s", "rgb": RGB, "audio": AUDIO,
                                        "labels": np.float32([1])}),
-    "unpacked floats": _example(_entry("id", _id(b"t")), _entry("audio", _floats(AUDIO)), _entry(
-        "rgb", _field(0x12, b"".join(b"\x0d" + struct.pack("<f", v) for v in RGB)))),
+    "unpacked floats": example(entry("id", _id(b"t")), entry("audio", floats(AUDIO)), entry(
+        "rgb", field(0x12, b"".join(b"\x0d" + struct.pack("<f", v) for v in RGB)))),
     "integer modality": tf_example.encode({"id": "u", "rgb": np.int64([1, 2, 3]),
                                            "audio": AUDIO}),
     "not a proto": b"not a proto",

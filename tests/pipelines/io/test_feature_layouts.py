@@ -2,28 +2,9 @@
 
 import numpy as np
 
-from pipelines.io import feature_batches, feature_layouts, tf_example
-
-NAMES = {b"rgb": 12, b"audio": 8}
-RGB, AUDIO = np.array([0.5, -1.0, 2.0], np.float32), np.array([0.25, 0.0], np.float32)
-
-
-def _field(tag: int, payload: bytes) -> bytes:
-  return tf_example._field(tag, payload)  # pylint: disable=protected-access
-
-
-def _entry(key: str, feature: bytes) -> bytes:
-  return _field(0x0A, _field(0x0A, key.encode()) + _field(0x12, feature))
-
-
-def _record(raw_id: bytes, labels: bytes | None = None, rgb=RGB) -> bytes:
-  """id, rgb, audio, then labels as this packed payload (any bytes)."""
-  entries = [_entry("id", _field(0x0A, _field(0x0A, raw_id))),
-             _entry("rgb", _field(0x12, _field(0x0A, np.asarray(rgb, "<f4").tobytes()))),
-             _entry("audio", _field(0x12, _field(0x0A, AUDIO.tobytes())))]
-  if labels is not None:
-    entries.append(_entry("labels", _field(0x1A, _field(0x0A, labels))))
-  return _field(0x0A, b"".join(entries))
+from pipelines.io import feature_batches, feature_layouts
+from tests.pipelines.io.feature_records import AUDIO, NAMES, RGB
+from tests.pipelines.io.feature_records import record as _record
 
 
 # One layout (4-byte ids, 2 bytes of labels) with every kind of id and labels in it.
