@@ -21,7 +21,7 @@ from pipelines.io import sharded_io
 from pipelines.io.file_system import FileSystems
 
 HEADER = "id\trank\tneighbor\tscore"
-SEARCHES = ("exact", "ivfpq")
+SEARCHES = ("exact", "ivfpq", "ivfflat")
 MAX_INDEX_BYTES = 1 << 30  # 1 GiB: e.g. 1M items x 256 floats (related_items.py: the budget)
 
 

@@ -63,10 +63,14 @@ def _export(root, model, out, extra):
                      "--num_shards=2", *extra])
 
 
-@pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfpq", 1)])
+ANN_FLAGS = {"exact": [], "ivfpq": ["--ann_nprobe=4", "--ann_code_bytes=4", "--ann_rerank=12"],
+             "ivfflat": ["--ann_nlist=6", "--ann_nprobe=2"]}
+
+
+@pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfpq", 1),
+                                            ("ivfflat", 2)])
 def test_local_engine_writes_the_beam_bytes(world, tmp_path, search, workers):
-  flags = [f"--search={search}"] + (
-      ["--ann_nprobe=4", "--ann_code_bytes=4", "--ann_rerank=12"] if search == "ivfpq" else [])
+  flags = [f"--search={search}"] + ANN_FLAGS[search]
   model = world / "model"
   local = _export(world, model, tmp_path / "local", flags + ["--engine=local",
                                                              "--local_max_items=40"])

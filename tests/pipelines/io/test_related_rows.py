@@ -28,7 +28,7 @@ def test_unit_rows_scale_to_norm_one_and_keep_zero_rows():
 
 
 def test_searches_and_the_broadcast_budget():
-  assert SEARCHES == ("exact", "ivfpq")
+  assert SEARCHES == ("exact", "ivfpq", "ivfflat")
   assert MAX_INDEX_BYTES == 2**30
   assert issubclass(IndexTooLargeError, ValueError)
 
