@@ -229,7 +229,7 @@ def run_local(config, model_path: str, feature_paths, num_shards: int,
   rejections += not_finite
   output = config.output_dir
   sharded_io.write_sorted_shards_local(
-      (export_model.embedding_record(k, v) for k, v in zip(ids, matrix)),
+      export_model.embedding_records(ids, matrix),
       FileSystems.join(output, "embeddings"), ".tfrecord", num_shards, sharded_io.TFRECORD)
   table = local_related.related_table(config, ids, matrix)
   related_rows.write_table(table, FileSystems.join(output, "related"), num_shards)
