@@ -97,7 +97,7 @@ class ExportConfig:
   ann_train_size: int = 65536
   ann_rerank: int | None = None  # None: 4 x top_k for ivfpq, 0 for ivfflat; 0: no re-rank
   engine: config_flags.Engine = "beam"  # beam, or local (in memory, the same bytes: export_local.py)
-  local_max_items: int = 1 << 18  # local: items whose features one pass holds
+  local_max_items: int = 1 << 20  # local: items whose features one pass holds
 
   def validate(self):
     if self.top_k < 1:
