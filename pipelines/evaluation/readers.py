@@ -11,6 +11,7 @@ format (`feature_batches.plain_record`); any other record is parsed in full.
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 
@@ -86,13 +87,36 @@ def _embedding_record(data: bytes, path: str, dim: int) -> tuple[str, np.ndarray
     plain = feature_batches.plain_record(data, {b"embedding": 4 * dim}, b"id", b"labels")
     if plain is not None:
       vec = np.frombuffer(plain[1][b"embedding"], "<f4")
-      if tf_example.encode({"embedding": vec, "id": plain[0]}) == data:
+      raw_id = plain[0].encode("utf-8")
+      head, tail = _export_framing(len(raw_id), dim)
+      # `tf_example.encode` of (id, vec) is head + vec's bytes + tail + id (checked in slices)
+      if (len(data) == len(head) + 4 * dim + len(tail) + len(raw_id)
+          and data.startswith(head) and data.endswith(raw_id)
+          and data[len(head) + 4 * dim:len(data) - len(raw_id)] == tail
+          and data[len(head):len(head) + 4 * dim] == vec.tobytes()):
         return plain[0], vec
   try:
     rec = tf_example.parse(data)
     return rec["id"][0].decode("utf-8"), np.asarray(rec["embedding"], np.float32)
   except (ValueError, KeyError, IndexError, UnicodeDecodeError, TypeError, AttributeError) as e:
     raise InputError(f"--embeddings: {path}: not an embedding record ({e})") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _export_framing(id_bytes: int, dim: int) -> tuple[bytes, bytes]:
+  """The bytes of `tf_example.encode({"embedding": v, "id": i})` around v's and i's bytes.
+
+  For an id of `id_bytes` UTF-8 bytes and `dim` floats the record is
+  head + the floats' bytes + tail + the id's bytes: the framing depends on
+  the lengths only. Found by encoding two records whose floats differ in
+  every byte.
+  """
+  dummy = "a" * id_bytes
+  zeros = tf_example.encode({"embedding": np.zeros(dim, "<f4"), "id": dummy})
+  ones = tf_example.encode({"embedding": np.frombuffer(b"\xff" * 4 * dim, "<f4"), "id": dummy})
+  start = next(j for j, (a, b) in enumerate(zip(zeros, ones)) if a != b)
+  assert zeros.endswith(dummy.encode("utf-8")) and zeros[start:start + 4 * dim] == bytes(4 * dim)
+  return zeros[:start], zeros[start + 4 * dim:len(zeros) - id_bytes]
 
 
 def read_baseline_features(paths, modalities, keep) -> dict[str, np.ndarray]:

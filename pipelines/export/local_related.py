@@ -14,14 +14,15 @@ sorted ids, scores as float32, never a string per row), which
   OpenBLAS's thread count changes the last bits of a product (6 % of the
   entries of (256 x 64) @ (64 x 20000) between one thread and two, on the
   2-core machine), concurrent calls do not.
-* ivfpq: the index is trained, encoded and built as `related_ann` does; the
+* ivfflat, ivfpq: the index is trained, encoded and built as `related_ann` does; the
   query blocks are searched on `threads` threads (faiss releases the GIL;
   one OpenMP thread per search, so a query's candidates do not depend on
   the others). The exact re-rank (`related_rerank.rerank`) is vectorised
   over a block: candidates sorted by id are the rows sorted by position,
   their unit rows are gathered from one unit-row matrix, and one batched
   matrix-vector product per block gives the per-query products' bits (a
-  query with fewer candidates than asked goes through `rerank` itself).
+  query with fewer candidates than asked goes through `rerank` itself);
+  ivfflat's default is no re-rank (its scores are exact cosines).
 """
 
 from __future__ import annotations

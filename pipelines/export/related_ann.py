@@ -1,24 +1,39 @@
-"""Approximate top-K related items: a faiss IVF-PQ index (`--search=ivfpq`).
+"""Approximate top-K related items: a faiss IVF index (`--search=ivfflat|ivfpq`).
 
-The exact search (`pipelines/export/related_items.py`) broadcasts the float32
-matrix, N * d * 4 bytes. This path broadcasts a compressed index instead:
+The exact search (`pipelines/export/related_items.py`) scores every pair,
+O(N^2 d), and broadcasts the float32 matrix, N * d * 4 bytes. This path
+searches only the `nprobe` inverted lists nearest each query, in an index
+of either kind (`AnnParams.kind`):
 
-1. Train (one worker): a coarse quantizer (`nlist` k-means centroids) and a
-   product quantizer (`code_bytes` sub-vectors of 2^8 centroids) on a
+* ivfflat (`faiss.IndexIVFFlat`): the unit vectors themselves, about
+  N * (4 d + 8) bytes; a candidate's score is its exact inner product
+  (computed by faiss, not BLAS), so no re-rank is needed and recall is lost
+  only where a true neighbour sits in a list not probed. The choice at 1M
+  items (docs/export_and_evaluation.md).
+* ivfpq (`faiss.IndexIVFPQ`): a compressed index, about N * (code bytes + 8)
+  bytes, approximate scores, for indexes over the broadcast limit.
+
+The steps, the same for both:
+
+1. Train (one worker): a coarse quantizer (`nlist` k-means centroids) and,
+   for ivfpq, a product quantizer (`code_bytes` sub-vectors of 2^8 centroids) on a
    deterministic sample of the unit-norm embeddings: the `train_size` ids
    with the smallest BLAKE2b hash (`sample_key`), so the sample does not
    depend on the runner, the bundling or the input order.
 2. Encode (sharded): every worker encodes its items against the trained,
-   empty index (`sa_encode`: inverted-list number + PQ code of the residual).
+   empty index (`sa_encode`: inverted-list number + the vector's code: its
+   float32 bytes for ivfflat, the PQ code of the residual for ivfpq).
 3. Build (one worker): the codes, in id order, are added to the trained
    index (`add_sa_codes`, label = row in the sorted ids), which is
    serialised; that byte string and the ids are the broadcast side input,
    capped by `max_index_bytes` (`IndexTooLargeError` above it).
 4. Search (sharded query batches, as in the exact path): `nprobe` inverted
    lists per query; score = inner product of the exact unit-norm query with
-   the PQ reconstruction of the candidate (an approximate cosine); the item
+   the candidate (ivfflat: its unit vector, the cosine; ivfpq: its PQ
+   reconstruction, an approximate cosine); the item
    itself is dropped and the rest ordered by score, then by id.
-5. Re-rank (`rerank` = R > 0, `gcml export --ann_rerank`, default 4 x K):
+5. Re-rank (`rerank` = R > 0, `gcml export --ann_rerank`, default 4 x K for
+   ivfpq, none for ivfflat):
    the index's top max(R, K) per query are re-scored by the exact cosine of
    the full vectors and the K best kept (`pipelines/export/related_rerank.py`), so
    the PQ approximation costs recall only where a true neighbour falls
@@ -45,12 +60,13 @@ from pipelines.io import related_rows
 from pipelines.io.related_rows import unit_rows
 
 SEED = 1234
+INDEX_KINDS = ("ivfpq", "ivfflat")  # the --search values this module serves
 NO_BLAS = 2**31 - 1  # faiss: queries per call above which it uses BLAS (batch-dependent sums)
 
 
 class AnnIndex(NamedTuple):
   ids: tuple  # sorted item ids; the faiss label of an item is its position here
-  blob: np.ndarray  # uint8: faiss.serialize_index of the filled IVF-PQ index
+  blob: np.ndarray  # uint8: faiss.serialize_index of the filled IVF index
 
   def broadcast_bytes(self) -> int:
     return int(self.blob.nbytes) + sum(len(i.encode("utf-8")) for i in self.ids)
@@ -58,19 +74,21 @@ class AnnIndex(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class AnnParams:
-  """IVF-PQ settings.
+  """IVF index settings.
 
   Attributes:
     nprobe: inverted lists scanned per query (recall vs speed).
-    code_bytes: PQ sub-quantizers = bytes per item (0: dim / 2); rounded down
-      to a divisor of the dimension.
+    code_bytes: ivfpq: PQ sub-quantizers = bytes per item (0: dim / 2);
+      rounded down to a divisor of the dimension.
     nlist: coarse centroids (0: min(4 * sqrt(N), train items / 39)).
     train_size: items in the training sample.
+    kind: "ivfpq" or "ivfflat" (`INDEX_KINDS`).
   """
   nprobe: int = 32
   code_bytes: int = 0
   nlist: int = 0
   train_size: int = 65536
+  kind: str = "ivfpq"
 
 
 def configure_faiss():
@@ -103,7 +121,7 @@ def _sub_quantizers(dim: int, code_bytes: int) -> int:
 
 
 def train_index(sample, count: int, params: AnnParams):
-  """A trained, empty IVF-PQ index (serialised, uint8) from (id, vector) pairs.
+  """A trained, empty IVF index of `params.kind` (serialised, uint8) from (id, vector) pairs.
 
   Args:
     sample: (id, vector) pairs of the training sample.
@@ -121,6 +139,11 @@ def train_index(sample, count: int, params: AnnParams):
   n, dim = x.shape
   nlist = params.nlist or max(1, min(int(4 * math.sqrt(count)), n // 39))
   nlist = min(nlist, n)
+  if params.kind == "ivfflat":
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = SEED
+    index.train(x)
+    return faiss.serialize_index(index)
   nbits = 8 if n >= 39 * 256 else max(1, min(8, int(math.log2(max(2, n // 39)))))
   index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist,
                            _sub_quantizers(dim, params.code_bytes), nbits,
@@ -153,9 +176,10 @@ def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):
   size = result.broadcast_bytes()
   if size > max_bytes:
     raise related_rows.IndexTooLargeError(
-        f"the IVF-PQ related-items index is {size} bytes ({len(codes)} items, "
+        f"the {'IVF-PQ' if 'PQ' in type(index).__name__ else 'IVF-Flat'} related-items "
+        f"index is {size} bytes ({len(codes)} items, "
         f"{matrix.shape[1]}-byte codes), over the broadcast limit of {max_bytes} bytes "
-        "(--max_index_bytes); lower --ann_code_bytes or raise the limit "
+        "(--max_index_bytes); use --search=ivfpq, lower --ann_code_bytes or raise the limit "
         "(docs/export_and_evaluation.md)")
   return result
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from pipelines.export import related_ann_beam
 from pipelines.export.fixed_batches_beam import FixedBatches
+from pipelines.export.related_ann import INDEX_KINDS
 from pipelines.export.related_items import build_index, top_k_block
 from pipelines.io.related_rows import MAX_INDEX_BYTES, SEARCHES, format_rows
 
@@ -37,9 +38,10 @@ class RelatedItems(beam.PTransform):
     query_batch: queries scored per matrix product.
     index_chunk: index rows scored per matrix product (exact search).
     max_index_bytes: cap on the bytes broadcast to every worker.
-    search: "exact" or "ivfpq" (approximate, `pipelines/export/related_ann.py`).
-    ann: `related_ann.AnnParams` for "ivfpq" (None: defaults).
-    rerank: "ivfpq": candidates re-scored by exact cosine per item (0: none;
+    search: "exact", "ivfpq" or "ivfflat" (IVF indexes, `pipelines/export/related_ann.py`).
+    ann: `related_ann.AnnParams` for an IVF search (None: defaults; its
+      `kind` is set to `search`).
+    rerank: IVF: candidates re-scored by exact cosine per item (0: none;
       `pipelines/export/related_rerank.py`).
   """
   k: int = 60
@@ -56,10 +58,10 @@ class RelatedItems(beam.PTransform):
   def expand(self, embeddings):
     if self.search not in SEARCHES:
       raise ValueError(f"search must be one of {SEARCHES}, got {self.search!r}")
-    if self.search == "ivfpq":
+    if self.search in INDEX_KINDS:
+      params = dataclasses.replace(self.ann or related_ann_beam.AnnParams(), kind=self.search)
       return embeddings | "Approximate" >> related_ann_beam.AnnRelatedItems(
-          self.k, self.query_batch, self.max_index_bytes, self.ann or related_ann_beam.AnnParams(),
-          self.rerank)
+          self.k, self.query_batch, self.max_index_bytes, params, self.rerank)
     index = (embeddings
              | "CollectIndex" >> beam.combiners.ToList()
              | "BuildIndex" >> beam.Map(build_index, self.max_index_bytes))

@@ -152,3 +152,16 @@ def embedding_record(item_id: str, vector) -> tuple[str, bytes]:
   """
   return item_id, tf_example.encode({"id": item_id,
                                      "embedding": np.asarray(vector, np.float32)})
+
+
+def embedding_records(ids, matrix: np.ndarray) -> list[tuple[str, bytes]]:
+  """`embedding_record` of every (id, row), encoded in bulk (the same bytes).
+
+  Args:
+    ids: the items.
+    matrix: float32 [n, d]: row i is the embedding of ids[i].
+
+  Returns:
+    [(sort key, record bytes)], in row order.
+  """
+  return list(zip(ids, tf_example.encode_id_vectors(ids, matrix, "id", "embedding")))

@@ -10,8 +10,8 @@ each fixed batch padded to its longest video):
   `embedding` (float list);
 * `OUTPUT/related-*.tsv`: header `id\\trank\\tneighbor\\tscore`, each item's
   top-K most similar other items by cosine (`pipelines/export/related_items.py`;
-  `--search=ivfpq`: approximate, through a faiss IVF-PQ index,
-  `pipelines/export/related_ann.py`);
+  `--search=ivfflat|ivfpq`: approximate, through a faiss IVF index,
+  `pipelines/export/related_ann.py`; ivfflat is the choice at 1M items);
 * refused feature records under `OUTPUT/rejected/`, counts in
   `OUTPUT/summary.json` (section `export`); an item whose embedding comes
   out with a NaN or inf is refused there too (`embedding_not_finite`), never
@@ -63,15 +63,18 @@ class ExportConfig:
     query_batch: items per related-items query batch.
     index_chunk: index rows per scoring chunk.
     max_index_bytes: cap on the bytes of the top-K index broadcast to every
-      worker (exact: N * dim * 4 + ids; ivfpq: the serialised index + ids).
-    search: top-K search: exact cosine, or ivfpq (faiss IVF-PQ, approximate;
-      for indexes over the exact limit).
-    ann_nprobe: ivfpq: lists per query.
+      worker (exact: N * dim * 4 + ids; ivfflat, ivfpq: the serialised index + ids).
+    search: top-K search: exact cosine (every pair), ivfflat (faiss IVF-Flat:
+      exact cosines within the probed lists; fast at 1M items) or ivfpq
+      (faiss IVF-PQ, approximate scores, re-ranked; for indexes over the
+      broadcast limit).
+    ann_nprobe: ivfflat, ivfpq: lists per query.
     ann_code_bytes: ivfpq: PQ bytes per item (0: dim / 2).
-    ann_nlist: ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39)).
-    ann_train_size: ivfpq: items (chosen by id hash) the quantizers are trained on.
-    ann_rerank: ivfpq: candidates per item re-scored by exact cosine, the top_k
-      best kept (default 4 x top_k; 0: the index's own scores).
+    ann_nlist: ivfflat, ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39)).
+    ann_train_size: ivfflat, ivfpq: items (chosen by id hash) the quantizers are trained on.
+    ann_rerank: ivfflat, ivfpq: candidates per item re-scored by exact cosine,
+      the top_k best kept (default: 4 x top_k for ivfpq, 0 for ivfflat, whose
+      scores are exact cosines already; 0: the index's own scores).
     engine: beam: a Beam pipeline (any runner); local: in memory on this
       machine, the same bytes.
     local_max_items: local: items whose features one pass over the files holds
@@ -92,9 +95,9 @@ class ExportConfig:
   ann_code_bytes: int = 0  # 0: dim / 2
   ann_nlist: int = 0  # 0: min(4 sqrt(N), train items / 39)
   ann_train_size: int = 65536
-  ann_rerank: int | None = None  # None: 4 x top_k; 0: no re-rank
+  ann_rerank: int | None = None  # None: 4 x top_k for ivfpq, 0 for ivfflat; 0: no re-rank
   engine: config_flags.Engine = "beam"  # beam, or local (in memory, the same bytes: export_local.py)
-  local_max_items: int = 1 << 18  # local: items whose features one pass holds
+  local_max_items: int = 1 << 20  # local: items whose features one pass holds
 
   def validate(self):
     if self.top_k < 1:
@@ -111,13 +114,16 @@ class ExportConfig:
                        f"got {self.search!r}")
 
   def rerank_candidates(self) -> int:
-    """Candidates per item re-scored exactly with --search=ivfpq (0: none)."""
-    return 4 * self.top_k if self.ann_rerank is None else self.ann_rerank
+    """Candidates per item re-scored exactly with an IVF --search (0: none)."""
+    if self.ann_rerank is not None:
+      return self.ann_rerank
+    return 4 * self.top_k if self.search == "ivfpq" else 0
 
   def ann_params(self) -> related_ann.AnnParams:
-    """The IVF-PQ settings of --search=ivfpq."""
+    """The IVF index settings of --search=ivfflat|ivfpq."""
+    kind = self.search if self.search in related_ann.INDEX_KINDS else "ivfpq"
     return related_ann.AnnParams(self.ann_nprobe, self.ann_code_bytes, self.ann_nlist,
-                                 self.ann_train_size)
+                                 self.ann_train_size, kind)
 
   def related_transform(self):
     """The Beam `related_items.RelatedItems` transform of these settings (imports Beam)."""
@@ -195,7 +201,7 @@ def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
            "modalities": features_lib.modalities_flag(config.modalities)}
   if frames:
     extra["frames"] = True
-  if config.search == "ivfpq":
+  if config.search in related_ann.INDEX_KINDS:
     extra["ann_rerank"] = config.rerank_candidates()
   trained_under = data_split.model_split(model_path)
   if trained_under is not None:

@@ -9,6 +9,7 @@ module for them.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import uuid
 import zlib
@@ -21,7 +22,7 @@ from pipelines.io import sharded_io
 from pipelines.io.file_system import FileSystems
 
 HEADER = "id\trank\tneighbor\tscore"
-SEARCHES = ("exact", "ivfpq")
+SEARCHES = ("exact", "ivfpq", "ivfflat")
 MAX_INDEX_BYTES = 1 << 30  # 1 GiB: e.g. 1M items x 256 floats (related_items.py: the budget)
 
 
@@ -147,6 +148,38 @@ def table_lines(table: RelatedTable, start: int, stop: int, num_shards: int = 1)
   return lines, key_shards(table.ids[start:stop], k, num_shards)[real]
 
 
+def _chunk_texts(table: RelatedTable, start: int, stop: int, num_shards: int, id_tabs: list,
+                 rank_tabs: list) -> list[tuple[int, str]]:
+  """`table_lines` of rows [start, stop), as one text per shard: (shard, its lines + "\\n").
+
+  The same lines in the same order per shard (a stable sort by shard of the
+  key-ordered lines), assembled without a string per line: the four pieces
+  of every line (`id\\t`, `rank\\t`, `neighbour\\t`, `score\\n`) are joined at once.
+  """
+  counts = table.counts[start:stop]
+  k = table.neighbours.shape[1]
+  real = np.arange(k)[None, :] < counts[:, None]
+  queries, ranks = np.nonzero(real)
+  neighbours = table.neighbours[start:stop][real]
+  scores = table.scores[start:stop][real]
+  if num_shards == 1:
+    shards = np.zeros(len(queries), np.int64)
+  else:
+    shards = key_shards(table.ids[start:stop], k, num_shards)[real]
+    order = np.argsort(shards, kind="stable")
+    queries, ranks, neighbours, scores, shards = (
+        queries[order], ranks[order], neighbours[order], scores[order], shards[order])
+  prefixes = id_tabs[start:stop]
+  pieces = zip(map(prefixes.__getitem__, queries.tolist()),
+               map(rank_tabs.__getitem__, ranks.tolist()),
+               map(id_tabs.__getitem__, neighbours.tolist()),
+               ("%.6f\n" * len(scores) % tuple(scores.tolist())).splitlines(keepends=True))
+  pieces = list(itertools.chain.from_iterable(pieces))
+  bounds = np.searchsorted(shards, np.arange(num_shards + 1)).tolist()
+  return [(shard, "".join(pieces[4 * bounds[shard]:4 * bounds[shard + 1]]))
+          for shard in range(num_shards) if bounds[shard + 1] > bounds[shard]]
+
+
 def write_table(table: RelatedTable, prefix: str, num_shards: int, header: str | None = HEADER,
                 rows_per_chunk: int = 16384) -> list[str]:
   """Writes the table's rows as `sharded_io.write_sorted_shards_local` would, as it goes.
@@ -155,7 +188,8 @@ def write_table(table: RelatedTable, prefix: str, num_shards: int, header: str |
   control character, so the tab after it sorts before any of its
   characters): the rows are formatted `rows_per_chunk` ids at a time, in id
   order, and appended to their shard's temporary file, which is renamed
-  into place once whole; then the manifest. Only one chunk's lines are held.
+  into place once whole; then the manifest. Only one chunk's text is held
+  (`_chunk_texts`: no string per line).
 
   Args:
     table: the related items.
@@ -178,26 +212,20 @@ def write_table(table: RelatedTable, prefix: str, num_shards: int, header: str |
   sizes = [0] * num_shards
   files = [FileSystems.create(t) for t in tmps]
   try:
-    def put(shard: int, lines):
-      if lines:
-        data = ("\n".join(lines) + "\n").encode("utf-8")
-        files[shard].write(data)
-        sums[shard].update(data)
-        sizes[shard] += len(data)
+    def put(shard: int, text: str):
+      data = text.encode("utf-8")
+      files[shard].write(data)
+      sums[shard].update(data)
+      sizes[shard] += len(data)
 
     for shard in range(num_shards if header is not None else 0):
-      put(shard, [header])
+      put(shard, header + "\n")
+    id_tabs = [f"{item_id}\t" for item_id in table.ids]
+    rank_tabs = [f"{rank}\t" for rank in range(1, table.neighbours.shape[1] + 1)]
     for start in range(0, len(table.ids), rows_per_chunk):
-      lines, shards = table_lines(table, start, min(len(table.ids), start + rows_per_chunk),
-                                  num_shards)
-      if num_shards == 1:
-        put(0, lines)
-        continue
-      order = np.argsort(shards, kind="stable")
-      bounds = np.searchsorted(shards[order], np.arange(num_shards + 1)).tolist()
-      order = order.tolist()
-      for shard in range(num_shards):
-        put(shard, [lines[j] for j in order[bounds[shard]:bounds[shard + 1]]])
+      stop = min(len(table.ids), start + rows_per_chunk)
+      for shard, text in _chunk_texts(table, start, stop, num_shards, id_tabs, rank_tabs):
+        put(shard, text)
   finally:
     for f in files:
       f.close()

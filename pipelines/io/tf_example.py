@@ -70,6 +70,67 @@ def encode(features: Mapping[str, Value]) -> bytes:
   return _field(0x0A, entries)
 
 
+def encode_id_vectors(ids: Sequence[str], vectors: np.ndarray, id_name: str = "id",
+                      vector_name: str = "embedding") -> list[bytes]:
+  """`encode({id_name: id, vector_name: row})` of every (id, row), in bulk: the same bytes.
+
+  Every record has the same two features; only the id's length changes the
+  framing, so the constant parts are built once (per id length) and each
+  record is one join of bytes.
+
+  Args:
+    ids: the ids (str), one per row.
+    vectors: [n, d] floats (written as little-endian float32).
+    id_name: the bytes feature's name.
+    vector_name: the float feature's name.
+
+  Returns:
+    The serialized Examples, in row order.
+  """
+  rows = np.ascontiguousarray(np.asarray(vectors).astype("<f4", copy=False))
+  n = len(ids)
+  if rows.shape[0] != n:
+    raise ValueError(f"{n} ids but {rows.shape[0]} vectors")
+  if n and rows.ndim != 2:
+    raise ValueError(f"vectors must be [n, d], got shape {rows.shape}")
+  width = rows.shape[1] if rows.ndim == 2 else 0
+  # The float entry, less its payload: entry(name, Feature(FloatList(packed)))
+  payload_len = 4 * width
+  packed_head = b"\x0a" + _varint(payload_len)
+  feature_len = len(packed_head) + payload_len
+  feature_head = b"\x12" + _varint(feature_len)
+  name_part = _field(0x0A, vector_name.encode("utf-8"))
+  value_len = len(feature_head) + feature_len
+  float_head = name_part + b"\x12" + _varint(value_len) + feature_head + packed_head
+  float_entry_len = len(float_head) + payload_len
+  float_head = b"\x0a" + _varint(float_entry_len) + float_head
+  id_name_part = _field(0x0A, id_name.encode("utf-8"))
+  float_first = vector_name < id_name
+  heads = {}  # id length -> (record head, id entry head)
+
+  def id_heads(length: int):
+    feature = b"\x0a" + _varint(length + 1 + len(_varint(length)))  # BytesList
+    value = feature + b"\x0a" + _varint(length)
+    entry = id_name_part + b"\x12" + _varint(len(value) + length) + value
+    entry_head = b"\x0a" + _varint(len(entry) + length) + entry
+    total = len(float_head) + payload_len + len(entry_head) + length
+    return b"\x0a" + _varint(total), entry_head
+
+  data = rows.tobytes()
+  out = []
+  for row, item_id in enumerate(ids):
+    raw = item_id.encode("utf-8")
+    found = heads.get(len(raw))
+    if found is None:
+      found = heads[len(raw)] = id_heads(len(raw))
+    floats = data[row * payload_len:(row + 1) * payload_len]
+    if float_first:
+      out.append(b"".join((found[0], float_head, floats, found[1], raw)))
+    else:
+      out.append(b"".join((found[0], found[1], raw, float_head, floats)))
+  return out
+
+
 def parse(data: bytes) -> dict[str, list | np.ndarray]:
   """Parses a serialized Example into name -> values.
 

@@ -24,7 +24,7 @@ def _parse(argv):
                               allow_abbrev=False)
   p.add_argument("--num_items", type=int, default=20_000)
   p.add_argument("--runner", default="DirectRunner")
-  p.add_argument("--search", default="exact", choices=("exact", "ivfpq"))
+  p.add_argument("--search", default="exact", choices=("exact", "ivfflat", "ivfpq"))
   p.add_argument("--work_dir", default=None, help="default: a temporary folder")
   return p.parse_args(argv)
 

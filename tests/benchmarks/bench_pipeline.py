@@ -236,8 +236,8 @@ def main(argv: list) -> dict:
   p.add_argument("--engines", default="local,beam", help="comma-separated: local, beam")
   p.add_argument("--train_steps", type=int, default=50)
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--export_search", default="exact", choices=("exact", "ivfpq"),
-                 help="export's related-items search (ivfpq: the choice at 1M items, "
+  p.add_argument("--export_search", default="ivfflat", choices=("exact", "ivfflat", "ivfpq"),
+                 help="export's related-items search (ivfflat: the choice at 1M items, "
                       "docs/export_and_evaluation.md)")
   p.add_argument("--runner", default="FnApiRunner", help="Beam runner of the beam engine")
   p.add_argument("--beam_items", type=int, default=0,

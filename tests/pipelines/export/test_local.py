@@ -9,6 +9,7 @@ import tensorflow as tf
 from model.config import EmbeddingModelConfig, ModalityConfig
 from model.export import export_saved_model
 from model.towers import EmbeddingModel
+from pipelines.export import saved_model as export_model
 from pipelines.export import stage as export
 from pipelines.io import tf_example
 from tests.pipelines.export.test_stage import write_non_finite_world
@@ -63,10 +64,14 @@ def _export(root, model, out, extra):
                      "--num_shards=2", *extra])
 
 
-@pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfpq", 1)])
+ANN_FLAGS = {"exact": [], "ivfpq": ["--ann_nprobe=4", "--ann_code_bytes=4", "--ann_rerank=12"],
+             "ivfflat": ["--ann_nlist=6", "--ann_nprobe=2"]}
+
+
+@pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfpq", 1),
+                                            ("ivfflat", 2)])
 def test_local_engine_writes_the_beam_bytes(world, tmp_path, search, workers):
-  flags = [f"--search={search}"] + (
-      ["--ann_nprobe=4", "--ann_code_bytes=4", "--ann_rerank=12"] if search == "ivfpq" else [])
+  flags = [f"--search={search}"] + ANN_FLAGS[search]
   model = world / "model"
   local = _export(world, model, tmp_path / "local", flags + ["--engine=local",
                                                              "--local_max_items=40"])
@@ -87,3 +92,15 @@ def test_non_finite_embeddings_match(tmp_path):
   beam = _export(tmp_path, tmp_path / "model", tmp_path / "beam", BEAM[1])
   assert local == beam and local["rejected/embedding_not_finite"] == 2
   assert _tree(tmp_path / "local") == _tree(tmp_path / "beam")
+
+
+@pytest.mark.parametrize("dim", [0, 1, 31, 32, 80])
+def test_bulk_embedding_records_are_the_per_record_bytes(dim):
+  # id lengths around the 1- and 2-byte length varints (127, 128 bytes), non-ASCII ids
+  ids = ["", "a", "x" * 127, "y" * 128, "é" * 70, "i0000005"]
+  matrix = np.random.default_rng(dim).normal(size=(len(ids), dim)).astype(np.float32)
+  got = export_model.embedding_records(ids, matrix)
+  assert got == [export_model.embedding_record(i, v) for i, v in zip(ids, matrix)]
+  parsed = tf_example.parse(got[3][1])
+  assert parsed["id"] == [b"y" * 128]
+  np.testing.assert_array_equal(parsed["embedding"], matrix[3])

@@ -40,7 +40,9 @@ def test_rows_do_not_depend_on_threads():
   for config in (_config(top_k=10, query_batch=100),
                  _config(top_k=10, query_batch=100, search="ivfpq", ann_train_size=2000),
                  _config(top_k=10, query_batch=100, search="ivfpq", ann_train_size=2000,
-                         ann_rerank=0)):
+                         ann_rerank=0),
+                 _config(top_k=10, query_batch=100, search="ivfflat", ann_train_size=2000,
+                         ann_nprobe=4)):
     one = _lines(config, embeddings, threads=1)
     assert len(one) == 30000
     assert _lines(config, embeddings, threads=3) == one

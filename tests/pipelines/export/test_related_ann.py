@@ -1,4 +1,4 @@
-"""Approximate related items (`--search=ivfpq`): recall vs exact, determinism, cap."""
+"""Approximate related items (`--search=ivfpq|ivfflat`): recall vs exact, determinism, cap."""
 
 import filecmp
 import os
@@ -57,6 +57,23 @@ def test_recall_against_exact_search():
   one_by_one = [related_ann.search_block([q], x[j:j + 1], index, ann.ids, k, 32)[0]
                 for j, q in list(enumerate(ids))[queries][:50]]
   assert one_by_one == got[:50]
+
+
+def test_ivfflat_probing_every_list_is_the_exact_search():
+  ids, x = clustered(3000, 16, 30, seed=3)
+  params = related_ann.AnnParams(kind="ivfflat", train_size=2000)
+  ann, index = ann_index(ids, x, params)
+  assert index.nlist == 51  # 2000 // 39 training items per list
+  assert 3000 * 16 * 4 < ann.broadcast_bytes() < 3000 * (16 * 4 + 8) + 3000 * 8 + 20000
+  queries = slice(0, 3000, 15)
+  got = related_ann.search_block(ids[queries], x[queries], index, ann.ids, 10, index.nlist)
+  exact = related_items.top_k_block(ids[queries], x[queries],
+                                    related_items.build_index(zip(ids, x)), 10)
+  for a, b in zip(got, exact):
+    assert [n for n, _ in a] == [n for n, _ in b]  # the scores are cosines: same order
+    np.testing.assert_allclose([s for _, s in a], [s for _, s in b], atol=1e-6)
+  few = related_ann.search_block(ids[queries], x[queries], index, ann.ids, 10, 1)
+  assert few != got  # one list per query misses some true neighbours
 
 
 def test_ties_by_id_and_never_itself():
@@ -132,5 +149,11 @@ def test_export_flags():
   transform = config.related_transform()
   assert transform.search == "ivfpq"
   assert transform.ann == related_ann.AnnParams(nprobe=8, code_bytes=16)
+  assert transform.rerank == 240  # 4 x top_k
+  config, _ = export.parse_args(["--model_dir=m", "--features=f", "--output_dir=o",
+                                 "--search=ivfflat", "--ann_nprobe=48"])
+  transform = config.related_transform()
+  assert (transform.search, transform.rerank) == ("ivfflat", 0)  # exact cosines: no re-rank
+  assert transform.ann == related_ann.AnnParams(nprobe=48, kind="ivfflat")
   with pytest.raises(SystemExit):
     export.parse_args(["--model_dir=m", "--features=f", "--output_dir=o", "--search=lsh"])

@@ -28,7 +28,7 @@ def test_unit_rows_scale_to_norm_one_and_keep_zero_rows():
 
 
 def test_searches_and_the_broadcast_budget():
-  assert SEARCHES == ("exact", "ivfpq")
+  assert SEARCHES == ("exact", "ivfpq", "ivfflat")
   assert MAX_INDEX_BYTES == 2**30
   assert issubclass(IndexTooLargeError, ValueError)
 
@@ -78,3 +78,23 @@ def test_write_table_writes_the_bytes_of_the_sorted_shard_writer(tmp_path, num_s
   want = {p.name: p.read_bytes() for p in (tmp_path / "want").iterdir()}
   got = {p.name: p.read_bytes() for p in (tmp_path / "got").iterdir()}
   assert got == want and len(want) == num_shards + 1
+
+
+def test_write_table_many_shards_and_chunks_against_format_rows(tmp_path):
+  rng = np.random.default_rng(5)
+  ids = sorted({f"item-{j * 7919 % 1000:03d}" + "é" * (j % 3) for j in range(300)})
+  table = related_rows.empty_table(ids, 7)
+  table.neighbours[:] = rng.integers(0, len(ids), table.neighbours.shape)
+  table.scores[:] = rng.normal(size=table.scores.shape).astype(np.float32)
+  table.counts[:] = rng.integers(0, 8, len(ids))
+  records = [kv for i, item_id in enumerate(ids) for kv in format_rows(
+      item_id, [(ids[n], s) for n, s in zip(table.neighbours[i, :table.counts[i]].tolist(),
+                                            table.scores[i, :table.counts[i]])])]
+  sharded_io.write_sorted_shards_local(records, str(tmp_path / "want" / "related"), ".tsv", 5,
+                                       sharded_io.TEXT, HEADER)
+  related_rows.write_table(table, str(tmp_path / "got" / "related"), 5, rows_per_chunk=37)
+  want = {p.name: p.read_bytes() for p in (tmp_path / "want").iterdir()}
+  got = {p.name: p.read_bytes() for p in (tmp_path / "got").iterdir()}
+  assert got == want and len(want) == 6
+  lines = sum(v.count(b"\n") for n, v in want.items() if n.endswith(".tsv"))
+  assert lines == table.counts.sum() + 5  # the rows and each shard's header
