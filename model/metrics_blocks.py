@@ -2,12 +2,17 @@
 
 `block_query_metrics` gives, for every query of a block, the values that
 `model/metrics.py`'s `average_precision` and `ndcg_at_k` give for it alone,
-bit for bit: the queries of a block are grouped by the length of their
-candidate list (the query itself removed or not), and each group runs the
-same numpy operations on rows of that length that the per-query functions
-run on one row (a stable argsort, a cumulative sum, an elementwise product,
-a row sum: a reduction along a row adds in the same order as on that row
-alone), so the values, and the exact sums of `RetrievalTotals`, are the same.
+bit for bit. A relevant candidate's rank in its query's stable descending
+order is counted, not sorted for: the candidates scored above it, plus those
+scored equal and placed before it (only when its score occurs twice), less
+the removed candidates (the query itself) among them. That is a few passes
+over the row per relevant item, where a sort is about log2(N) passes, and the
+row is never copied without its removed candidates. The queries are then
+grouped by the length of their candidate list, and each group runs the same
+numpy operations that the per-query functions run on one ranked relevance
+row (a cumulative sum, an elementwise product, a row sum: a reduction along
+a row adds in the same order as on that row alone, whatever the number of
+rows), so the values, and the exact sums of `RetrievalTotals`, are the same.
 `exact_sum` adds a block's values exactly in one pass over integers.
 """
 
@@ -18,68 +23,86 @@ import fractions
 import numpy as np
 
 
-PAIRS_PER_STEP = 1024  # (query, relevant item) pairs ranked per comparison matrix
+SCORES_PER_STEP = 1 << 24  # ranked-list terms held at once (rows x list length)
 
 
-def _equal_before(sims, rows, cols):
-  """How many candidates of each (row, col) pair's row score equal and sit before col."""
-  counts = np.empty(len(rows), np.int64)
-  positions = np.arange(sims.shape[1])
-  for s in range(0, len(rows), PAIRS_PER_STEP):
-    r, c = rows[s:s + PAIRS_PER_STEP], cols[s:s + PAIRS_PER_STEP]
-    scores, own = sims[r], sims[r, c][:, None]
-    counts[s:s + len(r)] = ((scores == own) & (positions < c[:, None])).sum(axis=1)
-  return counts
+def _nonzero(mask):
+  """(rows, cols) of a 2-D bool array's True entries, in row-major order.
+
+  `np.flatnonzero` of the flat array is an order of magnitude faster than the
+  2-D `np.nonzero` on wide, sparse rows.
+  """
+  return np.divmod(np.flatnonzero(mask), max(1, mask.shape[1]))
 
 
-def _relevant_ranks(sims, rel):
-  """0-based rank of every relevant candidate in its row's stable descending order.
+def _relevant_ranks(sims, rel, excl):
+  """0-based rank of every relevant kept candidate in its row's stable descending order.
 
-  The rank of candidate j is the number of candidates scored higher plus the
-  number scored equal and placed before it: its place in
-  `np.argsort(-scores, kind="stable")`. Each row is sorted once and the
-  higher-scored count read off by binary search; the equal-and-before count
-  is counted exactly, but only for the pairs whose score occurs more than
-  once in the row. A block with a non-finite score counts every pair directly
-  (a NaN sorts last but compares unequal).
+  The rank of candidate j among the kept candidates (those not in `excl`) is
+  the number of kept candidates scored higher plus the number scored equal
+  and placed before it: its place in `np.argsort(-kept_scores, kind="stable")`
+  (a NaN compares unequal to every score, so it is never counted).
+
+  Args:
+    sims: [B, N] scores.
+    rel: [B, N] bool relevance.
+    excl: [B, N] bool removed candidates, or None.
 
   Returns:
-    (rows, ranks) of the relevant candidates, ordered by row then rank.
+    (rows, ranks) of the relevant kept candidates, ordered by row then rank.
   """
-  rows, cols = np.nonzero(rel)
-  n = sims.shape[1]
-  if not np.isfinite(sims).all():
-    ranks = np.empty(len(rows), np.int64)
-    for s in range(0, len(rows), PAIRS_PER_STEP):
-      r, c = rows[s:s + PAIRS_PER_STEP], cols[s:s + PAIRS_PER_STEP]
-      ranks[s:s + len(r)] = (sims[r] > sims[r, c][:, None]).sum(axis=1)
-    ranks += _equal_before(sims, rows, cols)
-  else:
-    own = sims[rows, cols]
-    ascending = np.sort(sims, axis=1)
-    ranks = np.empty(len(rows), np.int64)
-    tied = np.zeros(len(rows), bool)
-    starts = np.searchsorted(rows, np.arange(sims.shape[0] + 1))
-    for r in np.unique(rows):
-      a, b = starts[r], starts[r + 1]
-      above = np.searchsorted(ascending[r], own[a:b], side="right")
-      ranks[a:b] = n - above
-      tied[a:b] = above - np.searchsorted(ascending[r], own[a:b], side="left") > 1
-    if tied.any():
-      ranks[tied] += _equal_before(sims, rows[tied], cols[tied])
+  rows, cols = _nonzero(rel if excl is None else rel & ~excl)
+  own = sims[rows, cols]
+  removed_rows, removed_cols = _nonzero(np.zeros((0, 0), bool) if excl is None else excl)
+  removed_starts = np.searchsorted(removed_rows, np.arange(sims.shape[0] + 1))
+  ranks = np.empty(len(rows), np.int64)
+  for i, (r, c, o) in enumerate(zip(rows.tolist(), cols.tolist(), own.tolist())):
+    row = sims[r]
+    removed = removed_cols[removed_starts[r]:removed_starts[r + 1]]
+    gone = row[removed]
+    above = np.count_nonzero(row > o) - np.count_nonzero(gone > o)
+    if np.count_nonzero(row == o) - np.count_nonzero(gone == o) > 1:
+      above += np.count_nonzero(row[:c] == o) - np.count_nonzero(gone[removed < c] == o)
+    ranks[i] = above
   order = np.lexsort((ranks, rows))
   return rows[order], ranks[order]
 
 
-def _group_metrics(sims, rel, ndcg_k: int, map_k: int):
-  """(AP@map_k, whole-list AP, NDCG@ndcg_k, R) arrays of rows of equal length n.
+def _row_sums(b: int, cut: int, rows, ranks, values):
+  """Row sums of the [b, cut] matrix that holds `values` at (rows, ranks), zeros elsewhere.
+
+  Built and summed a slab of rows at a time (about SCORES_PER_STEP terms).
+  """
+  out = np.empty(b)
+  step = max(1, SCORES_PER_STEP // max(1, cut))
+  bounds = np.searchsorted(rows, np.arange(0, b + step, step))
+  for k, start in enumerate(range(0, b, step)):
+    stop = min(b, start + step)
+    lo, hi = bounds[k], bounds[k + 1]
+    terms = np.zeros((stop - start, cut))
+    terms[rows[lo:hi] - start, ranks[lo:hi]] = values[lo:hi]
+    out[start:stop] = np.sum(terms, axis=1)
+  return out
+
+
+def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int):
+  """(AP@map_k, whole-list AP, NDCG@ndcg_k, R) arrays of b rows of list length n.
 
   The ranked relevance rows that the per-query functions build (zeros but
   at the relevant candidates' ranks) are built from the ranks, and the same
   cumulative sums, quotients and row sums run on them.
+
+  Args:
+    b: the number of rows (queries), each with a relevant candidate.
+    n: their candidate lists' length.
+    rows: row (0..b-1) of each relevant candidate, ordered by row then rank.
+    ranks: its 0-based rank.
+    ndcg_k: the k of NDCG@k.
+    map_k: the k of MAP@k.
+
+  Returns:
+    The four arrays, one value per row.
   """
-  b, n = sims.shape
-  rows, ranks = _relevant_ranks(np.asarray(sims, np.float64), rel)
   num_relevant = np.bincount(rows, minlength=b).astype(np.float64)
   seen = np.arange(len(rows)) - np.repeat(np.cumsum(num_relevant).astype(np.int64)
                                          - num_relevant.astype(np.int64),
@@ -87,17 +110,13 @@ def _group_metrics(sims, rel, ndcg_k: int, map_k: int):
   precision_at_hit = (seen + 1).astype(np.float64) / (ranks + 1).astype(np.float64)
 
   def ap(cut):  # sum over the ranked list cut to `cut` of P(i) * rel_i, / R
-    terms = np.zeros((b, cut))
     hit = ranks < cut
-    terms[rows[hit], ranks[hit]] = precision_at_hit[hit]
-    return np.sum(terms, axis=1) / num_relevant
+    return _row_sums(b, cut, rows[hit], ranks[hit], precision_at_hit[hit]) / num_relevant
 
   m = min(ndcg_k, n)
   gains = 1.0 / np.log2(np.arange(2, m + 2))  # (2^1 - 1) / log2(i + 1)
-  terms = np.zeros((b, m))
   hit = ranks < m
-  terms[rows[hit], ranks[hit]] = gains[ranks[hit]]
-  dcg = np.sum(terms, axis=1)
+  dcg = _row_sums(b, m, rows[hit], ranks[hit], gains[ranks[hit]])
   ideal = {r: float(np.sum((2.0**np.ones(min(ndcg_k, r)) - 1.0) /
                            np.log2(np.arange(2, min(ndcg_k, r) + 2))))
            for r in np.unique(num_relevant).astype(np.int64).tolist()}
@@ -121,20 +140,19 @@ def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_
   """
   sims = np.asarray(sims)
   rel_block = np.asarray(rel_block, bool)
-  keep = (np.ones(sims.shape, bool) if excl_block is None
-          else ~np.asarray(excl_block, bool))
-  lengths = keep.sum(axis=1)
-  has_relevant = (rel_block & keep).any(axis=1)
-  rows = [None] * sims.shape[0]
-  for length in np.unique(lengths[has_relevant]).tolist():
-    members = np.nonzero(has_relevant & (lengths == length))[0]
-    mask = keep[members]
-    values = _group_metrics(sims[members][mask].reshape(len(members), length),
-                            rel_block[members][mask].reshape(len(members), length),
-                            ndcg_k, map_k)
+  excl = None if excl_block is None else np.asarray(excl_block, bool)
+  lengths = np.full(sims.shape[0], sims.shape[1]) if excl is None else \
+      sims.shape[1] - np.count_nonzero(excl, axis=1)
+  rows, ranks = _relevant_ranks(sims, rel_block, excl)
+  out = [None] * sims.shape[0]
+  for length in np.unique(lengths[rows]).tolist():
+    members = np.flatnonzero(np.isin(np.arange(sims.shape[0]), rows) & (lengths == length))
+    pick = lengths[rows] == length
+    local = np.searchsorted(members, rows[pick])
+    values = _group_metrics(len(members), length, local, ranks[pick], ndcg_k, map_k)
     for r, ap_k, ap_full, ndcg, count in zip(members.tolist(), *(v.tolist() for v in values)):
-      rows[r] = (ap_k, ap_full, ndcg, count)
-  return [row for row in rows if row is not None]
+      out[r] = (ap_k, ap_full, ndcg, count)
+  return [row for row in out if row is not None]
 
 
 def exact_sum(values) -> fractions.Fraction:

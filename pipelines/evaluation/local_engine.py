@@ -17,7 +17,7 @@ import logging
 
 from pipelines import split
 from pipelines.evaluation import annotation, readers, retrieval
-from pipelines.io import inputs
+from pipelines.io import edges_local, inputs
 
 
 class SharedReads:
@@ -55,6 +55,11 @@ def score(config, embedding_paths, edge_paths, feature_paths,
   Returns:
     (extra sections (annotation), rejected counts, retrieval results, split counts).
   """
+  with edges_local.small_pages():  # no huge-page compaction at each score block's first touch
+    return _score(config, embedding_paths, edge_paths, feature_paths, shared)
+
+
+def _score(config, embedding_paths, edge_paths, feature_paths, shared):
   shared = shared or SharedReads()
   fraction = config.test_fraction
 

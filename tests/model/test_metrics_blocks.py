@@ -59,3 +59,25 @@ def test_exact_sums_of_many_rows_equal_one_by_one():
     one.add(row)
   many = metrics.RetrievalTotals().add_rows(rows[:200]).add_rows(rows[200:]).add_rows([])
   assert (many.count, many.sums, many.relevant) == (one.count, one.sums, one.relevant)
+
+
+@pytest.mark.parametrize("scores_per_step", [1, 50, 1 << 24])
+def test_wide_rows_in_slabs_float32_and_infinities_bit_for_bit(monkeypatch, scores_per_step):
+  monkeypatch.setattr(metrics_blocks, "SCORES_PER_STEP", scores_per_step)
+  rng = np.random.default_rng(7)
+  for trial in range(12):
+    b, n, k = int(rng.integers(1, 9)), int(rng.integers(130, 700)), int(rng.integers(1, 70))
+    sims = np.round(rng.normal(size=(b, n)), 1).astype(np.float32 if trial % 2 else np.float64)
+    sims[rng.random((b, n)) < 0.02] = np.inf
+    sims[rng.random((b, n)) < 0.02] = -np.inf
+    sims[rng.random((b, n)) < 0.05] = -0.0
+    rel = rng.random((b, n)) < 0.05
+    excl = rng.random((b, n)) < 0.03  # several removed candidates per row
+    want = []
+    for r in range(b):
+      keep = ~excl[r]
+      if rel[r][keep].any():
+        ranked = metrics._ranked(rel[r][keep], sims[r][keep].astype(np.float64))
+        want.append((metrics.average_precision(ranked, k=k), metrics.average_precision(ranked),
+                     metrics.ndcg_at_k(ranked, k), int(ranked.sum())))
+    assert metrics_blocks.block_query_metrics(sims, rel, excl, k, k) == want, trial
