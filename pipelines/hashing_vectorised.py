@@ -3,7 +3,9 @@
 `blake2b64_batch` runs the BLAKE2b compression (RFC 7693) on uint64 lanes,
 one message per lane: unkeyed, 8-byte digest, so `h0 ^= 0x01010008`; a
 message of at most 128 bytes is one final block (counter = its length,
-zero-padded). Longer messages fall back to `hashlib` one by one. The result
+zero-padded). Longer messages fall back to `hashlib` one by one, and so do
+batches of fewer than `_HASHLIB_ROWS` messages: there numpy's fixed cost per
+pass (about 400 array operations) outweighs hashlib's ~1 us per message. The result
 equals `hashing.blake2b64` bit for bit (tests compare them on every length
 and on the pipelines' key shapes).
 
@@ -14,6 +16,7 @@ parts are laid side by side in one zero-padded byte matrix. `uniform`,
 values with the same float64 operations in the same order.
 """
 
+import hashlib
 import math
 
 import numpy as np
@@ -22,6 +25,7 @@ from pipelines import hashing
 
 _BLOCK = 128
 _CHUNK = 1 << 13  # lanes per compression pass: the state stays in cache
+_HASHLIB_ROWS = 1 << 15  # fewer rows than this: hashlib per message is as fast or faster
 _KEYS_CHUNK = 1 << 16  # keys per message block (8 MiB): not one block of n * 128 bytes
 _IV = np.array([0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B,
                 0xA54FF53A5F1D36F1, 0x510E527FADE682D1, 0x9B05688C2B3E6C1F,
@@ -82,6 +86,14 @@ def _compress(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
   return h0 ^ v[0] ^ v[8]
 
 
+def _hashlib_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+  """`blake2b64_rows` by `hashlib`, one message at a time (for small batches)."""
+  data, blake2b = np.ascontiguousarray(block, np.uint8).tobytes(), hashlib.blake2b
+  digests = b"".join([blake2b(data[start:start + length], digest_size=8).digest()
+                      for start, length in zip(range(0, len(data), _BLOCK), lengths.tolist())])
+  return np.frombuffer(digests, ">u8").astype(np.uint64)
+
+
 def blake2b64_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
   """BLAKE2b-64 (big-endian uint64) of the first `lengths[i]` bytes of each row.
 
@@ -92,6 +104,13 @@ def blake2b64_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
   Returns:
     (n,) uint64 digests, equal to `hashing.blake2b64` of each message.
   """
+  if len(block) < _HASHLIB_ROWS:
+    return _hashlib_rows(block, lengths)
+  return _numpy_rows(block, lengths)
+
+
+def _numpy_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+  """`blake2b64_rows` by numpy, `_CHUNK` lanes per compression pass."""
   out = np.empty(len(block), np.uint64)
   for start in range(0, len(block), _CHUNK):
     stop = start + _CHUNK

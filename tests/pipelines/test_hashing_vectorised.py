@@ -18,6 +18,17 @@ def test_blake2b64_batch_equals_hashlib_on_every_length():
   assert hv.blake2b64_batch(messages).tolist() == [hashing.blake2b64(m) for m in messages]
 
 
+def test_numpy_and_hashlib_row_paths_equal_hashlib_on_every_short_length():
+  rng = np.random.default_rng(RNG_SEED)
+  messages = [rng.integers(0, 256, length, dtype=np.uint8).tobytes()
+              for length in list(range(0, 129)) * 2] + [b"\x00" * 128, b"a\x00"]
+  block = np.frombuffer(np.array(messages, dtype="S128").tobytes(), np.uint8).reshape(-1, 128)
+  lengths = np.array([len(m) for m in messages])
+  expected = [hashing.blake2b64(m) for m in messages]
+  assert hv._numpy_rows(block, lengths).tolist() == expected  # pylint: disable=protected-access
+  assert hv._hashlib_rows(block, lengths).tolist() == expected  # pylint: disable=protected-access
+
+
 def _ids(rng, n: int) -> list:
   alphabet = list("abcXYZ019_-:/ ") + ["é", "ß", "中", "😀"]
   return ["".join(rng.choice(alphabet, rng.integers(1, 40))) for _ in range(n)]
