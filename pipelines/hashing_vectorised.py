@@ -88,9 +88,15 @@ def _compress(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def _hashlib_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
   """`blake2b64_rows` by `hashlib`, one message at a time (for small batches)."""
-  data, blake2b = np.ascontiguousarray(block, np.uint8).tobytes(), hashlib.blake2b
-  digests = b"".join([blake2b(data[start:start + length], digest_size=8).digest()
-                      for start, length in zip(range(0, len(data), _BLOCK), lengths.tolist())])
+  block, blake2b = np.ascontiguousarray(block, np.uint8), hashlib.blake2b
+  rows = block.view(f"S{_BLOCK}").reshape(len(block))  # each row less its trailing NULs
+  if np.array_equal(np.strings.str_len(rows), lengths):  # no message ends in NUL (keys' never do)
+    messages = rows.tolist()
+  else:
+    data = block.tobytes()
+    messages = [data[start:start + length]
+                for start, length in zip(range(0, len(data), _BLOCK), lengths.tolist())]
+  digests = b"".join([blake2b(m, digest_size=8).digest() for m in messages])
   return np.frombuffer(digests, ">u8").astype(np.uint64)
 
 
