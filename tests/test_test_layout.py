@@ -26,7 +26,6 @@ NOT_YET_MIRRORED = frozenset((
     "pipelines/evaluation/retrieval.py",
     "pipelines/examples/local/engine.py",
     "pipelines/examples/local/inputs.py",
-    "pipelines/examples/local/item_infos.py",
     "pipelines/examples/local/negatives.py",
     "pipelines/examples/local/records.py",
     "pipelines/export/saved_model.py",

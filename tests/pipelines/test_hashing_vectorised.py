@@ -18,6 +18,19 @@ def test_blake2b64_batch_equals_hashlib_on_every_length():
   assert hv.blake2b64_batch(messages).tolist() == [hashing.blake2b64(m) for m in messages]
 
 
+def test_hashlib_rows_equal_hashlib_with_and_without_trailing_nuls():
+  rng = np.random.default_rng(RNG_SEED)
+  messages = [rng.integers(0, 256, length, dtype=np.uint8).tobytes()
+              for length in list(range(0, 129)) * 2] + [b"\x00" * 128, b"a\x00"]
+  block = np.frombuffer(np.array(messages, dtype="S128").tobytes(), np.uint8).reshape(-1, 128)
+  lengths = np.array([len(m) for m in messages])
+  expected = [hashing.blake2b64(m) for m in messages]
+  assert hv._hashlib_rows(block, lengths).tolist() == expected  # pylint: disable=protected-access
+  no_trailing_nul = [i for i, m in enumerate(messages) if not m.endswith(b"\x00")]  # fast path
+  assert hv._hashlib_rows(block[no_trailing_nul], lengths[no_trailing_nul]).tolist() == [  # pylint: disable=protected-access
+      expected[i] for i in no_trailing_nul]
+
+
 def _ids(rng, n: int) -> list:
   alphabet = list("abcXYZ019_-:/ ") + ["é", "ß", "中", "😀"]
   return ["".join(rng.choice(alphabet, rng.integers(1, 40))) for _ in range(n)]

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from pipelines import hashing_vectorised
+from pipelines.examples.local import item_infos
 from pipelines.split import _SCALE as SCALE
 
 
@@ -46,7 +47,8 @@ def _count(counts, name: str, n) -> None:
     counts[name] += int(n)
 
 
-def sample_anchors(edges, infos, config, smart: bool, counts, l0=None) -> "AnchorSlots":
+def sample_anchors(edges, infos, config, smart: bool, counts, l0=None,
+                   known_splits: dict | None = None) -> "AnchorSlots":
   """Every anchor with a usable neighbour and its positives, as `SampleAnchors`.
 
   Args:
@@ -56,12 +58,13 @@ def sample_anchors(edges, infos, config, smart: bool, counts, l0=None) -> "Ancho
     smart: anchors need a cluster path.
     counts: the stage's counter (edge counts are added).
     l0: each rank's L0 cluster number (-1: none; None: no rank has one).
+    known_splits: `item_infos.split_hashes`'s id -> split hash dict, or None.
 
   Returns:
     The AnchorSlots.
   """
   ids = edges.ids
-  hashes = hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))
+  hashes = item_infos.split_hashes(ids, known_splits)
   test = hashing_vectorised.below(hashes, config.test_fraction * SCALE)
   held = ~hashing_vectorised.below(hashes, (1.0 - config.validation_fraction) * SCALE)
   src, dst, weight = edges.src, edges.dst, edges.weight

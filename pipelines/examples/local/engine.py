@@ -82,13 +82,15 @@ def _run_local(config, edge_paths, feature_paths, assignment_paths, levels, stag
 def _examples(config, features, edge_paths, assignment_paths, levels, stage, counts,
               rejections):
   fractions = (config.test_fraction, config.validation_fraction)
+  known_splits = {}  # id -> split hash: each id hashed once for features, tables and edges
   train_ids = item_infos.train_only(sorted(features.row), *fractions,
-                                    "items/{part}_with_features", counts)
+                                    "items/{part}_with_features", counts, known_splits)
   rows = []
   if config.kind != "random":
     all_rows, refused = inputs.read_assignments_local(assignment_paths, levels, stage)
     rejections += refused
-    for row, part in zip(all_rows, item_infos.split_parts([r.id for r in all_rows], *fractions)):
+    parts = item_infos.split_parts([r.id for r in all_rows], *fractions, known_splits)
+    for row, part in zip(all_rows, parts):
       if part == "train":
         rows.append(row)
       else:
@@ -111,12 +113,14 @@ def _examples(config, features, edge_paths, assignment_paths, levels, stage, cou
     records.write_labelled(config.output_prefix, config.num_shards, members, labels, names,
                            vectors_of, config.modalities, config.seed)
     return
-  arrays = _triplets(config, infos, names, edge_paths, levels, stage, counts, rejections)
+  arrays = _triplets(config, infos, names, edge_paths, levels, stage, counts, rejections,
+                     known_splits)
   triplet_records.write_triplets(config.output_prefix, config.num_shards, arrays, names,
                                  vectors_of, config.modalities, config.seed, counts)
 
 
-def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejections) -> tuple:
+def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejections,
+              known_splits=None) -> tuple:
   """The triplet branch (`triplets.build_triplets`): (anchor, positive, negative, level) arrays.
 
   Anchors, positives and negatives are ranks (indices into `infos.ids`).
@@ -138,7 +142,7 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
             infos, names, infos.by_name, level, config.seed, config.reservoir_size,
             config.max_children, arrays[level - 1])
   slots = anchors_lib.sample_anchors(edges, infos, config, smart, counts,
-                                     arrays[0].cluster_of if smart else None)
+                                     arrays[0].cluster_of if smart else None, known_splits)
   if len(slots.anchor):
     counts["anchors"] += len(slots.anchor)
     counts["triplets/before_cap"] += len(slots.slot_anchor)

@@ -15,13 +15,37 @@ from pipelines.io.cluster_tables import reader as tables
 from pipelines.io.rejected import Rejection
 
 
-def split_parts(ids: list, test_fraction: float, validation_fraction: float) -> list:
+def split_hashes(ids: list, known: dict | None = None) -> np.ndarray:
+  """`split.split_hash` of every id, hashed in one batch; ids in `known` are not hashed again.
+
+  A run asks for the split of the feature ids, the table ids and the edge ids:
+  one `known` dict shared by the three hashes each id once.
+
+  Args:
+    ids: item ids.
+    known: id -> split hash, added to (None: hash every id).
+
+  Returns:
+    A uint64 array, one hash per id.
+  """
+  if known is None:
+    return hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))
+  missing = list(dict.fromkeys(i for i in ids if i not in known))
+  if missing:
+    hashes = hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(missing))
+    known.update(zip(missing, hashes.tolist()))
+  return np.fromiter(map(known.__getitem__, ids), np.uint64, len(ids))
+
+
+def split_parts(ids: list, test_fraction: float, validation_fraction: float,
+                known: dict | None = None) -> list:
   """`split.split_of` of every id ("test", "validation" or "train"), hashed in one batch.
 
   Args:
     ids: item ids.
     test_fraction: the split's test fraction.
     validation_fraction: its validation fraction.
+    known: `split_hashes`'s id -> hash dict, or None.
 
   Returns:
     Each id's part.
@@ -29,13 +53,14 @@ def split_parts(ids: list, test_fraction: float, validation_fraction: float) -> 
   for fraction in (test_fraction, validation_fraction):
     if not 0.0 <= fraction <= 1.0:
       raise ValueError(f"split fractions must be in [0, 1], got {fraction}")
-  hashes = hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))
+  hashes = split_hashes(ids, known)
   test = hashing_vectorised.below(hashes, test_fraction * _SCALE)
   validation = ~hashing_vectorised.below(hashes, (1.0 - validation_fraction) * _SCALE)
   return np.where(test, "test", np.where(validation, "validation", "train")).tolist()
 
 
-def train_only(ids, test_fraction: float, validation_fraction: float, name: str, counts):
+def train_only(ids, test_fraction: float, validation_fraction: float, name: str, counts,
+               known: dict | None = None):
   """The ids in the train split; the others are counted as `name` with {part} filled in.
 
   Args:
@@ -44,13 +69,14 @@ def train_only(ids, test_fraction: float, validation_fraction: float, name: str,
     validation_fraction: its validation fraction.
     name: the count's name, with `{part}`.
     counts: a Counter, added to.
+    known: `split_hashes`'s id -> hash dict, or None.
 
   Returns:
     The train ids.
   """
   ids = list(ids)
   kept = []
-  for item_id, part in zip(ids, split_parts(ids, test_fraction, validation_fraction)):
+  for item_id, part in zip(ids, split_parts(ids, test_fraction, validation_fraction, known)):
     if part == "train":
       kept.append(item_id)
     else:
