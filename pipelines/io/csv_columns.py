@@ -15,17 +15,14 @@ strings exactly as `float` does); otherwise each weight is parsed by `float`,
 and a weight that does not parse is NaN, which sends its line to the exact
 per-line parser. `split_block` does all of this for one block on the calling
 thread (arrow and numpy release the GIL): `edges_local` splits blocks on two
-threads, so both cores work. The three arrow kernels used (cast, equal,
-coalesce) are called through `pyarrow._compute.call_function`, as
-`pyarrow.compute`'s wrappers call them: importing `pyarrow.compute` builds
-hundreds of Python wrappers and docstrings (~0.05-0.15 CPU-s per process).
+threads, so both cores work.
 """
 
 from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-from pyarrow import _compute as kernels  # pylint: disable=no-name-in-module
+import pyarrow.compute as pc
 from pyarrow import csv
 
 _WEIGHT_BYTES = b"0123456789.eE+-"
@@ -96,11 +93,6 @@ def fixed_width(column: pa.Array) -> np.ndarray:
   return out.view(f"S{width}").reshape(-1)
 
 
-def _cast(column: pa.Array, target: pa.DataType) -> pa.Array:
-  """`pyarrow.compute.cast(column, target)` (a safe cast), without importing pyarrow.compute."""
-  return kernels.call_function("cast", [column], kernels.CastOptions.safe(target))
-
-
 def parse_weights(column: pa.Array) -> np.ndarray:
   """Weights as float64; NaN where a weight is empty or not an ASCII decimal.
 
@@ -113,8 +105,7 @@ def parse_weights(column: pa.Array) -> np.ndarray:
   offsets, data = buffers(column)
   if not data[offsets[0]:offsets[-1]].tobytes().translate(None, _WEIGHT_BYTES):  # all decimal
     try:
-      strings = _cast(column, pa.string())
-      return _cast(strings, pa.float64()).to_numpy(zero_copy_only=False)
+      return pc.cast(column.cast(pa.string()), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
       pass
   out = np.full(len(column), np.nan)
@@ -195,9 +186,7 @@ def split_block(block, delimiter: str, scratch: np.ndarray) -> Block:
   bad = ~(np.isfinite(weight) & (weight > 0))
   for src, dst in zip(columns.src, columns.dst):
     n = len(src)
-    equal = kernels.call_function("equal", [src, dst])
-    same = kernels.call_function("coalesce", [equal, pa.scalar(True, type=equal.type)]).to_numpy(
-        zero_copy_only=False)
+    same = pc.fill_null(pc.equal(src, dst), True).to_numpy(zero_copy_only=False)
     bad[row:row + n] |= (same | (np.diff(buffers(src)[0]) == 0)
                          | (np.diff(buffers(dst)[0]) == 0))
     row += n
