@@ -3,34 +3,14 @@
 A module whose rules both engines apply (`io/features.py`, `io/rejected.py`,
 ...) keeps its Beam transforms in a sibling `<module>_beam.py`, so that the
 in-memory engines run without importing `apache_beam` (about 1.5 CPU-seconds
-a process). The module still offers those transforms under their old names:
-`__getattr__ = beam_parts.lazy_attributes(__name__, NAMES)` imports the
-sibling, and Beam with it, the first time one of them is asked for.
+a process). Beam code imports the `_beam` sibling by name; a module on a
+local path that builds a Beam graph imports it inside the function that does.
 `tagged_output` lets the per-element functions both engines share yield
 tagged outputs without importing Beam.
 """
 
-import importlib
 import sys
-from collections.abc import Callable
 from typing import Any, NamedTuple
-
-
-def lazy_attributes(module: str, names: tuple) -> Callable[[str], object]:
-  """A module `__getattr__` that takes `names` from the module's `_beam` sibling.
-
-  Args:
-    module: the module's `__name__`.
-    names: the attributes defined in `<module>_beam`.
-
-  Returns:
-    The function to assign to the module's `__getattr__`.
-  """
-  def __getattr__(name: str):  # pylint: disable=invalid-name
-    if name in names:
-      return getattr(importlib.import_module(f"{module}_beam"), name)
-    raise AttributeError(f"module {module!r} has no attribute {name!r}")
-  return __getattr__
 
 
 class TaggedOutput(NamedTuple):

@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 
-from pipelines import beam_parts
 from pipelines.io import edge_records, file_system
 from pipelines.io.file_system import FileSystems
 from pipelines.io import inputs, rejected, sharded_io, summary
@@ -230,7 +229,3 @@ def _prepare_output(output_dir: str) -> None:
   sharded_io.ensure_dir(output_dir)
   for name, suffix in OUTPUTS:
     sharded_io.remove_shards(FileSystems.join(output_dir, name), suffix)
-
-
-# `build` is in `stage_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("build", "_train_train", "_by_min_weight"))

@@ -1,7 +1,7 @@
 """`gcml cluster` on Beam: `build` and its transforms.
 
 Kept apart from `stage` so that `gcml cluster --engine=local` runs without
-importing Beam (`pipelines/beam_parts.py`); `stage` offers `build` under the same name.
+importing Beam (`pipelines/beam_parts.py`).
 """
 
 import apache_beam as beam
@@ -10,8 +10,8 @@ from pipelines import split
 from pipelines.clustering import STAGE, hierarchy_beam, similarity_beam
 from pipelines.clustering.config import ClusterConfig
 from pipelines.io import edges as edges_lib
-from pipelines.io import rejected, summary
-from pipelines.io.cluster_tables import writer as cluster_tables
+from pipelines.io import rejected_beam, summary_beam
+from pipelines.io.cluster_tables import writer_beam
 
 
 def _train_train(test_fraction: float, validation_fraction: float):
@@ -66,10 +66,10 @@ def build(pipeline: beam.Pipeline, config: ClusterConfig, paths: list, edge_form
                                   config.levels, passes, partitions, config.seed,
                                   config.linkage, config.max_cluster_size, config.first_round,
                                   config.target_l0_size))
-  _ = assignments | "WriteTables" >> cluster_tables.WriteClusterTables(
+  _ = assignments | "WriteTables" >> writer_beam.WriteClusterTables(
       config.output_dir, config.levels, num_shards)
-  counted.append(read.rejected | "WriteRejected" >> rejected.WriteRejected(
+  counted.append(read.rejected | "WriteRejected" >> rejected_beam.WriteRejected(
       config.output_dir, STAGE))
   _ = ((*counted, round_stats)
        | "AllStats" >> beam.Flatten()
-       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+       | "WriteStats" >> summary_beam.WriteStats(config.output_dir, STAGE))

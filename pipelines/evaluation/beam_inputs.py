@@ -22,7 +22,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipelines.io import edges as edges_lib
-from pipelines.io import features as features_lib
+from pipelines.io import features_beam
 from pipelines import split
 from pipelines.io import tf_example, tfrecord_files
 from pipelines.evaluation import readers
@@ -139,7 +139,7 @@ class ReadInputs(beam.PTransform):
                      | "AllSizes" >> beam.combiners.ToList()
                      | "SizeProblems" >> beam.FlatMap(_size_problems))
     modalities = tuple(self.modalities)
-    features = pbegin | "ReadFeatures" >> features_lib.ReadFeatures(self.feature_paths,
+    features = pbegin | "ReadFeatures" >> features_beam.ReadFeatures(self.feature_paths,
                                                                      modalities, STAGE)
     baseline = (features.items
                 | "TestFeatures" >> beam.Filter(lambda item: keep(item.id))

@@ -84,8 +84,3 @@ def classes_path(output_dir: str) -> str:
     The path of `classes.tsv` in it.
   """
   return FileSystems.join(output_dir, "classes.tsv")
-
-
-# These Beam transforms are in `cluster_labels_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, (
-    "ClusterLabels", "ClusterLabelsResult", "_HistogramFn"))

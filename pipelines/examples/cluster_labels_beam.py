@@ -1,7 +1,7 @@
 """The Beam transforms of `cluster_labels`.
 
 Kept apart so that the in-memory engines import `cluster_labels` without Beam
-(`pipelines/beam_parts.py`); `cluster_labels` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses
@@ -12,8 +12,8 @@ import apache_beam as beam
 
 from pipelines import hashing
 from pipelines.examples import cluster_labels
-from pipelines.examples.items import DenseRanks
-from pipelines.examples.reservoirs import BottomKFn
+from pipelines.examples.items_beam import DenseRanks
+from pipelines.examples.reservoirs_beam import BottomKFn
 
 
 class _HistogramFn(beam.CombineFn):

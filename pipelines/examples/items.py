@@ -20,7 +20,6 @@ id keep the row that sorts first and reject the others.
 
 from typing import NamedTuple
 
-from pipelines import beam_parts
 
 BUCKET_BITS = 16
 
@@ -30,9 +29,3 @@ class ItemInfo(NamedTuple):
   rank: int
   path: tuple | None
   in_res0: bool = False
-
-
-# These Beam transforms are in `items_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, (
-    "DenseRanks", "DenseRanksResult", "FlagL0Reservoirs", "ItemInfos", "ItemInfosResult",
-    "_MakeInfo"))

@@ -1,7 +1,7 @@
 """The Beam transforms of `items`.
 
 Kept apart so that the in-memory engines import `items` without Beam
-(`pipelines/beam_parts.py`); `items` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

@@ -17,7 +17,6 @@ without it the records are byte for byte what they were. Output sort keys are se
 hashes, so shards are shuffled rather than sorted by id.
 """
 
-from pipelines import beam_parts
 from pipelines.io import tf_example
 
 ROLES = ("anchor", "positive", "negative")
@@ -77,9 +76,3 @@ def labelled_record(item_id: str, label: int, features, modalities) -> bytes:
   for m in modalities:
     record[m.name] = features[m.name]
   return tf_example.encode(record)
-
-
-# These Beam transforms are in `join_features_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, (
-    "EncodeLabelled", "EncodeTriplets", "EncodedResult", "WithClusterIds", "_Encode",
-    "_EncodeLabelled"))

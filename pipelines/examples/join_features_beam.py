@@ -1,7 +1,7 @@
 """The Beam transforms of `join_features`.
 
 Kept apart so that the in-memory engines import `join_features` without Beam
-(`pipelines/beam_parts.py`); `join_features` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses
@@ -12,7 +12,8 @@ import numpy as np
 
 from pipelines import hashing
 from pipelines.examples import join_features
-from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
+from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD
+from pipelines.examples.skew_join_beam import SkewJoin
 
 
 def _feature_bytes(item):

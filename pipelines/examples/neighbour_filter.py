@@ -60,7 +60,3 @@ def _choose(slot: Candidates, answers):
   yield beam_parts.tagged_output(
       "stats", (f"fallback/level_{slot.level}_draws_all_neighbours", 1))
   yield beam_parts.tagged_output("exhausted", slot)
-
-
-# These Beam transforms are in `neighbour_filter_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("ExcludeNeighbours", "ExcludeNeighboursResult"))

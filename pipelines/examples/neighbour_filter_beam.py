@@ -1,7 +1,7 @@
 """The Beam transforms of `neighbour_filter`.
 
 Kept apart so that the in-memory engines import `neighbour_filter` without Beam
-(`pipelines/beam_parts.py`); `neighbour_filter` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

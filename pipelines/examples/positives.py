@@ -22,7 +22,6 @@ those with the smallest seeded hash, without a global sort (see below).
 
 from typing import NamedTuple
 
-from pipelines import beam_parts
 from pipelines import hashing
 
 CAP_BUCKET_SHIFT = 48  # 65536 hash buckets for the exact cap
@@ -65,8 +64,3 @@ def _keep(kv, threshold, seed):
     return [kv]
   kept = tuple(p for p in anchor.positives if slot_hash(seed, anchor_id, p[0]) <= threshold)
   return [(anchor_id, anchor._replace(positives=kept))] if kept else []
-
-
-# These Beam transforms are in `positives_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, (
-    "AdjacencyFn", "AnchorsResult", "CapTriplets", "SampleAnchors"))

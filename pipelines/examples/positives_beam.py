@@ -1,7 +1,7 @@
 """The Beam transforms of `positives`.
 
 Kept apart so that the in-memory engines import `positives` without Beam
-(`pipelines/beam_parts.py`); `positives` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import bisect
@@ -13,7 +13,8 @@ import apache_beam as beam
 from pipelines import hashing, split
 from pipelines.examples import positives as positives_lib
 from pipelines.examples.items import ItemInfo
-from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
+from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD
+from pipelines.examples.skew_join_beam import SkewJoin
 
 
 class AdjacencyFn(beam.CombineFn):

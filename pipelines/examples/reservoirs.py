@@ -23,7 +23,6 @@ Two kinds of samples serve the smart negatives (`smart_negatives.py`):
 
 from typing import NamedTuple
 
-from pipelines import beam_parts
 from pipelines import hashing
 
 DEFAULT_RESERVOIR_SIZE = 256
@@ -59,7 +58,3 @@ def member_hash(seed: int, level: int, item_id: str) -> int:
     The member's key; the smallest keys are the reservoir.
   """
   return hashing.hash64(seed, "reservoir", level, item_id)
-
-
-# These Beam transforms are in `reservoirs_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("BottomKFn", "L0Samples", "ParentSamples"))

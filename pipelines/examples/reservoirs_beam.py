@@ -1,7 +1,7 @@
 """The Beam transforms of `reservoirs`.
 
 Kept apart so that the in-memory engines import `reservoirs` without Beam
-(`pipelines/beam_parts.py`); `reservoirs` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import bisect

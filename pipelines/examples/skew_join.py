@@ -16,10 +16,5 @@ Which sub-key a record goes to does not change what the join returns, so the
 result is the same whatever the bundle order or the number of workers.
 """
 
-from pipelines import beam_parts
 
 DEFAULT_HOT_THRESHOLD = 10_000
-
-
-# These Beam transforms are in `skew_join_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("SkewJoin", "_SpreadRecords"))

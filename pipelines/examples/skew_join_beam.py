@@ -1,7 +1,7 @@
 """The Beam transforms of `skew_join`.
 
 Kept apart so that the in-memory engines import `skew_join` without Beam
-(`pipelines/beam_parts.py`); `skew_join` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

@@ -43,7 +43,6 @@ falls back to a random negative, counted as
 
 from typing import NamedTuple
 
-from pipelines import beam_parts
 from pipelines.examples.items import ItemInfo
 from pipelines.examples.neighbour_filter import Candidates
 from pipelines.examples.positives import Anchor
@@ -154,8 +153,3 @@ def _as_pending(slot):
   slot = Candidates(*slot)
   return slot.anchor, Anchor(ItemInfo(*slot.anchor_info), ((slot.positive, slot.positive_rank),),
                              0, 0, ())
-
-
-# These Beam transforms are in `smart_negatives_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, (
-    "ResolveLevel", "SmartNegatives", "SmartNegativesResult"))

@@ -1,7 +1,7 @@
 """The Beam transforms of `smart_negatives`.
 
 Kept apart so that the in-memory engines import `smart_negatives` without Beam
-(`pipelines/beam_parts.py`); `smart_negatives` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses
@@ -11,8 +11,10 @@ import apache_beam as beam
 
 from pipelines import hashing
 from pipelines.examples import smart_negatives
-from pipelines.examples.neighbour_filter import Candidates, ExcludeNeighbours
-from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD, SkewJoin
+from pipelines.examples.neighbour_filter import Candidates
+from pipelines.examples.neighbour_filter_beam import ExcludeNeighbours
+from pipelines.examples.skew_join import DEFAULT_HOT_THRESHOLD
+from pipelines.examples.skew_join_beam import SkewJoin
 
 
 def _stat(name, n):

@@ -22,7 +22,6 @@ import dataclasses
 import json
 import logging
 
-from pipelines import beam_parts
 from pipelines.io.file_system import FileSystems
 from pipelines.io import features as features_lib
 from pipelines.io import inputs, modalities, sharded_io
@@ -155,7 +154,3 @@ def _prepare_output(config: ExamplesConfig) -> None:
   stale_classes = cluster_labels.classes_path(config.output_dir)
   if config.kind != "labels" and FileSystems.exists(stale_classes):
     FileSystems.delete([stale_classes])
-
-
-# `build` is in `stage_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("build",))

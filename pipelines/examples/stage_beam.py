@@ -1,18 +1,18 @@
 """`gcml examples` on Beam: `build` and its transforms.
 
 Kept apart from `stage` so that `gcml examples --engine=local` runs without
-importing Beam (`pipelines/beam_parts.py`); `stage` offers `build` under the same name.
+importing Beam (`pipelines/beam_parts.py`).
 """
 
 import apache_beam as beam
 
 from pipelines import split
-from pipelines.examples import cluster_labels, items, join_features, stage, triplets, validation_set
+from pipelines.examples import (cluster_labels_beam, items_beam, join_features_beam, stage,
+                                triplets, validation_set_beam)
 from pipelines.examples.config import ExamplesConfig
 from pipelines.io import edges as edges_lib
-from pipelines.io import features as features_lib
-from pipelines.io import rejected, sharded_io, summary
-from pipelines.io.cluster_tables import reader as tables
+from pipelines.io import features_beam, rejected_beam, sharded_io, sharded_io_beam, summary_beam
+from pipelines.io.cluster_tables import reader_beam
 
 
 def _train_only(value, test_fraction, validation_fraction, name):
@@ -34,7 +34,7 @@ def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignmen
     assignment_paths: the cluster assignment files (none for random and validation).
     levels: the cluster tables' levels.
   """
-  read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+  read_features = pipeline | "ReadFeatures" >> features_beam.ReadFeatures(
       feature_paths, config.modalities, stage.STAGE)
   train = read_features.items | "TrainItems" >> beam.FlatMap(
       _train_only, config.test_fraction, config.validation_fraction,
@@ -46,7 +46,7 @@ def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignmen
     read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
         edge_paths, config.edge_format, config.edge_combine, stage.STAGE)
     written = ((read_features.items, read_edges.edges)
-               | "WriteValidationSet" >> validation_set.WriteValidationSet(
+               | "WriteValidationSet" >> validation_set_beam.WriteValidationSet(
                    config.output_dir, config.test_fraction, config.validation_fraction,
                    config.num_shards))
     _write_rejections_and_stats(config, [read_features.rejected, read_edges.rejected],
@@ -55,7 +55,7 @@ def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignmen
   if config.kind == "random":
     assignments = pipeline | "NoTables" >> beam.Create([])
   else:
-    read = pipeline | "ReadAssignments" >> tables.ReadAssignments(assignment_paths, levels,
+    read = pipeline | "ReadAssignments" >> reader_beam.ReadAssignments(assignment_paths, levels,
                                                                   stage.STAGE)
     rejections.append(read.rejected)
     kept = read.assignments | "TrainRows" >> beam.FlatMap(
@@ -65,17 +65,17 @@ def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignmen
     assignments = kept.rows
     stats.append(kept.stats)
   ids = train.items | "TrainIds" >> beam.Map(lambda item: item.id)
-  infos = (ids, assignments) | "ItemInfos" >> items.ItemInfos(
+  infos = (ids, assignments) | "ItemInfos" >> items_beam.ItemInfos(
       config.seed, config.kind != "random", stage.STAGE)
   stats += [infos.stats, infos.count | "CountTrain" >> beam.Map(
       lambda n: ("items/train_with_features", n))]
   rejections.append(infos.rejected)
   if config.kind == "labels":
-    labels = infos.infos | "ClusterLabels" >> cluster_labels.ClusterLabels(
+    labels = infos.infos | "ClusterLabels" >> cluster_labels_beam.ClusterLabels(
         config.level, config.max_per_cluster, config.min_cluster_size, config.seed,
         config.output_dir)
     encoded = ((labels.labels, train.items)
-               | "EncodeLabelled" >> join_features.EncodeLabelled(config.modalities, config.seed))
+               | "EncodeLabelled" >> join_features_beam.EncodeLabelled(config.modalities, config.seed))
     records = encoded.records
     stats += [labels.stats, encoded.stats]
   else:
@@ -83,13 +83,13 @@ def build(pipeline, config: ExamplesConfig, edge_paths, feature_paths, assignmen
         pipeline, config, edge_paths, infos, train.items, levels, stage.STAGE)
     stats += more_stats
     rejections += more_rejections
-  _ = records | "WriteRecords" >> sharded_io.WriteSortedShards(
+  _ = records | "WriteRecords" >> sharded_io_beam.WriteSortedShards(
       config.output_prefix, ".tfrecord", config.num_shards, sharded_io.TFRECORD)
   _write_rejections_and_stats(config, rejections, stats)
 
 
 def _write_rejections_and_stats(config, rejections, stats):
   rejection_counts = (tuple(rejections) | "AllRejections" >> beam.Flatten()
-                      | "WriteRejected" >> rejected.WriteRejected(config.output_dir, stage.STAGE))
+                      | "WriteRejected" >> rejected_beam.WriteRejected(config.output_dir, stage.STAGE))
   _ = ((*stats, rejection_counts) | "AllStats" >> beam.Flatten()
-       | "WriteStats" >> summary.WriteStats(config.output_dir, stage.STAGE))
+       | "WriteStats" >> summary_beam.WriteStats(config.output_dir, stage.STAGE))

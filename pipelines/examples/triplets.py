@@ -1,12 +1,12 @@
 """The triplet branch of `gcml examples`: smart (GCML) and random (CDML).
 
-Flow: edges -> anchors with positives (`positives.SampleAnchors`, hot items
+Flow: edges -> anchors with positives (`positives_beam.SampleAnchors`, hot items
 bounded by a combiner and `SkewJoin`) -> optional exact cap
-(`positives.CapTriplets`) -> smart negatives level by level with exact,
-counted fall-backs (`smart_negatives.SmartNegatives`) -> random negatives
+(`positives_beam.CapTriplets`) -> smart negatives level by level with exact,
+counted fall-backs (`smart_negatives_beam.SmartNegatives`) -> random negatives
 for CDML and for anchors whose pools are empty up to the top
 (`random_negatives.RandomNegatives`) -> features attached and encoded
-(`join_features.EncodeTriplets`). Optional, for cluster-aware contrastive
+(`join_features_beam.EncodeTriplets`). Optional, for cluster-aware contrastive
 learning (docs/contrastive.md): more positives from the anchor's cluster
 (`cluster_positives.AddClusterPositives`, `--cluster_positives`) and the
 anchor's and positive's cluster ids in the records (`--cluster_id_level`).
@@ -16,8 +16,8 @@ import apache_beam as beam
 
 from pipelines.io import edges as edges_lib
 from pipelines import hashing
-from pipelines.examples import (cluster_positives, items, join_features, positives,
-                                random_negatives, reservoirs, smart_negatives)
+from pipelines.examples import (cluster_positives, items_beam, join_features_beam, positives_beam,
+                                random_negatives, reservoirs_beam, smart_negatives_beam)
 
 
 def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int, stage: str):
@@ -44,13 +44,13 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
   if smart:
     clustered = infos.infos | "WithCluster" >> beam.Filter(lambda i: i.path is not None)
     if config.level == 0 or config.all_levels or config.cluster_positives:
-      samples[0] = clustered | "L0Samples" >> reservoirs.L0Samples(config.seed,
+      samples[0] = clustered | "L0Samples" >> reservoirs_beam.L0Samples(config.seed,
                                                                    config.reservoir_size)
-      item_infos = (infos.infos, samples[0]) | "FlagL0" >> items.FlagL0Reservoirs()
+      item_infos = (infos.infos, samples[0]) | "FlagL0" >> items_beam.FlagL0Reservoirs()
     for level in range(1 if config.all_levels else max(1, config.level), levels):
-      samples[level] = clustered | f"L{level}Samples" >> reservoirs.ParentSamples(
+      samples[level] = clustered | f"L{level}Samples" >> reservoirs_beam.ParentSamples(
           level, config.seed, config.reservoir_size, config.max_children)
-  sampled = (item_infos, read_edges.edges) | "Anchors" >> positives.SampleAnchors(
+  sampled = (item_infos, read_edges.edges) | "Anchors" >> positives_beam.SampleAnchors(
       config.positives_per_anchor, config.positive_sampling == "weighted", config.seed, smart,
       config.test_fraction, config.hot_threshold, config.validation_fraction)
   anchors = sampled.anchors
@@ -64,7 +64,7 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
   stats.append(anchors | "CountSlots" >> beam.FlatMapTuple(lambda _, a: [
       ("anchors", 1), ("triplets/before_cap", len(a.positives))]))
   if config.num_triplets:
-    anchors = anchors | "Cap" >> positives.CapTriplets(config.num_triplets, config.seed)
+    anchors = anchors | "Cap" >> positives_beam.CapTriplets(config.num_triplets, config.seed)
   triplets = []
   to_random = anchors
   if smart and config.random_fraction > 0:
@@ -80,7 +80,7 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
     for start in (range(levels) if config.all_levels else [config.level]):
       label = "SmartNegatives" + (f"FromL{start}" if config.all_levels else "")
       drawn = ((anchors, samples, read_edges.edges)
-               | label >> smart_negatives.SmartNegatives(
+               | label >> smart_negatives_beam.SmartNegatives(
                    start, levels, config.seed, config.hot_threshold, config.negative_draws))
       triplets.append(drawn.triplets)
       stats.append(drawn.stats)
@@ -95,9 +95,9 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
   stats.append(drawn.stats)
   if config.cluster_id_level >= 0:
     train_items = ((train_items, infos.infos)
-                   | "WithClusterIds" >> join_features.WithClusterIds(config.cluster_id_level))
+                   | "WithClusterIds" >> join_features_beam.WithClusterIds(config.cluster_id_level))
   encoded = ((tuple(triplets) | "AllTriplets" >> beam.Flatten(), train_items)
-             | "EncodeTriplets" >> join_features.EncodeTriplets(
+             | "EncodeTriplets" >> join_features_beam.EncodeTriplets(
                  config.modalities, config.seed, config.hot_threshold))
   stats.append(encoded.stats)
   return encoded.records, stats, rejections

@@ -15,11 +15,6 @@ NDCG@60) to pick its best step. Memory: two sorted shard writes; no step
 collects the items or edges.
 """
 
-from pipelines import beam_parts
 
 ITEMS, EDGES = "items", "edges"
 EDGES_HEADER = "src\tdst"
-
-
-# These Beam transforms are in `validation_set_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("ValidationSetResult", "WriteValidationSet"))

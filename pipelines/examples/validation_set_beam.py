@@ -1,7 +1,7 @@
 """The Beam transforms of `validation_set`.
 
 Kept apart so that the in-memory engines import `validation_set` without Beam
-(`pipelines/beam_parts.py`); `validation_set` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses
@@ -13,6 +13,7 @@ from pipelines import split
 from pipelines.examples import validation_set
 from pipelines.io import sharded_io, tf_example
 from pipelines.io.file_system import FileSystems
+from pipelines.io import sharded_io_beam
 
 
 def _validation_item(item, test_fraction, validation_fraction):
@@ -59,10 +60,10 @@ class WriteValidationSet(beam.PTransform):
         _validation_item, *fractions).with_outputs("stats", main="records")
     kept_edges = edges | "ValidationEdges" >> beam.FlatMap(
         _validation_edge, *fractions).with_outputs("stats", main="lines")
-    _ = kept_items.records | "WriteItems" >> sharded_io.WriteSortedShards(
+    _ = kept_items.records | "WriteItems" >> sharded_io_beam.WriteSortedShards(
         FileSystems.join(self.output_dir, validation_set.ITEMS), ".tfrecord", self.num_shards,
         sharded_io.TFRECORD)
-    _ = kept_edges.lines | "WriteEdges" >> sharded_io.WriteSortedShards(
+    _ = kept_edges.lines | "WriteEdges" >> sharded_io_beam.WriteSortedShards(
         FileSystems.join(self.output_dir, validation_set.EDGES), ".tsv", self.num_shards,
         header=validation_set.EDGES_HEADER)
     stats = (kept_items.stats, kept_edges.stats) | "ValidationStats" >> beam.Flatten()

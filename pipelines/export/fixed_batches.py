@@ -11,7 +11,7 @@ batches (`fixed_batches_local`), so both write the same bytes.
 
 from __future__ import annotations
 
-from pipelines import beam_parts, hashing
+from pipelines import hashing
 
 
 def batch_of(item_id: str, num_batches: int) -> int:
@@ -62,7 +62,3 @@ def fixed_batches_local(ids, batch_size: int) -> list[list]:
     members = sorted(buckets[bucket])
     out += [members[s:s + batch_size] for s in range(0, len(members), batch_size)]
   return out
-
-
-# The Beam transform is in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("FixedBatches",))

@@ -1,7 +1,7 @@
 """The Beam transform of `fixed_batches` (`FixedBatches`).
 
 Kept apart so that the in-memory export imports `fixed_batches` without Beam
-(`pipelines/beam_parts.py`); `fixed_batches` offers it under the same name.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

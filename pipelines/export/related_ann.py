@@ -55,7 +55,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipelines import beam_parts, hashing
+from pipelines import hashing
 from pipelines.io import related_rows
 from pipelines.io.related_rows import unit_rows
 
@@ -211,7 +211,3 @@ def search_block(query_ids, queries, index, ids: tuple, k: int, nprobe: int):
     results.append([(ids[j], float(s))
                     for j, s in zip(label_row[keep][order], score_row[keep][order])])
   return results
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ('AnnRelatedItems',))

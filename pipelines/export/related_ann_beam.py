@@ -1,7 +1,7 @@
 """The Beam transforms of `related_ann` (`AnnRelatedItems`: train, encode, build, search).
 
 Kept apart so that the in-memory export imports `related_ann` without Beam
-(`pipelines/beam_parts.py`); `related_ann` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

@@ -35,7 +35,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipelines import beam_parts
 from pipelines.io.related_rows import MAX_INDEX_BYTES, IndexTooLargeError
 
 
@@ -182,7 +181,3 @@ def _candidates(scores, threshold, start: int, n: int):
   out_scores[r, slot] = scores[r, c]
   out_rows[r, slot] = c + start
   return out_scores, out_rows
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ('RelatedItems',))

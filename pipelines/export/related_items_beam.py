@@ -1,7 +1,7 @@
 """The Beam transforms of `related_items` (`RelatedItems`: exact, or IVF-PQ through `related_ann`).
 
 Kept apart so that the in-memory export imports `related_items` without Beam
-(`pipelines/beam_parts.py`); `related_items` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

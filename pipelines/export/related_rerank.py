@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines import beam_parts
 from pipelines.io.related_rows import unit_rows
 
 
@@ -44,7 +43,3 @@ def rerank(query_vector, candidates, k: int) -> list[tuple[str, float]]:
   scores = matrix @ unit_rows(np.asarray(query_vector, np.float32)[None, :])[0]
   order = np.lexsort((np.arange(len(ids)), -scores))[:k]
   return [(ids[j], float(scores[j])) for j in order]
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ('ExactRerank',))

@@ -1,7 +1,7 @@
 """The Beam transforms of `related_rerank` (`ExactRerank`: two joins, then `rerank`).
 
 Kept apart so that the in-memory export imports `related_rerank` without Beam
-(`pipelines/beam_parts.py`); `related_rerank` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

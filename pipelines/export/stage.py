@@ -39,9 +39,9 @@ from typing import Literal
 
 from pipelines.io import features as features_lib
 from pipelines.io import inputs, modalities, related_rows
-from pipelines.export import related_ann, related_items
+from pipelines.export import related_ann
 from pipelines.io import sharded_io
-from pipelines import beam_parts, config_flags
+from pipelines import config_flags
 from pipelines.errors import InputError
 from pipelines.io import stage_run
 from pipelines.export.saved_model import (STAGE, saved_model_path, signature_modalities,
@@ -126,8 +126,9 @@ class ExportConfig:
                                  self.ann_train_size, kind)
 
   def related_transform(self):
-    """The Beam `related_items.RelatedItems` transform of these settings (imports Beam)."""
-    return related_items.RelatedItems(
+    """The Beam `related_items_beam.RelatedItems` transform of these settings (imports Beam)."""
+    from pipelines.export import related_items_beam  # pylint: disable=import-outside-toplevel
+    return related_items_beam.RelatedItems(
         self.top_k, self.query_batch, self.index_chunk, self.max_index_bytes, self.search,
         self.ann_params(), self.rerank_candidates())
 
@@ -211,8 +212,3 @@ def run_config(config: ExportConfig, pipeline_args: tuple = ()) -> dict:
   print(f"export: {section.get('export/embedded_items', 0)} items embedded; "
         f"{config.output_dir}/embeddings-*.tfrecord and related-*.tsv", file=sys.stdout)
   return section
-
-
-# The Beam parts are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("SignatureModelHandler", "split_finite",
-                                                    "build"))

@@ -1,7 +1,7 @@
 """The Beam half of `gcml export`: RunInference over the SavedModel, and the stage's `build`.
 
 Kept apart so that `gcml export --engine=local` runs without importing Beam
-(`pipelines/beam_parts.py`); `stage` offers these under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 
 from pipelines.export.fixed_batches_beam import FixedBatches
 from pipelines.export.saved_model import STAGE, embed_batch, embedding_record, stack_batch
-from pipelines.io import features as features_lib
-from pipelines.io import frame_validation, rejected, related_rows, sharded_io, summary
+from pipelines.io import (features_beam, frame_validation_beam, rejected, rejected_beam,
+                          related_rows, sharded_io, sharded_io_beam, summary_beam)
 
 
 class SignatureModelHandler(ModelHandler):
@@ -77,11 +77,11 @@ def build(pipeline: beam.Pipeline, config, model_path: str, feature_paths,
     frames: the feature files are frame-level (a temporal model's SavedModel).
   """
   if frames:
-    read = pipeline | "ReadFrameFeatures" >> frame_validation.ReadFrameFeatures(
+    read = pipeline | "ReadFrameFeatures" >> frame_validation_beam.ReadFrameFeatures(
         feature_paths, config.modalities, STAGE)
     keyed = read.items | "KeyById" >> beam.Map(lambda item: (item.id, item.frames))
   else:
-    read = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+    read = pipeline | "ReadFeatures" >> features_beam.ReadFeatures(
         feature_paths, config.modalities, STAGE)
     keyed = read.items | "KeyById" >> beam.Map(lambda item: (item.id, item.features))
   embedded = (keyed
@@ -93,18 +93,18 @@ def build(pipeline: beam.Pipeline, config, model_path: str, feature_paths,
   embeddings = embedded.embeddings
   _ = (embeddings
        | "EncodeEmbeddings" >> beam.MapTuple(embedding_record)
-       | "WriteEmbeddings" >> sharded_io.WriteSortedShards(
+       | "WriteEmbeddings" >> sharded_io_beam.WriteSortedShards(
            FileSystems.join(config.output_dir, "embeddings"), ".tfrecord", num_shards,
            sharded_io.TFRECORD))
   _ = (embeddings
        | "RelatedItems" >> config.related_transform()
-       | "WriteRelated" >> sharded_io.WriteSortedShards(
+       | "WriteRelated" >> sharded_io_beam.WriteSortedShards(
            FileSystems.join(config.output_dir, "related"), ".tsv", num_shards,
            sharded_io.TEXT, related_rows.HEADER))
   rejection_counts = ((read.rejected, embedded.rejected)
                       | "AllRejected" >> beam.Flatten()
-                      | "WriteRejected" >> rejected.WriteRejected(config.output_dir, STAGE))
+                      | "WriteRejected" >> rejected_beam.WriteRejected(config.output_dir, STAGE))
   counted = embeddings | "CountEmbedded" >> beam.Map(lambda _: ("export/embedded_items", 1))
   _ = ((read.stats, rejection_counts, counted)
        | "AllStats" >> beam.Flatten()
-       | "WriteStats" >> summary.WriteStats(config.output_dir, STAGE))
+       | "WriteStats" >> summary_beam.WriteStats(config.output_dir, STAGE))

@@ -14,7 +14,7 @@ import apache_beam as beam
 
 from pipelines import combiners
 from pipelines.errors import InputError
-from pipelines.io import tfrecord_files
+from pipelines.io import tfrecord_files_beam
 from pipelines.io.edge_records import (BLANK, HEADER, NOT_UTF8, Edge, overflow_rejection,
                                        parse_example_edge, parse_text_edge)
 from pipelines.io.rejected import Rejection, binary_record
@@ -84,7 +84,7 @@ class ReadEdges(beam.PTransform):
   def expand(self, pbegin):
     files = pbegin | "ListFiles" >> beam.Create(self.paths)
     if self.edge_format == "tfrecord":
-      read = files | "ReadRecords" >> tfrecord_files.ReadTFRecordFiles(self.stage)
+      read = files | "ReadRecords" >> tfrecord_files_beam.ReadTFRecordFiles(self.stage)
       raw, unreadable = read.records, [read.rejected]
     else:
       raw = files | "ReadLines" >> beam.io.ReadAllFromText(coder=beam.coders.BytesCoder())

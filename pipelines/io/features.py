@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipelines import beam_parts
 from pipelines.io import feature_layouts, item_ids, record_checks, tf_example
 from pipelines.errors import InputError
 # Modality, modalities_flag and parse_modalities are re-exported: the stages, synth/presets
@@ -240,7 +239,3 @@ def read_features_local(paths: list, modalities, stage: str,
   """
   return LocalFeatures(*record_checks.read_checked_local(
       paths, feature_checks(modalities, max_abs=max_abs_feature), stage))
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("ReadFeatures",))

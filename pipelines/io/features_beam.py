@@ -1,7 +1,7 @@
 """The Beam transforms of `features` (`ReadFeatures`).
 
 Kept apart so that the in-memory engines import `features` without Beam
-(`pipelines/beam_parts.py`); `features` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

@@ -12,7 +12,6 @@ import functools
 from typing import NamedTuple
 
 
-from pipelines import beam_parts
 from pipelines.io import record_checks
 from pipelines.io.features import DEFAULT_MAX_ABS_FEATURE
 from pipelines.io import frame_features as ff
@@ -60,7 +59,3 @@ def read_frames_local(paths: list, modalities=ff.DEFAULT_FRAME_MODALITIES,
   """
   return LocalFrames(*record_checks.read_checked_local(
       paths, frame_checks(modalities, max_abs_feature), stage))
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("ReadFrameFeatures",))

@@ -1,7 +1,7 @@
 """The Beam transforms of `frame_validation` (`ReadFrameFeatures`).
 
 Kept apart so that the in-memory engines import `frame_validation` without Beam
-(`pipelines/beam_parts.py`); `frame_validation` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses
@@ -9,7 +9,7 @@ import dataclasses
 import apache_beam as beam
 
 from pipelines.io import frame_features as ff
-from pipelines.io import frame_validation, record_checks
+from pipelines.io import frame_validation, record_checks_beam
 
 
 @dataclasses.dataclass
@@ -32,6 +32,6 @@ class ReadFrameFeatures(beam.PTransform):
     super().__init__()
 
   def expand(self, pbegin):
-    return pbegin | "ReadCheckedFrames" >> record_checks.ReadCheckedRecords(
+    return pbegin | "ReadCheckedFrames" >> record_checks_beam.ReadCheckedRecords(
         self.paths, frame_validation.frame_checks(self.modalities, self.max_abs_feature),
         self.stage, "gcml_frames")

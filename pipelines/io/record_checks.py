@@ -22,7 +22,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from pipelines import beam_parts
 from pipelines.errors import InputError
 from pipelines.io import tfrecord_files
 from pipelines.io.rejected import Rejection, binary_record
@@ -185,7 +184,3 @@ def _records(paths: list, stage: str, rejections: list, before_rejection):
           yield record
     except OSError as e:
       raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("CheckedRecords", "ReadCheckedRecords"))

@@ -1,13 +1,13 @@
 """The Beam transforms of `record_checks`.
 
 Kept apart so that the in-memory engines import `record_checks` without Beam
-(`pipelines/beam_parts.py`); `record_checks` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 from typing import NamedTuple
 
 import apache_beam as beam
 
-from pipelines.io import record_checks, tfrecord_files
+from pipelines.io import record_checks, tfrecord_files_beam
 
 
 class _CheckRecords(beam.DoFn):
@@ -61,7 +61,7 @@ class ReadCheckedRecords(beam.PTransform):
   def expand(self, pbegin):
     read = (pbegin
             | "ListFiles" >> beam.Create(self._paths)
-            | "ReadRecords" >> tfrecord_files.ReadTFRecordFiles(self._stage))
+            | "ReadRecords" >> tfrecord_files_beam.ReadTFRecordFiles(self._stage))
     parsed = (read.records
               | "CheckRecords" >> beam.ParDo(_CheckRecords(
                   self._checks, self._stage, self._namespace)).with_outputs(

@@ -9,7 +9,6 @@ import base64
 import collections
 from typing import NamedTuple
 
-from pipelines import beam_parts
 from pipelines.io.file_system import FileSystems
 
 from pipelines.io import sharded_io
@@ -67,7 +66,3 @@ def write_rejected_local(output_dir: str, stage: str, rejections: list) -> dict:
   sharded_io.write_sorted_shards_local(((x, x) for x in lines),
                                        rejected_prefix(output_dir, stage), ".tsv", 1)
   return dict(collections.Counter(f"rejected/{r.reason}" for r in rejections))
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("WriteRejected",))

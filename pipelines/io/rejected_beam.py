@@ -1,7 +1,7 @@
 """The Beam transforms of `rejected` (`WriteRejected`).
 
 Kept apart so that the in-memory engines import `rejected` without Beam
-(`pipelines/beam_parts.py`); `rejected` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

@@ -27,7 +27,6 @@ import uuid
 import zlib
 from collections.abc import Iterable
 
-from pipelines import beam_parts
 from pipelines.io.file_system import FileSystems
 
 from pipelines.io import shard_sets
@@ -212,7 +211,3 @@ def write_sorted_shards_local(records: Iterable[tuple[str, bytes | str]], prefix
     entries.append(_entry(path, data))
   write_manifest(prefix, suffix, num_shards, entries)
   return paths
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("WriteSortedShards",))

@@ -1,7 +1,7 @@
 """The Beam transforms of `sharded_io` (`WriteSortedShards`).
 
 Kept apart so that the in-memory engines import `sharded_io` without Beam
-(`pipelines/beam_parts.py`); `sharded_io` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

@@ -10,7 +10,6 @@ runner; the same counts also go to Beam metrics for progress.
 
 import json
 
-from pipelines import beam_parts
 from pipelines.io.file_system import FileSystems
 
 from pipelines.io import sharded_io
@@ -99,7 +98,3 @@ def write_stats_local(output_dir: str, stage: str, counts: dict) -> None:
   """
   lines = [(k, json.dumps([k, int(v)])) for k, v in counts.items()]
   sharded_io.write_sorted_shards_local(lines, stats_prefix(output_dir, stage), ".jsonl", 1)
-
-
-# These Beam transforms are in `summary_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("WriteStats",))

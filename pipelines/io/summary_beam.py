@@ -1,7 +1,7 @@
 """The Beam transforms of `summary`.
 
 Kept apart so that the in-memory engines import `summary` without Beam
-(`pipelines/beam_parts.py`); `summary` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses
@@ -9,7 +9,7 @@ import json
 
 import apache_beam as beam
 
-from pipelines.io import sharded_io, summary
+from pipelines.io import sharded_io_beam, summary
 
 
 @dataclasses.dataclass
@@ -25,5 +25,5 @@ class WriteStats(beam.PTransform):
     return (stats
             | "SumByName" >> beam.CombinePerKey(sum)
             | "AsLine" >> beam.MapTuple(lambda k, v: (k, json.dumps([k, int(v)])))
-            | "WriteStatsFile" >> sharded_io.WriteSortedShards(
+            | "WriteStatsFile" >> sharded_io_beam.WriteSortedShards(
                 summary.stats_prefix(self.output_dir, self.stage), ".jsonl", num_shards=1))

@@ -20,7 +20,6 @@ share `records_or_rejections`, so both give the same records and rejections.
 from collections.abc import Iterator
 
 
-from pipelines import beam_parts
 from pipelines.io.file_system import FileSystems
 
 from pipelines.io import tfrecord_frames
@@ -61,7 +60,3 @@ def records_or_rejections(path: str, stage: str) -> Iterator[bytes | Rejection]:
         yield frame_rejection(path, record, stage)
       else:
         yield record
-
-
-# The Beam transforms are in the `_beam` sibling, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("TFRecordFilesResult", "ReadTFRecordFiles"))

@@ -1,7 +1,7 @@
 """The Beam transforms of `tfrecord_files`.
 
 Kept apart so that the in-memory engines import `tfrecord_files` without Beam
-(`pipelines/beam_parts.py`); `tfrecord_files` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

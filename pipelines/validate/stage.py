@@ -16,7 +16,6 @@ import json
 import logging
 
 
-from pipelines import beam_parts
 from pipelines.io import features as features_lib
 from pipelines.io import frame_features
 from pipelines.io import inputs, modalities, sharded_io
@@ -127,7 +126,3 @@ def run_config(config: ValidateConfig, pipeline_args: tuple = ()) -> dict:
         f"{section.get('features/valid_items', 0)} items with features, "
         f"{rejected_total} records rejected; see {config.output_dir}/summary.json")
   return section
-
-
-# `build` and its transforms are in `stage_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("CountEndpointsWithoutFeatures", "build"))

@@ -1,7 +1,7 @@
 """`gcml validate` on Beam: `build` and its transforms.
 
 Kept apart from `stage` so that `gcml validate --engine=local` runs without
-importing Beam (`pipelines/beam_parts.py`); `stage` offers them under the same names.
+importing Beam (`pipelines/beam_parts.py`).
 """
 
 import dataclasses
@@ -9,8 +9,7 @@ import dataclasses
 import apache_beam as beam
 
 from pipelines.io import edges as edges_lib
-from pipelines.io import features as features_lib
-from pipelines.io import frame_validation, rejected, summary
+from pipelines.io import features_beam, frame_validation_beam, rejected_beam, summary_beam
 from pipelines.validate import stage
 
 
@@ -47,19 +46,19 @@ def build(pipeline: beam.Pipeline, config: stage.ValidateConfig, edge_paths, fea
   """
   read_edges = pipeline | "ReadEdges" >> edges_lib.ReadEdges(
       edge_paths, config.edge_format, config.edge_combine, stage.STAGE)
-  read_features = pipeline | "ReadFeatures" >> features_lib.ReadFeatures(
+  read_features = pipeline | "ReadFeatures" >> features_beam.ReadFeatures(
       feature_paths, config.modalities, stage.STAGE, max_abs_feature=config.max_abs_feature)
   rejected_parts, stats_parts = [read_edges.rejected, read_features.rejected], []
   if frame_paths:
-    read_frames = pipeline | "ReadFrames" >> frame_validation.ReadFrameFeatures(
+    read_frames = pipeline | "ReadFrames" >> frame_validation_beam.ReadFrameFeatures(
         list(frame_paths), config.frame_modalities, stage.STAGE, config.max_abs_feature)
     rejected_parts.append(read_frames.rejected)
     stats_parts.append(read_frames.stats)
   rejections = tuple(rejected_parts) | "AllRejections" >> beam.Flatten()
-  rejection_counts = rejections | "WriteRejected" >> rejected.WriteRejected(
+  rejection_counts = rejections | "WriteRejected" >> rejected_beam.WriteRejected(
       config.output_dir, stage.STAGE)
   missing = ((read_edges.edges, read_features.items)
              | "EndpointsWithoutFeatures" >> CountEndpointsWithoutFeatures())
   _ = ((read_edges.stats, read_features.stats, rejection_counts, missing, *stats_parts)
        | "AllStats" >> beam.Flatten()
-       | "WriteStats" >> summary.WriteStats(config.output_dir, stage.STAGE))
+       | "WriteStats" >> summary_beam.WriteStats(config.output_dir, stage.STAGE))

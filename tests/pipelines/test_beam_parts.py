@@ -1,23 +1,16 @@
-"""Tests of pipelines/beam_parts.py: lazy Beam halves and Beam-free tagged outputs."""
+"""Tests of pipelines/beam_parts.py: Beam-free tagged outputs; no forwarding to the `_beam` siblings."""
 
 import subprocess
 import sys
-
-import pytest
 
 from pipelines import beam_parts
 from pipelines.io import features
 
 
-def test_lazy_attribute_comes_from_the_beam_sibling():
-  from pipelines.io import features_beam
-  assert features.ReadFeatures is features_beam.ReadFeatures
-
-
-def test_an_unknown_attribute_is_an_attribute_error():
-  getter = beam_parts.lazy_attributes("pipelines.io.features", ("ReadFeatures",))
-  with pytest.raises(AttributeError, match="has no attribute 'NoSuchThing'"):
-    getter("NoSuchThing")
+def test_no_local_module_forwards_to_its_beam_sibling():
+  # The `_beam` siblings are imported by name; a module without Beam has no `__getattr__`.
+  assert not hasattr(features, "ReadFeatures")
+  assert not hasattr(features, "__getattr__")
 
 
 def test_tagged_output_is_beams_once_beam_is_loaded():

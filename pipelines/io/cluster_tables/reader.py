@@ -15,7 +15,6 @@ ids are resolved after the join with the features (see `examples/items.py`).
 import logging
 from typing import NamedTuple
 
-from pipelines import beam_parts
 from pipelines.io.file_system import FileSystems
 
 from pipelines import split
@@ -151,8 +150,3 @@ def read_histogram(output_dir: str) -> dict:
         level, size, count = map(int, line.split("\t"))
         hist.setdefault(level, []).append((size, count))
   return {level: sorted(pairs) for level, pairs in sorted(hist.items())}
-
-
-# These Beam transforms are in `reader_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, (
-    "ReadAssignments", "ReadAssignmentsResult", "_ParseAssignments"))

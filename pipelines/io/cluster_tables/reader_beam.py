@@ -1,7 +1,7 @@
 """The Beam transforms of `reader`.
 
 Kept apart so that the in-memory engines import `reader` without Beam
-(`pipelines/beam_parts.py`); `reader` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses

@@ -5,7 +5,6 @@ keys, so their tables are byte-identical.
 """
 
 import numpy as np
-from pipelines import beam_parts
 from pipelines.io.file_system import FileSystems
 
 from pipelines.io import sharded_io
@@ -127,7 +126,3 @@ def write_tables_local(output_dir: str, ids: list, reps: list, num_shards: int) 
                                        num_shards, header=CLUSTERS_HEADER)
   sharded_io.write_sorted_shards_local(sizes, prefix(output_dir, "cluster_sizes"), ".tsv", 1,
                                        header=SIZES_HEADER)
-
-
-# These Beam transforms are in `writer_beam`, imported with Beam when first asked for.
-__getattr__ = beam_parts.lazy_attributes(__name__, ("WriteClusterTables", "_SizeAndParent"))

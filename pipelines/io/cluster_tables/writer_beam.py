@@ -1,14 +1,14 @@
 """The Beam transforms of `writer`.
 
 Kept apart so that the in-memory engines import `writer` without Beam
-(`pipelines/beam_parts.py`); `writer` offers them under the same names.
+(`pipelines/beam_parts.py`).
 """
 
 import dataclasses
 
 import apache_beam as beam
 
-from pipelines.io import sharded_io
+from pipelines.io import sharded_io_beam
 from pipelines.io.cluster_tables import writer
 
 
@@ -51,7 +51,7 @@ class WriteClusterTables(beam.PTransform):
     out, shards = self.output_dir, self.num_shards
     _ = (assignments
          | "AssignmentLines" >> beam.MapTuple(writer.assignment_record)
-         | "WriteAssignments" >> sharded_io.WriteSortedShards(
+         | "WriteAssignments" >> sharded_io_beam.WriteSortedShards(
              writer.prefix(out, "assignments"), ".tsv", shards,
              header=writer.assignments_header(self.levels)))
     clusters = (assignments
@@ -60,11 +60,11 @@ class WriteClusterTables(beam.PTransform):
     _ = (clusters
          | "ClusterLines" >> beam.MapTuple(
              lambda k, sp: writer.cluster_record(k[0], k[1], sp[1], sp[0]))
-         | "WriteClusters" >> sharded_io.WriteSortedShards(
+         | "WriteClusters" >> sharded_io_beam.WriteSortedShards(
              writer.prefix(out, "clusters"), ".tsv", shards, header=writer.CLUSTERS_HEADER))
     return (clusters
             | "LevelAndSize" >> beam.MapTuple(lambda k, sp: ((k[0], sp[0]), 1))
             | "Histogram" >> beam.CombinePerKey(sum)
             | "SizeLines" >> beam.MapTuple(lambda k, n: writer.size_record(k[0], k[1], n))
-            | "WriteSizes" >> sharded_io.WriteSortedShards(
+            | "WriteSizes" >> sharded_io_beam.WriteSortedShards(
                 writer.prefix(out, "cluster_sizes"), ".tsv", 1, header=writer.SIZES_HEADER))

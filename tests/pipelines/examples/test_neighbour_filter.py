@@ -5,7 +5,8 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.examples.neighbour_filter import Candidates, ExcludeNeighbours, pair_key
+from pipelines.examples.neighbour_filter import Candidates, pair_key
+from pipelines.examples.neighbour_filter_beam import ExcludeNeighbours
 from pipelines.io.edge_records import Edge
 
 

@@ -10,6 +10,7 @@ from scipy import stats
 
 from pipelines.io.edge_records import Edge
 from pipelines.examples import items, positives
+from pipelines.examples import positives_beam
 
 RUNNER = "FnApiRunner"
 
@@ -19,7 +20,7 @@ def test_adjacency_weighted_positives_follow_the_weights():
   weights = {"n1": 1.0, "n2": 2.0, "n3": 4.0, "n4": 8.0}
   counts = collections.Counter()
   for seed in range(3000):
-    fn = positives.AdjacencyFn(1, True, seed)
+    fn = positives_beam.AdjacencyFn(1, True, seed)
     acc = fn.create_accumulator()
     for nb, w in weights.items():
       acc = fn.add_input(acc, positives.Neighbour(info, nb, 0, w, False, False))
@@ -32,7 +33,7 @@ def test_adjacency_counts_and_merge_order():
   info = items.ItemInfo("a", 0, ("m",), True)
   nbs = [positives.Neighbour(info, f"n{i}", i, 1.0 + i, i % 2 == 0, i % 4 == 0)
          for i in range(20)]
-  fn = positives.AdjacencyFn(3, False, 0)
+  fn = positives_beam.AdjacencyFn(3, False, 0)
   outputs = set()
   for split_at in (0, 5, 13, 20):
     accs = []
@@ -53,7 +54,7 @@ def test_sample_anchors_transform():
   edges = [Edge("a", "b", 1.0), Edge("b", "c", 2.0), Edge("c", "d", 1.0)]
   with TestPipeline(runner=RUNNER) as p:
     got = ((p | "Infos" >> beam.Create(infos), p | "Edges" >> beam.Create(edges))
-           | positives.SampleAnchors(5, True, 0, smart=True, test_fraction=0.0))
+           | positives_beam.SampleAnchors(5, True, 0, smart=True, test_fraction=0.0))
     assert_that(got.anchors | beam.MapTuple(lambda a, x: (a, sorted(x.positives), x.degree)),
                 equal_to([("a", [("b", 1)], 1), ("b", [("a", 0), ("c", 2)], 2)]))
     assert_that(got.stats | "Sum" >> beam.CombinePerKey(sum),
@@ -67,6 +68,6 @@ def test_cap_triplets_is_exact():
              for i in range(50)]
   slots = sorted(positives.slot_hash(9, a, p) for a, x in anchors for p, _ in x.positives)
   with TestPipeline(runner=RUNNER) as p:
-    kept = (p | beam.Create(anchors) | positives.CapTriplets(37, 9)
+    kept = (p | beam.Create(anchors) | positives_beam.CapTriplets(37, 9)
             | beam.FlatMapTuple(lambda a, x: [(a, q) for q, _ in x.positives]))
     assert_that(kept, equal_to([(a, q) for _, a, q in slots[:37]]))

@@ -3,11 +3,11 @@
 import random
 
 from pipelines import hashing
-from pipelines.examples import reservoirs
+from pipelines.examples import reservoirs_beam
 
 
 def test_bottom_k_is_order_independent():
-  fn = reservoirs.BottomKFn(5)
+  fn = reservoirs_beam.BottomKFn(5)
   values = [(hashing.hash64(0, i), f"m{i}") for i in range(200)]
   results = set()
   for seed in range(5):

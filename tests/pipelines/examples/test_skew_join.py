@@ -4,7 +4,7 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.examples.skew_join import SkewJoin
+from pipelines.examples.skew_join_beam import SkewJoin
 
 RUNNER = "FnApiRunner"
 

@@ -8,6 +8,7 @@ import pytest
 
 from launch import main as gcml
 from pipelines.examples import stage as make_examples
+from pipelines.examples import stage_beam
 from pipelines import runner
 from tests.pipelines.examples import worlds
 
@@ -75,7 +76,7 @@ def test_dataflow_job_graph_offline(world, tmp_path, kind, level):
       + DATAFLOW)
   pipeline = beam.Pipeline(options=runner.pipeline_options(args))
   # Building reads no file: only the paths go into the graph.
-  make_examples.build(pipeline, config, ["e.csv"], ["f.tfrecord"], ["a.tsv"], 3)
+  stage_beam.build(pipeline, config, ["e.csv"], ["f.tfrecord"], ["a.tsv"], 3)
   pipeline.visit(DataflowRunner.combinefn_visitor())
   pipeline.visit(DataflowRunner.side_input_visitor(deterministic_key_coders=True))
   pipeline.replace_all(DataflowRunner._PTRANSFORM_OVERRIDES)  # pylint: disable=protected-access

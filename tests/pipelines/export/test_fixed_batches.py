@@ -5,6 +5,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.export import fixed_batches
+from pipelines.export import fixed_batches_beam
 
 IDS = [f"v{j}" for j in range(11)]
 
@@ -24,5 +25,5 @@ def test_beam_transform_forms_the_same_batches():
   want = [[(i, i.upper()) for i in b] for b in fixed_batches.fixed_batches_local(IDS, 3)]
   with TestPipeline() as p:
     got = (p | beam.Create([(i, i.upper()) for i in IDS])
-           | fixed_batches.FixedBatches(3))
+           | fixed_batches_beam.FixedBatches(3))
     assert_that(got, equal_to(want))

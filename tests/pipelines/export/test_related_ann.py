@@ -10,7 +10,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.export import related_ann, related_items
+from pipelines.export import related_items_beam
 from pipelines.io import related_rows, sharded_io
+from pipelines.io import sharded_io_beam
 from tests.pipelines import files
 
 # Measured on this set (20k x 64, 200 clusters, K = 10, 32-byte codes,
@@ -90,8 +92,8 @@ def _related(prefix, pairs, extra=(), **kwargs):
   options = PipelineOptions(["--runner=FnApiRunner", *extra] if not extra else list(extra))
   with TestPipeline(options=options) as p:
     _ = (p | beam.Create(pairs)
-         | related_items.RelatedItems(k=5, query_batch=37, search="ivfpq", **kwargs)
-         | sharded_io.WriteSortedShards(prefix, ".tsv", 2, sharded_io.TEXT,
+         | related_items_beam.RelatedItems(k=5, query_batch=37, search="ivfpq", **kwargs)
+         | sharded_io_beam.WriteSortedShards(prefix, ".tsv", 2, sharded_io.TEXT,
                                         related_rows.HEADER))
 
 

@@ -8,6 +8,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.io import features, item_ids, tf_example
+from pipelines.io import features_beam
 from pipelines.errors import InputError
 from tests.pipelines import files
 
@@ -82,7 +83,7 @@ def test_read_features_keeps_one_record_per_id(tmp_path):
   path = files.write_tfrecord(str(tmp_path / "f.tfrecord"), records)
   kept = min(a1, a2)
   with TestPipeline(runner="FnApiRunner") as p:
-    result = p | features.ReadFeatures([path], MODS, stage="t")
+    result = p | features_beam.ReadFeatures([path], MODS, stage="t")
     assert_that(result.items | beam.Map(lambda it: (it.id, float(it.features["mean_rgb"][0]))),
                 equal_to([("a", 1.0 if kept == a1 else 2.0), ("b", 0.5)]), label="Items")
     assert_that(result.rejected | beam.Map(lambda r: r.reason),

@@ -11,7 +11,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipelines.io import features
 from pipelines.io import frame_features as ff
 from pipelines.io import frame_validation as fv
-from pipelines.io.rejected import WriteRejected, write_rejected_local
+from pipelines.io import frame_validation_beam
+from pipelines.io.rejected import write_rejected_local
+from pipelines.io.rejected_beam import WriteRejected
 from tests.pipelines import files
 from tests.pipelines.io.frame_items import MODS, float_frame_record, frame_arrays
 
@@ -38,7 +40,7 @@ def test_beam_and_local_write_the_same_rejections(tmp_path):
   local = fv.read_frames_local(paths, MODS)
   write_rejected_local(str(tmp_path / "local"), "validate", local.rejections)
   with TestPipeline() as p:
-    result = p | fv.ReadFrameFeatures(paths, MODS)
+    result = p | frame_validation_beam.ReadFrameFeatures(paths, MODS)
     assert_that(result.items | beam.Map(lambda i: (i.id, float(i.frames["rgb"].sum()))),
                 equal_to([(k, float(v.frames["rgb"].sum())) for k, v in local.items.items()]))
     counts = result.rejected | WriteRejected(str(tmp_path / "beam"), "validate")

@@ -10,9 +10,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.errors import InputError
-from pipelines.io.record_checks import (DUPLICATE_ID, RecordCheck, ReadCheckedRecords, check,
-                                        keep_first, read_checked_ids_local,
-                                        read_checked_local)
+from pipelines.io.record_checks import (DUPLICATE_ID, RecordCheck, check, keep_first,
+                                        read_checked_ids_local, read_checked_local)
+from pipelines.io.record_checks_beam import ReadCheckedRecords
 from pipelines.io.rejected import Rejection
 from tests.pipelines import files
 

@@ -7,7 +7,8 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.io.rejected import Rejection, WriteRejected, binary_record, rejected_prefix
+from pipelines.io.rejected import Rejection, binary_record, rejected_prefix
+from pipelines.io.rejected_beam import WriteRejected
 
 
 def test_line_escapes_separators_inside_the_record():

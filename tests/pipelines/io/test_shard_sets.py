@@ -11,6 +11,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from launch import main as gcml
 from pipelines.io import inputs, output_lock, shard_sets, sharded_io
+from pipelines.io import sharded_io_beam
 from pipelines import synth
 from pipelines.errors import InputError
 from tests.pipelines import files
@@ -21,7 +22,7 @@ RECORDS = [(f"k{i:03d}", f"k{i:03d}\tvalue-{i}") for i in range(200)]
 def _beam_write(prefix, num_shards):
   with TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
     _ = (p | beam.Create(RECORDS)
-         | sharded_io.WriteSortedShards(prefix, ".tsv", num_shards, header="k\tv"))
+         | sharded_io_beam.WriteSortedShards(prefix, ".tsv", num_shards, header="k\tv"))
 
 
 def test_manifest_lists_every_shard_and_is_deterministic(tmp_path):

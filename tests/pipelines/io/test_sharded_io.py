@@ -9,6 +9,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.io import sharded_io
+from pipelines.io import sharded_io_beam
 from tests.pipelines import files
 
 RECORDS = [(f"k{i % 37}", f"k{i % 37}\tvalue-{i}") for i in range(500)]
@@ -18,7 +19,7 @@ def _beam_write(prefix, extra=()):
   options = PipelineOptions(["--runner=FnApiRunner", *extra])
   with TestPipeline(options=options) as p:
     _ = (p | beam.Create(list(reversed(RECORDS)))
-         | sharded_io.WriteSortedShards(prefix, ".tsv", num_shards=4, header="k\tv"))
+         | sharded_io_beam.WriteSortedShards(prefix, ".tsv", num_shards=4, header="k\tv"))
 
 
 def test_beam_and_local_writers_agree(tmp_path):

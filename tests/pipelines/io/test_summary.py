@@ -7,6 +7,7 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.io import summary
+from pipelines.io import summary_beam
 
 
 def _summary(path) -> dict:
@@ -33,7 +34,7 @@ def test_write_stats_then_merge_sums_per_name_and_removes_the_stats_file(tmp_pat
   with TestPipeline() as p:
     _ = (p | beam.Create([("rejected/empty_id", 1), ("edges", 4), ("rejected/empty_id", 1),
                           ("edges", 6)])
-         | summary.WriteStats(out, "validate"))
+         | summary_beam.WriteStats(out, "validate"))
   assert glob.glob(str(tmp_path / ".stats-validate*.jsonl"))
   section = summary.merge_stats_into_summary(out, "validate", extra={"engine": "beam"})
   assert section == {"edges": 10, "rejected/empty_id": 2, "engine": "beam"}

@@ -6,6 +6,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.io import tfrecord_files
+from pipelines.io import tfrecord_files_beam
 from pipelines.io.rejected import Rejection, binary_record
 from tests.pipelines import files
 
@@ -30,6 +31,6 @@ def test_beam_transform_equals_the_local_reader(tmp_path):
       f"{paths[0]} truncated record at byte {end}: the rest of the file is not read")
   options = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_threading"])
   with TestPipeline(runner="FnApiRunner", options=options) as p:
-    got = p | beam.Create(paths) | tfrecord_files.ReadTFRecordFiles("s")
+    got = p | beam.Create(paths) | tfrecord_files_beam.ReadTFRecordFiles("s")
     assert_that(got.records, equal_to(records), label="Records")
     assert_that(got.rejected, equal_to(rejected), label="Rejected")

@@ -8,6 +8,7 @@ import numpy as np
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.io.cluster_tables import writer
+from pipelines.io.cluster_tables import writer_beam
 
 IDS = ["a", "b", "c", "d", "e"]
 # L0: {a, b, c} named a and {d, e} named d; L1: everything in a.
@@ -48,5 +49,5 @@ def test_beam_writes_the_same_bytes(tmp_path):
   assignments = [(item, tuple(IDS[r[k]] for r in REPS)) for k, item in enumerate(IDS)]
   with TestPipeline(runner="FnApiRunner") as p:
     _ = (p | beam.Create(assignments)
-         | writer.WriteClusterTables(str(tmp_path / "beam"), levels=2, num_shards=1))
+         | writer_beam.WriteClusterTables(str(tmp_path / "beam"), levels=2, num_shards=1))
   assert _read(tmp_path / "beam") == _read(tmp_path / "local")
