@@ -8,7 +8,7 @@ import dataclasses
 
 import apache_beam as beam
 
-from pipelines.io import features
+from pipelines.io import features, record_checks_beam
 
 
 @dataclasses.dataclass
@@ -35,6 +35,6 @@ class ReadFeatures(beam.PTransform):
     super().__init__()
 
   def expand(self, pbegin):
-    return pbegin | "ReadCheckedFeatures" >> features.record_checks.ReadCheckedRecords(
+    return pbegin | "ReadCheckedFeatures" >> record_checks_beam.ReadCheckedRecords(
         self.paths, features.feature_checks(self.modalities, self.id_key, self.labels_key,
                                    self.max_abs_feature), self.stage, "gcml_features")

@@ -8,7 +8,7 @@ import dataclasses
 
 import apache_beam as beam
 
-from pipelines.io import rejected
+from pipelines.io import rejected, sharded_io_beam
 
 
 @dataclasses.dataclass
@@ -24,6 +24,6 @@ class WriteRejected(beam.PTransform):
   def expand(self, rejections):
     _ = (rejections
          | "AsLine" >> beam.Map(lambda r: (r.line(), r.line()))
-         | "WriteRejectedShards" >> rejected.sharded_io.WriteSortedShards(
+         | "WriteRejectedShards" >> sharded_io_beam.WriteSortedShards(
              rejected.rejected_prefix(self.output_dir, self.stage), ".tsv", self.num_shards))
     return rejections | "CountByReason" >> beam.Map(lambda r: (f"rejected/{r.reason}", 1))

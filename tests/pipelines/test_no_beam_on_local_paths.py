@@ -40,9 +40,9 @@ def test_importing_the_local_engines_loads_no_beam():
   assert _beam_modules_after("".join(f"import {m}\n" for m in LOCAL_MODULES)) == []
 
 
-def test_the_beam_transforms_are_still_offered_under_their_names():
-  loaded = _beam_modules_after("from pipelines.io import features\n"
-                               "assert features.ReadFeatures.__module__ == "
+def test_the_beam_transforms_come_with_beam_from_their_beam_modules():
+  loaded = _beam_modules_after("from pipelines.io import features_beam\n"
+                               "assert features_beam.ReadFeatures.__module__ == "
                                "'pipelines.io.features_beam'")
   assert "apache_beam" in loaded
 
