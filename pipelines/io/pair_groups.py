@@ -8,6 +8,7 @@ the values gathered on two threads (numpy releases the GIL).
 """
 
 import concurrent.futures
+import functools
 import math
 
 import numpy as np
@@ -98,8 +99,8 @@ def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: i
     sorted_values = np.empty_like(values)
     with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
       sort_in_halves(packed, pool)
-      list(pool.map(lambda start: _gather_values(packed, index_bits, values, sorted_values, start),
-                    range(0, m, _CHUNK)))
+      gather = functools.partial(_gather_values, packed, index_bits, values, sorted_values)
+      list(pool.map(gather, range(0, m, _CHUNK)))
     values = sorted_values
     packed >>= np.uint64(index_bits)
     key = packed.view(np.int64)
