@@ -35,7 +35,8 @@ class Columns(NamedTuple):
   weight: np.ndarray  # NaN: the line needs the per-line parser
 
 
-def is_plain(block: np.ndarray, delimiter: str, scratch: np.ndarray | None = None) -> bool:
+def is_plain(block: np.ndarray, delimiter: str, scratch: np.ndarray | None = None,
+             newlines: int | None = None) -> bool:
   """Whether a block (uint8, whole lines) holds only bytes the bulk path may split.
 
   Args:
@@ -43,6 +44,8 @@ def is_plain(block: np.ndarray, delimiter: str, scratch: np.ndarray | None = Non
     delimiter: `,` or a tab.
     scratch: a bool array at least as long as the block, reused for the
       comparisons (fresh arrays are made when None).
+    newlines: the block's count of `\n` when the caller has it (counted
+      here when None).
 
   Returns:
     True when every byte is printable ASCII but line breaks (and tabs for
@@ -51,7 +54,7 @@ def is_plain(block: np.ndarray, delimiter: str, scratch: np.ndarray | None = Non
   if not len(block) or int(block.max()) > 126:
     return False
   flags = None if scratch is None else scratch[:len(block)]
-  separators = np.count_nonzero(np.equal(block, 10, out=flags))
+  separators = np.count_nonzero(np.equal(block, 10, out=flags)) if newlines is None else newlines
   if delimiter == "\t":
     separators += np.count_nonzero(np.equal(block, 9, out=flags))
   elif np.count_nonzero(np.equal(block, 34, out=flags)):
@@ -105,7 +108,7 @@ def parse_weights(column: pa.Array) -> np.ndarray:
   offsets, data = buffers(column)
   if not data[offsets[0]:offsets[-1]].tobytes().translate(None, _WEIGHT_BYTES):  # all decimal
     try:
-      return pc.cast(column.cast(pa.string()), pa.float64()).to_numpy(zero_copy_only=False)
+      return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
       pass
   out = np.full(len(column), np.nan)
@@ -178,7 +181,8 @@ def split_block(block, delimiter: str, scratch: np.ndarray) -> Block:
   arr = np.frombuffer(block, np.uint8)
   flags = scratch[:len(arr)]
   lines = int(np.count_nonzero(np.equal(arr, 10, out=flags)))
-  columns = read_block(block, delimiter, lines) if is_plain(arr, delimiter, scratch) else None
+  plain = is_plain(arr, delimiter, scratch, lines)
+  columns = read_block(block, delimiter, lines) if plain else None
   if columns is None:
     return Block([], [], np.zeros(0), [x[:-1] if x.endswith(b"\r") else x
                                        for x in bytes(block).split(b"\n")[:-1]])

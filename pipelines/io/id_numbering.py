@@ -196,8 +196,10 @@ def number_short_ids(chunks: list, threads: int = 2):
       del present
       rank = np.zeros(1 << bits, np.int32 if rows < 1 << 31 else np.int64)
       rank[unique] = np.arange(len(unique))
-      index = np.empty(rows, rank.dtype)
-      list(pool.map(lambda r: np.take(rank, key[r[0]:r[1]], out=index[r[0]:r[1]]), parts))
+      # each key is replaced by its rank, in place where they have one size (no fresh array)
+      index = key.view(rank.dtype) if key.itemsize == rank.itemsize else np.empty(rows, rank.dtype)
+      list(pool.map(lambda r: np.take(rank, key[r[0]:r[1]].astype(np.intp),
+                                      out=index[r[0]:r[1]]), parts))
     else:
       rows_, index, _ = _number_rows(key.astype(np.uint64)[:, None], 8)
       unique = key[rows_]

@@ -3,14 +3,37 @@
 Edge readers combine duplicate edges with `group_pairs` (`io/edges_local.py`),
 and the in-memory clustering contracts the graph with it each round
 (`clustering/affinity_local.py`). Sums are `math.fsum`'s, so they equal Beam's
-`ExactSumFn` whatever the order of the values.
+`ExactSumFn` whatever the order of the values. The packed keys are sorted and
+the values gathered on two threads (numpy releases the GIL).
 """
 
+import concurrent.futures
+import functools
 import math
 
 import numpy as np
 
 _CHUNK = 1 << 20  # rows per step of in-place work (its temporaries are reused, not faulted)
+THREADS = 2
+
+
+def sort_in_halves(keys: np.ndarray, pool: concurrent.futures.Executor) -> None:
+  """Sorts `keys` in place: partitioned at the middle (no copy), then each half sorted apart.
+
+  Every key of the first half is at most every key of the second after
+  `ndarray.partition`, so the two sorted halves are the sorted array; the
+  halves are sorted on the pool's threads at once.
+
+  Args:
+    keys: a numeric array, sorted in place.
+    pool: the threads that sort the halves.
+  """
+  half = len(keys) // 2
+  if half < _CHUNK:
+    keys.sort()
+    return
+  keys.partition(half)
+  list(pool.map(np.ndarray.sort, (keys[:half], keys[half:])))
 
 
 def exact_group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -40,6 +63,14 @@ def exact_group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
   return out
 
 
+def _gather_values(packed: np.ndarray, index_bits: int, values: np.ndarray, out: np.ndarray,
+                   start: int) -> None:
+  """out[i] = values[row of packed[i]] for the chunk of `_CHUNK` keys from `start`."""
+  chunk = packed[start:start + _CHUNK]
+  rows = np.bitwise_and(chunk, np.uint64((1 << index_bits) - 1)).view(np.int64)
+  np.take(values, rows, out=out[start:start + len(chunk)])
+
+
 def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: int,
                 how: str):
   """Combines values of equal (lo, hi) pairs by `max` or exact `sum`.
@@ -65,14 +96,11 @@ def group_pairs(lo: np.ndarray, hi: np.ndarray, values: np.ndarray, num_nodes: i
     packed <<= np.uint64(index_bits)
     for start in range(0, m, _CHUNK):  # the row numbers, without a fresh array of m
       packed[start:start + _CHUNK] |= np.arange(start, min(m, start + _CHUNK), dtype=np.uint64)
-    packed.sort()
-    row_bits = np.uint64((1 << index_bits) - 1)
-    step = np.empty(min(m, _CHUNK), np.uint64)  # the row numbers of a chunk, reused
     sorted_values = np.empty_like(values)
-    for start in range(0, m, _CHUNK):  # the values in key order, without an array of m rows
-      chunk = packed[start:start + _CHUNK]
-      rows = np.bitwise_and(chunk, row_bits, out=step[:len(chunk)]).view(np.int64)
-      np.take(values, rows, out=sorted_values[start:start + len(chunk)])
+    with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
+      sort_in_halves(packed, pool)
+      gather = functools.partial(_gather_values, packed, index_bits, values, sorted_values)
+      list(pool.map(gather, range(0, m, _CHUNK)))
     values = sorted_values
     packed >>= np.uint64(index_bits)
     key = packed.view(np.int64)

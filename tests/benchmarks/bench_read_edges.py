@@ -10,8 +10,10 @@ threads; system time is mostly page faults of fresh arrays, fewer since the
 reader turns numpy's huge-page advice off and puts arrow on the system
 allocator, `edges_local.small_pages`, unless `NUMPY_MADVISE_HUGEPAGE` or
 `ARROW_DEFAULT_MEMORY_POOL` is set); then the lines, unique ids
-and unique edges. `--profile` prints the 15 costliest functions (cProfile,
-cumulative) of one more call. Not a timed test: it prints figures.
+and unique edges, the CPU model and `NPY_DISABLE_CPU_FEATURES` (numpy's
+AVX-512 sort is several times slower than its AVX2 one on some AMD CPUs, so
+the figures depend on both). `--profile` prints the 15 costliest functions
+(cProfile, cumulative) of one more call. Not a timed test: it prints figures.
 """
 
 import argparse
@@ -46,6 +48,20 @@ def world_edges(world: str, num_items: int) -> list:
   return sorted(glob.glob(os.path.join(world, "edges-*.csv")))
 
 
+def cpu_model() -> str:
+  """The first `model name` of /proc/cpuinfo ("" where there is none).
+
+  Returns:
+    The CPU model.
+  """
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      return next((line.split(":", 1)[1].strip() for line in f
+                   if line.startswith("model name")), "")
+  except OSError:
+    return ""
+
+
 def main(argv: list) -> dict:
   p = argparse.ArgumentParser(prog="gcml bench read_edges", allow_abbrev=False)
   p.add_argument("--num_items", type=int, default=1_000_000)
@@ -56,7 +72,9 @@ def main(argv: list) -> dict:
   args = p.parse_args(argv)
   world = args.world or f"/tmp/gcml-bench/read_edges/world-{args.num_items}"
   paths = world_edges(world, args.num_items)
-  result = {"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "world": world,
+  result = {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(),
+            "npy_disable_cpu_features": os.environ.get("NPY_DISABLE_CPU_FEATURES", ""),
+            "load_average": os.getloadavg(), "world": world,
             "bytes": sum(os.path.getsize(x) for x in paths), "runs": []}
   for _ in range(args.repeats):
     wall, before = time.time(), resource.getrusage(resource.RUSAGE_SELF)

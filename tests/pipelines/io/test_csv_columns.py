@@ -50,6 +50,7 @@ def test_weights_fall_back_to_float_when_arrow_refuses():
 def test_is_plain(text, delimiter, plain):
   block = np.frombuffer(text.encode("latin-1"), np.uint8)
   assert csv_columns.is_plain(block, delimiter) == plain
+  assert csv_columns.is_plain(block, delimiter, newlines=text.count("\n")) == plain
 
 
 def test_read_block_refuses_a_line_of_other_than_three_fields():

@@ -1,5 +1,6 @@
 """pair_groups: duplicate pairs combined by max and by exact sum."""
 
+import concurrent.futures
 import math
 
 import numpy as np
@@ -36,3 +37,26 @@ def test_exact_group_sums_equal_fsum():
   bounds = list(starts) + [len(values)]
   want = [math.fsum(values[s:e]) for s, e in zip(bounds, bounds[1:])]
   assert got.tolist() == want
+
+
+def test_sort_in_halves_equals_a_sort(monkeypatch):
+  monkeypatch.setattr(pair_groups, "_CHUNK", 64)  # halves partitioned and sorted on threads
+  keys = np.random.default_rng(1).integers(0, 50, 1001).astype(np.uint64)  # ties across halves
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    got = keys.copy()
+    pair_groups.sort_in_halves(got, pool)
+  assert got.tolist() == sorted(keys.tolist())
+
+
+def test_group_pairs_by_chunks_on_threads_equals_a_dict(monkeypatch):
+  monkeypatch.setattr(pair_groups, "_CHUNK", 128)  # many gather chunks, partitioned sort
+  rng = np.random.default_rng(2)
+  a, b = rng.integers(0, 60, 5000), rng.integers(0, 60, 5000)
+  lo, hi, values = np.minimum(a, b), np.maximum(a, b), rng.random(5000)
+  want = {}
+  for key, value in zip(zip(lo.tolist(), hi.tolist()), values.tolist()):
+    want[key] = max(want.get(key, 0.0), value)
+  got_lo, got_hi, combined, occurrences = pair_groups.group_pairs(lo, hi, values, 60, "max")
+  assert list(zip(got_lo.tolist(), got_hi.tolist())) == sorted(want)
+  assert combined.tolist() == [want[k] for k in sorted(want)]
+  assert occurrences.sum() == 5000
