@@ -214,7 +214,7 @@ class LocalFeatures:
 def read_features_local(paths: list, modalities, stage: str,
                         max_abs_feature: float = DEFAULT_MAX_ABS_FEATURE
                         ) -> LocalFeatures:
-  """Reads and validates feature records like `features.ReadFeatures`.
+  """Reads and validates feature records like `features_beam.ReadFeatures`.
 
   Args:
     paths: TFRecord files (already checked).
