@@ -1,8 +1,9 @@
 """Helpers shared by the export tests (a module of helpers, not tests).
 
-Moved here from the test files that defined them (`test_local.py`: `BEAM`, `tree`;
+Moved here from the test files that defined them (`test_local.py`: `BEAM`;
 `test_stage.py`: `write_non_finite_world`; `test_related_ann.py`: `clustered`, `ann_index`,
-`write_related`, `same_files`) so that no test file imports another.
+`write_related`, `same_files`) so that no test file imports another. A folder's files as
+bytes: `tests.pipelines.examples.worlds.output_bytes`.
 """
 
 import filecmp
@@ -23,17 +24,6 @@ from tests.pipelines import files
 BEAM = {1: ["--runner=FnApiRunner"],
         2: ["--runner=FnApiRunner", "--direct_num_workers=2",
             "--direct_running_mode=multi_processing"]}
-
-
-def tree(out):
-  """Every file under `out`: its path relative to `out` -> its bytes."""
-  found = {}
-  for directory, _, names in os.walk(out):
-    for name in names:
-      path = os.path.join(directory, name)
-      with open(path, "rb") as f:
-        found[os.path.relpath(path, out)] = f.read()
-  return found
 
 
 class _DividesByFirst(tf.Module):

@@ -10,7 +10,8 @@ from model.towers import EmbeddingModel
 from pipelines.export import saved_model as export_model
 from pipelines.export import stage as export
 from pipelines.io import tf_example
-from tests.pipelines.export.export_helpers import BEAM, tree, write_non_finite_world
+from tests.pipelines.examples.worlds import output_bytes
+from tests.pipelines.export.export_helpers import BEAM, write_non_finite_world
 from tests.pipelines import files
 
 MODS = (("mean_rgb", 16), ("mean_audio", 4))
@@ -67,7 +68,7 @@ def test_local_engine_writes_the_beam_bytes(world, tmp_path, search, workers):
   assert local == beam
   assert local["export/embedded_items"] == 150 and local["rejected/duplicate_id"] == 2
   assert len([k for k in local if k.startswith("rejected/")]) >= 5, local
-  got, want = tree(tmp_path / "local"), tree(tmp_path / "beam")
+  got, want = output_bytes(tmp_path / "local"), output_bytes(tmp_path / "beam")
   assert sorted(got) == sorted(want)
   for name in want:
     assert got[name] == want[name], name
@@ -79,7 +80,7 @@ def test_non_finite_embeddings_match(tmp_path):
   local = _export(tmp_path, tmp_path / "model", tmp_path / "local", ["--engine=local"])
   beam = _export(tmp_path, tmp_path / "model", tmp_path / "beam", BEAM[1])
   assert local == beam and local["rejected/embedding_not_finite"] == 2
-  assert tree(tmp_path / "local") == tree(tmp_path / "beam")
+  assert output_bytes(tmp_path / "local") == output_bytes(tmp_path / "beam")
 
 
 @pytest.mark.parametrize("dim", [0, 1, 31, 32, 80])
