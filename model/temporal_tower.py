@@ -20,7 +20,7 @@ import tensorflow as tf  # model/__init__.py has set TF_USE_LEGACY_KERAS
 
 from model.config import EmbeddingModelConfig
 from model.errors import ConfigError
-from model.towers import EmbeddingModel
+from model.towers import EmbeddingModel, ModelConfigRoundTrip
 
 MASK_KEY = "frame_mask"
 
@@ -42,7 +42,7 @@ def masked_attention_pool(frames, mask, scores):
   return tf.einsum("bf,bfd->bd", weights, frames)
 
 
-class TemporalEmbeddingModel(tf.keras.Model):
+class TemporalEmbeddingModel(ModelConfigRoundTrip, tf.keras.Model):
   """Attention pooling over frames per modality, then `EmbeddingModel`.
 
   Inputs: `{modality_name: [batch, frames, dim], "frame_mask": [batch, frames] bool}`.
@@ -55,30 +55,6 @@ class TemporalEmbeddingModel(tf.keras.Model):
                                                   name=f"{m.name}_frame_score")
                     for m in config.modalities}
     self.video_model = EmbeddingModel(config, name="video_model")
-
-  def get_config(self) -> dict:
-    """The model's constructor arguments (Keras saves them beside a SavedModel).
-
-    Returns:
-      `{"name": ..., "config": EmbeddingModelConfig.to_dict()}`, JSON-serialisable;
-      the same layout as `EmbeddingModel.get_config`.
-    """
-    return {"name": self.name, "config": self.config.to_dict()}
-
-  @classmethod
-  def from_config(cls, config: dict, custom_objects=None) -> TemporalEmbeddingModel:
-    """Makes an untrained model from `get_config()`'s dict (the inverse).
-
-    Args:
-      config: what `get_config` returned (possibly through JSON).
-      custom_objects: unused (Keras's signature).
-
-    Returns:
-      A new `TemporalEmbeddingModel` with the same architecture and name.
-    """
-    del custom_objects
-    config = dict(config)
-    return cls(EmbeddingModelConfig.from_dict(config.pop("config")), **config)
 
   def pool(self, inputs: dict) -> dict:
     """The pooled `{modality: [batch, dim]}` inputs of the video-level network.

@@ -70,7 +70,40 @@ def _tower(config: EmbeddingModelConfig, name: str,
   return layers
 
 
-class EmbeddingModel(tf.keras.Model):
+class ModelConfigRoundTrip:
+  """`get_config` / `from_config` of a Keras model built from one `EmbeddingModelConfig`.
+
+  For a model whose constructor is `(config: EmbeddingModelConfig, name=...)` and
+  which keeps the config as `self.config` (`EmbeddingModel`,
+  `temporal_tower.TemporalEmbeddingModel`). Listed before `tf.keras.Model` in
+  the bases, so these override Keras's.
+  """
+
+  def get_config(self) -> dict:
+    """The model's constructor arguments (Keras saves them beside a SavedModel).
+
+    Returns:
+      `{"name": ..., "config": EmbeddingModelConfig.to_dict()}`, JSON-serialisable.
+    """
+    return {"name": self.name, "config": self.config.to_dict()}
+
+  @classmethod
+  def from_config(cls, config: dict, custom_objects=None):
+    """Makes an untrained model from `get_config()`'s dict (the inverse).
+
+    Args:
+      config: what `get_config` returned (possibly through JSON).
+      custom_objects: unused (Keras's signature).
+
+    Returns:
+      A new model of this class with the same architecture and name.
+    """
+    del custom_objects
+    config = dict(config)
+    return cls(EmbeddingModelConfig.from_dict(config.pop("config")), **config)
+
+
+class EmbeddingModel(ModelConfigRoundTrip, tf.keras.Model):
   """Maps a dict of modality features to an L2-normalised embedding.
 
   Example:
@@ -107,29 +140,6 @@ class EmbeddingModel(tf.keras.Model):
       self.towers = [_tower(config, f"{m.name}_tower") for m in config.modalities]
     else:
       self.towers = [_tower(config, "early_tower")]
-
-  def get_config(self) -> dict:
-    """The model's constructor arguments (Keras saves them beside a SavedModel).
-
-    Returns:
-      `{"name": ..., "config": EmbeddingModelConfig.to_dict()}`, JSON-serialisable.
-    """
-    return {"name": self.name, "config": self.config.to_dict()}
-
-  @classmethod
-  def from_config(cls, config: dict, custom_objects=None) -> EmbeddingModel:
-    """Makes an untrained model from `get_config()`'s dict (the inverse).
-
-    Args:
-      config: what `get_config` returned (possibly through JSON).
-      custom_objects: unused (Keras's signature).
-
-    Returns:
-      A new `EmbeddingModel` with the same architecture and name.
-    """
-    del custom_objects
-    config = dict(config)
-    return cls(EmbeddingModelConfig.from_dict(config.pop("config")), **config)
 
   def _check(self, inputs: dict[str, tf.Tensor]) -> list[tf.Tensor]:
     if not isinstance(inputs, dict):

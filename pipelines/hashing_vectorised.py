@@ -45,14 +45,9 @@ def _hashlib_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def blake2b64_rows(block: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-  """BLAKE2b-64 (big-endian uint64) of the first `lengths[i]` bytes of each row.
+  """`blake2b_lanes.blake2b64_lanes` (same arguments and result), by `hashlib` below `_HASHLIB_ROWS` rows.
 
-  Args:
-    block: (n, 128) uint8, each message zero-padded to 128 bytes.
-    lengths: (n,) message lengths, each in [0, 128].
-
-  Returns:
-    (n,) uint64 digests, equal to `hashing.blake2b64` of each message.
+  Args and Returns: as `blake2b_lanes.blake2b64_lanes`.
   """
   if len(block) >= _HASHLIB_ROWS:
     return blake2b_lanes.blake2b64_lanes(block, lengths)

@@ -21,7 +21,6 @@ NOT_YET_MIRRORED = frozenset((
     "model/export.py",
     "model/train_presets.py",
     "pipelines/evaluation/beam_inputs.py",
-    "pipelines/evaluation/readers.py",
     "pipelines/evaluation/report.py",
     "pipelines/evaluation/retrieval.py",
     "pipelines/examples/local/engine.py",

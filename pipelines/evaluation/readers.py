@@ -24,6 +24,7 @@ from pipelines.io import features as features_lib
 from pipelines.io import feature_batches, inputs, tf_example
 from pipelines.io.file_system import FileSystems
 from pipelines import split
+from pipelines.io import edge_records
 from pipelines.io import edges_local as local_io
 from pipelines.errors import InputError
 
@@ -208,12 +209,17 @@ def read_test_edges(paths, edge_format, keep) -> set[tuple[str, str]]:
 
   Args:
     paths: edge files (contract 1).
-    edge_format: csv, tsv or tfrecord.
+    edge_format: csv, tsv, tfrecord or auto (from the first path's extension).
     keep: which ids count (the test items).
 
   Returns:
     {(a, b)} with a < b.
+
+  Raises:
+    InputError: `auto` and a first path without a known extension.
   """
+  if paths:
+    edge_format = edge_records.edge_format_of(paths[0], edge_format)
   graph = local_io.read_edges_local(paths, edge_format, "max", stage="evaluate")
   if graph.rejections:
     reasons = collections.Counter(r.reason for r in graph.rejections)

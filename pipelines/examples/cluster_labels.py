@@ -7,7 +7,7 @@ train members with features are counted exactly and at most
 `--min_cluster_size` such members are dropped (counted as
 `classes/dropped_small`, their items as `items/in_dropped_classes`). The
 kept clusters get dense labels 0..C-1 in seeded-hash order of the cluster
-id (`items.DenseRanks`, no global sort).
+id (`items_beam.DenseRanks`, no global sort).
 
 `classes.tsv` has the header `label\tcluster\tsize` and one row per class,
 sorted by label; `size` is the number of examples written with that label

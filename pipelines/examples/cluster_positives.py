@@ -3,7 +3,7 @@
 The pseudo-label contrastive method (thesis plan in ../shared/seeds/) draws
 positives from the anchor's cluster as well as from its graph neighbours.
 Each anchor that has graph positives gets up to K more from its L0
-cluster's member reservoir (`reservoirs.L0Samples`, a uniform sample of the
+cluster's member reservoir (`reservoirs_beam.L0Samples`, a uniform sample of the
 cluster): the K members with the smallest seeded hash of (anchor, member)
 among the reservoir minus the anchor, minus its neighbours inside the
 reservoir (`Anchor.res_nbrs`) and minus its graph positives. An L0 cluster

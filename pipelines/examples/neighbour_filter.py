@@ -6,7 +6,7 @@ can still be a graph neighbour of the anchor (or the positive itself, which
 is always a neighbour). `ExcludeNeighbours` settles this with a join instead
 of collecting any adjacency list: every (anchor, positive) slot arrives with
 a short, ordered list of candidate negatives (the seeded draws 0, 1, ...,
-`--negative_draws` - 1 of `smart_negatives.ResolveLevel`); each
+`--negative_draws` - 1 of `smart_negatives_beam.ResolveLevel`); each
 (anchor, candidate) pair is looked up in the edge set, keyed by the
 unordered pair, and the slot keeps its first candidate that is not a
 neighbour. Work is one shuffle of the edges plus one of the candidate pairs,

@@ -2,7 +2,7 @@
 
 A random negative is uniform over the train items with features, other than
 the anchor and the positive. Each such item has a dense rank in [0, n)
-(`items.DenseRanks`); a triplet draws a uniform rank among the n - 2 ranks
+(`items_beam.DenseRanks`); a triplet draws a uniform rank among the n - 2 ranks
 left after removing the anchor's and the positive's (a uniform index in
 [0, n - 2) shifted past the removed ranks, so no retry is ever needed), and
 the rank is joined to its id. The join is keyed by rank: each rank receives

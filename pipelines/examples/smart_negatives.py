@@ -35,7 +35,7 @@ positive, which is no neighbour, is excluded from its own slot's draw, and a
 slot left with nothing goes up as a `fallback/level_0_reservoir_miss`). At l >= 1 each
 slot makes `negative_draws` seeded draws (draw 0 is the draw described
 above, draw t > 0 the same with t in the hash), and
-`neighbour_filter.ExcludeNeighbours` keeps the first draw that is not a
+`neighbour_filter_beam.ExcludeNeighbours` keeps the first draw that is not a
 neighbour, by a join with the edges; a slot whose every draw is a neighbour
 falls back to a random negative, counted as
 `fallback/level_<l>_draws_all_neighbours`.

@@ -27,7 +27,7 @@ def build_triplets(pipeline, config, edge_paths, infos, train_items, levels: int
     pipeline: the pipeline.
     config: the `ExamplesConfig` of the run.
     edge_paths: edge files (already checked).
-    infos: `items.ItemInfosResult` of the train items with features.
+    infos: `items_beam.ItemInfosResult` of the train items with features.
     train_items: the train `Item`s (features to attach).
     levels: number of levels of the cluster tables (0 for random).
     stage: stage name for rejections.

@@ -10,7 +10,7 @@ related items, rejections, manifests, summary) has the same bytes:
    corrupt frames as `tfrecord_files.records_or_rejections`); only ids and
    record locations are kept. An id found more than once keeps the record
    whose bytes sort first (the others are `duplicate_id` rejections), as
-   `features.ReadFeatures` does.
+   `features_beam.ReadFeatures` does.
 2. Embed (pass 2, streamed): the model runs on `fixed_batches.fixed_batches_local`,
    the batches `FixedBatches` forms, stacked as `export_model.stack_batch` and
    called as `SignatureModelHandler` does. The features are read again file

@@ -116,10 +116,7 @@ def parse_items(records: list, modalities, id_key: str = "id", labels_key: str =
 
   Args:
     records: serialized records.
-    modalities: the float features every record must have, with their sizes.
-    id_key: name of the id feature.
-    labels_key: name of the optional int64 labels feature.
-    max_abs: largest magnitude a feature value may have.
+    modalities, id_key, labels_key, max_abs: as `parse_item`.
     ids_only: a plain valid record's result is its `ItemId` (what `gcml
       validate` keeps), not an Item; other records still give `parse_item`'s.
 
@@ -141,10 +138,7 @@ def parse_plain(records: list, modalities, id_key: str = "id", labels_key: str =
 
   Args:
     records: serialized records.
-    modalities: the float features every record must have, with their sizes.
-    id_key: name of the id feature.
-    labels_key: name of the optional int64 labels feature.
-    max_abs: largest magnitude a feature value may have.
+    modalities, id_key, labels_key, max_abs: as `parse_item`.
 
   Returns:
     (their indices in `records`, increasing; their ids; their labels; {modality
@@ -197,10 +191,7 @@ def feature_checks(modalities, id_key: str = "id", labels_key: str = "labels",
   """The video-level reader's `RecordCheck` (`parse_item`, `shown_record`).
 
   Args:
-    modalities: the float features every record must have, with their sizes.
-    id_key: name of the id feature.
-    labels_key: name of the optional int64 labels feature.
-    max_abs: largest magnitude a feature value may have.
+    modalities, id_key, labels_key, max_abs: as `parse_item`.
 
   Returns:
     The RecordCheck that `ReadFeatures` and the in-memory readers apply.
@@ -223,7 +214,7 @@ class LocalFeatures:
 def read_features_local(paths: list, modalities, stage: str,
                         max_abs_feature: float = DEFAULT_MAX_ABS_FEATURE
                         ) -> LocalFeatures:
-  """Reads and validates feature records like `features.ReadFeatures`.
+  """Reads and validates feature records like `features_beam.ReadFeatures`.
 
   Args:
     paths: TFRecord files (already checked).

@@ -4,7 +4,7 @@ Both engines apply `frame_features.parse_frame_item` to every record of every
 file through the readers' one record-checking path (`record_checks`): corrupt
 TFRecord frames are rejections, one record per id is kept (the one whose
 bytes sort first; the others are `duplicate_id`) and `frames/valid_items` is
-counted. Their rejections, written by `rejected.WriteRejected` or
+counted. Their rejections, written by `rejected_beam.WriteRejected` or
 `rejected.write_rejected_local`, are the same bytes.
 """
 

@@ -89,7 +89,7 @@ def merge_stats_into_summary(output_dir: str, stage: str, extra: dict | None = N
 
 
 def write_stats_local(output_dir: str, stage: str, counts: dict) -> None:
-  """Writes the stats file `summary.WriteStats` writes (one `[name, count]` line per name).
+  """Writes the stats file `summary_beam.WriteStats` writes (one `[name, count]` line per name).
 
   Args:
     output_dir: the stage's output folder.

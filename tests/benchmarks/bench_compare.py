@@ -20,7 +20,10 @@ Figure 4) on the first preset for `--sweep_methods`, at equal examples seen
 
 Writes report.md, results.json and PNGs (bars per preset; validation MAP@60
 against examples seen; the sweep) to `--output_dir`. A world's finished
-methods are kept in its results file and not run again (resumable).
+methods are kept in its results file and not run again (resumable). A world
+lives in `<preset>/seed<N>`, with `-items<N>` and `-triplets<N>` added when
+`--num_items` or `--num_triplets` differ from their defaults: a run at other
+sizes makes its own world instead of reusing one of another size.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pipelines.errors import InputError  # noqa: E402  pylint: disable=wrong-imp
 from tests.benchmarks import compare_methods, compare_report  # noqa: E402  pylint: disable=wrong-import-position
 
 METHODS = compare_methods.METHODS  # re-exported: one dict of methods
+DEFAULT_NUM_TRIPLETS = 200_000
 
 
 def _method_list(a) -> list[str]:
@@ -103,6 +107,38 @@ def run_tag(a, steps: int, batch: int) -> str:
           + (f"-ann{a.annotation_steps}" if a.annotation_steps else ""))
 
 
+def world_items(a, preset: str) -> int:
+  """The `--num_items` a preset's worlds get: 0 (the preset's own) where the preset fixes it.
+
+  Args:
+    a: the parsed flags.
+    preset: the `gcml synth` preset.
+
+  Returns:
+    `--num_items`, or 0 for a preset that fixes its size (such as `small`: 3,000).
+  """
+  from pipelines.synth import presets as synth_presets  # pylint: disable=import-outside-toplevel
+  return 0 if "num_items" in synth_presets.PRESETS[preset].fields else a.num_items
+
+
+def world_folder(a, preset: str, seed: int) -> str:
+  """A world's folder under `--output_dir`, named by every flag that changes its data.
+
+  Args:
+    a: the parsed flags (`--num_items`, `--num_triplets`).
+    preset: the `gcml synth` preset.
+    seed: the world's seed.
+
+  Returns:
+    E.g. `planted/seed0`, or `planted/seed0-items4000-triplets50000` off the defaults
+    (a preset that fixes its size, such as `small`, ignores `--num_items`).
+  """
+  num_items = world_items(a, preset)
+  return os.path.join(preset, f"seed{seed}" + (f"-items{num_items}" if num_items else "")
+                      + (f"-triplets{a.num_triplets}"
+                         if a.num_triplets != DEFAULT_NUM_TRIPLETS else ""))
+
+
 def _save(path: str, results: dict) -> None:
   """Writes a results file whole or not at all (a stopped run leaves the previous one)."""
   with open(f"{path}.tmp", "w", encoding="utf-8") as f:
@@ -116,9 +152,8 @@ def _run_worlds(a, root, preset, methods, steps, batch) -> list[dict]:
   model_flags = {k: v for k, v in (("tower", a.tower), ("input_norm", a.input_norm)) if v}
   worlds = []
   for seed in range(a.seeds):
-    from pipelines.synth import presets as synth_presets  # pylint: disable=import-outside-toplevel
-    own_size = "num_items" in synth_presets.PRESETS[preset].fields  # e.g. small: 3,000
-    path = os.path.join(root, preset, f"seed{seed}", f"results-{tag}.json")
+    folder = os.path.join(root, world_folder(a, preset, seed))
+    path = os.path.join(folder, f"results-{tag}.json")
     done = {}
     if os.path.exists(path):
       with open(path, encoding="utf-8") as f:
@@ -128,8 +163,7 @@ def _run_worlds(a, root, preset, methods, steps, batch) -> list[dict]:
         done["methods"] = {m: done["methods"][m] for m in methods if m in done["methods"]}
         worlds.append(done)
       continue
-    world = compare_methods.World(os.path.join(root, preset, f"seed{seed}"), preset, seed,
-                                  0 if own_size else a.num_items, a.num_triplets,
+    world = compare_methods.World(folder, preset, seed, world_items(a, preset), a.num_triplets,
                                   a.clusters)
     todo = [m for m in methods if m != "raw" and m not in done.get("methods", {})]
     for method in (todo or ([] if done else ["raw"])):  # saved after each method
@@ -157,7 +191,7 @@ def main(argv: list[str]) -> dict:
                  help="0: each preset's own number; a preset that fixes its size (small) keeps it")
   p.add_argument("--train_steps", type=int, default=800)
   p.add_argument("--batch_size", type=int, default=128)
-  p.add_argument("--num_triplets", type=int, default=200_000,
+  p.add_argument("--num_triplets", type=int, default=DEFAULT_NUM_TRIPLETS,
                  help="the same cap on every triplet set (CLC: one example per clustered item)")
   p.add_argument("--methods", default="raw,cdml,gcml_l0,gcml_l1,gcml_l2,mixed,curriculum,clc",
                  help=f"comma-separated, from raw, {', '.join(METHODS)}")

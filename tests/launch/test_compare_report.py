@@ -1,6 +1,7 @@
 """`gcml bench compare`'s bookkeeping: method names, paired verdicts, the table (no training)."""
 
 import argparse
+import os
 
 import numpy as np
 
@@ -102,3 +103,13 @@ def test_the_run_tag_names_every_flag_that_changes_the_scores():
   sweep = argparse.Namespace(**{**flags, "clusters": "truth", "annotation_steps": 30,
                                 "tower": "residual"})
   assert bench_compare.run_tag(sweep, 400, 256) == "s400-b256-v50-residual-default-truth-ann30"
+
+
+def test_the_world_folder_names_every_flag_that_changes_the_world():
+  def folder(num_items=0, num_triplets=bench_compare.DEFAULT_NUM_TRIPLETS, preset="planted"):
+    a = argparse.Namespace(num_items=num_items, num_triplets=num_triplets)
+    return bench_compare.world_folder(a, preset, 1)
+  assert folder() == os.path.join("planted", "seed1")
+  assert folder(4000) == os.path.join("planted", "seed1-items4000")
+  assert folder(4000, 5000) == os.path.join("planted", "seed1-items4000-triplets5000")
+  assert folder(4000, preset="small") == os.path.join("small", "seed1")  # small fixes its size

@@ -1,4 +1,4 @@
-"""Anchors and positives in memory: `positives.SampleAnchors`, `CapTriplets` and the random mix.
+"""Anchors and positives in memory: `positives_beam.SampleAnchors`, `CapTriplets`, the random mix.
 
 Edges arrive as `local_io.LocalEdges` (unique, src < dst). The per-edge rules
 (train-train only, both endpoints train items with features, both

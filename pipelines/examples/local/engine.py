@@ -2,7 +2,7 @@
 
 `run_local` reads the inputs once, builds the examples of `config.kind` with
 the modules of this package, and writes the records, `rejected/examples-*`
-and the stats file that `make_examples.run` folds into `summary.json`
+and the stats file that `examples.stage.run` folds into `summary.json`
 exactly as after a Beam run (`summary.merge_stats_into_summary`).
 """
 
@@ -185,7 +185,7 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
 
 
 def _labels(config, infos, names, counts) -> tuple:
-  """`cluster_labels.ClusterLabels`: (members, labels) arrays of ranks; writes `classes.tsv`."""
+  """`cluster_labels_beam.ClusterLabels`: (members, labels) arrays of ranks; writes classes.tsv."""
   level = sample_arrays.LevelArrays(infos.paths, config.level)
   clusters = list(level.codes)
   ranks = np.flatnonzero(level.cluster_of >= 0)
@@ -231,7 +231,7 @@ def _labels(config, infos, names, counts) -> tuple:
 
 
 def _write_validation_set(config, items: dict, edges, counts) -> None:
-  """`validation_set.WriteValidationSet`: the validation items and the edges between them."""
+  """`validation_set_beam.WriteValidationSet`: the validation items and the edges between them."""
   fractions = (config.test_fraction, config.validation_fraction)
   kept = [i for i in sorted(items) if split.split_of(i, *fractions) == "validation"]
   if kept:

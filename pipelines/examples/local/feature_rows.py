@@ -59,10 +59,8 @@ def read_feature_rows_local(paths: list, modalities, stage: str,
   """Reads and checks feature records like `features.read_features_local`, as matrices.
 
   Args:
-    paths: TFRecord files (already checked).
-    modalities: the float features every record must have.
-    stage: stage name written in rejections.
-    max_abs: largest magnitude a feature value may have.
+    paths, modalities, stage: as `features.read_features_local`.
+    max_abs: its `max_abs_feature`.
 
   Returns:
     The FeatureRows.

@@ -1,7 +1,7 @@
 """Train items, dense ranks and cluster paths, in memory.
 
-The same rules as `make_examples._train_only`, `items.ItemInfos` and
-`items.DenseRanks` (the cluster samples are built in `sample_arrays.py`).
+The same rules as `examples.stage_beam._train_only`, `items_beam.ItemInfos` and
+`items_beam.DenseRanks` (the cluster samples are built in `sample_arrays.py`).
 """
 
 import collections
@@ -127,7 +127,7 @@ class LocalInfos:
 
 def item_infos(train_ids: list, rows: list, seed: int, with_tables: bool, stage: str,
                counts, rejections: list) -> LocalInfos:
-  """`items.ItemInfos`: ranks, the first row (by line) of each id, duplicate rows rejected.
+  """`items_beam.ItemInfos`: ranks, the first row (by line) of each id, duplicate rows rejected.
 
   Args:
     train_ids: the train items with features.

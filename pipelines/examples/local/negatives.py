@@ -1,7 +1,7 @@
 """Smart and random negatives in memory: every slot at once, as arrays of item ranks.
 
 A slot is an (anchor, positive) pair of ranks (`anchors.AnchorSlots`). Each
-level applies `smart_negatives.ResolveLevel`'s rules to all its slots with
+level applies `smart_negatives_beam.ResolveLevel`'s rules to all its slots with
 numpy, the seeded uniforms hashed in batches by `hashing_vectorised`, on the
 cluster samples laid out as arrays (`sample_arrays`):
 

@@ -2,7 +2,7 @@
 
 `write_labelled` writes contract 6's records in bulk, with the machinery of
 `triplet_records.py`. `write_shards` writes (key, value) pairs encoded one by
-one, as `sharded_io.WriteSortedShards` writes them (CRC-32 of the sort key
+one, as `sharded_io_beam.WriteSortedShards` writes them (CRC-32 of the sort key
 picks the shard, records sorted by (key, payload), the manifest last), one
 shard's records encoded at a time.
 """

@@ -200,7 +200,7 @@ def write_sorted_records(prefix: str, num_shards: int, hashes: np.ndarray, keys:
   `blocks[index[i]]` of every (blocks, index) part, in order (an Example with
   one `features` field, its entries in name order). Its sort key `keys[i]`
   starts with the 16 hex digits of `hashes[i]`; shards and order are
-  `sharded_io.WriteSortedShards`'s: CRC-32 of the key, then (key, payload).
+  `sharded_io_beam.WriteSortedShards`'s: CRC-32 of the key, then (key, payload).
 
   Args:
     prefix: the output's path prefix.

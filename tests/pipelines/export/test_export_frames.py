@@ -10,7 +10,8 @@ from model.temporal_tower import MASK_KEY, TemporalEmbeddingModel
 from pipelines.export import saved_model, stage as export
 from pipelines.io import frame_features
 from tests.pipelines import files
-from tests.pipelines.export.test_local import BEAM, _tree
+from tests.pipelines.examples.worlds import output_bytes
+from tests.pipelines.export.export_helpers import BEAM
 
 MODS = (("rgb", 16), ("audio", 4))
 
@@ -57,7 +58,7 @@ def test_both_engines_write_the_same_bytes_from_frames(world, tmp_path):
   assert local["export/embedded_items"] == 40 and local["frames/valid_items"] == 40
   assert local["rejected/duplicate_id"] == 1 and local["rejected/rgb_wrong_length"] == 1
   assert local["frames"] is True and local["modalities"] == "rgb:16,audio:4"
-  got, want = _tree(tmp_path / "local"), _tree(tmp_path / "beam")
+  got, want = output_bytes(tmp_path / "local"), output_bytes(tmp_path / "beam")
   assert sorted(got) == sorted(want)
   for name in want:
     assert got[name] == want[name], name

@@ -1,7 +1,5 @@
 """gcml export --engine=local writes the Beam engine's bytes (1 and 2 workers), every file."""
 
-import os
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,13 +10,11 @@ from model.towers import EmbeddingModel
 from pipelines.export import saved_model as export_model
 from pipelines.export import stage as export
 from pipelines.io import tf_example
-from tests.pipelines.export.test_stage import write_non_finite_world
+from tests.pipelines.examples.worlds import output_bytes
+from tests.pipelines.export.export_helpers import BEAM, write_non_finite_world
 from tests.pipelines import files
 
 MODS = (("mean_rgb", 16), ("mean_audio", 4))
-BEAM = {1: ["--runner=FnApiRunner"],
-        2: ["--runner=FnApiRunner", "--direct_num_workers=2",
-            "--direct_running_mode=multi_processing"]}
 
 
 def _record(item_id, rng, **override):
@@ -48,14 +44,7 @@ def world(tmp_path_factory):
   return root
 
 
-def _tree(out):
-  found = {}
-  for directory, _, names in os.walk(out):
-    for name in names:
-      path = os.path.join(directory, name)
-      with open(path, "rb") as f:
-        found[os.path.relpath(path, out)] = f.read()
-  return found
+
 
 
 def _export(root, model, out, extra):
@@ -79,7 +68,7 @@ def test_local_engine_writes_the_beam_bytes(world, tmp_path, search, workers):
   assert local == beam
   assert local["export/embedded_items"] == 150 and local["rejected/duplicate_id"] == 2
   assert len([k for k in local if k.startswith("rejected/")]) >= 5, local
-  got, want = _tree(tmp_path / "local"), _tree(tmp_path / "beam")
+  got, want = output_bytes(tmp_path / "local"), output_bytes(tmp_path / "beam")
   assert sorted(got) == sorted(want)
   for name in want:
     assert got[name] == want[name], name
@@ -91,7 +80,7 @@ def test_non_finite_embeddings_match(tmp_path):
   local = _export(tmp_path, tmp_path / "model", tmp_path / "local", ["--engine=local"])
   beam = _export(tmp_path, tmp_path / "model", tmp_path / "beam", BEAM[1])
   assert local == beam and local["rejected/embedding_not_finite"] == 2
-  assert _tree(tmp_path / "local") == _tree(tmp_path / "beam")
+  assert output_bytes(tmp_path / "local") == output_bytes(tmp_path / "beam")
 
 
 @pytest.mark.parametrize("dim", [0, 1, 31, 32, 80])

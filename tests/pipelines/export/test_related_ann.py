@@ -1,41 +1,18 @@
 """Approximate related items (`--search=ivfpq|ivfflat`): recall vs exact, determinism, cap."""
 
-import filecmp
-import os
-
-import apache_beam as beam
 import numpy as np
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.export import related_ann, related_items
-from pipelines.export import related_items_beam
-from pipelines.io import related_rows, sharded_io
-from pipelines.io import sharded_io_beam
+from pipelines.io import related_rows
 from tests.pipelines import files
+from tests.pipelines.export.export_helpers import (ann_index, clustered, same_files,
+                                                  write_related)
 
 # Measured on this set (20k x 64, 200 clusters, K = 10, 32-byte codes,
 # nprobe 32): recall 0.860 against the exact search. The threshold leaves a margin
 # for other CPUs' SIMD kernels.
 MIN_RECALL = 0.80
-
-
-def clustered(n: int, dim: int, clusters: int, seed: int = 0):
-  rng = np.random.default_rng(seed)
-  centers = rng.normal(size=(clusters, dim)).astype(np.float32)
-  x = centers[rng.integers(0, clusters, n)] + 0.5 * rng.normal(size=(n, dim)).astype(np.float32)
-  return [f"i{j:06d}" for j in range(n)], x
-
-
-def ann_index(ids, x, params=related_ann.AnnParams()):
-  pairs = list(zip(ids, x))
-  sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
-  trained = related_ann.train_index(sample, len(ids), params)
-  faiss = related_ann.configure_faiss()
-  codes = faiss.deserialize_index(trained).sa_encode(related_ann.unit_rows(x))
-  ann = related_ann.build_index([(i, c.tobytes()) for i, c in zip(ids, codes)], trained)
-  return ann, faiss.deserialize_index(ann.blob)
 
 
 def test_recall_against_exact_search():
@@ -88,32 +65,16 @@ def test_ties_by_id_and_never_itself():
   assert all(len(row) == 3 for row in res)
 
 
-def _related(prefix, pairs, extra=(), **kwargs):
-  options = PipelineOptions(["--runner=FnApiRunner", *extra] if not extra else list(extra))
-  with TestPipeline(options=options) as p:
-    _ = (p | beam.Create(pairs)
-         | related_items_beam.RelatedItems(k=5, query_batch=37, search="ivfpq", **kwargs)
-         | sharded_io_beam.WriteSortedShards(prefix, ".tsv", 2, sharded_io.TEXT,
-                                        related_rows.HEADER))
-
-
-def _same_files(a, b):
-  names = sorted(os.listdir(a))
-  assert names == sorted(os.listdir(b)) and names
-  _, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
-  assert not mismatch and not errors
-
-
 def test_beam_output_identical_across_runs_and_workers(tmp_path):
   ids, x = clustered(600, 16, 12, seed=1)
   pairs = list(zip(ids, x))
   params = related_ann.AnnParams(nprobe=4, code_bytes=8, train_size=400)
-  _related(str(tmp_path / "a" / "related"), pairs, ann=params)
-  _related(str(tmp_path / "b" / "related"), list(reversed(pairs)), ann=params)
-  _related(str(tmp_path / "c" / "related"), pairs,
+  write_related(str(tmp_path / "a" / "related"), pairs, ann=params)
+  write_related(str(tmp_path / "b" / "related"), list(reversed(pairs)), ann=params)
+  write_related(str(tmp_path / "c" / "related"), pairs,
            ["--direct_num_workers=2", "--direct_running_mode=multi_processing"], ann=params)
-  _same_files(tmp_path / "a", tmp_path / "b")
-  _same_files(tmp_path / "a", tmp_path / "c")
+  same_files(tmp_path / "a", tmp_path / "b")
+  same_files(tmp_path / "a", tmp_path / "c")
   rows = [l.split("\t") for l in files.read_shards(str(tmp_path / "a" / "related"), ".tsv")
           if l != related_rows.HEADER]
   assert len(rows) == 600 * 5
@@ -140,7 +101,7 @@ def test_cap_applies_to_the_broadcast_index(tmp_path):
 
 
 def test_empty_input(tmp_path):
-  _related(str(tmp_path / "e" / "related"), [])
+  write_related(str(tmp_path / "e" / "related"), [])
   assert files.read_shards(str(tmp_path / "e" / "related"), ".tsv") in ([], [related_rows.HEADER] * 2)
 
 

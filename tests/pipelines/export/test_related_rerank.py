@@ -5,7 +5,8 @@ import pytest
 
 from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.io import related_rows
-from tests.pipelines.export.test_related_ann import _related, _same_files, ann_index, clustered
+from tests.pipelines.export.export_helpers import (ann_index, clustered, same_files,
+                                                  write_related)
 from tests.pipelines import files
 
 
@@ -50,11 +51,11 @@ def test_beam_rerank_matches_memory_for_1_and_2_workers(tmp_path):
   ids, x = clustered(600, 16, 12, seed=1)
   pairs = list(zip(ids, x))
   params = related_ann.AnnParams(nprobe=4, code_bytes=4, train_size=400)
-  _related(str(tmp_path / "a" / "related"), pairs, ann=params, rerank=20)
-  _related(str(tmp_path / "b" / "related"), pairs,
+  write_related(str(tmp_path / "a" / "related"), pairs, ann=params, rerank=20)
+  write_related(str(tmp_path / "b" / "related"), pairs,
            ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
            ann=params, rerank=20)
-  _same_files(tmp_path / "a", tmp_path / "b")
+  same_files(tmp_path / "a", tmp_path / "b")
   sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
   trained = related_ann.train_index(sample, len(ids), params)
   faiss = related_ann.configure_faiss()

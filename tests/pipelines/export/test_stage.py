@@ -14,6 +14,7 @@ from model.towers import EmbeddingModel
 from pipelines.export import stage as export, related_items
 from pipelines.io import related_rows, sharded_io, tf_example
 from tests.pipelines import files
+from tests.pipelines.export.export_helpers import write_non_finite_world
 
 MODS = (("mean_rgb", 8), ("mean_audio", 4))
 N = 40
@@ -145,33 +146,6 @@ def test_export_bytes_do_not_depend_on_file_layout_or_workers(tmp_path):
   assert len(outputs[0]) == 4
   assert outputs[1] == outputs[0]
   assert outputs[2] == outputs[0]
-
-
-class _DividesByFirst(tf.Module):
-  """A model whose embedding is NaN/inf for an item whose mean_rgb[0] is 0."""
-
-  @tf.function(input_signature=[{"mean_rgb": tf.TensorSpec([None, 8], tf.float32, "mean_rgb"),
-                                 "mean_audio": tf.TensorSpec([None, 4], tf.float32, "mean_audio")}])
-  def serve(self, features):
-    x = tf.concat([features["mean_rgb"], features["mean_audio"]], axis=1)
-    return {"embedding": x / x[:, :1]}
-
-
-def write_non_finite_world(root) -> None:
-  """`root/model`: a `_DividesByFirst` SavedModel; `root/in/f-0.tfrecord`: 12 items,
-  v03 and v07 with finite features whose embedding is not finite."""
-  module = _DividesByFirst()
-  tf.saved_model.save(module, str(root / "model"),
-                      signatures={"serving_default": module.serve})
-  rng = np.random.default_rng(2)
-  records = []
-  for j in range(12):
-    rgb = rng.normal(size=8).astype(np.float32)
-    if j in (3, 7):
-      rgb[0] = 0.0  # finite features, non-finite embedding
-    records.append(tf_example.encode({"id": f"v{j:02d}", "mean_rgb": rgb,
-                                      "mean_audio": rng.normal(size=4).astype(np.float32)}))
-  files.write_tfrecord(str(root / "in" / "f-0.tfrecord"), records)
 
 
 def test_non_finite_embeddings_are_counted_rejections(tmp_path):
