@@ -27,6 +27,30 @@ GROUP_WORDS = (60, 30, 15)  # word-list length of a topic, a subtopic, a micro-c
 WORD_WIDTH = 0.5  # graded words: kernel width over word positions, in position units
 
 
+
+def fixed_order_product(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+  """`rows @ matrix` (or, for a [n, k, m] matrix, each row times its own [k, m]) in one order.
+
+  The terms are added one inner index at a time with numpy's elementwise
+  multiply and add, each exactly rounded, so the result is the same on every
+  CPU. A BLAS product (or `np.einsum`) picks its kernel, and with it the order
+  of the additions, by the CPU's vector width: the same seed would give other
+  feature bytes on an AVX-512 machine than on an AVX2 one.
+
+  Args:
+    rows: [n, k].
+    matrix: [k, m], or [n, k, m] (one matrix per row).
+
+  Returns:
+    [n, m] in the common dtype of the inputs.
+  """
+  def term(j):
+    return rows[:, j:j + 1] * (matrix[j] if matrix.ndim == 2 else matrix[:, j, :])
+  out = term(0)
+  for j in range(1, rows.shape[1]):
+    out += term(j)
+  return out
+
 def _zipf_cum(n: int) -> np.ndarray:
   """Cumulative Zipf(1) probabilities of ranks 0..n-1, last entry exactly 1."""
   p = 1.0 / np.arange(1, n + 1)
@@ -148,8 +172,8 @@ def features_chunk(world: "World", shard: int) -> tuple[np.ndarray, dict, list]:
   if world.positions is not None:
     # Graded: the own part is the position (drawn above anyway, so the draws
     # that follow stay where they were).
-    own = config.item_spread * np.einsum(
-        "kp,kpl->kl", world.positions[index], world.position_basis[micro]).astype(np.float64)
+    own = config.item_spread * fixed_order_product(
+        world.positions[index], world.position_basis[micro]).astype(np.float64)
   vectors = {}
   for mod in config.modalities:
     if config.content == "words":
@@ -158,7 +182,7 @@ def features_chunk(world: "World", shard: int) -> tuple[np.ndarray, dict, list]:
       continue
     a, b, c, d = world.visibility[mod.name]
     latent = a * zt[topic] + b * zs[sub] + c * zm[micro] + d * own
-    x = latent.astype(np.float32) @ world.projections[mod.name]
+    x = fixed_order_product(latent.astype(np.float32), world.projections[mod.name])
     noise = rng.normal(0, config.feature_noise * float(np.std(x)) + 1e-6, x.shape)
     vectors[mod.name] = (x + noise).astype(np.float32)
   num_topics = world.branching[0]
