@@ -85,7 +85,7 @@ def _row_sums(b: int, cut: int, rows, ranks, values):
   return out
 
 
-def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int):
+def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int, num_relevant=None):
   """(AP@map_k, whole-list AP, NDCG@ndcg_k, R) arrays of b rows of list length n.
 
   The ranked relevance rows that the per-query functions build (zeros but
@@ -93,20 +93,23 @@ def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int):
   cumulative sums, quotients and row sums run on them.
 
   Args:
-    b: the number of rows (queries), each with a relevant candidate.
+    b: the number of rows (queries).
     n: their candidate lists' length.
-    rows: row (0..b-1) of each relevant candidate, ordered by row then rank.
+    rows: row (0..b-1) of each relevant candidate found, ordered by row then rank.
     ranks: its 0-based rank.
     ndcg_k: the k of NDCG@k.
     map_k: the k of MAP@k.
+    num_relevant: R per row when some relevant candidates were not found
+      (a top-k list): they count as misses, and the whole-list AP is None.
+      None: every relevant candidate has a rank (R = those found).
 
   Returns:
-    The four arrays, one value per row.
+    The four arrays, one value per row (the second None with `num_relevant`).
   """
-  num_relevant = np.bincount(rows, minlength=b).astype(np.float64)
-  seen = np.arange(len(rows)) - np.repeat(np.cumsum(num_relevant).astype(np.int64)
-                                         - num_relevant.astype(np.int64),
-                                         num_relevant.astype(np.int64))
+  found = np.bincount(rows, minlength=b).astype(np.int64)
+  whole_list = num_relevant is None
+  num_relevant = (found if whole_list else np.asarray(num_relevant, np.int64)).astype(np.float64)
+  seen = np.arange(len(rows)) - np.repeat(np.cumsum(found) - found, found)
   precision_at_hit = (seen + 1).astype(np.float64) / (ranks + 1).astype(np.float64)
 
   def ap(cut):  # sum over the ranked list cut to `cut` of P(i) * rel_i, / R
@@ -121,7 +124,43 @@ def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int):
                            np.log2(np.arange(2, min(ndcg_k, r) + 2))))
            for r in np.unique(num_relevant).astype(np.int64).tolist()}
   ndcg = dcg / np.array([ideal[r] for r in num_relevant.astype(np.int64).tolist()])
-  return ap(min(map_k, n)), ap(n), ndcg, num_relevant.astype(np.int64)
+  return (ap(min(map_k, n)), ap(n) if whole_list else None, ndcg,
+          num_relevant.astype(np.int64))
+
+
+def top_list_metrics(ranked, relevant_sorted, n: int, ndcg_k: int = 60, map_k: int = 60):
+  """Per query: (AP@map_k, None, NDCG@ndcg_k, R) from its top candidates only.
+
+  The values `block_query_metrics` gives for the query's whole list whenever
+  the top `max(ndcg_k, map_k)` of `ranked` are its whole list's, bit for bit
+  (the same arithmetic on the same ranks); a relevant candidate missing from
+  `ranked` is a miss (R counts it). The whole-list AP needs every rank: None.
+
+  Args:
+    ranked: [B, K] int64 candidate columns in rank order, -1 for none.
+    relevant_sorted: per query, its relevant columns (sorted int64 array, at
+      least one).
+    n: the length of each query's whole candidate list (at least the
+      candidates in `ranked`; the sums run over min(k, n) ranks, as there).
+    ndcg_k: the k of NDCG@k.
+    map_k: the k of MAP@k.
+
+  Returns:
+    A list of one tuple per query, in row order.
+  """
+  b = ranked.shape[0]
+  counts = np.array([len(r) for r in relevant_sorted], np.int64)
+  if b == 0:
+    return []
+  keys = np.concatenate(relevant_sorted) + np.repeat(np.arange(b, dtype=np.int64), counts) * (
+      n + 2)
+  ranked_keys = np.where(ranked >= 0, ranked + np.arange(b, dtype=np.int64)[:, None] * (n + 2),
+                         -1)
+  hit = np.isin(ranked_keys, keys)
+  rows, ranks = _nonzero(hit)
+  values = _group_metrics(b, n, rows, ranks, ndcg_k, map_k, counts)
+  return [(ap_k, None, ndcg, count) for ap_k, ndcg, count in
+          zip(values[0].tolist(), values[2].tolist(), values[3].tolist())]
 
 
 def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_k: int = 60):
