@@ -151,6 +151,7 @@ class BlockScorer:
     Returns:
       One tuple per query, in order (`metrics_blocks.top_list_metrics`).
     """
+    related_ann.configure_faiss()  # OpenMP's thread count is per calling thread
     rows = np.asarray(rows, np.int64)
     n = self.size
     _, labels = self._index.search(self._units32[rows], min(max(ndcg_k, map_k) + 1, n))

@@ -12,6 +12,8 @@ metrics).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from model import metrics
@@ -54,19 +56,31 @@ def retrieval_results(vectors_by_model: dict, test_edges, ndcg_k: int = 60, map_
   if not queries:
     raise InputError(NO_QUERIES)
   results, items = {}, frozenset(items)
-  for name, vectors in vectors_by_model.items():
+  todo = []
+  for name in vectors_by_model:
     earlier = (reuse or {}).get(name)
     if earlier is not None and items in earlier:
       results[name] = dict(earlier[items])
-      continue
+    else:
+      todo.append(name)
+
+  def score(name):
+    vectors = vectors_by_model[name]
     if search.exact:
-      results[name] = metrics.retrieval_metrics(
+      return metrics.retrieval_metrics(
           np.stack([vectors[q] for q in queries]), np.stack([vectors[d] for d in database]),
           relevance, exclude, ndcg_k=ndcg_k, map_k=map_k, block=block)
-    else:  # the queries are the database (both ways), row r of relevance is item r
-      results[name] = ann_retrieval.retrieval_metrics(
-          database, np.stack([vectors[d] for d in database]), relevance, search,
-          ndcg_k=ndcg_k, map_k=map_k, block=block)
-    if earlier is not None:
-      earlier[items] = dict(results[name])
-  return results, queries, database
+    # The queries are the database (a relation goes both ways): row r of relevance is item r.
+    return ann_retrieval.retrieval_metrics(
+        database, np.stack([vectors[d] for d in database]), relevance, search,
+        ndcg_k=ndcg_k, map_k=map_k, block=block)
+
+  # The IVF models run at once (each index is trained on one thread); the exact products
+  # use BLAS's threads, one model at a time.
+  with ThreadPoolExecutor(1 if search.exact else max(1, len(todo))) as pool:
+    for name, value in zip(todo, pool.map(score, todo)):
+      results[name] = value
+      earlier = (reuse or {}).get(name)
+      if earlier is not None:
+        earlier[items] = dict(value)
+  return {name: results[name] for name in vectors_by_model}, queries, database
