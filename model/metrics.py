@@ -122,8 +122,8 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
   totals = RetrievalTotals()
   for start in range(0, q.shape[0], block):
     sims = q[start:start + block] @ db.T
-    rel_block = _dense_rows(relevance, start, start + block)
-    excl_block = None if exclude is None else _dense_rows(exclude, start, start + block)
+    rel_block = _rows(relevance, start, start + block)
+    excl_block = None if exclude is None else _rows(exclude, start, start + block)
     totals.add_rows(block_query_metrics(sims, rel_block, excl_block, ndcg_k, map_k))
   return totals.result(int(db.shape[0]), ndcg_k, map_k)
 
@@ -227,11 +227,10 @@ def retrieval_sets(edges, items):
   return queries, database, relevance, exclude
 
 
-def _dense_rows(matrix, start: int, stop: int) -> np.ndarray:
+def _rows(matrix, start: int, stop: int):
+  """Rows start:stop of a bool matrix: scipy.sparse stays sparse (never a dense [rows, N])."""
   rows = matrix[start:stop]
-  if hasattr(rows, "toarray"):
-    rows = rows.toarray()
-  return np.asarray(rows, dtype=bool)
+  return rows if hasattr(rows, "tocsr") else np.asarray(rows, dtype=bool)
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

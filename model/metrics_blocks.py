@@ -35,25 +35,47 @@ def _nonzero(mask):
   return np.divmod(np.flatnonzero(mask), max(1, mask.shape[1]))
 
 
-def _relevant_ranks(sims, rel, excl):
+def _entries(matrix, shape):
+  """(rows, cols) of a [B, N] bool matrix's True entries (numpy or scipy.sparse), row-major.
+
+  Args:
+    matrix: the matrix, or None (no entry).
+    shape: its shape.
+
+  Returns:
+    Two int64 arrays.
+  """
+  if matrix is None:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+  if hasattr(matrix, "tocsr"):
+    csr = matrix.tocsr(copy=True)
+    csr.eliminate_zeros()
+    csr.sum_duplicates()  # sorted column indices, one entry per place
+    rows = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(csr.indptr))
+    return rows, csr.indices.astype(np.int64)
+  rows, cols = _nonzero(np.asarray(matrix, bool))
+  return rows.astype(np.int64), cols.astype(np.int64)
+
+
+def _relevant_ranks(sims, rel_entries, removed_entries):
   """0-based rank of every relevant kept candidate in its row's stable descending order.
 
-  The rank of candidate j among the kept candidates (those not in `excl`) is
+  The rank of candidate j among the kept candidates (those not removed) is
   the number of kept candidates scored higher plus the number scored equal
   and placed before it: its place in `np.argsort(-kept_scores, kind="stable")`
   (a NaN compares unequal to every score, so it is never counted).
 
   Args:
     sims: [B, N] scores.
-    rel: [B, N] bool relevance.
-    excl: [B, N] bool removed candidates, or None.
+    rel_entries: (rows, cols) of the relevant kept candidates, row-major.
+    removed_entries: (rows, cols) of the removed candidates, row-major.
 
   Returns:
     (rows, ranks) of the relevant kept candidates, ordered by row then rank.
   """
-  rows, cols = _nonzero(rel if excl is None else rel & ~excl)
+  rows, cols = rel_entries
   own = sims[rows, cols]
-  removed_rows, removed_cols = _nonzero(np.zeros((0, 0), bool) if excl is None else excl)
+  removed_rows, removed_cols = removed_entries
   removed_starts = np.searchsorted(removed_rows, np.arange(sims.shape[0] + 1))
   ranks = np.empty(len(rows), np.int64)
   for i, (r, c, o) in enumerate(zip(rows.tolist(), cols.tolist(), own.tolist())):
@@ -168,8 +190,9 @@ def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_
 
   Args:
     sims: [B, N] scores of a block of queries against the database.
-    rel_block: [B, N] bool relevance.
-    excl_block: optional [B, N] bool, candidates removed from each list.
+    rel_block: [B, N] bool relevance (numpy or scipy.sparse).
+    excl_block: optional [B, N] bool (numpy or scipy.sparse), candidates
+      removed from each list.
     ndcg_k: the k of NDCG@k.
     map_k: the k of MAP@k.
 
@@ -178,11 +201,14 @@ def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_
     others are skipped), in row order.
   """
   sims = np.asarray(sims)
-  rel_block = np.asarray(rel_block, bool)
-  excl = None if excl_block is None else np.asarray(excl_block, bool)
-  lengths = np.full(sims.shape[0], sims.shape[1]) if excl is None else \
-      sims.shape[1] - np.count_nonzero(excl, axis=1)
-  rows, ranks = _relevant_ranks(sims, rel_block, excl)
+  b, n = sims.shape
+  rel_rows, rel_cols = _entries(rel_block, (b, n))
+  removed = _entries(excl_block, (b, n))
+  if len(removed[0]):
+    kept = ~np.isin(rel_rows * n + rel_cols, removed[0] * n + removed[1])
+    rel_rows, rel_cols = rel_rows[kept], rel_cols[kept]
+  lengths = n - np.bincount(removed[0], minlength=b)
+  rows, ranks = _relevant_ranks(sims, (rel_rows, rel_cols), removed)
   out = [None] * sims.shape[0]
   for length in np.unique(lengths[rows]).tolist():
     members = np.flatnonzero(np.isin(np.arange(sims.shape[0]), rows) & (lengths == length))

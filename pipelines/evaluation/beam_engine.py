@@ -40,6 +40,7 @@ import logging
 
 import apache_beam as beam
 import numpy as np
+import scipy.sparse
 from apache_beam.io.filesystems import FileSystems
 
 from model import metrics
@@ -116,11 +117,14 @@ class _ScoreBlock(beam.DoFn):
         for row in per_model[model].block_metrics(rows, related, *self._ks):
           yield model, row
       return
-    relevance = np.zeros((len(rows), len(position)), bool)
-    exclude = np.zeros_like(relevance)
-    for r, (_, related) in enumerate(members):
-      relevance[r, [position[n] for n in related]] = True
-      exclude[r, rows[r]] = True
+    shape = (len(rows), len(position))
+    related = [[position[n] for n in r] for _, r in members]
+    relevance = scipy.sparse.csr_matrix(
+        (np.ones(sum(map(len, related)), bool),
+         (np.repeat(np.arange(len(rows)), [len(r) for r in related]),
+          np.array([c for r in related for c in r], np.int64))), shape=shape)
+    exclude = scipy.sparse.csr_matrix(
+        (np.ones(len(rows), bool), (np.arange(len(rows)), rows)), shape=shape)
     for model in retrieval.MODELS:
       queries = metrics.normalize_rows(database[model][rows])
       sims = queries @ per_model[model].T

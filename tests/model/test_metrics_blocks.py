@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 from model import metrics, metrics_blocks
 
@@ -110,3 +111,17 @@ def test_top_lists_count_a_missed_relevant_item_as_a_miss():
   assert ap == pytest.approx((1 / 2 + 2 / 4) / 3)
   ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
   assert ndcg == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / ideal)
+
+
+def test_sparse_relevance_and_removals_give_the_dense_values():
+  rng = np.random.default_rng(12)
+  for trial in range(10):
+    b, n = int(rng.integers(1, 30)), int(rng.integers(2, 300))
+    sims = np.round(rng.normal(size=(b, n)), 1)  # ties
+    rel = rng.random((b, n)) < 0.08
+    excl = rng.random((b, n)) < 0.02
+    dense = metrics_blocks.block_query_metrics(sims, rel, excl, 10, 20)
+    assert metrics_blocks.block_query_metrics(
+        sims, scipy.sparse.csr_matrix(rel), scipy.sparse.csr_matrix(excl), 10, 20) == dense
+    assert metrics_blocks.block_query_metrics(sims, scipy.sparse.csr_matrix(rel), None) == \
+        metrics_blocks.block_query_metrics(sims, rel, None), trial
