@@ -122,8 +122,8 @@ def retrieval_metrics(query_vectors: np.ndarray, database_vectors: np.ndarray,
   totals = RetrievalTotals()
   for start in range(0, q.shape[0], block):
     sims = q[start:start + block] @ db.T
-    rel_block = _dense_rows(relevance, start, start + block)
-    excl_block = None if exclude is None else _dense_rows(exclude, start, start + block)
+    rel_block = _rows(relevance, start, start + block)
+    excl_block = None if exclude is None else _rows(exclude, start, start + block)
     totals.add_rows(block_query_metrics(sims, rel_block, excl_block, ndcg_k, map_k))
   return totals.result(int(db.shape[0]), ndcg_k, map_k)
 
@@ -143,45 +143,52 @@ class RetrievalTotals:
   Each value is added as an exact fraction (a float is a dyadic rational), so
   totals merged in any order or grouping (a Beam combine over workers, or
   one loop in memory) give the same sums, and each mean is the float
-  nearest to the exact mean.
+  nearest to the exact mean. A value given as None (the whole-list AP of a
+  top-k search) makes its mean None.
   """
 
   def __init__(self):
     self.count = 0
-    self.sums = [fractions.Fraction(0)] * 3  # AP@k, whole-list AP, NDCG@k
+    self.sums = [fractions.Fraction(0)] * 3  # AP@k, whole-list AP, NDCG@k; None: unknown
     self.relevant = 0
 
   def add(self, row) -> "RetrievalTotals":
     """Adds one query's (AP@k, whole-list AP, NDCG@k, relevant count)."""
-    self.count += 1
-    self.sums = [a + fractions.Fraction(v) for a, v in zip(self.sums, row[:3])]
-    self.relevant += row[3]
-    return self
+    return self.add_rows([row])
 
   def add_rows(self, rows) -> "RetrievalTotals":
-    """Adds many queries' rows at once: the same exact sums as `add` on each."""
+    """Adds many queries' rows at once (exact sums)."""
     rows = list(rows)
     if rows:
       self.count += len(rows)
-      self.sums = [a + metrics_blocks.exact_sum(r[i] for r in rows) for i, a in enumerate(self.sums)]
+      self.sums = [_plus(a, [r[i] for r in rows]) for i, a in enumerate(self.sums)]
       self.relevant += sum(r[3] for r in rows)
     return self
 
   def merge(self, other: "RetrievalTotals") -> "RetrievalTotals":
     """Adds another total's queries into this one."""
     self.count += other.count
-    self.sums = [a + b for a, b in zip(self.sums, other.sums)]
+    self.sums = [None if a is None or b is None else a + b
+                 for a, b in zip(self.sums, other.sums)]
     self.relevant += other.relevant
     return self
 
   def result(self, num_database: int, ndcg_k: int = 60, map_k: int = 60) -> dict:
-    """The metrics dictionary of `retrieval_metrics`."""
+    """The metrics dictionary of `retrieval_metrics` (None where a value is unknown)."""
     nan = float("nan")
-    ap, full_ap, ndcg = (float(v / self.count) if self.count else nan for v in self.sums)
+    ap, full_ap, ndcg = (None if v is None else float(v / self.count) if self.count else nan
+                         for v in self.sums)
     return {f"map@{map_k}": ap, f"ndcg@{ndcg_k}": ndcg, "map_full_list": full_ap,
             "num_queries": self.count, "num_database": num_database,
             "mean_relevant": float(fractions.Fraction(self.relevant, self.count))
                              if self.count else nan}
+
+
+def _plus(total, values):
+  """`total` plus the exact sum of `values`; None when either is unknown (None)."""
+  if total is None or any(v is None for v in values):
+    return None
+  return total + metrics_blocks.exact_sum(values)
 
 
 def retrieval_sets(edges, items):
@@ -220,11 +227,10 @@ def retrieval_sets(edges, items):
   return queries, database, relevance, exclude
 
 
-def _dense_rows(matrix, start: int, stop: int) -> np.ndarray:
+def _rows(matrix, start: int, stop: int):
+  """Rows start:stop of a bool matrix: scipy.sparse stays sparse (never a dense [rows, N])."""
   rows = matrix[start:stop]
-  if hasattr(rows, "toarray"):
-    rows = rows.toarray()
-  return np.asarray(rows, dtype=bool)
+  return rows if hasattr(rows, "tocsr") else np.asarray(rows, dtype=bool)
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

@@ -35,25 +35,47 @@ def _nonzero(mask):
   return np.divmod(np.flatnonzero(mask), max(1, mask.shape[1]))
 
 
-def _relevant_ranks(sims, rel, excl):
+def _entries(matrix, shape):
+  """(rows, cols) of a [B, N] bool matrix's True entries (numpy or scipy.sparse), row-major.
+
+  Args:
+    matrix: the matrix, or None (no entry).
+    shape: its shape.
+
+  Returns:
+    Two int64 arrays.
+  """
+  if matrix is None:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+  if hasattr(matrix, "tocsr"):
+    csr = matrix.tocsr(copy=True)
+    csr.eliminate_zeros()
+    csr.sum_duplicates()  # sorted column indices, one entry per place
+    rows = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(csr.indptr))
+    return rows, csr.indices.astype(np.int64)
+  rows, cols = _nonzero(np.asarray(matrix, bool))
+  return rows.astype(np.int64), cols.astype(np.int64)
+
+
+def _relevant_ranks(sims, rel_entries, removed_entries):
   """0-based rank of every relevant kept candidate in its row's stable descending order.
 
-  The rank of candidate j among the kept candidates (those not in `excl`) is
+  The rank of candidate j among the kept candidates (those not removed) is
   the number of kept candidates scored higher plus the number scored equal
   and placed before it: its place in `np.argsort(-kept_scores, kind="stable")`
   (a NaN compares unequal to every score, so it is never counted).
 
   Args:
     sims: [B, N] scores.
-    rel: [B, N] bool relevance.
-    excl: [B, N] bool removed candidates, or None.
+    rel_entries: (rows, cols) of the relevant kept candidates, row-major.
+    removed_entries: (rows, cols) of the removed candidates, row-major.
 
   Returns:
     (rows, ranks) of the relevant kept candidates, ordered by row then rank.
   """
-  rows, cols = _nonzero(rel if excl is None else rel & ~excl)
+  rows, cols = rel_entries
   own = sims[rows, cols]
-  removed_rows, removed_cols = _nonzero(np.zeros((0, 0), bool) if excl is None else excl)
+  removed_rows, removed_cols = removed_entries
   removed_starts = np.searchsorted(removed_rows, np.arange(sims.shape[0] + 1))
   ranks = np.empty(len(rows), np.int64)
   for i, (r, c, o) in enumerate(zip(rows.tolist(), cols.tolist(), own.tolist())):
@@ -85,7 +107,7 @@ def _row_sums(b: int, cut: int, rows, ranks, values):
   return out
 
 
-def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int):
+def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int, num_relevant=None):
   """(AP@map_k, whole-list AP, NDCG@ndcg_k, R) arrays of b rows of list length n.
 
   The ranked relevance rows that the per-query functions build (zeros but
@@ -93,20 +115,23 @@ def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int):
   cumulative sums, quotients and row sums run on them.
 
   Args:
-    b: the number of rows (queries), each with a relevant candidate.
+    b: the number of rows (queries).
     n: their candidate lists' length.
-    rows: row (0..b-1) of each relevant candidate, ordered by row then rank.
+    rows: row (0..b-1) of each relevant candidate found, ordered by row then rank.
     ranks: its 0-based rank.
     ndcg_k: the k of NDCG@k.
     map_k: the k of MAP@k.
+    num_relevant: R per row when some relevant candidates were not found
+      (a top-k list): they count as misses, and the whole-list AP is None.
+      None: every relevant candidate has a rank (R = those found).
 
   Returns:
-    The four arrays, one value per row.
+    The four arrays, one value per row (the second None with `num_relevant`).
   """
-  num_relevant = np.bincount(rows, minlength=b).astype(np.float64)
-  seen = np.arange(len(rows)) - np.repeat(np.cumsum(num_relevant).astype(np.int64)
-                                         - num_relevant.astype(np.int64),
-                                         num_relevant.astype(np.int64))
+  found = np.bincount(rows, minlength=b).astype(np.int64)
+  whole_list = num_relevant is None
+  num_relevant = (found if whole_list else np.asarray(num_relevant, np.int64)).astype(np.float64)
+  seen = np.arange(len(rows)) - np.repeat(np.cumsum(found) - found, found)
   precision_at_hit = (seen + 1).astype(np.float64) / (ranks + 1).astype(np.float64)
 
   def ap(cut):  # sum over the ranked list cut to `cut` of P(i) * rel_i, / R
@@ -121,7 +146,43 @@ def _group_metrics(b: int, n: int, rows, ranks, ndcg_k: int, map_k: int):
                            np.log2(np.arange(2, min(ndcg_k, r) + 2))))
            for r in np.unique(num_relevant).astype(np.int64).tolist()}
   ndcg = dcg / np.array([ideal[r] for r in num_relevant.astype(np.int64).tolist()])
-  return ap(min(map_k, n)), ap(n), ndcg, num_relevant.astype(np.int64)
+  return (ap(min(map_k, n)), ap(n) if whole_list else None, ndcg,
+          num_relevant.astype(np.int64))
+
+
+def top_list_metrics(ranked, relevant_sorted, n: int, ndcg_k: int = 60, map_k: int = 60):
+  """Per query: (AP@map_k, None, NDCG@ndcg_k, R) from its top candidates only.
+
+  The values `block_query_metrics` gives for the query's whole list whenever
+  the top `max(ndcg_k, map_k)` of `ranked` are its whole list's, bit for bit
+  (the same arithmetic on the same ranks); a relevant candidate missing from
+  `ranked` is a miss (R counts it). The whole-list AP needs every rank: None.
+
+  Args:
+    ranked: [B, K] int64 candidate columns in rank order, -1 for none.
+    relevant_sorted: per query, its relevant columns (sorted int64 array, at
+      least one).
+    n: the length of each query's whole candidate list (at least the
+      candidates in `ranked`; the sums run over min(k, n) ranks, as there).
+    ndcg_k: the k of NDCG@k.
+    map_k: the k of MAP@k.
+
+  Returns:
+    A list of one tuple per query, in row order.
+  """
+  b = ranked.shape[0]
+  counts = np.array([len(r) for r in relevant_sorted], np.int64)
+  if b == 0:
+    return []
+  keys = np.concatenate(relevant_sorted) + np.repeat(np.arange(b, dtype=np.int64), counts) * (
+      n + 2)
+  ranked_keys = np.where(ranked >= 0, ranked + np.arange(b, dtype=np.int64)[:, None] * (n + 2),
+                         -1)
+  hit = np.isin(ranked_keys, keys)
+  rows, ranks = _nonzero(hit)
+  values = _group_metrics(b, n, rows, ranks, ndcg_k, map_k, counts)
+  return [(ap_k, None, ndcg, count) for ap_k, ndcg, count in
+          zip(values[0].tolist(), values[2].tolist(), values[3].tolist())]
 
 
 def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_k: int = 60):
@@ -129,8 +190,9 @@ def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_
 
   Args:
     sims: [B, N] scores of a block of queries against the database.
-    rel_block: [B, N] bool relevance.
-    excl_block: optional [B, N] bool, candidates removed from each list.
+    rel_block: [B, N] bool relevance (numpy or scipy.sparse).
+    excl_block: optional [B, N] bool (numpy or scipy.sparse), candidates
+      removed from each list.
     ndcg_k: the k of NDCG@k.
     map_k: the k of MAP@k.
 
@@ -139,11 +201,14 @@ def block_query_metrics(sims, rel_block, excl_block=None, ndcg_k: int = 60, map_
     others are skipped), in row order.
   """
   sims = np.asarray(sims)
-  rel_block = np.asarray(rel_block, bool)
-  excl = None if excl_block is None else np.asarray(excl_block, bool)
-  lengths = np.full(sims.shape[0], sims.shape[1]) if excl is None else \
-      sims.shape[1] - np.count_nonzero(excl, axis=1)
-  rows, ranks = _relevant_ranks(sims, rel_block, excl)
+  b, n = sims.shape
+  rel_rows, rel_cols = _entries(rel_block, (b, n))
+  removed = _entries(excl_block, (b, n))
+  if len(removed[0]):
+    kept = ~np.isin(rel_rows * n + rel_cols, removed[0] * n + removed[1])
+    rel_rows, rel_cols = rel_rows[kept], rel_cols[kept]
+  lengths = n - np.bincount(removed[0], minlength=b)
+  rows, ranks = _relevant_ranks(sims, (rel_rows, rel_cols), removed)
   out = [None] * sims.shape[0]
   for length in np.unique(lengths[rows]).tolist():
     members = np.flatnonzero(np.isin(np.arange(sims.shape[0]), rows) & (lengths == length))

@@ -17,6 +17,11 @@ score in reasonable time:
    the same blocks the in-memory engine scores (so every matrix product has
    the same operands and the same shape), and per block the per-query AP@k,
    whole-list AP and NDCG@k (`metrics.block_query_metrics`).
+   With `--search=ivfflat|ivfpq` each model's IVF index is built from the
+   broadcast database in one worker (`ann_retrieval.build_indexes`, the
+   in-memory engine's function), broadcast as a second singleton side
+   input (the export's `AnnIndex`), and each block's queries are searched
+   in it and re-ranked by exact cosine (`ann_retrieval.BlockScorer`).
 5. Exact combine: `metrics.RetrievalTotals` sums each value as an exact
    fraction (CombinePerKey per model), so the means are the in-memory
    engine's, bit for bit, for any number of workers.
@@ -35,13 +40,14 @@ import logging
 
 import apache_beam as beam
 import numpy as np
+import scipy.sparse
 from apache_beam.io.filesystems import FileSystems
 
 from model import metrics
 from pipelines.io import sharded_io
 from pipelines.errors import InputError
 from pipelines.io import stage_run
-from pipelines.evaluation import beam_inputs, retrieval
+from pipelines.evaluation import ann_retrieval, beam_inputs, retrieval
 
 RESULT_NAME = ".beam-retrieval.json"
 
@@ -88,26 +94,40 @@ class _BlockOfQuery(beam.DoFn):
 class _ScoreBlock(beam.DoFn):
   """(block, [(query, related)]) -> (model, per-query metrics) for both models."""
 
-  def __init__(self, ndcg_k: int, map_k: int):
+  def __init__(self, ndcg_k: int, map_k: int, search: ann_retrieval.Search):
     self._ks = (ndcg_k, map_k)
+    self._search = search
     self._key, self._db = None, None
 
-  def process(self, block, database):
+  def process(self, block, database, indexes=None):
     if self._key != id(database):
       self._key = id(database)
       position = {item_id: j for j, item_id in enumerate(database["ids"])}
-      self._db = (position, {m: metrics.normalize_rows(database[m]) for m in retrieval.MODELS})
-    position, normalized = self._db
+      if self._search.exact:
+        self._db = (position, {m: metrics.normalize_rows(database[m]) for m in retrieval.MODELS})
+      else:
+        self._db = (position, {m: ann_retrieval.BlockScorer(
+            indexes[m], database[m], self._search.params.nprobe) for m in retrieval.MODELS})
+    position, per_model = self._db
     members = sorted(block[1], key=lambda qr: position[qr[0]])
     rows = [position[q] for q, _ in members]
-    relevance = np.zeros((len(rows), len(position)), bool)
-    exclude = np.zeros_like(relevance)
-    for r, (_, related) in enumerate(members):
-      relevance[r, [position[n] for n in related]] = True
-      exclude[r, rows[r]] = True
+    if not self._search.exact:
+      related = [np.sort(np.array([position[n] for n in r], np.int64)) for _, r in members]
+      for model in retrieval.MODELS:
+        for row in per_model[model].block_metrics(rows, related, *self._ks):
+          yield model, row
+      return
+    shape = (len(rows), len(position))
+    related = [[position[n] for n in r] for _, r in members]
+    relevance = scipy.sparse.csr_matrix(
+        (np.ones(sum(map(len, related)), bool),
+         (np.repeat(np.arange(len(rows)), [len(r) for r in related]),
+          np.array([c for r in related for c in r], np.int64))), shape=shape)
+    exclude = scipy.sparse.csr_matrix(
+        (np.ones(len(rows), bool), (np.arange(len(rows)), rows)), shape=shape)
     for model in retrieval.MODELS:
       queries = metrics.normalize_rows(database[model][rows])
-      sims = queries @ normalized[model].T
+      sims = queries @ per_model[model].T
       for row in metrics.block_query_metrics(sims, relevance, exclude, *self._ks):
         yield model, row
 
@@ -176,15 +196,22 @@ def build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_pa
              | "JoinQueryVectors" >> beam.CoGroupByKey()
              | "Queries" >> beam.FlatMapTuple(lambda q, g: [
                  (q, sorted(g["related"][0]), g["vectors"][0])] if g["related"] else []))
-  database = beam.pvalue.AsSingleton(
-      queries
-      | "DatabaseRows" >> beam.Map(lambda r: (r[0], r[2][0], r[2][1]))
-      | "CollectDatabase" >> beam.combiners.ToList()
-      | "BuildDatabase" >> beam.Map(_database))
+  database_rows = (queries
+                   | "DatabaseRows" >> beam.Map(lambda r: (r[0], r[2][0], r[2][1]))
+                   | "CollectDatabase" >> beam.combiners.ToList()
+                   | "BuildDatabase" >> beam.Map(_database))
+  database = beam.pvalue.AsSingleton(database_rows)
+  search = config.search_settings()
+  indexes = {}
+  if not search.exact:
+    indexes["indexes"] = beam.pvalue.AsSingleton(
+        database_rows | "BuildIndexes" >> beam.Map(
+            ann_retrieval.build_indexes, retrieval.MODELS, search.params))
   totals = (queries
             | "BlockOfQuery" >> beam.ParDo(_BlockOfQuery(config.query_block), database)
             | "GroupBlocks" >> beam.GroupByKey()
-            | "ScoreBlocks" >> beam.ParDo(_ScoreBlock(config.ndcg_k, config.map_k), database)
+            | "ScoreBlocks" >> beam.ParDo(_ScoreBlock(config.ndcg_k, config.map_k, search),
+                                          database, **indexes)
             | "ExactTotals" >> beam.CombinePerKey(_TotalsFn()))
   counts = ((read.counts,
              read.embeddings | "CountEmbedded" >> beam.Map(

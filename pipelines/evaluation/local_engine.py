@@ -81,11 +81,12 @@ def _score(config, embedding_paths, edge_paths, feature_paths, shared):
       edge_paths, config.edge_format, keep))
   emb = {k: v for k, v in emb_all.items() if keep(k)}
   raw = raw_all if not every_item else {k: v for k, v in raw_all.items() if keep(k)}
+  search = config.search_settings()
   raw_scores = shared.get(("raw_features scores", features_key, edges_key, config.ndcg_k,
-                           config.map_k, config.query_block), dict)
+                           config.map_k, config.query_block, search), dict)
   results, queries, database = retrieval.retrieval_results(
       {"embeddings": emb, "raw_features": raw}, test_edges, config.ndcg_k, config.map_k,
-      config.query_block, reuse={"raw_features": raw_scores})
+      config.query_block, reuse={"raw_features": raw_scores}, search=search)
   extra = {}
   if config.labels_from:
     labels = readers.read_labels(

@@ -40,6 +40,12 @@ def markdown_table(result: dict, ndcg_k: int = 60, map_k: int = 60) -> str:
   for name, row in result["retrieval"].items():
     lines.append(f"| {name} | " + " | ".join(f"{row[k]:.4f}" for k in keys) +
                  f" | {row['num_queries']} | {row['num_database']} |")
+  search = result.get("search", {"kind": "exact"})
+  if search["kind"] != "exact":
+    lines += ["", f"Ranked lists: each query's top {max(ndcg_k, map_k) + 1} candidates from "
+              f"a faiss {search['kind']} index (nprobe {search['nprobe']}), re-ranked by exact "
+              "cosine; a relevant item not among them counts as a miss. The whole-list MAP "
+              "(`map_full_list`) needs every item's rank, so metrics.json has it as null."]
   if "annotation" in result:
     lines += ["", "| model | GAP@20 | MAP | Hit@1 | Hit@5 |", "|---|---:|---:|---:|---:|"]
     for name, row in result["annotation"].items():

@@ -9,6 +9,16 @@ the queries' related test items; candidates are ranked by cosine similarity
 paper's AP summed over the top 60, the headline), NDCG@60 and the whole-list
 MAP (`map_full_list`, for reference only) follow `model/metrics.py`.
 
+`--search=exact` (the default) ranks every database item for every query:
+O(queries x database x d), hours at 1M items. `--search=ivfflat|ivfpq`
+ranks only each query's top max(k) + 1 candidates from a faiss IVF index of
+the database (one per model, trained and built as `gcml export` builds its
+related-items index; `--ann_*` flags as export's), re-ranked by the exact
+cosine (`pipelines/evaluation/ann_retrieval.py`): MAP@60 and NDCG@60 with the
+same definitions (a relevant item the index misses is a miss), and
+`map_full_list` null (it needs every rank). With every list probed
+(`--ann_nprobe` >= the lists) they are the exact values.
+
 Two models are always scored on the same queries and database:
 
 * `embeddings`: the learned embeddings (contract 7, `--embeddings`);
@@ -58,7 +68,8 @@ from pipelines import split
 from pipelines import config_flags
 from pipelines.errors import InputError
 from pipelines.io import stage_run
-from pipelines.evaluation import local_engine, readers, report, training_summaries
+from pipelines.evaluation import ann_retrieval, local_engine, readers, report, training_summaries
+from pipelines.export import related_ann
 
 
 @dataclasses.dataclass
@@ -86,6 +97,13 @@ class EvaluateConfig:
     annotation_learning_rate: annotation classifier: learning rate.
     engine: local: in memory on this machine; beam: retrieval as a Beam
       pipeline (Beam options such as --runner pass through).
+    search: candidates ranked per query: exact (the whole database), ivfflat
+      or ivfpq (each query's top max(k) + 1 from a faiss IVF index, re-ranked
+      by exact cosine; map_full_list null).
+    ann_nprobe: ivfflat, ivfpq: inverted lists searched per query.
+    ann_nlist: ivfflat, ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39)).
+    ann_train_size: ivfflat, ivfpq: database items (chosen by id hash) the index is trained on.
+    ann_code_bytes: ivfpq: PQ bytes per item (0: dim / 2).
   """
   embeddings: str
   edges: str
@@ -106,6 +124,11 @@ class EvaluateConfig:
   annotation_batch: int = 512
   annotation_learning_rate: float = 0.005
   engine: Literal["local", "beam"] = "local"  # local: in memory; beam: retrieval on Beam
+  search: Literal[ann_retrieval.SEARCHES] = "exact"
+  ann_nprobe: int = 32
+  ann_nlist: int = 0  # 0: min(4 sqrt(N), train items / 39)
+  ann_train_size: int = 65536
+  ann_code_bytes: int = 0  # 0: dim / 2
 
   def check(self) -> None:
     """Raises InputError naming the flag of a bad value."""
@@ -113,9 +136,23 @@ class EvaluateConfig:
       raise InputError("--labels_from (annotation) runs in memory only: drop --engine=beam")
     if min(self.ndcg_k, self.map_k, self.query_block) < 1:
       raise InputError("--ndcg_k, --map_k and --query_block must be >= 1")
+    if self.search not in ann_retrieval.SEARCHES:
+      raise InputError(f"--search must be one of {', '.join(ann_retrieval.SEARCHES)}, "
+                       f"got {self.search!r}")
+    if min(self.ann_nprobe, self.ann_train_size) < 1 or min(self.ann_nlist,
+                                                            self.ann_code_bytes) < 0:
+      raise InputError("--ann_nprobe and --ann_train_size must be >= 1, --ann_nlist and "
+                       "--ann_code_bytes >= 0")
     if min(self.annotation_hidden, self.annotation_experts, self.annotation_steps,
            self.annotation_batch) < 1 or self.annotation_learning_rate <= 0:
       raise InputError("--annotation_* values must be positive")
+
+  def search_settings(self) -> ann_retrieval.Search:
+    """The `ann_retrieval.Search` of `--search` and the `--ann_*` flags."""
+    if self.search == "exact":
+      return ann_retrieval.Search()
+    return ann_retrieval.Search(self.search, related_ann.AnnParams(
+        self.ann_nprobe, self.ann_code_bytes, self.ann_nlist, self.ann_train_size, self.search))
 
   def annotation_config(self):
     """The `model.annotation.AnnotationConfig` of `--labels_from`, else None."""
@@ -166,6 +203,7 @@ def _result(config: EvaluateConfig, extra: dict, rejected: dict, results: dict,
       **extra,
       "rejected": dict(sorted(rejected.items())),
       "retrieval": results,
+      "search": config.search_settings().record(),
       "split": {"test_fraction": config.test_fraction, **split_counts},
       "inputs": {"embeddings": config.embeddings, "edges": config.edges,
                  "features": config.features},

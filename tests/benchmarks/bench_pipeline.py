@@ -94,7 +94,7 @@ def stage_commands(engine: str, world: str, out: str, a) -> dict:
   commands["export"] = ["export", f"--model_dir={out}/train", features,
                         f"--output_dir={out}/export", f"--search={a.export_search}", *beam]
   commands["evaluate"] = ["evaluate", f"--embeddings={out}/export/embeddings-*", edges, features,
-                          f"--output_dir={out}/evaluate", *beam]
+                          f"--output_dir={out}/evaluate", f"--search={a.evaluate_search}", *beam]
   return commands
 
 
@@ -239,6 +239,9 @@ def main(argv: list) -> dict:
   p.add_argument("--export_search", default="ivfflat", choices=("exact", "ivfflat", "ivfpq"),
                  help="export's related-items search (ivfflat: the choice at 1M items, "
                       "docs/export_and_evaluation.md)")
+  p.add_argument("--evaluate_search", default="ivfflat", choices=("exact", "ivfflat", "ivfpq"),
+                 help="evaluate's candidate search (ivfflat: each query's top 61 from an IVF "
+                      "index, re-ranked exactly; exact: every pair, hours at 1M items)")
   p.add_argument("--runner", default="FnApiRunner", help="Beam runner of the beam engine")
   p.add_argument("--beam_items", type=int, default=0,
                  help="run the beam engine (and local again) on a synth world of this many "

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 from model import metrics, metrics_blocks
 
@@ -81,3 +82,46 @@ def test_wide_rows_in_slabs_float32_and_infinities_bit_for_bit(monkeypatch, scor
         want.append((metrics.average_precision(ranked, k=k), metrics.average_precision(ranked),
                      metrics.ndcg_at_k(ranked, k), int(ranked.sum())))
     assert metrics_blocks.block_query_metrics(sims, rel, excl, k, k) == want, trial
+
+
+def test_top_lists_give_the_whole_lists_values_and_count_misses():
+  rng = np.random.default_rng(11)
+  for trial in range(20):
+    b, n, k = int(rng.integers(1, 30)), int(rng.integers(2, 150)), int(rng.integers(1, 70))
+    sims = rng.normal(size=(b, n))
+    rel = rng.random((b, n)) < 0.1
+    rel[np.arange(b), rng.integers(0, n, b)] = True  # every query has a relevant item
+    order = np.argsort(-sims, axis=1, kind="stable")
+    relevant = [np.flatnonzero(rel[r]).astype(np.int64) for r in range(b)]
+    whole = metrics_blocks.block_query_metrics(sims, rel, None, k, k)
+    width = min(k + int(rng.integers(0, 3)), n)  # the top k or a little more
+    ranked = np.full((b, width + 2), -1, np.int64)  # -1: no candidate
+    ranked[:, :width] = order[:, :width]
+    top = metrics_blocks.top_list_metrics(ranked, relevant, n, k, k)
+    assert [(a, c, r) for a, _, c, r in top] == [(a, c, r) for a, _, c, r in whole], trial
+    assert all(row[1] is None for row in top)
+
+
+def test_top_lists_count_a_missed_relevant_item_as_a_miss():
+  # Relevant: columns 1, 2 and 3; the list found 2 (rank 1) and 1 (rank 3), not 3.
+  ranked = np.array([[0, 2, 4, 1]])
+  (ap, full, ndcg, count), = metrics_blocks.top_list_metrics(
+      ranked, [np.array([1, 2, 3])], 10, ndcg_k=4, map_k=4)
+  assert (full, count) == (None, 3)
+  assert ap == pytest.approx((1 / 2 + 2 / 4) / 3)
+  ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+  assert ndcg == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / ideal)
+
+
+def test_sparse_relevance_and_removals_give_the_dense_values():
+  rng = np.random.default_rng(12)
+  for trial in range(10):
+    b, n = int(rng.integers(1, 30)), int(rng.integers(2, 300))
+    sims = np.round(rng.normal(size=(b, n)), 1)  # ties
+    rel = rng.random((b, n)) < 0.08
+    excl = rng.random((b, n)) < 0.02
+    dense = metrics_blocks.block_query_metrics(sims, rel, excl, 10, 20)
+    assert metrics_blocks.block_query_metrics(
+        sims, scipy.sparse.csr_matrix(rel), scipy.sparse.csr_matrix(excl), 10, 20) == dense
+    assert metrics_blocks.block_query_metrics(sims, scipy.sparse.csr_matrix(rel), None) == \
+        metrics_blocks.block_query_metrics(sims, rel, None), trial

@@ -1,4 +1,8 @@
-"""gcml evaluate --engine=beam: the in-memory engine's numbers and files, 1 and 2 workers."""
+"""gcml evaluate --engine=beam: the in-memory engine's numbers and files, 1 and 2 workers.
+
+Exact and IVF searches (`--search`); the small IVF indexes (a few lists, not all probed)
+make the candidate lists differ from the exact ones, and both engines must still agree.
+"""
 
 import os
 
@@ -30,11 +34,17 @@ def embeddings(world):
   return write_embeddings(root, "beam_engine", vectors)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_beam_engine_equals_memory(world, embeddings, tmp_path, workers):  # pylint: disable=redefined-outer-name
+SEARCHES = {"exact": [], "ivfflat": ["--search=ivfflat", "--ann_nlist=4", "--ann_nprobe=2"],
+            "ivfpq": ["--search=ivfpq", "--ann_nlist=3", "--ann_nprobe=1"]}
+
+
+@pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfflat", 1),
+                                            ("ivfflat", 2), ("ivfpq", 2)])
+def test_beam_engine_equals_memory(world, embeddings, tmp_path, search, workers):  # pylint: disable=redefined-outer-name
   root, _, _ = world
-  memory = evaluate.run(evaluate_args(root, embeddings, str(tmp_path / "memory")))
-  beam = evaluate.run(evaluate_args(root, embeddings, str(tmp_path / "beam")) +
+  flags = SEARCHES[search]
+  memory = evaluate.run(evaluate_args(root, embeddings, str(tmp_path / "memory")) + flags)
+  beam = evaluate.run(evaluate_args(root, embeddings, str(tmp_path / "beam")) + flags +
                       ["--engine=beam"] + WORKERS[workers])
   assert beam == memory  # every float bit for bit: exact sums, the same blocks
   assert memory["rejected"] == {"embeddings/embedding_not_finite": 1}

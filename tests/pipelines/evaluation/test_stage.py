@@ -209,3 +209,35 @@ def test_non_finite_embeddings_are_counted_and_left_out(world, tmp_path):
     assert np.isfinite(row["map@60"]) and np.isfinite(row["ndcg@60"])
   with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
     assert json.load(f)["rejected"] == {"embeddings/embedding_not_finite": 5}
+
+
+def test_ivf_search_every_list_probed_scores_as_exact(world, tmp_path):
+  root, feats, _ = world
+  emb = write_embeddings(str(tmp_path), "e", _test_vectors(feats))
+  exact = evaluate.run(evaluate_args(root, emb, f"{tmp_path}/exact"))
+  out = f"{tmp_path}/ivf"
+  ivf = evaluate.run(evaluate_args(root, emb, out) + [
+      "--search=ivfflat", "--ann_nlist=4", "--ann_nprobe=4"])
+  assert exact["search"] == {"kind": "exact"}
+  assert ivf["search"] == {"kind": "ivfflat", "nprobe": 4, "nlist": 4, "train_size": 65536}
+  # Every list probed: each query's top 60 are the exact ranking's (random vectors, no
+  # near-ties at rank 60 of 75 candidates), so the same ranks and the same bits.
+  for name, row in ivf["retrieval"].items():
+    assert row["map_full_list"] is None
+    assert {k: v for k, v in row.items() if k != "map_full_list"} == {
+        k: v for k, v in exact["retrieval"][name].items() if k != "map_full_list"}, name
+  with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+    assert json.load(f)["retrieval"]["embeddings"]["map_full_list"] is None
+  with open(os.path.join(out, "metrics.md"), encoding="utf-8") as f:
+    assert "faiss ivfflat index (nprobe 4)" in f.read()
+  assert os.path.exists(os.path.join(out, "map_at_60.png"))
+
+
+def test_bad_search_flags_are_one_line(world, tmp_path, capsys):
+  root, feats, _ = world
+  emb = write_embeddings(str(tmp_path), "e", _test_vectors(feats))
+  line = _one_line_error(capsys, evaluate_args(root, emb, f"{tmp_path}/o") + [
+      "--search=ivfflat", "--ann_nprobe=0"])
+  assert "--ann_nprobe" in line
+  with pytest.raises(SystemExit):
+    evaluate.parse_args(evaluate_args(root, emb, f"{tmp_path}/o") + ["--search=hnsw"])
