@@ -15,11 +15,19 @@ from pipelines.io.cluster_tables import reader as tables
 from pipelines.io.rejected import Rejection
 
 
+_KNOWN_IDS_MAX = 1 << 16  # longer id lists are hashed again: cheaper than 2 dict look-ups an id
+
+
 def split_hashes(ids: list, known: dict | None = None) -> np.ndarray:
   """`split.split_hash` of every id, hashed in one batch; ids in `known` are not hashed again.
 
   A run asks for the split of the feature ids, the table ids and the edge ids:
-  one `known` dict shared by the three hashes each id once.
+  one `known` dict shared by the three hashes each id once. That holds up to
+  `_KNOWN_IDS_MAX` ids a list: past it, a dict's look-ups miss the caches and cost
+  more than hashing (measured on 2 loaded cores, a list of n ids hashed again
+  against looked up: 100k 0.074 s vs 0.082, 1M 0.9 s vs 1.5, and filling the dict
+  1M 2.1 s vs 0.6 s for hashing alone), so a longer list is hashed whole and not
+  added to `known`.
 
   Args:
     ids: item ids.
@@ -28,7 +36,7 @@ def split_hashes(ids: list, known: dict | None = None) -> np.ndarray:
   Returns:
     A uint64 array, one hash per id.
   """
-  if known is None:
+  if known is None or len(ids) > _KNOWN_IDS_MAX:
     return hashing_vectorised.blake2b64_strings(hashing_vectorised.encoded(ids))
   missing = list(dict.fromkeys(i for i in ids if i not in known))
   if missing:

@@ -19,6 +19,15 @@ def test_split_hashes_equal_split_hash_and_hash_each_id_once():
   assert item_infos.split_hashes([], known).tolist() == []
 
 
+def test_a_long_id_list_is_hashed_whole_and_not_kept(monkeypatch):
+  monkeypatch.setattr(item_infos, "_KNOWN_IDS_MAX", 2)
+  known = {"a": 7}
+  assert item_infos.split_hashes(["a", "b", "c"], known).tolist() == [
+      split.split_hash(i) for i in ["a", "b", "c"]]
+  assert known == {"a": 7}
+  assert item_infos.split_hashes(["a", "b"], known).tolist() == [7, split.split_hash("b")]
+
+
 def test_split_parts_with_and_without_known_hashes_equal_split_of():
   ids = [f"item{i}" for i in range(300)]
   expected = [split.split_of(i, 0.3, 0.1) for i in ids]
