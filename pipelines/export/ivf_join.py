@@ -77,6 +77,35 @@ def score_slack(dim: int) -> float:
   return 2.0 * (dim + 2) * 2.0 ** -24
 
 
+def assign_lists(centroids: np.ndarray, units: np.ndarray) -> np.ndarray:
+  """Each vector's inverted list: the centroid of the highest `exact_scores` inner product.
+
+  BLAS scores every centroid; the centroids within twice the slack of a
+  row's best BLAS score are scored again exactly, the best kept (ties: the
+  lowest list). So a vector's list depends on it and the centroids alone,
+  not on the other vectors of its batch, the BLAS or its threads.
+
+  Args:
+    centroids: float32 [nlist, d] (not unit-norm).
+    units: float32 [n, d]: unit vectors.
+
+  Returns:
+    int64 [n]: list numbers.
+  """
+  if not len(units):
+    return np.zeros(0, np.int64)
+  norm = float(np.linalg.norm(centroids, axis=1).max())
+  slack = 2 * score_slack(centroids.shape[1]) * max(1.0, norm) * 1.01
+  blas = units @ centroids.T
+  best = blas.max(axis=1)
+  r, c = np.nonzero(blas >= (best - np.float32(slack))[:, None])
+  exact = exact_scores(units[r], centroids[c][:, None, :])[:, 0]
+  order = np.lexsort((c, -exact, r))  # per row: best exact score, then the lowest list
+  first = np.ones(len(r), bool)
+  first[1:] = r[order][1:] != r[order][:-1]
+  return c[order][first].astype(np.int64)
+
+
 def ivf_lists(index, nprobe: int) -> IvfLists:
   """The lists of a filled faiss `IndexIVFFlat` (unit vectors, labels = rows).
 
