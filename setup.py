@@ -28,8 +28,6 @@ setuptools.setup(
         "matplotlib>=3.9",
         # Approximate top-K related items (gcml export --search=ivfpq).
         "faiss-cpu>=1.9,<1.16",
-        # BLAS on one thread per search thread (the local export's IVF-Flat join).
-        "threadpoolctl>=3.1",
     ],
     extras_require={
         # dev includes the GCP extra so that CI builds every Dataflow job graph offline

@@ -33,9 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from threadpoolctl import threadpool_limits
-
-from pipelines.export import ivf_join, related_ann, related_items, related_rerank
+from pipelines.export import related_ann, related_items, related_rerank
 from pipelines.export.fixed_batches import fixed_batches_local
 from pipelines.io import related_rows
 from pipelines.io.related_rows import RelatedTable, unit_rows
@@ -122,9 +120,6 @@ def _ann(config, table, matrix, threads):
   ann = related_ann.build_index(list(zip(ids, codes)), trained, config.max_index_bytes)
   del codes
   index = faiss.deserialize_index(ann.blob)
-  if params.kind == "ivfflat":
-    _join(index, table, params.nprobe, config.top_k, threads)
-    return
   index.nprobe = min(params.nprobe, index.nlist)
   wanted = max(rerank, config.top_k)
 
@@ -137,25 +132,6 @@ def _ann(config, table, matrix, threads):
 
   with ThreadPoolExecutor(threads) as pool:
     list(pool.map(one_block, range(0, len(ids), config.query_batch)))
-
-
-def _join(index, table, nprobe: int, k: int, threads: int):
-  """ivfflat: `ivf_join.join_list` of every list of the filled index into the table.
-
-  The lists run on `threads` threads, BLAS on one thread each (the rows do
-  not depend on BLAS: `ivf_join`).
-  """
-  lists = ivf_join.ivf_lists(index, nprobe)
-  del index
-
-  def one_list(list_no):
-    found = ivf_join.join_list(lists, list_no, k)
-    table.neighbours[found.rows] = found.neighbours
-    table.scores[found.rows] = found.scores
-    table.counts[found.rows] = found.counts
-
-  with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
-    list(pool.map(one_list, range(len(lists.offsets) - 1)))
 
 
 def _candidate_rows(index, queries, self_rows, k: int):

@@ -9,7 +9,7 @@ import dataclasses
 import apache_beam as beam
 import numpy as np
 
-from pipelines.export import ivf_join, related_rerank_beam
+from pipelines.export import related_rerank_beam
 from pipelines.export.related_ann import (AnnIndex, AnnParams, build_index, configure_faiss,
                                           encode, sample_key, search_block, train_index)
 from pipelines.io import related_rows
@@ -63,35 +63,6 @@ class _SearchDoFn(beam.DoFn):
         yield from related_rows.format_rows(qid, neighbours)
 
 
-class _JoinListDoFn(beam.DoFn):
-  """ivfflat: list number -> (sort_key, tsv line) of its members (`ivf_join.join_list`)."""
-
-  def __init__(self, k: int, nprobe: int):
-    self._k = k
-    self._nprobe = nprobe
-
-  def setup(self):
-    self._faiss = configure_faiss()
-    self._key, self._lists = None, None
-
-  def process(self, list_no, ann: AnnIndex):
-    if self._key != id(ann):
-      self._key = id(ann)
-      self._lists = ivf_join.ivf_lists(self._faiss.deserialize_index(ann.blob), self._nprobe)
-    found = ivf_join.join_list(self._lists, list_no, self._k)
-    for row, neighbours, scores, count in zip(found.rows.tolist(), found.neighbours.tolist(),
-                                              found.scores.tolist(), found.counts.tolist()):
-      yield from related_rows.format_rows(
-          ann.ids[row], [(ann.ids[n], s) for n, s in zip(neighbours[:count], scores[:count])])
-
-
-def _list_numbers(trained):
-  """The trained index's list numbers (none without an index)."""
-  if trained is None:
-    return range(0)
-  return range(configure_faiss().deserialize_index(trained).nlist)
-
-
 @dataclasses.dataclass
 class AnnRelatedItems(beam.PTransform):
   """(id, embedding) -> (sort_key, tsv line) through a broadcast IVF-PQ index.
@@ -126,12 +97,6 @@ class AnnRelatedItems(beam.PTransform):
              | "Encode" >> beam.ParDo(_EncodeDoFn(), trained=trained_side)
              | "CollectCodes" >> beam.combiners.ToList()
              | "BuildIndex" >> beam.Map(build_index, trained_side, self.max_index_bytes))
-    if self.params.kind == "ivfflat":
-      return (trained
-              | "ListNumbers" >> beam.FlatMap(_list_numbers)
-              | "SpreadLists" >> beam.Reshuffle()
-              | "JoinLists" >> beam.ParDo(_JoinListDoFn(self.k, self.params.nprobe),
-                                          ann=beam.pvalue.AsSingleton(index)))
     batches = embeddings | "BatchQueries" >> beam.BatchElements(
         min_batch_size=1, max_batch_size=self.query_batch)
     if not self.rerank:

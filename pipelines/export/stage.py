@@ -109,18 +109,15 @@ class ExportConfig:
     for name in ("ann_code_bytes", "ann_nlist", "ann_rerank"):
       if (getattr(self, name) or 0) < 0:
         raise InputError(f"--{name} must be >= 0, got {getattr(self, name)}")
-    if self.search == "ivfflat" and self.ann_rerank:
-      raise InputError("--ann_rerank applies to --search=ivfpq; ivfflat's scores are exact "
-                       f"cosines already, got --ann_rerank={self.ann_rerank}")
     if self.search not in related_rows.SEARCHES:
       raise InputError(f"--search must be one of {', '.join(related_rows.SEARCHES)}, "
                        f"got {self.search!r}")
 
   def rerank_candidates(self) -> int:
     """Candidates per item re-scored exactly with an IVF --search (0: none)."""
-    if self.search != "ivfpq":
-      return 0
-    return 4 * self.top_k if self.ann_rerank is None else self.ann_rerank
+    if self.ann_rerank is not None:
+      return self.ann_rerank
+    return 4 * self.top_k if self.search == "ivfpq" else 0
 
   def ann_params(self) -> related_ann.AnnParams:
     """The IVF index settings of --search=ivfflat|ivfpq."""
