@@ -39,9 +39,6 @@ from pipelines.io import related_rows
 from pipelines.io.related_rows import RelatedTable, unit_rows
 
 
-ENCODE_BLOCK = 8192  # items encoded per call (a code does not depend on its batch)
-
-
 def default_threads() -> int:
   """The cores this process may run on (the search's thread count)."""
   try:
@@ -115,8 +112,8 @@ def _ann(config, table, matrix, threads):
   encoder = faiss.deserialize_index(trained)
   units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
   codes = []
-  for s in range(0, len(ids), ENCODE_BLOCK):
-    codes += [c.tobytes() for c in related_ann.encode(encoder, units[s:s + ENCODE_BLOCK])]
+  for s in range(0, len(ids), 1024):
+    codes += [c.tobytes() for c in encoder.sa_encode(units[s:s + 1024])]
   ann = related_ann.build_index(list(zip(ids, codes)), trained, config.max_index_bytes)
   del codes
   index = faiss.deserialize_index(ann.blob)

@@ -19,15 +19,10 @@ The steps, the same for both:
    for ivfpq, a product quantizer (`code_bytes` sub-vectors of 2^8 centroids) on a
    deterministic sample of the unit-norm embeddings: the `train_size` ids
    with the smallest BLAKE2b hash (`sample_key`), so the sample does not
-   depend on the runner, the bundling or the input order. The k-means
-   assignments use BLAS (one thread; the whole sample is one call in both
-   engines, so the centroids are the same bits).
+   depend on the runner, the bundling or the input order.
 2. Encode (sharded): every worker encodes its items against the trained,
-   empty index (`encode`: inverted-list number + the vector's code: its
-   float32 bytes for ivfflat, the PQ code of the residual for ivfpq). An
-   ivfflat item's list is `assign_lists`' (BLAS scores, near ties scored
-   again exactly), an ivfpq code faiss's `sa_encode` (no BLAS): a code
-   never depends on the other items of its batch.
+   empty index (`sa_encode`: inverted-list number + the vector's code: its
+   float32 bytes for ivfflat, the PQ code of the residual for ivfpq).
 3. Build (one worker): the codes, in id order, are added to the trained
    index (`add_sa_codes`, label = row in the sorted ids), which is
    serialised; that byte string and the ids are the broadcast side input,
@@ -44,13 +39,12 @@ The steps, the same for both:
    the PQ approximation costs recall only where a true neighbour falls
    outside the R candidates.
 
-Determinism: faiss searches with one OpenMP thread in every worker and
-never uses BLAS for a search's distances (`distance_compute_blas_threshold`),
-so a query's candidates and scores do not depend on the other queries of
-its batch; the k-means seeds are fixed and its one BLAS call is the same in
-both engines. Output is identical across runs and worker counts on the same
-CPU type (faiss picks SIMD kernels by CPU, which can change the last bits
-of a score).
+Determinism: faiss runs with one OpenMP thread in every worker and never
+uses BLAS for distances (`distance_compute_blas_threshold`), so a query's
+candidates and scores do not depend on the other queries of its batch; the
+k-means seeds are fixed. Output is identical across runs and worker counts
+on the same CPU type (faiss picks SIMD kernels by CPU, which can change the
+last bits of a score).
 """
 
 from __future__ import annotations
@@ -148,7 +142,7 @@ def train_index(sample, count: int, params: AnnParams):
   if params.kind == "ivfflat":
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = SEED
-    _train_with_blas(faiss, index, x)
+    index.train(x)
     return faiss.serialize_index(index)
   nbits = 8 if n >= 39 * 256 else max(1, min(8, int(math.log2(max(2, n // 39)))))
   index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist,
@@ -156,108 +150,8 @@ def train_index(sample, count: int, params: AnnParams):
                            faiss.METRIC_INNER_PRODUCT)
   index.cp.seed = SEED
   index.pq.cp.seed = SEED
-  _train_with_blas(faiss, index, x)
+  index.train(x)
   return faiss.serialize_index(index)
-
-
-def score_slack(dim: int) -> float:
-  """A bound on |BLAS float32 inner product - `exact_scores`| of two vectors of norm <= 1.
-
-  A float32 dot product of length d, in any summation order, with or
-  without fused multiply-adds, is within d u / (1 - d u) of the exact value
-  (u = 2^-24); `exact_scores` is within u. Doubled for margin.
-
-  Args:
-    dim: the vectors' dimension.
-
-  Returns:
-    The bound.
-  """
-  return 2.0 * (dim + 2) * 2.0 ** -24
-
-
-def exact_scores(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-  """Inner products of each query with its candidates: float64 products summed in order, float32.
-
-  Args:
-    queries: float32 [b, d].
-    candidates: float32 [b, w, d]: query i's candidates.
-
-  Returns:
-    float32 [b, w].
-  """
-  products = candidates.astype(np.float64) * queries.astype(np.float64)[:, None, :]
-  return products.sum(axis=2).astype(np.float32)
-
-
-def assign_lists(centroids: np.ndarray, units: np.ndarray) -> np.ndarray:
-  """Each vector's inverted list: the centroid of the highest `exact_scores` inner product.
-
-  BLAS scores every centroid (about 15x faster than faiss's scan, which
-  `sa_encode` uses with BLAS off); the centroids within twice the slack
-  (`score_slack`, scaled by the largest centroid norm) of a row's best BLAS
-  score are scored again exactly and the best kept (ties: the lowest list).
-  So a vector's list depends on it and the centroids alone, not on the
-  other vectors of its batch, the BLAS or its threads.
-
-  Args:
-    centroids: float32 [nlist, d] (not unit-norm).
-    units: float32 [n, d]: unit vectors.
-
-  Returns:
-    int64 [n]: list numbers.
-  """
-  if not len(units):
-    return np.zeros(0, np.int64)
-  norm = float(np.linalg.norm(centroids, axis=1).max())
-  slack = 2 * score_slack(centroids.shape[1]) * max(1.0, norm) * 1.01
-  blas = units @ centroids.T
-  best = blas.max(axis=1)
-  r, c = np.nonzero(blas >= (best - np.float32(slack))[:, None])
-  exact = exact_scores(units[r], centroids[c][:, None, :])[:, 0]
-  order = np.lexsort((c, -exact, r))  # per row: the best exact score, then the lowest list
-  first = np.ones(len(r), bool)
-  first[1:] = r[order][1:] != r[order][:-1]
-  return c[order][first].astype(np.int64)
-
-
-def encode(index, units: np.ndarray) -> np.ndarray:
-  """The codes `build_index` takes: `sa_encode`'s layout, each row's alone.
-
-  IVF-Flat: the list number (`coarse_code_size` bytes, little-endian) of
-  `assign_lists` (BLAS, exact near ties: the same list whatever the batch),
-  then the vector's float32 bytes. IVF-PQ: faiss's `sa_encode` (one
-  thread, no BLAS).
-
-  Args:
-    index: the trained, empty index (deserialised).
-    units: float32 [n, d]: unit-norm vectors.
-
-  Returns:
-    uint8 [n, code size].
-  """
-  if "PQ" in type(index).__name__:
-    return index.sa_encode(units)
-  nlist = int(index.nlist)
-  lists = assign_lists(index.quantizer.reconstruct_n(0, nlist), units)
-  width = int(index.coarse_code_size())
-  list_bytes = lists.astype("<u8").view(np.uint8).reshape(len(units), 8)[:, :width]
-  return np.concatenate([list_bytes, np.ascontiguousarray(units, np.float32).view(np.uint8)
-                         .reshape(len(units), -1)], axis=1)
-
-
-def _train_with_blas(faiss, index, x: np.ndarray):
-  """`index.train(x)`, its k-means assignments by BLAS (one thread; then BLAS is off again).
-
-  The whole sample is one call in both engines, so the centroids are the
-  same bits in both; BLAS makes the k-means about 10x faster than faiss's
-  one-query-at-a-time scan.
-  """
-  faiss.cvar.distance_compute_blas_threshold = 20  # faiss's default
-  try:
-    index.train(x)
-  finally:
-    faiss.cvar.distance_compute_blas_threshold = NO_BLAS
 
 
 def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):

@@ -11,13 +11,13 @@ import numpy as np
 
 from pipelines.export import related_rerank_beam
 from pipelines.export.related_ann import (AnnIndex, AnnParams, build_index, configure_faiss,
-                                          encode, sample_key, search_block, train_index)
+                                          sample_key, search_block, train_index)
 from pipelines.io import related_rows
 from pipelines.io.related_rows import unit_rows
 
 
 class _EncodeDoFn(beam.DoFn):
-  """Batch of (id, vector) -> (id, code bytes: `related_ann.encode`)."""
+  """Batch of (id, vector) -> (id, IVF-PQ code bytes)."""
 
   def setup(self):
     self._faiss = configure_faiss()
@@ -28,7 +28,7 @@ class _EncodeDoFn(beam.DoFn):
       return
     if self._key != id(trained):
       self._key, self._index = id(trained), self._faiss.deserialize_index(trained)
-    codes = encode(self._index, unit_rows(np.stack([kv[1] for kv in batch])))
+    codes = self._index.sa_encode(unit_rows(np.stack([kv[1] for kv in batch])))
     for (item_id, _), code in zip(batch, codes):
       yield item_id, code.tobytes()
 

@@ -78,50 +78,6 @@ def test_ivfflat_probing_every_list_is_the_exact_search():
   assert few != got  # one list per query misses some true neighbours
 
 
-def test_ivfflat_codes_are_faiss_layout_and_do_not_depend_on_the_batch():
-  ids, x = clustered(3000, 16, 30, seed=3)
-  params = related_ann.AnnParams(kind="ivfflat", train_size=2000)
-  pairs = list(zip(ids, x))
-  sample = sorted(pairs, key=lambda kv: related_ann.sample_key(kv[0]))[:params.train_size]
-  index = related_ann.configure_faiss().deserialize_index(
-      related_ann.train_index(sample, 3000, params))
-  units = related_ann.unit_rows(x)
-  codes = related_ann.encode(index, units)
-  np.testing.assert_array_equal(codes, index.sa_encode(units))  # no near ties here
-  for start in (0, 17, 2999):
-    np.testing.assert_array_equal(related_ann.encode(index, units[start:start + 1]),
-                                  codes[start:start + 1])
-
-
-def test_assign_lists_exact_near_ties_lowest_list_first():
-  rng = np.random.default_rng(4)
-  base = rng.normal(size=(6, 32)).astype(np.float32)
-  # lists 1 and 6: the same centroid; lists 2 and 7 a last-bit step apart
-  centroids = np.concatenate([base, base[1:3]])
-  centroids[7, 0] = np.nextafter(centroids[7, 0], np.float32(np.inf))
-  units = related_ann.unit_rows(np.concatenate([
-      centroids + 0.01 * rng.normal(size=centroids.shape).astype(np.float32),
-      rng.normal(size=(500, 32)).astype(np.float32)]))
-  got = related_ann.assign_lists(centroids, units)
-  exact = (units.astype(np.float64) @ centroids.astype(np.float64).T).astype(np.float32)
-  best = exact.max(axis=1, keepdims=True)
-  assert got.tolist() == [int(np.flatnonzero(row == b)[0]) for row, b in zip(exact, best)]
-  assert 6 not in got.tolist()  # list 1's twin never wins
-  one_by_one = [int(related_ann.assign_lists(centroids, units[j:j + 1])[0])
-                for j in range(len(units))]
-  assert one_by_one == got.tolist()
-  assert related_ann.assign_lists(centroids, units[:0]).tolist() == []
-
-
-def test_blas_scores_stay_within_the_slack():
-  rng = np.random.default_rng(1)
-  for dim in (2, 16, 64, 80):
-    q = related_ann.unit_rows(rng.normal(size=(64, dim)).astype(np.float32))
-    p = related_ann.unit_rows(rng.normal(size=(5000, dim)).astype(np.float32))
-    exact = related_ann.exact_scores(q, np.broadcast_to(p, (64, 5000, dim)))
-    assert np.abs(q @ p.T - exact).max() <= related_ann.score_slack(dim) / 4
-
-
 def test_ties_by_id_and_never_itself():
   vecs = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [-1, 0]], np.float32)
   ids = [f"i{j}" for j in range(len(vecs))]
