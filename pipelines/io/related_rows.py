@@ -9,7 +9,6 @@ module for them.
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import uuid
 import zlib
@@ -17,6 +16,8 @@ from typing import NamedTuple
 
 import google_crc32c
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.io import sharded_io
 from pipelines.io.file_system import FileSystems
@@ -148,13 +149,58 @@ def table_lines(table: RelatedTable, start: int, stop: int, num_shards: int = 1)
   return lines, key_shards(table.ids[start:stop], k, num_shards)[real]
 
 
-def _chunk_texts(table: RelatedTable, start: int, stop: int, num_shards: int, id_tabs: list,
-                 rank_tabs: list) -> list[tuple[int, str]]:
-  """`table_lines` of rows [start, stop), as one text per shard: (shard, its lines + "\\n").
+SCORE_UNITS = 1_000_000  # "%.6f": scores in millionths
+MAX_FAST_SCORE = 1 << 20  # larger |scores| (never cosines) are formatted by Python
+
+
+@functools.lru_cache(maxsize=1)
+def _cosine_texts() -> pa.Array:
+  """`score_texts` of every score in [-1, 1] by millionths: [0, 1] then -[0, 1] (2,000,002 texts)."""
+  units = np.arange(SCORE_UNITS + 1, dtype=np.float64) / SCORE_UNITS
+  return pa.concat_arrays([_formatted(units), _formatted(-units)])
+
+
+def score_texts(scores: np.ndarray) -> pa.Array:
+  """`f"{score:.6f}\\n"` of every float32 score, as an Arrow string array, no Python per score.
+
+  A float32 times 10^6 is exact in float64 (24 + 20 significant bits), so
+  `np.rint` (half to even) rounds the exact value as Python's `%.6f` does;
+  the sign is the float's own (`-0.000000` for a negative score that rounds
+  to zero, as Python writes it).
+
+  Args:
+    scores: float32 [n], finite.
+
+  Returns:
+    A string array of n texts.
+  """
+  scores = np.asarray(scores, np.float32)
+  if len(scores) and float(np.abs(scores).max()) >= MAX_FAST_SCORE:
+    return pa.array(["%.6f\n" % s for s in scores.tolist()], pa.string())
+  millionths = np.abs(np.rint(scores.astype(np.float64) * SCORE_UNITS)).astype(np.int64)
+  if not len(scores) or int(millionths.max()) <= SCORE_UNITS:  # cosines: from the table
+    return _cosine_texts().take(pa.array(millionths + (SCORE_UNITS + 1) * np.signbit(scores)))
+  return _formatted(scores)
+
+
+def _formatted(scores: np.ndarray) -> pa.Array:
+  """`score_texts` in Arrow kernels, for |scores| < MAX_FAST_SCORE (float32 or exact float64)."""
+  millionths = np.abs(np.rint(scores.astype(np.float64) * SCORE_UNITS)).astype(np.int64)
+  whole = pc.cast(pa.array(millionths // SCORE_UNITS), pa.string())
+  fraction = pc.utf8_lpad(pc.cast(pa.array(millionths % SCORE_UNITS), pa.string()), 6, "0")
+  sign = pc.take(pa.array(["", "-"]), pa.array(np.signbit(scores).astype(np.int8)))
+  return pc.binary_join_element_wise(sign, whole, ".", fraction, "\n", "")
+
+
+def _chunk_texts(table: RelatedTable, start: int, stop: int, num_shards: int, id_tabs: pa.Array,
+                 rank_tabs: pa.Array) -> list[tuple[int, bytes]]:
+  """`table_lines` of rows [start, stop), as one text per shard: (shard, its lines' UTF-8 bytes).
 
   The same lines in the same order per shard (a stable sort by shard of the
-  key-ordered lines), assembled without a string per line: the four pieces
-  of every line (`id\\t`, `rank\\t`, `neighbour\\t`, `score\\n`) are joined at once.
+  key-ordered lines), assembled in Arrow without a Python string per line:
+  the four pieces of every line (`id\\t`, `rank\\t`, `neighbour\\t`, `score\\n`)
+  are taken and joined column-wise, and a shard's text is a slice of the
+  joined array's data.
   """
   counts = table.counts[start:stop]
   k = table.neighbours.shape[1]
@@ -166,17 +212,19 @@ def _chunk_texts(table: RelatedTable, start: int, stop: int, num_shards: int, id
     shards = np.zeros(len(queries), np.int64)
   else:
     shards = key_shards(table.ids[start:stop], k, num_shards)[real]
-    order = np.argsort(shards, kind="stable")
+    order = np.argsort(shards.astype(np.int16) if num_shards < 1 << 15 else shards,
+                       kind="stable")  # int16: a radix sort
     queries, ranks, neighbours, scores, shards = (
         queries[order], ranks[order], neighbours[order], scores[order], shards[order])
-  prefixes = id_tabs[start:stop]
-  pieces = zip(map(prefixes.__getitem__, queries.tolist()),
-               map(rank_tabs.__getitem__, ranks.tolist()),
-               map(id_tabs.__getitem__, neighbours.tolist()),
-               ("%.6f\n" * len(scores) % tuple(scores.tolist())).splitlines(keepends=True))
-  pieces = list(itertools.chain.from_iterable(pieces))
+  lines = pc.binary_join_element_wise(
+      id_tabs.take(pa.array(queries + start)), rank_tabs.take(pa.array(ranks)),
+      id_tabs.take(pa.array(neighbours)), score_texts(scores), "")
+  if not len(lines):
+    return []
+  offsets = np.frombuffer(lines.buffers()[1], np.int32, len(lines) + 1, lines.offset * 4)
+  data = memoryview(lines.buffers()[2])
   bounds = np.searchsorted(shards, np.arange(num_shards + 1)).tolist()
-  return [(shard, "".join(pieces[4 * bounds[shard]:4 * bounds[shard + 1]]))
+  return [(shard, bytes(data[offsets[bounds[shard]]:offsets[bounds[shard + 1]]]))
           for shard in range(num_shards) if bounds[shard + 1] > bounds[shard]]
 
 
@@ -212,20 +260,20 @@ def write_table(table: RelatedTable, prefix: str, num_shards: int, header: str |
   sizes = [0] * num_shards
   files = [FileSystems.create(t) for t in tmps]
   try:
-    def put(shard: int, text: str):
-      data = text.encode("utf-8")
+    def put(shard: int, data: bytes):
       files[shard].write(data)
       sums[shard].update(data)
       sizes[shard] += len(data)
 
     for shard in range(num_shards if header is not None else 0):
-      put(shard, header + "\n")
-    id_tabs = [f"{item_id}\t" for item_id in table.ids]
-    rank_tabs = [f"{rank}\t" for rank in range(1, table.neighbours.shape[1] + 1)]
+      put(shard, (header + "\n").encode("utf-8"))
+    id_tabs = pa.array([f"{item_id}\t" for item_id in table.ids], pa.string())
+    rank_tabs = pa.array([f"{rank}\t" for rank in range(1, table.neighbours.shape[1] + 1)],
+                         pa.string())
     for start in range(0, len(table.ids), rows_per_chunk):
       stop = min(len(table.ids), start + rows_per_chunk)
-      for shard, text in _chunk_texts(table, start, stop, num_shards, id_tabs, rank_tabs):
-        put(shard, text)
+      for shard, data in _chunk_texts(table, start, stop, num_shards, id_tabs, rank_tabs):
+        put(shard, data)
   finally:
     for f in files:
       f.close()

@@ -98,3 +98,19 @@ def test_write_table_many_shards_and_chunks_against_format_rows(tmp_path):
   assert got == want and len(want) == 6
   lines = sum(v.count(b"\n") for n, v in want.items() if n.endswith(".tsv"))
   assert lines == table.counts.sum() + 5  # the rows and each shard's header
+
+
+def test_score_texts_are_python_formatting():
+  rng = np.random.default_rng(11)
+  special = [0.0, -0.0, 1.0, -1.0, 1 / 128, -1 / 128, 3 / 256, 5e-7, -5e-7, 4.9999e-7, -1e-30,
+             1.5e-45, 0.9999995, -0.9999995, 1.0000001, 123.25, -4096.5, 2.0 ** 20, -3e38]
+  scores = np.concatenate([np.array(special, np.float32),
+                           rng.normal(size=5000).astype(np.float32),
+                           rng.uniform(-1, 1, 5000).astype(np.float32),
+                           (rng.integers(-2**20, 2**20, 5000) / 2**21).astype(np.float32)])
+  want = ["%.6f\n" % s for s in scores.tolist()]
+  assert related_rows.score_texts(scores).to_pylist() == want
+  assert related_rows.score_texts(scores[:17]).to_pylist() == want[:17]  # Arrow kernels
+  cosines = np.abs(scores) <= 1  # the cosine table
+  assert related_rows.score_texts(scores[cosines]).to_pylist() == list(np.array(want)[cosines])
+  assert related_rows.score_texts(np.zeros(0, np.float32)).to_pylist() == []
