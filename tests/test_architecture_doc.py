@@ -8,7 +8,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("pipelines", "model", "launch")
-# A backticked path from the repository root: `pipelines/io/edges.py` or `launch/vertex_ai/`.
+# A backticked path from the repository root: `pipelines/io/edges_beam.py` or `launch/vertex_ai/`.
 _PATH = re.compile(r"`((?:%s)/[\w/]*(?:\.py|/))`" % "|".join(PACKAGES))
 
 

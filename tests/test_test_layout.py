@@ -1,4 +1,4 @@
-"""Tests mirror the source tree: `pipelines/io/edges.py` is tested by `tests/pipelines/io/test_edges.py`.
+"""Tests mirror the source tree: `pipelines/io/edges_beam.py` is tested by `tests/pipelines/io/test_edges_beam.py`.
 
 Every module under `pipelines/`, `model/` and `launch/` (not `__init__.py`) has its test file at
 the same path under `tests/`, named `test_<module>.py`, except the modules on the allow-list below.
@@ -39,10 +39,10 @@ def mirrored_test_path(module: str) -> str:
   """The test file that mirrors a module.
 
   Args:
-    module: a module path from the repository root, such as `pipelines/io/edges.py`.
+    module: a module path from the repository root, such as `pipelines/io/edges_beam.py`.
 
   Returns:
-    Its test file's path from the repository root, such as `tests/pipelines/io/test_edges.py`.
+    Its test file's path from the repository root, such as `tests/pipelines/io/test_edges_beam.py`.
   """
   folder, _, name = module.rpartition("/")
   if name.endswith("_beam.py") and (ROOT / folder / name.replace("_beam.py", ".py")).is_file():
@@ -57,7 +57,7 @@ def _modules(root: pathlib.Path) -> set[str]:
 
 
 def test_mirrored_test_path():
-  assert mirrored_test_path("pipelines/io/edges.py") == "tests/pipelines/io/test_edges.py"
+  assert mirrored_test_path("pipelines/io/edges_beam.py") == "tests/pipelines/io/test_edges_beam.py"
   assert mirrored_test_path("model/losses/triplet.py") == "tests/model/losses/test_triplet.py"
   assert mirrored_test_path("launch/main.py") == "tests/launch/test_main.py"
   assert (mirrored_test_path("pipelines/io/features_beam.py")

@@ -9,7 +9,7 @@ import apache_beam as beam
 from pipelines import split
 from pipelines.clustering import STAGE, hierarchy_beam, similarity_beam
 from pipelines.clustering.config import ClusterConfig
-from pipelines.io import edges as edges_lib
+from pipelines.io import edges_beam as edges_lib
 from pipelines.io import rejected_beam, summary_beam
 from pipelines.io.cluster_tables import writer_beam
 

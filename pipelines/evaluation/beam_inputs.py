@@ -7,7 +7,7 @@ as one-line `problems`, raised by the driver after the run); an embedding
 with a NaN or inf is left out and counted (`embedding_not_finite`); the
 baseline is the concatenation of the L2-normalised modalities of each valid
 feature record (`readers.baseline_vector`); edges go through the same
-validation as every other stage (`edges.ReadEdges`).
+validation as every other stage (`edges_beam.ReadEdges`).
 
 Every output is a PCollection; `problems` holds error lines, `counts`
 (name, n) pairs.
@@ -21,7 +21,7 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from pipelines.io import edges as edges_lib
+from pipelines.io import edges_beam as edges_lib
 from pipelines.io import features_beam
 from pipelines import split
 from pipelines.io import tf_example, tfrecord_files

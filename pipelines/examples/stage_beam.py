@@ -10,7 +10,7 @@ from pipelines import split
 from pipelines.examples import (cluster_labels_beam, items_beam, join_features_beam, stage,
                                 triplets, validation_set_beam)
 from pipelines.examples.config import ExamplesConfig
-from pipelines.io import edges as edges_lib
+from pipelines.io import edges_beam as edges_lib
 from pipelines.io import features_beam, rejected_beam, sharded_io, sharded_io_beam, summary_beam
 from pipelines.io.cluster_tables import reader_beam
 

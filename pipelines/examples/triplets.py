@@ -14,7 +14,7 @@ anchor's and positive's cluster ids in the records (`--cluster_id_level`).
 
 import apache_beam as beam
 
-from pipelines.io import edges as edges_lib
+from pipelines.io import edges_beam as edges_lib
 from pipelines import hashing
 from pipelines.examples import (cluster_positives, items_beam, join_features_beam, positives_beam,
                                 random_negatives, reservoirs_beam, smart_negatives_beam)

@@ -4,7 +4,7 @@ Input is text `src,dst,weight` (csv) or tab-separated (tsv) with an optional
 header line, or TFRecord of `tf.train.Example` with `src`, `dst` (bytes) and
 `weight` (float). A missing weight is 1. Edges are undirected: (a, b) and
 (b, a) are one edge, kept as (min, max). Every refused record gets one of the
-reasons below. Both engines parse with these functions (`edges.py` on Beam,
+reasons below. Both engines parse with these functions (`edges_beam.py` on Beam,
 `edges_local.py` in memory).
 """
 

@@ -4,7 +4,7 @@ Edges are read by `io.edges_local.read_edges_local` and features by
 `io.record_checks.read_checked_ids_local` with `features.feature_checks` (only
 the ids are kept; frame-level files, `--frames`, by
 `io.frame_validation.read_frames_local`), which apply the rules of
-`edges.ReadEdges` and `features_beam.ReadFeatures` (`frame_validation_beam.ReadFrameFeatures`);
+`edges_beam.ReadEdges` and `features_beam.ReadFeatures` (`frame_validation_beam.ReadFrameFeatures`);
 the rejected records, the stats file and hence `summary.json` equal what
 `validate.stage_beam.build` writes.
 """

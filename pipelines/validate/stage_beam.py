@@ -8,7 +8,7 @@ import dataclasses
 
 import apache_beam as beam
 
-from pipelines.io import edges as edges_lib
+from pipelines.io import edges_beam as edges_lib
 from pipelines.io import features_beam, frame_validation_beam, rejected_beam, summary_beam
 from pipelines.validate import stage
 

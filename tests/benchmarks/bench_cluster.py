@@ -24,7 +24,7 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.io import edges as edges_lib
+from pipelines.io import edges_beam as edges_lib
 from pipelines import synth
 from pipelines.clustering.stage import default_partitions, file_sizes
 from pipelines.clustering import node_bound, round_jump_passes

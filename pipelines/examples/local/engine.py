@@ -24,7 +24,7 @@ from pipelines.examples.local import (feature_rows, inputs, item_infos, negative
 
 
 def read_edges(config, edge_paths: list, stage: str, counts, rejections: list):
-  """`edges.ReadEdges` (min_weight 0): unique edges; counts and rejections added.
+  """`edges_beam.ReadEdges` (min_weight 0): unique edges; counts and rejections added.
 
   Args:
     config: the stage's config.

@@ -7,7 +7,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.io import edges, item_ids, tf_example
+from pipelines.io import edges_beam, item_ids, tf_example
 from pipelines.io import edge_records
 from pipelines.io.edge_records import Edge
 from pipelines.errors import InputError
@@ -75,7 +75,7 @@ def test_edge_format_of():
 
 def _read(paths, fmt, combine, rejections):
   with TestPipeline(runner=RUNNER) as p:
-    result = p | edges.ReadEdges(paths, fmt, combine, stage="t")
+    result = p | edges_beam.ReadEdges(paths, fmt, combine, stage="t")
     assert_that(result.edges, equal_to(expected_edges[combine]), label="Edges")
     assert_that(result.rejected | beam.Map(lambda r: (r.reason, r.record)),
                 equal_to(rejections), label="Rejected")
@@ -116,11 +116,11 @@ def test_read_edges_tfrecord_and_non_utf8(tmp_path):
   text = tmp_path / "latin1.csv"
   text.write_bytes("a,b,1\n\xe9,b,1\n".encode("latin-1"))
   with TestPipeline(runner=RUNNER) as p:
-    tf = p | "TF" >> edges.ReadEdges([path], "tfrecord", "sum")
+    tf = p | "TF" >> edges_beam.ReadEdges([path], "tfrecord", "sum")
     assert_that(tf.edges, equal_to([Edge("a", "b", 5.0)]), label="TFEdges")
     assert_that(tf.rejected | "TFReasons" >> beam.Map(lambda r: r.reason),
                 equal_to([edge_records.WEIGHT_NEGATIVE]), label="TFRejected")
-    txt = p | "Text" >> edges.ReadEdges([str(text)], "csv")
+    txt = p | "Text" >> edges_beam.ReadEdges([str(text)], "csv")
     assert_that(txt.rejected | "TextReasons" >> beam.Map(lambda r: r.reason),
                 equal_to([edge_records.NOT_UTF8]), label="TextRejected")
 
@@ -131,5 +131,5 @@ def test_sum_is_exact_and_order_independent(tmp_path):
   lines = [f"a,b,{w!r}" for w in weights]
   path = files.write_text(str(tmp_path / "e.csv"), lines)
   with TestPipeline(runner=RUNNER) as p:
-    result = p | edges.ReadEdges([path], "csv", "sum")
+    result = p | edges_beam.ReadEdges([path], "csv", "sum")
     assert_that(result.edges, equal_to([Edge("a", "b", math.fsum(weights))]))
