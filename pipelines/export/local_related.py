@@ -121,6 +121,7 @@ def _ann(config, table, matrix, threads):
   wanted = max(rerank, config.top_k)
 
   def one_block(start):
+    related_ann.configure_faiss()  # OpenMP's thread count is per calling thread
     stop = min(start + config.query_batch, len(ids))
     rows = _candidate_rows(index, units[start:stop], np.arange(start, stop), wanted)
     if rerank:
