@@ -38,6 +38,30 @@ from tests.pipelines.io.edge_readers import assert_read_edges_gives, local_edges
     ("a,b,7.", Edge("a", "b", 7.0)),
     ("a,b,Infinity", edge_records.WEIGHT_INFINITE),
     ("a,b,NaN", edge_records.WEIGHT_NAN),
+    ("a,b,2.5", Edge("a", "b", 2.5)),
+    ("b,a,2.5", Edge("a", "b", 2.5)),
+    (" b , a , 3 ", Edge("a", "b", 3.0)),
+    ("a,b", Edge("a", "b", 1.0)),
+    ("a,b,", Edge("a", "b", 1.0)),
+    ("a,b,c,d", edge_records.WRONG_COLUMN_COUNT),
+    ("a", edge_records.WRONG_COLUMN_COUNT),
+    ("a,b,heavy", edge_records.WEIGHT_NOT_A_NUMBER),
+    ("a,b,nan", edge_records.WEIGHT_NAN),
+    ("a,b,inf", edge_records.WEIGHT_INFINITE),
+    ("a,b,-inf", edge_records.WEIGHT_INFINITE),
+    ("a,b,0", edge_records.WEIGHT_ZERO),
+    ("a,b,-1", edge_records.WEIGHT_NEGATIVE),
+    ("a,a,1", edge_records.SELF_LOOP),
+    (",b,1", edge_records.EMPTY_ID),
+    ("a, ,1", edge_records.EMPTY_ID),
+    ("a\tb,c,1", item_ids.ID_CONTROL_CHARACTER),
+    ("a,b\x00c,1", item_ids.ID_CONTROL_CHARACTER),
+    ("a,b\x85c,1", item_ids.ID_CONTROL_CHARACTER),
+    ("a,b\r\n", Edge("a", "b", 1.0)),  # a CRLF line end is not part of the id
+    ("é,ü,1", Edge("é", "ü", 1.0)),
+    ("src,dst,weight", edge_records.HEADER),
+    ("SRC,DST", edge_records.HEADER),
+    ("   ", edge_records.BLANK),
 ])
 def test_text_rules(line, expected):
   assert edge_records.parse_text_edge(line, ",") == expected
@@ -143,3 +167,7 @@ def test_validate_counts_bytes_weights(messy, tmp_path):
   section = json.loads((out / "summary.json").read_text())["validate"]
   assert section["rejected/weight_not_a_float"] == 2 and section["edges/unique_edges"] == 2
   assert os.path.exists(out / "rejected" / "_MANIFEST-validate.json")
+
+
+def test_parse_tsv_keeps_commas_in_ids():
+  assert edge_records.parse_text_edge("a,1\tb,2\t4", "\t") == Edge("a,1", "b,2", 4.0)

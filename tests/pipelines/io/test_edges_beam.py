@@ -16,40 +16,6 @@ from tests.pipelines import files
 RUNNER = "FnApiRunner"
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("a,b,2.5", Edge("a", "b", 2.5)),
-    ("b,a,2.5", Edge("a", "b", 2.5)),
-    (" b , a , 3 ", Edge("a", "b", 3.0)),
-    ("a,b", Edge("a", "b", 1.0)),
-    ("a,b,", Edge("a", "b", 1.0)),
-    ("a,b,c,d", edge_records.WRONG_COLUMN_COUNT),
-    ("a", edge_records.WRONG_COLUMN_COUNT),
-    ("a,b,heavy", edge_records.WEIGHT_NOT_A_NUMBER),
-    ("a,b,nan", edge_records.WEIGHT_NAN),
-    ("a,b,inf", edge_records.WEIGHT_INFINITE),
-    ("a,b,-inf", edge_records.WEIGHT_INFINITE),
-    ("a,b,0", edge_records.WEIGHT_ZERO),
-    ("a,b,-1", edge_records.WEIGHT_NEGATIVE),
-    ("a,a,1", edge_records.SELF_LOOP),
-    (",b,1", edge_records.EMPTY_ID),
-    ("a, ,1", edge_records.EMPTY_ID),
-    ("a\tb,c,1", item_ids.ID_CONTROL_CHARACTER),
-    ("a,b\x00c,1", item_ids.ID_CONTROL_CHARACTER),
-    ("a,b\x85c,1", item_ids.ID_CONTROL_CHARACTER),
-    ("a,b\r\n", Edge("a", "b", 1.0)),  # a CRLF line end is not part of the id
-    ("é,ü,1", Edge("é", "ü", 1.0)),
-    ("src,dst,weight", edge_records.HEADER),
-    ("SRC,DST", edge_records.HEADER),
-    ("   ", edge_records.BLANK),
-])
-def test_parse_text_edge(line, expected):
-  assert edge_records.parse_text_edge(line, ",") == expected
-
-
-def test_parse_tsv_keeps_commas_in_ids():
-  assert edge_records.parse_text_edge("a,1\tb,2\t4", "\t") == Edge("a,1", "b,2", 4.0)
-
-
 def test_parse_example_edge():
   assert edge_records.parse_example_edge(tf_example.encode(
       {"src": "y", "dst": "x", "weight": [2.0]})) == Edge("x", "y", 2.0)
