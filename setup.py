@@ -31,8 +31,9 @@ setuptools.setup(
     ],
     extras_require={
         # dev includes the GCP extra so that CI builds every Dataflow job graph offline
-        # (--runner=DataflowRunner --dry_run=True).
-        "dev": ["pytest>=8", "pytest-xdist>=3.8", "scikit-learn>=1.5", "apache-beam[gcp]>=2.77,<3"],
+        # (--runner=DataflowRunner --dry_run=True), and pyflakes for tests/test_lint.py.
+        "dev": ["pytest>=8", "pytest-xdist>=3.8", "scikit-learn>=1.5", "apache-beam[gcp]>=2.77,<3",
+                "pyflakes>=3.2"],
         "gcp": ["apache-beam[gcp]>=2.77,<3"],
     },
     entry_points={"console_scripts": ["gcml=launch.main:main"]},
