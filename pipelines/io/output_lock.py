@@ -7,9 +7,10 @@ by a process that died (same host, pid gone) is taken over with a warning; one
 from another host cannot be checked from here, so it is refused and the message
 says how to clear it. On taking the lock, temporaries of killed runs
 (`.tmp-<uuid>-*`, up to two folders down) are deleted: no live writer owns them.
-So is the `beam-pipeline-temp*` folder Beam made for each pipeline of the dead
-run: Beam removes it only when the pipeline's run ends, so `stage_run` records
-it in the lock while the pipeline exists (`beam_temp_recorded`).
+So is the temp folder of the dead run's Beam pipelines: `stage_run` has Beam
+make its temp folders inside one folder of the run (`beam_temp_folder`), whose
+name is written into the lock before the folder is made and dropped from it
+once the folder is removed, so a kill at any point leaves nothing unrecorded.
 
 The lock is re-entrant within one process (a stage that calls another stage).
 """
@@ -30,7 +31,8 @@ from pipelines.io.file_system import FileSystems
 from pipelines.errors import InputError
 
 LOCK_NAME = "_LOCK"
-BEAM_TEMP_PREFIX = "beam-pipeline-temp"  # Beam's `tempfile.mkdtemp` prefix (pipeline.py)
+BEAM_TEMP_PREFIX = "gcml-beam-temp-"  # + a uuid4's hex: a run's folder for Beam's temporaries
+_BEAM_TEMP = re.compile(rf"{BEAM_TEMP_PREFIX}[0-9a-f]{{32}}")
 _BEAM_TEMP_KEY = "beam_temp_dirs"
 _held = {}  # lock path -> depth, for this process
 
@@ -143,37 +145,40 @@ def _note_beam_temp(folder: str, present: bool) -> None:
 
 
 @contextlib.contextmanager
-def beam_temp_recorded(folder: str):
-  """Records a Beam pipeline's temp folder in this process's locks for a `with` block.
+def beam_temp_folder():
+  """Makes a fresh folder for a Beam run's temporaries, recorded in this process's locks.
 
-  A run killed inside the block leaves the folder and the record; the next
-  run that takes over the dead run's lock deletes the folder.
-
-  Args:
-    folder: the pipeline's `local_tempdir`.
+  The folder's name is written into every lock this process holds before the
+  folder is made, and dropped only after it is removed: a run killed at any
+  point leaves the folder (if made) and its record; the next run that takes
+  over the dead run's lock deletes it.
 
   Returns:
-    A context manager; the record is dropped when the block ends.
+    A context manager giving the folder's path (`gcml-beam-temp-<hex>` in the
+    system temp folder); the folder is removed when the block ends.
   """
+  folder = os.path.join(tempfile.gettempdir(), f"{BEAM_TEMP_PREFIX}{uuid.uuid4().hex}")
   _note_beam_temp(folder, True)
   try:
-    yield
+    os.mkdir(folder, 0o700)
+    yield folder
   finally:
+    shutil.rmtree(folder, ignore_errors=True)
     _note_beam_temp(folder, False)
 
 
 def _remove_beam_temp(folders, what: str) -> None:
-  """Deletes the folders a dead run's lock recorded that are Beam temp folders.
+  """Deletes the folders a dead run's lock recorded that are its Beam temp folders.
 
-  Only a directory (not a link) named `beam-pipeline-temp*` right under this
-  host's temp root is deleted; any other path is left alone.
+  Only a directory (not a link) named `gcml-beam-temp-<32 hex digits>` right
+  under this host's temp root is deleted; any other path is left alone.
   """
   root = os.path.realpath(tempfile.gettempdir())
   for folder in folders if isinstance(folders, list) else []:
     if not isinstance(folder, str) or not os.path.isabs(folder):
       continue
     parent, name = os.path.split(os.path.normpath(folder))
-    if (name.startswith(BEAM_TEMP_PREFIX) and os.path.isdir(folder)
+    if (_BEAM_TEMP.fullmatch(name) and os.path.isdir(folder)
         and not os.path.islink(folder) and os.path.realpath(parent) == root):
       shutil.rmtree(folder, ignore_errors=True)
       logging.info("%s: removed %s left by a killed run", what, folder)

@@ -10,8 +10,9 @@ taken around the whole stage by `gcml` itself (`launch/main.py`,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import shutil
+import tempfile
 import typing
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -78,18 +79,41 @@ def run_engine(what: str, engine: str, pipeline_args, build: Callable[[beam.Pipe
   if prepare_output is not None and not dry_run:
     prepare_output()
   import apache_beam as beam  # pylint: disable=import-outside-toplevel,redefined-outer-name
-  pipeline = beam.Pipeline(options=options)
-  # Beam makes the pipeline's `beam-pipeline-temp*` folder (in the system temp folder) when
-  # the pipeline is made and removes it only in `Pipeline.run`: a failed build never gets
-  # there, and a killed run leaves it; the lock records it for the run that takes over.
-  with output_lock.beam_temp_recorded(pipeline.local_tempdir):
-    try:
-      build(pipeline)
-    except BaseException:
-      shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)
-      raise
-    runner.run(pipeline, what)
+  with output_lock.beam_temp_folder() as folder:
+    with _system_temp_folder(folder):
+      pipeline = beam.Pipeline(options=options)
+    # Not while building: a module imported there may keep the temp folder of the moment
+    # (Beam's multi_process_shared, imported by RunInference, takes it as a default argument).
+    build(pipeline)
+    with _system_temp_folder(folder):
+      runner.run(pipeline, what)
   return EngineRun(dry_run, None)
+
+
+@contextlib.contextmanager
+def _system_temp_folder(folder: str):
+  """Makes `folder` the system temp folder of this process (`tempfile`) for a `with` block.
+
+  Beam makes its temporaries there and does not always remove them: a pipeline's
+  `beam-pipeline-temp*` folder (removed only at the end of `Pipeline.run`, so a
+  failed build or a kill leaves it), the second pipeline of the runner-API round
+  trip that `Pipeline.run` makes on Dataflow (its own `beam-pipeline-temp*`), the
+  staged sdist of the Dataflow workers' dependencies (a `tmp*` folder that
+  `environments.python_sdk_dependencies` never removes). Inside the run's
+  recorded folder (`output_lock.beam_temp_folder`) they go when it goes. gcml
+  runs one Beam pipeline at a time in a process.
+
+  Args:
+    folder: the folder.
+
+  Returns:
+    A context manager; the previous temp folder is restored when the block ends.
+  """
+  previous, tempfile.tempdir = tempfile.tempdir, folder
+  try:
+    yield
+  finally:
+    tempfile.tempdir = previous
 
 
 def write_section(output_dir: str, stage: str, extra: dict, counts: dict | None = None) -> dict:

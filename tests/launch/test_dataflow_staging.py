@@ -64,33 +64,43 @@ def test_evaluate_is_not_a_beam_pipeline():
   assert "beam.Pipeline(" not in inspect.getsource(evaluate)
 
 
+def _staged_files(result) -> dict:
+  """The dry-run job's staged files: {staged name: (local path, member names if a tarball)}."""
+  from apache_beam.portability.api import beam_runner_api_pb2  # pylint: disable=import-outside-toplevel
+  staged = {}
+  for env in result.job.proto_pipeline.components.environments.values():
+    for dep in env.dependencies:
+      name = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(dep.role_payload)
+      path = beam_runner_api_pb2.ArtifactFilePayload.FromString(dep.type_payload).path
+      members = None
+      if path.endswith(".tar.gz"):
+        with tarfile.open(path) as tar:
+          members = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+      staged[name.staged_name] = (path, members)
+  return staged
+
+
 def test_dry_run_job_carries_the_setup_py_sdist(tmp_path, monkeypatch):
   data = tmp_path / "data"
   assert gcml.main(["synth", f"--output_dir={data}", "--num_items=300", "--processes=1"]) == 0
-  results = []
+  jobs = []
   real_run = runner.run
 
   def spy(pipeline, what):
-    results.append(real_run(pipeline, what))
-    return results[-1]
+    result = real_run(pipeline, what)
+    jobs.append(_staged_files(result))  # read now: the run's temp folder goes when it ends
+    return result
 
   monkeypatch.setattr(runner, "run", spy)
   code = gcml.main(["validate", f"--edges={data}/edges-*.csv", f"--features={data}/features-*",
                     f"--output_dir={tmp_path}/out", "--dry_run=True",
                     "--sdk_location=container"] + DATAFLOW)
-  assert code == 0 and len(results) == 1
-  from apache_beam.portability.api import beam_runner_api_pb2  # pylint: disable=import-outside-toplevel
-  staged = {}
-  for env in results[0].job.proto_pipeline.components.environments.values():
-    for dep in env.dependencies:
-      name = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(dep.role_payload)
-      path = beam_runner_api_pb2.ArtifactFilePayload.FromString(dep.type_payload).path
-      staged[name.staged_name] = path
+  assert code == 0 and len(jobs) == 1
+  staged = jobs[0]
   # Beam stages the sdist built from --setup_file as workflow.tar.gz; workers pip install it.
   assert "workflow.tar.gz" in staged, staged
-  assert pathlib.Path(staged["workflow.tar.gz"]).name == "gcml-0.1.0.tar.gz"
-  with tarfile.open(staged["workflow.tar.gz"]) as tar:
-    names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+  path, names = staged["workflow.tar.gz"]
+  assert pathlib.Path(path).name == "gcml-0.1.0.tar.gz"
   for needed in ("setup.py", "pipelines/runner.py", "pipelines/validate/stage.py",
                  "model/__init__.py", "launch/main.py"):
     assert needed in names

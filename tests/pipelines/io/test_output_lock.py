@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -70,3 +71,46 @@ def test_dead_writers_lock_and_temporaries_are_cleared(tmp_path):
       pass
     assert (out / "_LOCK").exists()
   assert not (out / "_LOCK").exists()
+
+
+def _recorded(out) -> list:
+  with open(out / "_LOCK", encoding="utf-8") as f:
+    return json.load(f).get("beam_temp_dirs", [])
+
+
+def test_a_beam_temp_folder_is_recorded_while_it_exists(tmp_path, monkeypatch):
+  monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+  (tmp_path / "tmp").mkdir()
+  with output_lock.held(str(tmp_path / "out"), "gcml test"):
+    with output_lock.beam_temp_folder() as folder:
+      assert _recorded(tmp_path / "out") == [folder] and os.path.isdir(folder)
+      assert os.path.dirname(folder) == str(tmp_path / "tmp")
+      (tmp_path / "tmp" / folder / "beam-pipeline-temp1").mkdir()
+    assert not os.path.exists(folder) and _recorded(tmp_path / "out") == []
+
+
+def test_taking_a_dead_lock_deletes_its_recorded_beam_temp_folders_and_nothing_else(
+    tmp_path, monkeypatch):
+  root, out = tmp_path / "tmp", tmp_path / "out"
+  out.mkdir()
+  monkeypatch.setattr(tempfile, "tempdir", str(root))
+  ours = root / f"{output_lock.BEAM_TEMP_PREFIX}{'c' * 32}"
+  (ours / "beam-pipeline-temp1").mkdir(parents=True)
+  # Recorded paths that are not a gcml Beam temp folder right under the temp root stay.
+  kept = [root / f"{output_lock.BEAM_TEMP_PREFIX}{'d' * 32}-x", root / "users-folder",
+          tmp_path / "elsewhere" / f"{output_lock.BEAM_TEMP_PREFIX}{'e' * 32}"]
+  for folder in kept:
+    folder.mkdir(parents=True)
+  (root / f"{output_lock.BEAM_TEMP_PREFIX}{'f' * 32}").write_text("a file")
+  (root / f"{output_lock.BEAM_TEMP_PREFIX}{'0' * 32}").symlink_to(root / "users-folder")
+  dead = subprocess.Popen([sys.executable, "-c", "pass"])
+  dead.wait()
+  recorded = [str(p) for p in [ours, *kept]] + [
+      str(root / f"{output_lock.BEAM_TEMP_PREFIX}{c * 32}") for c in "f0"] + [
+          f"{output_lock.BEAM_TEMP_PREFIX}{'1' * 32}", 7]
+  (out / "_LOCK").write_text(json.dumps({"host": output_lock.socket.gethostname(),
+                                         "pid": dead.pid, "command": "gcml examples",
+                                         "beam_temp_dirs": recorded}))
+  with output_lock.held(str(out), "gcml test"):
+    assert not ours.exists() and all(folder.is_dir() for folder in kept)
+    assert len(os.listdir(root)) == 4

@@ -66,14 +66,15 @@ def test_beam_dry_run_builds_the_graph_and_leaves_the_output_alone():
   assert ran.dry_run and calls == ["build"]
 
 
-def test_beam_runs_leave_no_beam_temp_folder_even_when_the_graph_fails_to_build(
+def test_beam_runs_leave_nothing_in_the_temp_folder_built_failed_or_on_dataflow(
     tmp_path, monkeypatch):
-  # Beam makes `beam-pipeline-temp*` in the system temp folder for each pipeline and removes
-  # it only in `Pipeline.run`; a build that raises must not leave it behind.
+  # Beam's temp folders: each pipeline's `beam-pipeline-temp*` (removed only in
+  # `Pipeline.run`: a build that raises never gets there), on Dataflow the second pipeline of
+  # the runner-API round trip and the staged sdist's `tmp*` folder (never removed by Beam).
   monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
   stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"],
                        build=lambda pipeline: pipeline | beam.Create([1]))
-  assert not list(tmp_path.glob("beam-pipeline-temp*"))
+  assert not os.listdir(tmp_path)
 
   def build(pipeline):
     _ = pipeline | beam.Create([1])
@@ -81,7 +82,10 @@ def test_beam_runs_leave_no_beam_temp_folder_even_when_the_graph_fails_to_build(
 
   with pytest.raises(InputError, match="while building the job graph"):
     stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build)
-  assert not list(tmp_path.glob("beam-pipeline-temp*"))
+  assert not os.listdir(tmp_path)
+  assert stage_run.run_engine("gcml test", "beam", DATAFLOW_DRY_RUN,
+                              build=lambda pipeline: pipeline | beam.Create([1])).dry_run
+  assert not os.listdir(tmp_path) and tempfile.gettempdir() == str(tmp_path)
 
 
 def _recorded(out) -> list:
@@ -93,56 +97,68 @@ def test_the_lock_records_the_beam_temp_folder_while_the_pipeline_exists(tmp_pat
   seen = []
 
   def build(pipeline):
-    seen.append((pipeline.local_tempdir, _recorded(tmp_path / "out")))
+    seen.append((pipeline.local_tempdir, _recorded(tmp_path / "out"), tempfile.gettempdir()))
     _ = pipeline | beam.Create([1])
 
   with output_lock.held(str(tmp_path / "out"), "gcml test"):
     stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build)
-    assert _recorded(tmp_path / "out") == []  # dropped once Beam has removed it
-  [(folder, recorded)] = seen
-  assert recorded == [folder] and os.path.basename(folder).startswith("beam-pipeline-temp")
+    assert _recorded(tmp_path / "out") == []  # dropped once the folder is removed
+  [(pipeline_folder, [folder], temp_while_building)] = seen
+  assert os.path.dirname(pipeline_folder) == folder and not os.path.exists(folder)
+  assert os.path.basename(folder).startswith(output_lock.BEAM_TEMP_PREFIX)
+  assert temp_while_building == tempfile.gettempdir() != folder
 
 
-# A stage that holds its output's lock and is SIGKILLed while its Beam pipeline exists.
+# A stage that holds its output's lock and is SIGKILLed right after Beam has made its
+# N-th temp folder named PREFIX*: the run is stopped there (it prints the folder and sleeps).
 KILLED_STAGE = """
-import sys, time
+import sys, tempfile, time
 from pipelines.io import output_lock, stage_run
-output_lock.acquire(sys.argv[1], "gcml test")
-def build(pipeline):
-  print(pipeline.local_tempdir, flush=True)
-  time.sleep(300)
-stage_run.run_engine("gcml test", "beam", ["--runner=DirectRunner"], build=build)
+out, name, nth, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+made, mkdtemp = [], tempfile.mkdtemp
+
+def stop_at_the_nth(suffix=None, prefix=None, dir=None):
+  folder = mkdtemp(suffix, prefix, dir)
+  if (prefix or "tmp") == name:
+    made.append(folder)
+    if len(made) == nth:
+      print(folder, flush=True)
+      time.sleep(300)
+  return folder
+
+tempfile.mkdtemp = stop_at_the_nth
+output_lock.acquire(out, "gcml test")
+import apache_beam as beam
+stage_run.run_engine("gcml test", "beam", args, build=lambda pipeline: pipeline | beam.Create([1]))
 """
 
 
-def test_a_rerun_deletes_the_beam_temp_folder_of_a_killed_run_and_nothing_else(
-    tmp_path, monkeypatch):
+@pytest.mark.parametrize("args,nth", [
+    # Right after `beam.Pipeline` made its folder: before the run's folder was recorded,
+    # this kill left an unrecorded `beam-pipeline-temp*`.
+    (["--runner=DirectRunner"], 1),
+    # Inside `Pipeline.run` on Dataflow: the runner-API round trip's second pipeline.
+    (DATAFLOW_DRY_RUN, 2),
+], ids=["direct-pipeline-made", "dataflow-round-trip"])
+def test_a_rerun_deletes_the_beam_temp_folders_of_a_run_killed_as_beam_made_one(
+    tmp_path, monkeypatch, args, nth):
   root, out = tmp_path / "tmp", tmp_path / "out"
   root.mkdir()
+  (root / "users-folder").mkdir()
   repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-  child = subprocess.Popen([sys.executable, "-c", KILLED_STAGE, str(out)], cwd=repo,
-                           env={**os.environ, "PYTHONPATH": repo, "TMPDIR": str(root)},
-                           stdout=subprocess.PIPE, text=True)
-  folder = child.stdout.readline().strip()
+  child = subprocess.Popen(
+      [sys.executable, "-c", KILLED_STAGE, str(out), "beam-pipeline-temp", str(nth), *args],
+      cwd=repo, env={**os.environ, "PYTHONPATH": repo, "TMPDIR": str(root)},
+      stdout=subprocess.PIPE, text=True)
+  beam_folder = child.stdout.readline().strip()
   child.send_signal(signal.SIGKILL)
   child.communicate()
-  assert os.path.dirname(folder) == str(root) and os.path.isdir(folder)
-  assert _recorded(out) == [folder]
-  # Recorded paths that are not a Beam temp folder right under the temp root stay.
-  (root / "beam-pipeline-tempfile").write_text("a file")
-  (tmp_path / "elsewhere" / "beam-pipeline-tempx").mkdir(parents=True)
-  (root / "users-folder").mkdir()
-  (root / "beam-pipeline-temp-unrecorded").mkdir()
-  with open(out / "_LOCK", encoding="utf-8") as f:
-    lock = json.load(f)
-  lock["beam_temp_dirs"] += [str(root / "beam-pipeline-tempfile"), str(root / "users-folder"),
-                             str(tmp_path / "elsewhere" / "beam-pipeline-tempx"), "relative"]
-  (out / "_LOCK").write_text(json.dumps(lock))
+  [folder] = _recorded(out)
+  assert os.path.dirname(beam_folder) == folder and os.path.dirname(folder) == str(root)
+  assert len(os.listdir(folder)) == nth  # the round trip's pipeline beside the first one
   monkeypatch.setattr(tempfile, "tempdir", str(root))
   with output_lock.held(str(out), "gcml test"):  # takes over the dead run's lock
-    assert sorted(os.listdir(root)) == [
-        "beam-pipeline-temp-unrecorded", "beam-pipeline-tempfile", "users-folder"]
-    assert os.path.isdir(tmp_path / "elsewhere" / "beam-pipeline-tempx")
+    assert os.listdir(root) == ["users-folder"]
 
 
 def test_write_section_records_the_in_memory_counts_beside_the_settings(tmp_path):
