@@ -110,7 +110,7 @@ def test_the_lock_records_the_beam_temp_folder_while_the_pipeline_exists(tmp_pat
 
 
 # A stage that holds its output's lock and is SIGKILLed right after Beam has made its
-# N-th temp folder named PREFIX*: the run is stopped there (it prints the folder and sleeps).
+# N-th temp folder named NAME*: the run is stopped there (it prints the folder and sleeps).
 KILLED_STAGE = """
 import sys, tempfile, time
 from pipelines.io import output_lock, stage_run
