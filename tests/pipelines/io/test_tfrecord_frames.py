@@ -50,7 +50,8 @@ def test_read_tfrecords_raises_at_the_first_corrupt_frame():
 
 
 def test_frames_across_read_chunks(monkeypatch):
-  monkeypatch.setattr(tfrecord_frames, "_CHUNK", 5)  # every frame spans several reads
+  monkeypatch.setattr(tfrecord_frames, "_FIRST_READ", 5)  # every frame spans several reads
+  monkeypatch.setattr(tfrecord_frames, "_CHUNK", 5)
   frames = [bytearray(tfrecord_frames.tfrecord_frame(r)) for r in RECORDS]
   frames[1][12] ^= ord("s") ^ ord("r")
   data = b"".join(frames)
