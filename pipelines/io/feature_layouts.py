@@ -77,10 +77,12 @@ def _packed_int64s(block: np.ndarray):
   which = np.cumsum(flat_ends) - flat_ends
   shift = (np.arange(len(flat)) - starts[which]).astype(np.uint64) * np.uint64(7)
   parts = (flat & 0x7F).astype(np.uint64) << shift
-  values = (np.bitwise_or.reduceat(parts, starts).view(np.int64).tolist() if len(starts)
-            else [])
-  labels, pos = [], 0
-  for count in ends.sum(axis=1).tolist():
+  values = np.bitwise_or.reduceat(parts, starts).view(np.int64) if len(starts) else parts
+  counts = ends.sum(axis=1)
+  if len(counts) and (counts == counts[0]).all():  # as many labels in every row: by rows
+    return ok, list(map(tuple, values.reshape(len(counts), -1).tolist()))
+  values, labels, pos = values.tolist(), [], 0
+  for count in counts.tolist():
     labels.append(tuple(values[pos:pos + count]))
     pos += count
   return ok, labels
@@ -100,7 +102,19 @@ def _same_layout(matrix: np.ndarray, rows: np.ndarray, layout):
   ids = np.ascontiguousarray(matrix[rows, id_start:id_end]).view(f"S{width}").reshape(-1)
   payloads = {name: np.ascontiguousarray(matrix[rows, start:end])
               for name, (start, end) in spans.items()}
-  return rows, [x.decode("ascii") for x in ids.tolist()], labels, payloads
+  return rows, ids.astype(f"U{width}").tolist(), labels, payloads  # no NUL to strip: ASCII 0x21+
+
+
+def _same_structure(matrix: np.ndarray, left: np.ndarray, layout) -> np.ndarray:
+  """Which rows `left` of `matrix` have the structure bytes of row `left[0]` (`layout`'s)."""
+  spans = sorted([layout[0], *layout[1].values()] + ([layout[2]] if layout[2] else []))
+  rows = matrix if len(left) == len(matrix) else matrix[left]  # `left` is increasing
+  same, start = np.ones(len(left), bool), 0
+  for end, after in spans + [(matrix.shape[1], matrix.shape[1])]:
+    if end > start:  # the structure bytes between two spans
+      same &= (rows[:, start:end] == rows[0, start:end]).all(axis=1)
+    start = after
+  return same
 
 
 def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
@@ -124,14 +138,17 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
     (the plain records' indices, increasing; their ids; their labels; {name:
     a uint8 matrix of their payloads, one row each}).
   """
-  by_length = {}
-  for i, record in enumerate(records):
-    by_length.setdefault(len(record), []).append(i)
+  lengths = np.fromiter(map(len, records), np.int64, len(records))
+  by_length = np.argsort(lengths, kind="stable")  # each length's records in order
+  bounds = np.flatnonzero(np.diff(lengths[by_length])) + 1
   parts, loose = [], []
-  loose.extend(by_length.pop(0, []))
-  for length, where in by_length.items():
-    where = np.asarray(where)
-    matrix = np.frombuffer(b"".join([records[i] for i in where]), np.uint8).reshape(-1, length)
+  for where in np.split(by_length, bounds) if len(records) else []:
+    length = int(lengths[where[0]])
+    if not length:
+      loose.extend(where.tolist())
+      continue
+    matrix = np.frombuffer(b"".join([records[i] for i in where.tolist()]), np.uint8
+                           ).reshape(-1, length)
     left = np.arange(len(where))
     for _ in range(layouts):
       if not len(left):
@@ -141,12 +158,7 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
         loose.append(int(where[left[0]]))
         left = left[1:]
         continue
-      fixed = np.ones(length, bool)
-      for start, end in [layout[0], *layout[1].values()] + (
-          [layout[2]] if layout[2] is not None else []):
-        fixed[start:end] = False
-      columns = np.flatnonzero(fixed)
-      same = (matrix[left][:, columns] == matrix[left[0], columns]).all(axis=1)
+      same = _same_structure(matrix, left, layout)
       rows, ids, labels, payloads = _same_layout(matrix, left[same], layout)
       parts.append((where[rows], ids, labels, payloads))
       loose.extend(np.setdiff1d(where[left[same]], where[rows]).tolist())
