@@ -89,20 +89,26 @@ def _packed_int64s(block: np.ndarray):
 
 
 def _same_layout(matrix: np.ndarray, rows: np.ndarray, layout):
-  """The records of `rows` read by one layout: (rows read, ids, labels, {name: payloads})."""
+  """The records of `rows` read by one layout.
+
+  Returns:
+    (the rows read, the other rows, their ids, labels, {name: payloads}).
+  """
   (id_start, id_end), spans, labels_span = layout
   raw = matrix[rows, id_start:id_end]
   ok = ((raw >= 0x21) & (raw <= 0x7E)).all(axis=1)  # ASCII without space or control: kept as is
-  rows = rows[ok]
+  given, rows = rows, rows[ok]
   labels = [()] * len(rows)
   if labels_span is not None:
     read, labels = _packed_int64s(matrix[rows, labels_span[0]:labels_span[1]])
     rows = rows[read]
+    ok[ok] = read
   width = id_end - id_start
   ids = np.ascontiguousarray(matrix[rows, id_start:id_end]).view(f"S{width}").reshape(-1)
   payloads = {name: np.ascontiguousarray(matrix[rows, start:end])
               for name, (start, end) in spans.items()}
-  return rows, ids.astype(f"U{width}").tolist(), labels, payloads  # no NUL to strip: ASCII 0x21+
+  ids = ids.astype(f"U{width}").tolist()  # no NUL to strip: ASCII from 0x21
+  return rows, given[~ok], ids, labels, payloads
 
 
 def _same_structure(matrix: np.ndarray, left: np.ndarray, layout) -> np.ndarray:
@@ -159,9 +165,9 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
         left = left[1:]
         continue
       same = _same_structure(matrix, left, layout)
-      rows, ids, labels, payloads = _same_layout(matrix, left[same], layout)
+      rows, others, ids, labels, payloads = _same_layout(matrix, left[same], layout)
       parts.append((where[rows], ids, labels, payloads))
-      loose.extend(np.setdiff1d(where[left[same]], where[rows]).tolist())
+      loose.extend(where[others].tolist())
       left = left[~same]
     loose.extend(where[left].tolist())
   singles = [(i, feature_batches.plain_record(records[i], names, id_key, labels_key))
