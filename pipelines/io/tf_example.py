@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from pipelines import example_proto
+
 Value = bytes | str | Sequence[bytes] | Sequence[str] | np.ndarray | Sequence[float] | Sequence[int]
 
 
@@ -144,9 +146,6 @@ def parse(data: bytes) -> dict[str, list | np.ndarray]:
   Raises:
     ValueError: if `data` is not a serialized tf.train.Example.
   """
-  # protobuf is imported by the first parse: runs that only encode, or that read
-  # plain records by their wire format (`feature_batches`), never load it.
-  from pipelines import example_proto  # pylint: disable=import-outside-toplevel
   example = example_proto.example_class()()
   try:
     example.ParseFromString(data)
