@@ -14,6 +14,8 @@ from typing import NamedTuple
 import google_crc32c
 import numpy as np
 
+from pipelines.io import frame_batches
+
 
 def masked_crc32c(data: bytes) -> int:
   """The masked CRC-32C of the TFRecord format.
@@ -173,23 +175,15 @@ def _u32s(buffer: np.ndarray, at: np.ndarray) -> np.ndarray:
 def _good_lengths(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
                   length_crcs: dict) -> int:
   """How many frames, from the first, have a length that matches its checksum."""
-  low, high = int(lengths.min()), int(lengths.max())
-  if high - low < 1 << 16:  # a table by length: the usual few lengths
-    values = np.flatnonzero(np.bincount(lengths - low)) + low
-    table = np.zeros(high - low + 1, np.uint32)
-    table[values - low] = [_length_crc(v, length_crcs) for v in values.tolist()]
-    expected = table[lengths - low]
-  else:
-    values, which = np.unique(lengths, return_inverse=True)
-    expected = np.array([_length_crc(v, length_crcs) for v in values.tolist()], np.uint32)[which]
+  values, which = frame_batches.distinct(lengths)
+  expected = np.array([_length_crc(v, length_crcs) for v in values.tolist()], np.uint32)[which]
   bad = np.flatnonzero(expected != _u32s(buffer, starts + 8))
   return int(bad[0]) if len(bad) else len(starts)
 
 
 def _checked_records(records: list, buffer: np.ndarray, crc_at: np.ndarray, base: int) -> list:
   """`records` in lists, split by the ones whose data checksum (at `crc_at`) fails."""
-  crc = np.fromiter(map(google_crc32c.value, records), np.uint32, len(records))
-  masked = ((crc >> 15) | (crc << 17)) + np.uint32(0xA282EAD8)  # uint32: wraps as `masked_crc32c`
+  masked = frame_batches.masked(frame_batches.crc32c_each(records))
   pieces, first = [], 0
   for i in np.flatnonzero(masked != _u32s(buffer, crc_at)).tolist():
     if i > first:
