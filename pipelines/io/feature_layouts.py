@@ -17,7 +17,9 @@ record (`tests/pipelines/io/test_feature_layouts.py`).
 
 import numpy as np
 
-from pipelines.io import feature_batches  # pylint: disable=protected-access
+from pipelines.io import feature_batches, frame_batches  # pylint: disable=protected-access
+
+
 def record_layout(data: bytes, names: dict, id_key: bytes, labels_key: bytes):
   """Where a plain record's variable bytes lie: the id, each payload, the labels.
 
@@ -78,14 +80,24 @@ def _packed_int64s(block: np.ndarray):
   shift = (np.arange(len(flat)) - starts[which]).astype(np.uint64) * np.uint64(7)
   parts = (flat & 0x7F).astype(np.uint64) << shift
   values = np.bitwise_or.reduceat(parts, starts).view(np.int64) if len(starts) else parts
-  counts = ends.sum(axis=1)
-  if len(counts) and (counts == counts[0]).all():  # as many labels in every row: by rows
-    return ok, list(map(tuple, values.reshape(len(counts), -1).tolist()))
-  values, labels, pos = values.tolist(), [], 0
-  for count in counts.tolist():
-    labels.append(tuple(values[pos:pos + count]))
-    pos += count
-  return ok, labels
+  return ok, _tuples(values, ends.sum(axis=1))
+
+
+def _tuples(values: np.ndarray, counts: np.ndarray) -> list:
+  """`values` cut into tuples of `counts[i]` values, in order; rows of one count made at once."""
+  found, which = frame_batches.distinct(counts)
+  if len(found) < 2:
+    return list(map(tuple, values.reshape(len(counts), -1).tolist()))
+  order = np.argsort(which, kind="stable")  # the rows by count
+  firsts = (np.cumsum(counts) - counts)[order]
+  made, at = [], 0
+  for count, rows in zip(found.tolist(), np.bincount(which).tolist()):
+    columns = firsts[at:at + rows, None] + np.arange(count)
+    made.extend(map(tuple, values[columns].tolist()))
+    at += rows
+  rank = np.empty(len(order), np.int64)
+  rank[order] = np.arange(len(order))
+  return list(map(made.__getitem__, rank.tolist()))
 
 
 def _same_layout(matrix: np.ndarray, rows: np.ndarray, layout):

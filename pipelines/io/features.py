@@ -124,10 +124,14 @@ def parse_items(records: list, modalities, id_key: str = "id", labels_key: str =
     `parse_item`'s result (an Item or a reason) for each record, in order.
   """
   rows, ids, labels, arrays = parse_plain(records, modalities, id_key, labels_key, max_abs)
+  made = map(ItemId, ids) if ids_only else (
+      Item(item_id, {name: values[row] for name, values in arrays.items()}, labels[row])
+      for row, item_id in enumerate(ids))
+  if len(rows) == len(records):  # every record plain and valid
+    return list(made)
   results = [None] * len(records)
-  for row, i in enumerate(rows.tolist()):
-    results[i] = ItemId(ids[row]) if ids_only else Item(
-        ids[row], {name: values[row] for name, values in arrays.items()}, labels[row])
+  for i, result in zip(rows.tolist(), made):
+    results[i] = result
   return [parse_item(r, modalities, id_key, labels_key, max_abs) if result is None else result
           for r, result in zip(records, results)]
 
