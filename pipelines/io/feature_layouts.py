@@ -60,19 +60,21 @@ def record_layout(data: bytes, names: dict, id_key: bytes, labels_key: bytes):
   return ident, spans, labels
 
 
-def _packed_int64s(block: np.ndarray):
+def _packed_int64s(block: np.ndarray, with_labels: bool = True):
   """Each row of `block` (uint8) read as packed int64 varints, as `_int64s` reads them.
 
   Returns:
     (rows read: a bool per row, False where `_int64s` gives None; the labels
-    tuple of each row read).
+    tuple of each row read, or None without `with_labels`).
   """
   if not block.shape[1]:
-    return np.ones(len(block), bool), [()] * len(block)
+    return np.ones(len(block), bool), [()] * len(block) if with_labels else None
   ends = block < 0x80
   ok = ends[:, -1].copy()
   if block.shape[1] >= 10:  # a varint of over 10 bytes
     ok &= ~np.lib.stride_tricks.sliding_window_view(~ends, 10, axis=1).all(-1).any(-1)
+  if not with_labels:
+    return ok, None
   block, ends = block[ok], ends[ok]
   flat, flat_ends = block.ravel(), ends.ravel()
   starts = np.flatnonzero(np.concatenate(([True], flat_ends[:-1])))
@@ -100,19 +102,20 @@ def _tuples(values: np.ndarray, counts: np.ndarray) -> list:
   return list(map(made.__getitem__, rank.tolist()))
 
 
-def _same_layout(matrix: np.ndarray, rows: np.ndarray, layout):
+def _same_layout(matrix: np.ndarray, rows: np.ndarray, layout, with_labels: bool):
   """The records of `rows` read by one layout.
 
   Returns:
-    (the rows read, the other rows, their ids, labels, {name: payloads}).
+    (the rows read, the other rows, their ids, labels (None without
+    `with_labels`), {name: payloads}).
   """
   (id_start, id_end), spans, labels_span = layout
   raw = matrix[rows, id_start:id_end]
   ok = ((raw >= 0x21) & (raw <= 0x7E)).all(axis=1)  # ASCII without space or control: kept as is
   given, rows = rows, rows[ok]
-  labels = [()] * len(rows)
+  labels = [()] * len(rows) if with_labels else None
   if labels_span is not None:
-    read, labels = _packed_int64s(matrix[rows, labels_span[0]:labels_span[1]])
+    read, labels = _packed_int64s(matrix[rows, labels_span[0]:labels_span[1]], with_labels)
     rows = rows[read]
     ok[ok] = read
   width = id_end - id_start
@@ -136,7 +139,7 @@ def _same_structure(matrix: np.ndarray, left: np.ndarray, layout) -> np.ndarray:
 
 
 def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
-                  layouts: int = 4):
+                  layouts: int = 4, with_labels: bool = True):
   """`plain_record` for many records, most of them read as matrices of bytes.
 
   Records of one length are stacked; the first one's layout (`record_layout`)
@@ -151,10 +154,13 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
     id_key: the id feature's name (UTF-8).
     labels_key: the labels feature's name (UTF-8).
     layouts: layouts tried per record length.
+    with_labels: return the labels; without, they are still checked (a
+      record with malformed labels is not plain) but not made into tuples.
 
   Returns:
-    (the plain records' indices, increasing; their ids; their labels; {name:
-    a uint8 matrix of their payloads, one row each}).
+    (the plain records' indices, increasing; their ids; their labels, or
+    None without `with_labels`; {name: a uint8 matrix of their payloads, one
+    row each}).
   """
   lengths = np.fromiter(map(len, records), np.int64, len(records))
   by_length = np.argsort(lengths, kind="stable")  # each length's records in order
@@ -177,7 +183,8 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
         left = left[1:]
         continue
       same = _same_structure(matrix, left, layout)
-      rows, others, ids, labels, payloads = _same_layout(matrix, left[same], layout)
+      rows, others, ids, labels, payloads = _same_layout(matrix, left[same], layout,
+                                                         with_labels)
       parts.append((where[rows], ids, labels, payloads))
       loose.extend(where[others].tolist())
       left = left[~same]
@@ -192,11 +199,13 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
                                        ).reshape(len(singles), size)
                    for name, size in names.items()}))
   if not parts:
-    return np.zeros(0, np.int64), [], [], {n: np.zeros((0, s), np.uint8) for n, s in names.items()}
+    return (np.zeros(0, np.int64), [], [] if with_labels else None,
+            {n: np.zeros((0, s), np.uint8) for n, s in names.items()})
   index = np.concatenate([p[0] for p in parts])
   order = np.argsort(index, kind="stable")
-  ids = [x for p in parts for x in p[1]]
-  labels = [x for p in parts for x in p[2]]
   order_list = order.tolist()
-  return (index[order], [ids[i] for i in order_list], [labels[i] for i in order_list],
+  ids = [x for p in parts for x in p[1]]
+  labels = [x for p in parts for x in p[2]] if with_labels else None
+  return (index[order], [ids[i] for i in order_list],
+          [labels[i] for i in order_list] if with_labels else None,
           {name: np.concatenate([p[3][name] for p in parts])[order] for name in names})
