@@ -168,7 +168,10 @@ def read_checked_ids_local(paths: list, checks: RecordCheck, stage: str, parse_m
 
 
 def _blocks(paths: list, stage: str, rejections: list, before_rejection):
-  """The records of `paths` in blocks; corrupt frames go to `rejections` (`before_rejection()` first)."""
+  """The records of `paths`, a list at a time; corrupt frames go to `rejections`.
+
+  `before_rejection()` is called before each rejection is added.
+  """
   for path in paths:
     try:
       for block in tfrecord_files.record_blocks_or_rejections(path, stage):
