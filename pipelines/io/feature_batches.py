@@ -146,3 +146,56 @@ def _plain_record(data: bytes, names: dict, id_key: bytes, labels_key: bytes):
   if item_id is None or len(vectors) != len(names):
     return None
   return item_id, vectors, labels
+
+
+def float_sizes(data: bytes) -> dict | None:
+  """The number of floats of each feature of a plain Example (0 for other kinds); None otherwise.
+
+  Plain here as in `_entries`, and more: keys distinct and UTF-8, each list
+  empty or one packed field (floats a multiple of 4 bytes, int64s well-formed
+  varints), each bytes list a run of length-delimited values. For such a
+  record `tf_example.parse` succeeds and gives the same names and float
+  counts; any other record (None) needs `tf_example.parse` itself.
+
+  Args:
+    data: a serialized record.
+
+  Returns:
+    {feature name: its float count, 0 for a bytes or int64 list}, or None.
+  """
+  try:
+    entries = _entries(data)
+    if entries is None:
+      return None
+    sizes = {}
+    for key, tag, start, end in entries:
+      name = key.decode("utf-8")
+      if name in sizes or tag not in (BYTES_LIST, FLOAT_LIST, INT64_LIST):
+        return None
+      sizes[name] = 0
+      if start == end:
+        continue
+      if tag == BYTES_LIST:
+        if not _bytes_values(data, start, end):
+          return None
+        continue
+      payload = _one_value(data, start, end)
+      if payload is None or (_int64s(payload) is None if tag == INT64_LIST else len(payload) % 4):
+        return None
+      if tag == FLOAT_LIST:
+        sizes[name] = len(payload) // 4
+    return sizes
+  except (IndexError, UnicodeDecodeError):
+    return None
+
+
+def _bytes_values(data: bytes, start: int, end: int) -> bool:
+  """Whether data[start:end] is a run of length-delimited fields 1 (a BytesList's values)."""
+  while start < end:
+    if data[start] != 0x0A:
+      return False
+    length, start = _varint(data, start + 1)
+    if length < 0:
+      return False
+    start += length
+  return start == end

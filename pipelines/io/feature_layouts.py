@@ -17,7 +17,9 @@ record (`tests/pipelines/io/test_feature_layouts.py`).
 
 import numpy as np
 
-from pipelines.io import feature_batches  # pylint: disable=protected-access
+from pipelines.io import feature_batches, frame_batches  # pylint: disable=protected-access
+
+
 def record_layout(data: bytes, names: dict, id_key: bytes, labels_key: bytes):
   """Where a plain record's variable bytes lie: the id, each payload, the labels.
 
@@ -58,53 +60,86 @@ def record_layout(data: bytes, names: dict, id_key: bytes, labels_key: bytes):
   return ident, spans, labels
 
 
-def _packed_int64s(block: np.ndarray):
+def _packed_int64s(block: np.ndarray, with_labels: bool = True):
   """Each row of `block` (uint8) read as packed int64 varints, as `_int64s` reads them.
 
   Returns:
     (rows read: a bool per row, False where `_int64s` gives None; the labels
-    tuple of each row read).
+    tuple of each row read, or None without `with_labels`).
   """
   if not block.shape[1]:
-    return np.ones(len(block), bool), [()] * len(block)
+    return np.ones(len(block), bool), [()] * len(block) if with_labels else None
   ends = block < 0x80
   ok = ends[:, -1].copy()
   if block.shape[1] >= 10:  # a varint of over 10 bytes
     ok &= ~np.lib.stride_tricks.sliding_window_view(~ends, 10, axis=1).all(-1).any(-1)
+  if not with_labels:
+    return ok, None
   block, ends = block[ok], ends[ok]
   flat, flat_ends = block.ravel(), ends.ravel()
   starts = np.flatnonzero(np.concatenate(([True], flat_ends[:-1])))
   which = np.cumsum(flat_ends) - flat_ends
   shift = (np.arange(len(flat)) - starts[which]).astype(np.uint64) * np.uint64(7)
   parts = (flat & 0x7F).astype(np.uint64) << shift
-  values = (np.bitwise_or.reduceat(parts, starts).view(np.int64).tolist() if len(starts)
-            else [])
-  labels, pos = [], 0
-  for count in ends.sum(axis=1).tolist():
-    labels.append(tuple(values[pos:pos + count]))
-    pos += count
-  return ok, labels
+  values = np.bitwise_or.reduceat(parts, starts).view(np.int64) if len(starts) else parts
+  return ok, _tuples(values, ends.sum(axis=1))
 
 
-def _same_layout(matrix: np.ndarray, rows: np.ndarray, layout):
-  """The records of `rows` read by one layout: (rows read, ids, labels, {name: payloads})."""
+def _tuples(values: np.ndarray, counts: np.ndarray) -> list:
+  """`values` cut into tuples of `counts[i]` values, in order; rows of one count made at once."""
+  found, which = frame_batches.distinct(counts)
+  if len(found) < 2:
+    return list(map(tuple, values.reshape(len(counts), -1).tolist()))
+  order = np.argsort(which, kind="stable")  # the rows by count
+  firsts = (np.cumsum(counts) - counts)[order]
+  made, at = [], 0
+  for count, rows in zip(found.tolist(), np.bincount(which).tolist()):
+    columns = firsts[at:at + rows, None] + np.arange(count)
+    made.extend(map(tuple, values[columns].tolist()))
+    at += rows
+  rank = np.empty(len(order), np.int64)
+  rank[order] = np.arange(len(order))
+  return list(map(made.__getitem__, rank.tolist()))
+
+
+def _same_layout(matrix: np.ndarray, rows: np.ndarray, layout, with_labels: bool):
+  """The records of `rows` read by one layout.
+
+  Returns:
+    (the rows read, the other rows, their ids, labels (None without
+    `with_labels`), {name: payloads}).
+  """
   (id_start, id_end), spans, labels_span = layout
   raw = matrix[rows, id_start:id_end]
   ok = ((raw >= 0x21) & (raw <= 0x7E)).all(axis=1)  # ASCII without space or control: kept as is
-  rows = rows[ok]
-  labels = [()] * len(rows)
+  given, rows = rows, rows[ok]
+  labels = [()] * len(rows) if with_labels else None
   if labels_span is not None:
-    read, labels = _packed_int64s(matrix[rows, labels_span[0]:labels_span[1]])
+    read, labels = _packed_int64s(matrix[rows, labels_span[0]:labels_span[1]], with_labels)
     rows = rows[read]
+    ok[ok] = read
   width = id_end - id_start
   ids = np.ascontiguousarray(matrix[rows, id_start:id_end]).view(f"S{width}").reshape(-1)
   payloads = {name: np.ascontiguousarray(matrix[rows, start:end])
               for name, (start, end) in spans.items()}
-  return rows, [x.decode("ascii") for x in ids.tolist()], labels, payloads
+  ids = ids.astype(f"U{width}").tolist()  # no NUL to strip: ASCII from 0x21
+  return rows, given[~ok], ids, labels, payloads
+
+
+def _same_structure(matrix: np.ndarray, left: np.ndarray, layout) -> np.ndarray:
+  """Which rows `left` of `matrix` have the structure bytes of row `left[0]` (`layout`'s)."""
+  spans = sorted([layout[0], *layout[1].values()] + ([layout[2]] if layout[2] else []))
+  rows = matrix if len(left) == len(matrix) else matrix[left]  # `left` is increasing
+  same, start = np.ones(len(left), bool), 0
+  for end, after in spans + [(matrix.shape[1], matrix.shape[1])]:
+    if end > start:  # the structure bytes between two spans
+      same &= (rows[:, start:end] == rows[0, start:end]).all(axis=1)
+    start = after
+  return same
 
 
 def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
-                  layouts: int = 4):
+                  layouts: int = 4, with_labels: bool = True):
   """`plain_record` for many records, most of them read as matrices of bytes.
 
   Records of one length are stacked; the first one's layout (`record_layout`)
@@ -119,19 +154,25 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
     id_key: the id feature's name (UTF-8).
     labels_key: the labels feature's name (UTF-8).
     layouts: layouts tried per record length.
+    with_labels: return the labels; without, they are still checked (a
+      record with malformed labels is not plain) but not made into tuples.
 
   Returns:
-    (the plain records' indices, increasing; their ids; their labels; {name:
-    a uint8 matrix of their payloads, one row each}).
+    (the plain records' indices, increasing; their ids; their labels, or
+    None without `with_labels`; {name: a uint8 matrix of their payloads, one
+    row each}).
   """
-  by_length = {}
-  for i, record in enumerate(records):
-    by_length.setdefault(len(record), []).append(i)
+  lengths = np.fromiter(map(len, records), np.int64, len(records))
+  by_length = np.argsort(lengths, kind="stable")  # each length's records in order
+  bounds = np.flatnonzero(np.diff(lengths[by_length])) + 1
   parts, loose = [], []
-  loose.extend(by_length.pop(0, []))
-  for length, where in by_length.items():
-    where = np.asarray(where)
-    matrix = np.frombuffer(b"".join([records[i] for i in where]), np.uint8).reshape(-1, length)
+  for where in np.split(by_length, bounds) if len(records) else []:
+    length = int(lengths[where[0]])
+    if not length:
+      loose.extend(where.tolist())
+      continue
+    matrix = np.frombuffer(b"".join([records[i] for i in where.tolist()]), np.uint8
+                           ).reshape(-1, length)
     left = np.arange(len(where))
     for _ in range(layouts):
       if not len(left):
@@ -141,15 +182,11 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
         loose.append(int(where[left[0]]))
         left = left[1:]
         continue
-      fixed = np.ones(length, bool)
-      for start, end in [layout[0], *layout[1].values()] + (
-          [layout[2]] if layout[2] is not None else []):
-        fixed[start:end] = False
-      columns = np.flatnonzero(fixed)
-      same = (matrix[left][:, columns] == matrix[left[0], columns]).all(axis=1)
-      rows, ids, labels, payloads = _same_layout(matrix, left[same], layout)
+      same = _same_structure(matrix, left, layout)
+      rows, others, ids, labels, payloads = _same_layout(matrix, left[same], layout,
+                                                         with_labels)
       parts.append((where[rows], ids, labels, payloads))
-      loose.extend(np.setdiff1d(where[left[same]], where[rows]).tolist())
+      loose.extend(where[others].tolist())
       left = left[~same]
     loose.extend(where[left].tolist())
   singles = [(i, feature_batches.plain_record(records[i], names, id_key, labels_key))
@@ -162,11 +199,13 @@ def plain_records(records: list, names: dict, id_key: bytes, labels_key: bytes,
                                        ).reshape(len(singles), size)
                    for name, size in names.items()}))
   if not parts:
-    return np.zeros(0, np.int64), [], [], {n: np.zeros((0, s), np.uint8) for n, s in names.items()}
+    return (np.zeros(0, np.int64), [], [] if with_labels else None,
+            {n: np.zeros((0, s), np.uint8) for n, s in names.items()})
   index = np.concatenate([p[0] for p in parts])
   order = np.argsort(index, kind="stable")
-  ids = [x for p in parts for x in p[1]]
-  labels = [x for p in parts for x in p[2]]
   order_list = order.tolist()
-  return (index[order], [ids[i] for i in order_list], [labels[i] for i in order_list],
+  ids = [x for p in parts for x in p[1]]
+  labels = [x for p in parts for x in p[2]] if with_labels else None
+  return (index[order], [ids[i] for i in order_list],
+          [labels[i] for i in order_list] if with_labels else None,
           {name: np.concatenate([p[3][name] for p in parts])[order] for name in names})

@@ -123,34 +123,43 @@ def parse_items(records: list, modalities, id_key: str = "id", labels_key: str =
   Returns:
     `parse_item`'s result (an Item or a reason) for each record, in order.
   """
-  rows, ids, labels, arrays = parse_plain(records, modalities, id_key, labels_key, max_abs)
+  rows, ids, labels, arrays = parse_plain(records, modalities, id_key, labels_key, max_abs,
+                                         with_labels=not ids_only)
+  made = map(ItemId, ids) if ids_only else (
+      Item(item_id, {name: values[row] for name, values in arrays.items()}, labels[row])
+      for row, item_id in enumerate(ids))
+  if len(rows) == len(records):  # every record plain and valid
+    return list(made)
   results = [None] * len(records)
-  for row, i in enumerate(rows.tolist()):
-    results[i] = ItemId(ids[row]) if ids_only else Item(
-        ids[row], {name: values[row] for name, values in arrays.items()}, labels[row])
+  for i, result in zip(rows.tolist(), made):
+    results[i] = result
   return [parse_item(r, modalities, id_key, labels_key, max_abs) if result is None else result
           for r, result in zip(records, results)]
 
 
 def parse_plain(records: list, modalities, id_key: str = "id", labels_key: str = "labels",
-                max_abs: float = DEFAULT_MAX_ABS_FEATURE) -> tuple:
+                max_abs: float = DEFAULT_MAX_ABS_FEATURE, with_labels: bool = False) -> tuple:
   """The plain records of a batch that `parse_item` accepts, decoded as matrices.
 
   Args:
     records: serialized records.
     modalities, id_key, labels_key, max_abs: as `parse_item`.
+    with_labels: return their labels (tuples, one per record: the costliest
+      part for many records); without, labels are still checked.
 
   Returns:
-    (their indices in `records`, increasing; their ids; their labels; {modality
-    name: float32 matrix, one row each}). `parse_item` gives each of them the
-    Item of that row; every other record needs `parse_item` itself.
+    (their indices in `records`, increasing; their ids; their labels, or None
+    without `with_labels`; {modality name: float32 matrix, one row each}).
+    `parse_item` gives each of them the Item of that row; every other record
+    needs `parse_item` itself.
   """
   names = {m.name.encode("utf-8"): 4 * m.dim for m in modalities}
   keys = (id_key.encode("utf-8"), labels_key.encode("utf-8"))
-  rows, ids, labels, payloads = np.zeros(0, np.int64), [], [], {}
+  rows, ids, labels, payloads = np.zeros(0, np.int64), [], [] if with_labels else None, {}
   if (len(names) == len(modalities) and all(m.dim > 0 for m in modalities)
       and not set(keys) & set(names) and keys[0] != keys[1]):
-    rows, ids, labels, payloads = feature_layouts.plain_records(records, names, *keys)
+    rows, ids, labels, payloads = feature_layouts.plain_records(records, names, *keys,
+                                                                with_labels=with_labels)
   arrays, valid = {}, np.ones(len(rows), bool)
   for m in modalities:
     values = (payloads[m.name.encode("utf-8")].view("<f4").astype(np.float32, copy=False)
@@ -162,7 +171,8 @@ def parse_plain(records: list, modalities, id_key: str = "id", labels_key: str =
   if valid.all():
     return rows, ids, labels, arrays
   kept = np.flatnonzero(valid).tolist()
-  return (rows[valid], [ids[i] for i in kept], [labels[i] for i in kept],
+  return (rows[valid], [ids[i] for i in kept],
+          None if labels is None else [labels[i] for i in kept],
           {name: values[valid] for name, values in arrays.items()})
 
 

@@ -16,8 +16,6 @@ import functools
 import google_crc32c
 import numpy as np
 
-from pipelines.io import tfrecord_frames
-
 _MASK_DELTA = 0xA282EAD8
 
 
@@ -127,7 +125,7 @@ def frame_head(length: int) -> bytes:
     The little-endian length and its masked CRC-32C.
   """
   head = int(length).to_bytes(8, "little")
-  return head + tfrecord_frames.masked_crc32c(head).to_bytes(4, "little")
+  return head + masked(google_crc32c.value(head)).astype("<u4").tobytes()
 
 
 def frame_tails(data_crcs: np.ndarray) -> np.ndarray:

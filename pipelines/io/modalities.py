@@ -20,7 +20,7 @@ import os
 
 from pipelines.io.file_system import FileSystems
 
-from pipelines.io import summary, tf_example
+from pipelines.io import feature_batches, summary, tf_example
 from pipelines.io import tfrecord_frames
 from pipelines.errors import InputError
 from pipelines.io.modality_spec import canonical_order, modalities_flag, parse_modalities, same
@@ -38,11 +38,14 @@ def record_modalities(data: bytes) -> tuple | None:
   Returns:
     (name, size) pairs in canonical order, or None.
   """
-  try:
-    feats = tf_example.parse(data)
-  except ValueError:
-    return None
-  found = [(name, len(v)) for name, v in feats.items() if hasattr(v, "dtype") and len(v)]
+  sizes = feature_batches.float_sizes(data)  # plain records: without protobuf
+  if sizes is None:
+    try:
+      feats = tf_example.parse(data)
+    except ValueError:
+      return None
+    sizes = {name: len(v) for name, v in feats.items() if hasattr(v, "dtype")}
+  found = [(name, size) for name, size in sizes.items() if size]
   return canonical_order(found) if found else None
 
 

@@ -27,7 +27,7 @@ from pipelines.io import tfrecord_files
 from pipelines.io.rejected import Rejection, binary_record
 
 DUPLICATE_ID = "duplicate_id"
-BATCH_RECORDS = 4096  # records checked together by `RecordCheck.parse_many`
+BATCH_RECORDS = 4096  # records checked together by `RecordCheck.parse_many` (at least)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,18 +99,10 @@ def read_checked_local(paths: list, checks: RecordCheck, stage: str):
         by_id.setdefault(result.id, []).append((record, result))
     batch.clear()
 
-  for path in paths:
-    try:
-      for record in tfrecord_files.records_or_rejections(path, stage):
-        if isinstance(record, Rejection):
-          flush()
-          rejections.append(record)
-        else:
-          batch.append(record)
-          if len(batch) >= BATCH_RECORDS:
-            flush()
-    except OSError as e:
-      raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None
+  for block in _blocks(paths, stage, rejections, flush):
+    batch.extend(block)
+    if len(batch) >= BATCH_RECORDS:
+      flush()
   flush()
   items = {}
   for item_id, records in by_id.items():
@@ -155,8 +147,8 @@ def read_checked_ids_local(paths: list, checks: RecordCheck, stage: str, parse_m
     count += len(batch)
     batch.clear()
 
-  for record in _records(paths, stage, rejections, flush):
-    batch.append(record)
+  for block in _blocks(paths, stage, rejections, flush):
+    batch.extend(block)
     if len(batch) >= BATCH_RECORDS:
       flush()
   flush()
@@ -164,23 +156,29 @@ def read_checked_ids_local(paths: list, checks: RecordCheck, stage: str, parse_m
     wanted = dict(repeated)
     wanted.update({first[item_id]: item_id for item_id in set(repeated.values())})
     by_id = {}
-    for number, record in enumerate(_records(paths, stage, [], lambda: None)):
-      if number in wanted:
-        by_id.setdefault(wanted[number], []).append((record, None))
+    number = 0
+    for block in _blocks(paths, stage, [], lambda: None):
+      for record in block:
+        if number in wanted:
+          by_id.setdefault(wanted[number], []).append((record, None))
+        number += 1
     for item_id, records in by_id.items():
       rejections.extend(keep_first(item_id, records, stage)[1])
   return first, rejections, ({checks.valid_key: len(first)} if first else {})
 
 
-def _records(paths: list, stage: str, rejections: list, before_rejection):
-  """Every record of `paths`; corrupt frames go to `rejections` (`before_rejection()` first)."""
+def _blocks(paths: list, stage: str, rejections: list, before_rejection):
+  """The records of `paths`, a list at a time; corrupt frames go to `rejections`.
+
+  `before_rejection()` is called before each rejection is added.
+  """
   for path in paths:
     try:
-      for record in tfrecord_files.records_or_rejections(path, stage):
-        if isinstance(record, Rejection):
+      for block in tfrecord_files.record_blocks_or_rejections(path, stage):
+        if isinstance(block, Rejection):
           before_rejection()
-          rejections.append(record)
+          rejections.append(block)
         else:
-          yield record
+          yield block
     except OSError as e:
       raise InputError(f"cannot read {path}: {e.__class__.__name__}: {e}") from None

@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from pipelines import example_proto
-
 Value = bytes | str | Sequence[bytes] | Sequence[str] | np.ndarray | Sequence[float] | Sequence[int]
 
 
@@ -146,6 +144,9 @@ def parse(data: bytes) -> dict[str, list | np.ndarray]:
   Raises:
     ValueError: if `data` is not a serialized tf.train.Example.
   """
+  # protobuf is loaded by the first parse: runs that only encode, or read only plain
+  # records (by their wire format, `feature_batches`), never import it.
+  from pipelines import example_proto  # pylint: disable=import-outside-toplevel
   example = example_proto.example_class()()
   try:
     example.ParseFromString(data)

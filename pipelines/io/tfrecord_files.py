@@ -14,11 +14,11 @@ record names the file and the byte offset (`rejected/<stage>-*.tsv`):
 
 A file that does not start with a valid frame is refused before the pipeline
 starts (`inputs.check_files`). The Beam transform and the in-memory readers
-share `records_or_rejections`, so both give the same records and rejections.
+share `record_blocks_or_rejections` (`records_or_rejections`: one record at a
+time), so both give the same records and rejections.
 """
 
 from collections.abc import Iterator
-
 
 from pipelines.io.file_system import FileSystems
 
@@ -44,8 +44,27 @@ def frame_rejection(path: str, frame: tfrecord_frames.CorruptFrame, stage: str) 
   return Rejection(stage, frame.reason, shown)
 
 
+def record_blocks_or_rejections(path: str, stage: str) -> Iterator[list | Rejection]:
+  """Yields the records of one TFRecord file in blocks, and the rejections of its bad frames.
+
+  Args:
+    path: one TFRecord file.
+    stage: the stage that reads it.
+
+  Yields:
+    Lists of consecutive records' bytes (`tfrecord_frames.scan_tfrecord_blocks`),
+    or the `Rejection` of a corrupt frame, in file order.
+  """
+  with FileSystems.open(path) as f:
+    for block in tfrecord_frames.scan_tfrecord_blocks(f):
+      if isinstance(block, tfrecord_frames.CorruptFrame):
+        yield frame_rejection(path, block, stage)
+      else:
+        yield block
+
+
 def records_or_rejections(path: str, stage: str) -> Iterator[bytes | Rejection]:
-  """Yields the records of one TFRecord file and the rejections of its bad frames.
+  """`record_blocks_or_rejections` one record at a time.
 
   Args:
     path: one TFRecord file.
@@ -54,9 +73,8 @@ def records_or_rejections(path: str, stage: str) -> Iterator[bytes | Rejection]:
   Yields:
     Each record's bytes, or the `Rejection` of a corrupt frame.
   """
-  with FileSystems.open(path) as f:
-    for record in tfrecord_frames.scan_tfrecords(f):
-      if isinstance(record, tfrecord_frames.CorruptFrame):
-        yield frame_rejection(path, record, stage)
-      else:
-        yield record
+  for block in record_blocks_or_rejections(path, stage):
+    if isinstance(block, Rejection):
+      yield block
+    else:
+      yield from block

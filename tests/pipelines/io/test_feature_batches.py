@@ -1,5 +1,6 @@
 """`features.parse_items` gives `parse_item`'s result for every record, plain or not."""
 
+import random
 import struct
 
 import numpy as np
@@ -127,3 +128,40 @@ def test_ids_only_gives_the_ids_and_the_same_reasons():
   for a, b in zip(full, ids):
     assert a == b if isinstance(a, str) else a.id == b.id
   assert ids[0] == features.ItemId("a")  # sorted keys, labels: a plain record
+
+
+def _protobuf_sizes(record: bytes):
+  """What `float_sizes` must give for a record protobuf reads: float counts, 0 for other lists."""
+  try:
+    parsed = tf_example.parse(record)
+  except ValueError:
+    return None
+  return {name: len(v) if hasattr(v, "dtype") else 0 for name, v in parsed.items()}
+
+
+def test_float_sizes_are_protobuf_s_where_given():
+  records = list(PLAIN.values()) + list(NOT_PLAIN.values()) + [
+      example(entry("é", floats([1, 2])), entry("ids", field(0x0A, field(0x0A, b"a") + field(
+          0x0A, b""))), entry("empty", field(0x12, b""))),  # UTF-8 key, two ids, empty floats
+      example(entry("x", field(0x0A, field(0x0A, b"a") + b"\x08\x01"))),  # unknown field in a list
+      example(entry("x", field(0x22, b""))),  # another Feature field
+      example(entry("x", field(0x12, field(0x0A, b"\x00" * 5)))),  # 5 float bytes
+  ]
+  for name in PLAIN:  # plain records are read without protobuf
+    assert feature_batches.float_sizes(PLAIN[name]) == _protobuf_sizes(PLAIN[name]), name
+  rng = random.Random(0)
+  for record in records:
+    for case in range(60):  # each record as it is, then with a byte changed, cut or added
+      damaged = bytearray(record)
+      if case and damaged:
+        at = rng.randrange(len(damaged))
+        action = case % 3
+        if action == 0:
+          damaged[at] = rng.randrange(256)
+        elif action == 1:
+          del damaged[at:]
+        else:
+          damaged.insert(at, rng.randrange(256))
+      sizes = feature_batches.float_sizes(bytes(damaged))
+      if sizes is not None:  # given only where protobuf reads the record, the same way
+        assert sizes == _protobuf_sizes(bytes(damaged)), (record, bytes(damaged))

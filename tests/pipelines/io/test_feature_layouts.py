@@ -83,3 +83,13 @@ def test_record_layout_spans():
   assert record[spans[b"audio"][0]:spans[b"audio"][1]] == AUDIO.tobytes()
   assert record[labels[0]:labels[1]] == b"\x01\x02"
   assert feature_layouts.record_layout(b"x", NAMES, b"id", b"labels") is None
+
+
+def test_without_labels_the_same_records_are_plain():
+  records = SAME_LAYOUT + OTHERS
+  with_labels = feature_layouts.plain_records(records, NAMES, b"id", b"labels")
+  rows, ids, labels, payloads = feature_layouts.plain_records(records, NAMES, b"id", b"labels",
+                                                              with_labels=False)
+  assert labels is None
+  assert rows.tolist() == with_labels[0].tolist() and ids == with_labels[1]
+  assert all((payloads[n] == with_labels[3][n]).all() for n in NAMES)
