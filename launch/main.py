@@ -8,6 +8,10 @@ read-only or full file system, a file size or quota limit, no permission,
 whether raised directly, inside a Beam stage or by a TensorFlow file op.
 `GCML_TRACEBACK=1` re-raises them with the whole traceback. TensorFlow's native
 start-up lines go to the log at DEBUG, not the console (`launch/tf_startup.py`).
+The subcommands that do no linear algebra (`NO_BLAS_THREADS`) load numpy with
+one OpenBLAS thread (`OPENBLAS_NUM_THREADS=1` unless set): OpenBLAS starts a
+worker per core when numpy is imported, and each spins 30-40 ms of CPU before it
+sleeps, a tenth of a small `gcml examples --engine=local` run.
 """
 
 import importlib
@@ -30,6 +34,8 @@ SUBCOMMANDS = {
     "bench": "benchmarks under tests/benchmarks (prints JSON)",
 }
 
+NO_BLAS_THREADS = frozenset(("examples",))
+
 USAGE = "usage: gcml <subcommand> [flags]\n\nsubcommands:\n" + "\n".join(
     f"  {name:<10} {text}" for name, text in SUBCOMMANDS.items())
 
@@ -51,6 +57,8 @@ def run_subcommand(name: str, argv: list[str]) -> int:
   from pipelines.errors import InputError
 
   tf_startup.install()
+  if name in NO_BLAS_THREADS:  # before the subcommand's module imports numpy
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
   try:
     module = importlib.import_module(f"launch.{name}")
   except ModuleNotFoundError as e:
