@@ -4,9 +4,12 @@
 the modules of this package, and writes the records, `rejected/examples-*`
 and the stats file that `examples.stage.run` folds into `summary.json`
 exactly as after a Beam run (`summary.merge_stats_into_summary`).
+Python's cyclic garbage collector is paused for the run (`_no_cycle_collection`).
 """
 
 import collections
+import contextlib
+import gc
 import logging
 import time
 
@@ -56,8 +59,29 @@ def run_local(config, edge_paths: list, feature_paths: list, assignment_paths: l
     levels: levels of the cluster tables (0 without tables).
     stage: stage name for rejections and stats.
   """
-  with local_io.small_pages():  # no huge-page compaction at each fresh array's first touch
+  with local_io.small_pages(), _no_cycle_collection():  # small pages: no huge-page compaction
     _run_local(config, edge_paths, feature_paths, assignment_paths, levels, stage)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+  """Python's cyclic garbage collector off inside the block (back as it was after).
+
+  The run allocates hundreds of thousands of containers (lists of ids and
+  encoded records, object arrays, dicts) that live until the stage ends and
+  form no cycles; each collection walks all of them again (about 5% of a 20k
+  run's CPU went to it). Reference counting still frees everything.
+
+  Yields:
+    None.
+  """
+  enabled = gc.isenabled()
+  gc.disable()
+  try:
+    yield
+  finally:
+    if enabled:
+      gc.enable()
 
 
 def _run_local(config, edge_paths, feature_paths, assignment_paths, levels, stage) -> None:
@@ -141,7 +165,7 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
         arrays[level] = sample_arrays.parent_samples(
             infos, names, infos.by_name, level, config.seed, config.reservoir_size,
             config.max_children, arrays[level - 1])
-  slots = anchors_lib.sample_anchors(edges, infos, config, smart, counts,
+  slots = anchors_lib.sample_anchors(edges, infos, names, config, smart, counts,
                                      arrays[0].cluster_of if smart else None, known_splits)
   if len(slots.anchor):
     counts["anchors"] += len(slots.anchor)
