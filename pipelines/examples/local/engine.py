@@ -147,24 +147,29 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
               known_splits=None) -> tuple:
   """The triplet branch (`triplets.build_triplets`): (anchor, positive, negative, level) arrays.
 
-  Anchors, positives and negatives are ranks (indices into `infos.ids`).
+  Anchors, positives and negatives are ranks (indices into `infos.ids`). The
+  samples of a level above the first sampled one are built when a slot first
+  reaches it (`samples`): none may (at 20k, no slot leaves level 1).
   """
   smart = config.kind == "smart"
   edges = read_edges(config, edge_paths, stage, counts, rejections)
   arrays = {}
+
+  def samples(level: int) -> sample_arrays.LevelArrays:
+    if level not in arrays:
+      arrays[level] = sample_arrays.parent_samples(
+          infos, names, infos.by_name, level, config.seed, config.reservoir_size,
+          config.max_children, samples(level - 1))
+    return arrays[level]
+
   if smart:
     first_sampled = 0 if config.all_levels or config.level == 0 else max(1, config.level)
-    for level in range(levels):
-      if level < first_sampled:
-        arrays[level] = sample_arrays.LevelArrays(infos.paths, level)
-      elif level == 0:
-        arrays[0] = sample_arrays.level0_samples(infos, names, infos.by_name, config.seed,
-                                                 config.reservoir_size)
-        infos.in_res0 = arrays[0].position >= 0
-      else:
-        arrays[level] = sample_arrays.parent_samples(
-            infos, names, infos.by_name, level, config.seed, config.reservoir_size,
-            config.max_children, arrays[level - 1])
+    for level in range(min(first_sampled, levels)):
+      arrays[level] = sample_arrays.LevelArrays(infos.paths, level)
+    if first_sampled == 0:
+      arrays[0] = sample_arrays.level0_samples(infos, names, infos.by_name, config.seed,
+                                               config.reservoir_size)
+      infos.in_res0 = arrays[0].position >= 0
   slots = anchors_lib.sample_anchors(edges, infos, names, config, smart, counts,
                                      arrays[0].cluster_of if smart else None, known_splits)
   if len(slots.anchor):
@@ -192,12 +197,14 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
   for start in (range(levels) if config.all_levels else [config.level]):
     a, p = sa, sp
     for level in range(start, levels):
+      if not len(a):
+        break  # no slot goes on up: the levels above draw nothing, count nothing
       if level == 0:
         triplets, up = negatives.level0(a, p, nbr0[a], excluded, arrays[0], names,
                                         config.seed, counts)
       else:
-        triplets, up, exhausted = negatives.upper(a, p, level, arrays[level],
-                                                  arrays[level - 1], names, config,
+        triplets, up, exhausted = negatives.upper(a, p, level, samples(level),
+                                                  samples(level - 1), names, config,
                                                   edge_set, counts)
         to_random.append(np.stack((a[exhausted], p[exhausted])))
       drawn.append((*triplets, np.full(len(triplets[0]), level, np.int64)))
