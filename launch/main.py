@@ -15,7 +15,6 @@ sleeps, a tenth of a small `gcml examples --engine=local` run. Imports run with
 Python's cyclic garbage collector paused (`_import_subcommand`).
 """
 
-import contextlib
 import gc
 import importlib
 import os
@@ -23,6 +22,7 @@ import sys
 
 import model  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 from launch import tf_startup
+from pipelines import cycle_collection
 from launch.faults import file_fault
 
 SUBCOMMANDS = {
@@ -55,7 +55,7 @@ def run_subcommand(name: str, argv: list[str]) -> int:
   Returns:
     The exit status: 0, 2 for a user error, 130 when interrupted, 141 on a closed pipe.
   """
-  with _no_cycle_collection():
+  with cycle_collection.paused():
     from model.errors import ConfigError
     from pipelines.io import output_lock
     from pipelines.errors import InputError
@@ -91,26 +91,12 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     return 2
 
 
-@contextlib.contextmanager
-def _no_cycle_collection():
-  """Python's cyclic garbage collector off inside the block (back as it was after)."""
-  enabled = gc.isenabled()
-  gc.disable()
-  try:
-    yield
-  finally:
-    if enabled:
-      gc.enable()
-
-
 def _import_subcommand(name: str):
-  """`launch.<name>`, imported with the cyclic garbage collector paused.
+  """`launch.<name>`, imported with the cyclic garbage collector paused (`cycle_collection`).
 
-  Imports create the process's long-lived objects (numpy, pyarrow, the
-  pipelines' modules: ~100k containers) and no garbage to speak of; the
-  collections their allocations trigger walked them again and again (~50 ms
-  of a 20k `gcml examples` run). `gc.freeze` then leaves them out of every
-  later collection.
+  The imports' objects (~100k containers, ~50 ms of collections in a 20k
+  `gcml examples` run) are then frozen (`gc.freeze`): later collections leave
+  them out.
 
   Args:
     name: the subcommand.
@@ -118,7 +104,7 @@ def _import_subcommand(name: str):
   Returns:
     The module.
   """
-  with _no_cycle_collection():
+  with cycle_collection.paused():
     module = importlib.import_module(f"launch.{name}")
     gc.freeze()  # before collection resumes: it would walk all of them first
   return module

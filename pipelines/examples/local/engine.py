@@ -4,19 +4,17 @@
 the modules of this package, and writes the records, `rejected/examples-*`
 and the stats file that `examples.stage.run` folds into `summary.json`
 exactly as after a Beam run (`summary.merge_stats_into_summary`).
-Python's cyclic garbage collector is paused for the run (`_no_cycle_collection`).
+Python's cyclic garbage collector is paused for the run (`cycle_collection`).
 """
 
 import collections
-import contextlib
-import gc
 import logging
 import time
 
 import numpy as np
 from pipelines.io.file_system import FileSystems
 
-from pipelines import hashing_vectorised, split
+from pipelines import cycle_collection, hashing_vectorised, split
 from pipelines.io import features as features_lib
 from pipelines.io import rejected, sharded_io, summary, tf_example
 from pipelines.io import edges_local as local_io
@@ -59,29 +57,8 @@ def run_local(config, edge_paths: list, feature_paths: list, assignment_paths: l
     levels: levels of the cluster tables (0 without tables).
     stage: stage name for rejections and stats.
   """
-  with local_io.small_pages(), _no_cycle_collection():  # small pages: no huge-page compaction
+  with local_io.small_pages(), cycle_collection.paused():  # no huge-page compaction, no gc
     _run_local(config, edge_paths, feature_paths, assignment_paths, levels, stage)
-
-
-@contextlib.contextmanager
-def _no_cycle_collection():
-  """Python's cyclic garbage collector off inside the block (back as it was after).
-
-  The run allocates hundreds of thousands of containers (lists of ids and
-  encoded records, object arrays, dicts) that live until the stage ends and
-  form no cycles; each collection walks all of them again (about 5% of a 20k
-  run's CPU went to it). Reference counting still frees everything.
-
-  Yields:
-    None.
-  """
-  enabled = gc.isenabled()
-  gc.disable()
-  try:
-    yield
-  finally:
-    if enabled:
-      gc.enable()
 
 
 def _run_local(config, edge_paths, feature_paths, assignment_paths, levels, stage) -> None:
@@ -156,6 +133,7 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
   arrays = {}
 
   def samples(level: int) -> sample_arrays.LevelArrays:
+    """The level's samples (a level >= 1 built on first use)."""
     if level not in arrays:
       arrays[level] = sample_arrays.parent_samples(
           infos, names, infos.by_name, level, config.seed, config.reservoir_size,
