@@ -30,6 +30,7 @@ from pyarrow import csv
 from pyarrow._compute import CastOptions, call_function  # pylint: disable=no-name-in-module
 
 _WEIGHT_BYTES = b"0123456789.eE+-"
+_TRUE = pa.scalar(True, pa.bool_())  # typed: converting a Python value would import dateutil
 
 
 class Columns(NamedTuple):
@@ -195,7 +196,7 @@ def split_block(block, delimiter: str, scratch: np.ndarray) -> Block:
   bad = ~(np.isfinite(weight) & (weight > 0))
   for src, dst in zip(columns.src, columns.dst):
     n = len(src)
-    same = call_function("coalesce", [call_function("equal", [src, dst]), pa.scalar(True)])
+    same = call_function("coalesce", [call_function("equal", [src, dst]), _TRUE])
     same = same.to_numpy(zero_copy_only=False)  # a null (never: no field is null) counts as equal
     bad[row:row + n] |= (same | (np.diff(buffers(src)[0]) == 0)
                          | (np.diff(buffers(dst)[0]) == 0))
