@@ -9,9 +9,11 @@ whether raised directly, inside a Beam stage or by a TensorFlow file op.
 `GCML_TRACEBACK=1` re-raises them with the whole traceback. TensorFlow's native
 start-up lines go to the log at DEBUG, not the console (`launch/tf_startup.py`).
 The subcommands that do no linear algebra (`NO_BLAS_THREADS`) load numpy with
-one OpenBLAS thread (`OPENBLAS_NUM_THREADS=1` unless set): OpenBLAS starts a
-worker per core when numpy is imported, and each spins 30-40 ms of CPU before it
-sleeps, a tenth of a small `gcml examples --engine=local` run. Imports run with
+one OpenBLAS thread (`OPENBLAS_NUM_THREADS=1` unless set, in a process that has
+not loaded numpy yet, so a caller in the same process keeps its setting):
+OpenBLAS starts a worker per core when numpy is imported, and each spins
+30-40 ms of CPU before it sleeps, a tenth of a small `gcml examples
+--engine=local` run. Imports run with
 Python's cyclic garbage collector paused (`_import_subcommand`).
 """
 
@@ -61,7 +63,7 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     from pipelines.errors import InputError
 
   tf_startup.install()
-  if name in NO_BLAS_THREADS:  # before the subcommand's module imports numpy
+  if name in NO_BLAS_THREADS and "numpy" not in sys.modules:  # a fresh process only
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
   try:
     module = _import_subcommand(name)
