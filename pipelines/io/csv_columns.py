@@ -15,11 +15,11 @@ strings exactly as `float` does); otherwise each weight is parsed by `float`,
 and a weight that does not parse is NaN, which sends its line to the exact
 per-line parser. `split_block` does all of this for one block on the calling
 thread (arrow and numpy release the GIL): `edges_local` splits blocks on two
-threads, so both cores work. The three arrow kernels used (cast, equal,
+threads, so both cores work. The arrow kernels used (cast, equal, coalesce,
 filter) are called through `pyarrow._compute.call_function`, the function
-`pyarrow.compute`'s wrappers call: importing `pyarrow.compute` builds a Python
-wrapper and docstring for each of its ~280 kernels (~40 ms of every run's
-start-up).
+`pyarrow.compute`'s wrappers call, with the options those wrappers pass:
+importing `pyarrow.compute` builds a Python wrapper and docstring for each of
+its ~280 kernels (~40 ms of every run's start-up).
 """
 
 from typing import NamedTuple
