@@ -8,12 +8,14 @@ oneDNN info lines and, on a machine without a GPU, "failed call to cuInit"
 wraps the first `import tensorflow` of the process: file descriptor 2 goes to
 a temporary file while TensorFlow is imported and lists its devices, then the
 known start-up lines go to the log at DEBUG and anything else is written back
-to stderr unchanged, so a real error still shows.
+to stderr unchanged, so a real error still shows. The hook's classes are plain
+classes that the import system calls by name (`find_spec`; `create_module`,
+`exec_module`): `importlib.abc` would import `importlib.resources` into every
+`gcml` process for nothing.
 """
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import logging
 import os
@@ -50,7 +52,7 @@ def is_start_up_line(line: str) -> bool:
   return native["level"] == "I" or any(text in native["text"] for text in _START_UP_ERRORS)
 
 
-class _QuietLoader(importlib.abc.Loader):
+class _QuietLoader:
   """Runs the `tensorflow` package's loader with file descriptor 2 sent to a file."""
 
   def __init__(self, loader):
@@ -91,7 +93,7 @@ def _sort_out(text: str) -> None:
     sys.stderr.flush()
 
 
-class _TensorFlowFinder(importlib.abc.MetaPathFinder):
+class _TensorFlowFinder:
   """Finds `tensorflow` as the other finders do and wraps its loader (once)."""
 
   def find_spec(self, fullname, path, target=None):

@@ -252,14 +252,8 @@ def hex16(values: np.ndarray) -> np.ndarray:
 
 
 def order_key(n: int, seed: int, *parts) -> np.ndarray:
-  """`hashing.order_key` for n keys, as a numpy bytes array ('S16').
+  """`hashing.order_key` for n keys: `hex16` of `hash64(n, seed, "order", *parts)`.
 
-  Args:
-    n: the number of keys.
-    seed: the run's seed.
-    *parts: as in `keys`.
-
-  Returns:
-    The sort keys.
+  Args and Returns: as `hash64`; the sort keys come as a numpy bytes array ('S16').
   """
   return hex16(hash64(n, seed, "order", *parts))

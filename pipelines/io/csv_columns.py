@@ -15,17 +15,22 @@ strings exactly as `float` does); otherwise each weight is parsed by `float`,
 and a weight that does not parse is NaN, which sends its line to the exact
 per-line parser. `split_block` does all of this for one block on the calling
 thread (arrow and numpy release the GIL): `edges_local` splits blocks on two
-threads, so both cores work.
+threads, so both cores work. The arrow kernels used (cast, equal, coalesce,
+filter) are called through `pyarrow._compute.call_function`, the function
+`pyarrow.compute`'s wrappers call, with the options those wrappers pass:
+importing `pyarrow.compute` builds a Python wrapper and docstring for each of
+its ~280 kernels (~40 ms of every run's start-up).
 """
 
 from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyarrow import csv
+from pyarrow._compute import CastOptions, call_function  # pylint: disable=no-name-in-module
 
 _WEIGHT_BYTES = b"0123456789.eE+-"
+_TRUE = pa.scalar(True, pa.bool_())  # typed: converting a Python value would import dateutil
 
 
 class Columns(NamedTuple):
@@ -108,7 +113,8 @@ def parse_weights(column: pa.Array) -> np.ndarray:
   offsets, data = buffers(column)
   if not data[offsets[0]:offsets[-1]].tobytes().translate(None, _WEIGHT_BYTES):  # all decimal
     try:
-      return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+      return call_function("cast", [column], CastOptions.safe(pa.float64())).to_numpy(
+          zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
       pass
   out = np.full(len(column), np.nan)
@@ -190,7 +196,8 @@ def split_block(block, delimiter: str, scratch: np.ndarray) -> Block:
   bad = ~(np.isfinite(weight) & (weight > 0))
   for src, dst in zip(columns.src, columns.dst):
     n = len(src)
-    same = pc.fill_null(pc.equal(src, dst), True).to_numpy(zero_copy_only=False)
+    same = call_function("coalesce", [call_function("equal", [src, dst]), _TRUE])
+    same = same.to_numpy(zero_copy_only=False)  # a null (never: no field is null) counts as equal
     bad[row:row + n] |= (same | (np.diff(buffers(src)[0]) == 0)
                          | (np.diff(buffers(dst)[0]) == 0))
     row += n
@@ -204,7 +211,8 @@ def split_block(block, delimiter: str, scratch: np.ndarray) -> Block:
     keep = ~bad[row:row + len(src)]
     row += len(src)
     if not keep.all():
-      src, dst = src.filter(pa.array(keep)), dst.filter(pa.array(keep))
+      mask = pa.array(keep)
+      src, dst = call_function("filter", [src, mask]), call_function("filter", [dst, mask])
     src_kept.append(src)
     dst_kept.append(dst)
   return Block(src_kept, dst_kept, weight[~bad], slow)

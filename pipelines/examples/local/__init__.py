@@ -17,7 +17,7 @@ Modules, in the order data flows through them:
 * `negatives`: smart negatives level by level for every slot at once, the
   neighbour filter, random negatives.
 * `triplet_records`, `records`: triplet and labelled records assembled in bulk
-  from per-item blocks, shards written a few MB at a time.
+  from per-item blocks, shards written 256 KB at a time.
 * `engine`: `run_local`, the whole stage, and the validation set.
 
 Memory: the train items' values as one float32 matrix per modality (the

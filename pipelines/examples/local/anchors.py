@@ -4,7 +4,10 @@ Edges arrive as `local_io.LocalEdges` (unique, src < dst). The per-edge rules
 (train-train only, both endpoints train items with features, both
 directions, smart anchors need a cluster path) are masks over the edge
 arrays; the per-anchor bottom-k of `AdjacencyFn` is one sort of the directed
-edges by (anchor, key, neighbour id), with the same seeded keys.
+edges by (anchor, key, neighbour id), with the same seeded keys. An anchor
+with no more neighbours than `--positives_per_anchor` takes them all: its
+edges are not hashed (`_positive_keys`), and the order of its slots is no part of the
+output (every later draw is keyed by ids, and the records are sorted).
 """
 
 import dataclasses
@@ -47,13 +50,14 @@ def _count(counts, name: str, n) -> None:
     counts[name] += int(n)
 
 
-def sample_anchors(edges, infos, config, smart: bool, counts, l0=None,
+def sample_anchors(edges, infos, names: np.ndarray, config, smart: bool, counts, l0=None,
                    known_splits: dict | None = None) -> "AnchorSlots":
   """Every anchor with a usable neighbour and its positives, as `SampleAnchors`.
 
   Args:
     edges: `local_io.LocalEdges` of the run.
     infos: `item_infos.LocalInfos` (with `in_res0` set when level 0 is sampled).
+    names: `infos.ids` as a numpy bytes array (`hashing_vectorised.encoded`).
     config: the `ExamplesConfig`.
     smart: anchors need a cluster path.
     counts: the stage's counter (edge counts are added).
@@ -89,8 +93,8 @@ def sample_anchors(edges, infos, config, smart: bool, counts, l0=None,
     x, y, w, same = x[keep], y[keep], w[keep], same[keep]
   in_res0 = np.zeros(len(infos.ids), bool) if infos.in_res0 is None else infos.in_res0
   res = same & in_res0[y]
-  key = _positive_keys(infos.ids, x, y, w, config)
   by_name = infos.by_name
+  key = _positive_keys(names, by_name, x, y, w, config)
   order = by_key_within(x, key, by_name[y])
   x, y, same, res = x[order], y[order], same[order], res[order]
   first = np.ones(len(x), bool)
@@ -166,13 +170,22 @@ class AnchorSlots:
   rank_of_edge_id: np.ndarray
 
 
-def _positive_keys(ids: list, x, y, w, config) -> np.ndarray:
-  """The `AdjacencyFn` key of each directed edge x -> y, hashed in one batch."""
-  names = hashing_vectorised.encoded(ids)
-  xs, ys = names[x], names[y]
+def _positive_keys(names: np.ndarray, by_name: np.ndarray, x, y, w, config) -> np.ndarray:
+  """The sort key of each directed edge x -> y among its anchor's edges.
+
+  Edges of an anchor with more than `positives_per_anchor` of them: the
+  `AdjacencyFn` key, hashed in one batch. The others' anchors take every
+  neighbour: the neighbour's position in id order stands in (distinct within
+  an anchor, so the sort has no ties to break), and nothing is hashed.
+  """
+  key = by_name[y].astype(np.float64)
+  drawn = np.flatnonzero(np.bincount(x)[x] > config.positives_per_anchor) if len(x) else x
+  xs, ys, n = names[x[drawn]], names[y[drawn]], len(drawn)
   if config.positive_sampling == "weighted":
-    return hashing_vectorised.weighted_key(w, len(x), config.seed, "positive", xs, ys)
-  return hashing_vectorised.uniform(len(x), config.seed, "positive", xs, ys)
+    key[drawn] = hashing_vectorised.weighted_key(w[drawn], n, config.seed, "positive", xs, ys)
+  else:
+    key[drawn] = hashing_vectorised.uniform(n, config.seed, "positive", xs, ys)
+  return key
 
 
 def cap_slots(sa: np.ndarray, sp: np.ndarray, names: np.ndarray, limit: int,

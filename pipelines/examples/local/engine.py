@@ -4,6 +4,7 @@
 the modules of this package, and writes the records, `rejected/examples-*`
 and the stats file that `examples.stage.run` folds into `summary.json`
 exactly as after a Beam run (`summary.merge_stats_into_summary`).
+Python's cyclic garbage collector is paused for the run (`cycle_collection`).
 """
 
 import collections
@@ -13,7 +14,7 @@ import time
 import numpy as np
 from pipelines.io.file_system import FileSystems
 
-from pipelines import hashing_vectorised, split
+from pipelines import cycle_collection, hashing_vectorised, split
 from pipelines.io import features as features_lib
 from pipelines.io import rejected, sharded_io, summary, tf_example
 from pipelines.io import edges_local as local_io
@@ -56,7 +57,7 @@ def run_local(config, edge_paths: list, feature_paths: list, assignment_paths: l
     levels: levels of the cluster tables (0 without tables).
     stage: stage name for rejections and stats.
   """
-  with local_io.small_pages():  # no huge-page compaction at each fresh array's first touch
+  with local_io.small_pages(), cycle_collection.paused():  # no huge-page compaction, no gc
     _run_local(config, edge_paths, feature_paths, assignment_paths, levels, stage)
 
 
@@ -123,25 +124,31 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
               known_splits=None) -> tuple:
   """The triplet branch (`triplets.build_triplets`): (anchor, positive, negative, level) arrays.
 
-  Anchors, positives and negatives are ranks (indices into `infos.ids`).
+  Anchors, positives and negatives are ranks (indices into `infos.ids`). The
+  samples of a level above the first sampled one are built when a slot first
+  reaches it (`samples`): none may (at 20k, no slot leaves level 1).
   """
   smart = config.kind == "smart"
   edges = read_edges(config, edge_paths, stage, counts, rejections)
   arrays = {}
+
+  def samples(level: int) -> sample_arrays.LevelArrays:
+    """The level's samples (a level >= 1 built on first use)."""
+    if level not in arrays:
+      arrays[level] = sample_arrays.parent_samples(
+          infos, names, infos.by_name, level, config.seed, config.reservoir_size,
+          config.max_children, samples(level - 1))
+    return arrays[level]
+
   if smart:
     first_sampled = 0 if config.all_levels or config.level == 0 else max(1, config.level)
-    for level in range(levels):
-      if level < first_sampled:
-        arrays[level] = sample_arrays.LevelArrays(infos.paths, level)
-      elif level == 0:
-        arrays[0] = sample_arrays.level0_samples(infos, names, infos.by_name, config.seed,
-                                                 config.reservoir_size)
-        infos.in_res0 = arrays[0].position >= 0
-      else:
-        arrays[level] = sample_arrays.parent_samples(
-            infos, names, infos.by_name, level, config.seed, config.reservoir_size,
-            config.max_children, arrays[level - 1])
-  slots = anchors_lib.sample_anchors(edges, infos, config, smart, counts,
+    for level in range(min(first_sampled, levels)):
+      arrays[level] = sample_arrays.LevelArrays(infos.paths, level)
+    if first_sampled == 0:
+      arrays[0] = sample_arrays.level0_samples(infos, names, infos.by_name, config.seed,
+                                               config.reservoir_size)
+      infos.in_res0 = arrays[0].position >= 0
+  slots = anchors_lib.sample_anchors(edges, infos, names, config, smart, counts,
                                      arrays[0].cluster_of if smart else None, known_splits)
   if len(slots.anchor):
     counts["anchors"] += len(slots.anchor)
@@ -168,12 +175,14 @@ def _triplets(config, infos, names, edge_paths, levels, stage, counts, rejection
   for start in (range(levels) if config.all_levels else [config.level]):
     a, p = sa, sp
     for level in range(start, levels):
+      if not len(a):
+        break  # no slot goes on up: the levels above draw nothing, count nothing
       if level == 0:
         triplets, up = negatives.level0(a, p, nbr0[a], excluded, arrays[0], names,
                                         config.seed, counts)
       else:
-        triplets, up, exhausted = negatives.upper(a, p, level, arrays[level],
-                                                  arrays[level - 1], names, config,
+        triplets, up, exhausted = negatives.upper(a, p, level, samples(level),
+                                                  samples(level - 1), names, config,
                                                   edge_set, counts)
         to_random.append(np.stack((a[exhausted], p[exhausted])))
       drawn.append((*triplets, np.full(len(triplets[0]), level, np.int64)))

@@ -83,13 +83,11 @@ def train_only(ids, test_fraction: float, validation_fraction: float, name: str,
     The train ids.
   """
   ids = list(ids)
-  kept = []
-  for item_id, part in zip(ids, split_parts(ids, test_fraction, validation_fraction, known)):
-    if part == "train":
-      kept.append(item_id)
-    else:
-      counts[name.format(part=part)] += 1
-  return kept
+  parts = split_parts(ids, test_fraction, validation_fraction, known)
+  for part, count in collections.Counter(parts).items():
+    if part != "train":
+      counts[name.format(part=part)] += count
+  return [item_id for item_id, part in zip(ids, parts) if part == "train"]
 
 
 def dense_ranks(ids, seed: int, salt: str = "rank") -> list:

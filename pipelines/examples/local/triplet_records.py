@@ -24,7 +24,7 @@ from pipelines.examples.join_features import ROLES, level_name
 from pipelines.io import frame_batches, sharded_io, tf_example
 from pipelines.io.file_system import FileSystems
 
-_CHUNK_BYTES = 8 << 20  # joined and written at a time: under glibc's largest mmap threshold
+_CHUNK_BYTES = 256 << 10  # joined, checksummed and written at a time, inside the L2 cache
 
 
 def entry(name: str, feature: bytes) -> bytes:
@@ -253,10 +253,13 @@ def _by_shard_and_hash(shard: np.ndarray, hashes: np.ndarray) -> np.ndarray:
 
 
 def _write_atomically(path: str, pieces: np.ndarray) -> tuple:
-  """`sharded_io.atomic_write` of the pieces' concatenation, joined a few MB at a time.
+  """`sharded_io.atomic_write` of the pieces' concatenation, joined 256 KB at a time.
 
   A chunk's memory is reused for the next (no fresh pages to fault in for a
-  whole shard), and the shard's CRC-32C is extended chunk by chunk.
+  whole shard), and the shard's CRC-32C is extended chunk by chunk. A chunk
+  small enough to stay in the L2 cache is read back from it by the CRC and by
+  the write's copy (8 MB chunks went out to memory and back twice: about 0.02
+  CPU-s more for a 20k run's 63 MB).
 
   Returns:
     (size in bytes, CRC-32C).
