@@ -22,7 +22,6 @@ import sys
 import model  # noqa: F401  pylint: disable=unused-import  (TF_USE_LEGACY_KERAS before TensorFlow)
 from launch import logs
 from pipelines import config_flags, runner
-from pipelines.config_flags import attribute_help  # noqa: F401  (tests/launch/test_train.py)
 
 
 def _preset_text(name: str) -> str:

@@ -1,7 +1,10 @@
 """Shared pytest setup.
 
 * Loads gcml's TensorFlow settings (`model/__init__.py`) before any test
-  imports TensorFlow.
+  imports TensorFlow, and hooks its import as `gcml` does (`launch/tf_startup.py`):
+  autograph's generated files go to a folder of the test process, removed at exit
+  (or by the next start-up after a kill). At the session's end, the folders of the
+  child processes the tests killed are removed too.
 * Marks absl flags as parsed, so `tf.test.TestCase` helpers such as
   `create_tempdir` work under pytest (which does not run `absl.app`).
 * Restores the root logger after each test (`gcml.main` reconfigures it).
@@ -12,14 +15,23 @@
 """
 
 import logging
+import tempfile
 
 import pytest
 from absl import flags
 
 import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from launch import tf_startup
+
+tf_startup.install()
 
 if not flags.FLAGS.is_parsed():
   flags.FLAGS.mark_as_parsed()
+
+
+def pytest_sessionfinish():
+  """Removes the autograph folders of killed children (live processes' stay locked)."""
+  tf_startup.remove_left_autograph_folders(tempfile.gettempdir())
 
 
 def pytest_collection_modifyitems(items):

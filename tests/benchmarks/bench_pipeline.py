@@ -4,14 +4,19 @@
    10 edge lines per item, 10M at the default 1M items).
 2. For each engine of `--engines` (`local`, `beam`), every stage runs in its
    own child process through the CLI (`python -m launch.main STAGE ...`, what
-   `gcml STAGE` runs): validate, cluster, examples (smart, random, labels), a
-   short `gcml train` on the smart triplets (`--train_steps`), export and
-   evaluate. `--engine=ENGINE` goes to each stage that has engines (train has
-   none); Beam stages get `--runner`.
+   `gcml STAGE` runs): validate, cluster, examples (smart, random, labels),
+   export and evaluate. `--engine=ENGINE` goes to each of them; Beam stages get
+   `--runner`. Train has no engine and is not bit-deterministic, so it runs once
+   per world: a short `gcml train` (`--train_steps`) on the first engine's smart
+   triplets, into `OUTPUT/train`, after that engine's examples; every engine
+   exports (and then evaluates) that one model.
 3. Per stage: wall seconds, CPU seconds (user + system) and peak RSS of that
-   child alone, from `os.wait4` (what `/usr/bin/time -v` reports).
-4. The outputs of validate, cluster and examples are compared file by file
-   across engines (they must be byte-identical).
+   child alone, from `os.wait4` (what `/usr/bin/time -v` reports). Synth and
+   train ran once for all engines: the table shows them once, in the first
+   engine's columns, and the engines' totals leave them out.
+4. Every engine stage's outputs (validate, cluster, examples, export,
+   evaluate) are compared file by file across engines (they must be
+   byte-identical); the JSON's `identical_outputs` says which are.
 5. `--beam_items=N`: the Beam engine at 1M items takes hours on the local
    runners, so Beam runs instead on a world of N items made by `gcml synth`
    with the full world's settings (only the item count differs), and local runs
@@ -39,7 +44,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENGINE_STAGES = ("validate", "cluster", "examples_smart", "examples_random", "examples_labels",
                  "train", "export", "evaluate")
-COMPARED = ("validate", "cluster", "examples_smart", "examples_random", "examples_labels")
+COMPARED = ("validate", "cluster", "examples_smart", "examples_random", "examples_labels",
+            "export", "evaluate")
+ONCE_PER_WORLD = ("synth", "train")  # no engine: run once, shown in the first engine's columns
 TRIPLET_STAGES = ("examples_smart", "examples_random")
 
 
@@ -71,13 +78,14 @@ def run_measured(args: list, log: str) -> dict:
           "peak_mib": round(usage.ru_maxrss / 1024)}
 
 
-def stage_commands(engine: str, world: str, out: str, a) -> dict:
+def stage_commands(engine: str, world: str, out: str, model_dir: str, a) -> dict:
   """The CLI arguments of every stage of one engine's run, in order.
 
   Args:
     engine: `local` or `beam`.
     world: the synth world's folder.
     out: this engine's output folder (one subfolder per stage).
+    model_dir: the world's one model: train writes it, export reads it.
     a: the parsed flags (modalities, runner, train steps).
 
   Returns:
@@ -96,8 +104,8 @@ def stage_commands(engine: str, world: str, out: str, a) -> dict:
         f"--clusters={out}/cluster", f"--output_dir={out}/examples/{kind}", *beam]
   commands["train"] = ["train", "--preset=demo", "--mode=triplet", f"--seed={a.seed}",
                        f"--train_data={out}/examples/smart/triplets-*.tfrecord",
-                       f"--train_steps={a.train_steps}", f"--model_dir={out}/train"]
-  commands["export"] = ["export", f"--model_dir={out}/train", features,
+                       f"--train_steps={a.train_steps}", f"--model_dir={model_dir}"]
+  commands["export"] = ["export", f"--model_dir={model_dir}", features,
                         f"--output_dir={out}/export", f"--search={a.export_search}", *beam]
   commands["evaluate"] = ["evaluate", f"--embeddings={out}/export/embeddings-*", edges, features,
                           f"--output_dir={out}/evaluate", f"--search={a.evaluate_search}", *beam]
@@ -109,8 +117,9 @@ def folder_digest(folder: str, run_root: str) -> str:
 
   Args:
     folder: a stage's output folder.
-    run_root: the engine's output folder; summary.json names input folders
-      under it (e.g. `clusters_dir`), so it reads as `<run>` there.
+    run_root: the engine's output folder; the JSON files (summary.json,
+      evaluate's metrics.json) name input folders under it (e.g.
+      `clusters_dir`, `embeddings`), so it reads as `<run>` in them.
 
   Returns:
     The hex digest.
@@ -120,7 +129,7 @@ def folder_digest(folder: str, run_root: str) -> str:
     if os.path.isfile(path):
       digest.update(os.path.relpath(path, folder).encode())
       with open(path, "rb") as f:  # in chunks: the stages fork from this process, at its size
-        if os.path.basename(path) == "summary.json":
+        if path.endswith(".json"):
           digest.update(f.read().replace(run_root.encode(), b"<run>"))
         for chunk in iter(lambda: f.read(1 << 20), b""):  # pylint: disable=cell-var-from-loop
           digest.update(chunk)
@@ -142,18 +151,24 @@ def triplets_written(out: str) -> int:
 
 
 def table(result: dict) -> str:
-  """The side-by-side text table: stage | ENGINE s | ENGINE CPU s | ENGINE peak MiB ..."""
+  """The side-by-side text table: stage | ENGINE s | ENGINE CPU s | ENGINE peak MiB ...
+
+  Synth and train ran once for all engines: their rows have figures in the
+  first engine's columns only, and the totals are the engine stages'.
+  """
   engines = list(result["engines"])
   head = ["stage"] + [f"{e} {c}" for e in engines for c in ("s", "CPU s", "peak MiB")]
   rows = [head, ["---"] * len(head)]
   for stage in ("synth",) + ENGINE_STAGES:
-    row = [stage]
+    once = stage in ONCE_PER_WORLD
+    row = [f"{stage} (once, all engines)" if once and len(engines) > 1 else stage]
     for e in engines:
-      m = (result["synth"] if e == engines[0] else None) if stage == "synth" else \
+      m = (result.get(stage) if e == engines[0] else None) if once else \
           result["engines"][e]["stages"].get(stage)
       row += [str(m[k]) for k in ("seconds", "cpu_seconds", "peak_mib")] if m else ["-"] * 3
     rows.append(row)
-  for label, key in (("total", "total"), ("examples triplets/s", "triplets_per_second"),
+  for label, key in (("total (engine stages)", "total"),
+                     ("examples triplets/s", "triplets_per_second"),
                      ("examples triplets/CPU-s", "triplets_per_cpu_second")):
     row = [label]
     for e in engines:
@@ -196,15 +211,18 @@ def _compare(local: dict, beam: dict) -> dict:
   return out
 
 
-def run_engine(engine: str, world: str, root: str, a, log: str) -> dict:
+def run_engine(engine: str, world: str, root: str, a, log: str, once: dict) -> dict:
   """Runs every stage on one engine.
 
   Args:
     engine: `local` or `beam`.
     world: the synth world's folder.
-    root: the benchmark's folder (this engine writes under root/engine).
+    root: the benchmark's folder (this engine writes under root/engine, the
+      world's model is root/train).
     a: the parsed flags.
     log: the stages' log file.
+    once: the world's once-run stages' measures: the first engine to reach
+      train runs it and adds "train"; the others export that model.
 
   Returns:
     {"stages": {stage: measures}, "total", "triplets", "triplets_per_second",
@@ -212,11 +230,12 @@ def run_engine(engine: str, world: str, root: str, a, log: str) -> dict:
   """
   out = os.path.join(root, engine)
   stages = {}
-  for stage, args in stage_commands(engine, world, out, a).items():
-    if stage in a.skip_stages:
+  for stage, args in stage_commands(engine, world, out, os.path.join(root, "train"), a).items():
+    if stage in a.skip_stages or (stage in ONCE_PER_WORLD and stage in once):
       continue
-    stages[stage] = run_measured(args, log)
-    print(f"{engine} {stage}: {stages[stage]}", file=sys.stderr, flush=True)
+    measures = run_measured(args, log)
+    print(f"{engine} {stage}: {measures}", file=sys.stderr, flush=True)
+    (once if stage in ONCE_PER_WORLD else stages)[stage] = measures
   result = {"stages": stages, "total": {
       "seconds": round(sum(s["seconds"] for s in stages.values()), 1),
       "cpu_seconds": round(sum(s["cpu_seconds"] for s in stages.values()), 1),
@@ -277,7 +296,7 @@ def main(argv: list) -> dict:
                              for _ in open(path, "rb"))  # pylint: disable=consider-using-with
   engines = [e.strip() for e in a.engines.split(",") if e.strip()]
   sampled = a.beam_items > 0 and "beam" in engines
-  result["engines"] = {e: run_engine(e, world, root, a, log) for e in engines
+  result["engines"] = {e: run_engine(e, world, root, a, log, result) for e in engines
                        if not (sampled and e == "beam")}
   pair = result["engines"]
   if sampled:  # Beam on a smaller world of the same settings, local again on it
@@ -288,7 +307,7 @@ def main(argv: list) -> dict:
     sample = result["sample"] = {"items": a.beam_items, "world": sample_world}
     sample["synth"] = run_measured(["synth", f"--output_dir={sample_world}",
                                     *_synth_flags(config, a.beam_items)], log)
-    pair = sample["engines"] = {e: run_engine(e, sample_world, sample_root, a, log)
+    pair = sample["engines"] = {e: run_engine(e, sample_world, sample_root, a, log, sample)
                                 for e in ("local", "beam")}
   if "local" in pair and "beam" in pair:
     result.update(_compare(pair["local"], pair["beam"]))
@@ -299,6 +318,10 @@ def main(argv: list) -> dict:
     result["sample"]["table"] = table(result["sample"])
     print(f"\nBeam and local on {a.beam_items} items of the same settings:")
     print(result["sample"]["table"])
+  if "identical_outputs" in result:
+    same = result["identical_outputs"]
+    print(f"\nbyte-identical across the engines: {', '.join(s for s in same if same[s]) or '-'}; "
+          f"different: {', '.join(s for s in same if not same[s]) or '-'}")
   if "headline" in result:
     print(f"\nexamples (smart + random), both engines on one world: {result['headline']}")
   print(json.dumps(result, indent=2))

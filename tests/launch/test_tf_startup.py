@@ -1,12 +1,21 @@
-"""`launch/tf_startup.py`: TensorFlow's native start-up lines go to the log, other lines stay."""
+"""`launch/tf_startup.py`: TensorFlow's native start-up lines go to the log, other lines stay;
+autograph's generated files go to a folder of the process, removed at its exit or, after a
+kill, by the next start-up."""
 
+import fcntl
 import logging
 import os
 import re
 import subprocess
 import sys
+import tempfile
+
+import numpy as np
+import pytest
 
 from launch import tf_startup
+from tests.model.shards import write_shards
+from tests.model.training_records import triplet_records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # What TensorFlow's native code prints: absl's banner and `I0000 00:00:... file.cc:31] ...`.
@@ -49,3 +58,64 @@ def test_a_fresh_process_imports_tensorflow_without_native_lines_on_stderr():
                         env={**env, "PYTHONPATH": ROOT}, timeout=300, check=False)
   assert (done.returncode, done.stdout) == (0, "6\n"), done.stderr
   assert [line for line in done.stderr.splitlines() if NATIVE.match(line)] == []
+
+
+def test_autograph_writes_its_files_in_this_process_folder():
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  folder = tf_startup.private_autograph_folder()  # conftest installed it for the test process
+  assert os.path.dirname(folder) == tempfile.gettempdir()
+  assert os.path.basename(folder).startswith(tf_startup.AUTOGRAPH_PREFIX)
+  before = set(os.listdir(folder))
+
+  @tf.function(autograph=True)
+  def doubled_if_positive(x):
+    if x > 0:
+      x *= 2
+    return x
+
+  assert int(doubled_if_positive(tf.constant(3))) == 6
+  written = set(os.listdir(folder)) - before
+  assert written and all(n.startswith("__autograph_generated_file") for n in written), written
+
+
+def _left_by_killed_and_live(temp_root):
+  """A killed process's folder (a file, no lock) and a live one's (locked by this process)."""
+  killed = os.path.join(temp_root, tf_startup.AUTOGRAPH_PREFIX + "killed")
+  live = os.path.join(temp_root, tf_startup.AUTOGRAPH_PREFIX + "live")
+  for folder in (killed, live):
+    os.makedirs(folder)
+    with open(os.path.join(folder, "__autograph_generated_filex.py"), "w", encoding="utf-8"):
+      pass
+  held = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+  fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  return killed, held
+
+
+def test_the_folders_of_killed_processes_are_removed_live_ones_kept(tmp_path):
+  killed, held = _left_by_killed_and_live(str(tmp_path))
+  (tmp_path / (tf_startup.AUTOGRAPH_PREFIX + "file")).write_text("not a folder")
+  try:
+    assert tf_startup.remove_left_autograph_folders(str(tmp_path)) == [killed]
+  finally:
+    os.close(held)
+  assert sorted(os.listdir(tmp_path)) == [tf_startup.AUTOGRAPH_PREFIX + n for n in ("file", "live")]
+
+
+@pytest.mark.slow
+def test_gcml_train_leaves_nothing_in_the_temp_folder(tmp_path):
+  data = write_shards(str(tmp_path / "data"), "t", triplet_records(64, np.random.default_rng(1)))
+  temp_root = tmp_path / "tmp"
+  temp_root.mkdir()
+  _, held = _left_by_killed_and_live(str(temp_root))
+  try:
+    done = subprocess.run(
+        [sys.executable, "-m", "launch.main", "train", "--mode=triplet", f"--train_data={data}",
+         f"--model_dir={tmp_path / 'model'}", "--train_steps=2", "--batch_size=16",
+         "--shuffle_buffer=16", "--modalities=mean_rgb:8,mean_audio:4", "--hidden_units=8",
+         "--embedding_dim=4"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": ROOT, "TMPDIR": str(temp_root)}, check=False)
+  finally:
+    os.close(held)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert os.path.isdir(tmp_path / "model" / "export")
+  assert os.listdir(temp_root) == [tf_startup.AUTOGRAPH_PREFIX + "live"]  # the killed one's gone

@@ -14,6 +14,7 @@ import tensorflow as tf
 from launch import train
 from launch.train import config_from_argv
 from model.errors import ConfigError
+from pipelines.config_flags import attribute_help
 from tests.model.shards import write_shards
 from tests.model.training_records import labelled_records, triplet_records
 
@@ -126,7 +127,7 @@ def test_entries_naming_several_fields_give_each_the_text():
         continued.
       c, d: second.
     """
-  assert train.attribute_help(Config) == {
+  assert attribute_help(Config) == {
       "a": "first continued.", "b": "first continued.", "c": "second.", "d": "second."}
 
 

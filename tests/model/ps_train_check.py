@@ -13,8 +13,11 @@ import os
 import sys
 
 import model  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from launch import tf_startup
 from tests.model.shards import free_ports
-import tensorflow as tf
+
+tf_startup.install()  # os._exit below skips exit handlers: the next start-up removes the folder
+import tensorflow as tf  # pylint: disable=wrong-import-position
 
 
 
