@@ -39,7 +39,7 @@ SEARCHES = {"exact": [], "ivfflat": ["--search=ivfflat", "--ann_nlist=4", "--ann
 
 
 @pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfflat", 1),
-                                            ("ivfflat", 2), ("ivfpq", 2)])
+                                            ("ivfflat", 2), ("ivfpq", 1), ("ivfpq", 2)])
 def test_beam_engine_equals_memory(world, embeddings, tmp_path, search, workers):  # pylint: disable=redefined-outer-name
   root, _, _ = world
   flags = SEARCHES[search]
