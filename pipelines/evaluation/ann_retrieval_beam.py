@@ -13,11 +13,12 @@ the database; the exact vectors the re-rank needs travel by joins:
    model's serialised index.
 2. Candidates (sharded query batches): each query's `candidate_width` nearest
    by the index, itself removed (`ann_retrieval.search_candidates`); a query
-   sends (candidate id, (model, query, position)) asks, and a head
-   ((model, query), (its vector, its relevant positions)).
+   sends (candidate id, (model number, query, position)) asks, and a head
+   ((model number, query), (its vector, its relevant positions, N)).
 3. Fetch: the asks meet the database vectors by candidate id (CoGroupByKey)
    and each candidate's float32 vector is sent on to its askers
-   ((model, query), (position, vector)); the heads meet them by (model, query).
+   ((model number, query), (position, vector)); the heads meet them by key.
+   Vectors travel as their float32 bytes (cheaper to encode than arrays).
    A group holds one query and at most `candidate_width` vectors, whatever
    the number of queries that asked for a candidate.
 4. Score (sharded batches of queries): the exact re-rank
@@ -99,46 +100,46 @@ class _SearchDoFn(beam.DoFn):
     ids = ann["ids"]
     n = len(ids)
     rows = np.array([bisect.bisect_left(ids, q) for q, _, _ in batch], np.int64)
-    related = [np.array([bisect.bisect_left(ids, r) for r in rel], np.int64)
-               for _, rel, _ in batch]  # sorted ids: ascending positions
+    related = [np.sort(np.array([bisect.bisect_left(ids, r) for r in rel], np.int64))
+               for _, rel, _ in batch]
     width = ann_retrieval.candidate_width(n, *self._ks)
     for j, model in enumerate(MODELS):
       vectors = [v[j] for _, _, v in batch]
       labels = ann_retrieval.search_candidates(self._indexes[model], unit_rows(np.stack(vectors)),
                                                rows, n, width)
       for (query, _, _), vector, relevant, row in zip(batch, vectors, related, labels.tolist()):
-        yield (model, query), (vector, relevant, n)
+        yield (j, query), (vector.tobytes(), relevant, n)
         for label in row:
           if label < n:
-            yield beam.pvalue.TaggedOutput("asks", (ids[label], (model, query, label)))
+            yield beam.pvalue.TaggedOutput("asks", (ids[label], (j, query, label)))
 
 
 def _send_to_askers(joined):
-  """(candidate, {vectors: [v], asks: [(model, query, position)]}) -> per ask
+  """(candidate, {vectors: [v], asks: [(model number, query, position)]}) -> per ask
 
-  ((model, query), (position, the candidate's vector of that model)).
+  ((model number, query), (position, the candidate's vector of that model, as bytes)).
   """
   _, groups = joined
   vectors = list(groups["vectors"])
   if not vectors:
     return
-  for model, query, label in groups["asks"]:
-    yield (model, query), (label, vectors[0][MODELS.index(model)])
+  for j, query, label in groups["asks"]:
+    yield (j, query), (label, vectors[0][j].tobytes())
 
 
 class _ScoreDoFn(beam.DoFn):
-  """Batch of ((model, query), {head, candidates}) -> (model, per-query metrics)."""
+  """Batch of ((model number, query), {head, candidates}) -> (model, per-query metrics)."""
 
   def __init__(self, ndcg_k: int, map_k: int):
     self._ks = (ndcg_k, map_k)
 
   def process(self, batch):
     by_model = {}
-    for (model, _), groups in batch:
-      by_model.setdefault(model, []).append(groups)
-    for model in sorted(by_model):
-      for row in _top_list_rows(by_model[model], *self._ks):
-        yield model, row
+    for (j, _), groups in batch:
+      by_model.setdefault(j, []).append(groups)
+    for j in sorted(by_model):
+      for row in _top_list_rows(by_model[j], *self._ks):
+        yield MODELS[j], row
 
 
 def _top_list_rows(queries, ndcg_k: int, map_k: int) -> list:
@@ -146,16 +147,18 @@ def _top_list_rows(queries, ndcg_k: int, map_k: int) -> list:
   heads = [next(iter(g["head"])) for g in queries]
   n = heads[0][2]
   width = ann_retrieval.candidate_width(n, ndcg_k, map_k)
-  dim = heads[0][0].shape[0]
+  query_vectors = np.stack([np.frombuffer(h[0], np.float32) for h in heads])
+  dim = query_vectors.shape[1]
   labels = np.full((len(queries), width), n, np.int64)
   candidates = np.zeros((len(queries), width, dim))
   for b, groups in enumerate(queries):
     found = sorted(groups["candidates"], key=lambda lv: lv[0])
     if found:
       labels[b, :len(found)] = [label for label, _ in found]
-      candidates[b, :len(found)] = metrics.normalize_rows(np.stack([v for _, v in found]))
-  ranked = ann_retrieval.rank_candidates(
-      labels, candidates, metrics.normalize_rows(np.stack([h[0] for h in heads])), n)
+      candidates[b, :len(found)] = metrics.normalize_rows(
+          np.stack([np.frombuffer(v, np.float32) for _, v in found]))
+  ranked = ann_retrieval.rank_candidates(labels, candidates,
+                                         metrics.normalize_rows(query_vectors), n)
   return metrics_blocks.top_list_metrics(ranked, [h[1] for h in heads], n - 1, ndcg_k, map_k)
 
 
