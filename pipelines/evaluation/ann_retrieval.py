@@ -33,7 +33,9 @@ exact search's, bit for bit: the same ranks go through the same arithmetic.
 faiss runs with one OpenMP thread and no BLAS (`related_ann.configure_faiss`),
 and the re-rank sums each candidate's products alone (`np.einsum`, no BLAS),
 so a query's values depend neither on the other queries of its block nor on
-the thread count.
+the thread count. The Beam engine (`ann_retrieval_beam.py`) builds the same
+index and calls `search_candidates` and `rank_candidates` on its own batches
+of queries: the same values.
 """
 
 from __future__ import annotations

@@ -83,11 +83,16 @@ def _broadcast(built) -> dict:
 
 
 class _SearchDoFn(beam.DoFn):
-  """Batch of (query, related ids, vectors) -> heads, and asks on the side."""
+  """Batch of (query, related ids, vectors) -> heads, and asks on the side.
 
-  def __init__(self, nprobe: int, width_k: tuple):
+  Per query and model: a head ((model number, query), (its float32 vector's bytes, its
+  relevant items' positions, N)) and an ask (candidate id, (model number, query,
+  candidate position)) per candidate.
+  """
+
+  def __init__(self, nprobe: int, ks: tuple):
     self._nprobe = nprobe
-    self._ks = width_k
+    self._ks = ks  # (ndcg_k, map_k)
     self._key, self._indexes = None, None
 
   def process(self, batch, ann):

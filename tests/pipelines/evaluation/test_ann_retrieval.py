@@ -1,13 +1,17 @@
-"""ann_retrieval: IVF candidates re-ranked exactly; every list probed gives the exact metrics."""
+"""ann_retrieval (and its Beam half): IVF candidates re-ranked exactly; every list probed gives
+the exact metrics; the Beam transform gives the in-memory values.
+"""
 
 import json
 
+import apache_beam as beam
 import numpy as np
 import pytest
 import scipy.sparse
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from model import metrics
-from pipelines.evaluation import ann_retrieval
+from pipelines.evaluation import ann_retrieval, ann_retrieval_beam
 from pipelines.export import related_ann
 
 
@@ -85,10 +89,6 @@ def test_index_is_the_same_bytes_each_time():
 
 def _beam_metrics(ids, vectors, raw, relevance, search, out_path, runner_args):
   """ann_retrieval_beam.AnnRetrieval's means per model, through a pipeline with `runner_args`."""
-  # Beam only here: the module's in-memory tests above run without it.
-  import apache_beam as beam  # pylint: disable=import-outside-toplevel
-  from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=import-outside-toplevel
-  from pipelines.evaluation import ann_retrieval_beam  # pylint: disable=import-outside-toplevel
   n = len(ids)
   queries = [(ids[i], [ids[j] for j in relevance[i].indices], (vectors[i], raw[i]))
              for i in range(n)]
