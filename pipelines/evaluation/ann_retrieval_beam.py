@@ -11,22 +11,26 @@ the database; the exact vectors the re-rank needs travel by joins:
    (`sa_encode`, sharded), and the codes are added in id order in one worker
    (`related_ann.build_index`). The broadcast is the sorted ids once and each
    model's serialised index.
-2. Candidates (sharded query batches): each query's `candidate_width` nearest
-   by the index, itself removed (`ann_retrieval.search_candidates`); a query
-   sends (candidate id, (model number, query, position)) asks, and a head
-   ((model number, query), (its vector, its relevant positions, N)).
+2. Candidates (sharded batches of `query_batch` queries): each query's
+   `candidate_width` nearest by the index, itself removed
+   (`ann_retrieval.search_candidates`). A batch sends one ask per candidate
+   it found (candidate id, (batch, position, the (model, query) pairs that
+   found it)) and one head (its queries' vectors and relevant positions).
 3. Fetch: the asks meet the database vectors by candidate id (CoGroupByKey)
-   and each candidate's float32 vector is sent on to its askers
-   ((model number, query), (position, vector)); the heads meet them by key.
-   Vectors travel as their float32 bytes (cheaper to encode than arrays).
-   A group holds one query and at most `candidate_width` vectors, whatever
-   the number of queries that asked for a candidate.
-4. Score (sharded batches of queries): the exact re-rank
-   (`ann_retrieval.rank_candidates`, float64 unit rows) and the top-list
-   metrics, per query the values the in-memory engine computes for it.
+   and each candidate's float32 vectors (of the models asked, as bytes) are
+   sent on to the batch; the batch's head meets them by batch (a second
+   CoGroupByKey). A group holds one batch: at most `query_batch` x W
+   vectors per model (W = `candidate_width`, max(k) + 1), whatever the
+   number of queries that asked for a candidate.
+4. Score (per batch): the exact re-rank (`ann_retrieval.rank_candidates`,
+   float64 unit rows) and the top-list metrics, per query the values the
+   in-memory engine computes for it (each row alone, whatever its batch).
 
-Shuffled: Q x W x (d_emb + d_raw) x 4 bytes of candidate vectors (W =
-max(k) + 1), and the asks.
+Shuffled: at most Q x W x (d_emb + d_raw) x 4 bytes of candidate vectors
+(less where queries of one batch share candidates), and the asks. A ask per
+(batch, candidate) rather than per (query, candidate): where the database is
+small against a batch's candidates (the 20k sample: 5,713 items) far fewer
+elements go through the shuffle.
 """
 
 from __future__ import annotations
@@ -83,11 +87,12 @@ def _broadcast(built) -> dict:
 
 
 class _SearchDoFn(beam.DoFn):
-  """Batch of (query, related ids, vectors) -> heads, and asks on the side.
+  """Batch of (query, related ids, vectors) -> the batch's head, and its asks on the side.
 
-  Per query and model: a head ((model number, query), (its float32 vector's bytes, its
-  relevant items' positions, N)) and an ask (candidate id, (model number, query,
-  candidate position)) per candidate.
+  The batch is named by its first query (each query is in one batch). Head:
+  (batch, (N, [(query, its relevant items' positions, its float32 vectors' bytes)])).
+  Asks, one per candidate of the batch: (candidate id, (batch, candidate position,
+  ((model number, query), ..) of the queries that found it)).
   """
 
   def __init__(self, nprobe: int, ks: tuple):
@@ -104,67 +109,73 @@ class _SearchDoFn(beam.DoFn):
         index.nprobe = min(self._nprobe, index.nlist)
     ids = ann["ids"]
     n = len(ids)
+    name = batch[0][0]
     rows = np.array([bisect.bisect_left(ids, q) for q, _, _ in batch], np.int64)
-    related = [np.sort(np.array([bisect.bisect_left(ids, r) for r in rel], np.int64))
-               for _, rel, _ in batch]
     width = ann_retrieval.candidate_width(n, *self._ks)
+    askers = {}
     for j, model in enumerate(MODELS):
-      vectors = [v[j] for _, _, v in batch]
-      labels = ann_retrieval.search_candidates(self._indexes[model], unit_rows(np.stack(vectors)),
-                                               rows, n, width)
-      for (query, _, _), vector, relevant, row in zip(batch, vectors, related, labels.tolist()):
-        yield (j, query), (vector.tobytes(), relevant, n)
+      units = unit_rows(np.stack([v[j] for _, _, v in batch]))
+      labels = ann_retrieval.search_candidates(self._indexes[model], units, rows, n, width)
+      for (query, _, _), row in zip(batch, labels.tolist()):
         for label in row:
           if label < n:
-            yield beam.pvalue.TaggedOutput("asks", (ids[label], (j, query, label)))
+            askers.setdefault(label, []).append((j, query))
+    yield name, (n, [(query, np.sort(np.array([bisect.bisect_left(ids, r) for r in related],
+                                               np.int64)),
+                      tuple(v.tobytes() for v in vectors))
+                     for query, related, vectors in batch])
+    for label in sorted(askers):
+      yield beam.pvalue.TaggedOutput("asks", (ids[label], (name, label, tuple(askers[label]))))
 
 
-def _send_to_askers(joined):
-  """(candidate, {vectors: [v], asks: [(model number, query, position)]}) -> per ask
+def _send_to_batches(joined):
+  """(candidate, {vectors: [v], asks: [(batch, position, askers)]}) -> per ask
 
-  ((model number, query), (position, the candidate's vector of that model, as bytes)).
+  (batch, (position, askers, the candidate's vectors' bytes: of the models asked, else None)).
   """
   _, groups = joined
   vectors = list(groups["vectors"])
   if not vectors:
     return
-  for j, query, label in groups["asks"]:
-    yield (j, query), (label, vectors[0][j].tobytes())
+  for name, label, askers in groups["asks"]:
+    asked = {j for j, _ in askers}
+    yield name, (label, askers, tuple(v.tobytes() if j in asked else None
+                                      for j, v in enumerate(vectors[0])))
 
 
-class _ScoreDoFn(beam.DoFn):
-  """Batch of ((model number, query), {head, candidates}) -> (model, per-query metrics)."""
+def _score_batch(joined, ndcg_k: int, map_k: int):
+  """(batch, {head: [(N, queries)], candidates: [..]}) -> (model, per-query metrics)."""
+  _, groups = joined
+  n, queries = next(iter(groups["head"]))
+  found = {}  # (model number, query) -> [(position, vector bytes)]
+  for label, askers, vectors in groups["candidates"]:
+    for j, query in askers:
+      found.setdefault((j, query), []).append((label, vectors[j]))
+  for j, model in enumerate(MODELS):
+    for row in _top_list_rows([(v[j], relevant, found.get((j, q), [])) for q, relevant, v
+                               in queries], n, ndcg_k, map_k):
+      yield model, row
 
-  def __init__(self, ndcg_k: int, map_k: int):
-    self._ks = (ndcg_k, map_k)
 
-  def process(self, batch):
-    by_model = {}
-    for (j, _), groups in batch:
-      by_model.setdefault(j, []).append(groups)
-    for j in sorted(by_model):
-      for row in _top_list_rows(by_model[j], *self._ks):
-        yield MODELS[j], row
+def _top_list_rows(queries, n: int, ndcg_k: int, map_k: int) -> list:
+  """The metric rows of one model's queries: [(vector bytes, relevant positions, candidates)].
 
-
-def _top_list_rows(queries, ndcg_k: int, map_k: int) -> list:
-  """The metric rows of one model's queries: [{head: [..], candidates: [(position, v)]}]."""
-  heads = [next(iter(g["head"])) for g in queries]
-  n = heads[0][2]
+  Candidates: (position, vector bytes) pairs, in any order.
+  """
   width = ann_retrieval.candidate_width(n, ndcg_k, map_k)
-  query_vectors = np.stack([np.frombuffer(h[0], np.float32) for h in heads])
-  dim = query_vectors.shape[1]
+  query_vectors = np.stack([np.frombuffer(v, np.float32) for v, _, _ in queries])
   labels = np.full((len(queries), width), n, np.int64)
-  candidates = np.zeros((len(queries), width, dim))
-  for b, groups in enumerate(queries):
-    found = sorted(groups["candidates"], key=lambda lv: lv[0])
+  candidates = np.zeros((len(queries), width, query_vectors.shape[1]))
+  for b, (_, _, found) in enumerate(queries):
     if found:
+      found = sorted(found, key=lambda lv: lv[0])
       labels[b, :len(found)] = [label for label, _ in found]
       candidates[b, :len(found)] = metrics.normalize_rows(
           np.stack([np.frombuffer(v, np.float32) for _, v in found]))
   ranked = ann_retrieval.rank_candidates(labels, candidates,
                                          metrics.normalize_rows(query_vectors), n)
-  return metrics_blocks.top_list_metrics(ranked, [h[1] for h in heads], n - 1, ndcg_k, map_k)
+  return metrics_blocks.top_list_metrics(ranked, [r for _, r, _ in queries], n - 1, ndcg_k,
+                                         map_k)
 
 
 @dataclasses.dataclass
@@ -177,7 +188,9 @@ class AnnRetrieval(beam.PTransform):
     search: the IVF index settings (`ann_retrieval.Search`, an IVF kind).
     ndcg_k: the k of NDCG@k.
     map_k: the k of MAP@k.
-    query_batch: queries per search and per score call (the values do not depend on it).
+    query_batch: queries per search call and per scoring group (`--query_block`; the
+      values do not depend on it; a group holds up to query_batch x 61 candidate vectors
+      of each model).
   """
   search: ann_retrieval.Search
   ndcg_k: int = 60
@@ -212,9 +225,7 @@ class AnnRetrieval(beam.PTransform):
                                       ann).with_outputs("asks", main="heads"))
     fetched = ({"vectors": database, "asks": found.asks}
                | "JoinCandidateVectors" >> beam.CoGroupByKey()
-               | "SendToAskers" >> beam.FlatMap(_send_to_askers))
+               | "SendToBatches" >> beam.FlatMap(_send_to_batches))
     return ({"head": found.heads, "candidates": fetched}
-            | "JoinQueryCandidates" >> beam.CoGroupByKey()
-            | "BatchScores" >> beam.BatchElements(min_batch_size=1,
-                                                  max_batch_size=self.query_batch)
-            | "Score" >> beam.ParDo(_ScoreDoFn(self.ndcg_k, self.map_k)))
+            | "JoinBatchCandidates" >> beam.CoGroupByKey()
+            | "Score" >> beam.FlatMap(_score_batch, self.ndcg_k, self.map_k))
