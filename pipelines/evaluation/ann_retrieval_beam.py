@@ -11,25 +11,26 @@ the database; the exact vectors the re-rank needs travel by joins:
    (`sa_encode`, sharded), and the codes are added in id order in one worker
    (`related_ann.build_index`). The broadcast is the sorted ids once and each
    model's serialised index.
-2. Candidates (sharded batches of `query_batch` queries): each query's
+2. Candidates (sharded blocks of `query_block` queries, `position //
+   query_block` as the in-memory engine's blocks): each query's
    `candidate_width` nearest by the index, itself removed
-   (`ann_retrieval.search_candidates`). A batch sends one ask per candidate
-   it found (candidate id, (batch, position, the (model, query) pairs that
+   (`ann_retrieval.search_candidates`). A block sends one ask per candidate
+   it found (candidate id, (block, position, the (model, query) pairs that
    found it)) and one head (its queries' vectors and relevant positions).
 3. Fetch: the asks meet the database vectors by candidate id (CoGroupByKey)
    and each candidate's float32 vectors (of the models asked, as bytes) are
-   sent on to the batch; the batch's head meets them by batch (a second
-   CoGroupByKey). A group holds one batch: at most `query_batch` x W
+   sent on to the block; the block's head meets them by block (a second
+   CoGroupByKey). A group holds one block: at most `query_block` x W
    vectors per model (W = `candidate_width`, max(k) + 1), whatever the
    number of queries that asked for a candidate.
-4. Score (per batch): the exact re-rank (`ann_retrieval.rank_candidates`,
+4. Score (per block): the exact re-rank (`ann_retrieval.rank_candidates`,
    float64 unit rows) and the top-list metrics, per query the values the
-   in-memory engine computes for it (each row alone, whatever its batch).
+   in-memory engine computes for it (each row alone, whatever its block).
 
 Shuffled: at most Q x W x (d_emb + d_raw) x 4 bytes of candidate vectors
-(less where queries of one batch share candidates), and the asks. A ask per
-(batch, candidate) rather than per (query, candidate): where the database is
-small against a batch's candidates (the 20k sample: 5,713 items) far fewer
+(less where queries of one block share candidates), and the asks. An ask per
+(block, candidate) rather than per (query, candidate): where the database is
+small against a block's candidates (the 20k sample: 5,713 items) far fewer
 elements go through the shuffle.
 """
 
@@ -86,13 +87,22 @@ def _broadcast(built) -> dict:
           "blobs": {m: index.blob for m, index in built.items()}}
 
 
-class _SearchDoFn(beam.DoFn):
-  """Batch of (query, related ids, vectors) -> the batch's head, and its asks on the side.
+class _BlockOfQuery(beam.DoFn):
+  """(query, related ids, vectors) -> (its database position // block, the same)."""
 
-  The batch is named by its first query (each query is in one batch). Head:
-  (batch, (N, [(query, its relevant items' positions, its float32 vectors' bytes)])).
-  Asks, one per candidate of the batch: (candidate id, (batch, candidate position,
-  ((model number, query), ..) of the queries that found it)).
+  def __init__(self, block: int):
+    self._block = block
+
+  def process(self, row, ann):
+    yield bisect.bisect_left(ann["ids"], row[0]) // self._block, row
+
+
+class _SearchDoFn(beam.DoFn):
+  """(block, [(query, related ids, vectors)]) -> the block's head, and its asks on the side.
+
+  Head: (block, (N, [(query, its relevant items' positions, its float32 vectors'
+  bytes)])). Asks, one per candidate the block's queries found: (candidate id,
+  (block, candidate position, ((model number, query), ..) of the queries that found it)).
   """
 
   def __init__(self, nprobe: int, ks: tuple):
@@ -100,7 +110,7 @@ class _SearchDoFn(beam.DoFn):
     self._ks = ks  # (ndcg_k, map_k)
     self._key, self._indexes = None, None
 
-  def process(self, batch, ann):
+  def process(self, block, ann):
     faiss = related_ann.configure_faiss()
     if self._key != id(ann):
       self._key = id(ann)
@@ -109,29 +119,29 @@ class _SearchDoFn(beam.DoFn):
         index.nprobe = min(self._nprobe, index.nlist)
     ids = ann["ids"]
     n = len(ids)
-    name = batch[0][0]
-    rows = np.array([bisect.bisect_left(ids, q) for q, _, _ in batch], np.int64)
+    name, block = block[0], sorted(block[1], key=lambda r: r[0])
+    rows = np.array([bisect.bisect_left(ids, q) for q, _, _ in block], np.int64)
     width = ann_retrieval.candidate_width(n, *self._ks)
     askers = {}
     for j, model in enumerate(MODELS):
-      units = unit_rows(np.stack([v[j] for _, _, v in batch]))
+      units = unit_rows(np.stack([v[j] for _, _, v in block]))
       labels = ann_retrieval.search_candidates(self._indexes[model], units, rows, n, width)
-      for (query, _, _), row in zip(batch, labels.tolist()):
+      for (query, _, _), row in zip(block, labels.tolist()):
         for label in row:
           if label < n:
             askers.setdefault(label, []).append((j, query))
     yield name, (n, [(query, np.sort(np.array([bisect.bisect_left(ids, r) for r in related],
                                                np.int64)),
                       tuple(v.tobytes() for v in vectors))
-                     for query, related, vectors in batch])
+                     for query, related, vectors in block])
     for label in sorted(askers):
       yield beam.pvalue.TaggedOutput("asks", (ids[label], (name, label, tuple(askers[label]))))
 
 
-def _send_to_batches(joined):
-  """(candidate, {vectors: [v], asks: [(batch, position, askers)]}) -> per ask
+def _send_to_blocks(joined):
+  """(candidate, {vectors: [v], asks: [(block, position, askers)]}) -> per ask
 
-  (batch, (position, askers, the candidate's vectors' bytes: of the models asked, else None)).
+  (block, (position, askers, the candidate's vectors' bytes: of the models asked, else None)).
   """
   _, groups = joined
   vectors = list(groups["vectors"])
@@ -143,8 +153,8 @@ def _send_to_batches(joined):
                                       for j, v in enumerate(vectors[0])))
 
 
-def _score_batch(joined, ndcg_k: int, map_k: int):
-  """(batch, {head: [(N, queries)], candidates: [..]}) -> (model, per-query metrics)."""
+def _score_block(joined, ndcg_k: int, map_k: int):
+  """(block, {head: [(N, queries)], candidates: [..]}) -> (model, per-query metrics)."""
   _, groups = joined
   n, queries = next(iter(groups["head"]))
   found = {}  # (model number, query) -> [(position, vector bytes)]
@@ -188,14 +198,14 @@ class AnnRetrieval(beam.PTransform):
     search: the IVF index settings (`ann_retrieval.Search`, an IVF kind).
     ndcg_k: the k of NDCG@k.
     map_k: the k of MAP@k.
-    query_batch: queries per search call and per scoring group (`--query_block`; the
-      values do not depend on it; a group holds up to query_batch x 61 candidate vectors
+    query_block: queries per search call and per scoring group (`--query_block`; the
+      values do not depend on it; a group holds up to query_block x 61 candidate vectors
       of each model).
   """
   search: ann_retrieval.Search
   ndcg_k: int = 60
   map_k: int = 60
-  query_batch: int = 1024
+  query_block: int = 1024
 
   def __post_init__(self):
     super().__init__()
@@ -219,13 +229,13 @@ class AnnRetrieval(beam.PTransform):
         | "BothIndexes" >> beam.combiners.ToList()
         | "Broadcast" >> beam.Map(_broadcast))
     found = (queries
-             | "BatchQueries" >> beam.BatchElements(min_batch_size=1,
-                                                    max_batch_size=self.query_batch)
+             | "BlockOfQuery" >> beam.ParDo(_BlockOfQuery(self.query_block), ann)
+             | "GroupBlocks" >> beam.GroupByKey()
              | "Search" >> beam.ParDo(_SearchDoFn(params.nprobe, (self.ndcg_k, self.map_k)),
                                       ann).with_outputs("asks", main="heads"))
     fetched = ({"vectors": database, "asks": found.asks}
                | "JoinCandidateVectors" >> beam.CoGroupByKey()
-               | "SendToBatches" >> beam.FlatMap(_send_to_batches))
+               | "SendToBlocks" >> beam.FlatMap(_send_to_blocks))
     return ({"head": found.heads, "candidates": fetched}
-            | "JoinBatchCandidates" >> beam.CoGroupByKey()
-            | "Score" >> beam.FlatMap(_score_batch, self.ndcg_k, self.map_k))
+            | "JoinBlockCandidates" >> beam.CoGroupByKey()
+            | "Score" >> beam.FlatMap(_score_block, self.ndcg_k, self.map_k))

@@ -95,7 +95,7 @@ def _beam_metrics(ids, vectors, raw, relevance, search, out_path, runner_args):
   with beam.Pipeline(options=PipelineOptions(runner_args)) as pipeline:
     _ = (pipeline
          | beam.Create(queries)
-         | ann_retrieval_beam.AnnRetrieval(search, 60, 60, query_batch=37)
+         | ann_retrieval_beam.AnnRetrieval(search, 60, 60, query_block=37)
          | beam.GroupByKey()
          | beam.MapTuple(lambda m, rows: (m, metrics.RetrievalTotals().add_rows(rows).result(n)))
          | beam.combiners.ToList()
