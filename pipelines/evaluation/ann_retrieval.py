@@ -108,20 +108,6 @@ def build_index(ids, matrix: np.ndarray, params: related_ann.AnnParams) -> relat
   return related_ann.build_index(list(zip(ids, codes)), trained, NO_INDEX_CAP)
 
 
-def build_indexes(database: dict, models, params: related_ann.AnnParams) -> dict:
-  """Every model's index over the database (`build_index`).
-
-  Args:
-    database: {"ids": sorted ids, model: float32 [N, d] matrix} per model.
-    models: the model names.
-    params: the index settings.
-
-  Returns:
-    Model name -> `related_ann.AnnIndex`.
-  """
-  return {m: build_index(database["ids"], database[m], params) for m in models}
-
-
 class BlockScorer:
   """One model's top-list metrics of query blocks: its index and database, ready to search.
 

@@ -87,14 +87,19 @@ def _broadcast(built) -> dict:
           "blobs": {m: index.blob for m, index in built.items()}}
 
 
-class _BlockOfQuery(beam.DoFn):
-  """(query, related ids, vectors) -> (its database position // block, the same)."""
+class BlockOfQuery(beam.DoFn):
+  """(query, related ids, vectors) -> (its database position // block, the same).
+
+  The side input is any dict whose "ids" are the database's sorted ids (the
+  exact search's broadcast database, or this module's indexes): the in-memory
+  engine's blocks.
+  """
 
   def __init__(self, block: int):
     self._block = block
 
-  def process(self, row, ann):
-    yield bisect.bisect_left(ann["ids"], row[0]) // self._block, row
+  def process(self, row, database):
+    yield bisect.bisect_left(database["ids"], row[0]) // self._block, row
 
 
 class _SearchDoFn(beam.DoFn):
@@ -229,7 +234,7 @@ class AnnRetrieval(beam.PTransform):
         | "BothIndexes" >> beam.combiners.ToList()
         | "Broadcast" >> beam.Map(_broadcast))
     found = (queries
-             | "BlockOfQuery" >> beam.ParDo(_BlockOfQuery(self.query_block), ann)
+             | "BlockOfQuery" >> beam.ParDo(BlockOfQuery(self.query_block), ann)
              | "GroupBlocks" >> beam.GroupByKey()
              | "Search" >> beam.ParDo(_SearchDoFn(params.nprobe, (self.ndcg_k, self.map_k)),
                                       ann).with_outputs("asks", main="heads"))

@@ -76,22 +76,8 @@ def _database(rows) -> dict:
           "raw_features": np.stack([r[2] for r in rows]) if rows else None}
 
 
-class _BlockOfQuery(beam.DoFn):
-  """(query, related, vectors) -> (position // block, (query, related))."""
-
-  def __init__(self, block: int):
-    self._block = block
-    self._key, self._position = None, None
-
-  def process(self, row, database):
-    if self._key != id(database):
-      self._key = id(database)
-      self._position = {item_id: j for j, item_id in enumerate(database["ids"])}
-    yield self._position[row[0]] // self._block, (row[0], row[1])
-
-
 class _ScoreBlock(beam.DoFn):
-  """(block, [(query, related)]) -> (model, per-query metrics) for both models (exact search)."""
+  """(block, [(query, related, vectors)]) -> (model, per-query metrics), both models (exact)."""
 
   def __init__(self, ndcg_k: int, map_k: int):
     self._ks = (ndcg_k, map_k)
@@ -104,9 +90,9 @@ class _ScoreBlock(beam.DoFn):
       self._db = (position, {m: metrics.normalize_rows(database[m]) for m in retrieval.MODELS})
     position, per_model = self._db
     members = sorted(block[1], key=lambda qr: position[qr[0]])
-    rows = [position[q] for q, _ in members]
+    rows = [position[q] for q, _, _ in members]
     shape = (len(rows), len(position))
-    related = [[position[n] for n in r] for _, r in members]
+    related = [[position[n] for n in r] for _, r, _ in members]
     relevance = scipy.sparse.csr_matrix(
         (np.ones(sum(map(len, related)), bool),
          (np.repeat(np.arange(len(rows)), [len(r) for r in related]),
@@ -192,7 +178,8 @@ def build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_pa
         | "CollectDatabase" >> beam.combiners.ToList()
         | "BuildDatabase" >> beam.Map(_database))
     scored = (queries
-              | "BlockOfQuery" >> beam.ParDo(_BlockOfQuery(config.query_block), database)
+              | "BlockOfQuery" >> beam.ParDo(ann_retrieval_beam.BlockOfQuery(config.query_block),
+                                             database)
               | "GroupBlocks" >> beam.GroupByKey()
               | "ScoreBlocks" >> beam.ParDo(_ScoreBlock(config.ndcg_k, config.map_k), database))
   else:
