@@ -41,6 +41,7 @@ import dataclasses
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.utils import shared
 
 from model import metrics, metrics_blocks
 from pipelines.evaluation import ann_retrieval
@@ -102,6 +103,20 @@ class BlockOfQuery(beam.DoFn):
     yield bisect.bisect_left(database["ids"], row[0]) // self._block, row
 
 
+class _LoadedIndexes:
+  """The broadcast's indexes, loaded once per process (`shared.Shared` keeps a weak reference).
+
+  faiss searches one index from several threads at once safely; each thread sets
+  its own OpenMP thread count (`ann_retrieval.search_candidates`).
+  """
+
+  def __init__(self, ann: dict, nprobe: int):
+    faiss = related_ann.configure_faiss()
+    self.by_model = {m: faiss.deserialize_index(blob) for m, blob in ann["blobs"].items()}
+    for index in self.by_model.values():
+      index.nprobe = min(nprobe, index.nlist)
+
+
 class _SearchDoFn(beam.DoFn):
   """(block, [(query, related ids, vectors)]) -> the block's head, and its asks on the side.
 
@@ -113,15 +128,13 @@ class _SearchDoFn(beam.DoFn):
   def __init__(self, nprobe: int, ks: tuple):
     self._nprobe = nprobe
     self._ks = ks  # (ndcg_k, map_k)
-    self._key, self._indexes = None, None
+    self._shared = shared.Shared()  # one loaded copy per process, not one per thread
+    self._key, self._loaded = None, None
 
   def process(self, block, ann):
-    faiss = related_ann.configure_faiss()
     if self._key != id(ann):
-      self._key = id(ann)
-      self._indexes = {m: faiss.deserialize_index(blob) for m, blob in ann["blobs"].items()}
-      for index in self._indexes.values():
-        index.nprobe = min(self._nprobe, index.nlist)
+      self._key = id(ann)  # the loaded object itself is held: `Shared` keeps a weak reference
+      self._loaded = self._shared.acquire(lambda: _LoadedIndexes(ann, self._nprobe))
     ids = ann["ids"]
     n = len(ids)
     name, block = block[0], sorted(block[1], key=lambda r: r[0])
@@ -130,7 +143,7 @@ class _SearchDoFn(beam.DoFn):
     askers = {}
     for j, model in enumerate(MODELS):
       units = unit_rows(np.stack([v[j] for _, _, v in block]))
-      labels = ann_retrieval.search_candidates(self._indexes[model], units, rows, n, width)
+      labels = ann_retrieval.search_candidates(self._loaded.by_model[model], units, rows, n, width)
       for (query, _, _), row in zip(block, labels.tolist()):
         for label in row:
           if label < n:
