@@ -33,7 +33,9 @@ exact search's, bit for bit: the same ranks go through the same arithmetic.
 faiss runs with one OpenMP thread and no BLAS (`related_ann.configure_faiss`),
 and the re-rank sums each candidate's products alone (`np.einsum`, no BLAS),
 so a query's values depend neither on the other queries of its block nor on
-the thread count.
+the thread count. The Beam engine (`ann_retrieval_beam.py`) builds the same
+index and calls `search_candidates` and `rank_candidates` on its own batches
+of queries: the same values.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from pipelines.export import related_ann
 from pipelines.io.related_rows import unit_rows
 
 SEARCHES = ("exact",) + related_ann.INDEX_KINDS
-NO_INDEX_CAP = 1 << 62  # the exact database is broadcast beside the index anyway
+NO_INDEX_CAP = 1 << 62  # evaluate sets no cap (its docs give each search's bytes per worker)
 ENCODE_ROWS = 1024  # rows per sa_encode call (the export's)
 
 
@@ -106,20 +108,6 @@ def build_index(ids, matrix: np.ndarray, params: related_ann.AnnParams) -> relat
   return related_ann.build_index(list(zip(ids, codes)), trained, NO_INDEX_CAP)
 
 
-def build_indexes(database: dict, models, params: related_ann.AnnParams) -> dict:
-  """Every model's index over the database (`build_index`).
-
-  Args:
-    database: {"ids": sorted ids, model: float32 [N, d] matrix} per model.
-    models: the model names.
-    params: the index settings.
-
-  Returns:
-    Model name -> `related_ann.AnnIndex`.
-  """
-  return {m: build_index(database["ids"], database[m], params) for m in models}
-
-
 class BlockScorer:
   """One model's top-list metrics of query blocks: its index and database, ready to search.
 
@@ -151,20 +139,62 @@ class BlockScorer:
     Returns:
       One tuple per query, in order (`metrics_blocks.top_list_metrics`).
     """
-    related_ann.configure_faiss()  # OpenMP's thread count is per calling thread
     rows = np.asarray(rows, np.int64)
     n = self.size
-    _, labels = self._index.search(self._units32[rows], min(max(ndcg_k, map_k) + 1, n))
-    gone = (labels < 0) | (labels == rows[:, None])
-    labels = np.sort(np.where(gone, n, labels), axis=1)  # database order, none last
-    found = labels < n
-    candidates = self._units64[np.where(found, labels, 0)]
-    scores = np.einsum("bwd,bd->bw", candidates, self._units64[rows])
-    scores = np.where(found, scores, -np.inf)
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranked = np.where(np.take_along_axis(found, order, axis=1),
-                      np.take_along_axis(labels, order, axis=1), -1)
+    labels = search_candidates(self._index, self._units32[rows], rows, n,
+                               candidate_width(n, ndcg_k, map_k))
+    candidates = self._units64[np.where(labels < n, labels, 0)]
+    ranked = rank_candidates(labels, candidates, self._units64[rows], n)
     return metrics_blocks.top_list_metrics(ranked, relevant, n - 1, ndcg_k, map_k)
+
+
+def candidate_width(n: int, ndcg_k: int, map_k: int) -> int:
+  """Candidates asked of the index per query: max(k) + 1 (the query itself is one), at most n."""
+  return min(max(ndcg_k, map_k) + 1, n)
+
+
+def search_candidates(index, units32: np.ndarray, rows, n: int, width: int) -> np.ndarray:
+  """Each query's candidates by the index, in database order, the query itself removed.
+
+  Args:
+    index: the filled faiss index (`nprobe` set).
+    units32: float32 [B, d], the queries' unit rows (`unit_rows`, what the index holds).
+    rows: int64 [B], the queries' database positions.
+    n: the database size.
+    width: candidates asked per query (`candidate_width`).
+
+  Returns:
+    int64 [B, width]: per row the candidates' positions, ascending, then n for none.
+  """
+  related_ann.configure_faiss()  # OpenMP's thread count is per calling thread
+  _, labels = index.search(units32, width)
+  gone = (labels < 0) | (labels == np.asarray(rows, np.int64)[:, None])
+  return np.sort(np.where(gone, n, labels), axis=1)
+
+
+def rank_candidates(labels: np.ndarray, candidates64: np.ndarray, queries64: np.ndarray,
+                    n: int) -> np.ndarray:
+  """The exact re-rank: candidates ordered by exact cosine, descending, ties in database order.
+
+  Both engines call it on the same rows (each row alone: its products are summed per
+  candidate, no BLAS), so a query's order does not depend on the other rows.
+
+  Args:
+    labels: int64 [B, W] from `search_candidates` (n for none).
+    candidates64: float64 [B, W, d], the candidates' unit rows (`metrics.normalize_rows`;
+      any values where there is none).
+    queries64: float64 [B, d], the queries' unit rows.
+    n: the database size.
+
+  Returns:
+    int64 [B, W]: the candidates' positions in rank order, -1 for none.
+  """
+  found = labels < n
+  scores = np.einsum("bwd,bd->bw", candidates64, queries64)
+  scores = np.where(found, scores, -np.inf)
+  order = np.argsort(-scores, axis=1, kind="stable")
+  return np.where(np.take_along_axis(found, order, axis=1),
+                  np.take_along_axis(labels, order, axis=1), -1)
 
 
 def default_threads() -> int:

@@ -10,18 +10,17 @@ score in reasonable time:
    grouped per item: (query, related items). The queries are the items with
    a related item and the database is the union of their related items, so
    the two are the same set.
-3. Database, broadcast exactly: the database's ids (sorted) and float32
-   vectors of both models, one singleton side input (Q x (d_emb + d_raw) x 4
-   bytes per worker), L2-normalised in float64 once per worker.
-4. Queries, sharded: each query goes to block `position // --query_block`,
-   the same blocks the in-memory engine scores (so every matrix product has
-   the same operands and the same shape), and per block the per-query AP@k,
+3. `--search=exact`: the database, broadcast exactly: its ids (sorted) and
+   float32 vectors of both models, one singleton side input
+   (Q x (d_emb + d_raw) x 4 bytes per worker), L2-normalised in float64 once
+   per worker. Each query goes to block `position // --query_block`, the
+   same blocks the in-memory engine scores (so every matrix product has the
+   same operands and the same shape), and per block the per-query AP@k,
    whole-list AP and NDCG@k (`metrics.block_query_metrics`).
-   With `--search=ivfflat|ivfpq` each model's IVF index is built from the
-   broadcast database in one worker (`ann_retrieval.build_indexes`, the
-   in-memory engine's function), broadcast as a second singleton side
-   input (the export's `AnnIndex`), and each block's queries are searched
-   in it and re-ranked by exact cosine (`ann_retrieval.BlockScorer`).
+4. `--search=ivfflat|ivfpq` (`ann_retrieval_beam.AnnRetrieval`): only each
+   model's IVF index is broadcast (built sharded, the in-memory engine's
+   bytes); each query's candidates from it are re-ranked by exact cosine
+   with the vectors fetched by joins, not from a broadcast database.
 5. Exact combine: `metrics.RetrievalTotals` sums each value as an exact
    fraction (CombinePerKey per model), so the means are the in-memory
    engine's, bit for bit, for any number of workers.
@@ -47,7 +46,7 @@ from model import metrics
 from pipelines.io import sharded_io
 from pipelines.errors import InputError
 from pipelines.io import stage_run
-from pipelines.evaluation import ann_retrieval, beam_inputs, retrieval
+from pipelines.evaluation import ann_retrieval_beam, beam_inputs, retrieval
 
 RESULT_NAME = ".beam-retrieval.json"
 
@@ -77,48 +76,23 @@ def _database(rows) -> dict:
           "raw_features": np.stack([r[2] for r in rows]) if rows else None}
 
 
-class _BlockOfQuery(beam.DoFn):
-  """(query, related, vectors) -> (position // block, (query, related))."""
-
-  def __init__(self, block: int):
-    self._block = block
-    self._key, self._position = None, None
-
-  def process(self, row, database):
-    if self._key != id(database):
-      self._key = id(database)
-      self._position = {item_id: j for j, item_id in enumerate(database["ids"])}
-    yield self._position[row[0]] // self._block, (row[0], row[1])
-
-
 class _ScoreBlock(beam.DoFn):
-  """(block, [(query, related)]) -> (model, per-query metrics) for both models."""
+  """(block, [(query, related, vectors)]) -> (model, per-query metrics), both models (exact)."""
 
-  def __init__(self, ndcg_k: int, map_k: int, search: ann_retrieval.Search):
+  def __init__(self, ndcg_k: int, map_k: int):
     self._ks = (ndcg_k, map_k)
-    self._search = search
     self._key, self._db = None, None
 
-  def process(self, block, database, indexes=None):
+  def process(self, block, database):
     if self._key != id(database):
       self._key = id(database)
       position = {item_id: j for j, item_id in enumerate(database["ids"])}
-      if self._search.exact:
-        self._db = (position, {m: metrics.normalize_rows(database[m]) for m in retrieval.MODELS})
-      else:
-        self._db = (position, {m: ann_retrieval.BlockScorer(
-            indexes[m], database[m], self._search.params.nprobe) for m in retrieval.MODELS})
+      self._db = (position, {m: metrics.normalize_rows(database[m]) for m in retrieval.MODELS})
     position, per_model = self._db
     members = sorted(block[1], key=lambda qr: position[qr[0]])
-    rows = [position[q] for q, _ in members]
-    if not self._search.exact:
-      related = [np.sort(np.array([position[n] for n in r], np.int64)) for _, r in members]
-      for model in retrieval.MODELS:
-        for row in per_model[model].block_metrics(rows, related, *self._ks):
-          yield model, row
-      return
+    rows = [position[q] for q, _, _ in members]
     shape = (len(rows), len(position))
-    related = [[position[n] for n in r] for _, r in members]
+    related = [[position[n] for n in r] for _, r, _ in members]
     relevance = scipy.sparse.csr_matrix(
         (np.ones(sum(map(len, related)), bool),
          (np.repeat(np.arange(len(rows)), [len(r) for r in related]),
@@ -152,9 +126,9 @@ class _TotalsFn(beam.CombineFn):
     return accumulator
 
 
-def _assemble(_, config, problems, counts, totals, database):
-  """The JSON text the driver reads back."""
-  size = len(database["ids"])
+def _assemble(_, config, problems, counts, totals):
+  """The JSON text the driver reads back (the database is the queries)."""
+  size = counts.get("queries", 0)
   return json.dumps({
       "problems": sorted(problems), "counts": counts, "database": size,
       "retrieval": {m: totals[m].result(size, config.ndcg_k, config.map_k)
@@ -196,23 +170,22 @@ def build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_pa
              | "JoinQueryVectors" >> beam.CoGroupByKey()
              | "Queries" >> beam.FlatMapTuple(lambda q, g: [
                  (q, sorted(g["related"][0]), g["vectors"][0])] if g["related"] else []))
-  database_rows = (queries
-                   | "DatabaseRows" >> beam.Map(lambda r: (r[0], r[2][0], r[2][1]))
-                   | "CollectDatabase" >> beam.combiners.ToList()
-                   | "BuildDatabase" >> beam.Map(_database))
-  database = beam.pvalue.AsSingleton(database_rows)
   search = config.search_settings()
-  indexes = {}
-  if not search.exact:
-    indexes["indexes"] = beam.pvalue.AsSingleton(
-        database_rows | "BuildIndexes" >> beam.Map(
-            ann_retrieval.build_indexes, retrieval.MODELS, search.params))
-  totals = (queries
-            | "BlockOfQuery" >> beam.ParDo(_BlockOfQuery(config.query_block), database)
-            | "GroupBlocks" >> beam.GroupByKey()
-            | "ScoreBlocks" >> beam.ParDo(_ScoreBlock(config.ndcg_k, config.map_k, search),
-                                          database, **indexes)
-            | "ExactTotals" >> beam.CombinePerKey(_TotalsFn()))
+  if search.exact:
+    database = beam.pvalue.AsSingleton(
+        queries
+        | "DatabaseRows" >> beam.Map(lambda r: (r[0], r[2][0], r[2][1]))
+        | "CollectDatabase" >> beam.combiners.ToList()
+        | "BuildDatabase" >> beam.Map(_database))
+    scored = (queries
+              | "BlockOfQuery" >> beam.ParDo(ann_retrieval_beam.BlockOfQuery(config.query_block),
+                                             database)
+              | "GroupBlocks" >> beam.GroupByKey()
+              | "ScoreBlocks" >> beam.ParDo(_ScoreBlock(config.ndcg_k, config.map_k), database))
+  else:
+    scored = queries | "AnnRetrieval" >> ann_retrieval_beam.AnnRetrieval(
+        search, config.ndcg_k, config.map_k, config.query_block)
+  totals = scored | "ExactTotals" >> beam.CombinePerKey(_TotalsFn())
   counts = ((read.counts,
              read.embeddings | "CountEmbedded" >> beam.Map(
                  lambda _: ("test_items_with_embedding", 1)),
@@ -226,8 +199,7 @@ def build(pipeline, config, embedding_paths, edge_paths, edge_format, feature_pa
   _ = (pipeline
        | "One" >> beam.Create([None])
        | "Assemble" >> beam.Map(_assemble, config, beam.pvalue.AsList(read.problems),
-                                beam.pvalue.AsDict(counts), beam.pvalue.AsDict(totals),
-                                database)
+                                beam.pvalue.AsDict(counts), beam.pvalue.AsDict(totals))
        | "WriteResult" >> beam.Map(lambda text: sharded_io.atomic_write(result_path,
                                                                         text.encode())))
 

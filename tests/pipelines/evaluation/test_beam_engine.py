@@ -4,13 +4,15 @@ Exact and IVF searches (`--search`); the small IVF indexes (a few lists, not all
 make the candidate lists differ from the exact ones, and both engines must still agree.
 """
 
+import glob
 import os
 
+import apache_beam as beam
 import numpy as np
 import pytest
 
 from launch import main as gcml
-from pipelines.evaluation import stage as evaluate
+from pipelines.evaluation import beam_engine, stage as evaluate
 from pipelines import split
 from tests.pipelines.evaluation.evaluate_inputs import evaluate_args, write_embeddings
 
@@ -39,7 +41,7 @@ SEARCHES = {"exact": [], "ivfflat": ["--search=ivfflat", "--ann_nlist=4", "--ann
 
 
 @pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfflat", 1),
-                                            ("ivfflat", 2), ("ivfpq", 2)])
+                                            ("ivfflat", 2), ("ivfpq", 1), ("ivfpq", 2)])
 def test_beam_engine_equals_memory(world, embeddings, tmp_path, search, workers):  # pylint: disable=redefined-outer-name
   root, _, _ = world
   flags = SEARCHES[search]
@@ -80,3 +82,19 @@ def test_dataflow_job_graph_builds_offline(world, embeddings, tmp_path):  # pyli
                     "--temp_location=gs://gcml-test/tmp", "--sdk_location=container"])
   assert code == 0
   assert not os.path.exists(tmp_path / "dry" / "metrics.json")
+
+
+@pytest.mark.parametrize("search", ["exact", "ivfflat", "ivfpq"])
+def test_only_the_exact_search_gathers_the_database(world, embeddings, tmp_path, search):  # pylint: disable=redefined-outer-name
+  root, _, _ = world
+  config, _ = evaluate.parse_args(evaluate_args(root, embeddings, str(tmp_path)) +
+                                  SEARCHES[search] + ["--engine=beam"])
+  pipeline = beam.Pipeline()
+  beam_engine.build(pipeline, config, sorted(glob.glob(embeddings)),
+                    sorted(glob.glob(f"{root}/w/edges-*.csv")), "csv",
+                    sorted(glob.glob(f"{root}/w/features-*.tfrecord")), str(tmp_path / "r.json"))
+  names = [t.unique_name for t in pipeline.to_runner_api().components.transforms.values()]
+  # The IVF searches broadcast only their indexes: no step collects the database's vectors.
+  assert any(n.endswith("CollectDatabase") for n in names) == (search == "exact")
+  assert any(n.startswith("AnnRetrieval/JoinCandidateVectors") for n in names) == (
+      search != "exact")
