@@ -33,10 +33,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pipelines.export import related_ann, related_items, related_rerank
+from pipelines.export import related_ann, related_inverted, related_items, related_rerank
 from pipelines.export.fixed_batches import fixed_batches_local
 from pipelines.io import related_rows
 from pipelines.io.related_rows import RelatedTable, unit_rows
+
+INVERTED_BLOCK = 65536  # ivfflat: queries per `related_inverted.search` call (rows do not depend on it)
 
 
 def default_threads() -> int:
@@ -101,23 +103,20 @@ def _exact(config, table, matrix, threads):
 
 def _ann(config, table, matrix, threads):
   params = config.ann_params()
-  rerank = config.rerank_candidates()
   ids = table.ids
-  order = sorted(range(len(ids)), key=lambda r: related_ann.sample_key(ids[r]))
-  sample = [(ids[r], matrix[r]) for r in order[:params.train_size]]
-  trained = related_ann.train_index(sample, len(ids), params)
-  if trained is None:
+  ann = related_ann.filled_index(ids, matrix, params, config.max_index_bytes)
+  if not ann.ids:
     return
   faiss = related_ann.configure_faiss()
-  encoder = faiss.deserialize_index(trained)
-  units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
-  codes = []
-  for s in range(0, len(ids), 1024):
-    codes += [c.tobytes() for c in encoder.sa_encode(units[s:s + 1024])]
-  ann = related_ann.build_index(list(zip(ids, codes)), trained, config.max_index_bytes)
-  del codes
   index = faiss.deserialize_index(ann.blob)
+  del ann
+  units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
+  if params.kind == "ivfflat":
+    _inverted(table, units, related_inverted.from_faiss(index, params.nprobe), config.top_k,
+              threads)
+    return
   index.nprobe = min(params.nprobe, index.nlist)
+  rerank = config.rerank_candidates()
   wanted = max(rerank, config.top_k)
 
   def one_block(start):
@@ -130,6 +129,22 @@ def _ann(config, table, matrix, threads):
 
   with ThreadPoolExecutor(threads) as pool:
     list(pool.map(one_block, range(0, len(ids), config.query_batch)))
+
+
+def _inverted(table, units, lists, k: int, threads: int):
+  """ivfflat: `related_inverted.search` on blocks of `INVERTED_BLOCK` queries, on `threads`."""
+
+  def one_block(start):
+    related_ann.configure_faiss()  # OpenMP's thread count is per calling thread
+    stop = min(start + INVERTED_BLOCK, len(units))
+    rows, scores, counts = related_inverted.search(lists, units[start:stop],
+                                                   np.arange(start, stop), k)
+    table.neighbours[start:stop] = rows
+    table.scores[start:stop] = scores
+    table.counts[start:stop] = counts
+
+  with ThreadPoolExecutor(threads) as pool:
+    list(pool.map(one_block, range(0, len(units), INVERTED_BLOCK)))
 
 
 def _candidate_rows(index, queries, self_rows, k: int):
