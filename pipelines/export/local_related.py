@@ -143,7 +143,7 @@ def _inverted(table, units, lists, k: int, threads: int):
     table.scores[start:stop] = scores
     table.counts[start:stop] = counts
 
-  with ThreadPoolExecutor(threads) as pool:
+  with related_inverted.one_blas_thread(), ThreadPoolExecutor(threads) as pool:
     list(pool.map(one_block, range(0, len(units), INVERTED_BLOCK)))
 
 

@@ -92,7 +92,8 @@ class _InvertedSearchDoFn(beam.DoFn):
     ids = [kv[0] for kv in batch]
     queries = unit_rows(np.stack([np.asarray(kv[1], np.float32) for kv in batch]))
     self_rows = np.array([self._position.get(i, -1) for i in ids], np.int64)
-    rows, scores, counts = related_inverted.search(self._lists, queries, self_rows, self._k)
+    with related_inverted.one_blas_thread():
+      rows, scores, counts = related_inverted.search(self._lists, queries, self_rows, self._k)
     for q, qid in enumerate(ids):
       found = zip(rows[q, :counts[q]].tolist(), scores[q, :counts[q]].tolist())
       yield from related_rows.format_rows(qid, [(ann.ids[r], s) for r, s in found])
