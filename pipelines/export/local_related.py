@@ -14,15 +14,19 @@ sorted ids, scores as float32, never a string per row), which
   OpenBLAS's thread count changes the last bits of a product (6 % of the
   entries of (256 x 64) @ (64 x 20000) between one thread and two, on the
   2-core machine), concurrent calls do not.
-* ivfflat, ivfpq: the index is trained, encoded and built as `related_ann` does; the
-  query blocks are searched on `threads` threads (faiss releases the GIL;
+* ivfflat, ivfpq: the index is trained, encoded and built as `related_ann`
+  does (`related_ann.filled_index`); ivfpq's query blocks are searched on
+  `threads` threads (faiss releases the GIL;
   one OpenMP thread per search, so a query's candidates do not depend on
   the others). The exact re-rank (`related_rerank.rerank`) is vectorised
   over a block: candidates sorted by id are the rows sorted by position,
   their unit rows are gathered from one unit-row matrix, and one batched
   matrix-vector product per block gives the per-query products' bits (a
   query with fewer candidates than asked goes through `rerank` itself);
-  ivfflat's default is no re-rank (its scores are exact cosines).
+  ivfflat is searched by probed list instead (`related_inverted.search` on
+  blocks of `INVERTED_BLOCK` queries, one per thread, BLAS on one thread):
+  its rows are the exact top K over the probed lists, whatever the block,
+  so they are the Beam engine's, which searches its bundles the same way.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from pipelines.export.fixed_batches import fixed_batches_local
 from pipelines.io import related_rows
 from pipelines.io.related_rows import RelatedTable, unit_rows
 
-INVERTED_BLOCK = 65536  # ivfflat: queries per `related_inverted.search` call (rows do not depend on it)
+INVERTED_BLOCK = 32768  # ivfflat: queries per `related_inverted.search` call (rows do not depend on it)
 
 
 def default_threads() -> int:
@@ -112,8 +116,9 @@ def _ann(config, table, matrix, threads):
   del ann
   units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
   if params.kind == "ivfflat":
-    _inverted(table, units, related_inverted.from_faiss(index, params.nprobe), config.top_k,
-              threads)
+    lists = related_inverted.from_faiss(index, params.nprobe)
+    del index  # the lists hold copies of its vectors
+    _inverted(table, units, lists, config.top_k, threads)
     return
   index.nprobe = min(params.nprobe, index.nlist)
   rerank = config.rerank_candidates()

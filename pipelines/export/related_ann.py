@@ -6,10 +6,10 @@ searches only the `nprobe` inverted lists nearest each query, in an index
 of either kind (`AnnParams.kind`):
 
 * ivfflat (`faiss.IndexIVFFlat`): the unit vectors themselves, about
-  N * (4 d + 8) bytes; a candidate's score is its exact inner product
-  (computed by faiss, not BLAS), so no re-rank is needed and recall is lost
-  only where a true neighbour sits in a list not probed. The choice at 1M
-  items (docs/export_and_evaluation.md).
+  N * (4 d + 8) bytes; searched by probed list (`related_inverted.py`, not
+  `search_block`): a row is the exact top K over the probed lists, so no
+  re-rank is needed and recall is lost only where a true neighbour sits in
+  a list not probed. The choice at 1M items (docs/export_and_evaluation.md).
 * ivfpq (`faiss.IndexIVFPQ`): a compressed index, about N * (code bytes + 8)
   bytes, approximate scores, for indexes over the broadcast limit.
 
@@ -27,8 +27,8 @@ The steps, the same for both:
    index (`add_sa_codes`, label = row in the sorted ids), which is
    serialised; that byte string and the ids are the broadcast side input,
    capped by `max_index_bytes` (`IndexTooLargeError` above it).
-4. Search (sharded query batches, as in the exact path): `nprobe` inverted
-   lists per query; score = inner product of the exact unit-norm query with
+4. Search (sharded query batches, as in the exact path; ivfpq here, ivfflat
+   in `related_inverted.py`): `nprobe` inverted lists per query; score = inner product of the exact unit-norm query with
    the candidate (ivfflat: its unit vector, the cosine; ivfpq: its PQ
    reconstruction, an approximate cosine); the item
    itself is dropped and the rest ordered by score, then by id.
