@@ -11,14 +11,14 @@ How it is found, for a block of queries at once (`search`):
 1. Probes: `quantizer.search(queries, nprobe)` (faiss, one thread, no BLAS:
    a query's probes do not depend on its block).
 2. The (query, list) pairs are grouped by list; per list ONE float32 BLAS
-   product of the queries that probe it against the list's members. The
-   pairs of each query's nearest list go first, so each query's K-th best
-   is known early; then all the others.
+   product of the queries that probe it against the list's members, in
+   rounds by probe rank (`PROBE_ROUNDS`: each query's nearest list, its
+   next 3, the rest), so that each query's K-th best is close early.
 3. Per query a running threshold: the K-th best float32 score seen so far,
    less `band` (twice a proven bound on a float32 dot product's error for
    unit vectors of this dimension). Every score at or above it is kept in
-   the query's candidate buffer; a full buffer is compacted (its K-th best
-   raises the threshold).
+   the query's candidate buffer; a full buffer, and after each round every
+   buffer, is cut (its K-th best raises the threshold).
 4. At the end each query's candidates within `band` of its final K-th best
    float32 score are re-scored exactly and the K best kept (ties by row).
 
