@@ -51,6 +51,7 @@ from pipelines.io.related_rows import unit_rows
 
 SEARCHES = ("exact",) + related_ann.INDEX_KINDS
 NO_INDEX_CAP = 1 << 62  # the exact database is broadcast beside the index anyway
+ENCODE_ROWS = related_ann.ENCODE_ROWS  # rows per sa_encode call (the export's)
 
 
 @dataclasses.dataclass(frozen=True)
