@@ -28,6 +28,8 @@ setuptools.setup(
         "matplotlib>=3.9",
         # Approximate top-K related items (gcml export --search=ivfpq).
         "faiss-cpu>=1.9,<1.16",
+        # BLAS on one thread for the IVF-Flat search's small products (related_inverted.py).
+        "threadpoolctl>=3.1",
     ],
     extras_require={
         # dev includes the GCP extra so that CI builds every Dataflow job graph offline

@@ -53,7 +53,7 @@ from pipelines.io.related_rows import unit_rows
 
 SEARCHES = ("exact",) + related_ann.INDEX_KINDS
 NO_INDEX_CAP = 1 << 62  # evaluate sets no cap (its docs give each search's bytes per worker)
-ENCODE_ROWS = 1024  # rows per sa_encode call (the export's)
+ENCODE_ROWS = related_ann.ENCODE_ROWS  # rows per sa_encode call (the export's)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,19 +93,7 @@ def build_index(ids, matrix: np.ndarray, params: related_ann.AnnParams) -> relat
   Returns:
     The `related_ann.AnnIndex` (ids and serialised index).
   """
-  matrix = np.asarray(matrix, np.float32)
-  ids = tuple(ids)
-  order = sorted(range(len(ids)), key=lambda r: related_ann.sample_key(ids[r]))
-  sample = [(ids[r], matrix[r]) for r in order[:params.train_size]]
-  trained = related_ann.train_index(sample, len(ids), params)
-  if trained is None:
-    return related_ann.AnnIndex((), np.zeros(0, np.uint8))
-  encoder = related_ann.configure_faiss().deserialize_index(trained)
-  units = unit_rows(matrix)
-  codes = []
-  for start in range(0, len(ids), ENCODE_ROWS):
-    codes += [c.tobytes() for c in encoder.sa_encode(units[start:start + ENCODE_ROWS])]
-  return related_ann.build_index(list(zip(ids, codes)), trained, NO_INDEX_CAP)
+  return related_ann.filled_index(ids, matrix, params, NO_INDEX_CAP)
 
 
 class BlockScorer:

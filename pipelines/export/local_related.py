@@ -14,15 +14,19 @@ sorted ids, scores as float32, never a string per row), which
   OpenBLAS's thread count changes the last bits of a product (6 % of the
   entries of (256 x 64) @ (64 x 20000) between one thread and two, on the
   2-core machine), concurrent calls do not.
-* ivfflat, ivfpq: the index is trained, encoded and built as `related_ann` does; the
-  query blocks are searched on `threads` threads (faiss releases the GIL;
+* ivfflat, ivfpq: the index is trained, encoded and built as `related_ann`
+  does (`related_ann.filled_index`); ivfpq's query blocks are searched on
+  `threads` threads (faiss releases the GIL;
   one OpenMP thread per search, so a query's candidates do not depend on
   the others). The exact re-rank (`related_rerank.rerank`) is vectorised
   over a block: candidates sorted by id are the rows sorted by position,
   their unit rows are gathered from one unit-row matrix, and one batched
   matrix-vector product per block gives the per-query products' bits (a
   query with fewer candidates than asked goes through `rerank` itself);
-  ivfflat's default is no re-rank (its scores are exact cosines).
+  ivfflat is searched by probed list instead (`related_inverted.search` on
+  blocks of `INVERTED_BLOCK` queries, one per thread, BLAS on one thread):
+  its rows are the exact top K over the probed lists, whatever the block,
+  so they are the Beam engine's, which searches its bundles the same way.
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pipelines.export import related_ann, related_items, related_rerank
+from pipelines.export import related_ann, related_inverted, related_items, related_rerank
 from pipelines.export.fixed_batches import fixed_batches_local
 from pipelines.io import related_rows
 from pipelines.io.related_rows import RelatedTable, unit_rows
+
+INVERTED_BLOCK = 32768  # ivfflat: queries per `related_inverted.search` call (rows do not depend on it)
 
 
 def default_threads() -> int:
@@ -101,23 +107,21 @@ def _exact(config, table, matrix, threads):
 
 def _ann(config, table, matrix, threads):
   params = config.ann_params()
-  rerank = config.rerank_candidates()
   ids = table.ids
-  order = sorted(range(len(ids)), key=lambda r: related_ann.sample_key(ids[r]))
-  sample = [(ids[r], matrix[r]) for r in order[:params.train_size]]
-  trained = related_ann.train_index(sample, len(ids), params)
-  if trained is None:
+  ann = related_ann.filled_index(ids, matrix, params, config.max_index_bytes)
+  if not ann.ids:
     return
   faiss = related_ann.configure_faiss()
-  encoder = faiss.deserialize_index(trained)
-  units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
-  codes = []
-  for s in range(0, len(ids), 1024):
-    codes += [c.tobytes() for c in encoder.sa_encode(units[s:s + 1024])]
-  ann = related_ann.build_index(list(zip(ids, codes)), trained, config.max_index_bytes)
-  del codes
   index = faiss.deserialize_index(ann.blob)
+  del ann
+  units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
+  if params.kind == "ivfflat":
+    lists = related_inverted.from_faiss(index, params.nprobe)
+    del index  # the lists hold copies of its vectors
+    _inverted(table, units, lists, config.top_k, threads)
+    return
   index.nprobe = min(params.nprobe, index.nlist)
+  rerank = config.rerank_candidates()
   wanted = max(rerank, config.top_k)
 
   def one_block(start):
@@ -130,6 +134,22 @@ def _ann(config, table, matrix, threads):
 
   with ThreadPoolExecutor(threads) as pool:
     list(pool.map(one_block, range(0, len(ids), config.query_batch)))
+
+
+def _inverted(table, units, lists, k: int, threads: int):
+  """ivfflat: `related_inverted.search` on blocks of `INVERTED_BLOCK` queries, on `threads`."""
+
+  def one_block(start):
+    related_ann.configure_faiss()  # OpenMP's thread count is per calling thread
+    stop = min(start + INVERTED_BLOCK, len(units))
+    rows, scores, counts = related_inverted.search(lists, units[start:stop],
+                                                   np.arange(start, stop), k)
+    table.neighbours[start:stop] = rows
+    table.scores[start:stop] = scores
+    table.counts[start:stop] = counts
+
+  with related_inverted.one_blas_thread(), ThreadPoolExecutor(threads) as pool:
+    list(pool.map(one_block, range(0, len(units), INVERTED_BLOCK)))
 
 
 def _candidate_rows(index, queries, self_rows, k: int):

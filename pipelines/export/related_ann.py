@@ -6,10 +6,10 @@ searches only the `nprobe` inverted lists nearest each query, in an index
 of either kind (`AnnParams.kind`):
 
 * ivfflat (`faiss.IndexIVFFlat`): the unit vectors themselves, about
-  N * (4 d + 8) bytes; a candidate's score is its exact inner product
-  (computed by faiss, not BLAS), so no re-rank is needed and recall is lost
-  only where a true neighbour sits in a list not probed. The choice at 1M
-  items (docs/export_and_evaluation.md).
+  N * (4 d + 8) bytes; searched by probed list (`related_inverted.py`, not
+  `search_block`): a row is the exact top K over the probed lists, so no
+  re-rank is needed and recall is lost only where a true neighbour sits in
+  a list not probed. The choice at 1M items (docs/export_and_evaluation.md).
 * ivfpq (`faiss.IndexIVFPQ`): a compressed index, about N * (code bytes + 8)
   bytes, approximate scores, for indexes over the broadcast limit.
 
@@ -27,8 +27,8 @@ The steps, the same for both:
    index (`add_sa_codes`, label = row in the sorted ids), which is
    serialised; that byte string and the ids are the broadcast side input,
    capped by `max_index_bytes` (`IndexTooLargeError` above it).
-4. Search (sharded query batches, as in the exact path): `nprobe` inverted
-   lists per query; score = inner product of the exact unit-norm query with
+4. Search (sharded query batches, as in the exact path; ivfpq here, ivfflat
+   in `related_inverted.py`): `nprobe` inverted lists per query; score = inner product of the exact unit-norm query with
    the candidate (ivfflat: its unit vector, the cosine; ivfpq: its PQ
    reconstruction, an approximate cosine); the item
    itself is dropped and the rest ordered by score, then by id.
@@ -61,6 +61,7 @@ from pipelines.io.related_rows import unit_rows
 
 SEED = 1234
 INDEX_KINDS = ("ivfpq", "ivfflat")  # the --search values this module serves
+ENCODE_ROWS = 1024  # rows per sa_encode call in `filled_index`
 NO_BLAS = 2**31 - 1  # faiss: queries per call above which it uses BLAS (batch-dependent sums)
 
 
@@ -182,6 +183,39 @@ def build_index(codes, trained, max_bytes: int = related_rows.MAX_INDEX_BYTES):
         "(--max_index_bytes); use --search=ivfpq, lower --ann_code_bytes or raise the limit "
         "(docs/export_and_evaluation.md)")
   return result
+
+
+def filled_index(ids, matrix: np.ndarray, params: AnnParams,
+                 max_bytes: int = related_rows.MAX_INDEX_BYTES) -> AnnIndex:
+  """The three steps in one process: train on the id-hash sample, encode, build.
+
+  The same index as the Beam transforms build from the same items
+  (`related_ann_beam.AnnRelatedItems`): the sample is the `train_size`
+  smallest `sample_key`s, every row is encoded as `unit_rows` encodes it
+  alone, `ENCODE_ROWS` rows per `sa_encode` call.
+
+  Args:
+    ids: the item ids, sorted (label = position).
+    matrix: float32 [N, d], row i the vector of ids[i].
+    params: the index settings.
+    max_bytes: the cap on the filled index's size (`build_index`).
+
+  Returns:
+    The filled `AnnIndex` (empty without items).
+  """
+  ids = tuple(ids)
+  matrix = np.asarray(matrix, np.float32)
+  order = sorted(range(len(ids)), key=lambda r: sample_key(ids[r]))
+  sample = [(ids[r], matrix[r]) for r in order[:params.train_size]]
+  trained = train_index(sample, len(ids), params)
+  if trained is None:
+    return AnnIndex((), np.zeros(0, np.uint8))
+  encoder = configure_faiss().deserialize_index(trained)
+  units = unit_rows(matrix)  # row-wise: each row's bits as unit_rows of that row alone
+  codes = []
+  for start in range(0, len(ids), ENCODE_ROWS):
+    codes += [c.tobytes() for c in encoder.sa_encode(units[start:start + ENCODE_ROWS])]
+  return build_index(list(zip(ids, codes)), trained, max_bytes)
 
 
 def search_block(query_ids, queries, index, ids: tuple, k: int, nprobe: int):

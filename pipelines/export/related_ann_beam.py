@@ -1,5 +1,8 @@
 """The Beam transforms of `related_ann` (`AnnRelatedItems`: train, encode, build, search).
 
+ivfpq searches with faiss (`related_ann.search_block`), ivfflat with
+`related_inverted.search` on each bundle of queries.
+
 Kept apart so that the in-memory export imports `related_ann` without Beam
 (`pipelines/beam_parts.py`).
 """
@@ -9,7 +12,7 @@ import dataclasses
 import apache_beam as beam
 import numpy as np
 
-from pipelines.export import related_rerank_beam
+from pipelines.export import related_inverted, related_rerank_beam
 from pipelines.export.related_ann import (AnnIndex, AnnParams, build_index, configure_faiss,
                                           sample_key, search_block, train_index)
 from pipelines.io import related_rows
@@ -63,6 +66,39 @@ class _SearchDoFn(beam.DoFn):
         yield from related_rows.format_rows(qid, neighbours)
 
 
+class _InvertedSearchDoFn(beam.DoFn):
+  """ivfflat: batch of (id, vector) -> (sort_key, tsv line) by `related_inverted.search`.
+
+  The batch's rows are the exact top k over each query's probed lists, the
+  local engine's rows whatever the bundle (`pipelines/export/related_inverted.py`).
+  """
+
+  def __init__(self, k: int, nprobe: int):
+    self._k = k
+    self._nprobe = nprobe
+
+  def setup(self):
+    self._faiss = configure_faiss()
+    self._key, self._lists, self._position = None, None, {}
+
+  def process(self, batch, ann: AnnIndex):
+    if self._key != id(ann):
+      self._key = id(ann)
+      self._lists = related_inverted.from_faiss(
+          self._faiss.deserialize_index(ann.blob), self._nprobe) if ann.ids else None
+      self._position = {item_id: row for row, item_id in enumerate(ann.ids)}
+    if self._lists is None:
+      return
+    ids = [kv[0] for kv in batch]
+    queries = unit_rows(np.stack([np.asarray(kv[1], np.float32) for kv in batch]))
+    self_rows = np.array([self._position.get(i, -1) for i in ids], np.int64)
+    with related_inverted.one_blas_thread():
+      rows, scores, counts = related_inverted.search(self._lists, queries, self_rows, self._k)
+    for q, qid in enumerate(ids):
+      found = zip(rows[q, :counts[q]].tolist(), scores[q, :counts[q]].tolist())
+      yield from related_rows.format_rows(qid, [(ann.ids[r], s) for r, s in found])
+
+
 @dataclasses.dataclass
 class AnnRelatedItems(beam.PTransform):
   """(id, embedding) -> (sort_key, tsv line) through a broadcast IVF-PQ index.
@@ -84,6 +120,8 @@ class AnnRelatedItems(beam.PTransform):
 
   def __post_init__(self):
     super().__init__()
+    if self.params.kind == "ivfflat" and self.rerank:
+      raise ValueError("ivfflat rows are exact over the probed lists: no re-rank")
 
   def expand(self, embeddings):
     count = embeddings | "CountItems" >> beam.combiners.Count.Globally()
@@ -99,6 +137,9 @@ class AnnRelatedItems(beam.PTransform):
              | "BuildIndex" >> beam.Map(build_index, trained_side, self.max_index_bytes))
     batches = embeddings | "BatchQueries" >> beam.BatchElements(
         min_batch_size=1, max_batch_size=self.query_batch)
+    if self.params.kind == "ivfflat":
+      return batches | "TopK" >> beam.ParDo(_InvertedSearchDoFn(self.k, self.params.nprobe),
+                                            ann=beam.pvalue.AsSingleton(index))
     if not self.rerank:
       return batches | "TopK" >> beam.ParDo(_SearchDoFn(self.k, self.params.nprobe),
                                             ann=beam.pvalue.AsSingleton(index))

@@ -64,17 +64,17 @@ class ExportConfig:
     index_chunk: index rows per scoring chunk.
     max_index_bytes: cap on the bytes of the top-K index broadcast to every
       worker (exact: N * dim * 4 + ids; ivfflat, ivfpq: the serialised index + ids).
-    search: top-K search: exact cosine (every pair), ivfflat (faiss IVF-Flat:
-      exact cosines within the probed lists; fast at 1M items) or ivfpq
+    search: top-K search: exact cosine (every pair), ivfflat (IVF-Flat: the
+      exact top K within the probed lists, `related_inverted.py`; fast at 1M items) or ivfpq
       (faiss IVF-PQ, approximate scores, re-ranked; for indexes over the
       broadcast limit).
     ann_nprobe: ivfflat, ivfpq: lists per query.
     ann_code_bytes: ivfpq: PQ bytes per item (0: dim / 2).
     ann_nlist: ivfflat, ivfpq: coarse centroids (0: min(4 sqrt(N), train items / 39)).
     ann_train_size: ivfflat, ivfpq: items (chosen by id hash) the quantizers are trained on.
-    ann_rerank: ivfflat, ivfpq: candidates per item re-scored by exact cosine,
-      the top_k best kept (default: 4 x top_k for ivfpq, 0 for ivfflat, whose
-      scores are exact cosines already; 0: the index's own scores).
+    ann_rerank: ivfpq: candidates per item re-scored by exact cosine, the
+      top_k best kept (default 4 x top_k; 0: the index's own scores). ivfflat:
+      0 only (its scores are exact cosines already).
     engine: beam: a Beam pipeline (any runner); local: in memory on this
       machine, the same bytes.
     local_max_items: local: items whose features one pass over the files holds
@@ -109,6 +109,9 @@ class ExportConfig:
     for name in ("ann_code_bytes", "ann_nlist", "ann_rerank"):
       if (getattr(self, name) or 0) < 0:
         raise InputError(f"--{name} must be >= 0, got {getattr(self, name)}")
+    if self.search == "ivfflat" and self.ann_rerank:
+      raise InputError("--ann_rerank applies to --search=ivfpq: --search=ivfflat's scores are "
+                       "already exact cosines")
     if self.search not in related_rows.SEARCHES:
       raise InputError(f"--search must be one of {', '.join(related_rows.SEARCHES)}, "
                        f"got {self.search!r}")

@@ -11,6 +11,9 @@ Gaussian centres, noise 0.5 per dimension), with `gcml export`'s defaults
    `_reranked`): queries per second and per CPU-second;
 3. recall@K of the first 512 of them against the exact search.
 
+`--index=inverted` measures the export's `--search=ivfflat` itself (the
+index from `related_ann.filled_index`, searched by `related_inverted.search`
+on the export's blocks of queries, BLAS on one thread; no re-rank),
 `--index=ivfflat` (a faiss IVF-Flat index: exact inner products in the
 probed lists, candidates re-scored by the same exact re-rank) and
 `--index=hnsw` (`--hnsw_m`, `--ef_search`) measure the other candidate
@@ -22,6 +25,8 @@ whole related-items step at N items is about build + N / rate CPU-seconds.
 """
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import resource
 import time
@@ -29,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pipelines.export import local_related, related_ann, related_items
+from pipelines.export import local_related, related_ann, related_inverted, related_items
 from pipelines.export.stage import ExportConfig
 from pipelines.io.related_rows import unit_rows
 
@@ -44,6 +49,12 @@ def _build(a, params, pairs, units, out):
     index.hnsw.efSearch = a.ef_search
     out.update(hnsw_m=a.hnsw_m, ef_search=a.ef_search)
     return index
+  if a.index == "inverted":
+    ann = related_ann.filled_index([k for k, _ in pairs], np.stack([v for _, v in pairs]),
+                                   dataclasses.replace(params, kind="ivfflat"), 1 << 62)
+    index = faiss.deserialize_index(ann.blob)
+    out.update(nlist=index.nlist, nprobe=min(params.nprobe, index.nlist))
+    return related_inverted.from_faiss(index, params.nprobe)
   trained = related_ann.train_index(sample, len(pairs), params)
   if a.index == "ivfflat":
     pq = faiss.deserialize_index(trained)
@@ -72,7 +83,7 @@ def main(argv):
   p.add_argument("--queries", type=int, default=20480)
   p.add_argument("--threads", type=int, default=0, help="0: one per core")
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--index", choices=("ivfpq", "ivfflat", "hnsw"), default="ivfpq")
+  p.add_argument("--index", choices=("ivfpq", "inverted", "ivfflat", "hnsw"), default="ivfpq")
   p.add_argument("--nprobe", type=int, default=0, help="0: the export's default")
   p.add_argument("--rerank", type=int, default=-1, help="-1: the export's default (4 x K)")
   p.add_argument("--code_bytes", type=int, default=0, help="0: dim / 2")
@@ -103,13 +114,19 @@ def main(argv):
   out["build_cpu_s"] = round(time.process_time() - cpu, 1)
 
   def block(start):
+    if a.index == "inverted":
+      stop = min(start + local_related.INVERTED_BLOCK, a.queries)
+      rows, _, counts = related_inverted.search(index, units[start:stop], np.arange(start, stop), k)
+      return [(r[:c], None) for r, c in zip(rows, counts)]
     stop = min(start + config.query_batch, a.queries)
     rows = local_related._candidate_rows(index, units[start:stop], np.arange(start, stop), wanted)
     return local_related._reranked(x, units, start, [r for r, _ in rows], k)
 
   wall, cpu = time.perf_counter(), time.process_time()
-  with ThreadPoolExecutor(threads) as pool:
-    found = [f for fs in pool.map(block, range(0, a.queries, config.query_batch)) for f in fs]
+  step = local_related.INVERTED_BLOCK if a.index == "inverted" else config.query_batch
+  blas = related_inverted.one_blas_thread() if a.index == "inverted" else contextlib.nullcontext()
+  with blas, ThreadPoolExecutor(threads) as pool:
+    found = [f for fs in pool.map(block, range(0, a.queries, step)) for f in fs]
   wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
   out.update(queries=a.queries, search_rerank_s=round(wall, 1), search_rerank_cpu_s=round(cpu, 1),
              queries_per_s=round(a.queries / wall, 1), queries_per_cpu_s=round(a.queries / cpu, 1))

@@ -73,11 +73,11 @@ def ann_index(ids, x, params=related_ann.AnnParams()):
 
 
 def write_related(prefix, pairs, extra=(), **kwargs):
-  """Runs `RelatedItems` (IVF-PQ, k=5) on `pairs` on Beam; writes `prefix`-*.tsv (2 shards)."""
+  """Runs `RelatedItems` (IVF-PQ unless `search=`, k=5) on `pairs` on Beam; writes `prefix`-*.tsv (2 shards)."""
   options = PipelineOptions(["--runner=FnApiRunner", *extra] if not extra else list(extra))
   with TestPipeline(options=options) as p:
     _ = (p | beam.Create(pairs)
-         | related_items_beam.RelatedItems(k=5, query_batch=37, search="ivfpq", **kwargs)
+         | related_items_beam.RelatedItems(k=5, query_batch=37, **{"search": "ivfpq", **kwargs})
          | sharded_io_beam.WriteSortedShards(prefix, ".tsv", 2, sharded_io.TEXT,
                                         related_rows.HEADER))
 

@@ -58,7 +58,7 @@ ANN_FLAGS = {"exact": [], "ivfpq": ["--ann_nprobe=4", "--ann_code_bytes=4", "--a
 
 
 @pytest.mark.parametrize("search,workers", [("exact", 1), ("exact", 2), ("ivfpq", 1),
-                                            ("ivfflat", 2)])
+                                            ("ivfflat", 1), ("ivfflat", 2)])
 def test_local_engine_writes_the_beam_bytes(world, tmp_path, search, workers):
   flags = [f"--search={search}"] + ANN_FLAGS[search]
   model = world / "model"

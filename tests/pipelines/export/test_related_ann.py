@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from pipelines.export import related_ann, related_items
+from pipelines.errors import InputError
+from pipelines.export import related_ann, related_inverted, related_items
 from pipelines.io import related_rows
 from tests.pipelines import files
 from tests.pipelines.export.export_helpers import (ann_index, clustered, same_files,
@@ -38,21 +39,25 @@ def test_recall_against_exact_search():
   assert one_by_one == got[:50]
 
 
-def test_ivfflat_probing_every_list_is_the_exact_search():
+def test_ivfflat_index_size_and_lists():
   ids, x = clustered(3000, 16, 30, seed=3)
   params = related_ann.AnnParams(kind="ivfflat", train_size=2000)
   ann, index = ann_index(ids, x, params)
   assert index.nlist == 51  # 2000 // 39 training items per list
   assert 3000 * 16 * 4 < ann.broadcast_bytes() < 3000 * (16 * 4 + 8) + 3000 * 8 + 20000
-  queries = slice(0, 3000, 15)
-  got = related_ann.search_block(ids[queries], x[queries], index, ann.ids, 10, index.nlist)
-  exact = related_items.top_k_block(ids[queries], x[queries],
-                                    related_items.build_index(zip(ids, x)), 10)
-  for a, b in zip(got, exact):
-    assert [n for n, _ in a] == [n for n, _ in b]  # the scores are cosines: same order
-    np.testing.assert_allclose([s for _, s in a], [s for _, s in b], atol=1e-6)
-  few = related_ann.search_block(ids[queries], x[queries], index, ann.ids, 10, 1)
-  assert few != got  # one list per query misses some true neighbours
+  lists = related_inverted.from_faiss(index, 4)
+  assert (lists.nprobe, len(lists.starts)) == (4, 52)
+  assert sorted(lists.rows.tolist()) == list(range(3000))
+  np.testing.assert_array_equal(lists.units[lists.position], related_ann.unit_rows(x))
+
+
+def test_filled_index_is_the_three_steps():
+  ids, x = clustered(900, 8, 9, seed=4)
+  params = related_ann.AnnParams(kind="ivfflat", train_size=600)
+  ann, _ = ann_index(ids, x, params)
+  filled = related_ann.filled_index(ids, x, params)
+  assert filled.ids == ann.ids and filled.blob.tobytes() == ann.blob.tobytes()
+  assert related_ann.filled_index([], np.zeros((0, 8), np.float32), params).ids == ()
 
 
 def test_ties_by_id_and_never_itself():
@@ -118,5 +123,9 @@ def test_export_flags():
   transform = config.related_transform()
   assert (transform.search, transform.rerank) == ("ivfflat", 0)  # exact cosines: no re-rank
   assert transform.ann == related_ann.AnnParams(nprobe=48, kind="ivfflat")
+  config, _ = export.parse_args(["--model_dir=m", "--features=f", "--output_dir=o",
+                                 "--search=ivfflat", "--ann_rerank=100"])
+  with pytest.raises(InputError, match="--ann_rerank applies to --search=ivfpq"):
+    config.validate()
   with pytest.raises(SystemExit):
     export.parse_args(["--model_dir=m", "--features=f", "--output_dir=o", "--search=lsh"])
