@@ -53,7 +53,6 @@ from pipelines.io.related_rows import unit_rows
 
 SEARCHES = ("exact",) + related_ann.INDEX_KINDS
 NO_INDEX_CAP = 1 << 62  # evaluate sets no cap (its docs give each search's bytes per worker)
-ENCODE_ROWS = related_ann.ENCODE_ROWS  # rows per sa_encode call (the export's)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -240,7 +240,7 @@ class AnnRetrieval(beam.PTransform):
     ann = beam.pvalue.AsSingleton(
         database
         | "BatchEncode" >> beam.BatchElements(min_batch_size=1,
-                                              max_batch_size=ann_retrieval.ENCODE_ROWS)
+                                              max_batch_size=related_ann.ENCODE_ROWS)
         | "Encode" >> beam.ParDo(_EncodeDoFn(), trained)
         | "CodesPerModel" >> beam.GroupByKey()
         | "BuildIndex" >> beam.Map(_build_index, trained)

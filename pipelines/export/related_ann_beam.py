@@ -13,8 +13,8 @@ import apache_beam as beam
 import numpy as np
 
 from pipelines.export import related_inverted, related_rerank_beam
-from pipelines.export.related_ann import (AnnIndex, AnnParams, build_index, configure_faiss,
-                                          sample_key, search_block, train_index)
+from pipelines.export.related_ann import (ENCODE_ROWS, AnnIndex, AnnParams, build_index,
+                                          configure_faiss, sample_key, search_block, train_index)
 from pipelines.io import related_rows
 from pipelines.io.related_rows import unit_rows
 
@@ -139,7 +139,7 @@ class AnnRelatedItems(beam.PTransform):
                | "Train" >> beam.Map(train_index, beam.pvalue.AsSingleton(count), self.params))
     trained_side = beam.pvalue.AsSingleton(trained)
     index = (embeddings
-             | "BatchEncode" >> beam.BatchElements(min_batch_size=1, max_batch_size=1024)
+             | "BatchEncode" >> beam.BatchElements(min_batch_size=1, max_batch_size=ENCODE_ROWS)
              | "Encode" >> beam.ParDo(_EncodeDoFn(), trained=trained_side)
              | "CollectCodes" >> beam.combiners.ToList()
              | "BuildIndex" >> beam.Map(build_index, trained_side, self.max_index_bytes))
